@@ -1,0 +1,1 @@
+"""The model: pure rules, no IO, no clock, no globals."""

@@ -1,0 +1,54 @@
+"""Host certificates: "host H (public key K) may activate groups <= G until T"."""
+
+from __future__ import annotations
+
+import msgspec
+
+from openkms.core.codes import ResultCode
+from openkms.core.signing import Envelope, verify
+from openkms.core.trust import Trust
+from openkms.errors import SignatureError
+
+__all__ = ["CERTIFICATE_DOMAIN", "HostCertificate", "verify_certificate"]
+
+CERTIFICATE_DOMAIN = b"openkms/host-certificate/v1"
+
+
+class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the publisher vouches for about one host."""
+
+    serial: str
+    application_id: str
+    host_fingerprint: str
+    host_public_key: bytes
+    host_key_id: str
+    group: str
+    issued_at: int
+    expires_at: int
+
+    def valid_at(self, when: int) -> bool:
+        """True when ``when`` (epoch seconds) falls in the validity period."""
+        return self.issued_at <= when < self.expires_at
+
+
+def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
+    """Check a certificate's signature and application against the pinned trust."""
+    error = SignatureError(
+        "The host certificate does not verify against the pinned publisher key.",
+        code=ResultCode.CERTIFICATE_INVALID,
+    )
+    if not verify(trust.publisher_key, CERTIFICATE_DOMAIN, envelope):
+        raise error
+    try:
+        cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
+    except msgspec.DecodeError:
+        raise error from None
+    if (
+        cert.application_id != trust.catalog.application_id
+        or cert.group not in trust.catalog.groups
+    ):
+        raise SignatureError(
+            "The host certificate is for another application or an unknown license group.",
+            code=ResultCode.CERTIFICATE_INVALID,
+        )
+    return cert

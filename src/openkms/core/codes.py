@@ -1,0 +1,283 @@
+"""Result codes (HRESULTs): each with a name, a message and the documented fix.
+
+Codes in the 0xC004xxxx and 0x8007xxxx ranges mean what they mean on Windows volume
+activation. Codes with the customer bit set (0xE004xxxx) are OpenKMS's own, for conditions
+Windows has no code for (a malformed frame, a corrupt state file, a forged ticket, ...).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["CodeInfo", "ResultCode", "decode_hresult", "describe"]
+
+
+class ResultCode(enum.IntEnum):
+    """Every result code OpenKMS produces or explains."""
+
+    OK = 0x00000000
+    # Activation (Software Licensing facility, 0xC004F...)
+    NO_KMS_HOST_CONTACTED = 0xC004F074
+    COUNT_TOO_LOW = 0xC004F038
+    KMS_NOT_RESPONDING = 0xC004F039
+    HOST_NOT_ACTIVATED = 0xC004F041
+    PRODUCT_NOT_COVERED = 0xC004F042
+    CLOCK_SKEW = 0xC004F06C
+    INVALID_PRODUCT_KEY = 0xC004F050
+    NO_PRODUCT_KEY = 0xC004F014
+    GRACE_EXPIRED = 0xC004F009
+    HARDWARE_OUT_OF_TOLERANCE = 0xC004F00F
+    HOST_KEY_LIMIT_EXCEEDED = 0xC004C008
+    MAX_REARMS_EXCEEDED = 0xC004D307
+    # Win32 errors as HRESULTs (0x8007...)
+    DNS_NAME_DOES_NOT_EXIST = 0x8007232B
+    DNS_SERVER_FAILURE = 0x8007232A
+    DNS_UPDATE_REFUSED = 0x8007232D
+    DNS_NOT_AUTHORITATIVE = 0x80072331
+    DNS_BAD_SIGNATURE = 0x80072338
+    DNS_BAD_KEY = 0x80072339
+    NO_DNS_SERVERS = 0x8007267C
+    RPC_SERVER_UNAVAILABLE = 0x800706BA
+    ACCESS_DENIED = 0x80070005
+    CONNECTION_REFUSED = 0x8007274D
+    TIMEOUT = 0x800705B4
+    INVALID_ARGUMENT = 0x80070057
+    DISK_FULL = 0x80070070
+    # OpenKMS's own (customer bit set)
+    TICKET_INVALID = 0xE0040001
+    PROTOCOL_ERROR = 0xE0040002
+    UNSUPPORTED_VERSION = 0xE0040003
+    STATE_CORRUPT = 0xE0040004
+    STORE_UNAVAILABLE = 0xE0040005
+    CATALOG_INVALID = 0xE0040006
+    TRUST_MISSING = 0xE0040007
+    HOST_BUSY = 0xE0040008
+    REQUEST_INVALID = 0xE0040009
+    CERTIFICATE_INVALID = 0xE004000A
+
+    @property
+    def hex(self) -> str:
+        """The code as Windows prints it: ``0xC004F038``."""
+        return f"0x{self.value:08X}"
+
+    @property
+    def info(self) -> CodeInfo:
+        """Message and fix of this code."""
+        return _INFO[self]
+
+    @property
+    def failed(self) -> bool:
+        """True for an error HRESULT (severity bit set)."""
+        return bool(self.value & 0x80000000)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """What a result code means and what to do about it."""
+
+    message: str
+    fix: str
+    checks: tuple[str, ...] = ()
+
+
+_INFO: dict[ResultCode, CodeInfo] = {
+    ResultCode.OK: CodeInfo("The operation completed successfully.", "Nothing to do."),
+    ResultCode.NO_KMS_HOST_CONTACTED: CodeInfo(
+        "No Key Management Service (KMS) could be contacted.",
+        "Read the client's 12288 events to see which hosts were tried; check that the host "
+        "service is running, that TCP 1688 (or the configured port) is open, that the SRV "
+        "records are not stale, and that the clocks agree.",
+        ("dns", "port", "events", "clock"),
+    ),
+    ResultCode.COUNT_TOO_LOW: CodeInfo(
+        "The count reported by your Key Management Service (KMS) is insufficient.",
+        "Add unique clients until the count reaches this product's N-policy (25 desktop, "
+        "5 server); check the count with 'dli' on the host and look for cloned machines "
+        "sharing one CMID.",
+        ("count", "cmid"),
+    ),
+    ResultCode.KMS_NOT_RESPONDING: CodeInfo(
+        "The Key Management Service (KMS) did not respond or is not enabled.",
+        "Check the network path and that the host listens on its port (TCP 1688 by default).",
+        ("port",),
+    ),
+    ResultCode.HOST_NOT_ACTIVATED: CodeInfo(
+        "The Key Management Service (KMS) host is not activated.",
+        "Activate the host: 'openkms host activation-request', have the publisher sign it, "
+        "then 'openkms host install-certificate'.",
+        ("host",),
+    ),
+    ResultCode.PRODUCT_NOT_COVERED: CodeInfo(
+        "The specified Key Management Service (KMS) host cannot be used for this product.",
+        "Point the client at a host whose host key covers the product's license group, or "
+        "install a host key of a higher group on the host.",
+        ("host",),
+    ),
+    ResultCode.CLOCK_SKEW: CodeInfo(
+        "The activation request timestamp is invalid: client and host clocks differ by more "
+        "than 4 hours.",
+        "Synchronise the clocks of the client and the host (NTP).",
+        ("clock",),
+    ),
+    ResultCode.INVALID_PRODUCT_KEY: CodeInfo(
+        "The product key is invalid.",
+        "Check the key for typos; install the setup key of this edition on a client and a "
+        "host key only on the host.",
+        ("key",),
+    ),
+    ResultCode.NO_PRODUCT_KEY: CodeInfo(
+        "No product key is installed.",
+        "Install the edition's setup key with 'ipk'.",
+        ("key",),
+    ),
+    ResultCode.GRACE_EXPIRED: CodeInfo(
+        "The grace period has expired.",
+        "Activate the product ('ato').",
+        ("count", "dns", "port"),
+    ),
+    ResultCode.HARDWARE_OUT_OF_TOLERANCE: CodeInfo(
+        "The hardware has changed beyond tolerance; the activation no longer applies.",
+        "Reactivate: on a host, send a new activation request to the publisher.",
+        ("host",),
+    ),
+    ResultCode.HOST_KEY_LIMIT_EXCEEDED: CodeInfo(
+        "The host key has been used on too many hosts or activated too many times.",
+        "Contact the publisher to raise the limit or obtain another host key.",
+    ),
+    ResultCode.MAX_REARMS_EXCEEDED: CodeInfo(
+        "The maximum allowed number of re-arms has been exceeded.",
+        "Reinstall the product or activate it; no further rearm is possible.",
+    ),
+    ResultCode.DNS_NAME_DOES_NOT_EXIST: CodeInfo(
+        "DNS name does not exist: no SRV record for the activation service was found.",
+        "Check that a host publishes its SRV record (DNS publishing enabled, dynamic updates "
+        "allowed), or set the host by hand with 'skms'.",
+        ("dns",),
+    ),
+    ResultCode.DNS_SERVER_FAILURE: CodeInfo(
+        "The DNS server failed to answer (SERVFAIL).",
+        "Check the DNS server's logs and its zone configuration.",
+        ("dns",),
+    ),
+    ResultCode.DNS_UPDATE_REFUSED: CodeInfo(
+        "The DNS server refused the dynamic update.",
+        "Allow dynamic updates for the zone (BIND: allow-update) or give this host write "
+        "permission on the SRV record another host created.",
+        ("dns",),
+    ),
+    ResultCode.DNS_NOT_AUTHORITATIVE: CodeInfo(
+        "The DNS server is not authoritative for the zone, or refused the update's key.",
+        "Send updates to the zone's primary server; check the zone name and the TSIG key.",
+        ("dns",),
+    ),
+    ResultCode.DNS_BAD_SIGNATURE: CodeInfo(
+        "The DNS server rejected the update's TSIG signature.",
+        "Check the TSIG secret and the clocks of the host and the DNS server.",
+        ("dns", "clock"),
+    ),
+    ResultCode.DNS_BAD_KEY: CodeInfo(
+        "The DNS server does not know the update's TSIG key.",
+        "Check the TSIG key name and algorithm configured on both sides.",
+        ("dns",),
+    ),
+    ResultCode.NO_DNS_SERVERS: CodeInfo(
+        "No DNS servers are configured for this machine.",
+        "Configure a DNS server (resolv.conf, DHCP) or set the host by hand with 'skms'.",
+        ("dns",),
+    ),
+    ResultCode.RPC_SERVER_UNAVAILABLE: CodeInfo(
+        "The RPC server is unavailable: the host could not be reached.",
+        "Open the host's port in the firewalls; remove stale SRV records of retired hosts.",
+        ("port", "dns"),
+    ),
+    ResultCode.ACCESS_DENIED: CodeInfo(
+        "Access denied.",
+        "Run the command with the rights needed on the store directory (elevate).",
+    ),
+    ResultCode.CONNECTION_REFUSED: CodeInfo(
+        "The host refused the connection: nothing listens on that port.",
+        "Start the host service, or check the port the client uses ('skms host:port').",
+        ("port",),
+    ),
+    ResultCode.TIMEOUT: CodeInfo(
+        "The operation timed out.",
+        "Check the network path and firewalls between the two machines.",
+        ("port",),
+    ),
+    ResultCode.INVALID_ARGUMENT: CodeInfo(
+        "A parameter is invalid.",
+        "Check the value against the documented range.",
+    ),
+    ResultCode.DISK_FULL: CodeInfo(
+        "There is not enough space on the disk.",
+        "Free space on the volume holding the store; nothing acknowledged has been lost.",
+    ),
+    ResultCode.TICKET_INVALID: CodeInfo(
+        "The activation ticket does not verify against the pinned publisher key.",
+        "Activate again against a genuine host ('ato'); if it persists, the host's "
+        "certificate is not from this publisher.",
+        ("host",),
+    ),
+    ResultCode.PROTOCOL_ERROR: CodeInfo(
+        "The peer sent data that is not a valid OpenKMS frame.",
+        "Check that the address and port belong to an OpenKMS host, not another service.",
+        ("port",),
+    ),
+    ResultCode.UNSUPPORTED_VERSION: CodeInfo(
+        "The peer speaks a protocol version this program does not support.",
+        "Upgrade the older of the two programs.",
+    ),
+    ResultCode.STATE_CORRUPT: CodeInfo(
+        "The state file is corrupt or not an OpenKMS state file.",
+        "Restore the file from a backup, or move it aside and install the key again.",
+    ),
+    ResultCode.STORE_UNAVAILABLE: CodeInfo(
+        "The store cannot be opened or written.",
+        "Check the store directory's permissions and free space; see the log for the cause.",
+    ),
+    ResultCode.CATALOG_INVALID: CodeInfo(
+        "The catalog is invalid.",
+        "Fix the line named in the message, then sign the catalog again.",
+    ),
+    ResultCode.TRUST_MISSING: CodeInfo(
+        "No publisher trust file is installed in this store.",
+        "Pass --trust with the publisher's trust.json the first time you install a key.",
+    ),
+    ResultCode.HOST_BUSY: CodeInfo(
+        "The host is at its connection limit.",
+        "Retry later; if it persists, raise the host's max_connections.",
+    ),
+    ResultCode.REQUEST_INVALID: CodeInfo(
+        "The request is invalid for this host.",
+        "Check that the client's product belongs to this host's application.",
+    ),
+    ResultCode.CERTIFICATE_INVALID: CodeInfo(
+        "The host certificate does not verify or is not for this host.",
+        "Install the certificate issued for this host's activation request.",
+        ("host",),
+    ),
+}
+
+
+def describe(value: int) -> tuple[str, CodeInfo]:
+    """Name and info for any HRESULT; unknown codes are decoded, never refused."""
+    try:
+        code = ResultCode(value)
+    except ValueError:
+        return f"0x{value & 0xFFFFFFFF:08X}", CodeInfo(decode_hresult(value), "Unknown code.")
+    return code.name, code.info
+
+
+_FACILITIES = {0: "NULL", 4: "ITF (licensing)", 7: "WIN32", 0xC: "RPC"}
+
+
+def decode_hresult(value: int) -> str:
+    """Severity, customer bit, facility and code of an HRESULT, in words."""
+    value &= 0xFFFFFFFF
+    severity = "failure" if value & 0x80000000 else "success"
+    customer = " (customer-defined)" if value & 0x20000000 else ""
+    facility = (value >> 16) & 0x7FF
+    code = value & 0xFFFF
+    name = _FACILITIES.get(facility, f"facility {facility}")
+    return f"{severity}{customer}, facility {name} ({facility}), code {code} (0x{code:04X})"

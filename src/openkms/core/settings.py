@@ -1,0 +1,60 @@
+"""Every number of the KMS model, as a named default.
+
+These are the values of ``reference/kms-facts.md``; configuration objects take their
+defaults from here and validate overrides against the documented ranges.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ACTIVATION_INTERVAL_MIN",
+    "ACTIVATION_VALIDITY_DAYS",
+    "COUNT_CAP_FACTOR",
+    "COUNT_WINDOW_DAYS",
+    "DEFAULT_PORT",
+    "DESKTOP_N_POLICY",
+    "DNS_REPUBLISH_HOURS",
+    "DNS_TTL_SECONDS",
+    "EVENT_RETENTION",
+    "HOST_KEY_MAX_ACTIVATIONS",
+    "HOST_KEY_MAX_HOSTS",
+    "INITIAL_GRACE_DAYS",
+    "INTERVAL_RANGE_MIN",
+    "MAX_CLOCK_SKEW_HOURS",
+    "MAX_REARMS",
+    "OUT_OF_TOLERANCE_GRACE_DAYS",
+    "RENEWAL_INTERVAL_MIN",
+    "SERVER_N_POLICY",
+    "SRV_SERVICE",
+    "check_interval",
+]
+
+DEFAULT_PORT: Final = 1688
+COUNT_WINDOW_DAYS: Final = 30
+COUNT_CAP_FACTOR: Final = 2
+DESKTOP_N_POLICY: Final = 25
+SERVER_N_POLICY: Final = 5
+ACTIVATION_INTERVAL_MIN: Final = 120
+RENEWAL_INTERVAL_MIN: Final = 10080
+INTERVAL_RANGE_MIN: Final = (15, 43200)
+ACTIVATION_VALIDITY_DAYS: Final = 180
+INITIAL_GRACE_DAYS: Final = 30
+OUT_OF_TOLERANCE_GRACE_DAYS: Final = 30
+MAX_CLOCK_SKEW_HOURS: Final = 4
+MAX_REARMS: Final = 3
+HOST_KEY_MAX_HOSTS: Final = 6
+HOST_KEY_MAX_ACTIVATIONS: Final = 10
+DNS_TTL_SECONDS: Final = 3600
+DNS_REPUBLISH_HOURS: Final = 24
+SRV_SERVICE: Final = "_openkms._tcp"
+EVENT_RETENTION: Final = 1_000_000
+
+
+def check_interval(minutes: int) -> int:
+    """Return ``minutes`` if it is a valid activation/renewal interval, else raise ValueError."""
+    low, high = INTERVAL_RANGE_MIN
+    if not low <= minutes <= high:
+        raise ValueError(f"interval {minutes} min is outside {low}..{high} minutes")
+    return minutes

@@ -1,0 +1,121 @@
+"""The store interface every host store implements (SQLite, PostgreSQL, in-memory).
+
+A host hands the store one ``RequestRecord`` per activation request. The store, in one
+durable transaction, appends the request's 12290 event, bumps the cumulative counters and,
+for a *counted* (valid) request, records the client and the N-policy it was judged by; it
+then returns the application's current count. Only when ``record`` returns is the write
+durable, so only then does the host answer the client.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import msgspec
+
+from openkms.core.counting import CountPolicy
+from openkms.core.events import EventRecord
+
+__all__ = [
+    "ClientQuery",
+    "ClientRecord",
+    "Counters",
+    "EventQuery",
+    "HostStore",
+    "RequestRecord",
+]
+
+
+class RequestRecord(msgspec.Struct, frozen=True):
+    """Everything the store keeps about one activation request."""
+
+    time: int
+    host_id: str
+    application_id: str
+    activation_id: str
+    cmid: str
+    machine_name: str
+    license_status: int
+    n_policy: int
+    counted: bool
+    failed: bool
+    event: EventRecord
+
+
+class Counters(msgspec.Struct):
+    """Cumulative request counters of one host (reset only when the host is reinstalled)."""
+
+    total: int = 0
+    failed: int = 0
+    by_status: dict[int, int] = msgspec.field(default_factory=dict)
+
+
+class ClientRecord(msgspec.Struct, frozen=True):
+    """A client machine as the host last saw it."""
+
+    cmid: str
+    application_id: str
+    activation_id: str
+    machine_name: str
+    first_seen: int
+    last_seen: int
+    license_status: int
+    n_policy: int
+    requests: int
+
+
+class EventQuery(msgspec.Struct, frozen=True):
+    """Which events to read: by ID, time range, after a sequence number, at most ``limit``."""
+
+    event_ids: tuple[int, ...] = ()
+    since: int | None = None
+    until: int | None = None
+    after_seq: int = 0
+    limit: int = 1000
+
+
+class ClientQuery(msgspec.Struct, frozen=True):
+    """Which clients to read."""
+
+    application_id: str | None = None
+    seen_since: int | None = None
+    limit: int = 1000
+    offset: int = 0
+
+
+class HostStore(abc.ABC):
+    """Durable storage of a host's clients, counters and events."""
+
+    policy: CountPolicy
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Open the store, creating or migrating its schema."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and close; later calls raise StoreError."""
+
+    @abc.abstractmethod
+    async def record(self, request: RequestRecord) -> int:
+        """Durably record one request; return the application's count after it."""
+
+    @abc.abstractmethod
+    async def log_event(self, event: EventRecord) -> None:
+        """Durably append a host event (12293, 12294, ...)."""
+
+    @abc.abstractmethod
+    async def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now`` without recording anything."""
+
+    @abc.abstractmethod
+    async def counters(self, host_id: str) -> Counters:
+        """The cumulative counters of one host."""
+
+    @abc.abstractmethod
+    async def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query``, oldest first."""
+
+    @abc.abstractmethod
+    async def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
