@@ -1,0 +1,164 @@
+"""An in-memory host store for tests: the same interface, nothing on disk.
+
+It applies ``openkms.core.counting.current_count`` directly, so it is also the reference
+the SQLite and PostgreSQL stores are held to.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Final, TypeVar
+
+from openkms.core import settings
+from openkms.core.counting import CountPolicy, current_count
+from openkms.core.events import EventRecord
+from openkms.errors import StoreError
+from openkms.store.base import (
+    ClientQuery,
+    ClientRecord,
+    Counters,
+    EventQuery,
+    HostStore,
+    RequestRecord,
+)
+
+__all__ = ["MemoryStore"]
+
+_DEFAULT_POLICY: Final = CountPolicy()
+
+K = TypeVar("K")
+
+
+class MemoryStore(HostStore):
+    """A host store held in dictionaries; usable without ``open()``, unusable after ``close()``."""
+
+    def __init__(
+        self,
+        *,
+        policy: CountPolicy = _DEFAULT_POLICY,
+        event_retention: int = settings.EVENT_RETENTION,
+    ) -> None:
+        if event_retention < 1:
+            raise ValueError(f"event_retention must be at least 1, got {event_retention}")
+        self.policy = policy
+        self.event_retention = event_retention
+        self._clients: dict[tuple[str, str], ClientRecord] = {}
+        self._last_seen: dict[str, dict[bytes, int]] = {}
+        self._n_policy_seen: dict[str, dict[int, int]] = {}
+        self._counters: dict[str, Counters] = {}
+        self._events: collections.deque[EventRecord] = collections.deque(maxlen=event_retention)
+        self._seq = 0
+        self._closed = False
+
+    async def open(self) -> None:
+        """Nothing to open; fails only after ``close()``."""
+        self._check_open()
+
+    async def close(self) -> None:
+        """Mark the store closed; idempotent."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("store is closed", fix="Open the store again before using it.")
+
+    async def record(self, request: RequestRecord) -> int:
+        """Record one request; return the application's count after it."""
+        self._check_open()
+        self._append(request.event)
+        self._count_request(request)
+        if request.counted:
+            self._see_client(request)
+        return self._count(request.application_id, request.time)
+
+    async def log_event(self, event: EventRecord) -> None:
+        """Append a host event."""
+        self._check_open()
+        self._append(event)
+
+    def _append(self, event: EventRecord) -> None:
+        self._seq += 1
+        self._events.append(EventRecord(event.event_id, event.time, event.info, self._seq))
+
+    def _count_request(self, request: RequestRecord) -> None:
+        counters = self._counters.setdefault(request.host_id, Counters())
+        counters.total += 1
+        counters.failed += int(request.failed)
+        status = request.license_status
+        counters.by_status[status] = counters.by_status.get(status, 0) + 1
+
+    def _see_client(self, request: RequestRecord) -> None:
+        key = (request.application_id, request.cmid)
+        previous = self._clients.get(key)
+        latest = previous is None or request.time >= previous.last_seen
+        source = request if latest or previous is None else previous
+        self._clients[key] = ClientRecord(
+            cmid=request.cmid,
+            application_id=request.application_id,
+            activation_id=source.activation_id,
+            machine_name=source.machine_name,
+            first_seen=min(request.time, previous.first_seen) if previous else request.time,
+            last_seen=max(request.time, previous.last_seen) if previous else request.time,
+            license_status=source.license_status,
+            n_policy=source.n_policy,
+            requests=previous.requests + 1 if previous else 1,
+        )
+        last_seen = self._last_seen.setdefault(request.application_id, {})
+        _see(last_seen, request.cmid.encode(), request.time)
+        n_policy_seen = self._n_policy_seen.setdefault(request.application_id, {})
+        _see(n_policy_seen, request.n_policy, request.time)
+
+    def _count(self, application_id: str, now: int) -> int:
+        return current_count(
+            self._last_seen.get(application_id, {}),
+            self._n_policy_seen.get(application_id, {}),
+            now,
+            self.policy,
+        )
+
+    async def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now``."""
+        self._check_open()
+        return self._count(application_id, now)
+
+    async def counters(self, host_id: str) -> Counters:
+        """A copy of one host's cumulative counters."""
+        self._check_open()
+        counters = self._counters.get(host_id, Counters())
+        return Counters(counters.total, counters.failed, dict(counters.by_status))
+
+    async def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
+        self._check_open()
+        matching = (event for event in self._events if _event_matches(event, query))
+        return [event for _, event in zip(range(max(query.limit, 0)), matching, strict=False)]
+
+    async def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
+        self._check_open()
+        matching = sorted(
+            (client for client in self._clients.values() if _client_matches(client, query)),
+            key=lambda c: (-c.last_seen, c.application_id, c.cmid),
+        )
+        start = max(query.offset, 0)
+        return matching[start : start + max(query.limit, 0)]
+
+
+def _see(last_seen: dict[K, int], key: K, time: int) -> None:
+    # Last seen is the latest time, even when requests arrive out of order (as in SQL).
+    last_seen[key] = max(time, last_seen.get(key, time))
+
+
+def _event_matches(event: EventRecord, query: EventQuery) -> bool:
+    return (
+        event.seq > query.after_seq
+        and (not query.event_ids or event.event_id in query.event_ids)
+        and (query.since is None or event.time >= query.since)
+        and (query.until is None or event.time <= query.until)
+    )
+
+
+def _client_matches(client: ClientRecord, query: ClientQuery) -> bool:
+    return (query.application_id is None or client.application_id == query.application_id) and (
+        query.seen_since is None or client.last_seen >= query.seen_since
+    )

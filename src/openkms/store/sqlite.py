@@ -1,0 +1,420 @@
+"""The embedded SQLite host store: one writer thread with group commit, readers apart.
+
+Writes (``record``, ``log_event``) go through a queue to a single writer thread. It takes
+whatever has queued up (at most ``batch_max`` items), runs the batch in one
+``BEGIN IMMEDIATE ... COMMIT`` with ``synchronous=FULL`` and only then wakes the waiting
+coroutines, with one ``call_soon_threadsafe`` per batch. One fsync thus acknowledges many
+requests, the event loop never touches the disk, and nothing is acknowledged before it is
+durable. Reads use their own connections in worker threads (WAL lets them run while the
+writer commits); ``SqliteReader`` offers the same reads synchronously to another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+from openkms.core import settings
+from openkms.core.counting import CountPolicy
+from openkms.core.events import EventRecord
+from openkms.errors import StoreError
+from openkms.store import _sqlite_db as db
+from openkms.store.base import (
+    ClientQuery,
+    ClientRecord,
+    Counters,
+    EventQuery,
+    HostStore,
+    RequestRecord,
+)
+
+__all__ = ["SqliteReader", "SqliteStore"]
+
+_DEFAULT_POLICY: Final = CountPolicy()
+
+logger = logging.getLogger("openkms.store")
+
+T = TypeVar("T")
+_Op = Callable[[sqlite3.Connection], Any]
+# (operation run on the writer's connection, future to settle, loop owning the future)
+_Item = tuple[_Op, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+_IDLE_READERS: Final = 4
+# Retention deletes a tenth of the allowance at a time, so that pruning costs one DELETE
+# per many inserts instead of one per insert.
+_PRUNE_FRACTION: Final = 10
+_PRUNE_CHUNK_MAX: Final = 10_000
+
+
+class SqliteReader:
+    """Synchronous reads of a store, e.g. from a CLI process while a host is writing it."""
+
+    def __init__(self, path: Path, *, policy: CountPolicy = _DEFAULT_POLICY) -> None:
+        self.path = Path(path)
+        self.policy = policy
+        self._conn = db.connect_reader(self.path)
+        self._closed = False
+
+    def __enter__(self) -> SqliteReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        self._closed = True
+        self._conn.close()
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise db.closed_error()
+        try:
+            yield self._conn
+        except sqlite3.Error as exc:
+            raise db.map_error(exc, self.path) from exc
+
+    def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now``."""
+        with self._mapped() as conn:
+            return db.count_at(conn, self.policy, application_id, now)
+
+    def counters(self, host_id: str) -> Counters:
+        """The cumulative counters of one host."""
+        with self._mapped() as conn:
+            return db.read_counters(conn, host_id)
+
+    def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
+        with self._mapped() as conn:
+            return db.read_events(conn, query)
+
+    def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
+        with self._mapped() as conn:
+            return db.read_clients(conn, query)
+
+
+class SqliteStore(HostStore):
+    """The default host store: one SQLite file in WAL mode, one writer, group commit."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        policy: CountPolicy = _DEFAULT_POLICY,
+        event_retention: int = settings.EVENT_RETENTION,
+        batch_max: int = 256,
+    ) -> None:
+        if event_retention < 1:
+            raise ValueError(f"event_retention must be at least 1, got {event_retention}")
+        if batch_max < 1:
+            raise ValueError(f"batch_max must be at least 1, got {batch_max}")
+        self.path = Path(path)
+        self.policy = policy
+        self.event_retention = event_retention
+        self.batch_max = batch_max
+        self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._state = "new"
+        self._readers_lock = threading.Lock()
+        self._idle_readers: list[SqliteReader] = []
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file (creating and migrating its schema) and start the writer thread."""
+        if self._state == "closed":
+            raise db.closed_error()
+        if self._state == "open":
+            return
+        if self._state == "opening":
+            raise StoreError(f"the store {self.path} is already being opened")
+        self._state = "opening"
+        try:
+            conn = await asyncio.to_thread(db.connect_writer, self.path)
+        except BaseException:
+            if self._state == "opening":
+                self._state = "new"
+            raise
+        if self._state == "closed":  # close() ran while the file was being opened
+            conn.close()
+            raise db.closed_error()
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="openkms-store-writer", daemon=True
+        )
+        self._writer.start()
+        self._state = "open"
+        logger.info("store %s open", self.path)
+
+    async def close(self) -> None:
+        """Commit every queued write, stop the writer and close all connections; idempotent."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._writer is not None:
+            # FIFO: the writer commits everything queued before this sentinel, then stops.
+            self._queue.put(None)
+            await asyncio.to_thread(self._writer.join)
+        self._close_idle_readers()
+        logger.info("store %s closed", self.path)
+
+    def _check_open(self) -> None:
+        if self._state == "closed":
+            raise db.closed_error()
+        if self._state != "open":
+            raise StoreError(
+                f"the store {self.path} is not open", fix="Call open() before using the store."
+            )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def record(self, request: RequestRecord) -> int:
+        """Durably record one request; return the application's count after it."""
+        count: int = await self._submit(functools.partial(self._apply_record, request))
+        return count
+
+    async def log_event(self, event: EventRecord) -> None:
+        """Durably append a host event (12293, 12294, ...)."""
+        await self._submit(functools.partial(_insert_event, event))
+
+    def _submit(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``op`` for the writer; the future settles once its batch has committed."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((op, future, loop))
+        return future
+
+    def _apply_record(self, request: RequestRecord, conn: sqlite3.Connection) -> int:
+        event = request.event
+        conn.execute(
+            db.INSERT_EVENT,
+            (
+                event.event_id,
+                event.time,
+                event.info,
+                request.cmid,
+                request.activation_id,
+                _hresult(event.info),
+            ),
+        )
+        conn.execute(
+            db.UPSERT_COUNTER, (request.host_id, request.license_status, int(request.failed))
+        )
+        if request.counted:
+            _upsert_client(conn, request)
+        return db.count_at(conn, self.policy, request.application_id, request.time)
+
+    # -- the writer thread -----------------------------------------------------------------
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            more = True
+            while more:
+                batch, more = self._take_batch()
+                try:
+                    self._commit(conn, batch)
+                except Exception:  # last resort: later writes must still find a writer
+                    logger.critical("store writer error; continuing", exc_info=True)
+        finally:
+            conn.close()
+
+    def _take_batch(self) -> tuple[list[_Item], bool]:
+        """Block for one item, then drain what is queued; False once the stop sentinel is seen."""
+        item = self._queue.get()
+        batch: list[_Item] = []
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= self.batch_max:
+                return batch, True
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, True
+        return batch, False
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+        """Run one batch in one transaction, then settle its futures (results or the error)."""
+        if not batch:
+            return
+        started = time.perf_counter()
+        try:
+            results = self._run_batch(conn, batch)
+        except sqlite3.Error as exc:
+            db.rollback(conn)
+            error = db.map_error(exc, self.path)
+            logger.error("store write of %d items failed: %s", len(batch), error)
+            _settle_all(batch, None, error)
+            return
+        except Exception as exc:  # a bug fails its batch but must never kill the writer
+            db.rollback(conn)
+            logger.exception("store write of %d items failed", len(batch))
+            _settle_all(batch, None, StoreError(f"the store {self.path} failed: {exc!r}"))
+            return
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.debug("store committed a batch of %d in %.2f ms", len(batch), elapsed_ms)
+        _settle_all(batch, results, None)
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> list[Any]:
+        conn.execute("BEGIN IMMEDIATE")
+        # In order: each record's count sees every row written before it, its own included.
+        results = [op(conn) for op, _, _ in batch]
+        self._prune_events(conn)
+        conn.execute("COMMIT")
+        return results
+
+    def _prune_events(self, conn: sqlite3.Connection) -> None:
+        """Keep at most ``event_retention`` events, deleting the oldest a chunk at a time."""
+        (newest,) = conn.execute("SELECT max(seq) FROM events").fetchone()
+        (oldest,) = conn.execute("SELECT min(seq) FROM events").fetchone()
+        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
+        if newest is None or newest - oldest + 1 <= self.event_retention:
+            return
+        keep_from = newest - self.event_retention + 1 + self._prune_chunk
+        conn.execute("DELETE FROM events WHERE seq < ?", (keep_from,))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now`` without recording anything."""
+        return await self._read(lambda reader: reader.current_count(application_id, now))
+
+    async def counters(self, host_id: str) -> Counters:
+        """The cumulative counters of one host."""
+        return await self._read(lambda reader: reader.counters(host_id))
+
+    async def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
+        return await self._read(lambda reader: reader.events(query))
+
+    async def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
+        return await self._read(lambda reader: reader.clients(query))
+
+    async def _read(self, read: Callable[[SqliteReader], T]) -> T:
+        """Run ``read`` in a worker thread on a pooled reader connection, never the writer's."""
+        self._check_open()
+        return await asyncio.to_thread(self._with_reader, read)
+
+    def _with_reader(self, read: Callable[[SqliteReader], T]) -> T:
+        reader = self._acquire_reader()
+        try:
+            return read(reader)
+        finally:
+            self._release_reader(reader)
+
+    def _acquire_reader(self) -> SqliteReader:
+        with self._readers_lock:
+            if self._idle_readers:
+                return self._idle_readers.pop()
+        return SqliteReader(self.path, policy=self.policy)
+
+    def _release_reader(self, reader: SqliteReader) -> None:
+        with self._readers_lock:
+            if self._state == "open" and len(self._idle_readers) < _IDLE_READERS:
+                self._idle_readers.append(reader)
+                return
+        reader.close()
+
+    def _close_idle_readers(self) -> None:
+        with self._readers_lock:
+            readers, self._idle_readers = self._idle_readers, []
+        for reader in readers:
+            reader.close()
+
+
+def _insert_event(event: EventRecord, conn: sqlite3.Connection) -> None:
+    fields = event.fields()
+    conn.execute(
+        db.INSERT_EVENT,
+        (
+            event.event_id,
+            event.time,
+            event.info,
+            fields.get("cmid"),
+            fields.get("activation_id"),
+            _hresult(event.info) if "hresult" in fields else None,
+        ),
+    )
+
+
+def _upsert_client(conn: sqlite3.Connection, request: RequestRecord) -> None:
+    conn.execute(
+        db.UPSERT_CLIENT,
+        (
+            request.application_id,
+            request.cmid,
+            request.activation_id,
+            request.machine_name,
+            request.time,
+            request.time,
+            request.license_status,
+            request.n_policy,
+        ),
+    )
+    conn.execute(db.UPSERT_N_POLICY, (request.application_id, request.n_policy, request.time))
+
+
+def _hresult(info: str) -> int | None:
+    """The HRESULT leading an Info string, for indexed queries; None if it is not one."""
+    head = info.split(",", 1)[0].strip()
+    try:
+        return int(head, 16)
+    except ValueError:
+        return None
+
+
+def _settle_all(batch: list[_Item], results: list[Any] | None, error: StoreError | None) -> None:
+    """Wake the batch's waiters: one call_soon_threadsafe per event loop, not per item."""
+    groups: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for index, (_, future, loop) in enumerate(batch):
+        outcome = error if results is None else results[index]
+        groups.setdefault(loop, []).append((future, outcome))
+    for loop, outcomes in groups.items():
+        try:
+            loop.call_soon_threadsafe(_settle, outcomes, error is not None)
+        except RuntimeError:  # the loop closed while its writes were in flight
+            logger.warning("%d store writes finished after their event loop closed", len(outcomes))
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any]], failed: bool) -> None:
+    """Runs on the event loop: set each future's result or a fresh copy of the batch error."""
+    for future, outcome in outcomes:
+        if future.cancelled():
+            continue
+        if failed:
+            # One exception object per waiter: re-raising a shared one tangles tracebacks.
+            future.set_exception(StoreError(outcome.message, code=outcome.code, fix=outcome.fix))
+        else:
+            future.set_result(outcome)

@@ -1,0 +1,533 @@
+"""The host stores: the same behaviour from the in-memory and the SQLite implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openkms.core.codes import ResultCode
+from openkms.core.counting import CountPolicy, current_count
+from openkms.core.events import EventRecord, format_client_time, make_event
+from openkms.errors import StoreError
+from openkms.store import ClientQuery, EventQuery, HostStore, RequestRecord, _sqlite_db
+from openkms.store.memory import MemoryStore
+from openkms.store.sqlite import SqliteReader, SqliteStore
+
+T = TypeVar("T")
+DAY = 86400
+T0 = 1_800_000_000
+APP = "app-desktop"
+ACT = "act-pro"
+HOST = "host-1"
+
+StoreFactory = Callable[..., HostStore]
+
+
+def req(
+    cmid: str,
+    *,
+    t: int = T0,
+    app: str = APP,
+    n: int = 25,
+    counted: bool = True,
+    failed: bool = False,
+    status: int = 1,
+    host: str = HOST,
+) -> RequestRecord:
+    hresult = "0xC004F038" if failed else "0x0"
+    event = make_event(
+        12290,
+        t,
+        [hresult, n, f"pc-{cmid}", cmid, format_client_time(t), 0, status, 43200, ACT],
+    )
+    return RequestRecord(
+        time=t,
+        host_id=host,
+        application_id=app,
+        activation_id=ACT,
+        cmid=cmid,
+        machine_name=f"pc-{cmid}",
+        license_status=status,
+        n_policy=n,
+        counted=counted,
+        failed=failed,
+        event=event,
+    )
+
+
+def publish_event(t: int, ok: bool = True) -> EventRecord:
+    if ok:
+        return make_event(12294, t, ["example.test"])
+    return make_event(12293, t, ["0x8007232D", "example.test"])
+
+
+def run(store: HostStore, body: Callable[[HostStore], Awaitable[T]]) -> T:
+    """Open the store, run ``body`` on a fresh event loop, close the store."""
+
+    async def main() -> T:
+        await store.open()
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+async def record_all(store: HostStore, requests: list[RequestRecord]) -> list[int]:
+    return [await store.record(r) for r in requests]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    def factory(**kwargs: Any) -> HostStore:
+        if request.param == "memory":
+            return MemoryStore(**kwargs)
+        return SqliteStore(tmp_path / "host.db", **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "host.db"
+
+
+# -- the count rule ----------------------------------------------------------------------------
+
+
+def test_count_rises_with_distinct_cmids(make_store: StoreFactory) -> None:
+    counts = run(make_store(), lambda s: record_all(s, [req("a"), req("b"), req("c")]))
+    assert counts == [1, 2, 3]
+
+
+def test_repeated_cmid_leaves_count_unchanged(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        assert await record_all(store, [req("a", t=T0 + i) for i in range(3)]) == [1, 1, 1]
+        (client,) = await store.clients(ClientQuery())
+        assert (client.requests, client.first_seen, client.last_seen) == (3, T0, T0 + 2)
+
+    run(make_store(), body)
+
+
+def test_count_is_capped_at_twice_the_largest_n_policy(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        desktop = await record_all(store, [req(f"d{i}", n=25) for i in range(60)])
+        servers = await record_all(store, [req(f"s{i}", app="srv", n=5) for i in range(20)])
+        assert desktop[-1] == 50
+        assert servers[-1] == 10
+        assert await store.current_count("srv", T0) == 10
+        # A desktop-class request raises the server application's cap to 50.
+        assert await store.record(req("s-big", app="srv", n=25)) == 21
+
+    run(make_store(), body)
+
+
+def test_counts_are_per_application(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req("a"), req("b"), req("a", app="other")])
+        assert await store.current_count(APP, T0) == 2
+        assert await store.current_count("other", T0) == 1
+        assert await store.current_count("unknown", T0) == 0
+
+    run(make_store(), body)
+
+
+def test_cmid_older_than_the_window_drops_out(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await store.record(req("old", t=T0))
+        assert await store.record(req("new", t=T0 + 20 * DAY)) == 2
+        assert await store.current_count(APP, T0 + 30 * DAY) == 2  # the horizon is inclusive
+        assert await store.current_count(APP, T0 + 30 * DAY + 1) == 1
+        assert await store.record(req("newer", t=T0 + 31 * DAY)) == 2
+
+    run(make_store(), body)
+
+
+def test_cap_follows_the_n_policies_seen_in_the_window(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req(f"d{i}", n=25, t=T0) for i in range(3)])
+        later = T0 + 31 * DAY
+        counts = await record_all(store, [req(f"s{i}", n=5, t=later) for i in range(15)])
+        assert counts[-1] == 10
+
+    run(make_store(), body)
+
+
+def test_request_not_counted_is_still_counted_in_counters_and_events(
+    make_store: StoreFactory,
+) -> None:
+    async def body(store: HostStore) -> None:
+        assert await store.record(req("a")) == 1
+        assert await store.record(req("bad", counted=False, failed=True, status=5)) == 1
+        assert await store.current_count(APP, T0) == 1
+        counters = await store.counters(HOST)
+        assert (counters.total, counters.failed, counters.by_status) == (2, 1, {1: 1, 5: 1})
+        assert (await store.counters("nobody")).total == 0
+        events = await store.events(EventQuery(event_ids=(12290,)))
+        assert [e.fields()["cmid"] for e in events] == ["a", "bad"]
+        assert [c.cmid for c in await store.clients(ClientQuery())] == ["a"]
+
+    run(make_store(), body)
+
+
+def test_counters_are_per_host(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req("a", host="h1"), req("b", host="h2"), req("c", host="h2")])
+        assert (await store.counters("h1")).total == 1
+        assert (await store.counters("h2")).by_status == {1: 2}
+
+    run(make_store(), body)
+
+
+# -- events and clients ------------------------------------------------------------------------
+
+
+def test_events_filter_by_id_time_seq_and_limit(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await store.record(req("a", t=T0))
+        await store.log_event(publish_event(T0 + 10))
+        await store.log_event(publish_event(T0 + 20, ok=False))
+        await store.record(req("b", t=T0 + 30))
+        everything = await store.events(EventQuery())
+        assert [e.event_id for e in everything] == [12290, 12294, 12293, 12290]
+        seqs = [e.seq for e in everything]
+        assert seqs == sorted(seqs) and seqs[0] > 0
+        ids = await store.events(EventQuery(event_ids=(12293, 12294)))
+        assert [e.event_id for e in ids] == [12294, 12293]
+        window = await store.events(EventQuery(since=T0 + 10, until=T0 + 20))
+        assert [e.time for e in window] == [T0 + 10, T0 + 20]
+        after = await store.events(EventQuery(after_seq=seqs[1]))
+        assert [e.seq for e in after] == seqs[2:]
+        assert [e.seq for e in await store.events(EventQuery(limit=2))] == seqs[:2]
+        assert await store.events(EventQuery(limit=0)) == []
+        assert everything[2].info == "0x8007232D,example.test"
+
+    run(make_store(), body)
+
+
+def test_event_retention_keeps_the_newest(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        for i in range(35):
+            await store.log_event(publish_event(T0 + i))
+        kept = await store.events(EventQuery())
+        assert 1 <= len(kept) <= 10
+        assert [e.time for e in kept] == list(range(T0 + 35 - len(kept), T0 + 35))
+
+    run(make_store(event_retention=10), body)
+
+
+def test_event_retention_holds_under_batches(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await asyncio.gather(*(store.log_event(publish_event(T0 + i)) for i in range(500)))
+        kept = await store.events(EventQuery(limit=10_000))
+        assert 90 <= len(kept) <= 100
+        assert kept[-1].time == T0 + 499
+
+    run(make_store(event_retention=100), body)
+
+
+def test_clients_query(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(
+            store,
+            [
+                req("a", t=T0),
+                req("b", t=T0 + 10, status=2),
+                req("c", t=T0 + 20, app="other"),
+                req("a", t=T0 + 30, n=5),
+            ],
+        )
+        everyone = await store.clients(ClientQuery())
+        assert [(c.application_id, c.cmid) for c in everyone] == [
+            (APP, "a"),
+            ("other", "c"),
+            (APP, "b"),
+        ]
+        a = everyone[0]
+        assert (a.n_policy, a.requests, a.first_seen, a.last_seen) == (5, 2, T0, T0 + 30)
+        assert a.machine_name == "pc-a" and a.activation_id == ACT
+        mine = await store.clients(ClientQuery(application_id=APP))
+        assert [c.cmid for c in mine] == ["a", "b"]
+        recent = await store.clients(ClientQuery(seen_since=T0 + 15))
+        assert [c.cmid for c in recent] == ["a", "c"]
+        page = await store.clients(ClientQuery(limit=1, offset=1))
+        assert [c.cmid for c in page] == ["c"]
+
+    run(make_store(), body)
+
+
+def test_out_of_order_request_does_not_move_last_seen_back(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await store.record(req("a", t=T0 + 100, status=1))
+        await store.record(req("a", t=T0, status=5))
+        (client,) = await store.clients(ClientQuery())
+        assert (client.first_seen, client.last_seen, client.license_status) == (T0, T0 + 100, 1)
+
+    run(make_store(), body)
+
+
+# -- concurrency and lifecycle -----------------------------------------------------------------
+
+
+def test_concurrent_records_all_return_in_order(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> list[int]:
+        return await asyncio.gather(*(store.record(req(f"m{i}")) for i in range(2000)))
+
+    store = make_store()
+    counts = run(store, body)
+    assert counts == [min(i + 1, 50) for i in range(2000)]
+
+
+def test_concurrent_records_are_all_kept(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> tuple[int, int]:
+        await asyncio.gather(*(store.record(req(f"m{i % 300}", n=500)) for i in range(2000)))
+        counters = await store.counters(HOST)
+        return counters.total, await store.current_count(APP, T0)
+
+    assert run(make_store(), body) == (2000, 300)
+
+
+def test_use_after_close_raises_store_error(make_store: StoreFactory) -> None:
+    store = make_store()
+
+    async def main() -> None:
+        await store.open()
+        await store.record(req("a"))
+        await store.close()
+        await store.close()  # idempotent
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: store.record(req("b")),
+            lambda: store.log_event(publish_event(T0)),
+            lambda: store.current_count(APP, T0),
+            lambda: store.counters(HOST),
+            lambda: store.events(EventQuery()),
+            lambda: store.clients(ClientQuery()),
+            store.open,
+        ]
+        for call in calls:
+            with pytest.raises(StoreError, match="store is closed"):
+                await call()
+
+    asyncio.run(main())
+
+
+# -- SQLite only -------------------------------------------------------------------------------
+
+
+def test_sqlite_records_survive_reopen(db_path: Path) -> None:
+    run(SqliteStore(db_path), lambda s: record_all(s, [req("a"), req("b", failed=True)]))
+
+    async def body(store: HostStore) -> None:
+        assert await store.current_count(APP, T0) == 2
+        assert (await store.counters(HOST)).failed == 1
+        assert len(await store.events(EventQuery())) == 2
+        assert await store.record(req("c")) == 3
+
+    run(SqliteStore(db_path), body)
+
+
+def test_sqlite_close_commits_pending_writes(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+
+    async def main() -> None:
+        await store.open()
+        pending = [asyncio.ensure_future(store.record(req(f"m{i}"))) for i in range(100)]
+        await asyncio.sleep(0)  # let every record() queue its write
+        await store.close()
+        assert [await p for p in pending][-1] == 50
+
+    asyncio.run(main())
+    with SqliteReader(db_path) as reader:
+        assert reader.counters(HOST).total == 100
+
+
+def test_sqlite_reader_reads_while_the_host_writes(db_path: Path) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req("a"), req("b")])
+        with SqliteReader(db_path) as reader:
+            assert reader.current_count(APP, T0) == 2
+            assert reader.counters(HOST).total == 2
+            assert [c.cmid for c in reader.clients(ClientQuery())] == ["a", "b"]
+            await store.record(req("c", t=T0 + 1))
+            assert [e.fields()["cmid"] for e in reader.events(EventQuery())] == ["a", "b", "c"]
+
+    run(SqliteStore(db_path), body)
+    reader = SqliteReader(db_path)
+    reader.close()
+    reader.close()
+    with pytest.raises(StoreError, match="store is closed"):
+        reader.counters(HOST)
+
+
+def test_sqlite_reader_of_a_missing_store(db_path: Path) -> None:
+    with pytest.raises(StoreError, match="there is no store at") as info:
+        SqliteReader(db_path)
+    assert not db_path.exists()
+    assert info.value.code is ResultCode.STORE_UNAVAILABLE
+
+
+def test_sqlite_not_open_yet(db_path: Path) -> None:
+    async def main() -> None:
+        with pytest.raises(StoreError, match="not open"):
+            await SqliteStore(db_path).record(req("a"))
+
+    asyncio.run(main())
+
+
+def test_sqlite_garbage_file_is_a_clear_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    with pytest.raises(StoreError) as info:
+        run(SqliteStore(db_path), lambda s: s.current_count(APP, T0))
+    assert info.value.code is ResultCode.STATE_CORRUPT
+    assert str(db_path) in info.value.message
+    assert "not an OpenKMS store" in info.value.message
+    with pytest.raises(StoreError) as read_info:
+        SqliteReader(db_path)
+    assert read_info.value.code is ResultCode.STATE_CORRUPT
+
+
+def test_sqlite_foreign_database_is_refused(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.close()
+    with pytest.raises(StoreError, match="not an OpenKMS store") as info:
+        run(SqliteStore(db_path), lambda s: s.current_count(APP, T0))
+    assert info.value.code is ResultCode.STATE_CORRUPT
+
+
+def test_sqlite_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        run(SqliteStore(tmp_path / "nowhere" / "host.db"), lambda s: s.counters(HOST))
+
+
+def set_user_version(path: Path, version: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
+def test_sqlite_newer_schema_is_refused(db_path: Path) -> None:
+    run(SqliteStore(db_path), lambda s: s.record(req("a")))
+    set_user_version(db_path, 99)
+    with pytest.raises(StoreError, match="schema version 99, newer") as info:
+        run(SqliteStore(db_path), lambda s: s.counters(HOST))
+    assert info.value.code is ResultCode.UNSUPPORTED_VERSION
+    with pytest.raises(StoreError, match="newer"):
+        SqliteReader(db_path)
+
+
+def test_sqlite_older_schema_is_migrated(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(SqliteStore(db_path), lambda s: s.record(req("a")))
+    old = _sqlite_db.schema_version()
+    step = ("CREATE TABLE notes (text TEXT)",)
+    monkeypatch.setattr(_sqlite_db, "MIGRATIONS", [*_sqlite_db.MIGRATIONS, step])
+    with pytest.raises(StoreError, match="older schema"):
+        SqliteReader(db_path)
+    assert run(SqliteStore(db_path), lambda s: s.current_count(APP, T0)) == 1
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (old + 1,)
+    assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+    conn.close()
+
+
+def test_sqlite_disk_full_fails_the_batch_and_recovers(db_path: Path) -> None:
+    def limit_pages(pages: int | None) -> Callable[[sqlite3.Connection], None]:
+        def op(conn: sqlite3.Connection) -> None:
+            current = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages or 1_000_000_000}")
+            assert pages is None or current <= pages
+
+        return op
+
+    async def body(store: HostStore) -> None:
+        assert isinstance(store, SqliteStore)
+        pages = await store._submit(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+        await store._submit(limit_pages(pages))
+        big = "x" * 20_000
+        with pytest.raises(StoreError) as info:
+            await store.log_event(EventRecord(12294, T0, big))
+        assert info.value.code is ResultCode.DISK_FULL
+        assert "disk is full" in info.value.message
+        assert "nothing acknowledged has been lost" in info.value.fix
+        await store._submit(limit_pages(None))
+        await store.log_event(EventRecord(12294, T0, big))
+        assert await store.record(req("a")) == 1
+
+    run(SqliteStore(db_path), body)
+
+
+def test_sqlite_writer_survives_a_failing_operation(db_path: Path) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        raise ValueError("a bug")
+
+    async def body(store: HostStore) -> None:
+        assert isinstance(store, SqliteStore)
+        outcomes = await asyncio.gather(
+            store._submit(broken), store.record(req("a")), return_exceptions=True
+        )
+        assert all(isinstance(o, StoreError) for o in outcomes)
+        assert await store.record(req("b")) == 1  # "a" was never written
+
+    run(SqliteStore(db_path), body)
+
+
+def test_sqlite_rejects_bad_settings(db_path: Path) -> None:
+    with pytest.raises(ValueError, match="event_retention"):
+        SqliteStore(db_path, event_retention=0)
+    with pytest.raises(ValueError, match="batch_max"):
+        SqliteStore(db_path, batch_max=0)
+
+
+def test_sqlite_async_context_manager(db_path: Path) -> None:
+    async def main() -> int:
+        async with SqliteStore(db_path, batch_max=1) as store:
+            return (await asyncio.gather(*(store.record(req(f"m{i}")) for i in range(5))))[-1]
+
+    assert asyncio.run(main()) == 5
+
+
+POLICY = CountPolicy(window_days=1, cap_factor=2)
+steps = st.lists(
+    st.tuples(
+        st.sampled_from([f"c{i}" for i in range(8)]),
+        st.sampled_from([1, 2, 5]),
+        st.integers(min_value=0, max_value=3 * DAY),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=steps)
+def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int, bool]]) -> None:
+    last_seen: dict[bytes, int] = {}
+    n_policy_seen: dict[int, int] = {}
+    expected: list[int] = []
+    for cmid, n, offset, counted in steps:
+        t = T0 + offset
+        if counted:
+            last_seen[cmid.encode()] = max(t, last_seen.get(cmid.encode(), t))
+            n_policy_seen[n] = max(t, n_policy_seen.get(n, t))
+        expected.append(current_count(last_seen, n_policy_seen, t, POLICY))
+    requests = [req(c, n=n, t=T0 + o, counted=k) for c, n, o, k in steps]
+    end = T0 + 2 * DAY
+    with tempfile.TemporaryDirectory() as name:
+
+        async def body(store: HostStore) -> tuple[list[int], int]:
+            counts = await asyncio.gather(*(store.record(r) for r in requests))
+            return counts, await store.current_count(APP, end)
+
+        counts, final = run(SqliteStore(Path(name) / "host.db", policy=POLICY), body)
+    assert counts == expected
+    assert final == current_count(last_seen, n_policy_seen, end, POLICY)
