@@ -9,7 +9,17 @@ from openkms.core.signing import Envelope, verify
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError
 
-__all__ = ["CERTIFICATE_DOMAIN", "HostCertificate", "verify_certificate"]
+__all__ = [
+    "ACTIVATION_REQUEST_DOMAIN",
+    "CERTIFICATE_DOMAIN",
+    "CERTIFICATE_FORMAT",
+    "REQUEST_FORMAT",
+    "ActivationRequestFile",
+    "CertificateFile",
+    "HostActivationRequest",
+    "HostCertificate",
+    "verify_certificate",
+]
 
 CERTIFICATE_DOMAIN = b"openkms/host-certificate/v1"
 
@@ -52,3 +62,33 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
             code=ResultCode.CERTIFICATE_INVALID,
         )
     return cert
+
+
+class HostActivationRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a host sends its publisher to be activated (online or as a file carried by hand)."""
+
+    host_key: str
+    host_public_key: bytes
+    host_fingerprint: str
+    machine_name: str
+    created_at: int
+
+
+ACTIVATION_REQUEST_DOMAIN = b"openkms/host-activation-request/v1"
+REQUEST_FORMAT = "openkms-host-activation-request/1"
+CERTIFICATE_FORMAT = "openkms-host-certificate/1"
+
+
+class ActivationRequestFile(msgspec.Struct, frozen=True):
+    """The request file: the request, signed by the host's own key (proof of possession)."""
+
+    format: str
+    request: Envelope
+
+
+class CertificateFile(msgspec.Struct, frozen=True):
+    """The certificate file: the signed certificate and the publisher's trust document."""
+
+    format: str
+    certificate: Envelope
+    trust: bytes

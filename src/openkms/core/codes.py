@@ -44,6 +44,7 @@ class ResultCode(enum.IntEnum):
     TIMEOUT = 0x800705B4
     INVALID_ARGUMENT = 0x80070057
     DISK_FULL = 0x80070070
+    INTERNAL_ERROR = 0x8007054F
     # OpenKMS's own (customer bit set)
     TICKET_INVALID = 0xE0040001
     PROTOCOL_ERROR = 0xE0040002
@@ -212,6 +213,10 @@ _INFO: dict[ResultCode, CodeInfo] = {
     ResultCode.DISK_FULL: CodeInfo(
         "There is not enough space on the disk.",
         "Free space on the volume holding the store; nothing acknowledged has been lost.",
+    ),
+    ResultCode.INTERNAL_ERROR: CodeInfo(
+        "An internal error occurred.",
+        "Look at the host's log for the cause and report it with 'openkms doctor bundle'.",
     ),
     ResultCode.TICKET_INVALID: CodeInfo(
         "The activation ticket does not verify against the pinned publisher key.",

@@ -1,0 +1,68 @@
+"""Atomic, durable file writes and guarded reads (the only file helpers the package uses)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from openkms.core.codes import ResultCode
+from openkms.errors import StateError, StoreError
+
+__all__ = ["atomic_write", "read_bytes"]
+
+_MAX_STATE_FILE = 16 * 1024 * 1024
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise _store_error(path, exc) from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _store_error(path: Path, exc: OSError) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(f"cannot write {path}: disk full", code=ResultCode.DISK_FULL)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(f"cannot write {path}: {exc.strerror}", code=ResultCode.ACCESS_DENIED)
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """Read a state file; a missing, unreadable or huge file raises StateError naming it."""
+    try:
+        size = path.stat().st_size
+        if size > _MAX_STATE_FILE:
+            raise StateError(f"{what} {path} is {size} bytes: not an OpenKMS file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise StateError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise StateError(f"{what} {path} is a directory") from None
+    except PermissionError:
+        raise StateError(f"cannot read {what} {path}", code=ResultCode.ACCESS_DENIED) from None

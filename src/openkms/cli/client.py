@@ -1,0 +1,210 @@
+"""``openkms client``: the slmgr operations of a KMS client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from pathlib import Path
+
+import click
+
+from openkms._files import read_bytes
+from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.client.agent import run_agent
+from openkms.client.api import AttemptOutcome, Client
+from openkms.client.info import gather_client_info
+from openkms.core.trust import Trust
+from openkms.errors import ActivationError
+from openkms.event_export import FORMATS, export_events
+from openkms.slmgr_text import client_text, xpr_text
+
+__all__ = ["client"]
+
+
+@click.group(cls=OpenKMSGroup)
+@click.option(
+    "--store",
+    "store_dir",
+    envvar="OPENKMS_STORE",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The client's store directory (or OPENKMS_STORE).",
+)
+@click.option("--machine-name", default=socket.gethostname(), help="This machine's name.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
+@click.pass_context
+def client(ctx: click.Context, store_dir: Path, machine_name: str, timeout: float) -> None:
+    """A KMS client: installs a setup key and activates against a host."""
+    from openkms.client.transport import TcpTransport
+
+    ctx.obj = Client.open(store_dir, machine_name=machine_name, transport=TcpTransport(timeout))
+
+
+def _client(ctx: click.Context) -> Client:
+    value: Client = ctx.obj
+    return value
+
+
+@client.command()
+@click.argument("key")
+@click.option("--trust", "trust_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
+    """Install a setup key (--trust the publisher's trust.json, needed the first time)."""
+    trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
+    product = _client(ctx).install_key(key, trust)
+    click.echo(f"Installed product key for {product.name} successfully.")
+
+
+@client.command()
+@click.pass_context
+def upk(ctx: click.Context) -> None:
+    """Uninstall the product key."""
+    _client(ctx).uninstall_key()
+    click.echo("Uninstalled product key successfully.")
+
+
+def _report(outcome: AttemptOutcome) -> None:
+    if outcome.activated:
+        click.echo(
+            f"Product activated successfully (current count {outcome.count}, {outcome.host})."
+        )
+        return
+    raise ActivationError(outcome.message, code=outcome.result)
+
+
+@client.command()
+@click.pass_context
+def ato(ctx: click.Context) -> None:
+    """Activate now."""
+    click.echo("Activating...")
+    _report(_client(ctx).activate())
+
+
+@client.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def dli(ctx: click.Context, as_json: bool) -> None:
+    """Display license information."""
+    info = gather_client_info(_client(ctx))
+    echo_json(info) if as_json else click.echo(client_text(info))
+
+
+@client.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def dlv(ctx: click.Context, as_json: bool) -> None:
+    """Display detailed license information."""
+    info = gather_client_info(_client(ctx))
+    echo_json(info) if as_json else click.echo(client_text(info, verbose=True))
+
+
+@client.command()
+@click.pass_context
+def xpr(ctx: click.Context) -> None:
+    """Display when the activation expires."""
+    click.echo(xpr_text(gather_client_info(_client(ctx))))
+
+
+@client.command()
+@click.argument("address")
+@click.pass_context
+def skms(ctx: click.Context, address: str) -> None:
+    """Set the KMS host by hand: NAME[:PORT], IPv4[:PORT] or [IPv6]:PORT (discovery off)."""
+    c = _client(ctx)
+    c.set_kms(address)
+    state = c.state()
+    click.echo(f"Key Management Service machine name set to {state.registered_host} successfully.")
+    if state.kms_domain:
+        click.echo(
+            f"Warning: the SRV lookup domain {state.kms_domain} is ignored while skms is set."
+        )
+
+
+@client.command()
+@click.pass_context
+def ckms(ctx: click.Context) -> None:
+    """Clear the KMS host set by hand (back to DNS discovery; cache cleared)."""
+    _client(ctx).set_kms(None)
+    click.echo("Key Management Service machine name cleared successfully.")
+
+
+@client.command("skms-domain")
+@click.argument("domain")
+@click.pass_context
+def skms_domain(ctx: click.Context, domain: str) -> None:
+    """Set the domain in which to look up the SRV record."""
+    c = _client(ctx)
+    c.set_kms_domain(domain)
+    click.echo(f"Key Management Service lookup domain set to {domain} successfully.")
+    if c.state().registered_host:
+        click.echo("Warning: skms is set; the lookup domain is ignored until ckms.")
+
+
+@client.command("ckms-domain")
+@click.pass_context
+def ckms_domain(ctx: click.Context) -> None:
+    """Clear the SRV lookup domain (back to the DNS search list)."""
+    _client(ctx).set_kms_domain(None)
+    click.echo("Key Management Service lookup domain cleared successfully.")
+
+
+@client.command()
+@click.pass_context
+def skhc(ctx: click.Context) -> None:
+    """Enable KMS host caching."""
+    _client(ctx).set_host_caching(True)
+    click.echo("KMS host caching is enabled.")
+
+
+@client.command()
+@click.pass_context
+def ckhc(ctx: click.Context) -> None:
+    """Disable KMS host caching."""
+    _client(ctx).set_host_caching(False)
+    click.echo("KMS host caching is disabled.")
+
+
+@client.command()
+@click.pass_context
+def rearm(ctx: click.Context) -> None:
+    """Reset the grace timer and the CMID (limited)."""
+    _client(ctx).rearm()
+    click.echo("Command completed successfully. The machine now has a new CMID.")
+
+
+@client.command()
+@click.option("--once", is_flag=True, help="One attempt, then exit.")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
+@click.pass_context
+def run(ctx: click.Context, once: bool, log_level: str) -> None:
+    """Run the agent: retry every activation interval, renew every renewal interval."""
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    c = _client(ctx)
+
+    def show(outcome: AttemptOutcome, delay: int) -> None:
+        click.echo(f"{outcome.result.hex} {outcome.message} (next attempt in {delay} minutes)")
+
+    async def main() -> AttemptOutcome:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await run_agent(c, once=once, stop=stop, on_attempt=show)
+
+    outcome = asyncio.run(main())
+    if once and not outcome.activated:
+        raise ActivationError(outcome.message, code=outcome.result)
+
+
+@client.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--id", "event_ids", multiple=True, type=int, help="Only this event ID.")
+@click.pass_context
+def events(ctx: click.Context, fmt: str, event_ids: tuple[int, ...]) -> None:
+    """Export the client's events (12288, 12289)."""
+    records = [e for e in _client(ctx).events.read() if not event_ids or e.event_id in event_ids]
+    for chunk in export_events(records, fmt, "Application"):
+        click.echo(chunk, nl=False)

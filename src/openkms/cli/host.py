@@ -1,0 +1,271 @@
+"""``openkms host``: install, activate, serve and administer a KMS host."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import socket
+import time
+from pathlib import Path
+
+import click
+import msgspec
+
+from openkms._files import atomic_write, read_bytes
+from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.core import settings
+from openkms.core.codes import ResultCode
+from openkms.core.events import EventRecord
+from openkms.core.trust import Trust
+from openkms.errors import OpenKMSError
+from openkms.event_export import FORMATS, export_events
+from openkms.host.app import HostApp, open_store
+from openkms.host.config import HostConfig, format_address, parse_address
+from openkms.host.info import gather_host_info
+from openkms.host.state import HostState
+from openkms.slmgr_text import host_text
+from openkms.store.base import EventQuery
+
+__all__ = ["host"]
+
+
+@click.group(cls=OpenKMSGroup)
+@click.option(
+    "--store",
+    "store_dir",
+    envvar="OPENKMS_STORE",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The host's store directory (or OPENKMS_STORE).",
+)
+@click.option("--machine-name", default=socket.gethostname(), help="This host's name.")
+@click.pass_context
+def host(ctx: click.Context, store_dir: Path, machine_name: str) -> None:
+    """A KMS host: counts clients and activates them."""
+    ctx.obj = (HostState(store_dir), machine_name)
+
+
+def _state(ctx: click.Context) -> HostState:
+    state: HostState = ctx.obj[0]
+    return state
+
+
+@host.command()
+@click.argument("key")
+@click.option("--trust", "trust_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
+    """Install a host key (optionally pinning the publisher's trust.json)."""
+    trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
+    installed = _state(ctx).install_key(key, trust)
+    click.echo(f"Installed host key {installed} successfully.")
+
+
+@host.command("activation-request")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def activation_request(ctx: click.Context, output: Path) -> None:
+    """Write the request to send to the publisher (host key, public key, fingerprint)."""
+    data = _state(ctx).activation_request(ctx.obj[1], int(time.time()))
+    atomic_write(output, data)
+    click.echo(f"Activation request written to {output}; send it to the publisher.")
+
+
+@host.command("install-certificate")
+@click.argument("certificate", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def install_certificate(ctx: click.Context, certificate: Path) -> None:
+    """Install the host certificate issued by the publisher."""
+    cert = _state(ctx).install_certificate(read_bytes(certificate, "certificate"), int(time.time()))
+    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
+    click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
+
+
+@host.command()
+@click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
+@click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(1))
+@click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    listen: tuple[str, ...],
+    ready_file: Path | None,
+    log_level: str,
+    max_connections: int,
+    idle_timeout: float,
+) -> None:
+    """Serve activation requests until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = _state(ctx)
+    port = state.settings.port
+    config = HostConfig(
+        store_dir=state.directory,
+        listen=tuple(parse_address(a, port) for a in listen),
+        machine_name=ctx.obj[1],
+        max_connections=max_connections,
+        idle_timeout=idle_timeout,
+    )
+    app = HostApp(config, state=state)
+
+    def ready(addresses: list[tuple[str, int]]) -> None:
+        shown = [format_address(h, p) for h, p in addresses]
+        for address in shown:
+            click.echo(f"listening on {address}")
+        if ready_file is not None:
+            atomic_write(ready_file, msgspec.json.encode({"listen": shown}) + b"\n")
+
+    async def main() -> None:
+        app.install_signal_handlers()
+        await app.serve(ready)
+
+    _run(main())
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(coro)  # type: ignore[arg-type]
+
+
+def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+    state = _state(ctx)
+
+    async def gather() -> object:
+        store = open_store(state.directory)
+        await store.open()
+        try:
+            return await gather_host_info(state, store, int(time.time()))
+        finally:
+            await store.close()
+
+    if state.host_key() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    info = asyncio.run(gather())
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(host_text(info, verbose=verbose))  # type: ignore[arg-type]
+
+
+@host.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def dli(ctx: click.Context, as_json: bool) -> None:
+    """Display license information (count, port, DNS, cumulative requests)."""
+    _info(ctx, False, as_json)
+
+
+@host.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def dlv(ctx: click.Context, as_json: bool) -> None:
+    """Display detailed license information."""
+    _info(ctx, True, as_json)
+
+
+def _interval(value: int) -> int:
+    try:
+        return settings.check_interval(value)
+    except ValueError as exc:
+        raise OpenKMSError(str(exc), code=ResultCode.INVALID_ARGUMENT) from None
+
+
+@host.command()
+@click.argument("port", type=click.IntRange(1, 65535))
+@click.pass_context
+def sprt(ctx: click.Context, port: int) -> None:
+    """Set the listening port (takes effect when the host restarts)."""
+    _state(ctx).update_settings(port=port)
+    click.echo(f"KMS port set to {port} successfully. Restart the host for it to take effect.")
+
+
+@host.command()
+@click.argument("minutes", type=int)
+@click.pass_context
+def sai(ctx: click.Context, minutes: int) -> None:
+    """Set the clients' activation (retry) interval, 15..43200 minutes."""
+    _state(ctx).update_settings(activation_interval=_interval(minutes))
+    click.echo(f"Activation interval set to {minutes} minutes successfully.")
+
+
+@host.command()
+@click.argument("minutes", type=int)
+@click.pass_context
+def sri(ctx: click.Context, minutes: int) -> None:
+    """Set the clients' renewal interval, 15..43200 minutes."""
+    _state(ctx).update_settings(renewal_interval=_interval(minutes))
+    click.echo(f"Renewal interval set to {minutes} minutes successfully.")
+
+
+@host.command()
+@click.pass_context
+def sdns(ctx: click.Context) -> None:
+    """Enable DNS publishing."""
+    _state(ctx).update_settings(dns_publishing=True)
+    click.echo("DNS publishing enabled successfully.")
+
+
+@host.command()
+@click.pass_context
+def cdns(ctx: click.Context) -> None:
+    """Disable DNS publishing (removes nothing)."""
+    _state(ctx).update_settings(dns_publishing=False)
+    click.echo("DNS publishing disabled successfully.")
+
+
+@host.command()
+@click.pass_context
+def spri(ctx: click.Context) -> None:
+    """Set the KMS priority to Normal."""
+    _state(ctx).update_settings(low_priority=False)
+    click.echo("KMS priority set to Normal successfully.")
+
+
+@host.command()
+@click.pass_context
+def cpri(ctx: click.Context) -> None:
+    """Set the KMS priority to Low."""
+    _state(ctx).update_settings(low_priority=True)
+    click.echo("KMS priority set to Low successfully.")
+
+
+@host.command()
+@click.option("--id", "event_ids", multiple=True, type=int, help="Only this event ID (repeatable).")
+@click.option("--since", type=click.DateTime(), help="Only events at or after this UTC time.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.pass_context
+def events(
+    ctx: click.Context, event_ids: tuple[int, ...], since: dt.datetime | None, fmt: str
+) -> None:
+    """Export the Key Management Service event log (12290, 12293, 12294)."""
+    state = _state(ctx)
+    start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
+    records = asyncio.run(
+        _read_events(state.directory, EventQuery(event_ids=event_ids, since=start))
+    )
+    for chunk in export_events(records, fmt, "Key Management Service"):
+        click.echo(chunk, nl=False)
+
+
+async def _read_events(directory: Path, query: EventQuery) -> list[EventRecord]:
+    store = open_store(directory)
+    await store.open()
+    try:
+        out: list[EventRecord] = []
+        while True:
+            page = await store.events(
+                msgspec.structs.replace(query, after_seq=out[-1].seq if out else 0, limit=10_000)
+            )
+            out.extend(page)
+            if len(page) < 10_000:
+                return out
+    finally:
+        await store.close()

@@ -1,0 +1,94 @@
+"""``slmgr``: Windows spelling (``/dli``, ``-ato``, ``/skms host:port``) over a store.
+
+The store is a host's or a client's according to what is installed in it; on an empty
+store, ``/ipk`` decides by the kind of key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from openkms.core.codes import ResultCode
+from openkms.core.keys import KeyKind, ProductKey
+from openkms.errors import OpenKMSError
+
+__all__ = ["main", "slmgr_command", "translate"]
+
+_BOTH = {"dli", "dlv", "ipk", "upk", "events"}
+_HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
+_CLIENT_ONLY = {"ato", "xpr", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
+_ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
+
+
+def _role(store: Path, option: str, args: list[str]) -> str:
+    if (store / "host.json").exists():
+        return "host"
+    if (store / "client.json").exists():
+        return "client"
+    if option == "ipk" and args:
+        return "host" if ProductKey.parse(args[0]).kind is KeyKind.HOST else "client"
+    if option in _HOST_ONLY:
+        return "host"
+    return "client"
+
+
+def translate(argv: list[str], store: Path) -> list[str]:
+    """``['/dli']`` -> ``['client', '--store', STORE, 'dli']`` (or host)."""
+    if not argv or argv[0][:1] not in "/-":
+        raise OpenKMSError(
+            "usage: slmgr /OPTION [ARGS]  (e.g. /dli, /ato, /skms host:port)",
+            code=ResultCode.INVALID_ARGUMENT,
+        )
+    option = argv[0][1:].lower()
+    option = _ALIASES.get(option, option)
+    args = argv[1:]
+    if option not in _BOTH | _HOST_ONLY | _CLIENT_ONLY:
+        raise OpenKMSError(f"unknown option /{option}", code=ResultCode.INVALID_ARGUMENT)
+    role = _role(store, option, args)
+    if role == "host" and option in _CLIENT_ONLY:
+        raise OpenKMSError(
+            f"/{option} applies to a client; {store} is a host",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="On a host, activate with 'openkms host activation-request' and the publisher.",
+        )
+    if role == "client" and option in _HOST_ONLY:
+        raise OpenKMSError(f"/{option} applies to a host; {store} is a client")
+    extra: list[str] = []
+    trust = os.environ.get("OPENKMS_TRUST")
+    if option == "ipk" and trust:
+        extra = ["--trust", trust]
+    return [role, "--store", str(store), option, *args, *extra]
+
+
+@click.command(
+    "slmgr",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option(
+    "--store",
+    envvar="OPENKMS_STORE",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Store directory (or OPENKMS_STORE).",
+)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def slmgr_command(store: Path, argv: tuple[str, ...]) -> None:
+    """Windows spelling: slmgr /dli, /dlv, /ato, /ipk KEY, /skms HOST:PORT, /xpr, ..."""
+    from openkms.cli.main import cli
+
+    try:
+        translated = translate(list(argv), store)
+    except OpenKMSError as exc:
+        from openkms.cli._common import fail
+
+        fail(exc)
+    cli.main(translated, prog_name="slmgr")
+
+
+def main() -> None:
+    """Entry point of the ``slmgr`` script."""
+    slmgr_command.main(sys.argv[1:], prog_name="slmgr")

@@ -1,0 +1,97 @@
+"""``openkms vendor``: the publisher's tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.vendor import Publisher
+
+__all__ = ["vendor"]
+
+_DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+
+
+@click.group(cls=OpenKMSGroup)
+def vendor() -> None:
+    """Publisher tools: root key, catalog, setup keys, host keys, host activation."""
+
+
+@vendor.command()
+@_DIR
+@click.option("--name", default="Acme Analytics", show_default=True, help="Publisher name.")
+def init(directory: Path, name: str) -> None:
+    """Create a publisher: root key (0600), catalog.toml and trust.json."""
+    publisher = Publisher.init(directory, name)
+    click.echo(f"Publisher {name!r} created in {directory}")
+    click.echo(f"  root key   {directory / 'root.key'} (keep it offline)")
+    click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
+    click.echo(f"  trust      {directory / 'trust.json'} (give to hosts and clients)")
+    click.echo(f"  publisher  {publisher.trust().publisher_id}")
+
+
+@vendor.command("sign-catalog")
+@_DIR
+def sign_catalog(directory: Path) -> None:
+    """Validate catalog.toml and sign it into trust.json."""
+    trust = Publisher(directory).sign_catalog()
+    click.echo(
+        f"Catalog signed: {len(trust.catalog.products)} products -> {directory / 'trust.json'}"
+    )
+
+
+@vendor.command("setup-keys")
+@_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def setup_keys(directory: Path, as_json: bool) -> None:
+    """The setup-key table (the published client keys of every edition)."""
+    products = Publisher(directory).setup_keys()
+    rows = [
+        {
+            "product": p.product,
+            "edition": p.edition,
+            "group": p.group,
+            "n_policy": p.n_policy,
+            "setup_key": str(_key(p.setup_key)),
+        }
+        for p in products
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    click.echo(f"{'Product':<14} {'Edition':<22} {'Group':<8} {'N':>3}  Setup key")
+    for row in rows:
+        click.echo(
+            f"{row['product']:<14} {row['edition']:<22} {row['group']:<8} "
+            f"{row['n_policy']:>3}  {row['setup_key']}"
+        )
+
+
+def _key(symbols: str) -> str:
+    from openkms.core.keys import ProductKey
+
+    return str(ProductKey(symbols))
+
+
+@vendor.command("issue-host-key")
+@_DIR
+@click.option("--group", required=True, help="License group of the key (e.g. desktop, A, B, C).")
+def issue_host_key(directory: Path, group: str) -> None:
+    """Print a new host key for a license group, and record it."""
+    click.echo(str(Publisher(directory).issue_host_key(group)))
+
+
+@vendor.command("activate-host")
+@_DIR
+@click.argument("request", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--days", type=click.IntRange(1, 36500), default=None, help="Certificate validity.")
+def activate_host(directory: Path, request: Path, output: Path, days: int | None) -> None:
+    """Offline host activation: verify REQUEST, enforce key limits, write a certificate."""
+    from openkms._files import atomic_write, read_bytes
+
+    data = Publisher(directory).activate_host(read_bytes(request, "activation request"), days)
+    atomic_write(output, data)
+    click.echo(f"Host certificate written to {output}")

@@ -1,0 +1,68 @@
+"""Which hosts a client tries, in order: skms, else the cached host, else DNS SRV."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from openkms.core import settings
+from openkms.core.codes import ResultCode
+from openkms.errors import DnsError
+from openkms.host.config import parse_address
+
+__all__ = ["Candidate", "Locator", "NoLocator", "candidates"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One host to try, and how it was found ('registered', 'cache' or 'dns')."""
+
+    host: str
+    port: int
+    source: str
+
+
+class Locator(abc.ABC):
+    """Finds hosts for a service in DNS (SRV records)."""
+
+    @abc.abstractmethod
+    async def locate(self, service: str, domain: str | None) -> list[Candidate]:
+        """Hosts offering ``service``, in the order to try them; DnsError if none."""
+
+
+class NoLocator(Locator):
+    """A locator for machines without DNS discovery: always 'no SRV record'."""
+
+    async def locate(self, service: str, domain: str | None) -> list[Candidate]:
+        """Raise DnsError: discovery is not available."""
+        raise DnsError(
+            f"no {service} SRV record could be looked up",
+            code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
+            fix="Set the host by hand with 'skms HOST[:PORT]'.",
+        )
+
+
+async def candidates(
+    *,
+    registered: str | None,
+    cached: str | None,
+    caching: bool,
+    locator: Locator,
+    service: str,
+    domain: str | None,
+) -> tuple[list[Candidate], DnsError | None]:
+    """The hosts to try in order, and the DNS error if discovery failed."""
+    if registered:
+        host, port = parse_address(registered, settings.DEFAULT_PORT)
+        return [Candidate(host, port, "registered")], None
+    found: list[Candidate] = []
+    if caching and cached:
+        host, port = parse_address(cached, settings.DEFAULT_PORT)
+        found.append(Candidate(host, port, "cache"))
+    try:
+        for candidate in await locator.locate(service, domain):
+            if (candidate.host, candidate.port) not in {(c.host, c.port) for c in found}:
+                found.append(candidate)
+    except DnsError as exc:
+        return found, exc
+    return found, None

@@ -1,0 +1,130 @@
+"""A running host: state, store, service and listeners put together, with signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from openkms.core.codes import ResultCode
+from openkms.errors import KeyFormatError
+from openkms.host.config import HostConfig
+from openkms.host.server import HostServer
+from openkms.host.service import HostService
+from openkms.host.state import HostState
+from openkms.store.base import HostStore
+
+__all__ = ["HostApp", "open_store"]
+
+log = logging.getLogger("openkms.host")
+
+
+def open_store(store_dir: Path) -> HostStore:
+    """The host's default store: SQLite in the store directory."""
+    from openkms.store.sqlite import SqliteStore
+
+    return SqliteStore(store_dir / "host.db")
+
+
+class HostApp:
+    """One host process: start, serve until stopped, stop gracefully."""
+
+    def __init__(
+        self,
+        config: HostConfig,
+        *,
+        store: HostStore | None = None,
+        clock: Callable[[], float] = time.time,
+        state: HostState | None = None,
+    ) -> None:
+        self.config = config
+        self.state = state if state is not None else HostState(config.store_dir)
+        self.store = store if store is not None else open_store(config.store_dir)
+        self._clock = clock
+        self.service: HostService | None = None
+        self.server: HostServer | None = None
+        self._stopping = asyncio.Event()
+        self._settings_mtime = 0.0
+
+    async def start(self) -> list[tuple[str, int]]:
+        """Open the store, load the activation, bind the listeners."""
+        if self.state.host_key() is None:
+            raise KeyFormatError(
+                "No host key is installed in this store.",
+                code=ResultCode.NO_PRODUCT_KEY,
+                fix="Install the host key with 'openkms host --store DIR ipk KEY'.",
+            )
+        host_settings = self.state.settings
+        now = int(self._clock())
+        activation = self.state.activation(now)
+        if not activation.activated:
+            log.warning("host not activated (%s): answering 0xC004F041", activation.problem)
+        await self.store.open()
+        self.service = HostService(
+            store=self.store,
+            activation=activation,
+            private_key=self.state.private_key(),
+            host_settings=host_settings,
+            host_id=self.state.host_id,
+            clock=self._clock,
+        )
+        self.server = HostServer(self.config, self.service)
+        try:
+            return await self.server.start(host_settings.port)
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def serve(self, on_ready: Callable[[list[tuple[str, int]]], None] | None = None) -> None:
+        """Start, call ``on_ready`` with the bound addresses, serve until ``stop()``."""
+        addresses = await self.start()
+        if on_ready is not None:
+            on_ready(addresses)
+        poller = asyncio.ensure_future(self._poll_settings())
+        try:
+            await self._stopping.wait()
+        finally:
+            poller.cancel()
+            await self.shutdown()
+
+    def stop(self) -> None:
+        """Ask a serving host to stop (safe to call from a signal handler)."""
+        self._stopping.set()
+
+    async def shutdown(self) -> None:
+        """Graceful stop: listeners closed, in-flight requests answered, store closed."""
+        if self.server is not None:
+            await self.server.stop()
+        await self.store.close()
+        log.info("host stopped")
+
+    async def _poll_settings(self) -> None:
+        """Pick up sai/sri/sdns/cdns/spri/cpri made by another process while serving."""
+        path = self.state.directory / "host.json"
+        while True:
+            await asyncio.sleep(self.config.settings_poll_seconds)
+            with contextlib.suppress(OSError):
+                mtime = path.stat().st_mtime
+                if mtime != self._settings_mtime and self.service is not None:
+                    self._settings_mtime = mtime
+                    self.service.settings = self.state.settings
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop gracefully; a second SIGINT forces the exit."""
+        loop = asyncio.get_running_loop()
+
+        def first(signum: int) -> None:
+            log.info("signal %d: stopping gracefully (Ctrl-C again to force)", signum)
+            self.stop()
+            loop.add_signal_handler(signal.SIGINT, _force)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, first, signum)
+
+
+def _force() -> None:
+    raise SystemExit(130)

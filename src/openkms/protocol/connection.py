@@ -1,0 +1,101 @@
+"""Framing and the sans-IO connection state machine.
+
+A frame is an 8-byte header followed by a MessagePack payload::
+
+    offset size  field
+    0      2     magic   b"OK"
+    2      1     version 1
+    3      1     type    message type (1..5)
+    4      4     length  payload length, big-endian, at most MAX_PAYLOAD
+    8      n     payload MessagePack array
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Final
+
+import msgspec
+
+from openkms.core.codes import ResultCode
+from openkms.errors import ProtocolError
+from openkms.protocol.messages import MESSAGE_TYPES, Message
+
+__all__ = ["HEADER", "MAGIC", "MAX_PAYLOAD", "NEED_DATA", "VERSION", "Connection", "encode"]
+
+MAGIC: Final = b"OK"
+VERSION: Final = 1
+MAX_PAYLOAD: Final = 64 * 1024
+HEADER: Final = struct.Struct(">2sBBI")
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODERS = {type_id: msgspec.msgpack.Decoder(cls) for type_id, cls in MESSAGE_TYPES.items()}
+
+
+class _Sentinel(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA: Final = _Sentinel.NEED_DATA
+
+
+def encode(message: Message) -> bytes:
+    """One frame carrying ``message``."""
+    payload = _ENCODER.encode(message)
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"message of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    return HEADER.pack(MAGIC, VERSION, message.type_id, len(payload)) + payload
+
+
+class Connection:
+    """Parses frames from a byte stream; encodes messages into frames. Never does IO."""
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+        self._buffer = bytearray()
+        self._max_payload = max_payload
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer."""
+        self._buffer += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet parsed into a message."""
+        return len(self._buffer)
+
+    def next_event(self) -> Message | _Sentinel:
+        """The next complete message, or NEED_DATA; ProtocolError on a bad frame."""
+        if len(self._buffer) < HEADER.size:
+            if self._buffer and not MAGIC.startswith(bytes(self._buffer[:2])):
+                raise ProtocolError("the peer is not speaking the OpenKMS protocol (bad magic)")
+            return NEED_DATA
+        magic, version, type_id, length = HEADER.unpack_from(self._buffer)
+        self._check_header(magic, version, type_id, length)
+        end = HEADER.size + length
+        if len(self._buffer) < end:
+            return NEED_DATA
+        payload = bytes(self._buffer[HEADER.size : end])
+        del self._buffer[:end]
+        try:
+            return _DECODERS[type_id].decode(payload)
+        except msgspec.DecodeError as exc:
+            raise ProtocolError(f"malformed message of type {type_id}: {exc}") from None
+
+    def _check_header(self, magic: bytes, version: int, type_id: int, length: int) -> None:
+        if magic != MAGIC:
+            raise ProtocolError("the peer is not speaking the OpenKMS protocol (bad magic)")
+        if version != VERSION:
+            raise ProtocolError(
+                f"protocol version {version} is not supported (this side speaks {VERSION})",
+                code=ResultCode.UNSUPPORTED_VERSION,
+            )
+        if type_id not in _DECODERS:
+            raise ProtocolError(f"unknown message type {type_id}")
+        if length > self._max_payload:
+            raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self._max_payload}")
+
+    @staticmethod
+    def send(message: Message) -> bytes:
+        """The bytes to write for ``message``."""
+        return encode(message)

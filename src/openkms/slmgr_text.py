@@ -1,0 +1,142 @@
+"""``slmgr``-style text: Windows' labels, in Windows' order, from HostInfo and ClientInfo."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from openkms.client.info import ClientInfo
+from openkms.core.license import LicenseState
+from openkms.host.info import HostInfo
+
+__all__ = ["client_text", "host_text", "minutes_text", "xpr_text"]
+
+_STATUS_LABELS = (
+    ("unlicensed", "Unlicensed"),
+    ("licensed", "Licensed"),
+    ("initial_grace", "Initial grace period"),
+    ("out_of_tolerance_grace", "License expired or Hardware out of tolerance"),
+    ("non_genuine_grace", "Non-genuine grace period"),
+    ("notification", "Notification"),
+)
+
+
+def minutes_text(minutes: int) -> str:
+    """``43200 minute(s) (30 day(s))`` as Windows prints remaining time."""
+    return f"{minutes} minute(s) ({minutes // 1440} day(s))"
+
+
+def _when(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def host_text(info: HostInfo, *, verbose: bool = False) -> str:
+    """The host's ``dli`` (or ``dlv`` when verbose)."""
+    lines = []
+    if verbose:
+        lines += [f"Software licensing service version: {info.version}", ""]
+    lines += [f"Name: {info.name}", f"Description: {info.description}"]
+    if verbose:
+        lines += [
+            f"Application ID: {info.application_id or '-'}",
+            f"Extended PID: {info.extended_pid}",
+            "Product Key Channel: Volume:CSVLK",
+            f"Installation ID: {info.installation_id}",
+        ]
+    lines += [
+        f"Partial Product Key: {info.partial_product_key or '-'}",
+        f"License Status: {info.license_status}",
+    ]
+    if info.problem:
+        lines.append(f"Notification Reason: 0xC004F041 ({info.problem}).")
+    if info.certificate_expires_at:
+        lines.append(f"Host certificate expiration: {_when(info.certificate_expires_at)}")
+    if verbose:
+        lines.append(f"Trusted time: {_when(info.trusted_time)}")
+    lines += [
+        "",
+        "Key Management Service is enabled on this machine",
+        f"    Current count: {info.current_count}",
+        f"    Listening on Port: {info.port}",
+        f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
+        f"    KMS priority: {'Low' if info.low_priority else 'Normal'}",
+        "",
+        "Key Management Service current count and intervals",
+        f"    Activation interval: {info.activation_interval} minutes",
+        f"    Renewal interval: {info.renewal_interval} minutes",
+        "",
+        "Key Management Service cumulative requests received from clients",
+        f"    Total requests received: {info.total_requests}",
+        f"    Failed requests received: {info.failed_requests}",
+    ]
+    for key, label in _STATUS_LABELS:
+        count = info.requests_by_status.get(key, 0)
+        lines.append(f"    Requests with License Status {label}: {count}")
+    return "\n".join(lines)
+
+
+def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
+    """The client's ``dli`` (or ``dlv`` when verbose)."""
+    lines = []
+    if verbose:
+        lines += [f"Software licensing service version: {info.version}", ""]
+    if info.name is None:
+        return "\n".join([*lines, "Error: 0xC004F014 No product key is installed."])
+    lines += [f"Name: {info.name}", f"Description: {info.description}"]
+    if verbose:
+        lines += [
+            f"Activation ID: {info.activation_id}",
+            f"Application ID: {info.application_id}",
+            "Product Key Channel: Volume:GVLK",
+        ]
+    lines += [
+        f"Partial Product Key: {info.partial_product_key}",
+        f"License Status: {info.license_status}",
+    ]
+    lines += _remaining(info)
+    if verbose:
+        lines += [
+            f"Remaining rearm count: {info.rearms_remaining}",
+            f"Trusted time: {_when(info.trusted_time)}",
+        ]
+    lines += ["", "Key Management Service client information"]
+    lines.append(f"    Client Machine ID (CMID): {info.cmid}")
+    if info.registered_kms:
+        lines.append(f"    Registered KMS machine name: {info.registered_kms}")
+    elif info.kms_from_dns:
+        lines.append(f"    KMS machine name from DNS: {info.kms_from_dns}")
+    else:
+        lines.append("    DNS auto-discovery: KMS name not available")
+    if info.kms_domain:
+        lines.append(f"    KMS SRV lookup domain: {info.kms_domain}")
+    lines += [
+        f"    KMS machine IP address: {info.kms_ip_address or 'not available'}",
+        f"    KMS machine extended PID: {info.kms_extended_pid or 'not available'}",
+        f"    Activation interval: {info.activation_interval} minutes",
+        f"    Renewal interval: {info.renewal_interval} minutes",
+        f"    KMS host caching is {'enabled' if info.host_caching else 'disabled'}",
+    ]
+    return "\n".join(lines)
+
+
+def _remaining(info: ClientInfo) -> list[str]:
+    state = LicenseState(info.license_state)
+    if state is LicenseState.LICENSED:
+        return [f"Volume activation expiration: {minutes_text(info.minutes_remaining)}"]
+    if state is LicenseState.NOTIFICATION:
+        return [f"Notification Reason: {info.reason} (grace time expired)."]
+    if info.ends_at is not None:
+        return [f"Time remaining: {minutes_text(info.minutes_remaining)}"]
+    return []
+
+
+def xpr_text(info: ClientInfo) -> str:
+    """One line on when activation (or grace) expires, as ``slmgr /xpr``."""
+    state = LicenseState(info.license_state)
+    name = info.name or "This product"
+    if state is LicenseState.LICENSED and info.ends_at:
+        return f"{name}:\n    Volume activation will expire {_when(info.ends_at)}"
+    if state is LicenseState.NOTIFICATION:
+        return f"{name}:\n    The product is in Notification mode"
+    if info.ends_at:
+        return f"{name}:\n    {info.license_status} ends {_when(info.ends_at)}"
+    return f"{name}:\n    The product is not activated"

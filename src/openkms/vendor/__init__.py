@@ -1,0 +1,5 @@
+"""Publisher tools: root key, catalog, setup keys, host keys and offline host activation."""
+
+from openkms.vendor.publisher import Publisher
+
+__all__ = ["Publisher"]
