@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import cast
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StoreError
@@ -33,8 +34,8 @@ class _ActivationProtocol(asyncio.Protocol):
         self._peer = "?"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         sockname = transport.get_extra_info("sockname")
         peer = transport.get_extra_info("peername")
         self._port = sockname[1] if sockname else 0

@@ -1,0 +1,5 @@
+"""``python -m openkms``."""
+
+from openkms.cli.main import main
+
+main()

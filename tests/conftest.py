@@ -1,0 +1,18 @@
+"""Fixtures shared by every tier of tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import Site, make_site  # noqa: E402
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """A publisher and an activated group-C host store."""
+    return make_site(tmp_path)

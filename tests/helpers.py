@@ -1,0 +1,120 @@
+"""Shared test helpers: a publisher, an activated host store, a real host process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from openkms.core.catalog import Product
+from openkms.host.state import HostState
+from openkms.vendor import Publisher
+
+
+@dataclass
+class Site:
+    """A publisher and one activated host store, made on disk."""
+
+    publisher: Publisher
+    host_dir: Path
+    host_state: HostState
+
+    def product(self, edition: str) -> Product:
+        """The catalog product of an edition name (e.g. 'Standard', 'Desktop Professional')."""
+        for product in self.publisher.trust().catalog.products:
+            if product.edition == edition:
+                return product
+        raise KeyError(edition)
+
+
+def make_site(root: Path, group: str = "C", *, activate: bool = True) -> Site:
+    """Create a publisher and a host store with a host key of ``group`` (activated)."""
+    publisher = Publisher.init(root / "publisher", "Test Publisher")
+    state = HostState(root / "host")
+    state.install_key(str(publisher.issue_host_key(group)), publisher.trust())
+    if activate:
+        request = state.activation_request("test-kms", int(time.time()))
+        state.install_certificate(publisher.activate_host(request), int(time.time()))
+    return Site(publisher, root / "host", state)
+
+
+def openkms_cmd(*args: str) -> list[str]:
+    """The command line that runs the openkms CLI with this interpreter."""
+    return [sys.executable, "-m", "openkms", *args]
+
+
+@dataclass
+class HostProcess:
+    """A real ``openkms host serve`` process on loopback."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        """HOST:PORT."""
+        return f"{self.host}:{self.port}"
+
+    def log(self) -> str:
+        """What the host wrote to stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Signal the host and wait for it to exit; return its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+@contextlib.contextmanager
+def host_process(
+    store: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
+    timeout: float = 20.0,
+) -> Iterator[HostProcess]:
+    """Start ``openkms host serve --listen 127.0.0.1:0`` and wait for its ready file."""
+    ready = store / f"ready-{time.monotonic_ns()}.json"
+    log_path = store / f"host-{time.monotonic_ns()}.log"
+    command = [
+        *prefix,
+        *openkms_cmd("host", "--store", str(store), "serve", "--listen", "127.0.0.1:0"),
+        "--ready-file",
+        str(ready),
+        *extra,
+    ]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log_file, env={**os.environ, **(env or {})}
+        )
+    handle = None
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"host exited with {process.returncode}: {log_path.read_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"host not ready after {timeout}s: {log_path.read_text()}")
+            time.sleep(0.02)
+        address = json.loads(ready.read_text())["listen"][0]
+        host, port = address.rsplit(":", 1)
+        handle = HostProcess(process, host, int(port), log_path)
+        yield handle
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
