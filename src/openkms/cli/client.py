@@ -32,14 +32,18 @@ __all__ = ["client"]
     type=click.Path(file_okay=False, path_type=Path),
     help="The client's store directory (or OPENKMS_STORE).",
 )
-@click.option("--machine-name", default=socket.gethostname(), help="This machine's name.")
+@click.option("--machine-name", help="This machine's name (default: the host name).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
 @click.pass_context
-def client(ctx: click.Context, store_dir: Path, machine_name: str, timeout: float) -> None:
+def client(ctx: click.Context, store_dir: Path, machine_name: str | None, timeout: float) -> None:
     """A KMS client: installs a setup key and activates against a host."""
     from openkms.client.transport import TcpTransport
 
-    ctx.obj = Client.open(store_dir, machine_name=machine_name, transport=TcpTransport(timeout))
+    ctx.obj = Client.open(
+        store_dir,
+        machine_name=machine_name or socket.gethostname(),
+        transport=TcpTransport(timeout),
+    )
 
 
 def _client(ctx: click.Context) -> Client:

@@ -39,11 +39,11 @@ __all__ = ["host"]
     type=click.Path(file_okay=False, path_type=Path),
     help="The host's store directory (or OPENKMS_STORE).",
 )
-@click.option("--machine-name", default=socket.gethostname(), help="This host's name.")
+@click.option("--machine-name", help="This host's name (default: the host name).")
 @click.pass_context
-def host(ctx: click.Context, store_dir: Path, machine_name: str) -> None:
+def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
-    ctx.obj = (HostState(store_dir), machine_name)
+    ctx.obj = (HostState(store_dir), machine_name or socket.gethostname())
 
 
 def _state(ctx: click.Context) -> HostState:

@@ -96,7 +96,7 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     publisher = raw.get("publisher")
     if not isinstance(publisher, dict):
         raise CatalogError(f"{source}: line 1: missing [publisher] table")
-    line = _line_of(text, r"^\s*\[publisher\]")
+    line = _line_of(text, r"^[ \t]*\[publisher\]")
     name = _require_str(publisher, "name", source, line)
     application_id = _require_uuid(publisher, "application_id", source, line)
     service = str(publisher.get("service", settings.SRV_SERVICE))
@@ -129,7 +129,7 @@ def _groups(raw: dict[str, Any], text: str, source: str) -> tuple[str, ...]:
         raise CatalogError(f"{source}: line 1: no [[group]] entries (lowest group first)")
     names = []
     for index, entry in enumerate(entries):
-        line = _line_of(text, r"^\s*\[\[group\]\]", index)
+        line = _line_of(text, r"^[ \t]*\[\[group\]\]", index)
         names.append(_require_str(entry, "name", source, line))
     if len(set(names)) != len(names):
         raise CatalogError(f"{source}: line 1: license group names repeat: {names}")
@@ -139,7 +139,7 @@ def _groups(raw: dict[str, Any], text: str, source: str) -> tuple[str, ...]:
 def _product(
     entry: dict[str, Any], index: int, groups: tuple[str, ...], text: str, source: str
 ) -> Product:
-    line = _line_of(text, r"^\s*\[\[product\]\]", index)
+    line = _line_of(text, r"^[ \t]*\[\[product\]\]", index)
     group = _require_str(entry, "group", source, line)
     if group not in groups:
         raise CatalogError(
@@ -169,7 +169,7 @@ def _check_unique(products: tuple[Product, ...], text: str, source: str) -> None
     seen_ids: set[str] = set()
     seen_keys: set[str] = set()
     for index, product in enumerate(products):
-        line = _line_of(text, r"^\s*\[\[product\]\]", index)
+        line = _line_of(text, r"^[ \t]*\[\[product\]\]", index)
         if product.activation_id in seen_ids:
             raise CatalogError(f"{source}: line {line}: activation_id repeats")
         if product.setup_key in seen_keys:
