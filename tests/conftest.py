@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import Site, make_site  # noqa: E402
+from helpers import Site, make_site
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from helpers import Site, host_process, openkms_cmd
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import Site, make_site
 
 from openkms.client.api import Client
 from openkms.client.transport import MemoryTransport
@@ -16,6 +15,8 @@ from openkms.core.license import LicenseState
 from openkms.host.service import HostService
 from openkms.store.base import EventQuery
 from openkms.store.memory import MemoryStore
+
+from helpers import Site, make_site
 
 DAY = 86400
 

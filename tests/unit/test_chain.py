@@ -9,13 +9,14 @@ from pathlib import Path
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import Site, make_site
 
 from openkms.core.certificate import CERTIFICATE_DOMAIN, CertificateFile, HostCertificate
 from openkms.core.signing import Envelope, sign
 from openkms.core.ticket import TICKET_DOMAIN, Ticket, TicketBody, TicketSigner, verify_ticket
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError, StateError
+
+from helpers import Site, make_site
 
 NOW = int(time.time())
 CMID = uuid.uuid4().bytes
@@ -142,7 +143,7 @@ def test_a_group_b_host_cannot_sign_for_group_c(tmp_path: Path) -> None:
 
 def test_a_certificate_cannot_pass_for_a_ticket(site: Site) -> None:
     """Domain separation: the same key signing two kinds of document never confuses them."""
-    signer, envelope = _signer(site)
+    _, envelope = _signer(site)
     key = site.host_state.private_key()
     body = msgspec.msgpack.encode(_body(site))
     wrong_domain = sign(key, CERTIFICATE_DOMAIN, body)
