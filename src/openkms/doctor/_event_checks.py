@@ -1,0 +1,219 @@
+"""Streaming analysis of KMS events: state grows with distinct machines, not with events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from openkms.core import settings
+from openkms.core.codes import ResultCode, describe
+from openkms.doctor._evtmodel import WindowsEvent, parse_int
+from openkms.doctor.findings import PROCEDURES, Finding, Severity
+
+__all__ = ["MAX_TRACKED", "PAIR_WINDOW", "EventAnalyzer"]
+
+PAIR_WINDOW = dt.timedelta(minutes=5)
+MAX_TRACKED = 100_000
+_NAMES_PER_CMID = 10
+K = TypeVar("K")
+
+
+def evidence(event: WindowsEvent, extra: str = "") -> str:
+    """Where an event is, when, on which machine."""
+    when = event.time.isoformat() if event.time else "time unknown"
+    machine = f", {event.machine}" if event.machine else ""
+    tail = f": {extra}" if extra else ""
+    return f"{event.where()} (event {event.event_id}, {when}{machine}){tail}"
+
+
+@dataclass
+class Tally:
+    first: WindowsEvent
+    count: int = 1
+    extra: set[str] = field(default_factory=set)
+    last: WindowsEvent | None = None
+
+    def __post_init__(self) -> None:
+        self.last = self.first
+
+
+@dataclass
+class _Machine:
+    pending: WindowsEvent | None = None
+    answered: int = 0
+    unanswered: Tally | None = None
+    last_count: WindowsEvent | None = None
+    max_n: int = 0
+
+
+class EventAnalyzer:
+    """Feed events one by one, then ask for findings."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.failures: dict[tuple[int, int], Tally] = {}
+        self.machines: dict[str, _Machine] = {}
+        self.servers: dict[str, Tally] = {}
+        self.cmid_names: dict[str, dict[str, WindowsEvent]] = {}
+        self.n_policies: Counter[int] = Counter()
+        self.n_examples: dict[int, WindowsEvent] = {}
+        self.dns: dict[str, tuple[WindowsEvent | None, Tally | None]] = {}
+
+    def feed(self, event: WindowsEvent) -> None:
+        """Account for one event."""
+        self.total += 1
+        hresult = event.hresult
+        if hresult and hresult & 0x80000000 and event.event_id != 12293:
+            self._tally(self.failures, (event.event_id, hresult), event)
+        handler = {12288: self._request, 12289: self._response, 12290: self._host_request}
+        if event.event_id in handler:
+            handler[event.event_id](event)
+        elif event.event_id in (12293, 12294):
+            self._dns(event)
+
+    @staticmethod
+    def _tally(table: dict[K, Tally], key: K, event: WindowsEvent, extra: str = "") -> None:
+        entry = table.get(key)
+        if entry is None:
+            if len(table) >= MAX_TRACKED:
+                return
+            table[key] = entry = Tally(event)
+        else:
+            entry.count += 1
+        if extra and len(entry.extra) < _NAMES_PER_CMID:
+            entry.extra.add(extra)
+
+    def _machine(self, event: WindowsEvent) -> _Machine:
+        key = event.machine or event.source_file
+        state = self.machines.get(key)
+        if state is None:
+            state = self.machines[key] = _Machine()
+        return state
+
+    def _policy(self, event: WindowsEvent) -> int | None:
+        n = parse_int(event.info_fields.get("n_policy"))
+        if n is not None:
+            self.n_policies[n] += 1
+            self.n_examples.setdefault(n, event)
+        return n
+
+    def _request(self, event: WindowsEvent) -> None:
+        state = self._machine(event)
+        state.max_n = max(state.max_n, self._policy(event) or 0)
+        server = event.info_fields.get("server")
+        if server:
+            self._tally(self.servers, server.lower(), event)
+        self._pair(state, event)
+
+    def _response(self, event: WindowsEvent) -> None:
+        state = self._machine(event)
+        if parse_int(event.info_fields.get("current_count")) is not None:
+            state.last_count = event
+        self._pair(state, event)
+
+    def _pair(self, state: _Machine, event: WindowsEvent) -> None:
+        """Pair 12288 with 12289 on one machine, whichever order the export uses."""
+        pending, state.pending = state.pending, event
+        if pending is None:
+            return
+        if pending.event_id != event.event_id and _close(pending, event):
+            state.answered += 1
+            state.pending = None
+        elif pending.event_id == 12288:
+            self._unanswered(state, pending)
+
+    def _unanswered(self, state: _Machine, request: WindowsEvent) -> None:
+        server = request.info_fields.get("server", "")
+        if state.unanswered is None:
+            state.unanswered = Tally(request, extra={server} if server else set())
+        else:
+            state.unanswered.count += 1
+            if server and len(state.unanswered.extra) < _NAMES_PER_CMID:
+                state.unanswered.extra.add(server)
+
+    def _host_request(self, event: WindowsEvent) -> None:
+        self._policy(event)
+        cmid = (event.info_fields.get("cmid") or "").lower()
+        name = (event.info_fields.get("machine_name") or "").lower()
+        if not cmid or not name:
+            return
+        names = self.cmid_names.get(cmid)
+        if names is None:
+            if len(self.cmid_names) >= MAX_TRACKED:
+                return
+            names = self.cmid_names[cmid] = {}
+        if name not in names and len(names) < _NAMES_PER_CMID:
+            names[name] = event
+
+    def _dns(self, event: WindowsEvent) -> None:
+        domain = (event.info_fields.get("domain") or "?").lower()
+        success, failures = self.dns.get(domain, (None, None))
+        if event.event_id == 12294:
+            if success is None or _later(event, success):
+                success = event
+        elif failures is None:
+            failures = Tally(event)
+        else:
+            failures.count += 1
+            if failures.last is None or _later(event, failures.last):
+                failures.last = event
+        self.dns[domain] = (success, failures)
+
+    def finish(self) -> None:
+        """Close the pairing: a 12288 still waiting at the end had no answer."""
+        for state in self.machines.values():
+            if state.pending is not None and state.pending.event_id == 12288:
+                self._unanswered(state, state.pending)
+            state.pending = None
+
+    def findings(self) -> list[Finding]:
+        """All findings, once every event has been fed."""
+        from openkms.doctor._event_findings import build_findings
+
+        self.finish()
+        return build_findings(self)
+
+
+def _later(a: WindowsEvent, b: WindowsEvent) -> bool:
+    """True if a happened after b (stream order when times are unknown)."""
+    return a.time is None or b.time is None or a.time > b.time
+
+
+def _close(a: WindowsEvent, b: WindowsEvent) -> bool:
+    if a.time is None or b.time is None:
+        return True
+    request, response = (a, b) if a.event_id == 12288 else (b, a)
+    assert request.time is not None and response.time is not None
+    return dt.timedelta(0) <= response.time - request.time <= PAIR_WINDOW
+
+
+def procedure_of(code: int) -> str:
+    """The troubleshooting procedure a result code points to first."""
+    try:
+        checks = ResultCode(code).info.checks
+    except ValueError:
+        return "events"
+    first = checks[0] if checks else "events"
+    return first if first in PROCEDURES else "events"
+
+
+def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
+    """A failing HRESULT seen in events, explained."""
+    name, info = describe(code)
+    return Finding(
+        procedure=procedure_of(code),
+        severity=Severity.ERROR,
+        check=f"event-{event_id}-failed",
+        evidence=f"{tally.count} event(s), first {evidence(tally.first)}",
+        meaning=f"{name}: {info.message}",
+        fix=info.fix,
+        code=f"0x{code & 0xFFFFFFFF:08X}",
+    )
+
+
+def n_policy_label(n: int) -> str:
+    """'25 (desktop)', '5 (server)' or the bare number."""
+    words = {settings.DESKTOP_N_POLICY: "desktop", settings.SERVER_N_POLICY: "server"}
+    return f"{n} ({words[n]})" if n in words else str(n)

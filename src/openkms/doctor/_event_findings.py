@@ -1,0 +1,217 @@
+"""Turn the tallies of an :class:`EventAnalyzer` into findings, in the guides' order."""
+
+from __future__ import annotations
+
+from openkms.core import settings
+from openkms.core.codes import ResultCode, describe
+from openkms.doctor._event_checks import (
+    EventAnalyzer,
+    Tally,
+    code_finding,
+    evidence,
+    n_policy_label,
+)
+from openkms.doctor._evtmodel import WindowsEvent, parse_int
+from openkms.doctor.findings import Finding, Severity
+
+__all__ = ["build_findings"]
+
+
+def _codes(analyzer: EventAnalyzer) -> list[Finding]:
+    return [
+        code_finding(tally, event_id, code)
+        for (event_id, code), tally in sorted(analyzer.failures.items())
+    ]
+
+
+def _unanswered(analyzer: EventAnalyzer) -> list[Finding]:
+    out: list[Finding] = []
+    for name, state in sorted(analyzer.machines.items()):
+        tally = state.unanswered
+        if tally is None:
+            continue
+        servers = ", ".join(sorted(tally.extra)) or "unknown"
+        out.append(
+            Finding(
+                procedure="port",
+                severity=Severity.WARNING if state.answered else Severity.ERROR,
+                check="request-unanswered",
+                evidence=f"{name}: {tally.count} 12288 without a 12289 within 5 minutes "
+                f"(host(s) tried: {servers}; {state.answered} answered); first "
+                f"{evidence(tally.first)}",
+                meaning="The client sent a request and got no response: the host was not "
+                "reached, did not answer, or the response was lost.",
+                fix="Check that the host is discoverable (SRV record) and reachable on TCP "
+                "1688 from the client, and that its service runs; look for the matching 12290 "
+                "on the host.",
+                code=ResultCode.NO_KMS_HOST_CONTACTED.hex,
+            )
+        )
+    return out
+
+
+def _low_count(analyzer: EventAnalyzer) -> list[Finding]:
+    out: list[Finding] = []
+    for name, state in sorted(analyzer.machines.items()):
+        last = state.last_count
+        count = parse_int(last.info_fields.get("current_count")) if last else None
+        if last is None or count is None or not state.max_n or count >= state.max_n:
+            continue
+        out.append(
+            Finding(
+                procedure="count",
+                severity=Severity.ERROR,
+                check="count-below-n-policy",
+                evidence=f"{name}: host count {count} < N-policy {state.max_n}; {evidence(last)}",
+                meaning="The host answered, but its count is below what this client needs.",
+                fix=ResultCode.COUNT_TOO_LOW.info.fix,
+                code=ResultCode.COUNT_TOO_LOW.hex,
+            )
+        )
+    return out
+
+
+def _cmids(analyzer: EventAnalyzer) -> list[Finding]:
+    out: list[Finding] = []
+    for cmid, names in sorted(analyzer.cmid_names.items()):
+        if len(names) < 2:
+            continue
+        first = next(iter(names.values()))
+        out.append(
+            Finding(
+                procedure="cmid",
+                severity=Severity.ERROR,
+                check="duplicate-cmid",
+                evidence=f"CMID {cmid} used by {len(names)} machines "
+                f"({', '.join(sorted(names))}); first {evidence(first)}",
+                meaning="Several machines share one CMID: they were cloned from an image that "
+                "was not generalized, and the host counts them as one.",
+                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone.",
+            )
+        )
+    return out
+
+
+def _policies(analyzer: EventAnalyzer) -> list[Finding]:
+    known = {settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY}
+    mix = ", ".join(f"{n_policy_label(n)} x{c}" for n, c in sorted(analyzer.n_policies.items()))
+    if not mix:
+        return []
+    odd = sorted(set(analyzer.n_policies) - known)
+    if odd:
+        first = analyzer.n_examples[odd[0]]
+        return [
+            Finding(
+                procedure="count",
+                severity=Severity.WARNING,
+                check="n-policy-unexpected",
+                evidence=f"N-policies seen: {mix}; first unusual {evidence(first)}",
+                meaning="Clients ask for a minimum count other than 25 (desktop) or 5 "
+                "(server); the host keeps 2 x the largest N it has seen.",
+                fix="Check which products these clients run and their N-policy.",
+            )
+        ]
+    server_only = set(analyzer.n_policies) == {settings.SERVER_N_POLICY}
+    meaning = (
+        "Only server clients: the count never exceeds 10 and desktops could not activate."
+        if server_only
+        else "Desktop clients need a count of 25, server clients 5."
+    )
+    return [
+        Finding(
+            procedure="count",
+            severity=Severity.OK,
+            check="n-policy-mix",
+            evidence=f"N-policies seen: {mix}",
+            meaning=meaning,
+        )
+    ]
+
+
+def _servers(analyzer: EventAnalyzer) -> list[Finding]:
+    if len(analyzer.servers) < 2:
+        return []
+    listed = ", ".join(f"{s} x{t.count}" for s, t in sorted(analyzer.servers.items()))
+    return [
+        Finding(
+            procedure="count",
+            severity=Severity.WARNING,
+            check="several-kms-hosts",
+            evidence=f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
+            meaning="Clients use several KMS hosts, so the count is split between them and "
+            "may stay below 25 on each; a rogue or retired host may still be published.",
+            fix="Keep only the hosts you need; remove stale _vlmcs._tcp SRV records.",
+        )
+    ]
+
+
+def _dns(analyzer: EventAnalyzer) -> list[Finding]:
+    out: list[Finding] = []
+    for domain, (success, failures) in sorted(analyzer.dns.items()):
+        if failures is None and success is not None:
+            out.append(
+                Finding(
+                    procedure="dns",
+                    severity=Severity.OK,
+                    check="dns-publishing",
+                    evidence=f"12294 for {domain}: {evidence(success)}",
+                    meaning="The host published its SRV record in this domain.",
+                )
+            )
+            continue
+        if failures is not None:
+            out.append(_dns_failure(domain, success, failures))
+    return out
+
+
+def _dns_failure(domain: str, success: WindowsEvent | None, failures: Tally) -> Finding:
+    code = failures.first.hresult or 0
+    name, info = describe(code)
+    latest = failures.last or failures.first
+    recovered = success is not None and _after(success, latest)
+    return Finding(
+        procedure="dns",
+        severity=Severity.WARNING if recovered else Severity.ERROR,
+        check="dns-publishing-failed",
+        evidence=f"{failures.count} 12293 for {domain}"
+        + (" (a later 12294 succeeded)" if recovered else "")
+        + f"; first {evidence(failures.first)}",
+        meaning=f"The host could not publish its SRV record in {domain} ({name}: {info.message})",
+        fix=info.fix + " Or create the SRV record by hand (priority 0, weight 0, port 1688).",
+        code=f"0x{code & 0xFFFFFFFF:08X}",
+    )
+
+
+def _after(a: WindowsEvent, b: WindowsEvent) -> bool:
+    return a.time is not None and b.time is not None and a.time > b.time
+
+
+def _summary(analyzer: EventAnalyzer) -> list[Finding]:
+    answered = sum(state.answered for state in analyzer.machines.values())
+    if analyzer.total == 0:
+        return []
+    return [
+        Finding(
+            procedure="events",
+            severity=Severity.OK,
+            check="events-read",
+            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) answered, "
+            f"{len(analyzer.cmid_names)} CMID(s) seen by the host",
+            meaning="Success is a 12288 followed by a 12289 with result 0 on the client, and "
+            "a 12290 on the host.",
+        )
+    ]
+
+
+def build_findings(analyzer: EventAnalyzer) -> list[Finding]:
+    """All event findings of one analysis."""
+    return [
+        *_summary(analyzer),
+        *_codes(analyzer),
+        *_unanswered(analyzer),
+        *_low_count(analyzer),
+        *_servers(analyzer),
+        *_policies(analyzer),
+        *_cmids(analyzer),
+        *_dns(analyzer),
+    ]

@@ -1,0 +1,121 @@
+"""The labels ``slmgr /dli`` and ``/dlv`` print, in English and French, normalised.
+
+Keys are passed through :func:`normalize_label` (lower case, no accents, straight quotes),
+so "État de la licence :" and "Etat de la licence:" both match ``etat de la licence``.
+"""
+
+from __future__ import annotations
+
+from openkms.core.license import LicenseState
+
+__all__ = ["FLAG_LINES", "LABELS", "STATUS_WORDS", "fallback_field"]
+
+_EN = {
+    "software licensing service version": "version",
+    "name": "name",
+    "description": "description",
+    "activation id": "activation_id",
+    "application id": "application_id",
+    "extended pid": "extended_pid",
+    "product key channel": "product_key_channel",
+    "partial product key": "partial_key",
+    "license status": "license_status",
+    "volume activation expiration": "expiration",
+    "time remaining": "expiration",
+    "timebased activation expiration": "expiration",
+    "notification reason": "notification_reason",
+    "trusted time": "trusted_time",
+    "client machine id (cmid)": "cmid",
+    "kms machine name from dns": "kms_dns",
+    "registered kms machine name": "kms_registered",
+    "kms machine ip address": "kms_ip",
+    "kms machine extended pid": "kms_pid",
+    "dns auto-discovery": "dns_autodiscovery",
+    "activation interval": "activation_interval",
+    "renewal interval": "renewal_interval",
+    "current count": "current_count",
+    "listening on port": "listening_port",
+    "kms priority": "priority",
+    "total requests received": "total_requests",
+    "failed requests received": "failed_requests",
+}
+
+_FR = {
+    "version du service de gestion des licences logicielles": "version",
+    "nom": "name",
+    "description": "description",
+    "id d'activation": "activation_id",
+    "id d'application": "application_id",
+    "pid etendu": "extended_pid",
+    "canal de la cle de produit": "product_key_channel",
+    "cle de produit partielle": "partial_key",
+    "etat de la licence": "license_status",
+    "expiration de l'activation en volume": "expiration",
+    "temps restant": "expiration",
+    "raison de la notification": "notification_reason",
+    "heure approuvee": "trusted_time",
+    "id de l'ordinateur client (cmid)": "cmid",
+    "nom de l'ordinateur kms a partir du dns": "kms_dns",
+    "nom de l'ordinateur kms provenant du dns": "kms_dns",
+    "nom de l'ordinateur kms inscrit": "kms_registered",
+    "nom d'ordinateur kms inscrit": "kms_registered",
+    "adresse ip de l'ordinateur kms": "kms_ip",
+    "pid etendu de l'ordinateur kms": "kms_pid",
+    "decouverte automatique dns": "dns_autodiscovery",
+    "intervalle d'activation": "activation_interval",
+    "intervalle de renouvellement": "renewal_interval",
+    "nombre actuel": "current_count",
+    "ecoute sur le port": "listening_port",
+    "priorite kms": "priority",
+    "nombre total de requetes recues": "total_requests",
+    "requetes ayant echoue recues": "failed_requests",
+}
+
+LABELS: dict[str, str] = {**_EN, **_FR}
+
+# Lines without a colon: (field, value).
+FLAG_LINES: dict[str, tuple[str, str]] = {
+    "key management service is enabled on this machine": ("kms_enabled", "1"),
+    "le service de gestion de cles est active sur cet ordinateur": ("kms_enabled", "1"),
+    "dns publishing enabled": ("dns_publishing", "1"),
+    "dns publishing disabled": ("dns_publishing", "0"),
+    "publication dns activee": ("dns_publishing", "1"),
+    "publication dns desactivee": ("dns_publishing", "0"),
+    "kms host caching is enabled": ("host_caching", "1"),
+    "kms host caching is disabled": ("host_caching", "0"),
+    "la mise en cache de l'hote kms est activee": ("host_caching", "1"),
+    "la mise en cache de l'hote kms est desactivee": ("host_caching", "0"),
+    "key management service client information": ("client_section", "1"),
+    "informations sur le client du service de gestion de cles": ("client_section", "1"),
+}
+
+_REQUEST_PREFIXES = ("requests with license status ", "requetes avec l'etat de licence ")
+
+# Words of a License Status value, most specific first ("unlicensed" before "licensed").
+STATUS_WORDS: tuple[tuple[str, LicenseState], ...] = (
+    ("unlicensed", LicenseState.UNLICENSED),
+    ("sans licence", LicenseState.UNLICENSED),
+    ("non-genuine", LicenseState.NON_GENUINE_GRACE),
+    ("non authentique", LicenseState.NON_GENUINE_GRACE),
+    ("initial grace", LicenseState.INITIAL_GRACE),
+    ("out-of-box", LicenseState.INITIAL_GRACE),
+    ("grace initiale", LicenseState.INITIAL_GRACE),
+    ("additional grace", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("out-of-tolerance", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("grace supplementaire", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("hors tolerance", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("extended grace", LicenseState.EXTENDED_GRACE),
+    ("grace etendue", LicenseState.EXTENDED_GRACE),
+    ("notification", LicenseState.NOTIFICATION),
+    ("licensed", LicenseState.LICENSED),
+    ("avec licence", LicenseState.LICENSED),
+    ("sous licence", LicenseState.LICENSED),
+)
+
+
+def fallback_field(label: str) -> str | None:
+    """Field of a label not in the tables: cumulative request lines, or None."""
+    for prefix in _REQUEST_PREFIXES:
+        if label.startswith(prefix):
+            return "requests:" + label[len(prefix) :]
+    return None

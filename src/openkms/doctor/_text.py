@@ -1,0 +1,54 @@
+"""Shared helpers: decoding saved Windows text and normalising labels across languages."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+from pathlib import Path
+from typing import IO
+
+from openkms.core.codes import ResultCode
+from openkms.errors import OpenKMSError
+
+__all__ = ["ArtefactError", "normalize_label", "open_text", "sniff_encoding"]
+
+_SPACES = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'"})
+
+
+class ArtefactError(OpenKMSError):
+    """A saved artefact (slmgr text, event export) that cannot be read."""
+
+    default_code = ResultCode.INVALID_ARGUMENT
+
+
+def normalize_label(text: str) -> str:
+    """Lower case, no accents, straight quotes, single spaces: 'État  de la licence' -> ..."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", bare).strip().lower()
+
+
+def sniff_encoding(head: bytes) -> str:
+    """Guess the encoding of a saved Windows text file from its first bytes."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[:4096]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
+        return "utf-16-le"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a saved text export for streaming, with its encoding guessed from the BOM."""
+    raw = path.open("rb")
+    encoding = sniff_encoding(raw.peek(4096) if isinstance(raw, io.BufferedReader) else b"")
+    return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
