@@ -17,10 +17,16 @@ from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 
 __all__ = [
+    "CLIENT_SORTS",
+    "ActivityBucket",
+    "ClientPage",
     "ClientQuery",
     "ClientRecord",
+    "ClientSearch",
+    "ClientTotal",
     "Counters",
     "EventQuery",
+    "EventSearch",
     "HostStore",
     "RequestRecord",
 ]
@@ -83,6 +89,76 @@ class ClientQuery(msgspec.Struct, frozen=True):
     offset: int = 0
 
 
+# Columns a client list may be sorted by (the admin API's ``sort`` values).
+CLIENT_SORTS = (
+    "last_seen",
+    "first_seen",
+    "machine_name",
+    "cmid",
+    "requests",
+    "license_status",
+    "activation_id",
+)
+
+
+class ClientSearch(msgspec.Struct, frozen=True):
+    """A page of clients for an administrator: filters, sort and offset paging.
+
+    ``text`` matches a substring of the machine name or the CMID; ``seen_before`` is
+    exclusive, ``seen_since`` inclusive; ``sort`` is one of ``CLIENT_SORTS``.
+    """
+
+    application_id: str | None = None
+    activation_id: str | None = None
+    license_status: int | None = None
+    seen_since: int | None = None
+    seen_before: int | None = None
+    text: str | None = None
+    sort: str = "last_seen"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+class ClientPage(msgspec.Struct):
+    """One page of clients and how many match in all."""
+
+    total: int
+    clients: list[ClientRecord]
+
+
+class ClientTotal(msgspec.Struct, frozen=True):
+    """How many clients of one product (activation ID) are in one license status."""
+
+    activation_id: str
+    license_status: int
+    clients: int
+
+
+class EventSearch(msgspec.Struct, frozen=True):
+    """Events for an administrator, newest first, paged by a ``(time, seq)`` cursor.
+
+    ``before`` is the ``(time, seq)`` of the last event of the previous page; ``failed``
+    keeps only 12290 events whose HRESULT is not 0.
+    """
+
+    event_ids: tuple[int, ...] = ()
+    since: int | None = None
+    until: int | None = None
+    cmid: str | None = None
+    failed: bool = False
+    before: tuple[int, int] | None = None
+    limit: int = 100
+
+
+class ActivityBucket(msgspec.Struct, frozen=True):
+    """Activation requests (12290) in one time bucket starting at ``start``."""
+
+    start: int
+    succeeded: int
+    failed: int
+
+
 class HostStore(abc.ABC):
     """Durable storage of a host's clients, counters and events."""
 
@@ -119,3 +195,30 @@ class HostStore(abc.ABC):
     @abc.abstractmethod
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:
         """Clients matching ``query``, most recently seen first."""
+
+    # -- administration (the admin API and dashboard) ------------------------------------
+
+    @abc.abstractmethod
+    async def search_clients(self, search: ClientSearch) -> ClientPage:
+        """One page of clients matching ``search`` and the number matching in all."""
+
+    @abc.abstractmethod
+    async def client_totals(self, application_id: str | None) -> list[ClientTotal]:
+        """Clients by product and license status (all applications when None)."""
+
+    @abc.abstractmethod
+    async def search_events(self, search: EventSearch) -> list[EventRecord]:
+        """Events matching ``search``, newest first."""
+
+    @abc.abstractmethod
+    async def activity(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+        """12290 requests in ``[since, until)`` by buckets of ``bucket`` seconds (a whole
+        number of hours), oldest first, empty buckets left out."""
+
+    @abc.abstractmethod
+    async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
+        """The last-seen times of the ``limit`` most recently seen clients, newest first."""
+
+    @abc.abstractmethod
+    async def forget_client(self, application_id: str, cmid: str) -> bool:
+        """Durably remove one client (it leaves the count); False if it was unknown."""

@@ -13,11 +13,17 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy, current_count
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.store import _memory_admin as admin
 from openkms.store.base import (
+    ActivityBucket,
+    ClientPage,
     ClientQuery,
     ClientRecord,
+    ClientSearch,
+    ClientTotal,
     Counters,
     EventQuery,
+    EventSearch,
     HostStore,
     RequestRecord,
 )
@@ -49,6 +55,7 @@ class MemoryStore(HostStore):
         self._events: collections.deque[EventRecord] = collections.deque(maxlen=event_retention)
         self._seq = 0
         self._closed = False
+        self._activity = admin.HourlyActivity()
 
     async def open(self) -> None:
         """Nothing to open; fails only after ``close()``."""
@@ -79,6 +86,7 @@ class MemoryStore(HostStore):
     def _append(self, event: EventRecord) -> None:
         self._seq += 1
         self._events.append(EventRecord(event.event_id, event.time, event.info, self._seq))
+        self._activity.add(event)
 
     def _count_request(self, request: RequestRecord) -> None:
         counters = self._counters.setdefault(request.host_id, Counters())
@@ -142,6 +150,40 @@ class MemoryStore(HostStore):
         )
         start = max(query.offset, 0)
         return matching[start : start + max(query.limit, 0)]
+
+    # -- administration (the admin API and dashboard) ------------------------------------
+
+    async def search_clients(self, search: ClientSearch) -> ClientPage:
+        """One page of clients matching ``search`` and the number matching in all."""
+        self._check_open()
+        return admin.search_clients(self._clients.values(), search)
+
+    async def client_totals(self, application_id: str | None) -> list[ClientTotal]:
+        """Clients by product and license status."""
+        self._check_open()
+        return admin.client_totals(self._clients.values(), application_id)
+
+    async def search_events(self, search: EventSearch) -> list[EventRecord]:
+        """Events matching ``search``, newest first."""
+        self._check_open()
+        return admin.search_events(self._events, search)
+
+    async def activity(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+        """12290 requests in ``[since, until)`` by buckets of ``bucket`` seconds."""
+        self._check_open()
+        return self._activity.buckets(since, until, bucket)
+
+    async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
+        """Last-seen times of the ``limit`` most recently seen clients, newest first."""
+        self._check_open()
+        times = sorted(self._last_seen.get(application_id, {}).values(), reverse=True)
+        return times[: max(limit, 0)]
+
+    async def forget_client(self, application_id: str, cmid: str) -> bool:
+        """Remove one client (it leaves the count); False if it was unknown."""
+        self._check_open()
+        self._last_seen.get(application_id, {}).pop(cmid.encode(), None)
+        return self._clients.pop((application_id, cmid), None) is not None
 
 
 def _see(last_seen: dict[K, int], key: K, time: int) -> None:

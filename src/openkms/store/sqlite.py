@@ -28,12 +28,18 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.store import _sqlite_admin as admin
 from openkms.store import _sqlite_db as db
 from openkms.store.base import (
+    ActivityBucket,
+    ClientPage,
     ClientQuery,
     ClientRecord,
+    ClientSearch,
+    ClientTotal,
     Counters,
     EventQuery,
+    EventSearch,
     HostStore,
     RequestRecord,
 )
@@ -109,6 +115,11 @@ class SqliteReader:
         """Clients matching ``query``, most recently seen first."""
         with self._mapped() as conn:
             return db.read_clients(conn, query)
+
+    def run(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read-only function on this reader's connection, errors mapped."""
+        with self._mapped() as conn:
+            return read(conn)
 
 
 class SqliteStore(HostStore):
@@ -321,6 +332,44 @@ class SqliteStore(HostStore):
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:
         """Clients matching ``query``, most recently seen first."""
         return await self._read(lambda reader: reader.clients(query))
+
+    # -- administration (queries in _sqlite_admin) -----------------------------------------
+
+    async def search_clients(self, search: ClientSearch) -> ClientPage:
+        """One page of clients matching ``search`` and the number matching in all."""
+        return await self._read_sql(functools.partial(admin.search_clients, search=search))
+
+    async def client_totals(self, application_id: str | None) -> list[ClientTotal]:
+        """Clients by product and license status."""
+        return await self._read_sql(
+            functools.partial(admin.client_totals, application_id=application_id)
+        )
+
+    async def search_events(self, search: EventSearch) -> list[EventRecord]:
+        """Events matching ``search``, newest first."""
+        return await self._read_sql(functools.partial(admin.search_events, search=search))
+
+    async def activity(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+        """12290 requests in ``[since, until)`` by buckets of ``bucket`` seconds."""
+        return await self._read_sql(
+            functools.partial(admin.activity, since=since, until=until, bucket=bucket)
+        )
+
+    async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
+        """Last-seen times of the ``limit`` most recently seen clients, newest first."""
+        return await self._read_sql(
+            functools.partial(admin.recent_last_seen, application_id=application_id, limit=limit)
+        )
+
+    async def forget_client(self, application_id: str, cmid: str) -> bool:
+        """Durably remove one client (through the writer); False if it was unknown."""
+        forgotten: bool = await self._submit(
+            functools.partial(admin.forget_client, application_id=application_id, cmid=cmid)
+        )
+        return forgotten
+
+    async def _read_sql(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._read(lambda reader: reader.run(read))
 
     async def _read(self, read: Callable[[SqliteReader], T]) -> T:
         """Run ``read`` in a worker thread on a pooled reader connection, never the writer's."""

@@ -1,0 +1,162 @@
+"""SQLite queries of the admin dashboard: client pages, event search, activity, forecast.
+
+Read-only functions on a reader's connection (the one exception, ``forget_client``, runs on
+the writer's). Every value goes through parameters; only fixed column names and
+placeholders are interpolated into the SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from openkms.core.events import EventRecord
+from openkms.store.base import (
+    CLIENT_SORTS,
+    ActivityBucket,
+    ClientPage,
+    ClientRecord,
+    ClientSearch,
+    ClientTotal,
+    EventSearch,
+)
+
+__all__ = [
+    "activity",
+    "client_totals",
+    "forget_client",
+    "recent_last_seen",
+    "search_clients",
+    "search_events",
+]
+
+# In the field order of ClientRecord.
+_CLIENT_COLUMNS: Final = (
+    "cmid, application_id, activation_id, machine_name, first_seen, last_seen, "
+    "license_status, n_policy, requests"
+)
+_HOUR: Final = 3600
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with its wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _client_where(search: ClientSearch) -> tuple[str, list[object]]:
+    where = ["1"]
+    params: list[object] = []
+    for column, value in (
+        ("application_id", search.application_id),
+        ("activation_id", search.activation_id),
+        ("license_status", search.license_status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if search.seen_since is not None:
+        where.append("last_seen >= ?")
+        params.append(search.seen_since)
+    if search.seen_before is not None:
+        where.append("last_seen < ?")
+        params.append(search.seen_before)
+    if search.text:
+        where.append("(machine_name LIKE ? ESCAPE '\\' OR cmid LIKE ? ESCAPE '\\')")
+        params += [_like(search.text)] * 2
+    return " AND ".join(where), params
+
+
+def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage:
+    """One page of clients and the number matching in all."""
+    if search.sort not in CLIENT_SORTS:
+        raise ValueError(f"cannot sort clients by {search.sort!r}")
+    conditions, params = _client_where(search)
+    direction = "DESC" if search.descending else "ASC"
+    (total,) = conn.execute(
+        f"SELECT count(*) FROM clients WHERE {conditions}",  # noqa: S608
+        params,
+    ).fetchone()
+    sql = (
+        f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE {conditions} "  # noqa: S608
+        f"ORDER BY {search.sort} {direction}, application_id, cmid LIMIT ? OFFSET ?"
+    )
+    rows = conn.execute(sql, [*params, max(search.limit, 0), max(search.offset, 0)])
+    return ClientPage(int(total), [ClientRecord(*row) for row in rows.fetchall()])
+
+
+def client_totals(conn: sqlite3.Connection, application_id: str | None) -> list[ClientTotal]:
+    """Clients by product and license status."""
+    where, params = ("WHERE application_id = ?", [application_id]) if application_id else ("", [])
+    rows = conn.execute(
+        "SELECT activation_id, license_status, count(*) FROM clients "  # noqa: S608
+        f"{where} GROUP BY 1, 2 ORDER BY 1, 2",
+        params,
+    ).fetchall()
+    return [ClientTotal(str(a), int(s), int(n)) for a, s, n in rows]
+
+
+def _event_where(search: EventSearch) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if search.failed:
+        # Verbatim the WHERE of the partial index events_failed, so the planner uses it.
+        where.append("event_id = 12290 AND hresult <> 0")
+    if search.event_ids:
+        where.append(f"event_id IN ({', '.join('?' * len(search.event_ids))})")
+        params.extend(search.event_ids)
+        if 12290 not in search.event_ids:
+            where.append("event_id <> 12290")  # the WHERE of the partial index events_other
+    for condition, value in (
+        ("time >= ?", search.since),
+        ("time <= ?", search.until),
+        ("cmid = ?", search.cmid),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    if search.before is not None:
+        where.append("(time, seq) < (?, ?)")
+        params.extend(search.before)
+    return where, params
+
+
+def search_events(conn: sqlite3.Connection, search: EventSearch) -> list[EventRecord]:
+    """Events matching ``search``, newest first (by time, then sequence number)."""
+    where, params = _event_where(search)
+    conditions = " AND ".join(where) if where else "1"
+    sql = (
+        f"SELECT seq, event_id, time, info FROM events WHERE {conditions} "  # noqa: S608
+        "ORDER BY time DESC, seq DESC LIMIT ?"
+    )
+    rows = conn.execute(sql, [*params, max(search.limit, 0)]).fetchall()
+    return [EventRecord(event_id, time, info, seq) for seq, event_id, time, info in rows]
+
+
+def activity(conn: sqlite3.Connection, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+    """12290 requests in ``[since, until)`` by buckets of ``bucket`` seconds, oldest first."""
+    if bucket < _HOUR or bucket % _HOUR:
+        raise ValueError(f"bucket must be a whole number of hours, got {bucket} s")
+    rows = conn.execute(
+        "SELECT hour / ?1 * ?1 AS start, sum(succeeded), sum(failed) FROM activity_hourly "
+        "WHERE hour >= ?2 AND hour < ?3 GROUP BY start ORDER BY start",
+        (bucket, since, until),
+    ).fetchall()
+    return [ActivityBucket(int(start), int(ok), int(failed)) for start, ok, failed in rows]
+
+
+def recent_last_seen(conn: sqlite3.Connection, application_id: str, limit: int) -> list[int]:
+    """Last-seen times of the ``limit`` most recently seen clients, newest first."""
+    rows = conn.execute(
+        "SELECT last_seen FROM clients WHERE application_id = ? ORDER BY last_seen DESC LIMIT ?",
+        (application_id, max(limit, 0)),
+    ).fetchall()
+    return [int(last_seen) for (last_seen,) in rows]
+
+
+def forget_client(conn: sqlite3.Connection, application_id: str, cmid: str) -> bool:
+    """Delete one client row (on the writer's connection); False if there was none."""
+    cursor = conn.execute(
+        "DELETE FROM clients WHERE application_id = ? AND cmid = ?", (application_id, cmid)
+    )
+    return cursor.rowcount > 0
