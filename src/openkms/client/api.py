@@ -34,7 +34,12 @@ from openkms.core.ticket import VerifiedTicket, verify_ticket
 from openkms.core.trust import Trust
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 from openkms.host.config import format_address, parse_address
-from openkms.protocol.messages import ActivationRequest, ActivationResponse, ErrorResponse
+from openkms.protocol.messages import (
+    ActivationRequest,
+    ActivationResponse,
+    ErrorResponse,
+    Message,
+)
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
 
@@ -95,6 +100,7 @@ class Client:
     locator: Locator = field(default_factory=NoLocator)
     machine_name: str = ""
     search_domains: tuple[str, ...] = ()
+    service: str | None = None  # the SRV service; None: the catalog's
 
     @classmethod
     def open(cls, directory: Path, **options: object) -> Client:
@@ -266,8 +272,9 @@ class Client:
             registered=state.registered_host,
             cached=state.cached_host,
             caching=state.host_caching,
+            cached_address=state.cached_address,
             locator=self.locator,
-            service=trust.catalog.service,
+            service=self.service or trust.catalog.service,
             domain=state.kms_domain,
         )
         tried: list[HostAttempt] = []
@@ -314,9 +321,7 @@ class Client:
             product.n_policy,
         )
         try:
-            response, address = await self.transport.exchange(
-                candidate.host, candidate.port, request
-            )
+            response, address = await self._exchange(candidate, request)
         except OpenKMSError as exc:
             self.events.append(self._event_12288(exc.code, where, state, before, product))
             tried.append(HostAttempt(where, candidate.source, exc.code, exc.message))
@@ -338,6 +343,19 @@ class Client:
         return self._process(
             response, candidate, address, state=state, trust=trust, product=product, tried=tried
         )
+
+    async def _exchange(
+        self, candidate: Candidate, request: ActivationRequest
+    ) -> tuple[Message, str]:
+        """Reach the host at each of its DNS addresses in turn (else by its name)."""
+        error: OpenKMSError | None = None
+        for target in candidate.addresses or (candidate.host,):
+            try:
+                return await self.transport.exchange(target, candidate.port, request)
+            except OpenKMSError as exc:
+                error = exc
+        assert error is not None
+        raise error
 
     def _process(
         self,
@@ -456,6 +474,8 @@ def _no_host(tried: list[HostAttempt], dns_error: OpenKMSError | None) -> Attemp
         last = answered[-1]
         return AttemptOutcome(last.result, f"{last.address}: {last.detail}")
     detail = "; ".join(f"{t.address} ({t.source}): {t.detail}" for t in tried) or "no host known"
+    if dns_error is not None:
+        detail += f"; DNS: {dns_error.message}"
     return AttemptOutcome(
         ResultCode.NO_KMS_HOST_CONTACTED,
         f"{ResultCode.NO_KMS_HOST_CONTACTED.info.message} Tried: {detail}",

@@ -15,11 +15,16 @@ __all__ = ["Candidate", "Locator", "NoLocator", "candidates"]
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One host to try, and how it was found ('registered', 'cache' or 'dns')."""
+    """One host to try, and how it was found ('registered', 'cache' or 'dns').
+
+    ``addresses`` are the IP addresses DNS gave for ``host`` (tried in order); empty means
+    the transport resolves ``host`` itself.
+    """
 
     host: str
     port: int
     source: str
+    addresses: tuple[str, ...] = ()
 
 
 class Locator(abc.ABC):
@@ -28,6 +33,10 @@ class Locator(abc.ABC):
     @abc.abstractmethod
     async def locate(self, service: str, domain: str | None) -> list[Candidate]:
         """Hosts offering ``service``, in the order to try them; DnsError if none."""
+
+    async def resolve(self, host: str) -> tuple[str, ...]:
+        """The addresses of ``host`` as this locator sees them (empty: let the system do it)."""
+        return ()
 
 
 class NoLocator(Locator):
@@ -47,6 +56,7 @@ async def candidates(
     registered: str | None,
     cached: str | None,
     caching: bool,
+    cached_address: str | None = None,
     locator: Locator,
     service: str,
     domain: str | None,
@@ -58,7 +68,11 @@ async def candidates(
     found: list[Candidate] = []
     if caching and cached:
         host, port = parse_address(cached, settings.DEFAULT_PORT)
-        found.append(Candidate(host, port, "cache"))
+        addresses = await locator.resolve(host)
+        if not addresses and cached_address:
+            # The name no longer resolves: go straight to the address it had (renewal).
+            addresses = (cached_address,)
+        found.append(Candidate(host, port, "cache", addresses))
     try:
         for candidate in await locator.locate(service, domain):
             if (candidate.host, candidate.port) not in {(c.host, c.port) for c in found}:

@@ -1,0 +1,245 @@
+"""The host's DNS publishing loop: on start, then every ``republish_hours``, in each domain.
+
+Each domain gets its own update and its own event: 12294 on success, 12293 (HRESULT, domain)
+on failure. Nothing here ever raises into the host: a failure is logged, recorded in the
+status file that ``dli`` reads, and retried on the next cycle. The configuration is read
+again at each cycle, so ``cdns``/``sdns`` and ``dns-config`` take effect without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from openkms._files import atomic_write
+from openkms.core import settings
+from openkms.core.codes import ResultCode
+from openkms.core.events import EventRecord, make_event
+from openkms.dns.srv import DnsServer
+from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
+from openkms.errors import DnsError, OpenKMSError
+
+__all__ = [
+    "DnsPublisher",
+    "DomainStatus",
+    "PublishConfig",
+    "PublishDomain",
+    "PublishStatus",
+    "parse_publish_entry",
+    "read_status",
+]
+
+log = logging.getLogger("openkms.dns")
+
+STATUS_FILE = "dns-status.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishDomain:
+    """One ``DnsDomainPublishList`` entry: ``domain[, priority[, weight]]``."""
+
+    domain: str
+    priority: int = 0
+    weight: int = 0
+
+
+def parse_publish_entry(text: str, priority: int = 0, weight: int = 0) -> PublishDomain:
+    """Parse ``domain[, priority[, weight]]`` (priority and weight 0..65535)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not parts[0] or len(parts) > 3:
+        raise OpenKMSError(
+            f"{text!r} is not 'domain[, priority[, weight]]'", code=ResultCode.INVALID_ARGUMENT
+        )
+    numbers = [priority, weight]
+    for index, value in enumerate(parts[1:]):
+        if not value.isdigit() or int(value) > 65535:
+            raise OpenKMSError(
+                f"{text!r}: {value!r} is not a number 0..65535", code=ResultCode.INVALID_ARGUMENT
+            )
+        numbers[index] = int(value)
+    return PublishDomain(parts[0].rstrip("."), numbers[0], numbers[1])
+
+
+@dataclass(frozen=True, slots=True)
+class PublishConfig:
+    """Everything one publishing cycle needs, resolved from the host's settings."""
+
+    enabled: bool
+    service: str
+    target: str
+    port: int
+    domains: tuple[PublishDomain, ...]
+    servers: tuple[DnsServer, ...]
+    tsig_key_file: str | None = None
+    ttl: int = settings.DNS_TTL_SECONDS
+    addresses: tuple[str, ...] = ()
+    timeout: float = settings.DNS_TIMEOUT_SECONDS
+    republish_seconds: float = settings.DNS_REPUBLISH_HOURS * 3600.0
+    problems: tuple[str, ...] = field(default=())
+
+    def registration(self, entry: PublishDomain) -> Registration:
+        """The record this host publishes in ``entry.domain``."""
+        return Registration(
+            self.service,
+            entry.domain,
+            self.target,
+            self.port,
+            entry.priority,
+            entry.weight,
+            self.ttl,
+            self.addresses,
+        )
+
+
+class DomainStatus(msgspec.Struct, frozen=True):
+    """The outcome of the last update in one domain."""
+
+    domain: str
+    result: str
+    message: str
+    time: int
+
+
+class PublishStatus(msgspec.Struct):
+    """What ``dli`` shows about DNS publishing."""
+
+    enabled: bool = True
+    last_run: int = 0
+    next_run: int = 0
+    record: str = ""
+    domains: list[DomainStatus] = msgspec.field(default_factory=list)
+
+
+def read_status(directory: Path) -> PublishStatus | None:
+    """The publisher's last status in a host store directory (None if it never ran)."""
+    try:
+        return msgspec.json.decode((directory / STATUS_FILE).read_bytes(), type=PublishStatus)
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
+EventSink = Callable[[EventRecord], Awaitable[None]]
+
+
+class DnsPublisher:
+    """Publishes the host's SRV record on start and then periodically."""
+
+    def __init__(
+        self,
+        config: Callable[[], PublishConfig],
+        log_event: EventSink,
+        *,
+        status_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self._config = config
+        self._log_event = log_event
+        self._status_dir = status_dir
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self.status = PublishStatus()
+
+    async def run(self) -> None:
+        """Publish now and every republish interval until cancelled; never raises."""
+        while True:
+            config = await self.cycle()
+            delay = config.republish_seconds if config and config.enabled else None
+            await asyncio.sleep(delay if delay is not None else self._poll_seconds)
+
+    async def cycle(self) -> PublishConfig | None:
+        """One cycle: read the settings, publish if enabled, record the status."""
+        try:
+            config = self._config()
+        except OpenKMSError as exc:
+            log.warning("DNS publishing not configured: %s", exc)
+            return None
+        if not config.enabled:
+            if self.status.enabled:
+                self._save(msgspec.structs.replace(self.status, enabled=False, next_run=0))
+            return config
+        await self.publish_once(config)
+        return config
+
+    async def publish_once(self, config: PublishConfig) -> list[DomainStatus]:
+        """Publish in every domain of ``config``; events and status for each."""
+        now = int(self._clock())
+        for problem in config.problems:
+            log.warning("DNS publishing: %s", problem)
+        updater = self._updater(config)
+        results = [await self._publish_domain(updater, config, entry) for entry in config.domains]
+        self._save(
+            PublishStatus(
+                enabled=True,
+                last_run=now,
+                next_run=now + int(config.republish_seconds),
+                record=f"{config.service} SRV {config.target}:{config.port}",
+                domains=results,
+            )
+        )
+        return results
+
+    async def unpublish(self, config: PublishConfig) -> list[DomainStatus]:
+        """Remove this host's records from every domain of ``config`` (no events)."""
+        updater = self._updater(config)
+        results = []
+        for entry in config.domains:
+            now = int(self._clock())
+            try:
+                if isinstance(updater, DnsError):
+                    raise updater
+                await updater.unpublish(config.registration(entry))
+            except OpenKMSError as exc:
+                results.append(DomainStatus(entry.domain, exc.code.hex, exc.message, now))
+                continue
+            results.append(DomainStatus(entry.domain, ResultCode.OK.hex, "removed", now))
+        return results
+
+    def _updater(self, config: PublishConfig) -> DnsUpdater | DnsError:
+        try:
+            key = load_tsig_key(Path(config.tsig_key_file)) if config.tsig_key_file else None
+        except DnsError as exc:
+            return exc
+        return DnsUpdater(config.servers, key=key, timeout=config.timeout)
+
+    async def _publish_domain(
+        self, updater: DnsUpdater | DnsError, config: PublishConfig, entry: PublishDomain
+    ) -> DomainStatus:
+        now = int(self._clock())
+        try:
+            if isinstance(updater, DnsError):
+                raise updater
+            await updater.publish(config.registration(entry))
+        except OpenKMSError as exc:
+            log.warning("DNS publishing in %s failed: %s", entry.domain, exc)
+            await self._event(make_event(12293, now, (exc.code.hex, entry.domain)))
+            return DomainStatus(entry.domain, exc.code.hex, exc.message, now)
+        except Exception as exc:  # a bug must not stop the host from serving
+            log.exception("DNS publishing in %s failed unexpectedly", entry.domain)
+            code = ResultCode.INTERNAL_ERROR
+            await self._event(make_event(12293, now, (code.hex, entry.domain)))
+            return DomainStatus(entry.domain, code.hex, str(exc), now)
+        log.info("published %s.%s SRV -> %s", config.service, entry.domain, config.target)
+        await self._event(make_event(12294, now, (entry.domain,)))
+        return DomainStatus(entry.domain, ResultCode.OK.hex, "published", now)
+
+    async def _event(self, event: EventRecord) -> None:
+        try:
+            await self._log_event(event)
+        except Exception:  # the store may be closing; publishing must not fail the host
+            log.exception("could not log event %d", event.event_id)
+
+    def _save(self, status: PublishStatus) -> None:
+        self.status = status
+        if self._status_dir is None:
+            return
+        try:
+            atomic_write(self._status_dir / STATUS_FILE, msgspec.json.encode(status) + b"\n")
+        except (OSError, OpenKMSError) as exc:
+            log.warning("could not write the DNS status: %s", exc)

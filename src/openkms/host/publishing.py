@@ -1,0 +1,83 @@
+"""The host's DNS publishing configuration, resolved from its settings at each cycle."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+
+from openkms.core import settings
+from openkms.dns.publisher import DnsPublisher, PublishConfig, PublishDomain, parse_publish_entry
+from openkms.dns.srv import parse_server, system_nameservers
+from openkms.host.state import HostSettings, HostState
+from openkms.store.base import HostStore
+
+__all__ = ["host_publisher", "publish_config"]
+
+
+def publish_config(
+    state: HostState,
+    *,
+    bound: Sequence[tuple[str, int]] = (),
+    service: str | None = None,
+    port: int | None = None,
+) -> PublishConfig:
+    """What to publish now: the settings of ``state``, the bound port, the catalog service."""
+    host_settings = state.settings
+    trust = state.trust()
+    catalog_service = trust.catalog.service if trust else settings.SRV_SERVICE
+    target = (host_settings.dns_target or socket.getfqdn()).rstrip(".")
+    domains = _domains(host_settings, target)
+    problems = () if domains else (_no_domain(target),)
+    servers = [parse_server(s) for s in host_settings.dns_servers] or system_nameservers()
+    return PublishConfig(
+        enabled=host_settings.dns_publishing,
+        service=service or host_settings.dns_service or catalog_service,
+        target=target,
+        port=port or (bound[0][1] if bound else host_settings.port),
+        domains=domains,
+        servers=tuple(servers),
+        tsig_key_file=host_settings.dns_tsig_key_file,
+        ttl=host_settings.dns_ttl,
+        addresses=_addresses(host_settings, bound),
+        timeout=host_settings.dns_timeout,
+        republish_seconds=host_settings.dns_republish_hours * 3600.0,
+        problems=problems,
+    )
+
+
+def _domains(host_settings: HostSettings, target: str) -> tuple[PublishDomain, ...]:
+    """The host's own domain, then every domain of the publish list (each once)."""
+    prio, weight = host_settings.dns_priority, host_settings.dns_weight
+    own = host_settings.dns_domain or target.partition(".")[2]
+    entries = [PublishDomain(own.rstrip("."), prio, weight)] if own else []
+    entries += [parse_publish_entry(e, prio, weight) for e in host_settings.dns_publish_list]
+    by_domain = {e.domain.lower(): e for e in entries}
+    return tuple(by_domain.values())
+
+
+def _addresses(host_settings: HostSettings, bound: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """A/AAAA to publish: the configured ones, else the specific addresses listened on."""
+    if not host_settings.dns_publish_addresses:
+        return ()
+    if host_settings.dns_addresses:
+        return tuple(host_settings.dns_addresses)
+    return tuple(host for host, _ in bound if not ipaddress.ip_address(host).is_unspecified)
+
+
+def _no_domain(target: str) -> str:
+    return (
+        f"the target {target!r} has no domain and no domain is set: nothing is published "
+        "(set one with 'openkms host dns-config --domain DOMAIN')"
+    )
+
+
+def host_publisher(
+    state: HostState, store: HostStore, bound: Sequence[tuple[str, int]]
+) -> DnsPublisher:
+    """The publisher of a serving host: events into its store, status next to it."""
+    return DnsPublisher(
+        lambda: publish_config(state, bound=bound),
+        store.log_event,
+        status_dir=state.directory,
+    )
