@@ -82,15 +82,21 @@ def host_process(
     env: dict[str, str] | None = None,
     prefix: tuple[str, ...] = (),
     timeout: float = 20.0,
+    listen: str = "127.0.0.1:0",
+    dns: bool = False,
 ) -> Iterator[HostProcess]:
-    """Start ``openkms host serve --listen 127.0.0.1:0`` and wait for its ready file."""
+    """Start ``openkms host serve --listen 127.0.0.1:0`` and wait for its ready file.
+
+    DNS publishing is off (``--no-dns``) unless ``dns``: tests stay off the real network.
+    """
     ready = store / f"ready-{time.monotonic_ns()}.json"
     log_path = store / f"host-{time.monotonic_ns()}.log"
     command = [
         *prefix,
-        *openkms_cmd("host", "--store", str(store), "serve", "--listen", "127.0.0.1:0"),
+        *openkms_cmd("host", "--store", str(store), "serve", "--listen", listen),
         "--ready-file",
         str(ready),
+        *(() if dns else ("--no-dns",)),
         *extra,
     ]
     with log_path.open("wb") as log_file:

@@ -58,6 +58,7 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         f"    Current count: {info.current_count}",
         f"    Listening on Port: {info.port}",
         f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
+        *_dns_status_lines(info),
         f"    KMS priority: {'Low' if info.low_priority else 'Normal'}",
         "",
         "Key Management Service current count and intervals",
@@ -72,6 +73,20 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         count = info.requests_by_status.get(key, 0)
         lines.append(f"    Requests with License Status {label}: {count}")
     return "\n".join(lines)
+
+
+def _dns_status_lines(info: HostInfo) -> list[str]:
+    """The last publishing cycle, one line per domain (12294 ok / 12293 failed)."""
+    status = info.dns_status
+    if status is None or not status.last_run:
+        return []
+    lines = [f"    DNS record: {status.record} (last published {_when(status.last_run)})"]
+    for domain in status.domains:
+        if domain.result == "0x00000000":
+            lines.append(f"        {domain.domain}: published")
+        else:
+            lines.append(f"        {domain.domain}: failed {domain.result} {domain.message}")
+    return lines
 
 
 def client_text(info: ClientInfo, *, verbose: bool = False) -> str:

@@ -16,6 +16,7 @@ from openkms.client.agent import run_agent
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
 from openkms.core.trust import Trust
+from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError
 from openkms.event_export import FORMATS, export_events
 from openkms.slmgr_text import client_text, xpr_text
@@ -34,8 +35,23 @@ __all__ = ["client"]
 )
 @click.option("--machine-name", help="This machine's name (default: the host name).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
+@click.option("--dns-server", multiple=True, help="DNS server ADDR[:PORT] (default: resolv.conf).")
+@click.option("--dns-timeout", default=5.0, show_default=True, type=click.FloatRange(0.05, 60))
+@click.option("--search-domain", multiple=True, help="DNS search domain (default: resolv.conf).")
+@click.option("--ignore-srv-priority", is_flag=True, help="Pick SRV hosts purely at random.")
+@click.option("--service", help="SRV service to look up (default: the catalog's).")
 @click.pass_context
-def client(ctx: click.Context, store_dir: Path, machine_name: str | None, timeout: float) -> None:
+def client(
+    ctx: click.Context,
+    store_dir: Path,
+    machine_name: str | None,
+    timeout: float,
+    dns_server: tuple[str, ...],
+    dns_timeout: float,
+    search_domain: tuple[str, ...],
+    ignore_srv_priority: bool,
+    service: str | None,
+) -> None:
     """A KMS client: installs a setup key and activates against a host."""
     from openkms.client.transport import TcpTransport
 
@@ -43,6 +59,13 @@ def client(ctx: click.Context, store_dir: Path, machine_name: str | None, timeou
         store_dir,
         machine_name=machine_name or socket.gethostname(),
         transport=TcpTransport(timeout),
+        locator=DnsLocator(
+            nameservers=[parse_server(s) for s in dns_server],
+            search_domains=search_domain or None,
+            timeout=dns_timeout,
+            honour_priority=not ignore_srv_priority,
+        ),
+        service=service,
     )
 
 

@@ -14,6 +14,7 @@ import msgspec
 
 from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli.host_dns import dns_config, unpublish
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord
@@ -88,6 +89,7 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
 @click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(1))
 @click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -96,6 +98,7 @@ def serve(
     log_level: str,
     max_connections: int,
     idle_timeout: float,
+    no_dns: bool,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -107,6 +110,7 @@ def serve(
         machine_name=ctx.obj[1],
         max_connections=max_connections,
         idle_timeout=idle_timeout,
+        dns_publishing=not no_dns,
     )
     app = HostApp(config, state=state)
 
@@ -269,3 +273,7 @@ async def _read_events(directory: Path, query: EventQuery) -> list[EventRecord]:
                 return out
     finally:
         await store.close()
+
+
+host.add_command(dns_config)
+host.add_command(unpublish)

@@ -85,11 +85,24 @@ class HostApp:
         if on_ready is not None:
             on_ready(addresses)
         poller = asyncio.ensure_future(self._poll_settings())
+        publisher = self._start_dns_publisher(addresses)
         try:
             await self._stopping.wait()
         finally:
             poller.cancel()
+            if publisher is not None:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publisher
             await self.shutdown()
+
+    def _start_dns_publisher(self, addresses: list[tuple[str, int]]) -> asyncio.Task[None] | None:
+        """Publish the SRV record now and every republish interval (never fails the host)."""
+        if not self.config.dns_publishing:
+            return None
+        from openkms.host.publishing import host_publisher
+
+        return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
 
     def stop(self) -> None:
         """Ask a serving host to stop (safe to call from a signal handler)."""

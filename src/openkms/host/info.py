@@ -6,6 +6,7 @@ import msgspec
 
 from openkms import __version__
 from openkms.core.license import LicenseState
+from openkms.dns.publisher import PublishStatus, read_status
 from openkms.host.state import HostState
 from openkms.store.base import HostStore
 
@@ -37,6 +38,7 @@ class HostInfo(msgspec.Struct, kw_only=True):
     extended_pid: str = ""
     installation_id: str = ""
     trusted_time: int = 0
+    dns_status: PublishStatus | None = None
 
 
 async def gather_host_info(state: HostState, store: HostStore, now: int) -> HostInfo:
@@ -76,4 +78,5 @@ async def gather_host_info(state: HostState, store: HostStore, now: int) -> Host
         extended_pid=state.host_id,
         installation_id=state.fingerprint,
         trusted_time=now,
+        dns_status=read_status(state.directory),
     )

@@ -51,6 +51,20 @@ class HostSettings(msgspec.Struct):
     renewal_interval: int = settings.RENEWAL_INTERVAL_MIN
     dns_publishing: bool = True
     low_priority: bool = False
+    # DNS publishing (``host dns-config``); see docs/dns.md.
+    dns_domain: str | None = None  # own domain; None: from the target's FQDN
+    dns_publish_list: list[str] = msgspec.field(default_factory=list)  # "domain[,prio[,weight]]"
+    dns_servers: list[str] = msgspec.field(default_factory=list)  # ADDR[:PORT]; []: resolv.conf
+    dns_tsig_key_file: str | None = None
+    dns_ttl: int = settings.DNS_TTL_SECONDS
+    dns_republish_hours: float = settings.DNS_REPUBLISH_HOURS
+    dns_target: str | None = None  # SRV target; None: this machine's FQDN
+    dns_priority: int = 0
+    dns_weight: int = 0
+    dns_publish_addresses: bool = False  # also publish A/AAAA for the target
+    dns_addresses: list[str] = msgspec.field(default_factory=list)  # []: the listen addresses
+    dns_service: str | None = None  # None: the catalog's service
+    dns_timeout: float = settings.DNS_TIMEOUT_SECONDS
 
 
 class _HostFile(msgspec.Struct):

@@ -1,0 +1,137 @@
+"""``openkms host dns-config`` and ``host unpublish``: the host's DNS publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+
+import click
+import msgspec
+
+from openkms.cli._common import echo_json
+from openkms.core.codes import ResultCode
+from openkms.dns.publisher import DnsPublisher, PublishConfig, parse_publish_entry
+from openkms.dns.srv import parse_server
+from openkms.errors import DnsError, OpenKMSError
+from openkms.host.publishing import publish_config
+from openkms.host.state import HostState
+
+__all__ = ["dns_config", "unpublish"]
+
+
+def _state(ctx: click.Context) -> HostState:
+    state: HostState = ctx.obj[0]
+    return state
+
+
+def _check_service(value: str | None) -> str | None:
+    if value and not re.fullmatch(r"_[A-Za-z0-9-]+\._(tcp|udp)", value):
+        raise OpenKMSError(f"service {value!r} is not like _name._tcp")
+    return value or None
+
+
+def _check_addresses(values: tuple[str, ...]) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise OpenKMSError(f"{value!r} is not an IPv4 or IPv6 address") from None
+    return list(values)
+
+
+def _changes(options: dict[str, object]) -> dict[str, object]:
+    """The HostSettings fields to change, validated."""
+    changes: dict[str, object] = {}
+    simple = ("ttl", "republish_hours", "priority", "weight", "publish_addresses", "timeout")
+    for name in simple:
+        if options[name] is not None:
+            changes[f"dns_{name}"] = options[name]
+    for name in ("domain", "target", "tsig_key_file"):
+        if options[name] is not None:
+            changes[f"dns_{name}"] = str(options[name]).rstrip(".") or None
+    if options["service"] is not None:
+        changes["dns_service"] = _check_service(str(options["service"]))
+    entries = options["publish_list"]
+    assert isinstance(entries, tuple)
+    if entries or options["clear_publish_list"]:
+        changes["dns_publish_list"] = [e for e in entries if parse_publish_entry(e)]
+    servers = options["server"]
+    assert isinstance(servers, tuple)
+    if servers or options["clear_server"]:
+        changes["dns_servers"] = [s for s in servers if parse_server(s)]
+    addresses = options["address"]
+    assert isinstance(addresses, tuple)
+    if addresses or options["clear_address"]:
+        changes["dns_addresses"] = _check_addresses(addresses)
+    return changes
+
+
+def _show(config: PublishConfig) -> None:
+    click.echo(f"DNS publishing: {'enabled' if config.enabled else 'disabled'}")
+    click.echo(f"Record: {config.service} SRV -> {config.target}:{config.port} TTL {config.ttl}")
+    for entry in config.domains:
+        click.echo(f"    domain {entry.domain} (priority {entry.priority}, weight {entry.weight})")
+    for problem in config.problems:
+        click.echo(f"    warning: {problem}")
+    servers = ", ".join(str(s) for s in config.servers) or "none (0x8007267C)"
+    click.echo(f"DNS servers: {servers}")
+    click.echo(f"TSIG key file: {config.tsig_key_file or 'none (unsigned updates)'}")
+    if config.addresses:
+        click.echo(f"Address records: {', '.join(config.addresses)}")
+    click.echo(f"Republish every {config.republish_seconds / 3600:g} hours")
+
+
+@click.command("dns-config")
+@click.option("--domain", help="The host's own domain ('' = from the target's FQDN).")
+@click.option("--publish-list", multiple=True, help="'domain[,priority[,weight]]' (repeatable).")
+@click.option("--clear-publish-list", is_flag=True, help="Empty the publish list.")
+@click.option("--server", multiple=True, help="DNS server ADDR[:PORT] (repeatable).")
+@click.option("--clear-server", is_flag=True, help="Use the resolver's servers (resolv.conf).")
+@click.option("--tsig-key-file", help="BIND key file (HMAC-SHA256); '' = unsigned updates.")
+@click.option("--ttl", type=click.IntRange(1, 2_147_483_647), help="Record TTL in seconds.")
+@click.option("--republish-hours", type=click.FloatRange(0.0001), help="Republish interval.")
+@click.option("--target", help="SRV target name ('' = this machine's FQDN).")
+@click.option("--priority", type=click.IntRange(0, 65535), help="SRV priority.")
+@click.option("--weight", type=click.IntRange(0, 65535), help="SRV weight.")
+@click.option("--publish-addresses/--no-publish-addresses", default=None, help="A/AAAA too.")
+@click.option("--address", multiple=True, help="Address for the A/AAAA (repeatable).")
+@click.option("--clear-address", is_flag=True, help="Publish the listen addresses.")
+@click.option("--service", help="SRV service, e.g. _openkms._tcp ('' = the catalog's).")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), help="Seconds per DNS exchange.")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.pass_context
+def dns_config(ctx: click.Context, /, as_json: bool, **options: object) -> None:
+    """Show or change how the host publishes itself in DNS (RFC 2136)."""
+    state = _state(ctx)
+    changes = _changes(options)
+    if changes:
+        state.update_settings(**changes)
+    if as_json:
+        fields = msgspec.structs.asdict(state.settings)
+        echo_json({k: v for k, v in fields.items() if k.startswith("dns_")})
+        return
+    _show(publish_config(state))
+
+
+@click.command()
+@click.option("--service", help="SRV service to remove from (default: as published).")
+@click.pass_context
+def unpublish(ctx: click.Context, service: str | None) -> None:
+    """Remove this host's own SRV (and A/AAAA) records from every publish domain."""
+    state = _state(ctx)
+    config = publish_config(state, service=_check_service(service))
+    results = asyncio.run(DnsPublisher(lambda: config, _no_event).unpublish(config))
+    failed = [r for r in results if r.result != ResultCode.OK.hex]
+    for result in results:
+        click.echo(f"{result.domain}: {result.result} {result.message}")
+    if config.enabled:
+        click.echo("Note: DNS publishing is still enabled; run 'cdns' to stop republishing.")
+    if failed:
+        raise DnsError(
+            f"{failed[0].domain}: {failed[0].message}", code=ResultCode(int(failed[0].result, 16))
+        )
+
+
+async def _no_event(_: object) -> None:
+    """Removing records logs no event (12293/12294 are about publishing)."""
