@@ -147,25 +147,43 @@ class DnsPublisher:
         self.status = PublishStatus()
 
     async def run(self) -> None:
-        """Publish now and every republish interval until cancelled; never raises."""
-        while True:
-            config = await self.cycle()
-            delay = config.republish_seconds if config and config.enabled else None
-            await asyncio.sleep(delay if delay is not None else self._poll_seconds)
+        """Publish now, then every republish interval or as soon as the settings change.
 
-    async def cycle(self) -> PublishConfig | None:
-        """One cycle: read the settings, publish if enabled, record the status."""
+        Never raises (until cancelled). Settings are polled every few seconds, so ``sdns``
+        after ``cdns``, or a new domain, takes effect without waiting for the interval.
+        """
+        loop = asyncio.get_running_loop()
+        config = self._read()
+        await self.cycle(config)
+        last = loop.time()
+        while True:
+            interval = config.republish_seconds if config else self._poll_seconds
+            await asyncio.sleep(min(self._poll_seconds, interval))
+            current = self._read()
+            if current != config or (current and loop.time() - last >= interval):
+                config = current
+                await self.cycle(config)
+                last = loop.time()
+
+    def _read(self) -> PublishConfig | None:
         try:
-            config = self._config()
-        except OpenKMSError as exc:
+            return self._config()
+        except Exception as exc:  # bad settings must not stop the host from serving
             log.warning("DNS publishing not configured: %s", exc)
             return None
+
+    async def cycle(self, config: PublishConfig | None) -> None:
+        """One cycle: publish if enabled, and record the status."""
+        if config is None:
+            return
         if not config.enabled:
             if self.status.enabled:
                 self._save(msgspec.structs.replace(self.status, enabled=False, next_run=0))
-            return config
-        await self.publish_once(config)
-        return config
+            return
+        try:
+            await self.publish_once(config)
+        except Exception:  # a bug must not stop the host from serving
+            log.exception("DNS publishing cycle failed")
 
     async def publish_once(self, config: PublishConfig) -> list[DomainStatus]:
         """Publish in every domain of ``config``; events and status for each."""
