@@ -58,6 +58,7 @@ class HostProcess:
     host: str
     port: int
     log_path: Path
+    admin: str | None = None  # HOST:PORT of the admin server, when started with --admin
 
     @property
     def address(self) -> str:
@@ -99,6 +100,8 @@ def host_process(
         *(() if dns else ("--no-dns",)),
         *extra,
     ]
+    if "--admin" not in extra:
+        command.append("--no-admin")  # the default 127.0.0.1:8080 would clash between tests
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=log_file, env={**os.environ, **(env or {})}
@@ -112,9 +115,9 @@ def host_process(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"host not ready after {timeout}s: {log_path.read_text()}")
             time.sleep(0.02)
-        address = json.loads(ready.read_text())["listen"][0]
-        host, port = address.rsplit(":", 1)
-        handle = HostProcess(process, host, int(port), log_path)
+        document = json.loads(ready.read_text())
+        host, port = document["listen"][0].rsplit(":", 1)
+        handle = HostProcess(process, host, int(port), log_path, document.get("admin"))
         yield handle
     finally:
         if process.poll() is None:

@@ -13,6 +13,7 @@ import click
 import msgspec
 
 from openkms._files import atomic_write, read_bytes
+from openkms.admin.config import AdminConfig, read_token
 from openkms.cli._common import OpenKMSGroup, echo_json
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.core import settings
@@ -90,6 +91,19 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 @click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(1))
 @click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
 @click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
+@click.option(
+    "--admin",
+    "admin_address",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
+)
+@click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
+@click.option(
+    "--admin-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -99,6 +113,9 @@ def serve(
     max_connections: int,
     idle_timeout: float,
     no_dns: bool,
+    admin_address: str,
+    no_admin: bool,
+    admin_token_file: Path | None,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -112,20 +129,30 @@ def serve(
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
     )
-    app = HostApp(config, state=state)
+    admin = None if no_admin else _admin_config(admin_address, admin_token_file)
+    app = HostApp(config, state=state, admin=admin)
 
     def ready(addresses: list[tuple[str, int]]) -> None:
         shown = [format_address(h, p) for h, p in addresses]
         for address in shown:
             click.echo(f"listening on {address}")
+        document: dict[str, object] = {"listen": shown}
+        if app.admin is not None and app.admin.address is not None:
+            document["admin"] = format_address(*app.admin.address)
+            click.echo(f"admin on {app.admin.url}")
         if ready_file is not None:
-            atomic_write(ready_file, msgspec.json.encode({"listen": shown}) + b"\n")
+            atomic_write(ready_file, msgspec.json.encode(document) + b"\n")
 
     async def main() -> None:
         app.install_signal_handlers()
         await app.serve(ready)
 
     _run(main())
+
+
+def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
+    host, port = parse_address(address, 8080)
+    return AdminConfig(host, port, read_token(token_file))
 
 
 def _run(coro: object) -> None:

@@ -9,14 +9,19 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openkms.core.codes import ResultCode
 from openkms.errors import KeyFormatError
 from openkms.host.config import HostConfig
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
-from openkms.host.state import HostState
+from openkms.host.state import HostSettings, HostState
 from openkms.store.base import HostStore
+
+if TYPE_CHECKING:
+    from openkms.admin.config import AdminConfig
+    from openkms.admin.server import AdminServer
 
 __all__ = ["HostApp", "open_store"]
 
@@ -40,6 +45,7 @@ class HostApp:
         store: HostStore | None = None,
         clock: Callable[[], float] = time.time,
         state: HostState | None = None,
+        admin: AdminConfig | None = None,
     ) -> None:
         self.config = config
         self.state = state if state is not None else HostState(config.store_dir)
@@ -49,6 +55,8 @@ class HostApp:
         self.server: HostServer | None = None
         self._stopping = asyncio.Event()
         self._settings_mtime = 0.0
+        self.admin_config = admin
+        self.admin: AdminServer | None = None
 
     async def start(self) -> list[tuple[str, int]]:
         """Open the store, load the activation, bind the listeners."""
@@ -74,10 +82,32 @@ class HostApp:
         )
         self.server = HostServer(self.config, self.service)
         try:
-            return await self.server.start(host_settings.port)
+            addresses = await self.server.start(host_settings.port)
+            if self.admin_config is not None:
+                await self._start_admin(self.admin_config, self.service)
         except BaseException:
+            await self.server.close_listeners()
             await self.store.close()
             raise
+        return addresses
+
+    async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
+        """The admin HTTP server in this event loop, with the request metrics hooked in."""
+        from openkms.admin.server import AdminServer
+
+        def settings_changed(changed: HostSettings) -> None:
+            service.settings = changed
+
+        self.admin = AdminServer(
+            config,
+            state=self.state,
+            store=self.store,
+            host_id=service.host_id,
+            clock=self._clock,
+            on_settings=settings_changed,
+        )
+        service.on_request = self.admin.metrics.observe_request
+        await self.admin.start()
 
     async def serve(self, on_ready: Callable[[list[tuple[str, int]]], None] | None = None) -> None:
         """Start, call ``on_ready`` with the bound addresses, serve until ``stop()``."""
@@ -110,6 +140,8 @@ class HostApp:
 
     async def shutdown(self) -> None:
         """Graceful stop: listeners closed, in-flight requests answered, store closed."""
+        if self.admin is not None:
+            await self.admin.stop()
         if self.server is not None:
             await self.server.stop()
         await self.store.close()

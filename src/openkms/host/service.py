@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class HostService:
         self._activation = activation
         self._signing: _Signing | None = None
         self._products: dict[str, Product] = {}
+        # Metrics hook (the admin server): (result, license status, seconds, store seconds).
+        self.on_request: Callable[[int, int, float, float], None] | None = None
         self.set_activation(activation, private_key)
 
     def set_activation(
@@ -129,6 +132,7 @@ class HostService:
         return ResultCode.OK
 
     async def _activate(self, request: ActivationRequest, port: int) -> ActivationResponse:
+        started = time.perf_counter()
         now = int(self._clock())
         product = self._products.get(request.activation_id)
         result = self._judge(request, product, now)
@@ -148,6 +152,7 @@ class HostService:
             event=make_event(12290, now, _info_12290(request, result, cmid)),
         )
         count = await self.store.record(record)
+        written = time.perf_counter()
         ticket = None
         if counted and product is not None and count >= product.n_policy and self._signing:
             body = TicketBody(
@@ -163,6 +168,9 @@ class HostService:
             log.debug(
                 "request from %s (%s): %s count=%d", request.machine_name, cmid, result.hex, count
             )
+        if self.on_request is not None:
+            elapsed = time.perf_counter() - started
+            self.on_request(int(result), request.license_status, elapsed, written - started)
         return ActivationResponse(
             request.request_id,
             int(result),

@@ -1,0 +1,378 @@
+"""The JSON API's handlers: status, clients, events, counters, products, DNS, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import msgspec
+from aiohttp import web
+
+from openkms.admin import _params as params
+from openkms.admin import exports, views
+from openkms.admin._http import CONTEXT, json_error, json_response
+from openkms.core import settings
+from openkms.core.license import LicenseState
+from openkms.host.info import HostInfo, gather_host_info
+from openkms.host.state import HostSettings
+from openkms.store.base import ActivityBucket, ClientRecord, Counters
+
+__all__ = ["routes"]
+
+log = logging.getLogger("openkms.admin")
+
+_HOUR: Final = 3600
+_DAY: Final = 86400
+
+
+class ClientView(msgspec.Struct):
+    """A client as the API shows it: the store's record with names for people."""
+
+    cmid: str
+    application_id: str
+    activation_id: str
+    product: str
+    machine_name: str
+    first_seen: int
+    last_seen: int
+    license_status: int
+    license_status_name: str
+    n_policy: int
+    requests: int
+
+
+class ClientList(msgspec.Struct):
+    """One page of clients."""
+
+    total: int
+    offset: int
+    limit: int
+    clients: list[ClientView]
+
+
+class EventView(msgspec.Struct):
+    """An event with its level, message and named Info fields."""
+
+    seq: int
+    event_id: int
+    time: int
+    level: str
+    info: str
+    message: str
+    fields: dict[str, str]
+
+
+class EventList(msgspec.Struct):
+    """One page of events, newest first; ``next`` is the cursor of the following page."""
+
+    events: list[EventView]
+    next: str | None
+
+
+class ProductView(msgspec.Struct):
+    """A catalog product, whether the host's certificate covers it, and its clients."""
+
+    activation_id: str
+    product: str
+    edition: str
+    group: str
+    n_policy: int
+    covered: bool
+    clients: int
+
+
+class GroupView(msgspec.Struct):
+    """A license group (lowest first) and whether the host's certificate covers it."""
+
+    name: str
+    covered: bool
+
+
+class Products(msgspec.Struct):
+    """The catalog: license groups and products."""
+
+    application_id: str | None
+    certificate_group: str | None
+    groups: list[GroupView]
+    products: list[ProductView]
+
+
+class SettingsChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A change of settings (any subset), as ``sai``, ``sri``, ``sprt``, ``sdns``/``cdns``."""
+
+    activation_interval: int | msgspec.UnsetType = msgspec.UNSET
+    renewal_interval: int | msgspec.UnsetType = msgspec.UNSET
+    port: int | msgspec.UnsetType = msgspec.UNSET
+    dns_publishing: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class SettingsView(msgspec.Struct):
+    """The settings an administrator may change, and whether a restart is needed."""
+
+    port: int
+    activation_interval: int
+    renewal_interval: int
+    dns_publishing: bool
+    restart_required: bool = False
+
+
+class Forgotten(msgspec.Struct):
+    """The answer to forgetting a CMID."""
+
+    cmid: str
+    forgotten: bool
+    current_count: int
+
+
+def _context(request: web.Request) -> views.AdminContext:
+    return request.app[CONTEXT]
+
+
+def _product_names(context: views.AdminContext) -> dict[str, str]:
+    catalog = context.catalog()
+    return {p.activation_id: p.name for p in catalog.products} if catalog else {}
+
+
+def _status_name(status: int) -> str:
+    try:
+        return LicenseState(status).name.lower()
+    except ValueError:
+        return str(status)
+
+
+def _client_view(client: ClientRecord, names: dict[str, str]) -> ClientView:
+    return ClientView(
+        client.cmid,
+        client.application_id,
+        client.activation_id,
+        names.get(client.activation_id, client.activation_id),
+        client.machine_name,
+        client.first_seen,
+        client.last_seen,
+        client.license_status,
+        _status_name(client.license_status),
+        client.n_policy,
+        client.requests,
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    """GET /api/status: the host's ``dlv`` data."""
+    context = _context(request)
+    info: HostInfo = await gather_host_info(context.state, context.store, context.now())
+    return json_response(info)
+
+
+async def overview(request: web.Request) -> web.Response:
+    """GET /api/overview: count against each N-policy, forecast, certificate, DNS."""
+    return json_response(await views.overview(_context(request)))
+
+
+async def activity(request: web.Request) -> web.Response:
+    """GET /api/activity: requests and failures over the last ``days``, by hour or day."""
+    query = params.Params(request.query, frozenset({"days", "bucket"}))
+    days = query.integer("days", 7, 1, 366)
+    bucket = _HOUR if query.choice("bucket", ("hour", "day"), "hour") == "hour" else _DAY
+    now = _context(request).now()
+    until = now // bucket * bucket + bucket
+    since = until - days * _DAY
+    buckets: list[ActivityBucket] = await _context(request).store.activity(since, until, bucket)
+    return json_response(views.ActivitySeries(since, until, bucket, buckets))
+
+
+async def clients(request: web.Request) -> web.Response:
+    """GET /api/clients: a page of clients, filtered and sorted."""
+    context = _context(request)
+    search = params.client_search(request.query, _application_id(context))
+    page = await context.store.search_clients(search)
+    names = _product_names(context)
+    views_ = [_client_view(client, names) for client in page.clients]
+    return json_response(ClientList(page.total, search.offset, search.limit, views_))
+
+
+async def clients_export(request: web.Request) -> web.StreamResponse:
+    """GET /api/clients/export: every matching client as CSV or JSON."""
+    context = _context(request)
+    fmt, rest = params.export_format(request.query)
+    search = params.client_search(rest, _application_id(context), paged=False)
+    names = _product_names(context)
+    chunks = exports.export_clients(
+        context.store, search, fmt, lambda activation_id: names.get(activation_id, activation_id)
+    )
+    return await _stream(request, chunks, fmt, "clients")
+
+
+async def forget_client(request: web.Request) -> web.Response:
+    """DELETE /api/clients/{cmid}: forget a CMID (it leaves the count)."""
+    context = _context(request)
+    cmid = request.match_info["cmid"]
+    app_id = _application_id(context)
+    if app_id is None:
+        return json_error(409, "no_trust", "the host has no catalog: it has no clients")
+    forgotten = await context.store.forget_client(app_id, cmid)
+    if not forgotten:
+        return json_error(404, "not_found", f"no client with CMID {cmid!r}")
+    log.info("admin: forgot client %s", cmid)
+    count = await context.store.current_count(app_id, context.now())
+    return json_response(Forgotten(cmid, True, count))
+
+
+async def events(request: web.Request) -> web.Response:
+    """GET /api/events: a page of events, newest first."""
+    search = params.event_search(request.query)
+    found = await _context(request).store.search_events(search)
+    items = [
+        EventView(e.seq, e.event_id, e.time, e.level, e.info, e.message, e.fields()) for e in found
+    ]
+    cursor = f"{found[-1].time}:{found[-1].seq}" if len(found) == search.limit else None
+    return json_response(EventList(items, cursor))
+
+
+async def events_export(request: web.Request) -> web.StreamResponse:
+    """GET /api/events/export: every matching event as CSV or JSON, newest first."""
+    fmt, rest = params.export_format(request.query)
+    search = params.event_search(rest)
+    chunks = exports.export_events(_context(request).store, search, fmt)
+    return await _stream(request, chunks, fmt, "events")
+
+
+async def counters(request: web.Request) -> web.Response:
+    """GET /api/counters: the cumulative request counters (``dli``)."""
+    context = _context(request)
+    totals: Counters = await context.store.counters(context.host_id)
+    by_status = {_status_name(s): n for s, n in sorted(totals.by_status.items())}
+    return json_response({"total": totals.total, "failed": totals.failed, "by_status": by_status})
+
+
+async def products(request: web.Request) -> web.Response:
+    """GET /api/products: license groups and products, covered or not, with client counts."""
+    context = _context(request)
+    activation = await asyncio.to_thread(context.activation)
+    catalog = activation.trust.catalog if activation.trust is not None else None
+    group = activation.certificate.group if activation.certificate is not None else None
+    if catalog is None:
+        return json_response(Products(None, group, [], []))
+    totals: dict[str, int] = {}
+    for total in await context.store.client_totals(catalog.application_id):
+        totals[total.activation_id] = totals.get(total.activation_id, 0) + total.clients
+
+    def covered(product_group: str) -> bool:
+        return group is not None and catalog.covers(group, product_group)
+
+    return json_response(
+        Products(
+            catalog.application_id,
+            group,
+            [GroupView(name, covered(name)) for name in catalog.groups],
+            [
+                ProductView(
+                    p.activation_id,
+                    p.product,
+                    p.edition,
+                    p.group,
+                    p.n_policy,
+                    covered(p.group),
+                    totals.get(p.activation_id, 0),
+                )
+                for p in catalog.products
+            ],
+        )
+    )
+
+
+async def dns(request: web.Request) -> web.Response:
+    """GET /api/dns: DNS publishing state."""
+    context = _context(request)
+    host_settings = await asyncio.to_thread(lambda: context.state.settings)
+    return json_response(await views.dns_status(context.store, host_settings.dns_publishing))
+
+
+def _settings_view(host_settings: HostSettings, restart: bool = False) -> SettingsView:
+    return SettingsView(
+        host_settings.port,
+        host_settings.activation_interval,
+        host_settings.renewal_interval,
+        host_settings.dns_publishing,
+        restart,
+    )
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    """GET /api/settings."""
+    context = _context(request)
+    return json_response(_settings_view(await asyncio.to_thread(lambda: context.state.settings)))
+
+
+async def patch_settings(request: web.Request) -> web.Response:
+    """PATCH /api/settings: change intervals, port or DNS publishing (token required)."""
+    context = _context(request)
+    try:
+        change = msgspec.json.decode(await request.read(), type=SettingsChange)
+    except msgspec.ValidationError as exc:
+        raise params.BadParameterError("body", f"invalid settings: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise params.BadParameterError("body", f"the body is not JSON: {exc}") from None
+    changes = _checked_changes(change)
+    if not changes:
+        raise params.BadParameterError("body", "nothing to change")
+    updated = await asyncio.to_thread(context.state.update_settings, **changes)
+    if context.on_settings is not None:
+        context.on_settings(updated)
+    log.info("admin: settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+    return json_response(_settings_view(updated, restart="port" in changes))
+
+
+def _checked_changes(change: SettingsChange) -> dict[str, Any]:
+    changes = {
+        name: getattr(change, name)
+        for name in change.__struct_fields__
+        if getattr(change, name) is not msgspec.UNSET
+    }
+    for name in ("activation_interval", "renewal_interval"):
+        if name in changes:
+            try:
+                settings.check_interval(changes[name])
+            except ValueError as exc:
+                raise params.BadParameterError(name, f"{name}: {exc}") from None
+    if "port" in changes and not 1 <= changes["port"] <= 65535:
+        raise params.BadParameterError("port", f"port must be 1..65535, got {changes['port']}")
+    return changes
+
+
+def _application_id(context: views.AdminContext) -> str | None:
+    catalog = context.catalog()
+    return catalog.application_id if catalog is not None else None
+
+
+async def _stream(request: web.Request, chunks: Any, fmt: str, name: str) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8" if fmt == "csv" else "application/json",
+            "Content-Disposition": f'attachment; filename="openkms-{name}.{fmt}"',
+        }
+    )
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk.encode())
+    await response.write_eof()
+    return response
+
+
+def routes() -> list[web.RouteDef]:
+    """The API's routes."""
+    return [
+        web.get("/api/status", status),
+        web.get("/api/overview", overview),
+        web.get("/api/activity", activity),
+        web.get("/api/clients", clients),
+        web.get("/api/clients/export", clients_export),
+        web.delete("/api/clients/{cmid}", forget_client),
+        web.get("/api/events", events),
+        web.get("/api/events/export", events_export),
+        web.get("/api/counters", counters),
+        web.get("/api/products", products),
+        web.get("/api/dns", dns),
+        web.get("/api/settings", get_settings),
+        web.patch("/api/settings", patch_settings),
+    ]

@@ -1,0 +1,90 @@
+"""The admin server's configuration: where it listens and the bearer token, checked once."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from openkms.core.codes import ResultCode
+from openkms.errors import OpenKMSError
+
+__all__ = ["DEFAULT_ADMIN_ADDRESS", "TOKEN_ENV", "AdminConfig", "is_loopback", "read_token"]
+
+DEFAULT_ADMIN_ADDRESS: Final = "127.0.0.1:8080"
+TOKEN_ENV: Final = "OPENKMS_ADMIN_TOKEN"  # noqa: S105 - a variable name
+MIN_TOKEN_LENGTH: Final = 16
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """Where the admin HTTP server listens and the token it requires.
+
+    On loopback, reads need no token; on any other address every request needs it. Changes
+    (settings, forgetting a CMID) always need it, and are refused when no token is set.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = field(default=None, repr=False)
+    window_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:
+            raise OpenKMSError(
+                f"the admin token is too short ({len(self.token)} characters)",
+                code=ResultCode.INVALID_ARGUMENT,
+                fix=f"Use a random token of at least {MIN_TOKEN_LENGTH} characters, e.g. "
+                "'openssl rand -hex 32'.",
+            )
+        if self.token is None and not self.loopback:
+            raise OpenKMSError(
+                f"the admin server would listen on {self.host}, which is not loopback, "
+                "without a token",
+                code=ResultCode.INVALID_ARGUMENT,
+                fix=f"Set a token with --admin-token-file FILE or {TOKEN_ENV}, listen on "
+                "127.0.0.1 (--admin 127.0.0.1:8080), or turn it off with --no-admin.",
+            )
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server listens on loopback only."""
+        return is_loopback(self.host)
+
+    @property
+    def reads_need_token(self) -> bool:
+        """True when every request, reads included, needs the token."""
+        return not self.loopback
+
+
+def read_token(token_file: Path | None, environ: dict[str, str] | None = None) -> str | None:
+    """The token from ``token_file`` (first line), else from ``OPENKMS_ADMIN_TOKEN``."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OpenKMSError(
+                f"cannot read the admin token file {token_file}: {exc}",
+                code=ResultCode.INVALID_ARGUMENT,
+                fix="Check the path and that this user may read it.",
+            ) from None
+        token = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not token:
+            raise OpenKMSError(
+                f"the admin token file {token_file} is empty", code=ResultCode.INVALID_ARGUMENT
+            )
+        return token
+    env = os.environ if environ is None else environ
+    return env.get(TOKEN_ENV) or None

@@ -1,0 +1,209 @@
+"""The admin HTTP server, embedded in the host's event loop (aiohttp ``AppRunner``).
+
+It reads the store through the store's own reader connections (worker threads), never
+through the writer, so polling the dashboard does not hold up activations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from openkms.admin import api
+from openkms.admin._http import (
+    CONFIG,
+    CONTEXT,
+    COOKIE,
+    METRICS,
+    auth_middleware,
+    error_middleware,
+    json_response,
+    token_matches,
+)
+from openkms.admin.config import AdminConfig
+from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
+from openkms.admin.openapi import openapi_spec
+from openkms.admin.views import AdminContext, dns_status
+from openkms.core.codes import ResultCode
+from openkms.errors import OpenKMSError
+from openkms.host.config import format_address
+from openkms.host.state import HostSettings, HostState
+from openkms.store.base import HostStore
+
+__all__ = ["AdminServer"]
+
+log = logging.getLogger("openkms.admin")
+
+STATIC: Final = Path(__file__).parent / "static"
+PAGES: Final = {"/": "index.html", "/clients": "clients.html", "/events": "events.html"}
+
+
+class AdminServer:
+    """The admin API, dashboard and metrics of one host: start, then stop."""
+
+    def __init__(
+        self,
+        config: AdminConfig,
+        *,
+        state: HostState,
+        store: HostStore,
+        host_id: str,
+        clock: Callable[[], float],
+        metrics: HostMetrics | None = None,
+        on_settings: Callable[[HostSettings], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics if metrics is not None else HostMetrics()
+        self.context = AdminContext(state, store, host_id, clock, on_settings)
+        self.app = build_app(config, self.context, self.metrics)
+        self._runner: web.AppRunner | None = None
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT/`` once started."""
+        if self.address is None:
+            raise RuntimeError("the admin server is not started")
+        return f"http://{format_address(*self.address)}/"
+
+    async def start(self) -> tuple[str, int]:
+        """Bind and serve; return the bound (host, port)."""
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OpenKMSError(
+                f"the admin server cannot listen on "
+                f"{format_address(self.config.host, self.config.port)}: {exc.strerror or exc}",
+                code=ResultCode.INVALID_ARGUMENT,
+                fix="Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin.",
+            ) from None
+        self._runner = runner
+        server = site._server  # the asyncio.Server: the only way to read back port 0
+        sockets = getattr(server, "sockets", None) or []
+        host, port = (
+            sockets[0].getsockname()[:2] if sockets else (self.config.host, self.config.port)
+        )
+        self.address = (host, port)
+        log.info("admin on %s (%s)", self.url, "token set" if self.config.token else "no token")
+        return self.address
+
+    async def stop(self) -> None:
+        """Close the listener and open connections."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+
+def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) -> web.Application:
+    """The aiohttp application (also used by the in-process tests)."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
+    app[CONFIG] = config
+    app[CONTEXT] = context
+    app[METRICS] = metrics
+    app.add_routes(api.routes())
+    app.add_routes(
+        [
+            web.get("/openapi.json", _openapi),
+            web.get("/metrics", _metrics),
+            web.get("/login", _login_page),
+            web.post("/login", _login),
+            *(web.get(path, _page) for path in PAGES),
+        ]
+    )
+    app.router.add_static("/static", STATIC)
+    return app
+
+
+async def _page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / PAGES[request.path], headers={"Cache-Control": "no-store"})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_spec())
+
+
+async def _login_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "login.html")
+
+
+async def _login(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    form = await request.post()
+    token = str(form.get("token", ""))
+    target = str(form.get("next", "/"))
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    if config.token is None or not token_matches(token, config.token):
+        log.warning("admin: failed login from %s", request.remote)
+        raise web.HTTPSeeOther(f"/login?failed=1&next={target}")
+    response = web.HTTPSeeOther(target)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    raise response
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    gauges = await _gauges(context)
+    text = request.app[METRICS].render(gauges)
+    return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _gauges(context: AdminContext) -> list[Gauge]:
+    now = context.now()
+    activation = await asyncio.to_thread(context.activation)
+    host_settings = await asyncio.to_thread(lambda: context.state.settings)
+    gauges: list[Gauge] = []
+    if activation.trust is not None:
+        app_id = activation.trust.catalog.application_id
+        count = await context.store.current_count(app_id, now)
+        gauges.append(
+            Gauge(
+                "openkms_current_count",
+                "The host's current count.",
+                count,
+                (("application_id", app_id),),
+            )
+        )
+    gauges.append(
+        Gauge(
+            "openkms_host_activated", "1 when the host may sign tickets.", int(activation.activated)
+        )
+    )
+    if activation.certificate is not None:
+        gauges.append(
+            Gauge(
+                "openkms_certificate_expiry_timestamp_seconds",
+                "When the host certificate expires.",
+                activation.certificate.expires_at,
+            )
+        )
+    dns = await dns_status(context.store, host_settings.dns_publishing)
+    gauges.append(
+        Gauge("openkms_dns_publishing_enabled", "1 when DNS publishing is on.", int(dns.enabled))
+    )
+    if dns.state in ("ok", "failing"):
+        gauges.append(
+            Gauge(
+                "openkms_dns_publishing_ok",
+                "1 when the last publish succeeded (12294).",
+                int(dns.state == "ok"),
+            )
+        )
+    if dns.last_success is not None:
+        gauges.append(
+            Gauge(
+                "openkms_dns_last_success_timestamp_seconds",
+                "When DNS publishing last succeeded.",
+                dns.last_success,
+            )
+        )
+    return gauges

@@ -1,0 +1,271 @@
+/* OpenKMS admin dashboard: shared helpers and the three pages. No framework, no CDN.
+   Data from clients (machine names, Info strings) is only ever set as textContent. */
+"use strict";
+
+const OK = {};
+
+OK.el = (tag, attrs, ...children) => {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined)
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+};
+
+OK.api = async (path) => {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+  return body;
+};
+
+OK.showError = (error) => {
+  const box = document.getElementById("error");
+  if (!box) return;
+  box.textContent = error ? String(error.message || error) : "";
+  box.style.display = error ? "block" : "none";
+};
+
+OK.date = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ") : "—");
+OK.day = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().slice(0, 10) : "—");
+OK.ago = (epoch, now) => {
+  const s = Math.max(0, now - epoch);
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+};
+
+OK.fillTable = (tbody, rows, empty) => {
+  tbody.replaceChildren();
+  if (!rows.length) {
+    const cols = tbody.closest("table").querySelectorAll("th").length;
+    tbody.append(OK.el("tr", {}, OK.el("td", { colspan: cols, class: "muted", text: empty })));
+    return;
+  }
+  for (const cells of rows) {
+    tbody.append(OK.el("tr", {}, ...cells.map((c) => (c instanceof Node && c.tagName === "TD" ? c : OK.el("td", {}, c)))));
+  }
+};
+
+/* Form <-> URL query, so that a filtered view can be bookmarked. */
+OK.formToQuery = (form) => {
+  const query = new URLSearchParams();
+  for (const [key, value] of new FormData(form)) if (String(value).trim()) query.set(key, String(value).trim());
+  return query;
+};
+OK.queryToForm = (form) => {
+  const query = new URLSearchParams(location.search);
+  for (const field of form.elements) {
+    if (!field.name || !query.has(field.name)) continue;
+    if (field.type === "checkbox") field.checked = query.get(field.name) === "true";
+    else field.value = query.get(field.name);
+  }
+};
+
+/* A bar chart of succeeded and failed requests per bucket, drawn as SVG. */
+OK.chart = (container, series) => {
+  const NS = "http://www.w3.org/2000/svg";
+  const width = 1000, height = 220, left = 40, bottom = 24, top = 10;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Activation requests over time");
+  const count = Math.max(1, Math.round((series.until - series.since) / series.bucket));
+  const byStart = new Map(series.buckets.map((b) => [b.start, b]));
+  const max = Math.max(1, ...series.buckets.map((b) => b.succeeded + b.failed));
+  const slot = (width - left) / count;
+  const scale = (height - bottom - top) / max;
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  for (const frac of [0, 0.5, 1]) {
+    const y = height - bottom - frac * max * scale;
+    add("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#dde1e7" });
+    add("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5f6b7a" }, Math.round(frac * max));
+  }
+  for (let i = 0; i < count; i++) {
+    const start = series.since + i * series.bucket;
+    const b = byStart.get(start) || { succeeded: 0, failed: 0 };
+    const x = left + i * slot + slot * 0.1, w = Math.max(1, slot * 0.8);
+    const hOk = b.succeeded * scale, hBad = b.failed * scale;
+    const base = height - bottom;
+    const title = `${OK.date(start)}: ${b.succeeded} succeeded, ${b.failed} failed`;
+    if (hOk) add("rect", { x, y: base - hOk, width: w, height: hOk, fill: "#1f8a4c" }).append(Object.assign(document.createElementNS(NS, "title"), { textContent: title }));
+    if (hBad) add("rect", { x, y: base - hOk - hBad, width: w, height: hBad, fill: "#c0392b" }).append(Object.assign(document.createElementNS(NS, "title"), { textContent: title }));
+    const every = Math.ceil(count / 8);
+    if (i % every === 0) add("text", { x: left + i * slot, y: height - 6, "font-size": 11, fill: "#5f6b7a" }, series.bucket >= 86400 ? OK.day(start) : OK.date(start));
+  }
+  container.replaceChildren(svg);
+};
+
+/* -- Overview ------------------------------------------------------------------------ */
+
+OK.overview = async () => {
+  const range = document.getElementById("range");
+  const load = async () => {
+    try {
+      const [o, status] = await Promise.all([OK.api("/api/overview"), OK.api("/api/status")]);
+      OK.showError(null);
+      document.getElementById("host").textContent = `${status.name} · port ${status.port}`;
+      document.getElementById("count").textContent = o.current_count;
+      document.getElementById("count-note").textContent =
+        `${o.clients_in_window} clients seen in the last ${o.window_days} days, ${o.clients_total} known`;
+      const list = document.getElementById("thresholds");
+      list.replaceChildren();
+      for (const t of o.thresholds) {
+        const pct = Math.min(100, Math.round((100 * o.current_count) / t.n_policy));
+        const bar = OK.el("div", { class: "bar" + (t.reached ? " reached" : "") }, OK.el("span", { style: `width:${pct}%` }));
+        const state = t.reached
+          ? OK.el("span", { class: "badge ok", text: "reached" })
+          : OK.el("span", { class: "badge warn", text: `${t.missing} more needed` });
+        const forecast = t.falls_below_at
+          ? `falls below ${t.n_policy} on ${OK.day(t.falls_below_at)} if no new machine appears`
+          : t.reached ? "" : "below this threshold now";
+        list.append(OK.el("div", { class: "threshold", "data-n": t.n_policy },
+          OK.el("div", {}, OK.el("strong", { text: `N = ${t.n_policy}` }), " ", state),
+          bar, OK.el("div", { class: "muted forecast", text: forecast })));
+      }
+      const c = o.certificate;
+      document.getElementById("cert").replaceChildren(
+        OK.el("dt", { text: "Activated" }), OK.el("dd", { class: c.activated ? "ok" : "bad", text: c.activated ? "yes" : `no — ${c.problem}` }),
+        OK.el("dt", { text: "License group" }), OK.el("dd", { text: c.group || "—" }),
+        OK.el("dt", { text: "Expires" }), OK.el("dd", { class: c.days_left !== null && c.days_left < 30 ? "warn" : "", text: c.expires_at ? `${OK.day(c.expires_at)} (${c.days_left} days)` : "—" }));
+      const d = o.dns;
+      const badge = { ok: "ok", failing: "bad", disabled: "", never: "warn" }[d.state];
+      document.getElementById("dns").replaceChildren(
+        OK.el("dt", { text: "State" }), OK.el("dd", {}, OK.el("span", { class: `badge ${badge}`, id: "dns-state", text: d.state })),
+        OK.el("dt", { text: "Last success" }), OK.el("dd", { text: d.last_success ? `${OK.date(d.last_success)} ${d.last_success_domain || ""}` : "—" }),
+        OK.el("dt", { text: "Last failure" }), OK.el("dd", { text: d.last_failure ? `${OK.date(d.last_failure)} ${d.last_failure_hresult || ""} ${d.last_failure_domain || ""}` : "—" }));
+      document.getElementById("requests").replaceChildren(
+        OK.el("dt", { text: "Total" }), OK.el("dd", { text: o.total_requests }),
+        OK.el("dt", { text: "Failed" }), OK.el("dd", { class: o.failed_requests ? "warn" : "", text: o.failed_requests }),
+        OK.el("dt", { text: "Activation interval" }), OK.el("dd", { text: `${status.activation_interval} min` }),
+        OK.el("dt", { text: "Renewal interval" }), OK.el("dd", { text: `${status.renewal_interval} min` }));
+      const [days, bucket] = range.value.split(":");
+      OK.chart(document.getElementById("chart"), await OK.api(`/api/activity?days=${days}&bucket=${bucket}`));
+    } catch (error) {
+      OK.showError(error);
+    }
+  };
+  range.addEventListener("change", load);
+  await load();
+  setInterval(load, 10000);
+};
+
+/* -- Clients ------------------------------------------------------------------------- */
+
+OK.clients = async () => {
+  const form = document.getElementById("filters");
+  const tbody = document.querySelector("#clients tbody");
+  const limit = 50;
+  let offset = Number(new URLSearchParams(location.search).get("offset") || 0);
+  try {
+    const catalog = await OK.api("/api/products");
+    const select = form.elements.product;
+    for (const p of catalog.products) select.append(OK.el("option", { value: p.activation_id, text: `${p.product}, ${p.edition}` }));
+  } catch (error) {
+    OK.showError(error);
+  }
+  OK.queryToForm(form);
+  const seenToQuery = (query) => {
+    const seen = query.get("seen");
+    query.delete("seen");
+    const now = Math.floor(Date.now() / 1000);
+    if (seen === "older") query.set("seen_before", String(now - 30 * 86400));
+    else if (seen) query.set("seen_since", String(now - Number(seen) * 86400));
+    return query;
+  };
+  const load = async () => {
+    const query = OK.formToQuery(form);
+    history.replaceState(null, "", `?${query}${offset ? `&offset=${offset}` : ""}`);
+    const apiQuery = seenToQuery(new URLSearchParams(query));
+    apiQuery.set("limit", limit);
+    apiQuery.set("offset", offset);
+    try {
+      const page = await OK.api(`/api/clients?${apiQuery}`);
+      OK.showError(null);
+      const now = Math.floor(Date.now() / 1000);
+      OK.fillTable(tbody, page.clients.map((c) => [
+        c.machine_name, OK.el("td", { class: "mono", text: c.cmid }), c.product,
+        OK.el("span", { class: `badge ${c.license_status_name === "licensed" ? "ok" : "warn"}`, text: c.license_status_name }),
+        `${OK.date(c.last_seen)} (${OK.ago(c.last_seen, now)})`, OK.date(c.first_seen), c.requests,
+      ]), "No client matches.");
+      const end = Math.min(page.total, offset + page.clients.length);
+      document.getElementById("range-text").textContent = page.total ? `${offset + 1}–${end} of ${page.total}` : "0 clients";
+      document.getElementById("prev").disabled = offset === 0;
+      document.getElementById("next").disabled = end >= page.total;
+      apiQuery.delete("limit"); apiQuery.delete("offset");
+      for (const fmt of ["csv", "json"]) document.getElementById(`export-${fmt}`).href = `/api/clients/export?${apiQuery}&format=${fmt}`;
+    } catch (error) {
+      OK.showError(error);
+    }
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; load(); });
+  form.addEventListener("change", () => { offset = 0; load(); });
+  document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); load(); });
+  document.getElementById("next").addEventListener("click", () => { offset += limit; load(); });
+  await load();
+};
+
+/* -- Events -------------------------------------------------------------------------- */
+
+OK.events = async () => {
+  const form = document.getElementById("filters");
+  const tbody = document.querySelector("#events tbody");
+  const cursors = [null];
+  let next = null;
+  OK.queryToForm(form);
+  const toEpoch = (value, endOfDay) => (value ? String(Math.floor(Date.parse(`${value}T00:00:00Z`) / 1000) + (endOfDay ? 86399 : 0)) : "");
+  const load = async () => {
+    const query = OK.formToQuery(form);
+    history.replaceState(null, "", `?${query}`);
+    const apiQuery = new URLSearchParams(query);
+    for (const [name, end] of [["since", false], ["until", true]]) if (apiQuery.get(name)) apiQuery.set(name, toEpoch(apiQuery.get(name), end));
+    if (apiQuery.get("failed") !== "true") apiQuery.delete("failed");
+    apiQuery.set("limit", 50);
+    const cursor = cursors[cursors.length - 1];
+    if (cursor) apiQuery.set("before", cursor);
+    try {
+      const page = await OK.api(`/api/events?${apiQuery}`);
+      OK.showError(null);
+      next = page.next;
+      OK.fillTable(tbody, page.events.map((e) => [
+        OK.date(e.time), e.event_id,
+        OK.el("span", { class: `badge ${e.level === "Information" ? "ok" : e.level === "Error" ? "bad" : "warn"}`, text: e.level }),
+        OK.el("td", { class: "mono", text: e.fields.hresult || "" }), e.fields.machine_name || e.fields.domain || "",
+        OK.el("td", { class: "mono", text: e.fields.cmid || "" }), OK.el("td", { class: "info", text: e.info }),
+      ]), "No event matches.");
+      document.getElementById("range-text").textContent = `page ${cursors.length}`;
+      document.getElementById("newer").disabled = cursors.length === 1;
+      document.getElementById("older").disabled = !next;
+      apiQuery.delete("limit"); apiQuery.delete("before");
+      for (const fmt of ["csv", "json"]) document.getElementById(`export-${fmt}`).href = `/api/events/export?${apiQuery}&format=${fmt}`;
+    } catch (error) {
+      OK.showError(error);
+    }
+  };
+  const restart = () => { cursors.length = 1; load(); };
+  form.addEventListener("submit", (e) => { e.preventDefault(); restart(); });
+  form.addEventListener("change", restart);
+  document.getElementById("older").addEventListener("click", () => { if (next) { cursors.push(next); load(); } });
+  document.getElementById("newer").addEventListener("click", () => { if (cursors.length > 1) { cursors.pop(); load(); } });
+  await load();
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  for (const link of document.querySelectorAll("header nav a")) if (link.dataset.page === page) link.classList.add("active");
+  OK[page]();
+});
