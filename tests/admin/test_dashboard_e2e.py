@@ -1,0 +1,109 @@
+"""The dashboard in a real headless Chromium against a real host with activated clients.
+
+Screenshots of each page go to ``artifacts/screenshots/``. Skipped without Chromium or
+Playwright, except under CI (env ``CI``), where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openkms.client.api import Client
+
+from helpers import HostProcess, Site, host_process
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def _playwright() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/system-packages")
+        pytest.skip("chromium is not installed")
+    return sync_playwright
+
+
+@pytest.fixture
+def host_with_clients(site: Site, tmp_path: Path) -> Iterator[HostProcess]:
+    trust = site.publisher.trust()
+    with host_process(site.host_dir, "--admin", "127.0.0.1:0") as host:
+        for i, edition in enumerate(["Standard"] * 6 + ["Datacenter"] * 2):
+            client = Client.open(tmp_path / f"client{i}", machine_name=f"node-{i:02d}")
+            client.install_key(site.product(edition).setup_key, trust)
+            client.set_kms(host.address)
+            client.activate()
+        yield host
+
+
+def test_dashboard_pages_in_chromium(host_with_clients: HostProcess) -> None:
+    sync_playwright = _playwright()
+    assert host_with_clients.admin is not None
+    base = f"http://{host_with_clients.admin}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+
+            page.goto(base + "/")
+            page.wait_for_function("document.getElementById('count').textContent !== '…'")
+            assert page.text_content("#count") == "8"
+            assert "reached" in page.text_content(".threshold[data-n='5']")
+            assert "17 more needed" in page.text_content(".threshold[data-n='25']")
+            assert "falls below 5 on" in page.text_content(".threshold[data-n='5'] .forecast")
+            page.wait_for_selector("#chart svg rect")
+            page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+            page.goto(base + "/clients")
+            page.wait_for_function("document.querySelectorAll('#clients tbody tr').length === 8")
+            assert "1\u20138 of 8" in page.text_content("#range-text")
+            page.screenshot(path=str(SCREENSHOTS / "clients.png"), full_page=True)
+            page.fill("input[name=q]", "node-07")
+            page.press("input[name=q]", "Enter")
+            page.wait_for_function("document.querySelectorAll('#clients tbody tr').length === 1")
+            assert page.locator("#clients tbody tr td:first-child").all_text_contents() == [
+                "node-07"
+            ]
+            page.fill("input[name=q]", "")
+            page.select_option("select[name=product]", label="Acme Server, Datacenter")
+            page.wait_for_function(
+                "document.getElementById('range-text').textContent === '1\u20132 of 2'"
+            )
+            page.screenshot(path=str(SCREENSHOTS / "clients-filtered.png"), full_page=True)
+
+            page.goto(base + "/events")
+            page.wait_for_function("document.querySelectorAll('#events tbody tr').length === 8")
+            page.screenshot(path=str(SCREENSHOTS / "events.png"), full_page=True)
+            page.select_option("select[name=failed]", "true")
+            page.wait_for_function("document.querySelector('#events tbody td.muted') !== null")
+        finally:
+            browser.close()
+    assert problems == []
