@@ -93,7 +93,9 @@ def order_srv(
 
 def _weighted_order(group: list[SrvRecord], rng: random.Random) -> list[SrvRecord]:
     """RFC 2782 weighted selection within one priority: zero weights first, then sums."""
-    remaining = sorted(group, key=lambda r: r.weight != 0)
+    remaining = list(group)
+    rng.shuffle(remaining)  # "any order": random, so that equal zero weights share the load
+    remaining.sort(key=lambda r: r.weight != 0)
     chosen: list[SrvRecord] = []
     while remaining:
         total = sum(r.weight for r in remaining)
