@@ -3,69 +3,87 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StoreError
 from openkms.host.config import HostConfig, format_address
 from openkms.host.service import HostService
 from openkms.protocol.connection import NEED_DATA, Connection, encode
-from openkms.protocol.messages import ErrorResponse, Message
+from openkms.protocol.messages import ActivationRequest, ErrorResponse, Message
 
 __all__ = ["HostServer"]
 
 log = logging.getLogger("openkms.host")
 
 
-class _ActivationProtocol(asyncio.Protocol):
-    """One client connection: frames in, responses out, in order."""
+class _Listener:
+    """The port a listener is bound to, known once it is bound (a response carries it).
 
-    def __init__(self, server: HostServer) -> None:
+    0 when its sockets were bound to different ports: each connection then looks it up.
+    """
+
+    __slots__ = ("port",)
+
+    def __init__(self) -> None:
+        self.port = 0
+
+
+class _ActivationProtocol(asyncio.Protocol):
+    """One client connection: frames in, responses out, in order.
+
+    The hot path creates no task: an activation is judged and queued for the store at once,
+    and the store's future calls back when the record is durable. Other messages (probes)
+    run in a task. Responses wait in ``_queue`` so that pipelined ones leave in order. Idle
+    connections are closed by the server's sweep, not by a timer per connection.
+    """
+
+    def __init__(self, server: HostServer, listener: _Listener) -> None:
         self._server = server
         self._config = server.config
+        self._port = listener.port
         self._conn = Connection()
         self._transport: asyncio.Transport | None = None
-        self._tail: asyncio.Future[None] | None = None
-        self._pending = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._port = 0
-        self._peer = "?"
+        self._queue: collections.deque[_Reply] = collections.deque()
+        self._last_active = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
-        sockname = transport.get_extra_info("sockname")
-        peer = transport.get_extra_info("peername")
-        self._port = sockname[1] if sockname else 0
-        self._peer = format_address(peer[0], peer[1]) if peer else "?"
+        if not self._port:
+            sockname = transport.get_extra_info("sockname")
+            self._port = sockname[1] if sockname else 0
         if not self._server.admit(self):
-            transport.write(encode(ErrorResponse(b"", ResultCode.HOST_BUSY, "host busy")))
-            transport.close()
+            self._transport.write(encode(ErrorResponse(b"", ResultCode.HOST_BUSY, "host busy")))
+            self._transport.close()
             return
-        self._arm_timer()
+        self._last_active = asyncio.get_running_loop().time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.release(self)
-        if self._timer is not None:
-            self._timer.cancel()
 
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._config.idle_timeout, self._idle)
+    @property
+    def _peer(self) -> str:
+        """The client's address, for log lines (looked up only when one is written)."""
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        return format_address(peer[0], peer[1]) if peer else "?"
 
-    def _idle(self) -> None:
-        if self._pending == 0 and self._transport is not None:
-            if self._conn.buffered:
-                log.warning(
-                    "closing %s: incomplete frame after %.0fs",
-                    self._peer,
-                    self._config.idle_timeout,
-                )
-            self._transport.close()
+    def close_if_idle(self, now: float) -> None:
+        """Close the connection if it has waited ``idle_timeout`` with nothing in flight."""
+        if self._queue or self._transport is None:
+            return
+        if now - self._last_active < self._config.idle_timeout:
+            return
+        if self._conn.buffered:
+            log.warning(
+                "closing %s: incomplete frame after %.0fs", self._peer, self._config.idle_timeout
+            )
+        self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         self._conn.receive_data(data)
@@ -82,32 +100,72 @@ class _ActivationProtocol(asyncio.Protocol):
             self._transport.close()
 
     def _dispatch(self, message: Message) -> None:
-        self._pending += 1
-        if self._pending >= self._config.max_pipelined and self._transport is not None:
+        reply = _Reply(message)
+        self._queue.append(reply)
+        self._server.inflight += 1
+        if len(self._queue) >= self._config.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
-        self._tail = asyncio.ensure_future(self._respond(message, self._tail))
-        self._server.track(self._tail)
-
-    async def _respond(self, message: Message, previous: asyncio.Future[None] | None) -> None:
+        service = self._server.service
         try:
-            response = await self._server.service.handle(message, self._port)
-        except StoreError as exc:
+            if isinstance(message, ActivationRequest):
+                pending = service.begin_activation(message, self._port)
+                reply.finish = pending.finish
+                future: asyncio.Future[Any] = pending.written
+            else:
+                future = asyncio.ensure_future(service.handle(message, self._port))
+                reply.finish = future.result
+        except Exception as exc:  # the store refused the write (e.g. it is closed)
+            reply.response = self._failure(message, exc)
+            self._flush()
+            return
+        future.add_done_callback(functools.partial(self._settled, reply))
+
+    def _settled(self, reply: _Reply, future: asyncio.Future[Any]) -> None:
+        try:
+            reply.response = reply.finish()
+        except (Exception, asyncio.CancelledError) as exc:
+            reply.response = self._failure(reply.message, exc)
+        self._flush()
+
+    def _failure(self, message: Message, exc: BaseException) -> ErrorResponse:
+        request_id = getattr(message, "request_id", b"")
+        if isinstance(exc, StoreError):
             log.error("store error: %s", exc)
-            response = ErrorResponse(getattr(message, "request_id", b""), exc.code, exc.message)
-        except Exception:
-            log.exception("internal error while answering %s", self._peer)
-            response = ErrorResponse(
-                getattr(message, "request_id", b""), ResultCode.INTERNAL_ERROR, "internal error"
-            )
-        if previous is not None and not previous.done():
-            await previous
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(encode(response))
-            self._pending -= 1
-            if self._pending < self._config.max_pipelined:
-                transport.resume_reading()
-            self._arm_timer()
+            return ErrorResponse(request_id, exc.code, exc.message)
+        if isinstance(exc, asyncio.CancelledError):
+            return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
+        log.error("internal error while answering %s", self._peer, exc_info=exc)
+        return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "internal error")
+
+    def _flush(self) -> None:
+        """Write the responses that are ready, in the order their requests came."""
+        queue, transport = self._queue, self._transport
+        while queue and queue[0].response is not None:
+            response = queue.popleft().response
+            self._server.answered()
+            if transport is not None and not transport.is_closing():
+                assert response is not None
+                transport.write(encode(response))
+        if transport is None or transport.is_closing():
+            return
+        if len(queue) < self._config.max_pipelined:
+            transport.resume_reading()
+        self._last_active = asyncio.get_running_loop().time()
+
+
+class _Reply:
+    """One request's place in its connection's response order."""
+
+    __slots__ = ("finish", "message", "response")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.finish: Callable[[], Message] = _unset
+        self.response: Message | None = None
+
+
+def _unset() -> Message:
+    raise AssertionError("a reply finished before it was started")
 
 
 class HostServer:
@@ -118,7 +176,9 @@ class HostServer:
         self.service = service
         self._servers: list[asyncio.Server] = []
         self._connections: set[_ActivationProtocol] = set()
-        self._inflight: set[asyncio.Future[None]] = set()
+        self.inflight = 0  # requests received and not yet answered
+        self._drained: asyncio.Future[None] | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
         self.addresses: list[tuple[str, int]] = []
 
     def admit(self, protocol: _ActivationProtocol) -> bool:
@@ -135,10 +195,11 @@ class HostServer:
         """Forget a closed connection."""
         self._connections.discard(protocol)
 
-    def track(self, future: asyncio.Future[None]) -> None:
-        """Keep an in-flight response so that a graceful stop can wait for it."""
-        self._inflight.add(future)
-        future.add_done_callback(self._inflight.discard)
+    def answered(self) -> None:
+        """One in-flight request has its response; wake a graceful stop waiting for the last."""
+        self.inflight -= 1
+        if self.inflight == 0 and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
     @property
     def connection_count(self) -> int:
@@ -150,9 +211,14 @@ class HostServer:
         loop = asyncio.get_running_loop()
         wanted = self.config.listeners(default_port)
         for host, port in wanted:
+            listener = _Listener()
             try:
                 server = await loop.create_server(
-                    lambda: _ActivationProtocol(self), host, port, reuse_address=True, backlog=4096
+                    functools.partial(_ActivationProtocol, self, listener),
+                    host,
+                    port,
+                    reuse_address=True,
+                    backlog=4096,
                 )
             except OSError as exc:
                 if self.config.listen:
@@ -167,14 +233,33 @@ class HostServer:
                 log.warning("not listening on %s: %s", format_address(host, port), exc.strerror)
                 continue
             self._servers.append(server)
+            ports = {sock.getsockname()[1] for sock in server.sockets}
             for sock in server.sockets:
                 self.addresses.append(sock.getsockname()[:2])
+            # One port for the whole listener, unless port 0 gave its sockets different ones.
+            listener.port = ports.pop() if len(ports) == 1 else 0
         if not self._servers:
             raise OpenKMSError("no listener could be bound", code=ResultCode.INVALID_ARGUMENT)
+        self._sweep()
         return self.addresses
+
+    def _sweep(self) -> None:
+        """Close idle connections; runs every tenth of the idle timeout.
+
+        One timer for the host instead of one per connection: a connection closes between
+        ``idle_timeout`` and 1.1 x ``idle_timeout`` after its last response.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for protocol in list(self._connections):
+            protocol.close_if_idle(now)
+        self._sweeper = loop.call_later(self.config.idle_timeout / 10, self._sweep)
 
     async def close_listeners(self) -> None:
         """Stop accepting new connections."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -185,12 +270,10 @@ class HostServer:
         """Graceful stop: no new connections, in-flight requests finish, then close the rest."""
         for server in self._servers:
             server.close()
-        if self._inflight:
+        if self.inflight > 0:
+            self._drained = asyncio.get_running_loop().create_future()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(*self._inflight, return_exceptions=True),
-                    self.config.shutdown_timeout,
-                )
+                await asyncio.wait_for(self._drained, self.config.shutdown_timeout)
         for protocol in list(self._connections):
             if protocol._transport is not None:
                 protocol._transport.close()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -14,7 +15,7 @@ from openkms import __version__
 from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
-from openkms.core.events import format_client_time, make_event
+from openkms.core.events import EventRecord, format_client_time
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.host.state import HostActivation, HostSettings
 from openkms.protocol.messages import (
@@ -27,7 +28,7 @@ from openkms.protocol.messages import (
 )
 from openkms.store.base import HostStore, RequestRecord
 
-__all__ = ["HostService"]
+__all__ = ["HostService", "PendingActivation"]
 
 log = logging.getLogger("openkms.host")
 
@@ -69,6 +70,11 @@ class HostService:
         # Metrics hook (the admin server): (result, license status, seconds, store seconds).
         self.on_request: Callable[[int, int, float, float], None] | None = None
         self.set_activation(activation, private_key)
+        # SqliteStore hands out the commit future directly; other stores go through a task.
+        submit = getattr(store, "submit_record", None)
+        self._submit: Callable[[RequestRecord], asyncio.Future[int]] = (
+            submit if submit is not None else self._record_in_task
+        )
 
     def set_activation(
         self, activation: HostActivation, private_key: Ed25519PrivateKey | None
@@ -85,6 +91,9 @@ class HostService:
                 TicketSigner(private_key, envelope), cert.expires_at, cert.group
             )
 
+    def _record_in_task(self, record: RequestRecord) -> asyncio.Future[int]:
+        return asyncio.ensure_future(self.store.record(record))
+
     @property
     def application_id(self) -> str | None:
         """The application this host serves (from its trust), if known."""
@@ -94,11 +103,41 @@ class HostService:
     async def handle(self, message: Message, port: int) -> Message:
         """The response to one message received on a listener bound to ``port``."""
         if isinstance(message, ActivationRequest):
-            return await self._activate(message, port)
+            pending = self.begin_activation(message, port)
+            await pending.written
+            return pending.finish()
         if isinstance(message, ProbeRequest):
             return await self._probe(message, port)
         return ErrorResponse(
             b"", ResultCode.PROTOCOL_ERROR, f"{type(message).__name__} is not a request"
+        )
+
+    def begin_activation(self, request: ActivationRequest, port: int) -> PendingActivation:
+        """Judge ``request`` and queue its record; answer with ``finish()`` once it is written.
+
+        The listener's fast path: no coroutine or task per request, only the store's future.
+        """
+        now = int(self._clock())
+        product = self._products.get(request.activation_id)
+        result = self._judge(request, product, now)
+        counted = result is ResultCode.OK
+        cmid = _cmid_text(request.cmid)
+        record = RequestRecord(
+            time=now,
+            host_id=self.host_id,
+            application_id=request.application_id,
+            activation_id=request.activation_id,
+            cmid=cmid,
+            machine_name=request.machine_name,
+            license_status=request.license_status,
+            n_policy=product.n_policy if product is not None else request.n_policy,
+            counted=counted,
+            failed=not counted,
+            event=EventRecord(12290, now, _info_12290(request, result, cmid)),
+        )
+        written = self._submit(record)
+        return PendingActivation(
+            self, request, product if counted else None, result, now, port, written
         )
 
     async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
@@ -131,30 +170,11 @@ class HostService:
             return ResultCode.PRODUCT_NOT_COVERED
         return ResultCode.OK
 
-    async def _activate(self, request: ActivationRequest, port: int) -> ActivationResponse:
-        started = time.perf_counter()
-        now = int(self._clock())
-        product = self._products.get(request.activation_id)
-        result = self._judge(request, product, now)
-        counted = result is ResultCode.OK
-        cmid = _cmid_text(request.cmid)
-        record = RequestRecord(
-            time=now,
-            host_id=self.host_id,
-            application_id=request.application_id,
-            activation_id=request.activation_id,
-            cmid=cmid,
-            machine_name=request.machine_name,
-            license_status=request.license_status,
-            n_policy=product.n_policy if product is not None else request.n_policy,
-            counted=counted,
-            failed=not counted,
-            event=make_event(12290, now, _info_12290(request, result, cmid)),
-        )
-        count = await self.store.record(record)
-        written = time.perf_counter()
+    def _response(self, pending: PendingActivation, count: int) -> ActivationResponse:
+        request, product, now = pending.request, pending.product, pending.now
         ticket = None
-        if counted and product is not None and count >= product.n_policy and self._signing:
+        signing = self._signing
+        if product is not None and count >= product.n_policy and signing is not None:
             body = TicketBody(
                 request.cmid,
                 request.activation_id,
@@ -163,43 +183,79 @@ class HostService:
                 now,
                 now + self._validity,
             )
-            ticket = self._signing.signer.issue(body)
+            ticket = signing.signer.issue(body)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "request from %s (%s): %s count=%d", request.machine_name, cmid, result.hex, count
+                "request from %s (%s): %s count=%d",
+                request.machine_name,
+                _cmid_text(request.cmid),
+                pending.result.hex,
+                count,
             )
-        if self.on_request is not None:
-            elapsed = time.perf_counter() - started
-            self.on_request(int(result), request.license_status, elapsed, written - started)
         return ActivationResponse(
             request.request_id,
-            int(result),
+            int(pending.result),
             count,
             self.settings.activation_interval,
             self.settings.renewal_interval,
-            port,
+            pending.port,
             now,
             self.host_id,
             ticket,
         )
 
 
+@dataclass(slots=True)
+class PendingActivation:
+    """An activation request whose record is on its way to durable storage."""
+
+    service: HostService
+    request: ActivationRequest
+    product: Product | None  # set only when the request was counted
+    result: ResultCode
+    now: int
+    port: int
+    written: asyncio.Future[int]  # the count after the record, once it is durable
+    started: float = field(default_factory=time.perf_counter)
+
+    def finish(self) -> ActivationResponse:
+        """The response, once ``written`` is done (raises the store's error if it failed)."""
+        service = self.service
+        if service.on_request is None:
+            return service._response(self, self.written.result())
+        written = time.perf_counter()
+        response = service._response(self, self.written.result())
+        status = self.request.license_status
+        elapsed = time.perf_counter() - self.started
+        service.on_request(int(self.result), status, elapsed, written - self.started)
+        return response
+
+
 def _cmid_text(cmid: bytes) -> str:
-    if len(cmid) == 16:
-        return str(uuid.UUID(bytes=cmid))
-    return cmid.hex()
+    text = cmid.hex()
+    if len(cmid) == 16:  # the UUID form, as str(uuid.UUID(bytes=cmid)) writes it
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return text
 
 
-def _info_12290(request: ActivationRequest, result: ResultCode, cmid: str) -> tuple[object, ...]:
-    machine = request.machine_name.replace(",", " ")
-    return (
+def _info_12290(request: ActivationRequest, result: ResultCode, cmid: str) -> str:
+    """The Info string of a 12290 event (the fields of EVENT_FIELDS[12290], in order)."""
+    client_time = request.client_time
+    values = (
         f"0x{int(result):X}" if result else "0x0",
         f"0x{request.n_policy:X}",
-        machine,
+        request.machine_name.replace(",", " "),
         cmid,
-        format_client_time(request.client_time) if 0 < request.client_time < 2**40 else "0",
-        int(request.vm),
-        request.license_status,
-        request.minutes_to_expiration,
+        _client_time_text(client_time - client_time % 60) if 0 < client_time < 2**40 else "0",
+        str(int(request.vm)),
+        str(request.license_status),
+        str(request.minutes_to_expiration),
         request.activation_id.replace(",", " "),
     )
+    return ",".join(values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_time_text(minute: int) -> str:
+    """format_client_time, cached: clients' clocks mostly fall in the same few minutes."""
+    return format_client_time(minute)

@@ -15,7 +15,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
-from openkms.store.base import ClientQuery, ClientRecord, Counters, EventQuery
+from openkms.store.base import ClientQuery, ClientRecord, Counters, EventQuery, RequestRecord
 
 logger = logging.getLogger("openkms.store")
 
@@ -109,6 +109,11 @@ INSERT_EVENT: Final = (
 UPSERT_COUNTER: Final = (
     "INSERT INTO counters VALUES (?, ?, 1, ?) ON CONFLICT (host_id, license_status) "
     "DO UPDATE SET total = total + 1, failed = failed + excluded.failed"
+)
+# A batch's requests are added to the counters at once: (host, status, total, failed).
+ADD_COUNTERS: Final = (
+    "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (host_id, license_status) "
+    "DO UPDATE SET total = total + excluded.total, failed = failed + excluded.failed"
 )
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
 UPSERT_CLIENT: Final = """
@@ -317,13 +322,23 @@ def rollback(conn: sqlite3.Connection) -> None:
 def count_at(conn: sqlite3.Connection, policy: CountPolicy, application_id: str, now: int) -> int:
     """The count rule of ``openkms.core.counting.current_count``, in two cheap queries."""
     horizon = policy.horizon(now)
+    cap = policy.cap_factor * largest_n_policy(conn, application_id, horizon)
+    if cap <= 0:
+        return 0
+    return recent_clients(conn, application_id, horizon, cap)
+
+
+def largest_n_policy(conn: sqlite3.Connection, application_id: str, horizon: int) -> int:
+    """The largest N-policy seen for the application since ``horizon`` (0 if none)."""
     (largest_n,) = conn.execute(
         "SELECT max(n_policy) FROM n_policy_seen WHERE application_id = ? AND last_seen >= ?",
         (application_id, horizon),
     ).fetchone()
-    cap = policy.cap_factor * int(largest_n or 0)
-    if cap <= 0:
-        return 0
+    return int(largest_n or 0)
+
+
+def recent_clients(conn: sqlite3.Connection, application_id: str, horizon: int, cap: int) -> int:
+    """Clients of the application seen since ``horizon``, counting no further than ``cap``."""
     # LIMIT inside: walk at most ``cap`` index entries however many clients there are.
     (count,) = conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM clients "
@@ -383,3 +398,106 @@ def read_clients(conn: sqlite3.Connection, query: ClientQuery) -> list[ClientRec
     sql = f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE {conditions} "  # noqa: S608
     sql += "ORDER BY last_seen DESC, application_id, cmid LIMIT ? OFFSET ?"
     return [ClientRecord(*row) for row in conn.execute(sql, params).fetchall()]
+
+
+class RecordBatch:
+    """Applies the requests of one write transaction with as few statements as possible.
+
+    Per request only the client upsert remains: events are inserted with one
+    ``executemany`` and counters added once per (host, status) at ``flush()``, and the count
+    rule's two queries are answered from what this transaction already knows whenever that
+    is exact (no other writer can change the tables while it holds the write lock):
+
+    * an N-policy already upserted in this batch at the same or a later time needs no upsert;
+    * the cap (``cap_factor`` x the largest recent N-policy) only changes when an N-policy
+      row does, so it is queried once per application and horizon;
+    * within one horizon, clients' ``last_seen`` only grows, so a count that reached the cap
+      stays at the cap.
+
+    Call ``flush()`` before any other statement runs on the connection, and make a new batch
+    for every transaction.
+    """
+
+    def __init__(self, policy: CountPolicy) -> None:
+        self._policy = policy
+        self._events: list[tuple[object, ...]] = []
+        self._counters: dict[tuple[str, int], list[int]] = {}
+        self._n_seen: dict[tuple[str, int], int] = {}
+        self._caps: dict[tuple[str, int], int] = {}
+        self._full: set[tuple[str, int, int]] = set()  # (application, horizon, cap) at cap
+
+    def apply(self, conn: sqlite3.Connection, request: RequestRecord) -> int:
+        """Record one request; return the application's count after it."""
+        event = request.event
+        self._events.append(
+            (
+                event.event_id,
+                event.time,
+                event.info,
+                request.cmid,
+                request.activation_id,
+                hresult(event.info),
+            )
+        )
+        totals = self._counters.setdefault((request.host_id, request.license_status), [0, 0])
+        totals[0] += 1
+        totals[1] += request.failed
+        if request.counted:
+            self._upsert_client(conn, request)
+        return self._count(conn, request.application_id, request.time)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Write the events and counters gathered so far."""
+        if self._events:
+            conn.executemany(INSERT_EVENT, self._events)
+            self._events.clear()
+        if self._counters:
+            conn.executemany(
+                ADD_COUNTERS,
+                [(host, status, t, f) for (host, status), (t, f) in self._counters.items()],
+            )
+            self._counters.clear()
+
+    def forget(self) -> None:
+        """Drop what this batch knows: another statement changed the tables."""
+        self._n_seen.clear()
+        self._caps.clear()
+        self._full.clear()
+
+    def _upsert_client(self, conn: sqlite3.Connection, request: RequestRecord) -> None:
+        app, t = request.application_id, request.time
+        conn.execute(
+            UPSERT_CLIENT,
+            (app, request.cmid, request.activation_id, request.machine_name, t, t,
+             request.license_status, request.n_policy),
+        )  # fmt: skip
+        key = (app, request.n_policy)
+        if self._n_seen.get(key, t - 1) < t:
+            conn.execute(UPSERT_N_POLICY, (app, request.n_policy, t))
+            self._n_seen[key] = t
+            self._caps.clear()
+            self._full.clear()
+
+    def _count(self, conn: sqlite3.Connection, application_id: str, now: int) -> int:
+        horizon = self._policy.horizon(now)
+        cap = self._caps.get((application_id, horizon))
+        if cap is None:
+            cap = self._policy.cap_factor * largest_n_policy(conn, application_id, horizon)
+            self._caps[(application_id, horizon)] = cap
+        if cap <= 0:
+            return 0
+        if (application_id, horizon, cap) in self._full:
+            return cap
+        count = recent_clients(conn, application_id, horizon, cap)
+        if count >= cap:
+            self._full.add((application_id, horizon, cap))
+        return count
+
+
+def hresult(info: str) -> int | None:
+    """The HRESULT leading an Info string, for indexed queries; None if it is not one."""
+    head = info.split(",", 1)[0].strip()
+    try:
+        return int(head, 16)
+    except ValueError:
+        return None

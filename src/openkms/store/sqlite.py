@@ -52,8 +52,9 @@ logger = logging.getLogger("openkms.store")
 
 T = TypeVar("T")
 _Op = Callable[[sqlite3.Connection], Any]
-# (operation run on the writer's connection, future to settle, loop owning the future)
-_Item = tuple[_Op, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# (a request to record or an operation run on the writer's connection, future to settle,
+# loop owning the future)
+_Item = tuple[_Op | RequestRecord, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
 _IDLE_READERS: Final = 4
 # Retention deletes a tenth of the allowance at a time, so that pruning costs one DELETE
@@ -211,40 +212,27 @@ class SqliteStore(HostStore):
 
     async def record(self, request: RequestRecord) -> int:
         """Durably record one request; return the application's count after it."""
-        count: int = await self._submit(functools.partial(self._apply_record, request))
-        return count
+        return await self.submit_record(request)
+
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        """Queue one request's record; the future gives the count once it is durable.
+
+        ``record()`` without the coroutine, for a caller (the host's listener) that would
+        rather add a done callback than run a task per request.
+        """
+        return self._submit(request)
 
     async def log_event(self, event: EventRecord) -> None:
         """Durably append a host event (12293, 12294, ...)."""
         await self._submit(functools.partial(_insert_event, event))
 
-    def _submit(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def _submit(self, op: _Op | RequestRecord) -> asyncio.Future[Any]:
         """Queue ``op`` for the writer; the future settles once its batch has committed."""
         self._check_open()
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.put((op, future, loop))
         return future
-
-    def _apply_record(self, request: RequestRecord, conn: sqlite3.Connection) -> int:
-        event = request.event
-        conn.execute(
-            db.INSERT_EVENT,
-            (
-                event.event_id,
-                event.time,
-                event.info,
-                request.cmid,
-                request.activation_id,
-                _hresult(event.info),
-            ),
-        )
-        conn.execute(
-            db.UPSERT_COUNTER, (request.host_id, request.license_status, int(request.failed))
-        )
-        if request.counted:
-            _upsert_client(conn, request)
-        return db.count_at(conn, self.policy, request.application_id, request.time)
 
     # -- the writer thread -----------------------------------------------------------------
 
@@ -300,7 +288,16 @@ class SqliteStore(HostStore):
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> list[Any]:
         conn.execute("BEGIN IMMEDIATE")
         # In order: each record's count sees every row written before it, its own included.
-        results = [op(conn) for op, _, _ in batch]
+        records = db.RecordBatch(self.policy)
+        results: list[Any] = []
+        for op, _, _ in batch:
+            if isinstance(op, RequestRecord):
+                results.append(records.apply(conn, op))
+            else:  # anything else may read or change what the batch has in hand
+                records.flush(conn)
+                records.forget()
+                results.append(op(conn))
+        records.flush(conn)
         self._prune_events(conn)
         conn.execute("COMMIT")
         return results
@@ -413,35 +410,9 @@ def _insert_event(event: EventRecord, conn: sqlite3.Connection) -> None:
             event.info,
             fields.get("cmid"),
             fields.get("activation_id"),
-            _hresult(event.info) if "hresult" in fields else None,
+            db.hresult(event.info) if "hresult" in fields else None,
         ),
     )
-
-
-def _upsert_client(conn: sqlite3.Connection, request: RequestRecord) -> None:
-    conn.execute(
-        db.UPSERT_CLIENT,
-        (
-            request.application_id,
-            request.cmid,
-            request.activation_id,
-            request.machine_name,
-            request.time,
-            request.time,
-            request.license_status,
-            request.n_policy,
-        ),
-    )
-    conn.execute(db.UPSERT_N_POLICY, (request.application_id, request.n_policy, request.time))
-
-
-def _hresult(info: str) -> int | None:
-    """The HRESULT leading an Info string, for indexed queries; None if it is not one."""
-    head = info.split(",", 1)[0].strip()
-    try:
-        return int(head, 16)
-    except ValueError:
-        return None
 
 
 def _settle_all(batch: list[_Item], results: list[Any] | None, error: StoreError | None) -> None:
