@@ -1,0 +1,131 @@
+"""``doctor bundle``: what support asks for, in one zip archive.
+
+``dlv.txt``/``dlv.json`` (the machine's ``dlv``), ``events.csv`` (its event log: the Key
+Management Service log of a host, the client's 12288/12289), ``doctor.txt``/``doctor.json``
+(the report). Everything in the archive is generated from the store; no file of the store is
+copied, so private keys (``host.key``), tokens and tickets never leave the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import cast
+
+import msgspec
+
+from openkms.client.api import Client
+from openkms.client.info import gather_client_info
+from openkms.core.events import EventRecord
+from openkms.doctor._storeevents import host_events
+from openkms.doctor.findings import Report
+from openkms.errors import OpenKMSError
+from openkms.event_export import export_events
+from openkms.host.info import gather_host_info
+from openkms.host.state import HostState
+from openkms.slmgr_text import client_text, host_text
+from openkms.store.base import Counters, HostStore
+from openkms.store.sqlite import SqliteReader
+
+__all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
+
+BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json")
+
+
+def store_kind(directory: Path) -> str | None:
+    """'host', 'client' or None, from the files of a store directory."""
+    if (directory / "host.json").is_file():
+        return "host"
+    if (directory / "client.json").is_file():
+        return "client"
+    return None
+
+
+class _ReadOnlyCounts:
+    """The two reads ``gather_host_info`` makes, from a SqliteReader (or nothing)."""
+
+    def __init__(self, reader: SqliteReader | None) -> None:
+        self.reader = reader
+
+    async def current_count(self, application_id: str, now: int) -> int:
+        return self.reader.current_count(application_id, now) if self.reader else 0
+
+    async def counters(self, host_id: str) -> Counters:
+        return self.reader.counters(host_id) if self.reader else Counters()
+
+
+def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
+    state = HostState(directory)
+    if state.host_key() is None or not (directory / "host.key").is_file():
+        # gather_host_info would create a new identity: never write to the store.
+        raise OpenKMSError("no host key or no host identity (host.key) in this store")
+    path = directory / "host.db"
+    reader = SqliteReader(path) if path.exists() else None
+    try:
+        # gather_host_info reads only current_count and counters: a read-only stand-in
+        # keeps the bundle from opening (and migrating) the store of a running host.
+        store = cast(HostStore, _ReadOnlyCounts(reader))
+        info = asyncio.run(gather_host_info(state, store, now))
+        records = list(host_events(reader, (), None)) if reader else []
+    finally:
+        if reader is not None:
+            reader.close()
+    return {
+        "dlv.txt": [host_text(info, verbose=True) + "\n"],
+        "dlv.json": [msgspec.json.format(msgspec.json.encode(info)).decode() + "\n"],
+        "events.csv": export_events(records, "csv", "Key Management Service"),
+    }
+
+
+def _client_files(directory: Path, clock: Callable[[], float]) -> dict[str, Iterable[str]]:
+    client = Client.open(directory, clock=clock, machine_name="doctor")
+    info = gather_client_info(client)
+    records: list[EventRecord] = client.events.read()
+    return {
+        "dlv.txt": [client_text(info, verbose=True) + "\n"],
+        "dlv.json": [msgspec.json.format(msgspec.json.encode(info)).decode() + "\n"],
+        "events.csv": export_events(records, "csv", "Application"),
+    }
+
+
+def _machine_files(directory: Path, clock: Callable[[], float]) -> dict[str, Iterable[str]]:
+    kind = store_kind(directory)
+    try:
+        if kind == "host":
+            return _host_files(directory, int(clock()))
+        if kind == "client":
+            return _client_files(directory, clock)
+        problem = f"{directory} is neither a host store (host.json) nor a client store"
+    except OpenKMSError as exc:
+        problem = f"{exc.code.hex} {exc.message}"
+    return {"dlv.txt": [f"Error: {problem}\n"]}
+
+
+def write_bundle(
+    directory: Path, output: Path, report: Report, *, clock: Callable[[], float] = time.time
+) -> list[str]:
+    """Write the archive atomically; return the names it holds."""
+    files = _machine_files(directory, clock)
+    files["doctor.txt"] = [report.render_text() + "\n"]
+    files["doctor.json"] = [report.to_json() + "\n"]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".bundle-", suffix=".zip", dir=output.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, chunks in files.items():
+                with archive.open(name, "w") as member:
+                    for chunk in chunks:
+                        member.write(chunk.encode())
+        Path(temp).replace(output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temp).unlink()
+        raise
+    return list(files)
