@@ -164,7 +164,7 @@ async def probe(
     except TimeoutError:
         answer = None
     except OSError as exc:
-        answer = f"the connection failed after connecting ({exc.strerror or exc})"
+        answer = f"the peer closed the connection ({exc.strerror or exc})"
     finally:
         writer.close()
     local_time = (sent_at + clock()) / 2
