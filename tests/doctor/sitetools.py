@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from helpers import Site
 
 from openkms.cli.main import cli
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.transport import TcpTransport
+
+from helpers import Site
 
 
 def client_of(site: Site, directory: Path, edition: str, address: str, name: str) -> Client:

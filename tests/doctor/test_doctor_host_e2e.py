@@ -9,11 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from doctor.sitetools import activate_clients, by_check, client_of, doctor, doctor_json, one
-from helpers import Site, host_process, make_site
 
+from doctor.sitetools import activate_clients, by_check, client_of, doctor, doctor_json, one
 from openkms.core.codes import ResultCode
 from openkms.host.state import HostState
+
+from helpers import Site, host_process, make_site
 
 pytestmark = pytest.mark.e2e
 

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from doctor.sitetools import activate_clients, doctor, doctor_json, one
-from helpers import Site, host_process
 
+from doctor.sitetools import activate_clients, doctor, doctor_json, one
 from openkms.core.codes import ResultCode
 from openkms.doctor.probe import ProbeOutcome, probe, tcp_connect
 from openkms.store.base import EventQuery
 from openkms.store.sqlite import SqliteReader
+
+from helpers import Site, host_process
 
 pytestmark = pytest.mark.e2e
 
