@@ -258,7 +258,7 @@ def _count_finding(result: ProbeResult, product: Product) -> Finding | None:
     return Finding(
         procedure="count",
         severity=Severity.ERROR,
-        check="count-below-n-policy",
+        check="count-vs-n-policy",
         evidence=f"{result.where}: current count {response.current_count} < N-policy "
         f"{product.n_policy} of {product.name}",
         meaning=f"{code.info.message} The host counts this client but does not activate it.",
