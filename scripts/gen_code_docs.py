@@ -35,7 +35,9 @@ def main() -> int:
     text = render()
     if "--check" in sys.argv:
         if not DOC.exists() or DOC.read_text() != text:
-            print("docs/result-codes.md is out of date: run .venv/bin/python scripts/gen_code_docs.py")
+            print(
+                "docs/result-codes.md is out of date: run .venv/bin/python scripts/gen_code_docs.py"
+            )
             return 1
         return 0
     DOC.write_text(text)
