@@ -11,11 +11,24 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "dns"))
 
 from bindserver import Bind, named_installed, start_bind, stop_bind
+
+
+def _answers_tcp(server: Bind) -> bool:
+    query = dns.message.make_query("openkms.test", dns.rdatatype.SOA)
+    try:
+        dns.query.tcp(query, "127.0.0.1", port=server.port, timeout=2.0)
+    except (OSError, dns.exception.DNSException):
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +38,15 @@ def doctor_bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
         if os.environ.get("CI"):
             pytest.fail("named (BIND9) is required in CI: apt-get install bind9 bind9-utils")
         pytest.skip("named (BIND9) is not installed")
-    server = start_bind(tmp_path_factory.mktemp("doctor-bind"))
+    for _ in range(5):
+        server = start_bind(tmp_path_factory.mktemp("doctor-bind"))
+        if _answers_tcp(server):
+            break
+        # bindserver picks a free UDP port; its TCP twin may be busy (an ephemeral port
+        # of another connection): named then runs without TCP. Start another one.
+        stop_bind(server)
+    else:
+        pytest.fail("named could not listen on TCP")
     try:
         yield server
     finally:
