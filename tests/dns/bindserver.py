@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -109,10 +110,27 @@ def _config(directory: Path, port: int, secret: str) -> str:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+    """A loopback port free for both UDP and TCP (named needs both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port: int = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
+def _answers_tcp(port: int) -> bool:
+    query = dns.message.make_query(UPDATABLE[0], dns.rdatatype.SOA)
+    try:
+        dns.query.tcp(query, "127.0.0.1", port=port, timeout=1.0)
+    except (OSError, dns.exception.DNSException):
+        return False
+    return True
 
 
 def _ready(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
@@ -143,8 +161,10 @@ def _start(named: str, directory: Path, secret: str) -> tuple[subprocess.Popen[b
             process = subprocess.Popen(
                 [named, "-g", "-4", "-n", "1", "-c", str(conf)], stdout=log, stderr=log
             )
-        if _ready(port, process):
+        if _ready(port, process) and _answers_tcp(port):
             return process, port
+        # Port taken meanwhile (UDP or TCP): named exited or runs without TCP; retry.
+        process.terminate()
         process.wait(5)
     raise RuntimeError(f"named did not start: {(directory / 'named.log').read_text()}")
 
