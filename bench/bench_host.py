@@ -1,7 +1,7 @@
 """Activations per second and latency of the real host process over loopback.
 
     .venv/bin/python bench/bench_host.py [--mode new-connection|persistent] [--requests 50000]
-        [--seconds S] [--clients 64] [--generators 1] [--repeat 3] [--host-arg=--workers=2]
+        [--seconds S] [--clients 64] [--generators 1] [--rate R] [--repeat 3] [--host-arg=ARG]
 
 Each run makes a fresh site (publisher + activated host store) in a temporary directory,
 starts ``python -m openkms host --store DIR serve --listen 127.0.0.1:0`` as a separate
@@ -12,9 +12,15 @@ writes its 12290 event and counters durably and, once the count reaches the N-po
 ticket. ``new-connection`` opens a TCP connection per activation (connect, send, read one
 response, close), the way KMS clients do; ``persistent`` keeps one connection per client.
 
+By default the load is a closed loop: each client sends its next request as soon as it has
+its answer, which measures the most the host can do (and, by Little's law, makes the mean
+latency clients/throughput). ``--rate R`` offers R activations/s instead (open loop, still at
+most ``--clients`` in flight), which measures latency at a given load; latency then counts
+from when a request was due, so a host that falls behind is charged for it.
+
 Printed per run and as medians over ``--repeat`` runs: activations/s, latency p50/p90/p99/max
 (ms, measured by the client from connect to response), the host's peak RSS (VmHWM, summed
-over its worker processes) and host CPU seconds per 1,000 activations, errors, the share of
+over its process tree) and host CPU seconds per 1,000 activations, errors, the share of
 results that were OK and how many carried a ticket. After each run the host is stopped
 gracefully and its store is checked: the counters and 12290 events must match the responses
 acknowledged.
@@ -313,9 +319,11 @@ def quiet_options() -> list[str]:
     return [option for option in ("--no-dns", "--no-admin") if option in usage]
 
 
-def start_host(store: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+def start_host(
+    store: Path, extra: list[str], port: int = 0, name: str = "host"
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start the real host and wait for its ready file; return the process and its port."""
-    ready = store / "ready.json"
+    ready = store / f"ready-{name}.json"
     command = [
         sys.executable,
         "-m",
@@ -325,20 +333,20 @@ def start_host(store: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], 
         str(store),
         "serve",
         "--listen",
-        "127.0.0.1:0",
+        f"127.0.0.1:{port}",
         "--ready-file",
         str(ready),
         "--log-level",
         "WARNING",
         *extra,
     ]
-    log = (store / "host.log").open("wb")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    log_path = store / f"{name}.log"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
     deadline = time.monotonic() + 30
     while not ready.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"host did not start: {(store / 'host.log').read_text()}")
+            raise RuntimeError(f"host did not start: {log_path.read_text()}")
         time.sleep(0.02)
     address = json.loads(ready.read_text())["listen"][0]
     return process, int(address.rsplit(":", 1)[1])
@@ -442,29 +450,40 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000
 
 
+def stop_hosts(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM (graceful stop), then wait; kill what does not stop in 30 s."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def one_run(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="openkms-bench-") as scratch:
         store, product, host_id = make_site(Path(scratch))
         process, port = start_host(store, args.host_arg)
+        processes = [process]
         try:
+            # Experiments with several host processes on one port (SO_REUSEPORT) start the
+            # others here with start_host(store, args.host_arg, port, "host2").
             target = dataclasses.replace(product, host="127.0.0.1", port=port)
-            pids = process_tree(process.pid)
+            pids = [pid for p in processes for pid in process_tree(p.pid)]
             cpu_before = cpu_seconds(pids)
             tally = run_load(target, args)
-            pids = process_tree(process.pid)
+            pids = [pid for p in processes for pid in process_tree(p.pid)]
             user, system = (a - b for a, b in zip(cpu_seconds(pids), cpu_before, strict=True))
             cpu = user + system
             rss = peak_rss_mib(pids)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_hosts(processes)
         verdict = verify_store(store, host_id, tally)
-        if process.returncode != 0:
-            verdict += f"; host exited {process.returncode}: {(store / 'host.log').read_text()}"
+        for p in processes:
+            if p.returncode != 0:
+                verdict += f"; a host exited {p.returncode}: {(store / 'host.log').read_text()}"
     ordered = sorted(tally.latencies)
     elapsed = tally.finished - tally.started
     done = len(ordered)
