@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -192,6 +193,28 @@ def test_publisher_run_survives_a_failing_event_sink(tmp_path: Path) -> None:
             await task
 
     asyncio.run(main())
+
+
+def test_publisher_resolves_its_configuration_off_the_event_loop() -> None:
+    # publish_config reads files and calls socket.getfqdn(): never on the host's loop.
+    threads: list[int] = []
+
+    def config() -> PublishConfig:
+        threads.append(threading.get_ident())
+        return _config(enabled=False)
+
+    async def sink(event: EventRecord) -> None:
+        pass
+
+    async def main() -> None:
+        task = asyncio.ensure_future(DnsPublisher(config, sink, poll_seconds=0.01).run())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert threads and threading.get_ident() not in threads
 
 
 class _FixedLocator(Locator):

@@ -153,21 +153,23 @@ class DnsPublisher:
         after ``cdns``, or a new domain, takes effect without waiting for the interval.
         """
         loop = asyncio.get_running_loop()
-        config = self._read()
+        config = await self._read()
         await self.cycle(config)
         last = loop.time()
         while True:
             interval = config.republish_seconds if config else self._poll_seconds
             await asyncio.sleep(min(self._poll_seconds, interval))
-            current = self._read()
+            current = await self._read()
             if current != config or (current and loop.time() - last >= interval):
                 config = current
                 await self.cycle(config)
                 last = loop.time()
 
-    def _read(self) -> PublishConfig | None:
+    async def _read(self) -> PublishConfig | None:
+        # In a worker thread: resolving the configuration reads files and may ask the
+        # resolver (socket.getfqdn), which must never stall the host's event loop.
         try:
-            return self._config()
+            return await asyncio.to_thread(self._config)
         except Exception as exc:  # bad settings must not stop the host from serving
             log.warning("DNS publishing not configured: %s", exc)
             return None
