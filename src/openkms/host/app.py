@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openkms.core.codes import ResultCode
-from openkms.errors import KeyFormatError
+from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
@@ -71,13 +71,15 @@ class HostApp:
         activation = self.state.activation(now)
         if not activation.activated:
             log.warning("host not activated (%s): answering 0xC004F041", activation.problem)
+        # Read the key before opening the store: a bad host.key must not leave it open.
+        private_key, host_id = self.state.private_key(), self.state.host_id
         await self.store.open()
         self.service = HostService(
             store=self.store,
             activation=activation,
-            private_key=self.state.private_key(),
+            private_key=private_key,
             host_settings=host_settings,
-            host_id=self.state.host_id,
+            host_id=host_id,
             clock=self._clock,
         )
         self.server = HostServer(self.config, self.service)
@@ -112,14 +114,17 @@ class HostApp:
     async def serve(self, on_ready: Callable[[list[tuple[str, int]]], None] | None = None) -> None:
         """Start, call ``on_ready`` with the bound addresses, serve until ``stop()``."""
         addresses = await self.start()
-        if on_ready is not None:
-            on_ready(addresses)
-        poller = asyncio.ensure_future(self._poll_settings())
-        publisher = self._start_dns_publisher(addresses)
+        poller: asyncio.Future[None] | None = None
+        publisher: asyncio.Task[None] | None = None
         try:
+            if on_ready is not None:
+                on_ready(addresses)
+            poller = asyncio.ensure_future(self._poll_settings())
+            publisher = self._start_dns_publisher(addresses)
             await self._stopping.wait()
         finally:
-            poller.cancel()
+            if poller is not None:
+                poller.cancel()
             if publisher is not None:
                 publisher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -152,11 +157,15 @@ class HostApp:
         path = self.state.directory / "host.json"
         while True:
             await asyncio.sleep(self.config.settings_poll_seconds)
-            with contextlib.suppress(OSError):
+            try:
                 mtime = path.stat().st_mtime
                 if mtime != self._settings_mtime and self.service is not None:
                     self._settings_mtime = mtime
                     self.service.settings = self.state.settings
+            except OSError:
+                continue
+            except OpenKMSError as exc:  # e.g. a hand-edited host.json: keep the last settings
+                log.warning("settings not reloaded: %s", exc)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT stop gracefully; a second SIGINT forces the exit."""
