@@ -89,3 +89,20 @@ def test_a_mistyped_setup_key_and_a_repeated_one_are_refused() -> None:
     second = [line for line in text.splitlines() if line.startswith("setup_key")][1]
     with pytest.raises(CatalogError, match="repeats"):
         parse_catalog_toml(text.replace(second, key_line))
+
+
+_PUBLISHER = '[publisher]\nname = "Acme"\napplication_id = "6f1c4a52-0d7e-4c2a-9a53-0e6a0d3c9b11"\n'
+
+
+@pytest.mark.parametrize(
+    ("top", "words"),
+    [
+        ('group = ["A"]\n', "line 1: group must be [[group]] tables"),
+        ('product = [1]\n[[group]]\nname = "A"\n', "line 1: product must be [[product]] tables"),
+        ('policy = 3\n[[group]]\nname = "A"\n', "line 1: policy must be a [policy] table"),
+    ],
+)
+def test_a_table_of_the_wrong_type_is_a_catalog_error(top: str, words: str) -> None:
+    with pytest.raises(CatalogError) as info:
+        parse_catalog_toml(top + _PUBLISHER, "catalog.toml")
+    assert words in info.value.message

@@ -105,10 +105,13 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     groups = _groups(raw, text, source)
     products = tuple(
         _product(entry, index, groups, text, source)
-        for index, entry in enumerate(raw.get("product", []))
+        for index, entry in enumerate(_tables(raw, "product", text, source))
     )
     _check_unique(products, text, source)
     policy = raw.get("policy", {})
+    if not isinstance(policy, dict):
+        line = _line_of(text, r"^[ \t]*\[*policy\b")
+        raise CatalogError(f"{source}: line {line}: policy must be a [policy] table")
     return Catalog(
         publisher=name,
         application_id=application_id,
@@ -123,9 +126,18 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     )
 
 
+def _tables(raw: dict[str, Any], name: str, text: str, source: str) -> list[dict[str, Any]]:
+    """The ``[[name]]`` entries; anything else under that name is an error, not a crash."""
+    entries = raw.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        line = _line_of(text, rf"^[ \t]*\[*{name}\b")
+        raise CatalogError(f"{source}: line {line}: {name} must be [[{name}]] tables")
+    return entries
+
+
 def _groups(raw: dict[str, Any], text: str, source: str) -> tuple[str, ...]:
-    entries = raw.get("group")
-    if not isinstance(entries, list) or not entries:
+    entries = _tables(raw, "group", text, source)
+    if not entries:
         raise CatalogError(f"{source}: line 1: no [[group]] entries (lowest group first)")
     names = []
     for index, entry in enumerate(entries):
