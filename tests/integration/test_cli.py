@@ -310,3 +310,12 @@ def test_host_events_export_formats(site: Site) -> None:
     assert [e["event_id"] for e in events] == [12293] and events[0]["level"] == "Error"
     _, out, _ = run("host", "--store", store, "events")
     assert "Event ID:      12294" in out and "Info:\n0x8007232D,corp.example" in out
+
+
+def test_a_client_state_with_a_mangled_cmid_is_a_clear_error(tmp_path: Path) -> None:
+    store = tmp_path / "pc"
+    store.mkdir()
+    (store / "client.json").write_text('{"format": "openkms-client/1", "cmid": "not-a-uuid"}')
+    code, _, err = run("client", "--store", str(store), "dli", ok=False)
+    assert code == 1 and err.startswith("Error: 0xE0040004 ") and "is not a UUID" in err
+    assert "Traceback" not in err

@@ -10,6 +10,7 @@ Layout of ``--store DIR``::
 from __future__ import annotations
 
 import secrets
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -25,8 +26,6 @@ STATE_FORMAT = "openkms-client/1"
 
 def new_cmid() -> str:
     """A new random client machine ID, as a UUID string (version 4)."""
-    import uuid
-
     return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
 
 
@@ -68,6 +67,13 @@ def load_state(directory: Path) -> ClientState:
         ) from None
     if state.format != STATE_FORMAT:
         raise StateError(f"{path}: format {state.format!r}, expected {STATE_FORMAT!r}")
+    try:
+        uuid.UUID(state.cmid)
+    except ValueError:
+        raise StateError(
+            f"{path} is corrupt: the CMID {state.cmid!r} is not a UUID",
+            fix=f"Restore {path} from a backup, or move it aside and install the key again.",
+        ) from None
     return state
 
 
