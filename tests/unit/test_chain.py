@@ -18,19 +18,19 @@ from openkms.errors import SignatureError, StateError
 
 from helpers import Site, make_site
 
-NOW = int(time.time())
 CMID = uuid.uuid4().bytes
 
 
 def _signer(site: Site) -> tuple[TicketSigner, Envelope]:
-    activation = site.host_state.activation(NOW)
+    activation = site.host_state.activation(int(time.time()))
     assert activation.envelope is not None
     return TicketSigner(site.host_state.private_key(), activation.envelope), activation.envelope
 
 
 def _body(site: Site, edition: str = "Standard", count: int = 5, cmid: bytes = CMID) -> TicketBody:
     product = site.product(edition)
-    return TicketBody(cmid, product.activation_id, count, product.n_policy, NOW, NOW + 180 * 86400)
+    now = int(time.time())
+    return TicketBody(cmid, product.activation_id, count, product.n_policy, now, now + 180 * 86400)
 
 
 def test_a_genuine_ticket_verifies(site: Site) -> None:
@@ -41,7 +41,7 @@ def test_a_genuine_ticket_verifies(site: Site) -> None:
         trust,
         cmid=CMID,
         activation_id=site.product("Standard").activation_id,
-        now=NOW,
+        now=int(time.time()),
     )
     assert verified.body.count == 5 and verified.certificate.group == "C"
 
@@ -67,7 +67,7 @@ def test_a_tampered_ticket_is_rejected(site: Site, field: str) -> None:
             site.publisher.trust(),
             cmid=CMID,
             activation_id=site.product("Standard").activation_id,
-            now=NOW,
+            now=int(time.time()),
         )
     assert info.value.code.hex == "0xE0040001"
 
@@ -85,14 +85,18 @@ def test_a_ticket_from_a_self_made_certificate_is_rejected(site: Site) -> None:
         public_bytes(rogue_host),
         "k",
         "C",
-        NOW - 10,
-        NOW + 10**6,
+        int(time.time()) - 10,
+        int(time.time()) + 10**6,
     )
     envelope = sign(rogue_root, CERTIFICATE_DOMAIN, msgspec.msgpack.encode(cert))
     data = TicketSigner(rogue_host, envelope).issue(_body(site))
     with pytest.raises(SignatureError):
         verify_ticket(
-            data, trust, cmid=CMID, activation_id=site.product("Standard").activation_id, now=NOW
+            data,
+            trust,
+            cmid=CMID,
+            activation_id=site.product("Standard").activation_id,
+            now=int(time.time()),
         )
 
 
@@ -106,11 +110,15 @@ def test_a_ticket_for_another_machine_or_product_is_rejected(site: Site) -> None
             trust,
             cmid=uuid.uuid4().bytes,
             activation_id=site.product("Standard").activation_id,
-            now=NOW,
+            now=int(time.time()),
         )
     with pytest.raises(SignatureError, match="another product"):
         verify_ticket(
-            data, trust, cmid=CMID, activation_id=site.product("Web").activation_id, now=NOW
+            data,
+            trust,
+            cmid=CMID,
+            activation_id=site.product("Web").activation_id,
+            now=int(time.time()),
         )
 
 
@@ -123,7 +131,7 @@ def test_a_ticket_below_the_n_policy_is_rejected(site: Site) -> None:
             site.publisher.trust(),
             cmid=CMID,
             activation_id=site.product("Desktop Standard").activation_id,
-            now=NOW,
+            now=int(time.time()),
         )
 
 
@@ -137,7 +145,7 @@ def test_a_group_b_host_cannot_sign_for_group_c(tmp_path: Path) -> None:
             site.publisher.trust(),
             cmid=CMID,
             activation_id=site.product("Datacenter").activation_id,
-            now=NOW,
+            now=int(time.time()),
         )
 
 
@@ -154,7 +162,7 @@ def test_a_certificate_cannot_pass_for_a_ticket(site: Site) -> None:
             site.publisher.trust(),
             cmid=CMID,
             activation_id=site.product("Standard").activation_id,
-            now=NOW,
+            now=int(time.time()),
         )
     assert sign(key, TICKET_DOMAIN, body).signature != wrong_domain.signature
 
@@ -173,7 +181,7 @@ def test_a_certificate_for_another_machine_is_refused(site: Site, tmp_path: Path
     from openkms.host.state import HostState
 
     moved = HostState(site.host_dir, machine="another-machine-id")
-    activation = moved.activation(NOW)
+    activation = moved.activation(int(time.time()))
     assert not activation.activated and "another machine" in (activation.problem or "")
     data = (site.host_dir / "certificate.json").read_bytes()
     assert msgspec.json.decode(data, type=CertificateFile).format.startswith(
