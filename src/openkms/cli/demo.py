@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from openkms.admin.config import AdminConfig
 from openkms.sim.demo import DemoSite, Progress
 from openkms.slmgr_text import host_text
 
@@ -59,18 +60,45 @@ def _show(progress: Progress) -> None:
     type=click.IntRange(0, 65535),
     help="Host port on 127.0.0.1 (0: any free port).",
 )
-def demo(desktops: int, servers: int, once: bool, directory: Path | None, port: int) -> None:
+@click.option(
+    "--admin",
+    "admin_port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Dashboard port on 127.0.0.1 (0: any free port).",
+)
+@click.option("--no-admin", is_flag=True, help="No dashboard.")
+def demo(
+    desktops: int,
+    servers: int,
+    once: bool,
+    directory: Path | None,
+    port: int,
+    admin_port: int,
+    no_admin: bool,
+) -> None:
     """Create a publisher, activate a host offline, serve on 127.0.0.1, activate clients."""
+    admin = None if no_admin else AdminConfig("127.0.0.1", admin_port)
     with tempfile.TemporaryDirectory(prefix="openkms-demo-") as tmp:
-        asyncio.run(_demo(directory or Path(tmp), desktops, servers, once, port))
+        asyncio.run(_demo(directory or Path(tmp), desktops, servers, once, port, admin))
 
 
-async def _demo(directory: Path, desktops: int, servers: int, once: bool, port: int) -> None:
+async def _demo(
+    directory: Path,
+    desktops: int,
+    servers: int,
+    once: bool,
+    port: int,
+    admin: AdminConfig | None,
+) -> None:
     site = DemoSite(directory)
     click.echo(f"Publisher created in {site.publisher.directory}")
     site.activate_host()
-    host, bound = await site.start_host(port)
+    host, bound = await site.start_host(port, admin)
     click.echo(f"Host activated (license group C) and listening on {host}:{bound}")
+    if site.app is not None and site.app.admin is not None:
+        click.echo(f"Dashboard: {site.app.admin.url}")
     site.add_clients(desktops, servers)
     click.echo(f"{desktops} desktop clients (N=25) and {servers} server clients (N=5) arrive:\n")
     try:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from openkms.admin.config import AdminConfig
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.transport import TcpTransport
 from openkms.core.catalog import Product
@@ -62,14 +63,15 @@ class DemoSite:
         certificate = self.publisher.activate_host(request)
         self.host_state.install_certificate(certificate, int(self.clock()))
 
-    async def start_host(self, port: int = 0) -> tuple[str, int]:
-        """Serve on 127.0.0.1 (port 0: any free port); return the bound address."""
+    async def start_host(self, port: int = 0, admin: AdminConfig | None = None) -> tuple[str, int]:
+        """Serve on 127.0.0.1 (port 0: any free port), with the dashboard if ``admin``."""
         config = HostConfig(
             store_dir=self.host_state.directory,
             listen=(("127.0.0.1", port),),
             machine_name="demo-kms",
+            dns_publishing=False,
         )
-        self.app = HostApp(config, state=self.host_state, clock=self.clock)
+        self.app = HostApp(config, state=self.host_state, clock=self.clock, admin=admin)
         addresses = await self.app.start()
         self.address = addresses[0]
         return self.address
