@@ -29,7 +29,7 @@ def test_the_demo_activates_every_client_and_ends_with_the_host_dli(tmp_path: Pa
     assert "Failed requests received: 0" in out
     attempts = re.findall(r"N=(\d+)\s+count \[[#.]+\]\s+(\d+)\s+(ACTIVATED|0x\w+)", out)
     assert len(attempts) >= 30
-    for n_policy, count, result in attempts:
-        assert (result == "ACTIVATED") == (int(count) >= int(n_policy)), (n_policy, count, result)
+    for n_policy, count, answer in attempts:
+        assert (answer == "ACTIVATED") == (int(count) >= int(n_policy)), (n_policy, count, answer)
     assert {n for n, _, r in attempts if r != "ACTIVATED"} >= {"25"}
     assert "Traceback" not in result.stderr
