@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from openkms._address import format_address
 from openkms.admin import api
 from openkms.admin._http import (
     CONFIG,
@@ -31,7 +32,6 @@ from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
-from openkms.host.config import format_address
 from openkms.host.state import HostSettings, HostState
 from openkms.store.base import HostStore
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import msgspec
 
+from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
 from openkms.admin.config import AdminConfig, read_token
 from openkms.cli._common import OpenKMSGroup, echo_json
@@ -23,7 +24,7 @@ from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
 from openkms.host.app import HostApp, open_store
-from openkms.host.config import HostConfig, format_address, parse_address
+from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text

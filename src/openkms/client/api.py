@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
 from openkms.client.discovery import Candidate, Locator, NoLocator, candidates
 from openkms.client.events import ClientEventLog
@@ -33,7 +34,6 @@ from openkms.core.license import LicenseState, LicenseStatus, evaluate
 from openkms.core.ticket import VerifiedTicket, verify_ticket
 from openkms.core.trust import Trust
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
-from openkms.host.config import format_address, parse_address
 from openkms.protocol.messages import (
     ActivationRequest,
     ActivationResponse,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
+from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.errors import DnsError
-from openkms.host.config import parse_address
 
 __all__ = ["Candidate", "Locator", "NoLocator", "candidates"]
 

@@ -6,9 +6,9 @@ import abc
 import asyncio
 import errno
 
+from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ActivationError, OpenKMSError
-from openkms.host.config import format_address
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import Message
 

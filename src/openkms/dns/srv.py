@@ -21,11 +21,11 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from openkms._address import format_address, parse_address
 from openkms.client.discovery import Candidate, Locator
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.errors import DnsError, OpenKMSError
-from openkms.host.config import format_address, parse_address
 
 __all__ = [
     "DnsLocator",

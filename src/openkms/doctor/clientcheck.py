@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from openkms._address import parse_address
 from openkms.client.api import Client
 from openkms.client.discovery import Candidate
 from openkms.client.state import ClientState
@@ -28,7 +29,6 @@ from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.probe import ProbeResult, probe
 from openkms.errors import DnsError, OpenKMSError
-from openkms.host.config import parse_address
 
 __all__ = ["ClientCheckOptions", "check_client_store"]
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
@@ -22,7 +23,6 @@ from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.probe import probe
 from openkms.errors import OpenKMSError
-from openkms.host.config import parse_address
 from openkms.host.state import HostActivation, HostState
 
 __all__ = ["HostCheckOptions", "check_host_store", "store_problem"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from openkms._address import parse_address
 from openkms.core import settings
 from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.findings import Finding
 from openkms.doctor.probe import probe
-from openkms.host.config import parse_address
 
 __all__ = ["check_port"]
 

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ProtocolError
-from openkms.host.config import format_address
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import ErrorResponse, Message, ProbeRequest, ProbeResponse
 

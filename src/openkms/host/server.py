@@ -10,9 +10,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, cast
 
+from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StoreError
-from openkms.host.config import HostConfig, format_address
+from openkms.host.config import HostConfig
 from openkms.host.service import HostService
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import ActivationRequest, ErrorResponse, Message
