@@ -13,6 +13,7 @@ from openkms.admin import _params as params
 from openkms.admin import exports, views
 from openkms.admin._http import CONTEXT, json_error, json_response
 from openkms.core import settings
+from openkms.core.catalog import Catalog
 from openkms.core.license import LicenseState
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostSettings
@@ -129,8 +130,16 @@ def _context(request: web.Request) -> views.AdminContext:
     return request.app[CONTEXT]
 
 
-def _product_names(context: views.AdminContext) -> dict[str, str]:
-    catalog = context.catalog()
+async def _catalog(context: views.AdminContext) -> Catalog | None:
+    """The host's catalog, read in a worker thread (files and a signature check)."""
+    return await asyncio.to_thread(context.catalog)
+
+
+def _application_id(catalog: Catalog | None) -> str | None:
+    return catalog.application_id if catalog is not None else None
+
+
+def _product_names(catalog: Catalog | None) -> dict[str, str]:
     return {p.activation_id: p.name for p in catalog.products} if catalog else {}
 
 
@@ -184,9 +193,10 @@ async def activity(request: web.Request) -> web.Response:
 async def clients(request: web.Request) -> web.Response:
     """GET /api/clients: a page of clients, filtered and sorted."""
     context = _context(request)
-    search = params.client_search(request.query, _application_id(context))
+    catalog = await _catalog(context)
+    search = params.client_search(request.query, _application_id(catalog))
     page = await context.store.search_clients(search)
-    names = _product_names(context)
+    names = _product_names(catalog)
     views_ = [_client_view(client, names) for client in page.clients]
     return json_response(ClientList(page.total, search.offset, search.limit, views_))
 
@@ -195,8 +205,9 @@ async def clients_export(request: web.Request) -> web.StreamResponse:
     """GET /api/clients/export: every matching client as CSV or JSON."""
     context = _context(request)
     fmt, rest = params.export_format(request.query)
-    search = params.client_search(rest, _application_id(context), paged=False)
-    names = _product_names(context)
+    catalog = await _catalog(context)
+    search = params.client_search(rest, _application_id(catalog), paged=False)
+    names = _product_names(catalog)
     chunks = exports.export_clients(
         context.store, search, fmt, lambda activation_id: names.get(activation_id, activation_id)
     )
@@ -207,7 +218,7 @@ async def forget_client(request: web.Request) -> web.Response:
     """DELETE /api/clients/{cmid}: forget a CMID (it leaves the count)."""
     context = _context(request)
     cmid = request.match_info["cmid"]
-    app_id = _application_id(context)
+    app_id = _application_id(await _catalog(context))
     if app_id is None:
         return json_error(409, "no_trust", "the host has no catalog: it has no clients")
     forgotten = await context.store.forget_client(app_id, cmid)
@@ -338,11 +349,6 @@ def _checked_changes(change: SettingsChange) -> dict[str, Any]:
     if "port" in changes and not 1 <= changes["port"] <= 65535:
         raise params.BadParameterError("port", f"port must be 1..65535, got {changes['port']}")
     return changes
-
-
-def _application_id(context: views.AdminContext) -> str | None:
-    catalog = context.catalog()
-    return catalog.application_id if catalog is not None else None
 
 
 async def _stream(request: web.Request, chunks: Any, fmt: str, name: str) -> web.StreamResponse:
