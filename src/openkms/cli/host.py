@@ -7,7 +7,9 @@ import datetime as dt
 import logging
 import socket
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 import msgspec
@@ -25,7 +27,7 @@ from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
 from openkms.host.app import HostApp, open_store
 from openkms.host.config import HostConfig
-from openkms.host.info import gather_host_info
+from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
 from openkms.store.base import EventQuery
@@ -156,7 +158,7 @@ def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
     return AdminConfig(host, port, read_token(token_file))
 
 
-def _run(coro: object) -> None:
+def _run(coro: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
 
@@ -164,13 +166,13 @@ def _run(coro: object) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
         runner = asyncio.Runner()
     with runner:
-        runner.run(coro)  # type: ignore[arg-type]
+        runner.run(coro)
 
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     state = _state(ctx)
 
-    async def gather() -> object:
+    async def gather() -> HostInfo:
         store = open_store(state.directory)
         await store.open()
         try:
@@ -184,7 +186,7 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     if as_json:
         echo_json(info)
     else:
-        click.echo(host_text(info, verbose=verbose))  # type: ignore[arg-type]
+        click.echo(host_text(info, verbose=verbose))
 
 
 @host.command()
