@@ -11,7 +11,7 @@ from pathlib import Path
 from openkms.core.codes import ResultCode
 from openkms.errors import StateError, StoreError
 
-__all__ = ["atomic_write", "read_bytes"]
+__all__ = ["append_durably", "atomic_write", "read_bytes"]
 
 _MAX_STATE_FILE = 16 * 1024 * 1024
 
@@ -33,6 +33,20 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
                 os.unlink(tmp)
             raise
         _fsync_dir(path.parent)
+    except OSError as exc:
+        raise _store_error(path, exc) from None
+
+
+def append_durably(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Append ``data`` to ``path`` and fsync it (a log: a crash may tear only the last line)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise _store_error(path, exc) from None
 

@@ -21,7 +21,6 @@ from openkms.cli._common import OpenKMSGroup, echo_json
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.core import settings
 from openkms.core.codes import ResultCode
-from openkms.core.events import EventRecord
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
@@ -31,6 +30,7 @@ from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
 from openkms.store.base import EventQuery
+from openkms.store.sqlite import SqliteReader
 
 __all__ = ["host"]
 
@@ -282,27 +282,10 @@ def events(
     """Export the Key Management Service event log (12290, 12293, 12294)."""
     state = _state(ctx)
     start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
-    records = asyncio.run(
-        _read_events(state.directory, EventQuery(event_ids=event_ids, since=start))
-    )
-    for chunk in export_events(records, fmt, "Key Management Service"):
-        click.echo(chunk, nl=False)
-
-
-async def _read_events(directory: Path, query: EventQuery) -> list[EventRecord]:
-    store = open_store(directory)
-    await store.open()
-    try:
-        out: list[EventRecord] = []
-        while True:
-            page = await store.events(
-                msgspec.structs.replace(query, after_seq=out[-1].seq if out else 0, limit=10_000)
-            )
-            out.extend(page)
-            if len(page) < 10_000:
-                return out
-    finally:
-        await store.close()
+    with SqliteReader(state.directory / "host.db") as reader:
+        records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))
+        for chunk in export_events(records, fmt, "Key Management Service"):
+            click.echo(chunk, nl=False)
 
 
 host.add_command(dns_config)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import msgspec
 
-from openkms._files import atomic_write
+from openkms._files import append_durably, atomic_write
 from openkms.core.events import EventRecord
 
 __all__ = ["ClientEventLog"]
@@ -25,14 +24,7 @@ class ClientEventLog:
 
     def append(self, *events: EventRecord) -> None:
         """Append events durably; trim the file when it holds twice the retention."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = b"".join(msgspec.json.encode(e) + b"\n" for e in events)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, lines)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_durably(self.path, b"".join(msgspec.json.encode(e) + b"\n" for e in events))
         if self.path.stat().st_size > self.retention * 400:
             self._trim()
 

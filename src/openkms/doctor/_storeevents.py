@@ -19,8 +19,6 @@ from openkms.store.sqlite import SqliteReader
 
 __all__ = ["CodeTally", "host_events", "to_windows_event"]
 
-_PAGE = 10_000
-
 
 def to_windows_event(record: EventRecord, source: Path, machine: str | None = None) -> WindowsEvent:
     """One stored event, with its sequence number as the record number."""
@@ -38,15 +36,7 @@ def host_events(
     reader: SqliteReader, event_ids: tuple[int, ...], since: int | None
 ) -> Iterator[EventRecord]:
     """Stream the host's events, page by page (memory does not grow with the log)."""
-    after = 0
-    while True:
-        page = reader.events(
-            EventQuery(event_ids=event_ids, since=since, after_seq=after, limit=_PAGE)
-        )
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1].seq
+    return reader.iter_events(EventQuery(event_ids=event_ids, since=since))
 
 
 @dataclass

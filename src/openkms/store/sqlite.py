@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+import msgspec
+
 from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
@@ -111,6 +113,16 @@ class SqliteReader:
         """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
         with self._mapped() as conn:
             return db.read_events(conn, query)
+
+    def iter_events(self, query: EventQuery, page: int = 10_000) -> Iterator[EventRecord]:
+        """Every event matching ``query``, page by page: memory does not grow with the log."""
+        after = query.after_seq
+        while True:
+            batch = self.events(msgspec.structs.replace(query, after_seq=after, limit=page))
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].seq
 
     def clients(self, query: ClientQuery) -> list[ClientRecord]:
         """Clients matching ``query``, most recently seen first."""
