@@ -208,7 +208,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each load run")
+    parser.add_argument("--pairs", type=int, default=8, help="alone/polled pairs")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,8 +231,10 @@ def main() -> None:
                          "/api/events?limit=50"]  # fmt: skip
             # Warm-up: the first writes into a freshly filled store pay its checkpoints.
             asyncio.run(load(port, app_id, act_id, n, args.seconds, args.concurrency))
-            alone, polled = [], []
-            for _ in range(3):  # alternate, so that the store's growth favours neither
+            # Short alone/polled pairs, many times: the machine's background load drifts, so
+            # each pair's ratio compares like with like, and the median ratio is the figure.
+            ratios, alone, polled = [], [], []
+            for _ in range(args.pairs):
                 alone.append(
                     asyncio.run(load(port, app_id, act_id, n, args.seconds, args.concurrency))
                 )
@@ -245,9 +248,13 @@ def main() -> None:
                 finally:
                     stop.set()
                     poller.join()
-            a, p = statistics.median(alone), statistics.median(polled)
-            print(f"activations/s alone: {a:.0f}; while the dashboard polls every second "
-                  f"(another process): {p:.0f} ({100 * p / a:.0f}%, target >= 90%)")  # fmt: skip
+                ratios.append(polled[-1] / alone[-1])
+            print("pairs (alone -> polled act/s): " + ", ".join(
+                f"{a:.0f}->{p:.0f}" for a, p in zip(alone, polled, strict=True)))  # fmt: skip
+            print(f"activations/s alone: median {statistics.median(alone):.0f}; while the "
+                  f"dashboard polls every second (another process): median "
+                  f"{statistics.median(polled):.0f}; median ratio "
+                  f"{100 * statistics.median(ratios):.0f}% (target >= 90%)")  # fmt: skip
         finally:
             process.terminate()
             process.wait(30)
