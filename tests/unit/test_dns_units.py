@@ -249,3 +249,31 @@ def test_cached_host_first_then_dns_and_cached_address_fallback() -> None:
     assert found[0] == Candidate("kms2.example", 1700, "cache", ("192.0.2.2",))
     assert found[1] == dns_found[0]
     assert asyncio.run(run(("192.0.2.9",)))[0].addresses == ("192.0.2.9",)
+
+
+def test_a_malformed_domain_is_refused_with_a_code_not_a_traceback() -> None:
+    from openkms.dns.publisher import check_dns_name, parse_publish_entry
+    from openkms.dns.update import DnsUpdater, Registration
+    from openkms.errors import DnsError, OpenKMSError
+
+    for bad in ("a..b", "x" * 64 + ".example"):
+        with pytest.raises(OpenKMSError) as info:
+            check_dns_name(bad)
+        assert info.value.code.hex == "0x80070057"
+        with pytest.raises(OpenKMSError):
+            parse_publish_entry(f"{bad}, 0, 0")
+    assert check_dns_name("corp.example.") == "corp.example"
+    registration = Registration(
+        domain="a..b",
+        service="_openkms._tcp",
+        target="kms.corp.example",
+        port=1688,
+        priority=0,
+        weight=0,
+        ttl=3600,
+        addresses=(),
+    )
+    updater = DnsUpdater([])
+    with pytest.raises(DnsError) as error:
+        asyncio.run(updater.unpublish(registration))
+    assert error.value.code.hex == "0x80070057" and "a..b" in error.value.message

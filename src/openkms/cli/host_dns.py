@@ -11,7 +11,12 @@ import msgspec
 
 from openkms.cli._common import echo_json
 from openkms.core.codes import ResultCode
-from openkms.dns.publisher import DnsPublisher, PublishConfig, parse_publish_entry
+from openkms.dns.publisher import (
+    DnsPublisher,
+    PublishConfig,
+    check_dns_name,
+    parse_publish_entry,
+)
 from openkms.dns.srv import parse_server
 from openkms.errors import DnsError, OpenKMSError
 from openkms.host.publishing import publish_config
@@ -47,9 +52,13 @@ def _changes(options: dict[str, object]) -> dict[str, object]:
     for name in simple:
         if options[name] is not None:
             changes[f"dns_{name}"] = options[name]
-    for name in ("domain", "target", "tsig_key_file"):
-        if options[name] is not None:
-            changes[f"dns_{name}"] = str(options[name]).rstrip(".") or None
+    for name in ("domain", "target"):
+        if options[name]:
+            changes[f"dns_{name}"] = check_dns_name(str(options[name]), name)
+        elif options[name] is not None:
+            changes[f"dns_{name}"] = None
+    if options["tsig_key_file"] is not None:
+        changes["dns_tsig_key_file"] = str(options["tsig_key_file"]) or None
     if options["service"] is not None:
         changes["dns_service"] = _check_service(str(options["service"]))
     entries = options["publish_list"]

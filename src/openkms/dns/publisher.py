@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dns.exception
+import dns.name
 import msgspec
 
 from openkms._files import atomic_write
@@ -63,7 +65,21 @@ def parse_publish_entry(text: str, priority: int = 0, weight: int = 0) -> Publis
                 f"{text!r}: {value!r} is not a number 0..65535", code=ResultCode.INVALID_ARGUMENT
             )
         numbers[index] = int(value)
-    return PublishDomain(parts[0].rstrip("."), numbers[0], numbers[1])
+    return PublishDomain(check_dns_name(parts[0]), numbers[0], numbers[1])
+
+
+def check_dns_name(text: str, what: str = "domain") -> str:
+    """``text`` without its final dot if it is a valid DNS name; else INVALID_ARGUMENT."""
+    name = text.strip().rstrip(".")
+    try:
+        dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        raise OpenKMSError(
+            f"{what} {text!r} is not a valid DNS name: {exc}",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="Use labels of letters, digits and hyphens separated by single dots.",
+        ) from None
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,11 @@ target is its own name, then adds its record. Records other hosts published stay
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,6 +176,15 @@ class DnsUpdater:
 
     async def publish(self, registration: Registration) -> None:
         """Replace this host's SRV record (and its A/AAAA) in ``registration.domain``."""
+        with _bad_names(registration):
+            await self._publish(registration)
+
+    async def unpublish(self, registration: Registration) -> None:
+        """Remove this host's SRV record (and its A/AAAA when it published them)."""
+        with _bad_names(registration):
+            await self._unpublish(registration)
+
+    async def _publish(self, registration: Registration) -> None:
         update = await self._replace_own(registration)
         update.add(registration.name, registration.ttl, registration.srv())
         if registration.addresses and _within(registration):
@@ -184,8 +194,7 @@ class DnsUpdater:
                 update.add(registration.target_name, registration.ttl, *_address_rdata(address))
         await self._send(update, registration.domain)
 
-    async def unpublish(self, registration: Registration) -> None:
-        """Remove this host's SRV record (and its A/AAAA when it published them)."""
+    async def _unpublish(self, registration: Registration) -> None:
         update = await self._replace_own(registration)
         if registration.addresses and _within(registration):
             update.delete(registration.target_name, dns.rdatatype.A)
@@ -255,3 +264,16 @@ def _within(registration: Registration) -> bool:
 def _address_rdata(address: str) -> tuple[dns.rdata.Rdata]:
     rdtype = dns.rdatatype.AAAA if ipaddress.ip_address(address).version == 6 else dns.rdatatype.A
     return (dns.rdata.from_text(dns.rdataclass.IN, rdtype, address),)
+
+
+@contextlib.contextmanager
+def _bad_names(registration: Registration) -> Iterator[None]:
+    """A name that dnspython refuses (``a..b``, a label over 63) is our INVALID_ARGUMENT."""
+    try:
+        yield
+    except dns.exception.DNSException as exc:  # exchanges map their own; these are names
+        raise DnsError(
+            f"a name of this registration ({registration.domain}) is not valid DNS: {exc}",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="Correct the domain, target or service with 'host dns-config'.",
+        ) from None
