@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+
 import msgspec
 
 from openkms import __version__
+from openkms.core.keys import ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.publisher import PublishStatus, read_status
-from openkms.host.state import HostState
+from openkms.host.state import HostActivation, HostSettings, HostState
 from openkms.store.base import HostStore
 
 __all__ = ["HostInfo", "gather_host_info"]
@@ -41,17 +45,41 @@ class HostInfo(msgspec.Struct, kw_only=True):
     dns_status: PublishStatus | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """What the host's files say, read in one go off the event loop."""
+
+    activation: HostActivation
+    key: ProductKey | None
+    settings: HostSettings
+    fingerprint: str
+    host_id: str
+    dns_status: PublishStatus | None
+
+
+def _read_files(state: HostState, now: int) -> _Files:
+    # Certificate and trust verification, host.key and host.json: file reads and signature
+    # checks that must not run on the host's event loop (the admin server calls this).
+    return _Files(
+        state.activation(now),
+        state.host_key(),
+        state.settings,
+        state.fingerprint,
+        state.host_id,
+        read_status(state.directory),
+    )
+
+
 async def gather_host_info(state: HostState, store: HostStore, now: int) -> HostInfo:
     """Read the host's state and store (store must be open)."""
-    activation = state.activation(now)
+    files = await asyncio.to_thread(_read_files, state, now)
+    activation, key, host_settings = files.activation, files.key, files.settings
     trust = activation.trust
-    key = state.host_key()
     group = activation.certificate.group if activation.certificate else None
     publisher = trust.catalog.publisher if trust else "OpenKMS"
     app_id = trust.catalog.application_id if trust else None
     count = await store.current_count(app_id, now) if app_id else 0
-    counters = await store.counters(state.host_id)
-    host_settings = state.settings
+    counters = await store.counters(files.host_id)
     return HostInfo(
         name=f"{publisher}, KMS host" + (f" (license group {group})" if group else ""),
         description=f"{publisher}, VOLUME_KMS_{group or 'HOST'} channel",
@@ -75,8 +103,8 @@ async def gather_host_info(state: HostState, store: HostStore, now: int) -> Host
             LicenseState(s).name.lower(): counters.by_status.get(s, 0) for s in range(6)
         },
         application_id=app_id,
-        extended_pid=state.host_id,
-        installation_id=state.fingerprint,
+        extended_pid=files.host_id,
+        installation_id=files.fingerprint,
         trusted_time=now,
-        dns_status=read_status(state.directory),
+        dns_status=files.dns_status,
     )

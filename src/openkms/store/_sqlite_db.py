@@ -106,10 +106,6 @@ INSERT_EVENT: Final = (
     "INSERT INTO events (event_id, time, info, cmid, activation_id, hresult) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-UPSERT_COUNTER: Final = (
-    "INSERT INTO counters VALUES (?, ?, 1, ?) ON CONFLICT (host_id, license_status) "
-    "DO UPDATE SET total = total + 1, failed = failed + excluded.failed"
-)
 # A batch's requests are added to the counters at once: (host, status, total, failed).
 ADD_COUNTERS: Final = (
     "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (host_id, license_status) "
