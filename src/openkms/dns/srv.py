@@ -32,6 +32,7 @@ __all__ = [
     "DnsServer",
     "SrvRecord",
     "lookup_error",
+    "make_resolver",
     "order_srv",
     "parse_server",
     "system_nameservers",
@@ -169,20 +170,7 @@ class DnsLocator(Locator):
         self.rng = rng if rng is not None else random.SystemRandom()
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
-        if self.nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.nameservers
-            ]
-        else:
-            try:
-                resolver = dns.asyncresolver.Resolver()
-            except (dns.resolver.NoResolverConfiguration, OSError):
-                raise DnsError(code=ResultCode.NO_DNS_SERVERS) from None
-        if not resolver.nameservers:
-            raise DnsError(code=ResultCode.NO_DNS_SERVERS)
-        resolver.timeout = resolver.lifetime = self.timeout
-        return resolver
+        return make_resolver(self.nameservers, self.timeout)
 
     def _servers_text(self, resolver: dns.asyncresolver.Resolver) -> str:
         return ", ".join(str(s) for s in self.nameservers) or ", ".join(
@@ -273,3 +261,21 @@ def _worst(errors: list[DnsError], service: str, domains: list[str]) -> DnsError
         f"no {service} SRV record in {', '.join(domains)}",
         code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
     )
+
+
+def make_resolver(nameservers: Sequence[DnsServer], timeout: float) -> dns.asyncresolver.Resolver:
+    """A resolver asking ``nameservers`` (or resolv.conf's); DnsError 0x8007267C if none."""
+    if nameservers:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(s.address, s.port) for s in nameservers
+        ]
+    else:
+        try:
+            resolver = dns.asyncresolver.Resolver()
+        except (dns.resolver.NoResolverConfiguration, OSError):
+            raise DnsError(code=ResultCode.NO_DNS_SERVERS) from None
+    if not resolver.nameservers:
+        raise DnsError(code=ResultCode.NO_DNS_SERVERS)
+    resolver.timeout = resolver.lifetime = timeout
+    return resolver

@@ -20,7 +20,13 @@ import dns.rdatatype
 import dns.resolver
 
 from openkms.core import settings
-from openkms.dns.srv import DnsServer, SrvRecord, lookup_error, system_search_domains
+from openkms.dns.srv import (
+    DnsServer,
+    SrvRecord,
+    lookup_error,
+    make_resolver,
+    system_search_domains,
+)
 from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.probe import probe, tcp_connect
@@ -41,21 +47,6 @@ class DnsCheckOptions:
     search_domains: tuple[str, ...] | None = None  # None: resolv.conf
     timeout: float = 3.0  # per DNS query and per TCP connect
     probe: bool = True
-
-
-def _resolver(options: DnsCheckOptions) -> dns.asyncresolver.Resolver:
-    if options.nameservers:
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(s.address, s.port) for s in options.nameservers
-        ]
-    else:
-        try:
-            resolver = dns.asyncresolver.Resolver()
-        except (dns.resolver.NoResolverConfiguration, OSError):
-            resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.timeout = resolver.lifetime = options.timeout
-    return resolver
 
 
 def _servers(resolver: dns.asyncresolver.Resolver) -> str:
@@ -233,7 +224,6 @@ async def _target_findings(
 async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
     """SRV records of OpenKMS and Windows KMS in the domain(s), targets and ports."""
     options = options or DnsCheckOptions()
-    resolver = _resolver(options)
     if options.domain:
         domains: list[str] = [options.domain.rstrip(".")]
     elif options.search_domains is not None:
@@ -241,7 +231,9 @@ async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
     else:
         domains = system_search_domains()
     findings = [_search_list_finding(options, domains)]
-    if not resolver.nameservers:
+    try:
+        resolver = make_resolver(options.nameservers, options.timeout)
+    except DnsError:
         code = "0x8007267C"
         return [
             *findings,
