@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import msgspec
 
 from openkms.errors import OpenKMSError
+from openkms.host.state import HostState
 
-__all__ = ["OpenKMSGroup", "echo_json", "fail"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "OpenKMSGroup",
+    "echo_json",
+    "fail",
+    "host_state",
+    "setup_logging",
+    "store_option",
+]
 
 
 class OpenKMSGroup(click.Group):
@@ -37,3 +50,26 @@ def echo_json(value: object) -> None:
     """Print a struct, dataclass or plain value as indented JSON."""
     data = json.loads(msgspec.json.encode(value))
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def store_option(role: str) -> Callable[[F], F]:
+    """The ``--store DIR`` option (or ``OPENKMS_STORE``) of the host and client groups."""
+    return click.option(
+        "--store",
+        "store_dir",
+        envvar="OPENKMS_STORE",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"The {role}'s store directory (or OPENKMS_STORE).",
+    )
+
+
+def host_state(ctx: click.Context) -> HostState:
+    """The HostState the ``host`` group put in the context."""
+    state: HostState = ctx.obj[0]
+    return state
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr, one line per record, for the long-running commands."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

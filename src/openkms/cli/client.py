@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import socket
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import click
 
 from openkms._files import read_bytes
-from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging, store_option
 from openkms.client.agent import run_agent
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
@@ -25,14 +24,7 @@ __all__ = ["client"]
 
 
 @click.group(cls=OpenKMSGroup)
-@click.option(
-    "--store",
-    "store_dir",
-    envvar="OPENKMS_STORE",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The client's store directory (or OPENKMS_STORE).",
-)
+@store_option("client")
 @click.option("--machine-name", help="This machine's name (default: the host name).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
 @click.option("--dns-server", multiple=True, help="DNS server ADDR[:PORT] (default: resolv.conf).")
@@ -208,7 +200,7 @@ def rearm(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context, once: bool, log_level: str) -> None:
     """Run the agent: retry every activation interval, renew every renewal interval."""
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     c = _client(ctx)
 
     def show(outcome: AttemptOutcome, delay: int) -> None:

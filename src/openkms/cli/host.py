@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import socket
 import time
 from collections.abc import Coroutine
@@ -17,7 +16,7 @@ import msgspec
 from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
 from openkms.admin.config import AdminConfig, read_token
-from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli._common import OpenKMSGroup, echo_json, host_state, setup_logging, store_option
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.core import settings
 from openkms.core.codes import ResultCode
@@ -36,24 +35,12 @@ __all__ = ["host"]
 
 
 @click.group(cls=OpenKMSGroup)
-@click.option(
-    "--store",
-    "store_dir",
-    envvar="OPENKMS_STORE",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The host's store directory (or OPENKMS_STORE).",
-)
+@store_option("host")
 @click.option("--machine-name", help="This host's name (default: the host name).")
 @click.pass_context
 def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
     ctx.obj = (HostState(store_dir), machine_name or socket.gethostname())
-
-
-def _state(ctx: click.Context) -> HostState:
-    state: HostState = ctx.obj[0]
-    return state
 
 
 @host.command()
@@ -63,7 +50,7 @@ def _state(ctx: click.Context) -> HostState:
 def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
     """Install a host key (optionally pinning the publisher's trust.json)."""
     trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
-    installed = _state(ctx).install_key(key, trust)
+    installed = host_state(ctx).install_key(key, trust)
     click.echo(f"Installed host key {installed} successfully.")
 
 
@@ -72,7 +59,7 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
 @click.pass_context
 def activation_request(ctx: click.Context, output: Path) -> None:
     """Write the request to send to the publisher (host key, public key, fingerprint)."""
-    data = _state(ctx).activation_request(ctx.obj[1], int(time.time()))
+    data = host_state(ctx).activation_request(ctx.obj[1], int(time.time()))
     atomic_write(output, data)
     click.echo(f"Activation request written to {output}; send it to the publisher.")
 
@@ -82,7 +69,9 @@ def activation_request(ctx: click.Context, output: Path) -> None:
 @click.pass_context
 def install_certificate(ctx: click.Context, certificate: Path) -> None:
     """Install the host certificate issued by the publisher."""
-    cert = _state(ctx).install_certificate(read_bytes(certificate, "certificate"), int(time.time()))
+    cert = host_state(ctx).install_certificate(
+        read_bytes(certificate, "certificate"), int(time.time())
+    )
     expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
 
@@ -121,8 +110,8 @@ def serve(
     admin_token_file: Path | None,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = _state(ctx)
+    setup_logging(log_level)
+    state = host_state(ctx)
     port = state.settings.port
     config = HostConfig(
         store_dir=state.directory,
@@ -170,7 +159,7 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
 
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
-    state = _state(ctx)
+    state = host_state(ctx)
 
     async def gather() -> HostInfo:
         store = open_store(state.directory)
@@ -217,7 +206,7 @@ def _interval(value: int) -> int:
 @click.pass_context
 def sprt(ctx: click.Context, port: int) -> None:
     """Set the listening port (takes effect when the host restarts)."""
-    _state(ctx).update_settings(port=port)
+    host_state(ctx).update_settings(port=port)
     click.echo(f"KMS port set to {port} successfully. Restart the host for it to take effect.")
 
 
@@ -226,7 +215,7 @@ def sprt(ctx: click.Context, port: int) -> None:
 @click.pass_context
 def sai(ctx: click.Context, minutes: int) -> None:
     """Set the clients' activation (retry) interval, 15..43200 minutes."""
-    _state(ctx).update_settings(activation_interval=_interval(minutes))
+    host_state(ctx).update_settings(activation_interval=_interval(minutes))
     click.echo(f"Activation interval set to {minutes} minutes successfully.")
 
 
@@ -235,7 +224,7 @@ def sai(ctx: click.Context, minutes: int) -> None:
 @click.pass_context
 def sri(ctx: click.Context, minutes: int) -> None:
     """Set the clients' renewal interval, 15..43200 minutes."""
-    _state(ctx).update_settings(renewal_interval=_interval(minutes))
+    host_state(ctx).update_settings(renewal_interval=_interval(minutes))
     click.echo(f"Renewal interval set to {minutes} minutes successfully.")
 
 
@@ -243,7 +232,7 @@ def sri(ctx: click.Context, minutes: int) -> None:
 @click.pass_context
 def sdns(ctx: click.Context) -> None:
     """Enable DNS publishing."""
-    _state(ctx).update_settings(dns_publishing=True)
+    host_state(ctx).update_settings(dns_publishing=True)
     click.echo("DNS publishing enabled successfully.")
 
 
@@ -251,7 +240,7 @@ def sdns(ctx: click.Context) -> None:
 @click.pass_context
 def cdns(ctx: click.Context) -> None:
     """Disable DNS publishing (removes nothing)."""
-    _state(ctx).update_settings(dns_publishing=False)
+    host_state(ctx).update_settings(dns_publishing=False)
     click.echo("DNS publishing disabled successfully.")
 
 
@@ -259,7 +248,7 @@ def cdns(ctx: click.Context) -> None:
 @click.pass_context
 def spri(ctx: click.Context) -> None:
     """Set the KMS priority to Normal."""
-    _state(ctx).update_settings(low_priority=False)
+    host_state(ctx).update_settings(low_priority=False)
     click.echo("KMS priority set to Normal successfully.")
 
 
@@ -267,7 +256,7 @@ def spri(ctx: click.Context) -> None:
 @click.pass_context
 def cpri(ctx: click.Context) -> None:
     """Set the KMS priority to Low."""
-    _state(ctx).update_settings(low_priority=True)
+    host_state(ctx).update_settings(low_priority=True)
     click.echo("KMS priority set to Low successfully.")
 
 
@@ -280,7 +269,7 @@ def events(
     ctx: click.Context, event_ids: tuple[int, ...], since: dt.datetime | None, fmt: str
 ) -> None:
     """Export the Key Management Service event log (12290, 12293, 12294)."""
-    state = _state(ctx)
+    state = host_state(ctx)
     start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
     with SqliteReader(state.directory / "host.db") as reader:
         records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))

@@ -9,7 +9,7 @@ import re
 import click
 import msgspec
 
-from openkms.cli._common import echo_json
+from openkms.cli._common import echo_json, host_state
 from openkms.core.codes import ResultCode
 from openkms.dns.publisher import (
     DnsPublisher,
@@ -20,14 +20,8 @@ from openkms.dns.publisher import (
 from openkms.dns.srv import parse_server
 from openkms.errors import DnsError, OpenKMSError
 from openkms.host.publishing import publish_config
-from openkms.host.state import HostState
 
 __all__ = ["dns_config", "unpublish"]
-
-
-def _state(ctx: click.Context) -> HostState:
-    state: HostState = ctx.obj[0]
-    return state
 
 
 def _check_service(value: str | None) -> str | None:
@@ -112,7 +106,7 @@ def _show(config: PublishConfig) -> None:
 @click.pass_context
 def dns_config(ctx: click.Context, /, as_json: bool, **options: object) -> None:
     """Show or change how the host publishes itself in DNS (RFC 2136)."""
-    state = _state(ctx)
+    state = host_state(ctx)
     changes = _changes(options)
     if changes:
         state.update_settings(**changes)
@@ -128,7 +122,7 @@ def dns_config(ctx: click.Context, /, as_json: bool, **options: object) -> None:
 @click.pass_context
 def unpublish(ctx: click.Context, service: str | None) -> None:
     """Remove this host's own SRV (and A/AAAA) records from every publish domain."""
-    state = _state(ctx)
+    state = host_state(ctx)
     config = publish_config(state, service=_check_service(service))
     results = asyncio.run(DnsPublisher(lambda: config, _no_event).unpublish(config))
     failed = [r for r in results if r.result != ResultCode.OK.hex]
