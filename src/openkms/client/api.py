@@ -327,18 +327,12 @@ class Client:
             tried.append(HostAttempt(where, candidate.source, exc.code, exc.message))
             return None
         self.events.append(self._event_12288(ResultCode.OK, where, state, before, product))
-        if isinstance(response, ErrorResponse) or not isinstance(response, ActivationResponse):
-            code = _code(getattr(response, "result", ResultCode.PROTOCOL_ERROR))
-            self.events.append(
-                make_event(
-                    12289,
-                    self._now(),
-                    (f"0x{int(code):X}", "0x0", 0, 0, 0, 0, 0, format_client_time(now)),
-                )
-            )
-            tried.append(
-                HostAttempt(where, candidate.source, code, getattr(response, "message", ""))
-            )
+        if not isinstance(response, ActivationResponse):
+            code, detail = ResultCode.PROTOCOL_ERROR, f"unexpected {type(response).__name__}"
+            if isinstance(response, ErrorResponse):
+                code, detail = _code(response.result), response.message
+            self._log_12289(code, None, activated=False)
+            tried.append(HostAttempt(where, candidate.source, code, detail))
             return None
         return self._process(
             response, candidate, address, state=state, trust=trust, product=product, tried=tried
@@ -413,17 +407,21 @@ class Client:
         state.cached_address = address
 
     def _log_12289(
-        self, code: ResultCode, response: ActivationResponse, *, activated: bool
+        self, code: ResultCode, response: ActivationResponse | None, *, activated: bool
     ) -> None:
+        """The response event; a host that answered with an error has no count or intervals."""
         flags = _NOT_ENOUGH_COUNT if code is ResultCode.COUNT_TOO_LOW else 0
+        answered = (
+            (response.current_count, response.activation_interval, response.renewal_interval)
+            if response is not None
+            else (0, 0, 0)
+        )
         values = (
             f"0x{int(code):X}" if code else "0x0",
             f"0x{flags:X}",
             int(activated),
             0,
-            response.current_count,
-            response.activation_interval,
-            response.renewal_interval,
+            *answered,
             format_client_time(self._now()),
         )
         self.events.append(make_event(12289, self._now(), values))
