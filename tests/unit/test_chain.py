@@ -10,9 +10,18 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from openkms.core import merkle
 from openkms.core.certificate import CERTIFICATE_DOMAIN, CertificateFile, HostCertificate
 from openkms.core.signing import Envelope, sign
-from openkms.core.ticket import TICKET_DOMAIN, Ticket, TicketBody, TicketSigner, verify_ticket
+from openkms.core.ticket import (
+    TICKET_DOMAIN,
+    Ticket,
+    TicketBody,
+    TicketProof,
+    TicketSigner,
+    tree_head,
+    verify_ticket,
+)
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError, StateError
 
@@ -50,7 +59,7 @@ def test_a_genuine_ticket_verifies(site: Site) -> None:
 def test_a_tampered_ticket_is_rejected(site: Site, field: str) -> None:
     signer, _ = _signer(site)
     ticket = msgspec.msgpack.decode(signer.issue(_body(site)), type=Ticket)
-    body = msgspec.msgpack.decode(ticket.ticket.body, type=TicketBody)
+    body = msgspec.msgpack.decode(ticket.body, type=TicketBody)
     changed = {
         "count": {"count": 50},
         "cmid": {"cmid": uuid.uuid4().bytes},
@@ -58,9 +67,7 @@ def test_a_tampered_ticket_is_rejected(site: Site, field: str) -> None:
         "activation_id": {"activation_id": site.product("Datacenter").activation_id},
     }[field]
     forged_body = msgspec.structs.replace(body, **changed)
-    forged = Ticket(
-        Envelope(msgspec.msgpack.encode(forged_body), ticket.ticket.signature), ticket.certificate
-    )
+    forged = msgspec.structs.replace(ticket, body=msgspec.msgpack.encode(forged_body))
     with pytest.raises(SignatureError) as info:
         verify_ticket(
             msgspec.msgpack.encode(forged),
@@ -154,8 +161,11 @@ def test_a_certificate_cannot_pass_for_a_ticket(site: Site) -> None:
     _, envelope = _signer(site)
     key = site.host_state.private_key()
     body = msgspec.msgpack.encode(_body(site))
-    wrong_domain = sign(key, CERTIFICATE_DOMAIN, body)
-    forged = msgspec.msgpack.encode(Ticket(wrong_domain, envelope))
+    head = tree_head(1, merkle.leaf_hash(body))
+    wrong_domain = sign(key, CERTIFICATE_DOMAIN, head)
+    forged = msgspec.msgpack.encode(
+        Ticket(body, TicketProof(0, 1, (), wrong_domain.signature), envelope)
+    )
     with pytest.raises(SignatureError):
         verify_ticket(
             forged,
@@ -164,7 +174,59 @@ def test_a_certificate_cannot_pass_for_a_ticket(site: Site) -> None:
             activation_id=site.product("Standard").activation_id,
             now=int(time.time()),
         )
-    assert sign(key, TICKET_DOMAIN, body).signature != wrong_domain.signature
+    assert sign(key, TICKET_DOMAIN, head).signature != wrong_domain.signature
+
+
+def test_every_ticket_of_a_batch_verifies_and_shares_one_signature(site: Site) -> None:
+    signer, _ = _signer(site)
+    cmids = [uuid.uuid4().bytes for _ in range(13)]
+    tickets = signer.issue_batch([_body(site, cmid=cmid) for cmid in cmids])
+    proofs = [msgspec.msgpack.decode(data, type=Ticket).proof for data in tickets]
+    assert len({proof.signature for proof in proofs}) == 1
+    assert [(proof.index, proof.size) for proof in proofs] == [(i, 13) for i in range(13)]
+    for cmid, data in zip(cmids, tickets, strict=True):
+        verified = verify_ticket(
+            data,
+            site.publisher.trust(),
+            cmid=cmid,
+            activation_id=site.product("Standard").activation_id,
+            now=int(time.time()),
+        )
+        assert verified.body.cmid == cmid
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["index", "size", "path-hash", "path-short", "path-long", "huge-size", "other-ticket-body"],
+)
+def test_a_ticket_with_a_forged_batch_proof_is_rejected(site: Site, change: str) -> None:
+    """Moving a ticket elsewhere in its tree, or another body onto its path, never verifies."""
+    signer, _ = _signer(site)
+    bodies = [_body(site, cmid=uuid.uuid4().bytes) for _ in range(6)]
+    tickets = [msgspec.msgpack.decode(t, type=Ticket) for t in signer.issue_batch(bodies)]
+    ticket = tickets[2]
+    proof = ticket.proof
+    replace = msgspec.structs.replace
+    forged = {
+        "index": lambda: replace(ticket, proof=replace(proof, index=3)),
+        "size": lambda: replace(ticket, proof=replace(proof, size=7)),
+        "path-hash": lambda: replace(
+            ticket, proof=replace(proof, path=(bytes(32), *proof.path[1:]))
+        ),
+        "path-short": lambda: replace(ticket, proof=replace(proof, path=proof.path[:-1])),
+        "path-long": lambda: replace(ticket, proof=replace(proof, path=(*proof.path, bytes(32)))),
+        "huge-size": lambda: replace(ticket, proof=replace(proof, index=0, size=2**40)),
+        "other-ticket-body": lambda: replace(ticket, body=tickets[3].body),
+    }[change]()
+    with pytest.raises(SignatureError) as info:
+        verify_ticket(
+            msgspec.msgpack.encode(forged),
+            site.publisher.trust(),
+            cmid=msgspec.msgpack.decode(forged.body, type=TicketBody).cmid,
+            activation_id=site.product("Standard").activation_id,
+            now=int(time.time()),
+        )
+    assert info.value.code.hex == "0xE0040001"
 
 
 def test_a_tampered_trust_file_is_refused(site: Site) -> None:

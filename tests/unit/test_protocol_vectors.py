@@ -12,8 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "vectors"))
 
 from protocol_vectors import CMID, host_key, vectors
 
+from openkms.core import merkle
 from openkms.core.signing import Envelope, public_bytes, verify
-from openkms.core.ticket import TICKET_DOMAIN, Ticket, TicketBody
+from openkms.core.ticket import TICKET_DOMAIN, Ticket, TicketBody, tree_head
 from openkms.protocol import NEED_DATA, Connection
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "protocol.md"
@@ -31,7 +32,7 @@ def test_every_vector_is_documented_exactly() -> None:
 
 def test_documented_frames_decode() -> None:
     for name, value in documented().items():
-        if name in ("ticket", "host-public-key"):
+        if name.startswith("ticket") or name == "host-public-key":
             continue
         conn = Connection()
         conn.receive_data(bytes.fromhex(value))
@@ -40,10 +41,24 @@ def test_documented_frames_decode() -> None:
 
 def test_the_documented_ticket_verifies_with_the_documented_host_key() -> None:
     ticket = msgspec.msgpack.decode(bytes.fromhex(documented()["ticket"]), type=Ticket)
-    assert verify(public_bytes(host_key()), TICKET_DOMAIN, ticket.ticket)
-    assert msgspec.msgpack.decode(ticket.ticket.body, type=TicketBody).cmid == CMID
-    assert not verify(
-        public_bytes(host_key()),
-        TICKET_DOMAIN,
-        Envelope(ticket.ticket.body + b"x", ticket.ticket.signature),
+    proof = ticket.proof
+    assert (proof.index, proof.size, proof.path) == (0, 1, ())
+    head = tree_head(1, merkle.leaf_hash(ticket.body))
+    assert verify(public_bytes(host_key()), TICKET_DOMAIN, Envelope(head, proof.signature))
+    assert msgspec.msgpack.decode(ticket.body, type=TicketBody).cmid == CMID
+    tampered = tree_head(1, merkle.leaf_hash(ticket.body + b"x"))
+    assert not verify(public_bytes(host_key()), TICKET_DOMAIN, Envelope(tampered, proof.signature))
+
+
+def test_the_documented_batch_ticket_verifies_through_its_path() -> None:
+    ticket = msgspec.msgpack.decode(
+        bytes.fromhex(documented()["ticket-batch-3-index-1"]), type=Ticket
     )
+    proof = ticket.proof
+    assert (proof.index, proof.size, len(proof.path)) == (1, 3, 2)
+    root = merkle.root_from_path(merkle.leaf_hash(ticket.body), 1, 3, proof.path)
+    assert root is not None
+    head = tree_head(3, root)
+    assert verify(public_bytes(host_key()), TICKET_DOMAIN, Envelope(head, proof.signature))
+    body = msgspec.msgpack.decode(ticket.body, type=TicketBody)
+    assert body.cmid == CMID[:-1] + bytes([CMID[-1] + 1])

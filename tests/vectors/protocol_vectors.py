@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core.certificate import CERTIFICATE_DOMAIN
@@ -39,7 +40,12 @@ def vectors() -> dict[str, str]:
     )
     body = TicketBody(CMID, ACT, 25, 25, 1795300000, 1795300000 + 180 * 86400)
     certificate = sign(publisher_key(), CERTIFICATE_DOMAIN, b"certificate-body")
-    ticket = TicketSigner(host_key(), certificate).issue(body)
+    signer = TicketSigner(host_key(), certificate)
+    ticket = signer.issue(body)
+    # A batch of three: the vector ticket's body with CMIDs ...5e (the vector's), ...5f, ...60.
+    batch = signer.issue_batch(
+        [msgspec.structs.replace(body, cmid=CMID[:-1] + bytes([CMID[-1] + i])) for i in range(3)]
+    )
     response = ActivationResponse(
         REQUEST_ID, 0, 25, 120, 10080, 1688, 1795300002, "OKMS-1A2B3C4D5E6F", ticket
     )
@@ -56,4 +62,5 @@ def vectors() -> dict[str, str]:
         "error-response": encode(ErrorResponse(b"", 0xE0040002, "bad magic")).hex(),
         "host-public-key": public_bytes(host_key()).hex(),
         "ticket": ticket.hex(),
+        "ticket-batch-3-index-1": batch[1].hex(),
     }

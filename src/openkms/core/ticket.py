@@ -2,32 +2,44 @@
 
 A ticket carries the host's certificate, so a client (or the application embedding it) can
 verify the whole chain offline: pinned publisher key -> certificate -> ticket.
+
+A host signs tickets in batches: the tickets it issues together are the leaves of a Merkle
+tree (``openkms.core.merkle``, RFC 9162), the host signs the tree's head (its size and root)
+once, and each ticket carries its audit path and that signature. Verifying one ticket costs
+one signature check and a few hashes; issuing ``k`` tickets costs one signature, not ``k``.
+A batch of one is a tree of one leaf with an empty path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from openkms.core import settings
+from openkms.core import merkle, settings
 from openkms.core.certificate import HostCertificate, verify_certificate
 from openkms.core.codes import ResultCode
-from openkms.core.signing import Envelope, sign, verify
+from openkms.core.signing import Envelope, verify
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError
 
 __all__ = [
+    "TICKET_BATCH_MAX",
     "TICKET_DOMAIN",
     "Ticket",
     "TicketBody",
+    "TicketProof",
     "TicketSigner",
     "VerifiedTicket",
+    "tree_head",
     "verify_ticket",
 ]
 
-TICKET_DOMAIN = b"openkms/ticket/v1"
+TICKET_DOMAIN = b"openkms/ticket-tree/v1"
+# The most tickets one signature covers (audit paths of at most 10 hashes).
+TICKET_BATCH_MAX = 1024
 _SKEW = settings.MAX_CLOCK_SKEW_HOURS * 3600
 
 
@@ -42,10 +54,20 @@ class TicketBody(msgspec.Struct, frozen=True, array_like=True):
     valid_until: int
 
 
-class Ticket(msgspec.Struct, frozen=True, array_like=True):
-    """A signed ticket body with the certificate of the host that signed it."""
+class TicketProof(msgspec.Struct, frozen=True, array_like=True):
+    """Where a ticket sits in its batch's Merkle tree, and the host's signature of the head."""
 
-    ticket: Envelope
+    index: int
+    size: int
+    path: tuple[bytes, ...]
+    signature: bytes
+
+
+class Ticket(msgspec.Struct, frozen=True, array_like=True):
+    """An encoded ticket body, its proof and the certificate of the host that signed it."""
+
+    body: bytes
+    proof: TicketProof
     certificate: Envelope
 
 
@@ -57,6 +79,11 @@ class VerifiedTicket:
     certificate: HostCertificate
 
 
+def tree_head(size: int, root: bytes) -> bytes:
+    """The signed bytes of a batch: its size (4 bytes, big-endian) and its Merkle root."""
+    return size.to_bytes(4, "big") + root
+
+
 class TicketSigner:
     """Signs tickets with a host's private key; the certificate is encoded once."""
 
@@ -66,9 +93,23 @@ class TicketSigner:
         self._encoder = msgspec.msgpack.Encoder()
 
     def issue(self, body: TicketBody) -> bytes:
-        """The encoded ticket for ``body``."""
-        envelope = sign(self._key, TICKET_DOMAIN, self._encoder.encode(body))
-        return self._encoder.encode(Ticket(envelope, self._certificate))
+        """The encoded ticket for ``body`` alone (a batch of one)."""
+        return self.issue_batch([body])[0]
+
+    def issue_batch(self, bodies: Sequence[TicketBody]) -> list[bytes]:
+        """The encoded tickets for ``bodies``, in order, under one signature."""
+        if not 0 < len(bodies) <= TICKET_BATCH_MAX:
+            raise ValueError(f"a ticket batch holds 1 to {TICKET_BATCH_MAX} tickets")
+        encode = self._encoder.encode
+        encoded = [encode(body) for body in bodies]
+        root, paths = merkle.audit_paths([merkle.leaf_hash(data) for data in encoded])
+        size = len(encoded)
+        signature = self._key.sign(TICKET_DOMAIN + b"\0" + tree_head(size, root))
+        certificate = self._certificate
+        return [
+            encode(Ticket(data, TicketProof(index, size, tuple(path), signature), certificate))
+            for index, (data, path) in enumerate(zip(encoded, paths, strict=True))
+        ]
 
 
 def _invalid(reason: str) -> SignatureError:
@@ -83,11 +124,16 @@ def verify_ticket(
     """Verify a ticket for this machine and product; SignatureError saying why if not."""
     try:
         ticket = msgspec.msgpack.decode(data, type=Ticket)
-        body = msgspec.msgpack.decode(ticket.ticket.body, type=TicketBody)
+        body = msgspec.msgpack.decode(ticket.body, type=TicketBody)
     except msgspec.DecodeError:
         raise _invalid("it cannot be decoded") from None
     cert = verify_certificate(ticket.certificate, trust)
-    if not verify(cert.host_public_key, TICKET_DOMAIN, ticket.ticket):
+    proof = ticket.proof
+    root = merkle.root_from_path(merkle.leaf_hash(ticket.body), proof.index, proof.size, proof.path)
+    if root is None or proof.size > TICKET_BATCH_MAX:
+        raise _invalid("its batch proof is malformed")
+    head = Envelope(tree_head(proof.size, root), proof.signature)
+    if not verify(cert.host_public_key, TICKET_DOMAIN, head):
         raise _invalid("its signature does not match the host certificate")
     _check_claims(body, cert, trust, cmid=cmid, activation_id=activation_id, now=now)
     return VerifiedTicket(body, cert)

@@ -110,11 +110,11 @@ class _ActivationProtocol(asyncio.Protocol):
         try:
             if isinstance(message, ActivationRequest):
                 pending = service.begin_activation(message, self._port)
-                reply.finish = pending.finish
+                reply.respond = pending.respond
                 future: asyncio.Future[Any] = pending.written
             else:
                 future = asyncio.ensure_future(service.handle(message, self._port))
-                reply.finish = future.result
+                reply.respond = functools.partial(_respond_with, future)
         except Exception as exc:  # the store refused the write (e.g. it is closed)
             reply.response = self._failure(message, exc)
             self._flush()
@@ -123,9 +123,12 @@ class _ActivationProtocol(asyncio.Protocol):
 
     def _settled(self, reply: _Reply, future: asyncio.Future[Any]) -> None:
         try:
-            reply.response = reply.finish()
+            reply.respond(functools.partial(self._deliver, reply))
         except (Exception, asyncio.CancelledError) as exc:
-            reply.response = self._failure(reply.message, exc)
+            self._deliver(reply, self._failure(reply.message, exc))
+
+    def _deliver(self, reply: _Reply, response: Message) -> None:
+        reply.response = response
         self._flush()
 
     def _failure(self, message: Message, exc: BaseException) -> ErrorResponse:
@@ -157,16 +160,20 @@ class _ActivationProtocol(asyncio.Protocol):
 class _Reply:
     """One request's place in its connection's response order."""
 
-    __slots__ = ("finish", "message", "response")
+    __slots__ = ("message", "respond", "response")
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self.finish: Callable[[], Message] = _unset
+        self.respond: Callable[[Callable[[Message], None]], None] = _unset
         self.response: Message | None = None
 
 
-def _unset() -> Message:
+def _unset(deliver: Callable[[Message], None]) -> None:
     raise AssertionError("a reply finished before it was started")
+
+
+def _respond_with(future: asyncio.Future[Message], deliver: Callable[[Message], None]) -> None:
+    deliver(future.result())
 
 
 class HostServer:

@@ -18,6 +18,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord, format_client_time
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.host.state import HostActivation, HostSettings
+from openkms.host.tickets import TicketBatcher
 from openkms.protocol.messages import (
     ActivationRequest,
     ActivationResponse,
@@ -40,7 +41,7 @@ _DAY = 86400
 class _Signing:
     """What the host needs to sign tickets, present only when it is activated."""
 
-    signer: TicketSigner
+    batcher: TicketBatcher
     expires_at: int
     group: str
 
@@ -88,7 +89,7 @@ class HostService:
         cert, envelope = activation.certificate, activation.envelope
         if activation.activated and cert and envelope and private_key is not None:
             self._signing = _Signing(
-                TicketSigner(private_key, envelope), cert.expires_at, cert.group
+                TicketBatcher(TicketSigner(private_key, envelope)), cert.expires_at, cert.group
             )
 
     def _record_in_task(self, record: RequestRecord) -> asyncio.Future[int]:
@@ -105,7 +106,9 @@ class HostService:
         if isinstance(message, ActivationRequest):
             pending = self.begin_activation(message, port)
             await pending.written
-            return pending.finish()
+            answered: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            pending.respond(answered.set_result)
+            return await answered
         if isinstance(message, ProbeRequest):
             return await self._probe(message, port)
         return ErrorResponse(
@@ -113,7 +116,7 @@ class HostService:
         )
 
     def begin_activation(self, request: ActivationRequest, port: int) -> PendingActivation:
-        """Judge ``request`` and queue its record; answer with ``finish()`` once it is written.
+        """Judge ``request`` and queue its record; answer with ``respond()`` once it is written.
 
         The listener's fast path: no coroutine or task per request, only the store's future.
         """
@@ -170,20 +173,20 @@ class HostService:
             return ResultCode.PRODUCT_NOT_COVERED
         return ResultCode.OK
 
-    def _response(self, pending: PendingActivation, count: int) -> ActivationResponse:
-        request, product, now = pending.request, pending.product, pending.now
-        ticket = None
-        signing = self._signing
-        if product is not None and count >= product.n_policy and signing is not None:
-            body = TicketBody(
-                request.cmid,
-                request.activation_id,
-                count,
-                product.n_policy,
-                now,
-                now + self._validity,
-            )
-            ticket = signing.signer.issue(body)
+    def _ticket_body(self, pending: PendingActivation, count: int) -> TicketBody | None:
+        """What the ticket vouches for, when the request earns one (count >= N)."""
+        product, now = pending.product, pending.now
+        if product is None or count < product.n_policy or self._signing is None:
+            return None
+        request = pending.request
+        return TicketBody(
+            request.cmid, request.activation_id, count, product.n_policy, now, now + self._validity
+        )
+
+    def _response(
+        self, pending: PendingActivation, count: int, ticket: bytes | None
+    ) -> ActivationResponse:
+        request = pending.request
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "request from %s (%s): %s count=%d",
@@ -199,7 +202,7 @@ class HostService:
             self.settings.activation_interval,
             self.settings.renewal_interval,
             pending.port,
-            now,
+            pending.now,
             self.host_id,
             ticket,
         )
@@ -217,18 +220,40 @@ class PendingActivation:
     port: int
     written: asyncio.Future[int]  # the count after the record, once it is durable
     started: float = field(default_factory=time.perf_counter)
+    stored: float = 0.0  # seconds from ``started`` until ``written`` was done (metrics only)
 
-    def finish(self) -> ActivationResponse:
-        """The response, once ``written`` is done (raises the store's error if it failed)."""
+    def respond(self, deliver: Callable[[Message], None]) -> None:
+        """Build the response once ``written`` is done and hand it to ``deliver``.
+
+        A response without a ticket is delivered at once; one with a ticket when its batch
+        is signed, later in the same event-loop iteration. Raises the store's error (before
+        ``deliver`` is called) if the record failed.
+        """
+        count = self.written.result()
         service = self.service
-        if service.on_request is None:
-            return service._response(self, self.written.result())
-        written = time.perf_counter()
-        response = service._response(self, self.written.result())
-        status = self.request.license_status
-        elapsed = time.perf_counter() - self.started
-        service.on_request(int(self.result), status, elapsed, written - self.started)
-        return response
+        if service.on_request is not None:
+            self.stored = time.perf_counter() - self.started
+        signing = service._signing
+        body = service._ticket_body(self, count)
+        if body is None or signing is None:
+            self._deliver(deliver, service._response(self, count, None))
+            return
+
+        def signed(ticket: bytes | BaseException) -> None:
+            if isinstance(ticket, BaseException):
+                error = "the ticket could not be signed"
+                deliver(ErrorResponse(self.request.request_id, ResultCode.INTERNAL_ERROR, error))
+                return
+            self._deliver(deliver, service._response(self, count, ticket))
+
+        signing.batcher.add(body, signed)
+
+    def _deliver(self, deliver: Callable[[Message], None], response: ActivationResponse) -> None:
+        on_request = self.service.on_request
+        if on_request is not None:
+            elapsed = time.perf_counter() - self.started
+            on_request(int(self.result), self.request.license_status, elapsed, self.stored)
+        deliver(response)
 
 
 def _cmid_text(cmid: bytes) -> str:
