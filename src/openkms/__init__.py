@@ -8,11 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from openkms.client.api import AttemptOutcome, Client, License
+from typing import TYPE_CHECKING, Any
+
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
-from openkms.core.trust import Trust
 from openkms.errors import (
     ActivationError,
     CatalogError,
@@ -45,3 +45,24 @@ __all__ = [
     "Trust",
     "__version__",
 ]
+
+# The client API and the trust chain (asyncio, cryptography) load on first use: a process
+# that needs only the model or the store, such as the store's writer process, starts
+# without them.
+_LAZY = {"AttemptOutcome", "Client", "License"}
+
+if TYPE_CHECKING:
+    from openkms.client.api import AttemptOutcome, Client, License
+    from openkms.core.trust import Trust
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from openkms.client import api
+
+        return getattr(api, name)
+    if name == "Trust":
+        from openkms.core.trust import Trust
+
+        return Trust
+    raise AttributeError(f"module 'openkms' has no attribute {name!r}")

@@ -163,6 +163,11 @@ def test_kill_9_loses_nothing_that_was_acknowledged(site: Site) -> None:
 
         asyncio.run(run())
         assert host.process.wait(10) == -signal.SIGKILL
+    # The store's writer process commits what it had and exits with its parent.
+    deadline = time.monotonic() + 10
+    while _writer_processes(site.host_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _writer_processes(site.host_dir), "the store writer outlived the killed host"
     assert len(acknowledged) > 50
     with host_process(site.host_dir) as again:
         assert isinstance(_exchange(again, encode(_request(site))), ActivationResponse)
@@ -170,6 +175,21 @@ def test_kill_9_loses_nothing_that_was_acknowledged(site: Site) -> None:
         stored = {c.cmid for c in reader.clients(ClientQuery(limit=10**7))}
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged activations lost"
+
+
+def _writer_processes(store_dir: Path) -> list[str]:
+    """Live (not zombie) store writer processes of the store in ``store_dir``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        mine = str(store_dir / "host.db").encode() in argv
+        if b"openkms.store._writer_process" in argv and mine and state != "Z":
+            found.append(entry.name)
+    return found
 
 
 def test_sigterm_stops_gracefully_with_status_zero(site: Site) -> None:
@@ -215,7 +235,7 @@ def test_clients_unseen_for_thirty_days_leave_the_count_of_real_processes(
         results = [client(f"old{i}", old_host.address, past) for i in range(5)]
         assert results[-1].returncode == 0, results[-1].stderr
         assert "current count 5" in results[-1].stdout
-    assert old_host.process.returncode == 0
+    assert old_host.process.returncode == 0, old_host.log()
     with host_process(site.host_dir) as host:
         result = client("today", host.address, {})
         assert result.returncode == 1

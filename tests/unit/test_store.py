@@ -7,7 +7,7 @@ import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -86,14 +86,20 @@ async def record_all(store: HostStore, requests: list[RequestRecord]) -> list[in
     return [await store.record(r) for r in requests]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-process"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     def factory(**kwargs: Any) -> HostStore:
         if request.param == "memory":
             return MemoryStore(**kwargs)
+        if request.param == "sqlite-process":
+            return SqliteStore(tmp_path / "host.db", writer="process", **kwargs)
         return SqliteStore(tmp_path / "host.db", **kwargs)
 
     return factory
+
+
+Writer = Literal["thread", "process"]
+WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
 
 
 @pytest.fixture
@@ -323,8 +329,12 @@ def test_use_after_close_raises_store_error(make_store: StoreFactory) -> None:
 # -- SQLite only -------------------------------------------------------------------------------
 
 
-def test_sqlite_records_survive_reopen(db_path: Path) -> None:
-    run(SqliteStore(db_path), lambda s: record_all(s, [req("a"), req("b", failed=True)]))
+@WRITERS
+def test_sqlite_records_survive_reopen(db_path: Path, writer: Writer) -> None:
+    run(
+        SqliteStore(db_path, writer=writer),
+        lambda s: record_all(s, [req("a"), req("b", failed=True)]),
+    )
 
     async def body(store: HostStore) -> None:
         assert await store.current_count(APP, T0) == 2
@@ -332,11 +342,12 @@ def test_sqlite_records_survive_reopen(db_path: Path) -> None:
         assert len(await store.events(EventQuery())) == 2
         assert await store.record(req("c")) == 3
 
-    run(SqliteStore(db_path), body)
+    run(SqliteStore(db_path, writer=writer), body)
 
 
-def test_sqlite_close_commits_pending_writes(db_path: Path) -> None:
-    store = SqliteStore(db_path)
+@WRITERS
+def test_sqlite_close_commits_pending_writes(db_path: Path, writer: Writer) -> None:
+    store = SqliteStore(db_path, writer=writer)
 
     async def main() -> None:
         await store.open()
@@ -350,7 +361,8 @@ def test_sqlite_close_commits_pending_writes(db_path: Path) -> None:
         assert reader.counters(HOST).total == 100
 
 
-def test_sqlite_reader_reads_while_the_host_writes(db_path: Path) -> None:
+@WRITERS
+def test_sqlite_reader_reads_while_the_host_writes(db_path: Path, writer: Writer) -> None:
     async def body(store: HostStore) -> None:
         await record_all(store, [req("a"), req("b")])
         with SqliteReader(db_path) as reader:
@@ -360,7 +372,7 @@ def test_sqlite_reader_reads_while_the_host_writes(db_path: Path) -> None:
             await store.record(req("c", t=T0 + 1))
             assert [e.fields()["cmid"] for e in reader.events(EventQuery())] == ["a", "b", "c"]
 
-    run(SqliteStore(db_path), body)
+    run(SqliteStore(db_path, writer=writer), body)
     reader = SqliteReader(db_path)
     reader.close()
     reader.close()
@@ -383,10 +395,11 @@ def test_sqlite_not_open_yet(db_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_sqlite_garbage_file_is_a_clear_error(db_path: Path) -> None:
+@WRITERS
+def test_sqlite_garbage_file_is_a_clear_error(db_path: Path, writer: Writer) -> None:
     db_path.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
     with pytest.raises(StoreError) as info:
-        run(SqliteStore(db_path), lambda s: s.current_count(APP, T0))
+        run(SqliteStore(db_path, writer=writer), lambda s: s.current_count(APP, T0))
     assert info.value.code is ResultCode.STATE_CORRUPT
     assert str(db_path) in info.value.message
     assert "not an OpenKMS store" in info.value.message
@@ -395,18 +408,22 @@ def test_sqlite_garbage_file_is_a_clear_error(db_path: Path) -> None:
     assert read_info.value.code is ResultCode.STATE_CORRUPT
 
 
-def test_sqlite_foreign_database_is_refused(db_path: Path) -> None:
+@WRITERS
+def test_sqlite_foreign_database_is_refused(db_path: Path, writer: Writer) -> None:
     with sqlite3.connect(db_path) as conn:
         conn.execute("CREATE TABLE recipes (name TEXT)")
     conn.close()
     with pytest.raises(StoreError, match="not an OpenKMS store") as info:
-        run(SqliteStore(db_path), lambda s: s.current_count(APP, T0))
+        run(SqliteStore(db_path, writer=writer), lambda s: s.current_count(APP, T0))
     assert info.value.code is ResultCode.STATE_CORRUPT
 
 
-def test_sqlite_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+@WRITERS
+def test_sqlite_missing_directory_is_a_clear_error(tmp_path: Path, writer: Writer) -> None:
     with pytest.raises(StoreError, match="does not exist"):
-        run(SqliteStore(tmp_path / "nowhere" / "host.db"), lambda s: s.counters(HOST))
+        run(
+            SqliteStore(tmp_path / "nowhere" / "host.db", writer=writer), lambda s: s.counters(HOST)
+        )
 
 
 def set_user_version(path: Path, version: int) -> None:
@@ -415,17 +432,19 @@ def set_user_version(path: Path, version: int) -> None:
     conn.close()
 
 
-def test_sqlite_newer_schema_is_refused(db_path: Path) -> None:
-    run(SqliteStore(db_path), lambda s: s.record(req("a")))
+@WRITERS
+def test_sqlite_newer_schema_is_refused(db_path: Path, writer: Writer) -> None:
+    run(SqliteStore(db_path, writer=writer), lambda s: s.record(req("a")))
     set_user_version(db_path, 99)
     with pytest.raises(StoreError, match="schema version 99, newer") as info:
-        run(SqliteStore(db_path), lambda s: s.counters(HOST))
+        run(SqliteStore(db_path, writer=writer), lambda s: s.counters(HOST))
     assert info.value.code is ResultCode.UNSUPPORTED_VERSION
     with pytest.raises(StoreError, match="newer"):
         SqliteReader(db_path)
 
 
 def test_sqlite_older_schema_is_migrated(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process (thread writer): the added migration is a monkeypatch of this interpreter.
     run(SqliteStore(db_path), lambda s: s.record(req("a")))
     old = _sqlite_db.schema_version()
     step = ("CREATE TABLE notes (text TEXT)",)

@@ -32,7 +32,7 @@ def open_store(store_dir: Path) -> HostStore:
     """The host's default store: SQLite in the store directory."""
     from openkms.store.sqlite import SqliteStore
 
-    return SqliteStore(store_dir / "host.db")
+    return SqliteStore(store_dir / "host.db", writer="process")
 
 
 class HostApp:

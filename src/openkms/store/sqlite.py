@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -32,6 +32,8 @@ from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.store import _sqlite_admin as admin
 from openkms.store import _sqlite_db as db
+from openkms.store._sqlite_writer import BatchWriter, Forget, WriteOp
+from openkms.store._writer_process import ProcessWriter
 from openkms.store.base import (
     ActivityBucket,
     ClientPage,
@@ -53,16 +55,10 @@ _DEFAULT_POLICY: Final = CountPolicy()
 logger = logging.getLogger("openkms.store")
 
 T = TypeVar("T")
-_Op = Callable[[sqlite3.Connection], Any]
-# (a request to record or an operation run on the writer's connection, future to settle,
-# loop owning the future)
-_Item = tuple[_Op | RequestRecord, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# (an operation, the future to settle, the loop owning the future)
+_Item = tuple[WriteOp, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
 _IDLE_READERS: Final = 4
-# Retention deletes a tenth of the allowance at a time, so that pruning costs one DELETE
-# per many inserts instead of one per insert.
-_PRUNE_FRACTION: Final = 10
-_PRUNE_CHUNK_MAX: Final = 10_000
 
 
 class SqliteReader:
@@ -145,6 +141,7 @@ class SqliteStore(HostStore):
         policy: CountPolicy = _DEFAULT_POLICY,
         event_retention: int = settings.EVENT_RETENTION,
         batch_max: int = 256,
+        writer: Literal["thread", "process"] = "thread",
     ) -> None:
         if event_retention < 1:
             raise ValueError(f"event_retention must be at least 1, got {event_retention}")
@@ -154,7 +151,8 @@ class SqliteStore(HostStore):
         self.policy = policy
         self.event_retention = event_retention
         self.batch_max = batch_max
-        self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
+        self.writer_mode = writer
+        self._process: ProcessWriter | None = None
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._state = "new"
@@ -176,7 +174,7 @@ class SqliteStore(HostStore):
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the file (creating and migrating its schema) and start the writer thread."""
+        """Open the file (creating and migrating its schema) and start the writer."""
         if self._state == "closed":
             raise db.closed_error()
         if self._state == "open":
@@ -185,32 +183,56 @@ class SqliteStore(HostStore):
             raise StoreError(f"the store {self.path} is already being opened")
         self._state = "opening"
         try:
-            conn = await asyncio.to_thread(db.connect_writer, self.path)
+            if self.writer_mode == "process":
+                await self._start_process()
+            else:
+                await self._start_thread()
         except BaseException:
             if self._state == "opening":
                 self._state = "new"
             raise
         if self._state == "closed":  # close() ran while the file was being opened
-            conn.close()
+            await self._stop_writer()
             raise db.closed_error()
+        self._state = "open"
+        logger.info("store %s open (writer %s)", self.path, self.writer_mode)
+
+    async def _start_thread(self) -> None:
+        conn = await asyncio.to_thread(db.connect_writer, self.path)
+        writer = BatchWriter(conn, self.path, self.policy, self.event_retention)
         self._writer = threading.Thread(
-            target=self._write_loop, args=(conn,), name="openkms-store-writer", daemon=True
+            target=self._write_loop, args=(writer,), name="openkms-store-writer", daemon=True
         )
         self._writer.start()
-        self._state = "open"
-        logger.info("store %s open", self.path)
+
+    async def _start_process(self) -> None:
+        if not self.path.parent.is_dir():  # the child would say so too, but later
+            await asyncio.to_thread(db.connect_writer, self.path)
+        process = ProcessWriter(
+            self.path,
+            policy=self.policy,
+            event_retention=self.event_retention,
+            batch_max=self.batch_max,
+        )
+        await process.start()
+        self._process = process
 
     async def close(self) -> None:
         """Commit every queued write, stop the writer and close all connections; idempotent."""
         if self._state == "closed":
             return
         self._state = "closed"
+        await self._stop_writer()
+        self._close_idle_readers()
+        logger.info("store %s closed", self.path)
+
+    async def _stop_writer(self) -> None:
+        if self._process is not None:
+            await self._process.stop()
         if self._writer is not None:
             # FIFO: the writer commits everything queued before this sentinel, then stops.
             self._queue.put(None)
             await asyncio.to_thread(self._writer.join)
-        self._close_idle_readers()
-        logger.info("store %s closed", self.path)
 
     def _check_open(self) -> None:
         if self._state == "closed":
@@ -236,11 +258,13 @@ class SqliteStore(HostStore):
 
     async def log_event(self, event: EventRecord) -> None:
         """Durably append a host event (12293, 12294, ...)."""
-        await self._submit(functools.partial(_insert_event, event))
+        await self._submit(event)
 
-    def _submit(self, op: _Op | RequestRecord) -> asyncio.Future[Any]:
+    def _submit(self, op: WriteOp) -> asyncio.Future[Any]:
         """Queue ``op`` for the writer; the future settles once its batch has committed."""
         self._check_open()
+        if self._process is not None:
+            return self._process.submit(op)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put((op, future, loop))
@@ -248,17 +272,17 @@ class SqliteStore(HostStore):
 
     # -- the writer thread -----------------------------------------------------------------
 
-    def _write_loop(self, conn: sqlite3.Connection) -> None:
+    def _write_loop(self, writer: BatchWriter) -> None:
         try:
             more = True
             while more:
                 batch, more = self._take_batch()
                 try:
-                    self._commit(conn, batch)
+                    self._commit(writer, batch)
                 except Exception:  # last resort: later writes must still find a writer
                     logger.critical("store writer error; continuing", exc_info=True)
         finally:
-            conn.close()
+            writer.close()
 
     def _take_batch(self) -> tuple[list[_Item], bool]:
         """Block for one item, then drain what is queued; False once the stop sentinel is seen."""
@@ -274,55 +298,21 @@ class SqliteStore(HostStore):
                 return batch, True
         return batch, False
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+    def _commit(self, writer: BatchWriter, batch: list[_Item]) -> None:
         """Run one batch in one transaction, then settle its futures (results or the error)."""
         if not batch:
             return
         started = time.perf_counter()
         try:
-            results = self._run_batch(conn, batch)
-        except sqlite3.Error as exc:
-            db.rollback(conn)
-            error = db.map_error(exc, self.path)
+            results = writer.commit([op for op, _, _ in batch])
+        except StoreError as error:
             logger.error("store write of %d items failed: %s", len(batch), error)
             _settle_all(batch, None, error)
-            return
-        except Exception as exc:  # a bug fails its batch but must never kill the writer
-            db.rollback(conn)
-            logger.exception("store write of %d items failed", len(batch))
-            _settle_all(batch, None, StoreError(f"the store {self.path} failed: {exc!r}"))
             return
         if logger.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("store committed a batch of %d in %.2f ms", len(batch), elapsed_ms)
         _settle_all(batch, results, None)
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> list[Any]:
-        conn.execute("BEGIN IMMEDIATE")
-        # In order: each record's count sees every row written before it, its own included.
-        records = db.RecordBatch(self.policy)
-        results: list[Any] = []
-        for op, _, _ in batch:
-            if isinstance(op, RequestRecord):
-                results.append(records.apply(conn, op))
-            else:  # anything else may read or change what the batch has in hand
-                records.flush(conn)
-                records.forget()
-                results.append(op(conn))
-        records.flush(conn)
-        self._prune_events(conn)
-        conn.execute("COMMIT")
-        return results
-
-    def _prune_events(self, conn: sqlite3.Connection) -> None:
-        """Keep at most ``event_retention`` events, deleting the oldest a chunk at a time."""
-        (newest,) = conn.execute("SELECT max(seq) FROM events").fetchone()
-        (oldest,) = conn.execute("SELECT min(seq) FROM events").fetchone()
-        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
-        if newest is None or newest - oldest + 1 <= self.event_retention:
-            return
-        keep_from = newest - self.event_retention + 1 + self._prune_chunk
-        conn.execute("DELETE FROM events WHERE seq < ?", (keep_from,))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -372,9 +362,7 @@ class SqliteStore(HostStore):
 
     async def forget_client(self, application_id: str, cmid: str) -> bool:
         """Durably remove one client (through the writer); False if it was unknown."""
-        forgotten: bool = await self._submit(
-            functools.partial(admin.forget_client, application_id=application_id, cmid=cmid)
-        )
+        forgotten: bool = await self._submit(Forget(application_id, cmid))
         return forgotten
 
     async def _read_sql(self, read: Callable[[sqlite3.Connection], T]) -> T:
@@ -410,21 +398,6 @@ class SqliteStore(HostStore):
             readers, self._idle_readers = self._idle_readers, []
         for reader in readers:
             reader.close()
-
-
-def _insert_event(event: EventRecord, conn: sqlite3.Connection) -> None:
-    fields = event.fields()
-    conn.execute(
-        db.INSERT_EVENT,
-        (
-            event.event_id,
-            event.time,
-            event.info,
-            fields.get("cmid"),
-            fields.get("activation_id"),
-            db.hresult(event.info) if "hresult" in fields else None,
-        ),
-    )
 
 
 def _settle_all(batch: list[_Item], results: list[Any] | None, error: StoreError | None) -> None:
