@@ -1,9 +1,11 @@
 """Throughput and latency of SqliteStore.record() under concurrent producers.
 
     .venv/bin/python bench/bench_store.py [-n 50000] [--producers 64] [--clients 100000]
+        [--writer process|thread]
 
 Each producer awaits ``record()`` in a loop, as one host connection per client would. Prints
-records/s, p50/p99 of ``record()`` latency and the median group-commit batch size.
+records/s, p50/p99 of ``record()`` latency and (thread writer only: the writer process
+logs nothing per batch) the median group-commit batch size.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 from openkms.core.events import format_client_time, make_event
 from openkms.store.base import RequestRecord
@@ -55,9 +58,12 @@ async def producer(
         latencies.append(time.perf_counter() - started)
 
 
-async def bench(path: Path, n: int, producers: int, clients: int, batch_max: int) -> None:
+async def bench(
+    path: Path, n: int, producers: int, clients: int, batch_max: int, writer: str
+) -> None:
     latencies: list[float] = []
-    async with SqliteStore(path, batch_max=batch_max) as store:
+    mode: Literal["thread", "process"] = "process" if writer == "process" else "thread"
+    async with SqliteStore(path, batch_max=batch_max, writer=mode) as store:
         started = time.perf_counter()
         await asyncio.gather(
             *(producer(store, range(p, n, producers), clients, latencies) for p in range(producers))
@@ -79,6 +85,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100_000, help="distinct CMIDs")
     parser.add_argument("--batch-max", type=int, default=256, help="SqliteStore batch_max")
     parser.add_argument("--path", type=Path, help="store file (default: a temporary one)")
+    parser.add_argument(
+        "--writer", choices=["thread", "process"], default="process", help="SqliteStore writer"
+    )
     args = parser.parse_args()
     sizes = BatchSizes()
     logger = logging.getLogger("openkms.store")
@@ -86,7 +95,9 @@ def main() -> None:
     logger.setLevel(logging.DEBUG)
     with tempfile.TemporaryDirectory() as scratch:
         path = args.path or Path(scratch) / "bench.db"
-        asyncio.run(bench(path, args.n, args.producers, args.clients, args.batch_max))
+        asyncio.run(
+            bench(path, args.n, args.producers, args.clients, args.batch_max, args.writer)
+        )
     if sizes.sizes:
         print(f"{len(sizes.sizes)} batches, median size {statistics.median(sizes.sizes):g}")
 
