@@ -95,9 +95,7 @@ def main() -> None:
     logger.setLevel(logging.DEBUG)
     with tempfile.TemporaryDirectory() as scratch:
         path = args.path or Path(scratch) / "bench.db"
-        asyncio.run(
-            bench(path, args.n, args.producers, args.clients, args.batch_max, args.writer)
-        )
+        asyncio.run(bench(path, args.n, args.producers, args.clients, args.batch_max, args.writer))
     if sizes.sizes:
         print(f"{len(sizes.sizes)} batches, median size {statistics.median(sizes.sizes):g}")
 

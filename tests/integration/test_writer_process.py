@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -210,3 +211,36 @@ asyncio.run(main())
             parent.kill()
     with SqliteReader(path) as reader:
         assert reader.counters(HOST).total == 50
+
+
+def test_a_writer_that_cannot_restart_fails_fast_then_retries(tmp_path: Path) -> None:
+    """Store directory gone: the restart fails with the reason, and writes do not spawn a
+    child each while it stays gone; once it is back, the next write restarts the writer."""
+    directory = tmp_path / "store"
+    directory.mkdir()
+    path = directory / "host.db"
+
+    async def main() -> None:
+        store = SqliteStore(path, writer="process")
+        await store.open()
+        try:
+            await store.record(req("a"))
+            os.kill(_child(store), signal.SIGKILL)
+            aside = tmp_path / "aside"
+            directory.rename(aside)
+            with contextlib.suppress(StoreError):
+                await asyncio.wait_for(store.record(req("lost")), 30)
+            with pytest.raises(StoreError, match="does not exist"):
+                await asyncio.wait_for(store.record(req("b")), 30)
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="does not exist"):
+                await store.record(req("c"))  # within the back-off: no new child
+            assert time.monotonic() - started < 0.1
+            assert store._process is not None and store._process._process is None
+            aside.rename(directory)
+            await asyncio.sleep(1.1)
+            assert await asyncio.wait_for(store.record(req("d")), 30) == 2
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -44,6 +44,8 @@ logger = logging.getLogger("openkms.store")
 _HEADER: Final = 4
 _READ_SIZE: Final = 1 << 18
 _STOP_TIMEOUT: Final = 30.0
+# After a failed restart, writes fail at once for this long instead of each spawning a child.
+_RESTART_BACKOFF: Final = 1.0
 
 # Parent -> child: [kind, payload]
 _RECORD: Final = 0
@@ -119,6 +121,7 @@ class ProcessWriter:
         self._outbox: list[bytes] = []
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
+        self._restart_failed: tuple[float, StoreError] | None = None
 
     async def start(self) -> None:
         """Start the child and wait until it has opened (and migrated) the store."""
@@ -173,6 +176,13 @@ class ProcessWriter:
             raise TypeError(f"the writer process cannot run {op!r}")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        failed = self._restart_failed
+        if self._transport is None and failed is not None:
+            if loop.time() - failed[0] < _RESTART_BACKOFF:
+                error = failed[1]
+                future.set_exception(StoreError(error.message, code=error.code, fix=error.fix))
+                return future
+            self._restart_failed = None
         self._pending.append(future)
         self._outbox.append(frame)
         if len(self._outbox) == 1:
@@ -196,6 +206,7 @@ class ProcessWriter:
         except Exception as exc:
             error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
             logger.error("the store writer process cannot restart: %s", error)
+            self._restart_failed = (asyncio.get_running_loop().time(), error)
             self._fail_all(error)
         finally:
             self._restart = None
