@@ -85,10 +85,12 @@ def host_process(
     timeout: float = 20.0,
     listen: str = "127.0.0.1:0",
     dns: bool = False,
+    new_session: bool = False,
 ) -> Iterator[HostProcess]:
     """Start ``openkms host serve --listen 127.0.0.1:0`` and wait for its ready file.
 
     DNS publishing is off (``--no-dns``) unless ``dns``: tests stay off the real network.
+    ``new_session`` makes the host lead its own process group, as in a terminal or a unit.
     """
     ready = store / f"ready-{time.monotonic_ns()}.json"
     log_path = store / f"host-{time.monotonic_ns()}.log"
@@ -104,7 +106,11 @@ def host_process(
         command.append("--no-admin")  # the default 127.0.0.1:8080 would clash between tests
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=log_file, env={**os.environ, **(env or {})}
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**os.environ, **(env or {})},
+            start_new_session=new_session,
         )
     handle = None
     try:

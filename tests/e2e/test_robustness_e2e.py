@@ -199,6 +199,26 @@ def test_sigterm_stops_gracefully_with_status_zero(site: Site) -> None:
     assert "host stopped" in host.log()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_whole_process_group_stops_host_and_writer_in_order(
+    site: Site, sig: signal.Signals
+) -> None:
+    """Ctrl-C in a terminal and systemd's control-group stop signal every process of the host."""
+    with host_process(site.host_dir, new_session=True) as host:
+        assert isinstance(_exchange(host, encode(_request(site))), ActivationResponse)
+        assert _writer_processes(site.host_dir)
+        os.killpg(host.process.pid, sig)
+        assert host.process.wait(20) == 0, host.log()
+    assert "host stopped" in host.log()
+    assert "Traceback" not in host.log()
+    deadline = time.monotonic() + 10
+    while _writer_processes(site.host_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _writer_processes(site.host_dir)
+    with SqliteReader(site.host_dir / "host.db") as reader:
+        assert reader.counters(site.host_state.host_id).total == 1
+
+
 def _libfaketime() -> str | None:
     found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
     return str(found[0]) if found else None

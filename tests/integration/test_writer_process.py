@@ -67,6 +67,7 @@ def test_a_killed_writer_fails_its_requests_and_a_new_one_takes_over(tmp_path: P
         await store.open()
         try:
             assert await store.record(req("before")) == 1
+            await asyncio.sleep(1.1)  # a writer that dies at once is restarted after a second
             first = _child(store)
             os.kill(first, signal.SIGKILL)
             # Whatever was sent to the dead writer fails with a clear error, never hangs.
@@ -225,6 +226,7 @@ def test_a_writer_that_cannot_restart_fails_fast_then_retries(tmp_path: Path) ->
         await store.open()
         try:
             await store.record(req("a"))
+            await asyncio.sleep(1.1)
             os.kill(_child(store), signal.SIGKILL)
             aside = tmp_path / "aside"
             directory.rename(aside)
@@ -242,5 +244,27 @@ def test_a_writer_that_cannot_restart_fails_fast_then_retries(tmp_path: Path) ->
             assert await asyncio.wait_for(store.record(req("d")), 30) == 2
         finally:
             await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_writer_that_keeps_dying_is_restarted_at_most_once_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "host.db"
+
+    async def main() -> None:
+        async with SqliteStore(path, writer="process") as store:
+            await asyncio.sleep(1.1)
+            os.kill(_child(store), signal.SIGKILL)
+            with contextlib.suppress(StoreError):
+                await asyncio.wait_for(store.record(req("a")), 30)
+            assert await asyncio.wait_for(store.record(req("b")), 30) >= 1  # restarted
+            os.kill(_child(store), signal.SIGKILL)  # dies again at once
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="stopped before answering"):
+                await store.record(req("c"))
+            assert time.monotonic() - started < 0.1
+            await asyncio.sleep(1.0)
+            assert await asyncio.wait_for(store.record(req("d")), 30) >= 2
 
     asyncio.run(main())

@@ -122,6 +122,7 @@ class ProcessWriter:
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
         self._restart_failed: tuple[float, StoreError] | None = None
+        self._started_at = 0.0
 
     async def start(self) -> None:
         """Start the child and wait until it has opened (and migrated) the store."""
@@ -163,6 +164,7 @@ class ProcessWriter:
         except BaseException:
             await self._reap(kill=True)
             raise
+        self._started_at = loop.time()
 
     def submit(self, op: WriteOp) -> asyncio.Future[Any]:
         """Queue ``op``; the future settles once the batch holding it is durable."""
@@ -291,8 +293,15 @@ class ProcessWriter:
             future = self._pending.popleft()
             if not future.done():
                 future.set_exception(StoreError(error.message, fix=error.fix))
-        if self._outbox and self._restart is None and not self._stopping:
-            self._restart = asyncio.get_running_loop().create_task(self._restart_writer())
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._started_at < _RESTART_BACKOFF:
+            # It died right after starting: at most one restart a second, failing fast between.
+            self._restart_failed = (loop.time(), error)
+            self._fail_all(error)
+        elif self._outbox and self._restart is None:
+            self._restart = loop.create_task(self._restart_writer())
 
     def _fail_all(self, error: StoreError) -> None:
         self._outbox.clear()
