@@ -1,6 +1,6 @@
 """SQLite plumbing of the host store: schema migrations, connections, error mapping, queries.
 
-Shared by the async ``SqliteStore`` (its writer thread and its readers) and the synchronous
+Shared by the async ``SqliteStore`` (its writer and its readers) and the synchronous
 ``SqliteReader`` a CLI uses, so that both read exactly the same rows the same way.
 """
 

@@ -1,9 +1,11 @@
-"""The embedded SQLite host store: one writer thread with group commit, readers apart.
+"""The embedded SQLite host store: one writer with group commit, readers apart.
 
-Writes (``record``, ``log_event``) go through a queue to a single writer thread. It takes
+Writes (``record``, ``log_event``, ``forget_client``) go to a single writer: a thread of this
+process (``writer="thread"``) or, for a host, a child process (``writer="process"``, see
+``_writer_process``: it never competes with the event loop for the GIL). The writer takes
 whatever has queued up (at most ``batch_max`` items), runs the batch in one
-``BEGIN IMMEDIATE ... COMMIT`` with ``synchronous=FULL`` and only then wakes the waiting
-coroutines, with one ``call_soon_threadsafe`` per batch. One fsync thus acknowledges many
+``BEGIN IMMEDIATE ... COMMIT`` with ``synchronous=FULL`` (``_sqlite_writer.BatchWriter``) and
+only then wakes the waiting coroutines, once per batch. One fsync thus acknowledges many
 requests, the event loop never touches the disk, and nothing is acknowledged before it is
 durable. Reads use their own connections in worker threads (WAL lets them run while the
 writer commits); ``SqliteReader`` offers the same reads synchronously to another process.
