@@ -35,6 +35,7 @@ __all__ = [
     "make_resolver",
     "order_srv",
     "parse_server",
+    "resolve_addresses",
     "system_nameservers",
     "system_search_domains",
 ]
@@ -221,7 +222,7 @@ class DnsLocator(Locator):
     async def _candidates(
         self, resolver: dns.asyncresolver.Resolver, records: list[SrvRecord]
     ) -> list[Candidate]:
-        addresses = await asyncio.gather(*(self._addresses(resolver, r.target) for r in records))
+        addresses = await asyncio.gather(*(resolve_addresses(resolver, r.target) for r in records))
         return [
             Candidate(r.target, r.port, "dns", found)
             for r, found in zip(records, addresses, strict=True)
@@ -233,23 +234,25 @@ class DnsLocator(Locator):
             resolver = self._resolver()
         except DnsError:
             return ()
-        return await self._addresses(resolver, host)
+        return await resolve_addresses(resolver, host)
 
-    async def _addresses(self, resolver: dns.asyncresolver.Resolver, host: str) -> tuple[str, ...]:
+
+async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> tuple[str, ...]:
+    """The IPv4 and IPv6 addresses of ``host`` (itself if it is an address literal)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return (host,)
+    found: list[str] = []
+    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
         try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            return (host,)
-        found: list[str] = []
-        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            try:
-                answer = await resolver.resolve(host, rdtype, search=False)
-            except dns.exception.DNSException:
-                continue
-            found += [rd.address for rd in answer]
-        return tuple(found)
+            answer = await resolver.resolve(host, rdtype, search=False)
+        except dns.exception.DNSException:
+            continue
+        found += [rd.address for rd in answer]
+    return tuple(found)
 
 
 def _worst(errors: list[DnsError], service: str, domains: list[str]) -> DnsError:

@@ -25,6 +25,7 @@ from openkms.dns.srv import (
     SrvRecord,
     lookup_error,
     make_resolver,
+    resolve_addresses,
     system_search_domains,
 )
 from openkms.doctor._netfindings import probe_findings
@@ -67,17 +68,6 @@ async def _srv(
     ]
     ttl = answer.rrset.ttl if answer.rrset is not None else 0
     return sorted(records, key=lambda r: (r.priority, -r.weight, r.target)), ttl
-
-
-async def _addresses(resolver: dns.asyncresolver.Resolver, host: str) -> list[str]:
-    found: list[str] = []
-    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        try:
-            answer = await resolver.resolve(host, rdtype, search=False)
-        except dns.exception.DNSException:
-            continue
-        found += [rd.address for rd in answer]
-    return found
 
 
 def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Finding:
@@ -188,7 +178,7 @@ async def _target_findings(
     windows: bool,
     options: DnsCheckOptions,
 ) -> list[Finding]:
-    addresses = await _addresses(resolver, record.target)
+    addresses = await resolve_addresses(resolver, record.target)
     if not addresses:
         return [
             Finding(
