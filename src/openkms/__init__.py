@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from openkms.core.codes import ResultCode
@@ -49,7 +50,12 @@ __all__ = [
 # The client API and the trust chain (asyncio, cryptography) load on first use: a process
 # that needs only the model or the store, such as the store's writer process, starts
 # without them.
-_LAZY = {"AttemptOutcome", "Client", "License"}
+_LAZY = {
+    "AttemptOutcome": "openkms.client.api",
+    "Client": "openkms.client.api",
+    "License": "openkms.client.api",
+    "Trust": "openkms.core.trust",
+}
 
 if TYPE_CHECKING:
     from openkms.client.api import AttemptOutcome, Client, License
@@ -58,11 +64,5 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from openkms.client import api
-
-        return getattr(api, name)
-    if name == "Trust":
-        from openkms.core.trust import Trust
-
-        return Trust
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'openkms' has no attribute {name!r}")

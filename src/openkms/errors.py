@@ -18,6 +18,8 @@ boundary of the module that meets them.
 
 from __future__ import annotations
 
+from typing import Self
+
 from openkms.core.codes import ResultCode
 
 __all__ = [
@@ -48,6 +50,11 @@ class OpenKMSError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code.hex} {self.message}"
+
+    def copy(self) -> Self:
+        """A fresh error with the same message, code and fix (one per waiter: re-raising a
+        shared exception object tangles tracebacks)."""
+        return type(self)(self.message, code=self.code, fix=self.fix)
 
 
 class KeyFormatError(OpenKMSError):

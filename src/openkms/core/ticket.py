@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openkms.core import merkle, settings
 from openkms.core.certificate import HostCertificate, verify_certificate
 from openkms.core.codes import ResultCode
-from openkms.core.signing import Envelope, verify
+from openkms.core.signing import Envelope, sign, verify
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError
 
@@ -104,7 +104,7 @@ class TicketSigner:
         encoded = [encode(body) for body in bodies]
         root, paths = merkle.audit_paths([merkle.leaf_hash(data) for data in encoded])
         size = len(encoded)
-        signature = self._key.sign(TICKET_DOMAIN + b"\0" + tree_head(size, root))
+        signature = sign(self._key, TICKET_DOMAIN, tree_head(size, root)).signature
         certificate = self._certificate
         return [
             encode(Ticket(data, TicketProof(index, size, tuple(path), signature), certificate))

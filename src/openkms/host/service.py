@@ -176,7 +176,7 @@ class HostService:
     def _ticket_body(self, pending: PendingActivation, count: int) -> TicketBody | None:
         """What the ticket vouches for, when the request earns one (count >= N)."""
         product, now = pending.product, pending.now
-        if product is None or count < product.n_policy or self._signing is None:
+        if product is None or count < product.n_policy:
             return None
         request = pending.request
         return TicketBody(
@@ -220,7 +220,6 @@ class PendingActivation:
     port: int
     written: asyncio.Future[int]  # the count after the record, once it is durable
     started: float = field(default_factory=time.perf_counter)
-    stored: float = 0.0  # seconds from ``started`` until ``written`` was done (metrics only)
 
     def respond(self, deliver: Callable[[Message], None]) -> None:
         """Build the response once ``written`` is done and hand it to ``deliver``.
@@ -231,12 +230,12 @@ class PendingActivation:
         """
         count = self.written.result()
         service = self.service
-        if service.on_request is not None:
-            self.stored = time.perf_counter() - self.started
+        # Seconds until the record was durable (metrics only).
+        stored = time.perf_counter() - self.started if service.on_request is not None else 0.0
         signing = service._signing
-        body = service._ticket_body(self, count)
+        body = service._ticket_body(self, count) if signing is not None else None
         if body is None or signing is None:
-            self._deliver(deliver, service._response(self, count, None))
+            self._deliver(deliver, service._response(self, count, None), stored)
             return
 
         def signed(ticket: bytes | BaseException) -> None:
@@ -244,15 +243,17 @@ class PendingActivation:
                 error = "the ticket could not be signed"
                 deliver(ErrorResponse(self.request.request_id, ResultCode.INTERNAL_ERROR, error))
                 return
-            self._deliver(deliver, service._response(self, count, ticket))
+            self._deliver(deliver, service._response(self, count, ticket), stored)
 
         signing.batcher.add(body, signed)
 
-    def _deliver(self, deliver: Callable[[Message], None], response: ActivationResponse) -> None:
+    def _deliver(
+        self, deliver: Callable[[Message], None], response: ActivationResponse, stored: float
+    ) -> None:
         on_request = self.service.on_request
         if on_request is not None:
             elapsed = time.perf_counter() - self.started
-            on_request(int(self.result), self.request.license_status, elapsed, self.stored)
+            on_request(int(self.result), self.request.license_status, elapsed, stored)
         deliver(response)
 
 

@@ -181,8 +181,7 @@ class ProcessWriter:
         failed = self._restart_failed
         if self._transport is None and failed is not None:
             if loop.time() - failed[0] < _RESTART_BACKOFF:
-                error = failed[1]
-                future.set_exception(StoreError(error.message, code=error.code, fix=error.fix))
+                future.set_exception(failed[1].copy())
                 return future
             self._restart_failed = None
         self._pending.append(future)
@@ -257,14 +256,12 @@ class ProcessWriter:
                     self._ready.set_result(None)
             else:
                 _, count, message, code, fix = reply
+                error = _error(message, code, fix)
                 if count == 0 and self._ready is not None and not self._ready.done():
-                    self._ready.set_exception(_error(message, code, fix))
+                    self._ready.set_exception(error)
                     continue
                 logger.error("store write of %d items failed: %s", count, message)
-                for _ in range(count):
-                    future = self._pending.popleft()
-                    if not future.done():
-                        future.set_exception(_error(message, code, fix))
+                self._fail(count, error)
 
     def _settle(self, results: list[Any]) -> None:
         pending = self._pending
@@ -286,13 +283,11 @@ class ProcessWriter:
         )
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(error)
-        if self._pending and not self._stopping:
-            logger.error("%s; %d writes failed", error.message, len(self._pending))
         # Only frames already sent were lost with the child; the outbox waits for a new one.
-        for _ in range(len(self._pending) - len(self._outbox)):
-            future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(StoreError(error.message, fix=error.fix))
+        sent = len(self._pending) - len(self._outbox)
+        if sent and not self._stopping:
+            logger.error("%s; %d writes failed", error.message, sent)
+        self._fail(sent, error)
         if self._stopping:
             return
         loop = asyncio.get_running_loop()
@@ -303,12 +298,16 @@ class ProcessWriter:
         elif self._outbox and self._restart is None:
             self._restart = loop.create_task(self._restart_writer())
 
-    def _fail_all(self, error: StoreError) -> None:
-        self._outbox.clear()
-        while self._pending:
+    def _fail(self, count: int, error: StoreError) -> None:
+        """Fail the ``count`` oldest pending writes, each with its own copy of ``error``."""
+        for _ in range(count):
             future = self._pending.popleft()
             if not future.done():
-                future.set_exception(StoreError(error.message, code=error.code, fix=error.fix))
+                future.set_exception(error.copy())
+
+    def _fail_all(self, error: StoreError) -> None:
+        self._outbox.clear()
+        self._fail(len(self._pending), error)
 
 
 class _Replies(asyncio.Protocol):

@@ -208,8 +208,6 @@ class SqliteStore(HostStore):
         self._writer.start()
 
     async def _start_process(self) -> None:
-        if not self.path.parent.is_dir():  # the child would say so too, but later
-            await asyncio.to_thread(db.connect_writer, self.path)
         process = ProcessWriter(
             self.path,
             policy=self.policy,
@@ -421,7 +419,6 @@ def _settle(outcomes: list[tuple[asyncio.Future[Any], Any]], failed: bool) -> No
         if future.cancelled():
             continue
         if failed:
-            # One exception object per waiter: re-raising a shared one tangles tracebacks.
-            future.set_exception(StoreError(outcome.message, code=outcome.code, fix=outcome.fix))
+            future.set_exception(outcome.copy())
         else:
             future.set_result(outcome)
