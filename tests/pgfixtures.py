@@ -40,5 +40,5 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def pg_dsn(postgres: Postgres) -> str:
-    """The DSN of a new, empty database on the session's server."""
-    return postgres.create_database(f"test_{os.getpid()}_{next(_names)}")
+    """The DSN of a new, empty schema (``search_path``) on the session's server."""
+    return postgres.create_schema(f"test_{os.getpid()}_{next(_names)}")

@@ -20,13 +20,14 @@ def test_server_accepts_connections_as_an_unprivileged_user(postgres: Postgres) 
     assert postgres.psql("SHOW synchronous_commit") == "on"
 
 
-def test_each_test_gets_an_empty_database(pg_dsn: str) -> None:
+def test_each_test_gets_an_empty_schema(pg_dsn: str) -> None:
     async def tables() -> int:
         conn = await asyncpg.connect(pg_dsn)
         try:
             count: int = await conn.fetchval(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
             )
+            assert await conn.fetchval("SELECT current_schema()") != "public"
             await conn.execute("CREATE TABLE scratch (a int)")
             return count
         finally:

@@ -1,0 +1,422 @@
+"""The PostgreSQL host store: one database shared by the hosts of a site.
+
+Each host runs one writer task on its event loop: it takes whatever has queued up (at most
+``batch_max`` items), runs the batch in one transaction (``_pg_writer.write_batch``) and only
+after COMMIT wakes the waiting requests, once per batch: group commit, as with SQLite, and
+nothing is acknowledged before the server has it (``synchronous_commit`` decides where:
+see docs/operations.md). Reads use a small pool of other connections (``PostgresReader``).
+
+When the database is unreachable, a batch fails at once with a StoreError
+(0xE0040005, the store is unavailable) instead of waiting: the writer reconnects for the next
+batch, at most once a second, logs the outage once and the recovery once. With a multi-host
+DSN (``postgresql://u@db1,db2/openkms?target_session_attrs=read-write``) the reconnection
+finds the new primary after a fail-over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import asyncpg
+
+from openkms.core import settings
+from openkms.core.counting import CountPolicy
+from openkms.core.events import EventRecord
+from openkms.errors import StoreError
+from openkms.store import _pg_admin as admin
+from openkms.store import _pg_db as db
+from openkms.store._pg_writer import Forget, WriteOp, write_batch
+from openkms.store.base import (
+    ActivityBucket,
+    ClientPage,
+    ClientQuery,
+    ClientRecord,
+    ClientSearch,
+    ClientTotal,
+    Counters,
+    EventQuery,
+    EventSearch,
+    HostStore,
+    RequestRecord,
+)
+
+__all__ = ["PostgresReader", "PostgresStore"]
+
+logger = logging.getLogger("openkms.store")
+
+_DEFAULT_POLICY: Final = CountPolicy()
+RECONNECT_INTERVAL: Final = 1.0  # seconds between connection attempts while the server is down
+T = TypeVar("T")
+_Item = tuple[WriteOp, "asyncio.Future[Any]"]
+
+
+class PostgresReader:
+    """Reads of a shared store through a small pool; it never writes nor migrates."""
+
+    def __init__(self, dsn: str, *, policy: CountPolicy = _DEFAULT_POLICY, size: int = 4) -> None:
+        self.dsn = dsn
+        self.policy = policy
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> PostgresReader:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self, *, check: bool = True) -> None:
+        """Make the pool; with ``check``, refuse a database of another schema version."""
+        if self._closed:
+            raise db.closed_error()
+        if self._pool is not None:
+            return
+        pool = asyncpg.create_pool(
+            self.dsn,
+            min_size=0,
+            max_size=self._size,
+            timeout=db.CONNECT_TIMEOUT,
+            command_timeout=db.COMMAND_TIMEOUT,
+        )
+        try:
+            await pool
+            if check:
+                async with pool.acquire(timeout=db.CONNECT_TIMEOUT) as conn:
+                    await db.check_readable(conn, self.dsn)
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, Exception):
+                raise db.map_error(exc, self.dsn) from exc
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Close the pool; idempotent. Later calls raise StoreError."""
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def run(self, read: Callable[[db.Queryable], Awaitable[T]]) -> T:
+        """Run ``read`` on a pooled connection, errors mapped to StoreError."""
+        if self._closed:
+            raise db.closed_error()
+        if self._pool is None:
+            raise StoreError(
+                f"the store {db.redact(self.dsn)} is not open",
+                fix="Call open() before using the store.",
+            )
+        try:
+            async with self._pool.acquire(timeout=db.CONNECT_TIMEOUT) as conn:
+                return await read(conn)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise db.map_error(exc, self.dsn) from exc
+
+    async def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now`` (over every host of the database)."""
+        return await self.run(lambda c: db.count_at(c, self.policy, application_id, now))
+
+    async def counters(self, host_id: str) -> Counters:
+        """The cumulative counters of one host."""
+        return await self.run(lambda c: db.read_counters(c, host_id))
+
+    async def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
+        return await self.run(lambda c: db.read_events(c, query))
+
+    async def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
+        return await self.run(lambda c: db.read_clients(c, query))
+
+    async def search_clients(self, search: ClientSearch) -> ClientPage:
+        """One page of clients matching ``search`` and the number matching in all."""
+        return await self.run(lambda c: admin.search_clients(c, search))
+
+    async def client_totals(self, application_id: str | None) -> list[ClientTotal]:
+        """Clients by product and license status."""
+        return await self.run(lambda c: admin.client_totals(c, application_id))
+
+    async def search_events(self, search: EventSearch) -> list[EventRecord]:
+        """Events matching ``search``, newest first."""
+        return await self.run(lambda c: admin.search_events(c, search))
+
+    async def activity(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+        """12290 requests of every host in ``[since, until)`` by buckets of ``bucket`` s."""
+        return await self.run(lambda c: admin.activity(c, since, until, bucket))
+
+    async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
+        """Last-seen times of the ``limit`` most recently seen clients, newest first."""
+        return await self.run(lambda c: admin.recent_last_seen(c, application_id, limit))
+
+
+class PostgresStore(HostStore):
+    """A host store in a PostgreSQL database that several hosts may share."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        policy: CountPolicy = _DEFAULT_POLICY,
+        event_retention: int = settings.EVENT_RETENTION,
+        batch_max: int = 256,
+        host_id: str | None = None,
+    ) -> None:
+        if event_retention < 1:
+            raise ValueError(f"event_retention must be at least 1, got {event_retention}")
+        if batch_max < 1:
+            raise ValueError(f"batch_max must be at least 1, got {batch_max}")
+        self.dsn = dsn
+        self.policy = policy
+        self.event_retention = event_retention
+        self.batch_max = batch_max
+        self.host_id = host_id
+        self._reader = PostgresReader(dsn, policy=policy)
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._retry_at = 0.0  # monotonic time of the next connection attempt while down
+        self._down_since: float | None = None
+        self._down_error: StoreError | None = None
+        self._state = "new"
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, create or migrate the schema, start the writer task."""
+        if self._state == "closed":
+            raise db.closed_error()
+        if self._state in ("open", "opening"):
+            return
+        self._state = "opening"
+        try:
+            self._conn = await self._connect()
+            try:
+                await db.migrate(self._conn, self.dsn)
+            except Exception as exc:
+                raise db.map_error(exc, self.dsn) from exc
+            await self._reader.open(check=False)
+        except BaseException:
+            await self._drop_connection()
+            self._state = "new"
+            raise
+        self._queue = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name="openkms-store-writer")
+        self._state = "open"
+        logger.info("store %s open", db.redact(self.dsn))
+
+    async def close(self) -> None:
+        """Commit every queued write, stop the writer, close the connections; idempotent."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._writer is not None:
+            self._queue.put_nowait(None)  # FIFO: what was queued before commits first
+            await self._writer
+        await self._drop_connection()
+        await self._reader.close()
+        logger.info("store %s closed", db.redact(self.dsn))
+
+    def _check_open(self) -> None:
+        if self._state == "closed":
+            raise db.closed_error()
+        if self._state != "open":
+            raise StoreError(
+                f"the store {db.redact(self.dsn)} is not open",
+                fix="Call open() before using the store.",
+            )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def record(self, request: RequestRecord) -> int:
+        """Durably record one request; return the application's count after it."""
+        return await self.submit_record(request)
+
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        """Queue one request's record; the future gives the count once it is committed."""
+        return self._submit(request)
+
+    async def log_event(self, event: EventRecord) -> None:
+        """Durably append a host event (12293, 12294, ...)."""
+        await self._submit(event)
+
+    async def forget_client(self, application_id: str, cmid: str) -> bool:
+        """Durably remove one client (through the writer); False if it was unknown."""
+        forgotten: bool = await self._submit(Forget(application_id, cmid))
+        return forgotten
+
+    def _submit(self, op: WriteOp) -> asyncio.Future[Any]:
+        self._check_open()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, future))
+        return future
+
+    # -- the writer task -------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        more = True
+        while more:
+            batch, more = await self._take_batch()
+            if batch:
+                await self._commit(batch)
+
+    async def _take_batch(self) -> tuple[list[_Item], bool]:
+        """Wait for one item, then drain what is queued; False once the sentinel is seen."""
+        item = await self._queue.get()
+        batch: list[_Item] = []
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= self.batch_max or self._queue.empty():
+                return batch, True
+            item = self._queue.get_nowait()
+        return batch, False
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        """Run one batch in one transaction, then settle its futures (results or the error)."""
+        started = time.perf_counter()
+        try:
+            conn = await self._connection()
+            results = await write_batch(
+                conn,
+                [op for op, _ in batch],
+                policy=self.policy,
+                host_id=self.host_id,
+                event_retention=self.event_retention,
+            )
+        except Exception as exc:  # a failed batch must never stop the writer
+            error = await self._failed(exc, len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error.copy())
+            return
+        self._recovered()
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.debug("store committed a batch of %d in %.2f ms", len(batch), elapsed_ms)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _connect(self) -> asyncpg.Connection:
+        try:
+            return await db.connect(self.dsn)
+        except Exception as exc:
+            raise db.map_error(exc, self.dsn) from exc
+
+    async def _connection(self) -> asyncpg.Connection:
+        """The writer's connection; a new one if it was lost (at most once a second)."""
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        if self._down_error is not None and time.monotonic() < self._retry_at:
+            raise self._down_error
+        self._retry_at = time.monotonic() + RECONNECT_INTERVAL
+        self._conn = await self._connect()
+        return self._conn
+
+    async def _failed(self, exc: Exception, size: int) -> StoreError:
+        """The batch's error; an outage drops the connection and is logged once."""
+        error = db.map_error(exc, self.dsn)
+        if not db.is_connection_error(exc) and not _is_unreachable(exc):
+            logger.error("store write of %d items failed: %s", size, error)
+            return error
+        await self._drop_connection()
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            logger.error("%s; writes fail until it is back", error.message)
+        self._down_error = error
+        return error
+
+    def _recovered(self) -> None:
+        if self._down_since is not None:
+            outage = time.monotonic() - self._down_since
+            logger.warning("database %s is back after %.1f s", db.redact(self.dsn), outage)
+        self._down_since = None
+        self._down_error = None
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2.0)
+            if not conn.is_closed():
+                conn.terminate()
+
+    # -- reads (a pool apart from the writer's connection) ---------------------------------
+
+    async def current_count(self, application_id: str, now: int) -> int:
+        """The application's count at ``now`` without recording anything."""
+        self._check_open()
+        return await self._reader.current_count(application_id, now)
+
+    async def counters(self, host_id: str) -> Counters:
+        """The cumulative counters of one host."""
+        self._check_open()
+        return await self._reader.counters(host_id)
+
+    async def events(self, query: EventQuery) -> list[EventRecord]:
+        """Events matching ``query``, oldest first."""
+        self._check_open()
+        return await self._reader.events(query)
+
+    async def clients(self, query: ClientQuery) -> list[ClientRecord]:
+        """Clients matching ``query``, most recently seen first."""
+        self._check_open()
+        return await self._reader.clients(query)
+
+    async def search_clients(self, search: ClientSearch) -> ClientPage:
+        """One page of clients matching ``search`` and the number matching in all."""
+        self._check_open()
+        return await self._reader.search_clients(search)
+
+    async def client_totals(self, application_id: str | None) -> list[ClientTotal]:
+        """Clients by product and license status."""
+        self._check_open()
+        return await self._reader.client_totals(application_id)
+
+    async def search_events(self, search: EventSearch) -> list[EventRecord]:
+        """Events matching ``search``, newest first."""
+        self._check_open()
+        return await self._reader.search_events(search)
+
+    async def activity(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
+        """12290 requests in ``[since, until)`` by buckets of ``bucket`` seconds."""
+        self._check_open()
+        return await self._reader.activity(since, until, bucket)
+
+    async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
+        """Last-seen times of the ``limit`` most recently seen clients, newest first."""
+        self._check_open()
+        return await self._reader.recent_last_seen(application_id, limit)
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """A StoreError raised while connecting (already mapped) is an outage too."""
+    return (
+        isinstance(exc, StoreError)
+        and exc.__cause__ is not None
+        and (db.is_connection_error(exc.__cause__))
+    )
