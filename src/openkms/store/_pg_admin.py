@@ -46,7 +46,8 @@ def _client_where(search: ClientSearch) -> Where:
         where.add("last_seen < {}", search.seen_before)
     if search.text:
         pattern = _like(search.text)
-        where.add("(machine_name LIKE {0} ESCAPE '\\' OR cmid LIKE {0} ESCAPE '\\')", pattern)
+        # ILIKE: case-insensitive, as SQLite's LIKE is for ASCII.
+        where.add("(machine_name ILIKE {0} ESCAPE '\\' OR cmid ILIKE {0} ESCAPE '\\')", pattern)
     return where
 
 
