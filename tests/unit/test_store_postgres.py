@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
@@ -13,8 +14,10 @@ from test_store import ACT, APP, T0, publish_event, req, run
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.host.app import open_store
 from openkms.store import _pg_schema
 from openkms.store.base import ClientQuery, EventQuery, HostStore
+from openkms.store.database import DATABASE_ENV, resolve_database
 from openkms.store.postgres import PostgresReader, PostgresStore
 from pgserver import Postgres
 
@@ -180,3 +183,18 @@ def test_a_failing_batch_is_logged_and_the_writer_goes_on(
     with caplog.at_level(logging.ERROR, "openkms.store"):
         run(PostgresStore(pg_dsn), body)
     assert any("store write of 1 items failed" in r.getMessage() for r in caplog.records)
+
+
+# -- choosing the database ---------------------------------------------------------------------
+
+
+def test_database_from_option_else_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    assert resolve_database(None) is None  # the host's SQLite file
+    monkeypatch.setenv(DATABASE_ENV, "postgresql://db/site")
+    assert resolve_database(None) == "postgresql://db/site"
+    assert resolve_database("postgres://other/x") == "postgres://other/x"
+    assert isinstance(open_store(Path("/nonexistent")), PostgresStore)
+    with pytest.raises(StoreError, match="only PostgreSQL") as info:
+        resolve_database("mysql://db/site")
+    assert info.value.code is ResultCode.INVALID_ARGUMENT

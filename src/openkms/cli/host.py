@@ -92,6 +92,9 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 )
 @click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
 @click.option(
+    "--database", help="A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE)."
+)
+@click.option(
     "--admin-token-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
@@ -108,6 +111,7 @@ def serve(
     admin_address: str,
     no_admin: bool,
     admin_token_file: Path | None,
+    database: str | None,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
     setup_logging(log_level)
@@ -120,6 +124,7 @@ def serve(
         max_connections=max_connections,
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
+        database=database,
     )
     admin = None if no_admin else _admin_config(admin_address, admin_token_file)
     app = HostApp(config, state=state, admin=admin)

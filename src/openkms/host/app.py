@@ -18,6 +18,8 @@ from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostSettings, HostState
 from openkms.store.base import HostStore
+from openkms.store.database import resolve_database
+from openkms.store.postgres import PostgresStore
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
@@ -28,8 +30,12 @@ __all__ = ["HostApp", "open_store"]
 log = logging.getLogger("openkms.host")
 
 
-def open_store(store_dir: Path) -> HostStore:
-    """The host's default store: SQLite in the store directory."""
+def open_store(store_dir: Path, database: str | None = None) -> HostStore:
+    """The host's store: a shared PostgreSQL database if one is named (``database`` or
+    ``$OPENKMS_DATABASE``), else SQLite in the store directory."""
+    dsn = resolve_database(database)
+    if dsn is not None:
+        return PostgresStore(dsn)
     from openkms.store.sqlite import SqliteStore
 
     return SqliteStore(store_dir / "host.db", writer="process")
@@ -49,7 +55,7 @@ class HostApp:
     ) -> None:
         self.config = config
         self.state = state if state is not None else HostState(config.store_dir)
-        self.store = store if store is not None else open_store(config.store_dir)
+        self.store = store if store is not None else open_store(config.store_dir, config.database)
         self._clock = clock
         self.service: HostService | None = None
         self.server: HostServer | None = None
