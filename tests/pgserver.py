@@ -182,6 +182,15 @@ class Postgres:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    def kill(self) -> None:
+        """Crash the server: SIGKILL to the postmaster and every backend at once."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def promote(self) -> None:
         """Promote a standby to a primary and wait until it takes writes."""
         self.tool("pg_ctl", "promote", "-D", str(self.data), "-w", "-t", "30")

@@ -134,7 +134,8 @@ class _ActivationProtocol(asyncio.Protocol):
     def _failure(self, message: Message, exc: BaseException) -> ErrorResponse:
         request_id = getattr(message, "request_id", b"")
         if isinstance(exc, StoreError):
-            log.error("store error: %s", exc)
+            # The store logged it, once per failed batch or once per database outage.
+            log.debug("store error: %s", exc)
             return ErrorResponse(request_id, exc.code, exc.message)
         if isinstance(exc, asyncio.CancelledError):
             return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
