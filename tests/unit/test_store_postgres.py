@@ -149,6 +149,11 @@ def test_hosts_on_one_database_share_one_count(pg_dsn: str) -> None:
         assert len(events) == 480
 
     read(pg_dsn, check)
+    peers = read(pg_dsn, lambda r: r.peer_hosts())
+    assert {(p.host_id, p.first_request, p.last_request) for p in peers} == {
+        ("h1", T0, T0 + 2),
+        ("h2", T0, T0 + 2),
+    }
     hosts = sql(pg_dsn, "SELECT string_agg(DISTINCT host_id, ',' ORDER BY host_id) FROM events")
     assert hosts == "h1,h2"  # each 12290 names the host that answered
 

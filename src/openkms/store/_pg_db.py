@@ -19,6 +19,7 @@ from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.store import _pg_schema as schema
 from openkms.store.base import ClientQuery, ClientRecord, Counters, EventQuery
+from openkms.store.database import PeerHost
 
 __all__ = [
     "CLIENT_COLUMNS",
@@ -38,6 +39,7 @@ __all__ = [
     "read_clients",
     "read_counters",
     "read_events",
+    "read_hosts",
     "redact",
 ]
 
@@ -238,6 +240,14 @@ async def largest_n_policy(conn: Queryable, application_id: str, horizon: int) -
 async def recent_clients(conn: Queryable, application_id: str, horizon: int, cap: int) -> int:
     """Clients of the application seen since ``horizon``, counting no further than ``cap``."""
     return int(str(await conn.fetchval(schema.RECENT_CLIENTS, application_id, horizon, cap)))
+
+
+async def read_hosts(conn: Queryable) -> list[PeerHost]:
+    """The hosts that wrote requests to the database, most recently active first."""
+    rows = await conn.fetch(
+        "SELECT host_id, first_request, last_request FROM hosts ORDER BY last_request DESC, host_id"
+    )
+    return [PeerHost(str(h), int(first), int(last)) for h, first, last in rows]
 
 
 async def read_counters(conn: Queryable, host_id: str) -> Counters:

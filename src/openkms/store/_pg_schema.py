@@ -24,6 +24,7 @@ __all__ = [
     "MIGRATIONS",
     "MIGRATION_LOCK",
     "PRUNE_LOCK",
+    "SEE_HOST",
     "UPSERT_CLIENT",
     "UPSERT_N_POLICY",
     "app_lock_key",
@@ -86,6 +87,12 @@ MIGRATIONS: Final[list[tuple[str, ...]]] = [
             failed BIGINT NOT NULL,
             PRIMARY KEY (hour, host_id)
         )""",
+        # The hosts sharing the database, as their requests show them (status pages).
+        """CREATE TABLE hosts (
+            host_id TEXT PRIMARY KEY,
+            first_request BIGINT NOT NULL,
+            last_request BIGINT NOT NULL
+        )""",
     ),
 ]
 
@@ -121,6 +128,11 @@ ADD_ACTIVITY: Final = (
     "INSERT INTO activity_hourly VALUES ($1, $2, $3, $4) ON CONFLICT (hour, host_id) "
     "DO UPDATE SET succeeded = activity_hourly.succeeded + excluded.succeeded, "
     "failed = activity_hourly.failed + excluded.failed"
+)
+SEE_HOST: Final = (
+    "INSERT INTO hosts VALUES ($1, $2, $3) ON CONFLICT (host_id) DO UPDATE SET "
+    "first_request = least(hosts.first_request, excluded.first_request), "
+    "last_request = greatest(hosts.last_request, excluded.last_request)"
 )
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
 UPSERT_CLIENT: Final = """

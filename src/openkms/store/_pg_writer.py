@@ -53,7 +53,8 @@ def _hresult(info: str) -> int | None:
 class _Batch:
     """Applies the requests of one transaction with as few round trips as possible.
 
-    Events, counters and hourly activity are written once at ``flush()``. The count rule's
+    Events, counters, hourly activity and the hosts' last requests are written once at
+    ``flush()``. The count rule's
     queries are answered from what the transaction already knows whenever that is exact
     (the application's lock keeps every other writer out): the cap only changes with an
     N-policy row; within one horizon a count that reached the cap stays there, and then a
@@ -67,6 +68,7 @@ class _Batch:
         self._events: list[tuple[object, ...]] = []
         self._counters: dict[tuple[str, int], list[int]] = {}
         self._activity: dict[tuple[int, str], list[int]] = {}
+        self._hosts: dict[str, list[int]] = {}  # host -> [first, last] request time
         self._clients: list[tuple[object, ...]] = []
         self._n_seen: dict[tuple[str, int], int] = {}
         self._caps: dict[tuple[str, int], int] = {}
@@ -79,6 +81,8 @@ class _Batch:
         totals[0] += 1
         totals[1] += request.failed
         app, t = request.application_id, request.time
+        seen = self._hosts.setdefault(request.host_id, [t, t])
+        seen[0], seen[1] = min(seen[0], t), max(seen[1], t)
         if request.counted:
             row = (app, request.cmid, request.activation_id, request.machine_name, t,
                    request.license_status, request.n_policy, request.host_id)  # fmt: skip
@@ -122,6 +126,10 @@ class _Batch:
             hours = [(hour, h, ok, bad) for (hour, h), (ok, bad) in sorted(self._activity.items())]
             await conn.executemany(schema.ADD_ACTIVITY, hours)
             self._activity.clear()
+        if self._hosts:
+            seen = [(h, first, last) for h, (first, last) in sorted(self._hosts.items())]
+            await conn.executemany(schema.SEE_HOST, seen)
+            self._hosts.clear()
 
     def forget(self) -> None:
         """Drop what this batch knows about counts: the tables changed under it."""

@@ -10,13 +10,23 @@ import os
 from typing import Final
 from urllib.parse import urlsplit
 
+import msgspec
+
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 
-__all__ = ["DATABASE_ENV", "resolve_database"]
+__all__ = ["DATABASE_ENV", "PeerHost", "resolve_database"]
 
 DATABASE_ENV: Final = "OPENKMS_DATABASE"
 _SCHEMES: Final = ("postgresql", "postgres")
+
+
+class PeerHost(msgspec.Struct, frozen=True):
+    """A host that writes to a shared database, as its requests show it."""
+
+    host_id: str
+    first_request: int
+    last_request: int
 
 
 def resolve_database(database: str | None) -> str | None:

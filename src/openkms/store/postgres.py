@@ -45,6 +45,7 @@ from openkms.store.base import (
     HostStore,
     RequestRecord,
 )
+from openkms.store.database import PeerHost
 
 __all__ = ["PostgresReader", "PostgresStore"]
 
@@ -136,6 +137,10 @@ class PostgresReader:
     async def events(self, query: EventQuery) -> list[EventRecord]:
         """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
         return await self.run(lambda c: db.read_events(c, query))
+
+    async def peer_hosts(self) -> list[PeerHost]:
+        """The hosts sharing this database (by their requests), most recently active first."""
+        return await self.run(db.read_hosts)
 
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:
         """Clients matching ``query``, most recently seen first."""
@@ -386,6 +391,11 @@ class PostgresStore(HostStore):
         """Clients matching ``query``, most recently seen first."""
         self._check_open()
         return await self._reader.clients(query)
+
+    async def peer_hosts(self) -> list[PeerHost]:
+        """The hosts sharing this database, most recently active first."""
+        self._check_open()
+        return await self._reader.peer_hosts()
 
     async def search_clients(self, search: ClientSearch) -> ClientPage:
         """One page of clients matching ``search`` and the number matching in all."""
