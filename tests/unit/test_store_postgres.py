@@ -150,6 +150,8 @@ def test_hosts_on_one_database_share_one_count(pg_dsn: str) -> None:
         assert (await reader.counters("h2")).total == 240
         events = await reader.events(EventQuery(limit=10_000))
         assert len(events) == 480
+        paged = [e.seq async for e in reader.iter_events(EventQuery(), page=100)]
+        assert paged == [e.seq for e in events]
 
     read(pg_dsn, check)
     peers = read(pg_dsn, lambda r: r.peer_hosts())
