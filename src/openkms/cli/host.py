@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import time
 from pathlib import Path
 
@@ -48,7 +47,8 @@ __all__ = ["host"]
 @click.pass_context
 def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
-    ctx.obj = HostContext(HostState(store_dir), machine_name or socket.gethostname())
+    name = machine_name or config_default(HostConfig, "machine_name")
+    ctx.obj = HostContext(HostState(store_dir), name)
 
 
 @host.command()
