@@ -9,7 +9,7 @@ import errno
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ActivationError, OpenKMSError
-from openkms.protocol.connection import NEED_DATA, Connection, encode
+from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
 
 __all__ = ["MemoryTransport", "TcpTransport", "Transport"]
@@ -50,7 +50,7 @@ class TcpTransport(Transport):
 
 
 async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
-    conn = Connection()
+    conn = Connection(role=Role.CLIENT)
     while True:
         data = await reader.read(65536)
         if not data:
@@ -95,11 +95,12 @@ class MemoryTransport(Transport):
                 f"{format_address(host, port)}: connection refused",
                 code=ResultCode.CONNECTION_REFUSED,
             )
-        conn = Connection()
+        conn = Connection(role=Role.SERVER)  # the host's end decodes the request
         conn.receive_data(encode(request))
         decoded = conn.next_event()
         assert decoded is not NEED_DATA
         response = await service.handle(decoded, port)
+        conn = Connection(role=Role.CLIENT)  # and the client's end the response
         conn.receive_data(encode(response))
         answer = conn.next_event()
         assert answer is not NEED_DATA

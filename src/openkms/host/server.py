@@ -15,7 +15,7 @@ from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StoreError
 from openkms.host.config import HostConfig
 from openkms.host.service import HostService
-from openkms.protocol.connection import NEED_DATA, Connection, encode
+from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ActivationRequest, ErrorResponse, Message
 
 __all__ = ["HostServer"]
@@ -48,7 +48,7 @@ class _ActivationProtocol(asyncio.Protocol):
         self._server = server
         self._config = server.config
         self._port = listener.port
-        self._conn = Connection()
+        self._conn = Connection(role=Role.SERVER)
         self._transport: asyncio.Transport | None = None
         self._queue: collections.deque[_Reply] = collections.deque()
         self._last_active = 0.0
