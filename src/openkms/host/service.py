@@ -214,7 +214,7 @@ class HostService:
         """The record is durable (or failed): answer now, or once the ticket is signed."""
         try:
             pending.count = count = written.result()
-            if self.on_request is not None:
+            if pending.started:
                 pending.stored = time.perf_counter() - pending.started
             signing, product = self._signing, pending.product
             if signing is not None and product is not None and count >= product.n_policy:
@@ -277,7 +277,7 @@ class HostService:
 
     def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
         observe = self.on_request
-        if observe is not None:
+        if observe is not None and pending.started:  # observed since the request arrived
             elapsed = time.perf_counter() - pending.started
             try:
                 observe(
