@@ -24,8 +24,10 @@ from openkms.protocol import (
     ActivationResponse,
     Connection,
     ErrorResponse,
+    Role,
 )
 from openkms.protocol.connection import HEADER, encode
+from openkms.publisher import Publisher
 from openkms.store.base import ClientQuery
 from openkms.store.sqlite import SqliteReader
 
@@ -53,7 +55,7 @@ def _request(site: Site, edition: str = "Standard", cmid: bytes | None = None) -
 def _exchange(host: HostProcess, payload: bytes, timeout: float = 5.0) -> object:
     with socket.create_connection((host.host, host.port), timeout=timeout) as sock:
         sock.sendall(payload)
-        conn = Connection()
+        conn = Connection(role=Role.CLIENT)
         while True:
             data = sock.recv(65536)
             if not data:
@@ -132,7 +134,7 @@ async def _burst(
                 return
             try:
                 writer.write(encode(request))
-                conn = Connection()
+                conn = Connection(role=Role.CLIENT)
                 while (message := conn.next_event()) is NEED_DATA:
                     data = await reader.read(65536)
                     if not data:
@@ -238,8 +240,6 @@ def test_clients_unseen_for_thirty_days_leave_the_count_of_real_processes(
     trust = str(site.publisher.directory / "trust.json")
     key = site.product("Standard").setup_key
     # The host was activated before the 31 days began: its certificate covers the past too.
-    from openkms.vendor import Publisher
-
     earlier = Publisher(site.publisher.directory, clock=lambda: time.time() - 40 * 86400)
     request = site.host_state.activation_request("kms", int(time.time()))
     site.host_state.install_certificate(earlier.activate_host(request), int(time.time()))

@@ -13,8 +13,8 @@ from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.publisher import Publisher
 from openkms.store.memory import MemoryStore
-from openkms.vendor import Publisher
 
 from helpers import make_site
 
@@ -40,7 +40,7 @@ def test_tickets_of_a_host_certified_by_another_root_never_license(tmp_path: Pat
         clock=time.time,
     )
     transport = MemoryTransport()
-    transport.hosts[("rogue.test", 1688)] = service
+    transport.hosts[("rogue.test", 1688)] = service.handle
     outcomes = []
     for i in range(5):
         client = Client.open(tmp_path / f"c{i}", transport=transport, machine_name=f"c{i}")

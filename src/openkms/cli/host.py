@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 import click
 import msgspec
 
 from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.admin.config import AdminConfig, read_token
-from openkms.cli._common import OpenKMSGroup, echo_json, host_state, setup_logging, store_option
+from openkms.admin.config import DEFAULT_ADMIN_ADDRESS, AdminConfig, read_token
+from openkms.cli._common import (
+    HostContext,
+    OpenKMSGroup,
+    config_default,
+    echo_json,
+    host_context,
+    host_state,
+    setup_logging,
+    store_option,
+)
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
@@ -25,6 +31,7 @@ from openkms.event_export import FORMATS, export_events
 from openkms.host.app import HostApp, open_store
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
+from openkms.host.runner import run
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
 from openkms.store.base import EventQuery
@@ -39,7 +46,8 @@ __all__ = ["host"]
 @click.pass_context
 def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
-    ctx.obj = (HostState(store_dir), machine_name or socket.gethostname())
+    name = machine_name or config_default(HostConfig, "machine_name")
+    ctx.obj = HostContext(HostState(store_dir), name)
 
 
 @host.command()
@@ -58,7 +66,8 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
 @click.pass_context
 def activation_request(ctx: click.Context, output: Path) -> None:
     """Write the request to send to the publisher (host key, public key, fingerprint)."""
-    data = host_state(ctx).activation_request(ctx.obj[1], int(time.time()))
+    host = host_context(ctx)
+    data = host.state.activation_request(host.machine_name, int(time.time()))
     atomic_write(output, data)
     click.echo(f"Activation request written to {output}; send it to the publisher.")
 
@@ -79,13 +88,23 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 @click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
-@click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(1))
-@click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@click.option(
+    "--max-connections",
+    default=config_default(HostConfig, "max_connections"),
+    show_default=True,
+    type=click.IntRange(1),
+)
+@click.option(
+    "--idle-timeout",
+    default=config_default(HostConfig, "idle_timeout"),
+    show_default=True,
+    type=click.FloatRange(0.1),
+)
 @click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
 @click.option(
     "--admin",
     "admin_address",
-    default="127.0.0.1:8080",
+    default=DEFAULT_ADMIN_ADDRESS,
     show_default=True,
     help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
 )
@@ -114,12 +133,13 @@ def serve(
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
     setup_logging(log_level)
-    state = host_state(ctx)
+    host = host_context(ctx)
+    state = host.state
     port = state.settings.port
     config = HostConfig(
         store_dir=state.directory,
         listen=tuple(parse_address(a, port) for a in listen),
-        machine_name=ctx.obj[1],
+        machine_name=host.machine_name,
         max_connections=max_connections,
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
@@ -143,23 +163,12 @@ def serve(
         app.install_signal_handlers()
         await app.serve(ready)
 
-    _run(main())
+    run(main())
 
 
 def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
-    host, port = parse_address(address, 8080)
+    host, port = parse_address(address, config_default(AdminConfig, "port"))
     return AdminConfig(host, port, read_token(token_file))
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(coro)
 
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:

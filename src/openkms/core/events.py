@@ -7,17 +7,26 @@ people (and ``openkms doctor``) read OpenKMS logs exactly like Windows ones.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import msgspec
 
+from openkms.core.codes import ResultCode
+
 __all__ = [
     "EVENT_FIELDS",
     "EVENT_MESSAGES",
+    "NOT_ENOUGH_COUNT",
     "EventRecord",
+    "activation_request_event",
+    "client_request_event",
+    "client_response_event",
     "format_client_time",
     "make_event",
     "parse_info",
+    "publish_failed_event",
+    "publish_succeeded_event",
 ]
 
 EVENT_FIELDS: dict[int, tuple[str, ...]] = {
@@ -75,6 +84,7 @@ class EventRecord(msgspec.Struct, frozen=True):
     time: int
     info: str
     seq: int = 0
+    hresult: int | None = None
 
     @property
     def message(self) -> str:
@@ -109,6 +119,58 @@ def make_event(event_id: int, time: int, values: Sequence[object]) -> EventRecor
     return EventRecord(event_id, time, ",".join(str(v) for v in values))
 
 
+# -- host events -------------------------------------------------------------------------
+
+
+def activation_request_event(
+    time: int,
+    *,
+    result: ResultCode,
+    n_policy: int,
+    machine_name: str,
+    cmid: str,
+    client_time: int,
+    vm: bool,
+    license_status: int,
+    minutes_to_expiration: int,
+    activation_id: str,
+) -> EventRecord:
+    """The 12290 event of one activation request the host has judged ``result``.
+
+    The client's values go into the Info string as received: commas in text are blanked (they
+    would split the field), a client time outside the plausible range is written ``0``.
+    """
+    minute = client_time - client_time % 60
+    values = (
+        f"0x{int(result):X}" if result else "0x0",
+        f"0x{n_policy:X}",
+        machine_name.replace(",", " "),
+        cmid,
+        _client_time_text(minute) if 0 < client_time < 2**40 else "0",
+        "1" if vm else "0",
+        str(license_status),
+        str(minutes_to_expiration),
+        activation_id.replace(",", " "),
+    )
+    return EventRecord(12290, time, ",".join(values), 0, int(result))
+
+
+def publish_failed_event(time: int, result: ResultCode, domain: str) -> EventRecord:
+    """The 12293 event: publishing the SRV record in ``domain`` failed with ``result``."""
+    return EventRecord(12293, time, f"{result.hex},{domain}", 0, int(result))
+
+
+def publish_succeeded_event(time: int, domain: str) -> EventRecord:
+    """The 12294 event: the SRV record is published in ``domain``."""
+    return EventRecord(12294, time, domain, 0, int(ResultCode.OK))
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_time_text(minute: int) -> str:
+    """format_client_time, cached: clients' clocks mostly fall in the same few minutes."""
+    return format_client_time(minute)
+
+
 def parse_info(event_id: int, info: str) -> dict[str, str]:
     """Split an Info string into named fields (extra or missing values are tolerated)."""
     names = EVENT_FIELDS.get(event_id, ())
@@ -116,3 +178,65 @@ def parse_info(event_id: int, info: str) -> dict[str, str]:
     if event_id == 12293 and len(values) > 2:
         values = [values[0], ",".join(values[1:])]
     return dict(zip(names, values, strict=False))
+
+
+# -- client events
+
+
+NOT_ENOUGH_COUNT = 0x04000000
+"""The status flag of a 12289 whose host count is below the product's N-policy."""
+
+
+def _hresult(code: ResultCode) -> str:
+    return f"0x{int(code):X}"
+
+
+def client_request_event(
+    *,
+    time: int,
+    result: ResultCode,
+    server: str,
+    cmid: str,
+    license_status: int,
+    minutes_to_expiration: int,
+    activation_id: str,
+    n_policy: int,
+) -> EventRecord:
+    """12288: a request sent to ``server`` (HOST:PORT), and whether it got there."""
+    values = (
+        _hresult(result),
+        "0x0",
+        server,
+        cmid,
+        format_client_time(time),
+        0,
+        license_status,
+        minutes_to_expiration,
+        activation_id,
+        n_policy,
+    )
+    return msgspec.structs.replace(make_event(12288, time, values), hresult=int(result))
+
+
+def client_response_event(
+    *,
+    time: int,
+    result: ResultCode,
+    activated: bool,
+    current_count: int = 0,
+    activation_interval: int = 0,
+    renewal_interval: int = 0,
+) -> EventRecord:
+    """12289: a response processed; a host that answered with an error gives no count."""
+    flags = NOT_ENOUGH_COUNT if result is ResultCode.COUNT_TOO_LOW else 0
+    values = (
+        _hresult(result),
+        f"0x{flags:X}",
+        int(activated),
+        0,
+        current_count,
+        activation_interval,
+        renewal_interval,
+        format_client_time(time),
+    )
+    return msgspec.structs.replace(make_event(12289, time, values), hresult=int(result))
