@@ -16,7 +16,7 @@ from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.state import HostState
 from openkms.store.memory import MemoryStore
-from openkms.vendor import Publisher
+from openkms.publisher import Publisher
 
 from helpers import Site
 
