@@ -23,6 +23,7 @@ from openkms.protocol import (
     ActivationResponse,
     Connection,
     ErrorResponse,
+    Role,
 )
 from openkms.protocol.connection import encode
 from pgfixtures import require_postgres
@@ -61,7 +62,7 @@ async def activate(host: HostProcess, site: Site, tally: Tally) -> None:
     reader, writer = await asyncio.open_connection(host.host, host.port)
     try:
         writer.write(encode(request))
-        conn = Connection()
+        conn = Connection(role=Role.CLIENT)
         while (message := conn.next_event()) is NEED_DATA:
             data = await asyncio.wait_for(reader.read(65536), 30)
             assert data, "the host closed the connection without an answer"

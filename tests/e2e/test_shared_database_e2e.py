@@ -16,7 +16,7 @@ import pytest
 
 from openkms.core.catalog import Product
 from openkms.host.state import HostState
-from openkms.protocol import NEED_DATA, ActivationRequest, ActivationResponse, Connection
+from openkms.protocol import NEED_DATA, ActivationRequest, ActivationResponse, Connection, Role
 from openkms.protocol.connection import encode
 
 from helpers import HostProcess, Site, host_process
@@ -62,7 +62,7 @@ async def activate(host: HostProcess, site: Site, product: Product, cmid: bytes)
     reader, writer = await asyncio.open_connection(host.host, host.port)
     try:
         writer.write(encode(request))
-        conn = Connection()
+        conn = Connection(role=Role.CLIENT)
         while (message := conn.next_event()) is NEED_DATA:
             data = await reader.read(65536)
             if not data:
