@@ -168,28 +168,55 @@ class Postgres:
 
     def stop(self) -> None:
         """Fast shutdown (``pg_ctl stop -m fast``); kill the server if it does not stop."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
             return
+        self._signal_all(signal.SIGCONT, children_first=True)  # in case it was paused
         stopped = self.tool(
             "pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w",
             "-t", str(int(STOP_TIMEOUT)), check=False,
         )  # fmt: skip
         try:
-            process.wait(STOP_TIMEOUT if stopped.returncode == 0 else 1)
+            self.process.wait(STOP_TIMEOUT if stopped.returncode == 0 else 1)
         except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+    def _children(self) -> list[int]:
+        """The server's backends and workers (each leads its own process group: a signal to
+        the postmaster's group reaches only the postmaster)."""
+        assert self.process is not None
+        parent = f"PPid:\t{self.process.pid}\n"
+        children = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            with contextlib.suppress(OSError):
+                if parent in status.read_text():
+                    children.append(int(status.parent.name))
+        return children
+
+    def _signal_all(self, sig: int, *, children_first: bool) -> None:
+        assert self.process is not None
+        pids = self._children()
+        order = [*pids, self.process.pid] if children_first else [self.process.pid, *pids]
+        for pid in order:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+                os.kill(pid, sig)
 
     def kill(self) -> None:
         """Crash the server: SIGKILL to the postmaster and every backend at once."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        self._signal_all(signal.SIGKILL, children_first=False)
+        self.process.wait()
+        self.process = None
+
+    def pause(self, paused: bool = True) -> None:
+        """Freeze (SIGSTOP) or thaw (SIGCONT) every process of the server: a hung database."""
+        if paused:  # the postmaster first: it forks no new backend meanwhile
+            self._signal_all(signal.SIGSTOP, children_first=False)
+        else:
+            self._signal_all(signal.SIGCONT, children_first=True)
 
     def promote(self) -> None:
         """Promote a standby to a primary and wait until it takes writes."""

@@ -127,6 +127,12 @@ def map_error(exc: BaseException, dsn: str) -> StoreError:
             f"cannot log in to the database {where} ({exc})",
             fix="Check the DSN's user, password and database name, and pg_hba.conf.",
         )
+    if isinstance(exc, TimeoutError):
+        return StoreError(
+            f"the database {where} is unreachable: it did not answer in time",
+            fix="Check that PostgreSQL is running and reachable; the host retries by itself "
+            "and nothing acknowledged has been lost.",
+        )
     if is_connection_error(exc):
         return StoreError(
             f"the database {where} is unreachable ({type(exc).__name__}: {exc})",

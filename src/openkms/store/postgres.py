@@ -7,8 +7,9 @@ nothing is acknowledged before the server has it (``synchronous_commit`` decides
 see docs/operations.md). Reads use a small pool of other connections (``PostgresReader``).
 
 When the database is unreachable, a batch fails at once with a StoreError
-(0xE0040005, the store is unavailable) instead of waiting: the writer reconnects for the next
-batch, at most once a second, logs the outage once and the recovery once. With a multi-host
+(0xE0040005, the store is unavailable) instead of waiting, and one that does not answer
+fails after ``batch_timeout`` (5 s): the writer reconnects for the next batch, at most once
+a second, logs the outage once and the recovery once. With a multi-host
 DSN (``postgresql://u@db1,db2/openkms?target_session_attrs=read-write``) the reconnection
 finds the new primary after a fail-over.
 """
@@ -52,6 +53,7 @@ logger = logging.getLogger("openkms.store")
 
 _DEFAULT_POLICY: Final = CountPolicy()
 RECONNECT_INTERVAL: Final = 1.0  # seconds between connection attempts while the server is down
+BATCH_TIMEOUT: Final = 5.0  # seconds for one batch, connecting included (clients wait 10)
 _Item = tuple[WriteOp, "asyncio.Future[Any]"]
 
 
@@ -66,6 +68,7 @@ class PostgresStore(HostStore):
         event_retention: int = settings.EVENT_RETENTION,
         batch_max: int = 256,
         host_id: str | None = None,
+        batch_timeout: float = BATCH_TIMEOUT,
     ) -> None:
         if event_retention < 1:
             raise ValueError(f"event_retention must be at least 1, got {event_retention}")
@@ -76,13 +79,15 @@ class PostgresStore(HostStore):
         self.event_retention = event_retention
         self.batch_max = batch_max
         self.host_id = host_id
+        self.batch_timeout = batch_timeout
         self._reader = PostgresReader(dsn, policy=policy)
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
-        self._retry_at = 0.0  # monotonic time of the next connection attempt while down
+        self._retry_at = 0.0  # while down, no connection attempt before this monotonic time
         self._down_since: float | None = None
         self._down_error: StoreError | None = None
+        self._cut_off = False  # the running batch passed its deadline
         self._state = "new"
 
     async def __aenter__(self) -> PostgresStore:
@@ -130,7 +135,7 @@ class PostgresStore(HostStore):
         if self._writer is not None:
             self._queue.put_nowait(None)  # FIFO: what was queued before commits first
             await self._writer
-        await self._drop_connection()
+        await self._drop_connection(graceful=True)
         await self._reader.close()
         logger.info("store %s closed", db.redact(self.dsn))
 
@@ -191,6 +196,10 @@ class PostgresStore(HostStore):
     async def _commit(self, batch: list[_Item]) -> None:
         """Run one batch in one transaction, then settle its futures (results or the error)."""
         started = time.perf_counter()
+        # A database that hangs (stopped, partitioned) is answered too, before the clients
+        # give up: past the deadline the connection is cut, which fails every await on it at
+        # once (a cancelled query would still wait for its ROLLBACK).
+        deadline = asyncio.get_running_loop().call_later(self.batch_timeout, self._cut)
         try:
             conn = await self._connection()
             results = await write_batch(
@@ -201,11 +210,15 @@ class PostgresStore(HostStore):
                 event_retention=self.event_retention,
             )
         except Exception as exc:  # a failed batch must never stop the writer
-            error = await self._failed(exc, len(batch))
+            failure: Exception = TimeoutError() if self._cut_off else exc
+            self._cut_off = False
+            error = await self._failed(failure, len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error.copy())
             return
+        finally:
+            deadline.cancel()
         self._recovered()
         if logger.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -213,6 +226,12 @@ class PostgresStore(HostStore):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    def _cut(self) -> None:
+        """The batch's deadline passed: close the connection's socket (no goodbye)."""
+        if self._conn is not None and not self._conn.is_closed():
+            self._cut_off = True
+            self._conn.terminate()
 
     async def _connect(self) -> asyncpg.Connection:
         try:
@@ -226,20 +245,24 @@ class PostgresStore(HostStore):
             return self._conn
         if self._down_error is not None and time.monotonic() < self._retry_at:
             raise self._down_error
-        self._retry_at = time.monotonic() + RECONNECT_INTERVAL
         self._conn = await self._connect()
         return self._conn
 
     async def _failed(self, exc: Exception, size: int) -> StoreError:
         """The batch's error; an outage drops the connection and is logged once."""
         error = db.map_error(exc, self.dsn)
-        if not db.is_connection_error(exc) and not _is_unreachable(exc):
+        waiting = exc is self._down_error  # no attempt: the next one is not due yet
+        if not waiting and not db.is_connection_error(exc) and not _is_unreachable(exc):
             logger.error("store write of %d items failed: %s", size, error)
             return error
         await self._drop_connection()
         if self._down_since is None:
             self._down_since = time.monotonic()
             logger.error("%s; writes fail until it is back", error.message)
+        if not waiting:
+            # Counted from the failure: an attempt that timed out is not followed by another
+            # at once, so a request waits for at most one attempt.
+            self._retry_at = time.monotonic() + RECONNECT_INTERVAL
         self._down_error = error
         return error
 
@@ -250,13 +273,16 @@ class PostgresStore(HostStore):
         self._down_since = None
         self._down_error = None
 
-    async def _drop_connection(self) -> None:
+    async def _drop_connection(self, *, graceful: bool = False) -> None:
+        """Forget the writer's connection: closed politely on ``close()``, else cut."""
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
+        if conn is None or conn.is_closed():
+            return
+        if graceful:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2.0)
-            if not conn.is_closed():
-                conn.terminate()
+        if not conn.is_closed():
+            conn.terminate()
 
     # -- reads (a pool apart from the writer's connection) ---------------------------------
 
