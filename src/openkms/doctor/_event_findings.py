@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
-from openkms.doctor._event_checks import (
-    EventAnalyzer,
+from openkms.doctor._event_tally import (
+    EventTallies,
     Tally,
     code_finding,
     evidence,
@@ -17,14 +17,14 @@ from openkms.doctor.findings import Finding, Severity
 __all__ = ["build_findings"]
 
 
-def _codes(analyzer: EventAnalyzer) -> list[Finding]:
+def _codes(analyzer: EventTallies) -> list[Finding]:
     return [
         code_finding(tally, event_id, code)
         for (event_id, code), tally in sorted(analyzer.failures.items())
     ]
 
 
-def _unanswered(analyzer: EventAnalyzer) -> list[Finding]:
+def _unanswered(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for name, state in sorted(analyzer.machines.items()):
         tally = state.unanswered
@@ -50,7 +50,7 @@ def _unanswered(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _low_count(analyzer: EventAnalyzer) -> list[Finding]:
+def _low_count(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for name, state in sorted(analyzer.machines.items()):
         last = state.last_count
@@ -71,7 +71,7 @@ def _low_count(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _cmids(analyzer: EventAnalyzer) -> list[Finding]:
+def _cmids(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for cmid, names in sorted(analyzer.cmid_names.items()):
         if len(names) < 2:
@@ -92,7 +92,7 @@ def _cmids(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _policies(analyzer: EventAnalyzer) -> list[Finding]:
+def _policies(analyzer: EventTallies) -> list[Finding]:
     known = {settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY}
     mix = ", ".join(f"{n_policy_label(n)} x{c}" for n, c in sorted(analyzer.n_policies.items()))
     if not mix:
@@ -128,7 +128,7 @@ def _policies(analyzer: EventAnalyzer) -> list[Finding]:
     ]
 
 
-def _servers(analyzer: EventAnalyzer) -> list[Finding]:
+def _servers(analyzer: EventTallies) -> list[Finding]:
     if len(analyzer.servers) < 2:
         return []
     listed = ", ".join(f"{s} x{t.count}" for s, t in sorted(analyzer.servers.items()))
@@ -145,7 +145,7 @@ def _servers(analyzer: EventAnalyzer) -> list[Finding]:
     ]
 
 
-def _dns(analyzer: EventAnalyzer) -> list[Finding]:
+def _dns(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for domain, (success, failures) in sorted(analyzer.dns.items()):
         if failures is None and success is not None:
@@ -186,7 +186,7 @@ def _after(a: WindowsEvent, b: WindowsEvent) -> bool:
     return a.time is not None and b.time is not None and a.time > b.time
 
 
-def _summary(analyzer: EventAnalyzer) -> list[Finding]:
+def _summary(analyzer: EventTallies) -> list[Finding]:
     answered = sum(state.answered for state in analyzer.machines.values())
     if analyzer.total == 0:
         return []
@@ -203,7 +203,7 @@ def _summary(analyzer: EventAnalyzer) -> list[Finding]:
     ]
 
 
-def build_findings(analyzer: EventAnalyzer) -> list[Finding]:
+def build_findings(analyzer: EventTallies) -> list[Finding]:
     """All event findings of one analysis."""
     return [
         *_summary(analyzer),

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from Evtx.Evtx import Evtx  # type: ignore[import-untyped]
+
 from openkms.doctor._evt_xml import event_from_element
 from openkms.doctor._evtmodel import WindowsEvent
 from openkms.doctor._text import ArtefactError
@@ -69,8 +71,6 @@ def _chunk_events(chunk: Any, path: Path, damaged: list[str]) -> Iterator[Window
 def read_evtx_events(path: Path) -> Iterator[WindowsEvent]:
     """Stream the KMS events of an ``.evtx`` file; damage is raised after the good records."""
     _check_header(path)
-    from Evtx.Evtx import Evtx  # type: ignore[import-untyped]
-
     damaged: list[str] = []
     try:
         with Evtx(str(path)) as log:
