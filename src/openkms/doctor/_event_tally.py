@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from openkms.core import settings
-from openkms.core.codes import ResultCode, describe
 from openkms.doctor._evtmodel import WindowsEvent
+from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Severity
 
 __all__ = [
@@ -75,25 +75,22 @@ class EventTallies:
 
 def procedure_of(code: int) -> str:
     """The troubleshooting procedure a result code points to first."""
-    try:
-        checks = ResultCode(code).info.checks
-    except ValueError:
-        return "events"
-    first = checks[0] if checks else "events"
-    return first if first in PROCEDURES else "events"
+    procedure = explain(code & 0xFFFFFFFF).procedure
+    return procedure if procedure in PROCEDURES else "events"
 
 
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
-    """A failing HRESULT seen in events, explained."""
-    name, info = describe(code)
+    """A failing HRESULT seen in events, explained (OpenKMS or published Windows code)."""
+    words = explain(code & 0xFFFFFFFF)
+    cause = f" {words.cause}" if words.cause else ""
     return Finding(
         procedure=procedure_of(code),
         severity=Severity.ERROR,
         check=f"event-{event_id}-failed",
         evidence=f"{tally.count} event(s), first {evidence(tally.first)}",
-        meaning=f"{name}: {info.message}",
-        fix=info.fix,
-        code=f"0x{code & 0xFFFFFFFF:08X}",
+        meaning=f"{words.name}: {words.meaning}{cause}",
+        fix=words.fix,
+        code=words.code,
     )
 
 
