@@ -13,6 +13,7 @@ from openkms.doctor._event_tally import (
     Tally,
     evidence,
     n_policy_label,
+    short_name,
 )
 from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding
@@ -20,6 +21,8 @@ from openkms.doctor.findings import Finding
 __all__ = ["MAX_TRACKED", "PAIR_WINDOW", "EventAnalyzer", "evidence", "n_policy_label"]
 
 PAIR_WINDOW = dt.timedelta(minutes=5)
+CLONE_WINDOW = dt.timedelta(minutes=15)
+CLONE_TOLERANCE_MINUTES = 60
 _NAMES_PER_CMID = 10
 K = TypeVar("K")
 
@@ -103,8 +106,11 @@ class EventAnalyzer(EventTallies):
         self._policy(event)
         cmid = (event.info_fields.get("cmid") or "").lower()
         name = (event.info_fields.get("machine_name") or "").lower()
+        if name and (name in self.host_seen or len(self.host_seen) < MAX_TRACKED):
+            self.host_seen[short_name(name)] += 1
         if not cmid or not name:
             return
+        self._interleaving(cmid, event)
         names = self.cmid_names.get(cmid)
         if names is None:
             if len(self.cmid_names) >= MAX_TRACKED:
@@ -112,6 +118,15 @@ class EventAnalyzer(EventTallies):
             names = self.cmid_names[cmid] = {}
         if name not in names and len(names) < _NAMES_PER_CMID:
             names[name] = event
+
+    def _interleaving(self, cmid: str, event: WindowsEvent) -> None:
+        """Count requests of one CMID, minutes apart, that one machine cannot have sent."""
+        previous = self.cmid_last.get(cmid)
+        if previous is None and len(self.cmid_last) >= MAX_TRACKED:
+            return
+        self.cmid_last[cmid] = event
+        if previous is not None and _two_machines(previous, event):
+            self._tally(self.cmid_interleaved, cmid, event)
 
     def _dns(self, event: WindowsEvent) -> None:
         domain = (event.info_fields.get("domain") or "?").lower()
@@ -138,6 +153,22 @@ class EventAnalyzer(EventTallies):
         """All findings, once every event has been fed."""
         self.finish()
         return build_findings(self)
+
+
+def _two_machines(a: WindowsEvent, b: WindowsEvent) -> bool:
+    """Two 12290 of one CMID within minutes whose license state or remaining time cannot
+    come from one machine (its remaining minutes only fall with the time elapsed)."""
+    if a.time is None or b.time is None or abs(b.time - a.time) > CLONE_WINDOW:
+        return False
+    fields_a, fields_b = a.info_fields, b.info_fields
+    if fields_a.get("license_status") != fields_b.get("license_status"):
+        return True
+    left_a = parse_int(fields_a.get("minutes_to_expiration"))
+    left_b = parse_int(fields_b.get("minutes_to_expiration"))
+    if left_a is None or left_b is None:
+        return False
+    elapsed = abs(b.time - a.time).total_seconds() / 60
+    return abs((left_a - left_b) - elapsed) > CLONE_TOLERANCE_MINUTES
 
 
 def _later(a: WindowsEvent, b: WindowsEvent) -> bool:

@@ -10,11 +10,14 @@ from openkms.doctor._event_tally import (
     code_finding,
     evidence,
     n_policy_label,
+    short_name,
 )
 from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding, Severity
 
-__all__ = ["build_findings"]
+__all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
+
+CLONE_MIN_INTERLEAVINGS = 2
 
 
 def _codes(analyzer: EventTallies) -> list[Finding]:
@@ -31,6 +34,10 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
         if tally is None:
             continue
         servers = ", ".join(sorted(tally.extra)) or "unknown"
+        arrived = analyzer.host_seen.get(short_name(name), 0)
+        if arrived:
+            out.append(_arrived(name, tally, arrived))
+            continue
         out.append(
             Finding(
                 procedure="port",
@@ -45,6 +52,45 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
                 "1688 from the client, and that its service runs; look for the matching 12290 "
                 "on the host.",
                 code=ResultCode.NO_KMS_HOST_CONTACTED.hex,
+            )
+        )
+    return out
+
+
+def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
+    """12288 without 12289 on the client, but the host logged the requests: they arrived."""
+    return Finding(
+        procedure="events",
+        severity=Severity.WARNING,
+        check="response-not-in-client-log",
+        evidence=f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
+        f"the host's log has {arrived} 12290 for this machine; first {evidence(tally.first)}",
+        meaning="The requests reached the host and it answered them; the client's export "
+        "lacks the 12289 (a filter, another log) or the response was lost on the way back.",
+        fix="Read the result codes of the host's 12290 for this machine; export the client's "
+        "Application log with both 12288 and 12289.",
+    )
+
+
+def _clones(analyzer: EventTallies) -> list[Finding]:
+    out: list[Finding] = []
+    for cmid, tally in sorted(analyzer.cmid_interleaved.items()):
+        names = analyzer.cmid_names.get(cmid, {})
+        if tally.count < CLONE_MIN_INTERLEAVINGS or len(names) > 1:
+            continue
+        name = next(iter(names), "?")
+        out.append(
+            Finding(
+                procedure="cmid",
+                severity=Severity.ERROR,
+                check="cmid-clones-one-name",
+                evidence=f"CMID {cmid} ({name}): {tally.count + 1} requests within minutes of "
+                "each other with license states or remaining times one machine cannot have; "
+                f"first {evidence(tally.first)}",
+                meaning="Several machines share one CMID and one name: a cloned image that was "
+                "not generalized. The host counts them as one machine, so the count stays low.",
+                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, "
+                "and give each clone its own name.",
             )
         )
     return out
@@ -138,9 +184,11 @@ def _servers(analyzer: EventTallies) -> list[Finding]:
             severity=Severity.WARNING,
             check="several-kms-hosts",
             evidence=f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
-            meaning="Clients use several KMS hosts, so the count is split between them and "
-            "may stay below 25 on each; a rogue or retired host may still be published.",
-            fix="Keep only the hosts you need; remove stale _vlmcs._tcp SRV records.",
+            meaning="The count is split: clients activate against several KMS hosts, each "
+            "counts only the machines that ask it, so each may stay below 25; a rogue or "
+            "retired host may still be published.",
+            fix="Keep only the hosts you need (or give every client the same host with "
+            "'slmgr /skms'); remove stale _vlmcs._tcp SRV records.",
         )
     ]
 
@@ -195,8 +243,9 @@ def _summary(analyzer: EventTallies) -> list[Finding]:
             procedure="events",
             severity=Severity.OK,
             check="events-read",
-            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) answered, "
-            f"{len(analyzer.cmid_names)} CMID(s) seen by the host",
+            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "
+            f"a response on clients, {sum(analyzer.host_seen.values())} processed by a host "
+            f"(12290), {len(analyzer.cmid_names)} CMID(s) seen by the host",
             meaning="Success is a 12288 followed by a 12289 with result 0 on the client, and "
             "a 12290 on the host.",
         )
@@ -213,5 +262,6 @@ def build_findings(analyzer: EventTallies) -> list[Finding]:
         *_servers(analyzer),
         *_policies(analyzer),
         *_cmids(analyzer),
+        *_clones(analyzer),
         *_dns(analyzer),
     ]

@@ -19,6 +19,7 @@ __all__ = [
     "MachineTally",
     "Tally",
     "code_finding",
+    "short_name",
     "evidence",
     "n_policy_label",
     "procedure_of",
@@ -71,6 +72,15 @@ class EventTallies:
     n_policies: Counter[int] = field(default_factory=Counter)
     n_examples: dict[int, WindowsEvent] = field(default_factory=dict)
     dns: dict[str, tuple[WindowsEvent | None, Tally | None]] = field(default_factory=dict)
+    host_seen: Counter[str] = field(default_factory=Counter)
+    cmid_last: dict[str, WindowsEvent] = field(default_factory=dict)
+    cmid_interleaved: dict[str, Tally] = field(default_factory=dict)
+
+
+def short_name(machine: str) -> str:
+    """The first label of a machine name, lower case: how a host's 12290 and a client's
+    export name the same machine (``CLIENT1.contoso.com`` and ``client1``)."""
+    return machine.strip().lower().partition(".")[0]
 
 
 def procedure_of(code: int) -> str:

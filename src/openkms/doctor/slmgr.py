@@ -13,6 +13,7 @@ from pathlib import Path
 
 from openkms.doctor._slmgr_checks import check_license, check_snapshots
 from openkms.doctor._slmgr_parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor._slmgr_text import code_findings, labels_finding, scan_text
 from openkms.doctor._text import ArtefactError
 from openkms.doctor.findings import Finding, Severity
 
@@ -22,11 +23,16 @@ __all__ = [
     "check_slmgr_files",
     "parse_slmgr",
     "parse_slmgr_text",
+    "read_slmgr_text",
 ]
 
 logger = logging.getLogger("openkms.doctor")
 
 MAX_SLMGR_BYTES = 4 * 1024 * 1024
+_NOTHING = (
+    "no slmgr /dli or /dlv fields and no error code found (English, French, German and "
+    "Spanish labels are known)"
+)
 
 
 def _decode(raw: bytes) -> str:
@@ -43,8 +49,8 @@ def _decode(raw: bytes) -> str:
     return max(candidates, key=lambda t: sum(bool(b.values) for b in parse_slmgr_text(t)))
 
 
-def parse_slmgr(path: Path) -> list[SlmgrLicense]:
-    """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
+def read_slmgr_text(path: Path) -> str:
+    """The decoded text of a saved slmgr transcript; :class:`ArtefactError` if unreadable."""
     try:
         size = path.stat().st_size
         if size > MAX_SLMGR_BYTES:
@@ -54,12 +60,31 @@ def parse_slmgr(path: Path) -> list[SlmgrLicense]:
         raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ArtefactError(f"{path}: binary data, not slmgr text output")
-    blocks = [b for b in parse_slmgr_text(_decode(raw), str(path)) if b.installed]
+    return _decode(raw)
+
+
+def parse_slmgr(path: Path) -> list[SlmgrLicense]:
+    """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
+    blocks = [b for b in parse_slmgr_text(read_slmgr_text(path), str(path)) if b.installed]
     if not blocks:
-        raise ArtefactError(
-            f"{path}: no slmgr /dli or /dlv fields found (only English and French labels are known)"
-        )
+        raise ArtefactError(f"{path}: {_NOTHING}")
     return blocks
+
+
+def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Finding]]:
+    """License blocks and findings of one transcript: fields, printed codes, unknown labels."""
+    blocks = [b for b in parse_slmgr_text(text, str(path)) if b.installed]
+    scan = scan_text(text)
+    findings = code_findings(scan, str(path))
+    for block in blocks:
+        findings.extend(check_license(block))
+    if not blocks and not scan.codes:
+        if scan.unknown_labels:
+            return [], [labels_finding(scan, str(path))]
+        return [], [_unreadable(path, ArtefactError(f"{path}: {_NOTHING}"))]
+    if not blocks and scan.unknown_labels and not scan.known_labels:
+        findings.append(labels_finding(scan, str(path)))
+    return blocks, findings
 
 
 def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
@@ -68,14 +93,14 @@ def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
     parsed: list[SlmgrLicense] = []
     for path in paths:
         try:
-            blocks = parse_slmgr(path)
+            text = read_slmgr_text(path)
         except ArtefactError as exc:
             logger.debug("unreadable slmgr file %s: %s", path, exc.message)
             findings.append(_unreadable(path, exc))
             continue
+        blocks, found = _file_findings(path, text)
         parsed.extend(blocks)
-        for block in blocks:
-            findings.extend(check_license(block))
+        findings.extend(found)
     findings.extend(check_snapshots(_by_identity(parsed)))
     return findings
 
@@ -97,5 +122,6 @@ def _unreadable(path: Path, exc: ArtefactError) -> Finding:
         meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
         "checked.",
         fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
-        "from the window with Ctrl+C) in English or French, and pass that file.",
+        "from the window with Ctrl+C), or the output of 'slmgr /ato' with its error "
+        "code, and pass that file.",
     )
