@@ -8,6 +8,7 @@ in docs/doctor.md; this test holds every case.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,14 @@ def test_split_names_the_hosts() -> None:
     assert report.top is not None
     assert "kms01.contoso.com:1688" in report.top.evidence
     assert "kms02.contoso.com:1688" in report.top.evidence
+
+
+def test_report_text_and_json_name_the_most_likely_cause_first() -> None:
+    report = Report(check_event_files([CORPUS / "ev_clock_skew_format_list.txt"]))
+    text = report.render_text()
+    assert text.startswith("== Most likely cause ==")
+    assert "0xC004F06C" in text.splitlines()[1]
+    top = json.loads(report.to_json())["top"]
+    assert top["code"] == "0xC004F06C"
+    clock = text.index("0xC004F06C")
+    assert "0xC004F074" not in text[:clock]

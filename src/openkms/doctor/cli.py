@@ -76,7 +76,7 @@ def explain_command(code: str, as_json: bool) -> None:
 @_FILES
 @_JSON
 def slmgr_command(files: tuple[Path, ...], as_json: bool) -> None:
-    """Check saved 'slmgr /dli' or '/dlv' output of hosts and clients (English, French)."""
+    """Check saved slmgr /dli, /dlv or /ato output: labels EN/FR/DE/ES, codes in any language."""
     _run(check_slmgr_files, files, as_json)
 
 
