@@ -6,6 +6,8 @@ articles give, each tied to the troubleshooting procedure to follow first. They 
 about Windows that the doctor explains; OpenKMS does not produce most of them, so they
 live here rather than in :class:`openkms.core.codes.ResultCode` (whose members are the
 codes OpenKMS itself returns, and from which ``docs/result-codes.md`` is generated).
+
+Over 400 lines because it is one table, one entry per code, with no logic to split off.
 """
 
 from __future__ import annotations
