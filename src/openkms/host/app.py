@@ -8,7 +8,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openkms.core.codes import ResultCode
@@ -17,6 +16,7 @@ from openkms.host.config import HostConfig
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostSettings, HostState
+from openkms.store import open_store  # re-exported: the host's store is the store's to decide
 from openkms.store.base import HostStore
 
 if TYPE_CHECKING:
@@ -26,13 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["HostApp", "open_store"]
 
 log = logging.getLogger("openkms.host")
-
-
-def open_store(store_dir: Path) -> HostStore:
-    """The host's default store: SQLite in the store directory."""
-    from openkms.store.sqlite import SqliteStore
-
-    return SqliteStore(store_dir / "host.db", writer="process")
 
 
 class HostApp:

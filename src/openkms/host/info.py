@@ -12,7 +12,7 @@ from openkms.core.keys import ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.publisher import PublishStatus, read_status
 from openkms.host.state import HostActivation, HostSettings, HostState
-from openkms.store.base import HostStore
+from openkms.store.base import HostStoreReader
 
 __all__ = ["HostInfo", "gather_host_info"]
 
@@ -70,7 +70,7 @@ def _read_files(state: HostState, now: int) -> _Files:
     )
 
 
-async def gather_host_info(state: HostState, store: HostStore, now: int) -> HostInfo:
+async def gather_host_info(state: HostState, store: HostStoreReader, now: int) -> HostInfo:
     """Read the host's state and store (store must be open)."""
     files = await asyncio.to_thread(_read_files, state, now)
     activation, key, host_settings = files.activation, files.key, files.settings

@@ -71,11 +71,7 @@ class HostService:
         # Metrics hook (the admin server): (result, license status, seconds, store seconds).
         self.on_request: Callable[[int, int, float, float], None] | None = None
         self.set_activation(activation, private_key)
-        # SqliteStore hands out the commit future directly; other stores go through a task.
-        submit = getattr(store, "submit_record", None)
-        self._submit: Callable[[RequestRecord], asyncio.Future[int]] = (
-            submit if submit is not None else self._record_in_task
-        )
+        self._submit: Callable[[RequestRecord], asyncio.Future[int]] = store.submit_record
 
     def set_activation(
         self, activation: HostActivation, private_key: Ed25519PrivateKey | None
@@ -91,9 +87,6 @@ class HostService:
             self._signing = _Signing(
                 TicketBatcher(TicketSigner(private_key, envelope)), cert.expires_at, cert.group
             )
-
-    def _record_in_task(self, record: RequestRecord) -> asyncio.Future[int]:
-        return asyncio.ensure_future(self.store.record(record))
 
     @property
     def application_id(self) -> str | None:
@@ -134,8 +127,7 @@ class HostService:
             machine_name=request.machine_name,
             license_status=request.license_status,
             n_policy=product.n_policy if product is not None else request.n_policy,
-            counted=counted,
-            failed=not counted,
+            result=result,
             event=EventRecord(12290, now, _info_12290(request, result, cmid)),
         )
         written = self._submit(record)
