@@ -162,7 +162,8 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     state = host_state(ctx)
 
     async def gather() -> HostInfo:
-        async with open_reader(state.directory) as reader:  # reads only: no writer, no file
+        # Reads only (no writer, no file); a host that never ran has an empty store.
+        async with open_reader(state.directory, missing_ok=True) as reader:
             return await gather_host_info(state, reader, int(time.time()))
 
     if state.host_key() is None:

@@ -29,9 +29,8 @@ from openkms.event_export import export_events
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import client_text, host_text
-from openkms.store import open_reader, sqlite_path, store_kind
+from openkms.store import open_reader, store_kind
 from openkms.store.base import HostStoreReader
-from openkms.store.memory import MemoryStore
 
 __all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
 
@@ -45,8 +44,7 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
         raise OpenKMSError("no host key or no host identity (host.key) in this store")
     # The store read only (never opened for writing, never migrated); a host that has never
     # run has no store yet, which reads as an empty one.
-    exists = sqlite_path(directory).exists()
-    reader: HostStoreReader = open_reader(directory) if exists else MemoryStore()
+    reader = open_reader(directory, missing_ok=True)
     info, records = asyncio.run(_read_host(state, reader, now))
     return {
         "dlv.txt": [host_text(info, verbose=True) + "\n"],

@@ -12,6 +12,7 @@ from typing import Final
 
 from openkms.store._sqlite_reader import SqliteStoreReader
 from openkms.store.base import HostStore, HostStoreReader
+from openkms.store.memory import MemoryStore
 from openkms.store.sqlite import SqliteStore
 
 __all__ = ["SQLITE_FILE", "StoreKind", "open_reader", "open_store", "sqlite_path", "store_kind"]
@@ -45,8 +46,12 @@ def open_store(store_dir: Path) -> HostStore:
     return SqliteStore(sqlite_path(store_dir), writer="process")
 
 
-def open_reader(store_dir: Path) -> HostStoreReader:
+def open_reader(store_dir: Path, *, missing_ok: bool = False) -> HostStoreReader:
     """The host's store, only to read (not opened yet): ``open()`` creates no file,
     migrates nothing and starts no writer; StoreError if the store is missing or of another
-    schema version."""
-    return SqliteStoreReader(sqlite_path(store_dir))
+    schema version. With ``missing_ok``, a store the host has not created yet (it never
+    ran) reads as an empty one."""
+    path = sqlite_path(store_dir)
+    if missing_ok and not path.exists():
+        return MemoryStore()
+    return SqliteStoreReader(path)
