@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from openkms.admin.server import AdminServer
 from openkms.core.codes import ResultCode
 from openkms.core.host import HostInfo, HostSnapshot
 from openkms.core.host_settings import HostSettings
 from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
+from openkms.host.publishing import host_publisher
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
@@ -24,7 +26,6 @@ from openkms.store.base import HostStore
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
-    from openkms.admin.server import AdminServer
 
 __all__ = ["HostAdminView", "HostApp", "open_store"]
 
@@ -121,7 +122,6 @@ class HostApp:
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
-        from openkms.admin.server import AdminServer
 
         self.admin = AdminServer(
             config, host=self.admin_view(service), store=self.store, clock=self._clock
@@ -153,7 +153,6 @@ class HostApp:
         """Publish the SRV record now and every republish interval (never fails the host)."""
         if not self.config.dns_publishing:
             return None
-        from openkms.host.publishing import host_publisher
 
         return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
 
