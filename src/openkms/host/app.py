@@ -8,7 +8,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openkms.core.codes import ResultCode
@@ -17,12 +16,12 @@ from openkms.core.host_settings import HostSettings
 from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
+from openkms.host.publishing import host_publisher
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.store import open_store  # re-exported: the host's store is the store's to decide
 from openkms.store.base import HostStore
-from openkms.store.database import resolve_database
-from openkms.store.postgres import PostgresStore
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
@@ -31,17 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["HostAdminView", "HostApp", "open_store"]
 
 log = logging.getLogger("openkms.host")
-
-
-def open_store(store_dir: Path, database: str | None = None) -> HostStore:
-    """The host's store: a shared PostgreSQL database if one is named (``database`` or
-    ``$OPENKMS_DATABASE``), else SQLite in the store directory."""
-    dsn = resolve_database(database)
-    if dsn is not None:
-        return PostgresStore(dsn)
-    from openkms.store.sqlite import SqliteStore
-
-    return SqliteStore(store_dir / "host.db", writer="process")
 
 
 class HostAdminView:
@@ -134,7 +122,10 @@ class HostApp:
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
-        from openkms.admin.server import AdminServer
+        # Imported here, not at the top: aiohttp adds about 20 MiB of RSS and a second of
+        # start-up to every host process, which a host run with --no-admin never uses
+        # (measured with -X importtime and ru_maxrss; see docs/architecture.md).
+        from openkms.admin.server import AdminServer  # noqa: PLC0415
 
         self.admin = AdminServer(
             config, host=self.admin_view(service), store=self.store, clock=self._clock
@@ -166,7 +157,6 @@ class HostApp:
         """Publish the SRV record now and every republish interval (never fails the host)."""
         if not self.config.dns_publishing:
             return None
-        from openkms.host.publishing import host_publisher
 
         return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
 

@@ -53,7 +53,7 @@ CLIENT_COLUMNS: Final = (
     "cmid, application_id, activation_id, machine_name, first_seen, last_seen, "
     "license_status, n_policy, requests"
 )
-EVENT_COLUMNS: Final = "seq, event_id, time, info"
+EVENT_COLUMNS: Final = "seq, event_id, time, info, hresult"
 
 # Errors after which the connection is gone or useless: reconnect, the server may be back.
 _CONNECTION_ERRORS: Final = (
@@ -271,7 +271,10 @@ async def read_counters(conn: Queryable, host_id: str) -> Counters:
 
 def event_records(rows: list[asyncpg.Record]) -> list[EventRecord]:
     """EventRecords of rows selected as ``EVENT_COLUMNS``."""
-    return [EventRecord(event_id, time, info, seq) for seq, event_id, time, info in rows]
+    return [
+        EventRecord(event_id, time, info, seq, hresult)
+        for seq, event_id, time, info, hresult in rows
+    ]
 
 
 async def read_events(conn: Queryable, query: EventQuery) -> list[EventRecord]:

@@ -6,12 +6,10 @@ it neither creates nor migrates anything, and refuses a database of another sche
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 import asyncpg
-import msgspec
 
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
@@ -28,6 +26,7 @@ from openkms.store.base import (
     Counters,
     EventQuery,
     EventSearch,
+    HostStoreReader,
 )
 from openkms.store.database import PeerHost
 
@@ -37,7 +36,7 @@ _DEFAULT_POLICY: Final = CountPolicy()
 T = TypeVar("T")
 
 
-class PostgresReader:
+class PostgresReader(HostStoreReader):
     """Reads of a shared store through a small pool; it never writes nor migrates."""
 
     def __init__(self, dsn: str, *, policy: CountPolicy = _DEFAULT_POLICY, size: int = 4) -> None:
@@ -46,18 +45,6 @@ class PostgresReader:
         self._size = size
         self._pool: asyncpg.Pool | None = None
         self._closed = False
-
-    async def __aenter__(self) -> PostgresReader:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def open(self, *, check: bool = True) -> None:
         """Make the pool; with ``check``, refuse a database of another schema version."""
@@ -117,19 +104,6 @@ class PostgresReader:
     async def events(self, query: EventQuery) -> list[EventRecord]:
         """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
         return await self.run(lambda c: db.read_events(c, query))
-
-    async def iter_events(
-        self, query: EventQuery, page: int = 10_000
-    ) -> AsyncIterator[EventRecord]:
-        """Every event matching ``query``, page by page: memory does not grow with the log."""
-        after = query.after_seq
-        while True:
-            batch = await self.events(msgspec.structs.replace(query, after_seq=after, limit=page))
-            for event in batch:
-                yield event
-            if len(batch) < page:
-                return
-            after = batch[-1].seq
 
     async def peer_hosts(self) -> list[PeerHost]:
         """The hosts sharing this database (by their requests), most recently active first."""

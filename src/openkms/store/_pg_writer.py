@@ -41,15 +41,6 @@ class Forget:
 WriteOp = RequestRecord | EventRecord | Forget
 
 
-def _hresult(info: str) -> int | None:
-    """The HRESULT leading an Info string, for indexed queries; None if it is not one."""
-    head = info.split(",", 1)[0].strip()
-    try:
-        return int(head, 16)
-    except ValueError:
-        return None
-
-
 class _Batch:
     """Applies the requests of one transaction with as few round trips as possible.
 
@@ -76,7 +67,9 @@ class _Batch:
 
     async def record(self, request: RequestRecord) -> int:
         """Record one request; return the application's count after it."""
-        self.add_event(request.event, request.host_id, request.cmid, request.activation_id)
+        self.add_event(
+            request.event, int(request.result), request.host_id, request.cmid, request.activation_id
+        )
         totals = self._counters.setdefault((request.host_id, request.license_status), [0, 0])
         totals[0] += 1
         totals[1] += request.failed
@@ -100,10 +93,14 @@ class _Batch:
         return await self._count(app, t)
 
     def add_event(
-        self, event: EventRecord, host_id: str | None, cmid: str | None, activation: str | None
+        self,
+        event: EventRecord,
+        hresult: int | None,
+        host_id: str | None,
+        cmid: str | None = None,
+        activation: str | None = None,
     ) -> None:
         """Queue one event's row (and its hour's activity for a 12290)."""
-        hresult = _hresult(event.info)
         self._events.append(
             (event.event_id, event.time, event.info, cmid, activation, hresult, host_id)
         )
@@ -187,8 +184,7 @@ async def write_batch(
             await batch.flush()
             batch.forget()
             if isinstance(op, EventRecord):
-                fields = op.fields()
-                batch.add_event(op, host_id, fields.get("cmid"), fields.get("activation_id"))
+                batch.add_event(op, op.hresult, host_id)  # a host event: no client
                 results.append(None)
             else:
                 results.append(await _forget_client(conn, op))

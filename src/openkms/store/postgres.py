@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from types import TracebackType
 from typing import Any, Final
 
 import asyncpg
@@ -90,18 +89,6 @@ class PostgresStore(HostStore):
         self._cut_off = False  # the running batch passed its deadline
         self._state = "new"
 
-    async def __aenter__(self) -> PostgresStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -149,10 +136,6 @@ class PostgresStore(HostStore):
             )
 
     # -- writes ----------------------------------------------------------------------------
-
-    async def record(self, request: RequestRecord) -> int:
-        """Durably record one request; return the application's count after it."""
-        return await self.submit_record(request)
 
     def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
         """Queue one request's record; the future gives the count once it is committed."""
