@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from openkms.host.state import HostState
 from openkms.protocol import NEED_DATA, ActivationRequest, ActivationResponse, Connection, Role
 from openkms.protocol.connection import encode
 
-from helpers import HostProcess, Site, host_process
+from helpers import HostProcess, Site, host_process, openkms_cmd
 
 pytestmark = pytest.mark.e2e
 
@@ -139,6 +141,39 @@ def test_two_hosts_share_one_count_under_concurrent_load(
     assert dict(counters) == answered
     for host in two_hosts:
         assert "Traceback" not in host.log()
+
+
+def test_dli_and_events_of_a_host_read_the_shared_database(
+    two_hosts: list[HostProcess], site: Site, pg_dsn: str, tmp_path: Path
+) -> None:
+    product = desktop_product(site)
+    one, two = two_hosts
+
+    async def main() -> None:
+        for host in (one, two, one):
+            assert await activate(host, site, product, uuid.uuid4().bytes) is not None
+
+    asyncio.run(main())
+
+    def cli(*args: str, env: dict[str, str] | None = None) -> str:
+        result = subprocess.run(
+            openkms_cmd("host", "--store", str(site.host_dir), *args),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **(env or {})},
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    info = json.loads(cli("dli", "--json", "--database", pg_dsn))
+    assert info["current_count"] == 3  # the shared count, not this host's share of it
+    assert info["total_requests"] == 2  # this host's counters
+    env = {"OPENKMS_DATABASE": pg_dsn}
+    assert json.loads(cli("dlv", "--json", env=env))["current_count"] == 3
+    csv = cli("events", "--format", "csv", env=env)
+    assert len([line for line in csv.splitlines() if "12290" in line]) == 3
+    assert not (site.host_dir / "host.db").exists()  # never a local SQLite store
 
 
 def test_a_client_counted_through_one_host_counts_for_the_other(
