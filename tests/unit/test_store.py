@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +34,9 @@ from openkms.store._sqlite_writer import BatchWriter
 from openkms.store.memory import MemoryStore
 from openkms.store.postgres import PostgresStore
 from openkms.store.sqlite import SqliteReader, SqliteStore
-from pgserver import Postgres
+
+if TYPE_CHECKING:  # tests/pgserver.py: not on the path of the scripts that import this module
+    from pgserver import Postgres
 
 T = TypeVar("T")
 DAY = 86400
