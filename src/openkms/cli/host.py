@@ -39,6 +39,8 @@ from openkms.store.base import EventQuery
 
 __all__ = ["host"]
 
+_DATABASE_HELP = "A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE)."
+
 
 @click.group(cls=OpenKMSGroup)
 @store_option("host")
@@ -109,6 +111,7 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
 )
 @click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
+@click.option("--database", help=_DATABASE_HELP)
 @click.option(
     "--admin-token-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -126,6 +129,7 @@ def serve(
     admin_address: str,
     no_admin: bool,
     admin_token_file: Path | None,
+    database: str | None,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
     setup_logging(log_level)
@@ -139,6 +143,7 @@ def serve(
         max_connections=max_connections,
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
+        database=database,
     )
     admin = None if no_admin else _admin_config(admin_address, admin_token_file)
     app = HostApp(config, state=state, admin=admin)
@@ -166,14 +171,14 @@ def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
     return AdminConfig(host, port, read_token(token_file))
 
 
-def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+def _info(ctx: click.Context, verbose: bool, as_json: bool, database: str | None) -> None:
     state = host_state(ctx)
     now = int(time.time())
     snapshot = state.snapshot(now)
 
     async def gather() -> HostInfo:
         # Reads only (no writer, no file); a host that never ran has an empty store.
-        async with open_reader(state.directory, missing_ok=True) as reader:
+        async with open_reader(state.directory, database, missing_ok=True) as reader:
             return await gather_host_info(snapshot, reader, now)
 
     if snapshot.host_key is None:
@@ -187,18 +192,20 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
 
 @host.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
-def dli(ctx: click.Context, as_json: bool) -> None:
+def dli(ctx: click.Context, as_json: bool, database: str | None) -> None:
     """Display license information (count, port, DNS, cumulative requests)."""
-    _info(ctx, False, as_json)
+    _info(ctx, False, as_json, database)
 
 
 @host.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
-def dlv(ctx: click.Context, as_json: bool) -> None:
+def dlv(ctx: click.Context, as_json: bool, database: str | None) -> None:
     """Display detailed license information."""
-    _info(ctx, True, as_json)
+    _info(ctx, True, as_json, database)
 
 
 @host.command()
@@ -264,14 +271,19 @@ def cpri(ctx: click.Context) -> None:
 @click.option("--id", "event_ids", multiple=True, type=int, help="Only this event ID (repeatable).")
 @click.option("--since", type=click.DateTime(), help="Only events at or after this UTC time.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
 def events(
-    ctx: click.Context, event_ids: tuple[int, ...], since: dt.datetime | None, fmt: str
+    ctx: click.Context,
+    event_ids: tuple[int, ...],
+    since: dt.datetime | None,
+    fmt: str,
+    database: str | None,
 ) -> None:
     """Export the Key Management Service event log (12290, 12293, 12294)."""
     state = host_state(ctx)
     start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
-    with BlockingReader(open_reader(state.directory)) as reader:
+    with BlockingReader(open_reader(state.directory, database)) as reader:
         records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))
         for chunk in export_events(records, fmt, "Key Management Service"):
             click.echo(chunk, nl=False)

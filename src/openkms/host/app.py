@@ -75,7 +75,7 @@ class HostApp:
     ) -> None:
         self.config = config
         self.state = state if state is not None else HostState(config.store_dir)
-        self.store = store if store is not None else open_store(config.store_dir)
+        self.store = store if store is not None else open_store(config.store_dir, config.database)
         self._clock = clock
         self.service: HostService | None = None
         self.server: HostServer | None = None

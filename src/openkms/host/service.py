@@ -316,7 +316,8 @@ class HostService:
 def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:
     """The answer to a request that could not be processed (the store failed, a bug)."""
     if isinstance(exc, StoreError):
-        log.error("store error: %s", exc)
+        # The store logged it, once per failed batch or once per database outage.
+        log.debug("store error: %s", exc)
         return ErrorResponse(request_id, exc.code, exc.message)
     if isinstance(exc, asyncio.CancelledError):
         return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
