@@ -11,12 +11,10 @@ import enum
 from pathlib import Path
 from typing import Final
 
-from openkms.store._pg_reader import PostgresReader
 from openkms.store._sqlite_reader import SqliteStoreReader
 from openkms.store.base import HostStore, HostStoreReader
 from openkms.store.database import resolve_database
 from openkms.store.memory import MemoryStore
-from openkms.store.postgres import PostgresStore
 from openkms.store.sqlite import SqliteStore
 
 __all__ = ["SQLITE_FILE", "StoreKind", "open_reader", "open_store", "sqlite_path", "store_kind"]
@@ -50,6 +48,10 @@ def open_store(store_dir: Path, database: str | None = None) -> HostStore:
     ``database`` or ``$OPENKMS_DATABASE``, else SQLite with its writer process."""
     dsn = resolve_database(database)
     if dsn is not None:
+        # Imported only for a PostgreSQL store: asyncpg would add 4-5 MiB and start-up time
+        # to every SQLite host and to its writer process (which imports this package).
+        from openkms.store.postgres import PostgresStore  # noqa: PLC0415
+
         return PostgresStore(dsn)
     return SqliteStore(sqlite_path(store_dir), writer="process")
 
@@ -63,6 +65,8 @@ def open_reader(
     ran) reads as an empty one. ``database`` as for ``open_store``."""
     dsn = resolve_database(database)
     if dsn is not None:
+        from openkms.store._pg_reader import PostgresReader  # noqa: PLC0415 - as in open_store
+
         return PostgresReader(dsn)
     path = sqlite_path(store_dir)
     if missing_ok and not path.exists():
