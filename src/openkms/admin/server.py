@@ -15,7 +15,7 @@ from typing import Final
 from aiohttp import web
 
 from openkms._address import format_address
-from openkms.admin import api
+from openkms.admin import api, health
 from openkms.admin._http import (
     CONFIG,
     CONTEXT,
@@ -120,6 +120,7 @@ def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) 
         ]
     )
     app.router.add_static("/static", STATIC)
+    health.install(app)
     return app
 
 

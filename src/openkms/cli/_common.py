@@ -52,13 +52,13 @@ def echo_json(value: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def store_option(role: str) -> Callable[[F], F]:
+def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
     """The ``--store DIR`` option (or ``OPENKMS_STORE``) of the host and client groups."""
     return click.option(
         "--store",
         "store_dir",
         envvar="OPENKMS_STORE",
-        required=True,
+        required=required,
         type=click.Path(file_okay=False, path_type=Path),
         help=f"The {role}'s store directory (or OPENKMS_STORE).",
     )
@@ -66,7 +66,13 @@ def store_option(role: str) -> Callable[[F], F]:
 
 def host_state(ctx: click.Context) -> HostState:
     """The HostState the ``host`` group put in the context."""
-    state: HostState = ctx.obj[0]
+    state: HostState | None = ctx.obj[0]
+    if state is None:
+        raise OpenKMSError(
+            "no store directory was given",
+            fix="Give it before the command: 'openkms host --store DIR COMMAND' (or set "
+            "OPENKMS_STORE).",
+        )
     return state
 
 

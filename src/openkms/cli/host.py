@@ -6,25 +6,20 @@ import asyncio
 import datetime as dt
 import socket
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 import click
-import msgspec
 
-from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.admin.config import AdminConfig, read_token
-from openkms.cli._common import OpenKMSGroup, echo_json, host_state, setup_logging, store_option
+from openkms.cli._common import OpenKMSGroup, echo_json, host_state, store_option
 from openkms.cli.host_dns import dns_config, unpublish
+from openkms.cli.host_serve import backup, restore, serve, show_config
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
-from openkms.host.app import HostApp, open_store
-from openkms.host.config import HostConfig
+from openkms.host.app import open_store
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
@@ -35,12 +30,14 @@ __all__ = ["host"]
 
 
 @click.group(cls=OpenKMSGroup)
-@store_option("host")
+@store_option("host", required=False)
 @click.option("--machine-name", help="This host's name (default: the host name).")
 @click.pass_context
-def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
+def host(ctx: click.Context, store_dir: Path | None, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
-    ctx.obj = (HostState(store_dir), machine_name or socket.gethostname())
+    # No store yet: 'serve --config' reads it from the file; other commands ask for it.
+    state = HostState(store_dir) if store_dir is not None else None
+    ctx.obj = (state, machine_name or socket.gethostname())
 
 
 @host.command()
@@ -74,88 +71,6 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     )
     expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
-
-
-@host.command()
-@click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
-@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
-@click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(1))
-@click.option("--idle-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
-@click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
-@click.option(
-    "--admin",
-    "admin_address",
-    default="127.0.0.1:8080",
-    show_default=True,
-    help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
-)
-@click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
-@click.option(
-    "--admin-token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
-)
-@click.pass_context
-def serve(
-    ctx: click.Context,
-    listen: tuple[str, ...],
-    ready_file: Path | None,
-    log_level: str,
-    max_connections: int,
-    idle_timeout: float,
-    no_dns: bool,
-    admin_address: str,
-    no_admin: bool,
-    admin_token_file: Path | None,
-) -> None:
-    """Serve activation requests until SIGTERM or Ctrl-C."""
-    setup_logging(log_level)
-    state = host_state(ctx)
-    port = state.settings.port
-    config = HostConfig(
-        store_dir=state.directory,
-        listen=tuple(parse_address(a, port) for a in listen),
-        machine_name=ctx.obj[1],
-        max_connections=max_connections,
-        idle_timeout=idle_timeout,
-        dns_publishing=not no_dns,
-    )
-    admin = None if no_admin else _admin_config(admin_address, admin_token_file)
-    app = HostApp(config, state=state, admin=admin)
-
-    def ready(addresses: list[tuple[str, int]]) -> None:
-        shown = [format_address(h, p) for h, p in addresses]
-        for address in shown:
-            click.echo(f"listening on {address}")
-        document: dict[str, object] = {"listen": shown}
-        if app.admin is not None and app.admin.address is not None:
-            document["admin"] = format_address(*app.admin.address)
-            click.echo(f"admin on {app.admin.url}")
-        if ready_file is not None:
-            atomic_write(ready_file, msgspec.json.encode(document) + b"\n")
-
-    async def main() -> None:
-        app.install_signal_handlers()
-        await app.serve(ready)
-
-    _run(main())
-
-
-def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
-    host, port = parse_address(address, 8080)
-    return AdminConfig(host, port, read_token(token_file))
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(coro)
 
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
@@ -279,3 +194,7 @@ def events(
 
 host.add_command(dns_config)
 host.add_command(unpublish)
+host.add_command(serve)
+host.add_command(show_config)
+host.add_command(backup)
+host.add_command(restore)

@@ -11,12 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openkms.admin.health import LISTENERS
 from openkms.core.codes import ResultCode
 from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
+from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostSettings, HostState
+from openkms.store.backup import StoreLock
 from openkms.store.base import HostStore
 
 if TYPE_CHECKING:
@@ -50,6 +53,8 @@ class HostApp:
         self.config = config
         self.state = state if state is not None else HostState(config.store_dir)
         self.store = store if store is not None else open_store(config.store_dir)
+        # Its own SQLite store: one host at a time, and no restore under it.
+        self._lock = StoreLock(config.store_dir) if store is None else None
         self._clock = clock
         self.service: HostService | None = None
         self.server: HostServer | None = None
@@ -73,7 +78,13 @@ class HostApp:
             log.warning("host not activated (%s): answering 0xC004F041", activation.problem)
         # Read the key before opening the store: a bad host.key must not leave it open.
         private_key, host_id = self.state.private_key(), self.state.host_id
-        await self.store.open()
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            await self.store.open()
+        except BaseException:
+            self._release_lock()
+            raise
         self.service = HostService(
             store=self.store,
             activation=activation,
@@ -87,11 +98,18 @@ class HostApp:
             addresses = await self.server.start(host_settings.port)
             if self.admin_config is not None:
                 await self._start_admin(self.admin_config, self.service)
+                self._admin_listeners(addresses)
         except BaseException:
             await self.server.close_listeners()
             await self.store.close()
+            self._release_lock()
             raise
         return addresses
+
+    def _admin_listeners(self, addresses: list[tuple[str, int]]) -> None:
+        """Tell the admin server's /readyz which activation listeners are up."""
+        if self.admin is not None:
+            self.admin.app[LISTENERS].addresses = tuple(addresses)
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
@@ -119,6 +137,7 @@ class HostApp:
         try:
             if on_ready is not None:
                 on_ready(addresses)
+            notify("READY=1")
             poller = asyncio.ensure_future(self._poll_settings())
             publisher = self._start_dns_publisher(addresses)
             await self._stopping.wait()
@@ -145,12 +164,18 @@ class HostApp:
 
     async def shutdown(self) -> None:
         """Graceful stop: listeners closed, in-flight requests answered, store closed."""
+        notify("STOPPING=1")
         if self.admin is not None:
             await self.admin.stop()
         if self.server is not None:
             await self.server.stop()
         await self.store.close()
+        self._release_lock()
         log.info("host stopped")
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     async def _poll_settings(self) -> None:
         """Pick up sai/sri/sdns/cdns/spri/cpri made by another process while serving."""

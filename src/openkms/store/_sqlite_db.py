@@ -15,6 +15,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.store.backup import backup_before_migration
 from openkms.store.base import ClientQuery, ClientRecord, Counters, EventQuery, RequestRecord
 
 logger = logging.getLogger("openkms.store")
@@ -292,6 +293,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise _newer_error(path, version)
     if version == 0 and _has_tables(conn):
         raise _foreign_error(path)
+    if 0 < version < target:
+        backup_before_migration(conn, path, version)
     for step in range(version, target):
         conn.execute("BEGIN IMMEDIATE")
         try:
