@@ -166,7 +166,7 @@ def test_the_unit_passes_systemd_analyze_verify(installed: ScratchRoot) -> None:
 def test_the_packaged_openkms_prints_its_version(installed: ScratchRoot) -> None:
     result = installed.run("/usr/bin/openkms", "--version")
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"openkms \S+\n", result.stdout), result.stdout
+    assert re.fullmatch(r"openkms, version \S+\n", result.stdout), result.stdout
 
 
 def _as_openkms(*argv: str) -> tuple[str, ...]:
