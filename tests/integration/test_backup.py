@@ -15,9 +15,9 @@ from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.host.maintenance import backup_store, restore_store
 from openkms.store import _sqlite_db as db
-from openkms.store.backup import StoreLock
+from openkms.store.lock import StoreLock, serving_host
 
-from helpers import Site
+from helpers import Site, host_process
 
 
 def clients(database: Path) -> int:
@@ -136,3 +136,14 @@ def test_backup_and_restore_commands(site: Site) -> None:
     restored = runner.invoke(cli, [*store, "restore", str(copy)])
     assert restored.exit_code == 0, restored.output
     assert "The replaced database was kept as" in restored.stdout
+
+
+def test_the_serve_lock_tells_readers_where_the_host_listens(site: Site) -> None:
+    assert serving_host(site.host_dir) is None
+    with host_process(site.host_dir, "--admin", "127.0.0.1:0") as host:
+        serving = serving_host(site.host_dir)
+        assert serving is not None
+        assert serving.pid == host.process.pid
+        assert serving.listen == [host.address]
+        assert serving.admin == host.admin
+    assert serving_host(site.host_dir) is None  # stopped: the file stays, the lock is gone

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openkms._address import format_address
 from openkms.admin.health import LISTENERS
 from openkms.core.codes import ResultCode
 from openkms.errors import KeyFormatError, OpenKMSError
@@ -19,8 +21,8 @@ from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostSettings, HostState
-from openkms.store.backup import StoreLock
 from openkms.store.base import HostStore
+from openkms.store.lock import ServingHost, StoreLock
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
@@ -98,7 +100,7 @@ class HostApp:
             addresses = await self.server.start(host_settings.port)
             if self.admin_config is not None:
                 await self._start_admin(self.admin_config, self.service)
-                self._admin_listeners(addresses)
+            self._announce(addresses)
         except BaseException:
             await self.server.close_listeners()
             await self.store.close()
@@ -106,10 +108,15 @@ class HostApp:
             raise
         return addresses
 
-    def _admin_listeners(self, addresses: list[tuple[str, int]]) -> None:
-        """Tell the admin server's /readyz which activation listeners are up."""
+    def _announce(self, addresses: list[tuple[str, int]]) -> None:
+        """Tell /readyz and ``dli`` (through the serve lock) where this host listens."""
+        admin = self.admin.address if self.admin is not None else None
         if self.admin is not None:
             self.admin.app[LISTENERS].addresses = tuple(addresses)
+        if self._lock is not None:
+            listen = [format_address(host, port) for host, port in addresses]
+            shown = format_address(*admin) if admin is not None else None
+            self._lock.publish(ServingHost(os.getpid(), listen, shown))
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""

@@ -8,11 +8,11 @@ from pathlib import Path
 from openkms.store._sqlite_db import schema_version
 from openkms.store.backup import (
     BackupInfo,
-    StoreLock,
     backup_database,
     restore_database,
     verify_backup,
 )
+from openkms.store.lock import StoreLock
 
 __all__ = ["RestoreResult", "backup_store", "restore_store"]
 

@@ -5,40 +5,32 @@ serves (WAL: the writer is not blocked, the copy is one consistent snapshot). Th
 written beside the target and renamed into place, and is a single file (journal mode DELETE)
 that any ``sqlite3`` can open.
 
-The serve lock (``StoreLock``) is an ``flock`` on ``host.lock`` in the store directory that a
-serving host holds: a restore takes it too, so it never replaces the database under a host,
-and a second host on the same store is refused.
+A restore holds the serve lock (``store/lock.py``) so it never replaces a database under a host.
 
 This module does not import the schema code: that code calls ``backup_before_migration``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 
 __all__ = [
-    "LOCK_NAME",
     "BackupInfo",
-    "StoreLock",
     "backup_before_migration",
     "backup_database",
     "restore_database",
     "verify_backup",
 ]
 
-LOCK_NAME: Final = "host.lock"
 _PAGES_PER_STEP: Final = 1024  # copy in steps so the writer is never held up for long
 
 logger = logging.getLogger("openkms.store")
@@ -208,51 +200,3 @@ def restore_database(backup: Path, database: Path, newest_version: int) -> Path 
         temporary.unlink(missing_ok=True)
     logger.info("store %s restored from %s", database, backup)
     return kept if had_database else None
-
-
-class StoreLock:
-    """The exclusive lock a serving host (or a restore) holds on its store directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK_NAME
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock, or fail at once naming who may hold it."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise _sqlite_error(exc, f"cannot open {self.path}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise StoreError(
-                f"the store {self.path.parent} is in use by a running host (pid {holder})",
-                code=ResultCode.STORE_UNAVAILABLE,
-                fix="Stop that host first (e.g. 'systemctl stop openkms'), then try again.",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        """Give the lock back (the file stays, empty of meaning without the lock)."""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> StoreLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
