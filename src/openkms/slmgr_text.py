@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from openkms.client.info import ClientInfo
+from openkms.core.host import HostInfo
 from openkms.core.license import LicenseState
-from openkms.host.info import HostInfo
 
 __all__ = ["client_text", "host_text", "minutes_text", "xpr_text"]
 

@@ -70,19 +70,9 @@ async def admin_env(site: Site, config: AdminConfig | None = None) -> AsyncItera
         assert app.service is not None
         metrics = HostMetrics()
         app.service.on_request = metrics.observe_request
-        context = AdminContext(
-            app.state, app.store, app.service.host_id, time.time, on_settings=_setter(app)
-        )
+        context = AdminContext(app.admin_view(app.service), app.store, time.time)
         web_app = build_app(config or AdminConfig(), context, metrics)
         async with TestClient(TestServer(web_app)) as client:
             yield AdminEnv(app, client, metrics)
     finally:
         await app.shutdown()
-
-
-def _setter(app: HostApp):  # type: ignore[no-untyped-def]
-    def changed(new_settings):  # type: ignore[no-untyped-def]
-        assert app.service is not None
-        app.service.settings = new_settings
-
-    return changed

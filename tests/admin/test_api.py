@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from openapi_spec_validator import validate
 
 from admin.adminenv import TOKEN, AdminEnv, admin_env
 from openkms.admin.config import AdminConfig
 from openkms.admin.openapi import openapi_spec
+from openkms.cli.main import cli
+from openkms.core.host_settings import HostSettings
 from openkms.errors import OpenKMSError
 
 from helpers import Site, make_site
@@ -300,3 +303,49 @@ def test_openapi_spec_is_valid_and_served(site: Site) -> None:
             assert (await env.client.get(page)).status == 200
 
     run(site, body)
+
+
+@pytest.mark.parametrize(
+    ("command", "change"),
+    [
+        (["sprt", "0"], {"port": 0}),
+        (["sprt", "70000"], {"port": 70000}),
+        (["sai", "14"], {"activation_interval": 14}),
+        (["sri", "43201"], {"renewal_interval": 43201}),
+    ],
+)
+def test_the_cli_and_the_api_refuse_a_bad_setting_alike(
+    site: Site, command: list[str], change: dict[str, int]
+) -> None:
+    result = CliRunner().invoke(cli, ["host", "--store", str(site.host_dir), *command])
+    assert result.exit_code == 1
+    cli_lines = result.stderr.splitlines()
+    good = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def body(env: AdminEnv) -> None:
+        response = await env.client.patch("/api/settings", json=change, headers=good)
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert error["parameter"] == next(iter(change))
+        assert cli_lines == [f"Error: 0x80070057 {error['message']}", f"Fix: {error['fix']}"]
+
+    run(site, body, AdminConfig(token=TOKEN))
+    assert site.host_state.settings == HostSettings()
+
+
+def test_the_api_refuses_settings_it_does_not_change_with_a_fix(site: Site) -> None:
+    good = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def body(env: AdminEnv) -> None:
+        response = await env.client.patch("/api/settings", json={"dns_ttl": 60}, headers=good)
+        error = (await response.json())["error"]
+        assert response.status == 400 and error["parameter"] == "dns_ttl"
+        assert "dns-config" in error["fix"]
+        empty = await env.client.patch("/api/settings", json={}, headers=good)
+        assert empty.status == 400 and (await empty.json())["error"]["parameter"] == "body"
+        wrong_type = await env.client.patch("/api/settings", json={"port": "80"}, headers=good)
+        assert (await wrong_type.json())["error"][
+            "message"
+        ] == "port must be a whole number, got '80'"
+
+    run(site, body, AdminConfig(token=TOKEN))

@@ -61,7 +61,7 @@ def test_probes_need_no_token_where_everything_else_does(site: Site) -> None:
         await app.start()
         try:
             assert app.service is not None
-            context = AdminContext(app.state, app.store, app.service.host_id, time.time)
+            context = AdminContext(app.admin_view(app.service), app.store, time.time)
             config = AdminConfig("0.0.0.0", 0, TOKEN)  # every other request needs the token
             web_app = build_app(config, context, HostMetrics())
             async with TestClient(TestServer(web_app)) as client:

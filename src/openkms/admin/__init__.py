@@ -2,10 +2,11 @@
 
 Modules (imported one by one, so that the CLI does not load the HTTP stack unless it
 serves): ``config`` (AdminConfig, read_token), ``server`` (AdminServer), ``metrics``
-(HostMetrics), ``api``, ``views``, ``openapi``, ``exports``::
+(HostMetrics), ``host_view`` (HostView, what the host gives it), ``api``, ``views``,
+``openapi``, ``exports``. It never imports ``host/``: the host passes a :class:`HostView`::
 
-    admin = AdminServer(AdminConfig("127.0.0.1", 8080), state=state, store=store,
-                        host_id=state.host_id, clock=time.time)
+    admin = AdminServer(AdminConfig("127.0.0.1", 8080), host=view, store=store,
+                        clock=time.time)
     await admin.start()          # in the host's event loop
     ...
     await admin.stop()

@@ -135,7 +135,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except BadParameterError as exc:
-        return json_error(400, "bad_parameter", exc.message, parameter=exc.parameter)
+        return json_error(400, "bad_parameter", exc.message, fix=exc.fix, parameter=exc.parameter)
     except web.HTTPException as exc:
         if exc.status < 400 or _wants_html(request):
             raise

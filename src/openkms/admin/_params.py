@@ -21,12 +21,13 @@ EVENT_PARAMS: Final = frozenset({"id", "since", "until", "cmid", "failed", "befo
 
 
 class BadParameterError(ValueError):
-    """A query parameter the API cannot use; becomes a 400 with a JSON error body."""
+    """A parameter the API cannot use; becomes a 400 with a JSON error body (and its fix)."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, parameter: str, message: str, *, fix: str | None = None) -> None:
         super().__init__(message)
         self.parameter = parameter
         self.message = message
+        self.fix = fix
 
 
 class Params:

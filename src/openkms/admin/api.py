@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Final
 
@@ -12,11 +11,10 @@ from aiohttp import web
 from openkms.admin import _params as params
 from openkms.admin import exports, views
 from openkms.admin._http import CONTEXT, json_error, json_response
-from openkms.core import settings
 from openkms.core.catalog import Catalog
+from openkms.core.host import HostInfo
+from openkms.core.host_settings import HostSettings, SettingError
 from openkms.core.license import LicenseState
-from openkms.host.info import HostInfo, gather_host_info
-from openkms.host.state import HostSettings
 from openkms.store.base import ActivityBucket, ClientRecord, Counters
 
 __all__ = ["routes"]
@@ -132,7 +130,7 @@ def _context(request: web.Request) -> views.AdminContext:
 
 async def _catalog(context: views.AdminContext) -> Catalog | None:
     """The host's catalog, read in a worker thread (files and a signature check)."""
-    return await asyncio.to_thread(context.catalog)
+    return await context.catalog()
 
 
 def _application_id(catalog: Catalog | None) -> str | None:
@@ -169,7 +167,7 @@ def _client_view(client: ClientRecord, names: dict[str, str]) -> ClientView:
 async def status(request: web.Request) -> web.Response:
     """GET /api/status: the host's ``dlv`` data."""
     context = _context(request)
-    info: HostInfo = await gather_host_info(context.state, context.store, context.now())
+    info: HostInfo = await context.host.info(context.now())
     return json_response(info)
 
 
@@ -259,7 +257,7 @@ async def counters(request: web.Request) -> web.Response:
 async def products(request: web.Request) -> web.Response:
     """GET /api/products: license groups and products, covered or not, with client counts."""
     context = _context(request)
-    activation = await asyncio.to_thread(context.activation)
+    activation = (await context.snapshot()).activation
     catalog = activation.trust.catalog if activation.trust is not None else None
     group = activation.certificate.group if activation.certificate is not None else None
     if catalog is None:
@@ -295,7 +293,7 @@ async def products(request: web.Request) -> web.Response:
 async def dns(request: web.Request) -> web.Response:
     """GET /api/dns: DNS publishing state."""
     context = _context(request)
-    host_settings = await asyncio.to_thread(lambda: context.state.settings)
+    host_settings = (await context.snapshot()).settings
     return json_response(await views.dns_status(context.store, host_settings.dns_publishing))
 
 
@@ -312,42 +310,39 @@ def _settings_view(host_settings: HostSettings, restart: bool = False) -> Settin
 async def get_settings(request: web.Request) -> web.Response:
     """GET /api/settings."""
     context = _context(request)
-    return json_response(_settings_view(await asyncio.to_thread(lambda: context.state.settings)))
+    return json_response(_settings_view((await context.snapshot()).settings))
 
 
 async def patch_settings(request: web.Request) -> web.Response:
     """PATCH /api/settings: change intervals, port or DNS publishing (token required)."""
     context = _context(request)
+    changes = _changes(await request.read())
     try:
-        change = msgspec.json.decode(await request.read(), type=SettingsChange)
-    except msgspec.ValidationError as exc:
-        raise params.BadParameterError("body", f"invalid settings: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise params.BadParameterError("body", f"the body is not JSON: {exc}") from None
-    changes = _checked_changes(change)
-    if not changes:
-        raise params.BadParameterError("body", "nothing to change")
-    updated = await asyncio.to_thread(context.state.update_settings, **changes)
-    if context.on_settings is not None:
-        context.on_settings(updated)
+        updated = await context.host.update_settings(changes)
+    except SettingError as exc:
+        raise params.BadParameterError(exc.setting, exc.message, fix=exc.fix) from None
     log.info("admin: settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
     return json_response(_settings_view(updated, restart="port" in changes))
 
 
-def _checked_changes(change: SettingsChange) -> dict[str, Any]:
-    changes = {
-        name: getattr(change, name)
-        for name in change.__struct_fields__
-        if getattr(change, name) is not msgspec.UNSET
-    }
-    for name in ("activation_interval", "renewal_interval"):
-        if name in changes:
-            try:
-                settings.check_interval(changes[name])
-            except ValueError as exc:
-                raise params.BadParameterError(name, f"{name}: {exc}") from None
-    if "port" in changes and not 1 <= changes["port"] <= 65535:
-        raise params.BadParameterError("port", f"port must be 1..65535, got {changes['port']}")
+def _changes(body: bytes) -> dict[str, object]:
+    """The settings a PATCH body changes: names the API may change; values checked later."""
+    try:
+        changes = msgspec.json.decode(body, type=dict[str, Any])
+    except msgspec.ValidationError as exc:
+        raise params.BadParameterError("body", f"invalid settings: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise params.BadParameterError("body", f"the body is not JSON: {exc}") from None
+    for name in changes:
+        if name not in SettingsChange.__struct_fields__:
+            raise params.BadParameterError(
+                name,
+                f"the admin API does not change the setting {name!r}",
+                fix=f"Change one of {list(SettingsChange.__struct_fields__)} here; the others "
+                "with the 'openkms host' commands (e.g. 'host dns-config').",
+            )
+    if not changes:
+        raise params.BadParameterError("body", "nothing to change")
     return changes
 
 

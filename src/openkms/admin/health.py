@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import msgspec
@@ -19,6 +20,7 @@ from aiohttp import web
 from openkms._address import format_address
 from openkms.admin._http import CONTEXT
 from openkms.admin.views import AdminContext
+from openkms.core.host import HostActivation
 from openkms.errors import OpenKMSError
 
 __all__ = ["LISTENERS", "Check", "Listeners", "Readiness", "install", "readiness"]
@@ -51,10 +53,9 @@ class Readiness(msgspec.Struct):
     checks: list[Check]
 
 
-async def _store_check(context: AdminContext) -> Check:
+async def _store_check(context: AdminContext, directory: Path) -> Check:
     try:
         await context.store.counters(context.host_id)
-        directory = context.state.directory
         usage = os.statvfs(directory)
     except (OpenKMSError, OSError) as exc:
         return Check("store", False, str(exc))
@@ -66,11 +67,7 @@ async def _store_check(context: AdminContext) -> Check:
     return Check("store", True, f"open, {free // (1024 * 1024)} MiB free")
 
 
-def _certificate_check(context: AdminContext) -> Check:
-    try:
-        activation = context.activation()
-    except OpenKMSError as exc:
-        return Check("certificate", False, exc.message)
+def _certificate_check(activation: HostActivation) -> Check:
     if activation.problem is not None:
         return Check("certificate", False, activation.problem)
     return Check("certificate", True, "valid")
@@ -85,9 +82,13 @@ def _listeners_check(listeners: Listeners) -> Check:
 
 async def readiness(context: AdminContext, listeners: Listeners) -> Readiness:
     """Every readiness check, now."""
+    try:
+        snapshot = await context.snapshot()
+    except OpenKMSError as exc:
+        return Readiness(False, [Check("host", False, exc.message)])
     checks = [
-        await _store_check(context),
-        _certificate_check(context),
+        await _store_check(context, snapshot.directory),
+        _certificate_check(snapshot.activation),
         _listeners_check(listeners),
     ]
     return Readiness(all(check.ok for check in checks), checks)

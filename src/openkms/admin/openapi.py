@@ -11,7 +11,7 @@ import msgspec
 
 from openkms import __version__
 from openkms.admin import api, views
-from openkms.host.info import HostInfo
+from openkms.core.host import HostInfo
 from openkms.store.base import CLIENT_SORTS
 
 __all__ = ["openapi_spec"]

@@ -6,7 +6,6 @@ through the writer, so polling the dashboard does not hold up activations.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +26,12 @@ from openkms.admin._http import (
     token_matches,
 )
 from openkms.admin.config import AdminConfig
+from openkms.admin.host_view import HostView
 from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
 from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
-from openkms.host.state import HostSettings, HostState
 from openkms.store.base import HostStore
 
 __all__ = ["AdminServer"]
@@ -50,16 +49,14 @@ class AdminServer:
         self,
         config: AdminConfig,
         *,
-        state: HostState,
+        host: HostView,
         store: HostStore,
-        host_id: str,
         clock: Callable[[], float],
         metrics: HostMetrics | None = None,
-        on_settings: Callable[[HostSettings], None] | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else HostMetrics()
-        self.context = AdminContext(state, store, host_id, clock, on_settings)
+        self.context = AdminContext(host, store, clock)
         self.app = build_app(config, self.context, self.metrics)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
@@ -160,8 +157,8 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _gauges(context: AdminContext) -> list[Gauge]:
     now = context.now()
-    activation = await asyncio.to_thread(context.activation)
-    host_settings = await asyncio.to_thread(lambda: context.state.settings)
+    snapshot = await context.snapshot(now)
+    activation, host_settings = snapshot.activation, snapshot.settings
     gauges: list[Gauge] = []
     if activation.trust is not None:
         app_id = activation.trust.catalog.application_id

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import msgspec
 
+from openkms.admin.host_view import HostView
 from openkms.core.catalog import Catalog
 from openkms.core.events import EventRecord
-from openkms.host.state import HostActivation, HostSettings, HostState
+from openkms.core.host import HostActivation, HostSnapshot
 from openkms.store.base import ActivityBucket, ClientSearch, EventSearch, HostStore
 
 __all__ = [
@@ -32,27 +33,30 @@ __all__ = [
 _DAY = 86400
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AdminContext:
-    """What the admin server reads and changes: the host's state, store and clock."""
+    """What the admin server reads and changes: the host (through its view), store and clock."""
 
-    state: HostState
+    host: HostView
     store: HostStore
-    host_id: str
     clock: Callable[[], float]
-    on_settings: Callable[[HostSettings], None] | None = None
+
+    @property
+    def host_id(self) -> str:
+        """The host's identifier, the key of its request counters."""
+        return self.host.host_id
 
     def now(self) -> int:
         """The current time, from the host's clock."""
         return int(self.clock())
 
-    def activation(self) -> HostActivation:
-        """The host's activation (certificate, trust) now."""
-        return self.state.activation(self.now())
+    async def snapshot(self, now: int | None = None) -> HostSnapshot:
+        """The host's files read at ``now``, in a worker thread (file reads, signature checks)."""
+        return await asyncio.to_thread(self.host.snapshot, self.now() if now is None else now)
 
-    def catalog(self) -> Catalog | None:
+    async def catalog(self) -> Catalog | None:
         """The publisher's catalog, if the host has a trust."""
-        trust = self.activation().trust
+        trust = (await self.snapshot()).trust
         return trust.catalog if trust is not None else None
 
 
@@ -168,8 +172,8 @@ def n_policies(catalog: Catalog | None) -> list[int]:
 async def overview(context: AdminContext) -> Overview:
     """The overview: count against every N-policy, forecast, certificate, DNS, totals."""
     now = context.now()
-    activation = await asyncio.to_thread(context.activation)
-    host_settings = await asyncio.to_thread(lambda: context.state.settings)
+    snapshot = await context.snapshot(now)
+    activation, host_settings = snapshot.activation, snapshot.settings
     catalog = activation.trust.catalog if activation.trust is not None else None
     app_id = catalog.application_id if catalog is not None else None
     policies = n_policies(catalog)

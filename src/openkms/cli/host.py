@@ -14,7 +14,6 @@ from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json, host_state, store_option
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
-from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
@@ -75,16 +74,18 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     state = host_state(ctx)
+    now = int(time.time())
+    snapshot = state.snapshot(now)
 
     async def gather() -> HostInfo:
         store = open_store(state.directory)
         await store.open()
         try:
-            return await gather_host_info(state, store, int(time.time()))
+            return await gather_host_info(snapshot, store, now)
         finally:
             await store.close()
 
-    if state.host_key() is None:
+    if snapshot.host_key is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
     info = asyncio.run(gather())
     if as_json:
@@ -109,15 +110,8 @@ def dlv(ctx: click.Context, as_json: bool) -> None:
     _info(ctx, True, as_json)
 
 
-def _interval(value: int) -> int:
-    try:
-        return settings.check_interval(value)
-    except ValueError as exc:
-        raise OpenKMSError(str(exc), code=ResultCode.INVALID_ARGUMENT) from None
-
-
 @host.command()
-@click.argument("port", type=click.IntRange(1, 65535))
+@click.argument("port", type=int)
 @click.pass_context
 def sprt(ctx: click.Context, port: int) -> None:
     """Set the listening port (takes effect when the host restarts)."""
@@ -130,7 +124,7 @@ def sprt(ctx: click.Context, port: int) -> None:
 @click.pass_context
 def sai(ctx: click.Context, minutes: int) -> None:
     """Set the clients' activation (retry) interval, 15..43200 minutes."""
-    host_state(ctx).update_settings(activation_interval=_interval(minutes))
+    host_state(ctx).update_settings(activation_interval=minutes)
     click.echo(f"Activation interval set to {minutes} minutes successfully.")
 
 
@@ -139,7 +133,7 @@ def sai(ctx: click.Context, minutes: int) -> None:
 @click.pass_context
 def sri(ctx: click.Context, minutes: int) -> None:
     """Set the clients' renewal interval, 15..43200 minutes."""
-    host_state(ctx).update_settings(renewal_interval=_interval(minutes))
+    host_state(ctx).update_settings(renewal_interval=minutes)
     click.echo(f"Renewal interval set to {minutes} minutes successfully.")
 
 

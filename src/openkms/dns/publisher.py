@@ -23,6 +23,7 @@ from openkms._files import atomic_write
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord, make_event
+from openkms.core.host import DomainStatus, PublishStatus
 from openkms.dns.srv import DnsServer
 from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
 from openkms.errors import DnsError, OpenKMSError
@@ -111,25 +112,6 @@ class PublishConfig:
             self.ttl,
             self.addresses,
         )
-
-
-class DomainStatus(msgspec.Struct, frozen=True):
-    """The outcome of the last update in one domain."""
-
-    domain: str
-    result: str
-    message: str
-    time: int
-
-
-class PublishStatus(msgspec.Struct):
-    """What ``dli`` shows about DNS publishing."""
-
-    enabled: bool = True
-    last_run: int = 0
-    next_run: int = 0
-    record: str = ""
-    domains: list[DomainStatus] = msgspec.field(default_factory=list)
 
 
 def read_status(directory: Path) -> PublishStatus | None:

@@ -71,7 +71,7 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
         # gather_host_info reads only current_count and counters: a read-only stand-in
         # keeps the bundle from opening (and migrating) the store of a running host.
         store = cast(HostStore, _ReadOnlyCounts(reader))
-        info = asyncio.run(gather_host_info(state, store, now))
+        info = asyncio.run(gather_host_info(state.snapshot(now), store, now))
         records = list(host_events(reader, (), None)) if reader else []
     finally:
         if reader is not None:

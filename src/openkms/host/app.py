@@ -8,19 +8,22 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openkms._address import format_address
 from openkms.admin.health import LISTENERS
 from openkms.core.codes import ResultCode
+from openkms.core.host import HostInfo, HostSnapshot
+from openkms.core.host_settings import HostSettings
 from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
+from openkms.host.info import gather_host_info
 from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
-from openkms.host.state import HostSettings, HostState
+from openkms.host.state import HostState
 from openkms.store.base import HostStore
 from openkms.store.lock import ServingHost, StoreLock
 
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
     from openkms.admin.server import AdminServer
 
-__all__ = ["HostApp", "open_store"]
+__all__ = ["HostAdminView", "HostApp", "open_store"]
 
 log = logging.getLogger("openkms.host")
 
@@ -38,6 +41,35 @@ def open_store(store_dir: Path) -> HostStore:
     from openkms.store.sqlite import SqliteStore
 
     return SqliteStore(store_dir / "host.db", writer="process")
+
+
+class HostAdminView:
+    """The admin server's view of a running host (implements ``admin.host_view.HostView``)."""
+
+    def __init__(self, state: HostState, store: HostStore, service: HostService) -> None:
+        self._state = state
+        self._store = store
+        self._service = service
+
+    @property
+    def host_id(self) -> str:
+        """The host's identifier, the key of its request counters."""
+        return self._service.host_id
+
+    def snapshot(self, now: int) -> HostSnapshot:
+        """The store directory read now (blocking: the admin calls it in a thread)."""
+        return self._state.snapshot(now)
+
+    async def info(self, now: int) -> HostInfo:
+        """The host's ``dlv`` data; the files are read in a worker thread."""
+        snapshot = await asyncio.to_thread(self._state.snapshot, now)
+        return await gather_host_info(snapshot, self._store, now)
+
+    async def update_settings(self, changes: Mapping[str, object]) -> HostSettings:
+        """Validate and save ``changes`` in a worker thread, then hand them to the service."""
+        updated = await asyncio.to_thread(lambda: self._state.update_settings(**changes))
+        self._service.settings = updated
+        return updated
 
 
 class HostApp:
@@ -64,22 +96,23 @@ class HostApp:
         self._settings_mtime = 0.0
         self.admin_config = admin
         self.admin: AdminServer | None = None
+        self.snapshot: HostSnapshot | None = None
 
     async def start(self) -> list[tuple[str, int]]:
-        """Open the store, load the activation, bind the listeners."""
-        if self.state.host_key() is None:
+        """Read the store directory once, open the store, bind the listeners."""
+        snapshot = self.state.snapshot(int(self._clock()))
+        if snapshot.host_key is None:
             raise KeyFormatError(
                 "No host key is installed in this store.",
                 code=ResultCode.NO_PRODUCT_KEY,
                 fix="Install the host key with 'openkms host --store DIR ipk KEY'.",
             )
-        host_settings = self.state.settings
-        now = int(self._clock())
-        activation = self.state.activation(now)
+        # Check the identity before opening the store: a missing host.key must not leave it open.
+        private_key, host_id = snapshot.signing_key(), snapshot.identity()
+        host_settings, activation = snapshot.settings, snapshot.activation
         if not activation.activated:
             log.warning("host not activated (%s): answering 0xC004F041", activation.problem)
-        # Read the key before opening the store: a bad host.key must not leave it open.
-        private_key, host_id = self.state.private_key(), self.state.host_id
+        self.snapshot = snapshot
         if self._lock is not None:
             self._lock.acquire()
         try:
@@ -122,16 +155,8 @@ class HostApp:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
         from openkms.admin.server import AdminServer
 
-        def settings_changed(changed: HostSettings) -> None:
-            service.settings = changed
-
         self.admin = AdminServer(
-            config,
-            state=self.state,
-            store=self.store,
-            host_id=service.host_id,
-            clock=self._clock,
-            on_settings=settings_changed,
+            config, host=self.admin_view(service), store=self.store, clock=self._clock
         )
         service.on_request = self.admin.metrics.observe_request
         await self.admin.start()
@@ -164,6 +189,10 @@ class HostApp:
         from openkms.host.publishing import host_publisher
 
         return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
+
+    def admin_view(self, service: HostService) -> HostAdminView:
+        """The host as its admin server sees it (the admin never imports ``host/``)."""
+        return HostAdminView(self.state, self.store, service)
 
     def stop(self) -> None:
         """Ask a serving host to stop (safe to call from a signal handler)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -121,7 +122,9 @@ class DemoSite:
     async def host_info(self) -> HostInfo:
         """The host's dli data."""
         assert self.app is not None
-        return await gather_host_info(self.host_state, self.app.store, int(self.clock()))
+        now = int(self.clock())
+        snapshot = await asyncio.to_thread(self.host_state.snapshot, now)
+        return await gather_host_info(snapshot, self.app.store, now)
 
     async def stop(self) -> None:
         """Stop the host gracefully."""

@@ -1,0 +1,137 @@
+"""What a host is, as data: its snapshot, its activation and the information ``dlv`` shows.
+
+Pure types, no IO: ``host/state.py`` reads the store directory into a :class:`HostSnapshot`
+once; the host, ``host dli``/``dlv``, the doctor and the admin server all read that snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from openkms import __version__
+from openkms.core.certificate import HostCertificate
+from openkms.core.host_settings import HostSettings
+from openkms.core.keys import ProductKey
+from openkms.core.signing import Envelope
+from openkms.core.trust import Trust
+from openkms.errors import StateError
+
+__all__ = [
+    "DomainStatus",
+    "HostActivation",
+    "HostInfo",
+    "HostSnapshot",
+    "PublishStatus",
+    "missing_identity",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HostActivation:
+    """Whether the host may sign, and why not."""
+
+    certificate: HostCertificate | None
+    envelope: Envelope | None
+    trust: Trust | None
+    problem: str | None
+
+    @property
+    def activated(self) -> bool:
+        """True when a valid certificate for this host is installed."""
+        return self.problem is None
+
+
+class DomainStatus(msgspec.Struct, frozen=True):
+    """The outcome of the last update in one domain."""
+
+    domain: str
+    result: str
+    message: str
+    time: int
+
+
+class PublishStatus(msgspec.Struct):
+    """What ``dli`` shows about DNS publishing."""
+
+    enabled: bool = True
+    last_run: int = 0
+    next_run: int = 0
+    record: str = ""
+    domains: list[DomainStatus] = msgspec.field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HostSnapshot:
+    """A host's store directory as read once: key, settings, trust, certificate, identity.
+
+    ``private_key``, ``fingerprint`` and ``host_id`` are None when host.key is missing (a
+    host that never installed a key, or lost its identity); reading never creates it.
+    """
+
+    directory: Path
+    host_key: ProductKey | None
+    settings: HostSettings
+    activation: HostActivation
+    private_key: Ed25519PrivateKey | None = field(repr=False)
+    public_key: bytes | None
+    fingerprint: str | None
+    host_id: str | None
+    dns_status: PublishStatus | None = None
+
+    @property
+    def trust(self) -> Trust | None:
+        """The pinned trust, if any."""
+        return self.activation.trust
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The host's private key; StateError when host.key is missing."""
+        if self.private_key is None:
+            raise missing_identity(self.directory)
+        return self.private_key
+
+    def identity(self) -> str:
+        """The host's identifier (``OKMS-...``); StateError when host.key is missing."""
+        self.signing_key()
+        assert self.host_id is not None
+        return self.host_id
+
+
+def missing_identity(directory: Path) -> StateError:
+    """The error of an operation that needs the host's identity when host.key is missing."""
+    return StateError(
+        f"{directory / 'host.key'} is missing: the host has no identity",
+        fix="Restore host.key from a backup, or make a new identity with "
+        "'openkms host activation-request' and activate the host again.",
+    )
+
+
+class HostInfo(msgspec.Struct, kw_only=True):
+    """A host's licensing information, as ``slmgr /dlv`` shows it on a KMS host."""
+
+    name: str
+    description: str
+    partial_product_key: str | None
+    license_status: str
+    activated: bool
+    problem: str | None
+    certificate_group: str | None
+    certificate_expires_at: int | None
+    current_count: int
+    port: int
+    dns_publishing: bool
+    low_priority: bool
+    activation_interval: int
+    renewal_interval: int
+    total_requests: int
+    failed_requests: int
+    requests_by_status: dict[str, int]
+    version: str = __version__
+    application_id: str | None = None
+    extended_pid: str = ""
+    installation_id: str = ""
+    trusted_time: int = 0
+    dns_status: PublishStatus | None = None
