@@ -57,6 +57,7 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         "Key Management Service is enabled on this machine",
         f"    Current count: {info.current_count}",
         f"    Listening on Port: {info.port}",
+        *_listening_lines(info),
         f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
         *_dns_status_lines(info),
         f"    KMS priority: {'Low' if info.low_priority else 'Normal'}",
@@ -73,6 +74,15 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         count = info.requests_by_status.get(key, 0)
         lines.append(f"    Requests with License Status {label}: {count}")
     return "\n".join(lines)
+
+
+def _listening_lines(info: HostInfo) -> list[str]:
+    """Where a serving host listens; or that none serves and the port is the one set."""
+    if not info.listening:
+        return ["    (no host is serving this store: the port is the one set with sprt)"]
+    if len(info.listening) == 1:
+        return []
+    return [f"    Listening on: {', '.join(info.listening)}"]
 
 
 def _dns_status_lines(info: HostInfo) -> list[str]:

@@ -23,6 +23,7 @@ from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
 from openkms.store.base import EventQuery
+from openkms.store.lock import serving_host
 from openkms.store.sqlite import SqliteReader
 
 __all__ = ["host"]
@@ -76,12 +77,14 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     state = host_state(ctx)
     now = int(time.time())
     snapshot = state.snapshot(now)
+    serving = serving_host(state.directory)
+    listening = serving.listen if serving is not None else ()
 
     async def gather() -> HostInfo:
         store = open_store(state.directory)
         await store.open()
         try:
-            return await gather_host_info(snapshot, store, now)
+            return await gather_host_info(snapshot, store, now, listening)
         finally:
             await store.close()
 

@@ -31,6 +31,7 @@ from openkms.host.info import gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import client_text, host_text
 from openkms.store.base import Counters, HostStore
+from openkms.store.lock import serving_host
 from openkms.store.sqlite import SqliteReader
 
 __all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
@@ -71,7 +72,9 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
         # gather_host_info reads only current_count and counters: a read-only stand-in
         # keeps the bundle from opening (and migrating) the store of a running host.
         store = cast(HostStore, _ReadOnlyCounts(reader))
-        info = asyncio.run(gather_host_info(state.snapshot(now), store, now))
+        serving = serving_host(directory)
+        listening = serving.listen if serving is not None else ()
+        info = asyncio.run(gather_host_info(state.snapshot(now), store, now, listening))
         records = list(host_events(reader, (), None)) if reader else []
     finally:
         if reader is not None:

@@ -25,7 +25,7 @@ from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
 from openkms.store.base import HostStore
-from openkms.store.lock import ServingHost, StoreLock
+from openkms.store.lock import ServingHost, StoreLock, serving_host
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
@@ -63,7 +63,9 @@ class HostAdminView:
     async def info(self, now: int) -> HostInfo:
         """The host's ``dlv`` data; the files are read in a worker thread."""
         snapshot = await asyncio.to_thread(self._state.snapshot, now)
-        return await gather_host_info(snapshot, self._store, now)
+        serving = await asyncio.to_thread(serving_host, snapshot.directory)
+        listening = serving.listen if serving is not None else ()
+        return await gather_host_info(snapshot, self._store, now, listening)
 
     async def update_settings(self, changes: Mapping[str, object]) -> HostSettings:
         """Validate and save ``changes`` in a worker thread, then hand them to the service."""
