@@ -10,20 +10,26 @@
     ├── ProtocolError            a frame that is not OpenKMS, too long, or of another version
     ├── StoreError               the database cannot be opened or written (disk full, closed)
     ├── ActivationError          an activation attempt that did not license the machine
-    └── DnsError                 a lookup or dynamic update that failed
+    ├── DnsError                 a lookup or dynamic update that failed
+    └── ArtefactError            a saved artefact (slmgr text, event export) that cannot be read
 
 Lower-layer errors (sqlite3, OSError, dnspython, cryptography) are mapped to these at the
-boundary of the module that meets them.
+boundary of the module that meets them. Network and OS errors of a connection to a host have
+one table, :func:`network_error`, shared by the client and the doctor, so that the same
+failure gives the same result code everywhere.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Self
 
 from openkms.core.codes import ResultCode
 
 __all__ = [
     "ActivationError",
+    "ArtefactError",
     "CatalogError",
     "DnsError",
     "KeyFormatError",
@@ -32,6 +38,7 @@ __all__ = [
     "SignatureError",
     "StateError",
     "StoreError",
+    "network_error",
 ]
 
 
@@ -103,3 +110,42 @@ class DnsError(OpenKMSError):
     """A DNS lookup or dynamic update that failed."""
 
     default_code = ResultCode.DNS_NAME_DOES_NOT_EXIST
+
+
+class ArtefactError(OpenKMSError):
+    """A saved artefact (slmgr text, event export) that cannot be read."""
+
+    default_code = ResultCode.INVALID_ARGUMENT
+
+
+# What a failed connection means, by errno: the one table (client and doctor). ETIMEDOUT
+# needs no row: Python raises it as TimeoutError.
+_NETWORK_ERRORS: dict[int, tuple[ResultCode, str]] = {
+    errno.ECONNREFUSED: (ResultCode.CONNECTION_REFUSED, "connection refused"),
+    errno.EHOSTUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
+    errno.ENETUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
+    errno.EHOSTDOWN: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
+}
+_UNREACHABLE = (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable")
+
+
+def network_error(exc: OSError, where: str, timeout: float | None = None) -> ActivationError:
+    """The error for a connection to ``where`` (HOST:PORT) that failed with ``exc``.
+
+    A timeout (``TimeoutError``, after ``timeout`` seconds) is 0x800705B4, a refused
+    connection 0x8007274D, a name that does not resolve (``socket.gaierror``) 0x8007232B,
+    anything else on the way (no route, a reset, several failed addresses) 0x800706BA.
+    """
+    if isinstance(exc, TimeoutError):
+        within = f" within {timeout:g}s" if timeout is not None else ""
+        return ActivationError(f"{where}: no answer{within}", code=ResultCode.TIMEOUT)
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror) or (exc.errno is not None and exc.errno < 0):
+        return ActivationError(
+            f"{where}: the name does not resolve ({reason})",
+            code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
+        )
+    code, what = _NETWORK_ERRORS.get(exc.errno or 0, _UNREACHABLE)
+    if code is ResultCode.CONNECTION_REFUSED:
+        return ActivationError(f"{where}: {what}", code=code)
+    return ActivationError(f"{where}: {what} ({reason})", code=code)

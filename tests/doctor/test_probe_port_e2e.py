@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from doctor.sitetools import activate_clients, doctor, doctor_json, one
+from openkms.client.transport import TcpTransport
 from openkms.core.codes import ResultCode
 from openkms.doctor.probe import ProbeOutcome, probe, tcp_connect
+from openkms.errors import ActivationError
+from openkms.protocol.messages import ProbeRequest
 from openkms.store.base import EventQuery
 from openkms.store.sqlite import SqliteReader
 
@@ -137,7 +140,11 @@ def test_tcp_connect_only(peer: tuple[list[bytes], int]) -> None:
     assert refused.outcome is ProbeOutcome.REFUSED
 
 
-def test_unresolvable_name_is_unreachable() -> None:
+def test_an_unresolvable_name_is_0x8007232b_in_the_probe_as_in_the_client() -> None:
     result = asyncio.run(probe("no-such-host.invalid", 1688, 2.0))
     assert result.outcome is ProbeOutcome.UNREACHABLE
-    assert result.code is ResultCode.RPC_SERVER_UNAVAILABLE
+    assert result.code is ResultCode.DNS_NAME_DOES_NOT_EXIST
+    request = ProbeRequest(b"\0" * 16, "")
+    with pytest.raises(ActivationError) as info:
+        asyncio.run(TcpTransport(2.0).exchange("no-such-host.invalid", 1688, request))
+    assert info.value.code is result.code

@@ -12,6 +12,7 @@ from openkms.client.api import Client
 from openkms.client.transport import MemoryTransport
 from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
+from openkms.core.trust import Trust
 from openkms.host.service import HostService
 from openkms.store.base import EventQuery
 from openkms.store.memory import MemoryStore
@@ -76,7 +77,7 @@ def _network(tmp_path: Path, group: str = "C", *, activate: bool = True) -> Netw
         clock=clock,
     )
     transport = MemoryTransport()
-    transport.hosts[("kms.test", 1688)] = service
+    transport.hosts[("kms.test", 1688)] = service.handle
     return Network(site, clock, store, service, transport, tmp_path)
 
 
@@ -254,3 +255,43 @@ def test_intervals_come_from_the_host(net: Network) -> None:
     c.activate()
     state = c.state()
     assert (state.activation_interval, state.renewal_interval) == (30, 1440)
+
+
+def test_one_activation_reads_the_state_once_and_verifies_the_trust_once(
+    net: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = net.client("pc")
+    reads: list[str] = []
+    verifications: list[str] = []
+    read_bytes = Path.read_bytes
+    from_json = Trust.from_json.__func__  # type: ignore[attr-defined]
+
+    def counting_read(self: Path) -> bytes:
+        reads.append(self.name)
+        return read_bytes(self)
+
+    def counting_from_json(cls: type[Trust], data: bytes, source: str = "trust.json") -> Trust:
+        verifications.append(source)
+        result: Trust = from_json(cls, data, source)
+        return result
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read)
+    monkeypatch.setattr(Trust, "from_json", classmethod(counting_from_json))
+    outcome = c.activate()
+    assert outcome.result is ResultCode.COUNT_TOO_LOW and outcome.license is not None
+    assert reads.count("client.json") == 1
+    assert reads.count("trust.json") == 1
+    assert len(verifications) == 1
+    reads.clear()
+    verifications.clear()
+    c.license()
+    assert (reads.count("client.json"), len(verifications)) == (1, 1)
+
+
+def test_client_events_carry_their_result_code(net: Network) -> None:
+    c = net.client("pc")
+    c.activate()
+    request, response = c.events.read()
+    assert (request.event_id, request.hresult) == (12288, 0)
+    assert (response.event_id, response.hresult) == (12289, int(ResultCode.COUNT_TOO_LOW))
+    assert response.info.startswith("0xC004F038,0x4000000,0,0,1,120,10080,")

@@ -40,7 +40,7 @@ def test_tickets_of_a_host_certified_by_another_root_never_license(tmp_path: Pat
         clock=time.time,
     )
     transport = MemoryTransport()
-    transport.hosts[("rogue.test", 1688)] = service
+    transport.hosts[("rogue.test", 1688)] = service.handle
     outcomes = []
     for i in range(5):
         client = Client.open(tmp_path / f"c{i}", transport=transport, machine_name=f"c{i}")

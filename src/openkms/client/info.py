@@ -40,11 +40,12 @@ class ClientInfo(msgspec.Struct, kw_only=True):
 
 
 def gather_client_info(client: Client) -> ClientInfo:
-    """Read the client's state and verify its ticket offline."""
-    state = client.state()
-    lic = client.license()
+    """Read the client's state and verify its ticket offline (each file read once)."""
+    snapshot = client.snapshot()
+    state = snapshot.state
+    lic = snapshot.license(int(client.clock()))
     product = lic.product
-    trust = client.trust()
+    trust = snapshot.trust
     publisher = trust.catalog.publisher if trust else None
     return ClientInfo(
         name=product.name if product else None,

@@ -17,9 +17,10 @@ import msgspec
 
 from openkms._files import atomic_write, read_bytes
 from openkms.core import settings
+from openkms.core.trust import Trust
 from openkms.errors import StateError
 
-__all__ = ["ClientState", "load_state", "new_cmid", "save_state"]
+__all__ = ["ClientState", "load_state", "load_trust", "new_cmid", "save_state", "save_trust"]
 
 STATE_FORMAT = "openkms-client/1"
 
@@ -81,3 +82,17 @@ def save_state(directory: Path, state: ClientState) -> None:
     """Write ``client.json`` atomically (a crash leaves the old or the new file)."""
     data = msgspec.json.format(msgspec.json.encode(state), indent=2) + b"\n"
     atomic_write(directory / "client.json", data, mode=0o600)
+
+
+def load_trust(directory: Path) -> Trust | None:
+    """The pinned publisher trust of ``directory``, verified (None before the first ipk)."""
+    path = directory / "trust.json"
+    if not path.exists():
+        return None
+    return Trust.from_json(read_bytes(path, "trust file"), str(path))
+
+
+def save_trust(directory: Path, trust: Trust) -> None:
+    """Pin ``trust`` in ``directory`` (``trust.json``, written atomically)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(directory / "trust.json", trust.to_json())

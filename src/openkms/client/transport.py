@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import errno
+from collections.abc import Awaitable, Callable, Mapping
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
-from openkms.errors import ActivationError, OpenKMSError
+from openkms.errors import ActivationError, network_error
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import Message
 
-__all__ = ["MemoryTransport", "TcpTransport", "Transport"]
+__all__ = ["Handler", "MemoryTransport", "TcpTransport", "Transport"]
+
+Handler = Callable[[Message, int], Awaitable[Message]]
+"""What answers a request in memory: (request, port the request came to) -> response."""
 
 
 class Transport(abc.ABC):
@@ -41,12 +44,8 @@ class TcpTransport(Transport):
                     return await _read_message(reader, where), address
                 finally:
                     writer.close()
-        except TimeoutError:
-            raise ActivationError(
-                f"{where}: no answer within {self.timeout:g}s", code=ResultCode.TIMEOUT
-            ) from None
-        except OSError as exc:
-            raise _connect_error(where, exc) from None
+        except OSError as exc:  # TimeoutError is an OSError: the table maps it too
+            raise network_error(exc, where, self.timeout) from None
 
 
 async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
@@ -64,43 +63,31 @@ async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
             return message
 
 
-def _connect_error(where: str, exc: OSError) -> OpenKMSError:
-    if exc.errno == errno.ECONNREFUSED:
-        return ActivationError(f"{where}: connection refused", code=ResultCode.CONNECTION_REFUSED)
-    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return ActivationError(f"{where}: unreachable", code=ResultCode.RPC_SERVER_UNAVAILABLE)
-    if exc.errno is None or exc.errno < 0:  # getaddrinfo failures (socket.gaierror)
-        return ActivationError(
-            f"{where}: name not found ({exc.strerror or exc})",
-            code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
-        )
-    return ActivationError(
-        f"{where}: {exc.strerror or exc}", code=ResultCode.RPC_SERVER_UNAVAILABLE
-    )
-
-
 class MemoryTransport(Transport):
-    """Routes requests to in-process host services by (host, port) — for unit tests."""
+    """Routes requests to in-process handlers by (host, port) — for unit tests.
 
-    def __init__(self) -> None:
-        from openkms.host.service import HostService
+    A handler is any ``async (request, port) -> response``, such as a host service's.
+    """
 
-        self.hosts: dict[tuple[str, int], HostService] = {}
+    def __init__(self, hosts: Mapping[tuple[str, int], Handler] | None = None) -> None:
+        self.hosts: dict[tuple[str, int], Handler] = dict(hosts or {})
 
     async def exchange(self, host: str, port: int, request: Message) -> tuple[Message, str]:
-        """Hand the request to the registered service, through the real framing."""
-        service = self.hosts.get((host, port))
-        if service is None:
+        """Hand the request to the registered handler, through the real framing."""
+        handler = self.hosts.get((host, port))
+        if handler is None:
             raise ActivationError(
                 f"{format_address(host, port)}: connection refused",
                 code=ResultCode.CONNECTION_REFUSED,
             )
-        conn = Connection()
-        conn.receive_data(encode(request))
-        decoded = conn.next_event()
-        assert decoded is not NEED_DATA
-        response = await service.handle(decoded, port)
-        conn.receive_data(encode(response))
-        answer = conn.next_event()
-        assert answer is not NEED_DATA
-        return answer, host
+        response = await handler(_through_framing(request), port)
+        return _through_framing(response), host
+
+
+def _through_framing(message: Message) -> Message:
+    """Encode and decode ``message`` as the wire would."""
+    conn = Connection()
+    conn.receive_data(encode(message))
+    decoded = conn.next_event()
+    assert decoded is not NEED_DATA
+    return decoded

@@ -57,6 +57,14 @@ class ResultCode(enum.IntEnum):
     REQUEST_INVALID = 0xE0040009
     CERTIFICATE_INVALID = 0xE004000A
 
+    @classmethod
+    def from_wire(cls, value: int) -> ResultCode:
+        """The code a peer sent; a value OpenKMS does not know is a protocol error."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.PROTOCOL_ERROR
+
     @property
     def hex(self) -> str:
         """The code as Windows prints it: ``0xC004F038``."""

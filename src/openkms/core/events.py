@@ -11,10 +11,15 @@ from collections.abc import Sequence
 
 import msgspec
 
+from openkms.core.codes import ResultCode
+
 __all__ = [
     "EVENT_FIELDS",
     "EVENT_MESSAGES",
+    "NOT_ENOUGH_COUNT",
     "EventRecord",
+    "client_request_event",
+    "client_response_event",
     "format_client_time",
     "make_event",
     "parse_info",
@@ -75,6 +80,7 @@ class EventRecord(msgspec.Struct, frozen=True):
     time: int
     info: str
     seq: int = 0
+    hresult: int | None = None
 
     @property
     def message(self) -> str:
@@ -116,3 +122,65 @@ def parse_info(event_id: int, info: str) -> dict[str, str]:
     if event_id == 12293 and len(values) > 2:
         values = [values[0], ",".join(values[1:])]
     return dict(zip(names, values, strict=False))
+
+
+# -- client events
+
+
+NOT_ENOUGH_COUNT = 0x04000000
+"""The status flag of a 12289 whose host count is below the product's N-policy."""
+
+
+def _hresult(code: ResultCode) -> str:
+    return f"0x{int(code):X}"
+
+
+def client_request_event(
+    *,
+    time: int,
+    result: ResultCode,
+    server: str,
+    cmid: str,
+    license_status: int,
+    minutes_to_expiration: int,
+    activation_id: str,
+    n_policy: int,
+) -> EventRecord:
+    """12288: a request sent to ``server`` (HOST:PORT), and whether it got there."""
+    values = (
+        _hresult(result),
+        "0x0",
+        server,
+        cmid,
+        format_client_time(time),
+        0,
+        license_status,
+        minutes_to_expiration,
+        activation_id,
+        n_policy,
+    )
+    return msgspec.structs.replace(make_event(12288, time, values), hresult=int(result))
+
+
+def client_response_event(
+    *,
+    time: int,
+    result: ResultCode,
+    activated: bool,
+    current_count: int = 0,
+    activation_interval: int = 0,
+    renewal_interval: int = 0,
+) -> EventRecord:
+    """12289: a response processed; a host that answered with an error gives no count."""
+    flags = NOT_ENOUGH_COUNT if result is ResultCode.COUNT_TOO_LOW else 0
+    values = (
+        _hresult(result),
+        f"0x{flags:X}",
+        int(activated),
+        0,
+        current_count,
+        activation_interval,
+        renewal_interval,
+        format_client_time(time),
+    )
+    return msgspec.structs.replace(make_event(12289, time, values), hresult=int(result))

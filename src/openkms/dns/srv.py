@@ -22,9 +22,9 @@ import dns.rdatatype
 import dns.resolver
 
 from openkms._address import format_address, parse_address
-from openkms.client.discovery import Candidate, Locator
 from openkms.core import settings
 from openkms.core.codes import ResultCode
+from openkms.dns.locator import Candidate, Locator
 from openkms.errors import DnsError, OpenKMSError
 
 __all__ = [

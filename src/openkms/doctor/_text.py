@@ -9,19 +9,12 @@ import unicodedata
 from pathlib import Path
 from typing import IO
 
-from openkms.core.codes import ResultCode
-from openkms.errors import OpenKMSError
+from openkms.errors import ArtefactError
 
 __all__ = ["ArtefactError", "normalize_label", "open_text", "sniff_encoding"]
 
 _SPACES = re.compile(r"\s+")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'"})
-
-
-class ArtefactError(OpenKMSError):
-    """A saved artefact (slmgr text, event export) that cannot be read."""
-
-    default_code = ResultCode.INVALID_ARGUMENT
 
 
 def normalize_label(text: str) -> str:

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import errno
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
-from openkms.errors import ProtocolError
+from openkms.errors import ProtocolError, network_error
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import ErrorResponse, Message, ProbeRequest, ProbeResponse
 
@@ -41,7 +39,7 @@ class ProbeOutcome(enum.Enum):
     OPENKMS = "openkms"  # an OpenKMS host answered the probe
     REFUSED = "refused"  # nothing listens there (0x8007274D)
     TIMEOUT = "timeout"  # no answer to the connect: a firewall drops it (0x800705B4)
-    UNREACHABLE = "unreachable"  # no route, or the name does not resolve (0x800706BA)
+    UNREACHABLE = "unreachable"  # no route (0x800706BA), or no such name (0x8007232B)
     CONNECTED = "connected"  # TCP only (tcp_connect), nothing asked
     CLOSED = "closed"  # connected, then the peer closed without an OpenKMS answer
     NOT_OPENKMS = "not-openkms"  # connected, the peer sent something else
@@ -85,28 +83,20 @@ class ProbeResult:
         return self.response.host_time - self.local_time
 
 
-def _connect_failure(host: str, port: int, exc: OSError) -> ProbeResult:
-    where = format_address(host, port)
-    if exc.errno == errno.ECONNREFUSED:
-        return ProbeResult(
-            host, port, ProbeOutcome.REFUSED, ResultCode.CONNECTION_REFUSED,
-            f"{where}: connection refused (nothing listens on this port)",
-        )  # fmt: skip
-    if isinstance(exc, socket.gaierror) or exc.errno is None or exc.errno < 0:
-        detail = f"{where}: the name does not resolve ({exc.strerror or exc})"
-    else:
-        detail = f"{where}: unreachable ({exc.strerror or exc})"
-    return ProbeResult(
-        host, port, ProbeOutcome.UNREACHABLE, ResultCode.RPC_SERVER_UNAVAILABLE, detail
-    )
+# The doctor's outcome and its hint for each code of the shared table (errors.network_error).
+_CONNECT_OUTCOMES: dict[ResultCode, tuple[ProbeOutcome, str]] = {
+    ResultCode.CONNECTION_REFUSED: (ProbeOutcome.REFUSED, " (nothing listens on this port)"),
+    ResultCode.TIMEOUT: (
+        ProbeOutcome.TIMEOUT,
+        " (a firewall drops the TCP connect, or the host is down)",
+    ),
+}
 
 
-def _timed_out(host: str, port: int, timeout: float) -> ProbeResult:
-    return ProbeResult(
-        host, port, ProbeOutcome.TIMEOUT, ResultCode.TIMEOUT,
-        f"{format_address(host, port)}: no answer to the TCP connect within {timeout:g}s "
-        "(a firewall drops the packets, or the host is down)",
-    )  # fmt: skip
+def _connect_failure(host: str, port: int, exc: OSError, timeout: float) -> ProbeResult:
+    error = network_error(exc, format_address(host, port), timeout)
+    outcome, hint = _CONNECT_OUTCOMES.get(error.code, (ProbeOutcome.UNREACHABLE, ""))
+    return ProbeResult(host, port, outcome, error.code, error.message + hint)
 
 
 async def _open(
@@ -115,10 +105,8 @@ async def _open(
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.open_connection(host, port)
-    except TimeoutError:
-        return _timed_out(host, port, timeout)
-    except OSError as exc:
-        return _connect_failure(host, port, exc)
+    except OSError as exc:  # TimeoutError is an OSError: the table maps it too
+        return _connect_failure(host, port, exc, timeout)
 
 
 async def tcp_connect(host: str, port: int, timeout: float = 3.0) -> ProbeResult:
@@ -227,7 +215,7 @@ def _result(
     if isinstance(answer, ErrorResponse):
         return make(
             ProbeOutcome.ERROR,
-            _code(answer.result),
+            ResultCode.from_wire(answer.result),
             f"the OpenKMS host refused the probe: {answer.message}",
         )
     if isinstance(answer, str):
@@ -239,10 +227,3 @@ def _result(
         ResultCode.PROTOCOL_ERROR,
         f"answered a probe with {type(answer).__name__}",
     )
-
-
-def _code(value: int) -> ResultCode:
-    try:
-        return ResultCode(value)
-    except ValueError:
-        return ResultCode.PROTOCOL_ERROR

@@ -24,8 +24,9 @@ from openkms.doctor._evt_text import (
 from openkms.doctor._evt_xml import read_xml_events
 from openkms.doctor._evtmodel import WindowsEvent
 from openkms.doctor._evtx import EVTX_MAGIC, read_evtx_events
-from openkms.doctor._text import ArtefactError, normalize_label, sniff_encoding
+from openkms.doctor._text import normalize_label, sniff_encoding
 from openkms.doctor.findings import Finding, Severity
+from openkms.errors import ArtefactError
 
 __all__ = [
     "ArtefactError",
