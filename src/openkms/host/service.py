@@ -253,7 +253,12 @@ class PendingActivation:
         on_request = self.service.on_request
         if on_request is not None:
             elapsed = time.perf_counter() - self.started
-            on_request(int(self.result), self.request.license_status, elapsed, stored)
+            # An accepted request below the N-policy activates nothing: the client reports
+            # 0xC004F038, and so do the metrics.
+            result = int(self.result)
+            if result == 0 and response.ticket is None:
+                result = int(ResultCode.COUNT_TOO_LOW)
+            on_request(result, self.request.license_status, elapsed, stored)
         deliver(response)
 
 
