@@ -90,7 +90,13 @@ def _dns_status_lines(info: HostInfo) -> list[str]:
     status = info.dns_status
     if status is None or not status.last_run:
         return []
-    lines = [f"    DNS record: {status.record} (last published {_when(status.last_run)})"]
+    published = [d.time for d in status.domains if d.result == "0x00000000"]
+    when = (
+        f"published {_when(max(published))}"
+        if published
+        else f"not published; last attempt {_when(status.last_run)}"
+    )
+    lines = [f"    DNS record: {status.record} ({when})"]
     for domain in status.domains:
         if domain.result == "0x00000000":
             lines.append(f"        {domain.domain}: published")
