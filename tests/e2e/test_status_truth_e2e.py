@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import urllib.request
+from pathlib import Path
+
+from doctor.sitetools import activate_clients, doctor_json, one
+from openkms.doctor.probe import probe
 
 from helpers import Site, host_process, openkms_cmd
 
@@ -27,3 +32,15 @@ def test_dli_and_the_dashboard_show_the_port_actually_listened_on(site: Site) ->
     assert "    Listening on Port: 1688\n" in stopped
     assert "no host is serving this store: the port is the one set with sprt" in stopped
     assert json.loads(dli(site, "--json"))["listening"] == []
+
+
+def test_doctor_port_reports_the_count_of_the_application_the_host_serves(
+    site: Site, tmp_path: Path
+) -> None:
+    with host_process(site.host_dir) as host:
+        activate_clients(site, tmp_path, "Standard", host.address, 3)
+        result = asyncio.run(probe(host.host, host.port, 5.0))  # no application ID given
+        code, findings = doctor_json("port", host.address)
+    assert result.response is not None and result.response.current_count == 3
+    assert code == 0
+    assert "current count 3" in one(findings, "openkms-host")["evidence"]

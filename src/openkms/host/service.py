@@ -145,7 +145,9 @@ class HostService:
 
     async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
         now = int(self._clock())
-        count = await self.store.current_count(request.application_id, now)
+        # An empty application ID asks for the count of the application this host serves.
+        application_id = request.application_id or self.application_id or ""
+        count = await self.store.current_count(application_id, now)
         return ProbeResponse(
             request.request_id,
             __version__,
