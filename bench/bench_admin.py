@@ -34,8 +34,8 @@ from openkms.core.events import format_client_time
 from openkms.host.state import HostState
 from openkms.protocol.connection import NEED_DATA, Connection, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse
+from openkms.publisher import Publisher
 from openkms.store import _sqlite_db as db
-from openkms.vendor import Publisher
 
 DAY = 86400
 

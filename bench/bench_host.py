@@ -52,8 +52,8 @@ import msgspec
 from openkms.host.state import HostState
 from openkms.protocol.connection import HEADER, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse, ErrorResponse
+from openkms.publisher import Publisher
 from openkms.store.sqlite import SqliteReader
-from openkms.vendor import Publisher
 
 EDITION = "Desktop Professional"
 _RESPONSE = msgspec.msgpack.Decoder(ActivationResponse)

@@ -18,7 +18,8 @@ def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], str]
     out = [(path, text)]
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            out += _walk(command.commands[name], [*path, name])
+            if not command.commands[name].hidden:  # aliases (vendor) are named in their help
+                out += _walk(command.commands[name], [*path, name])
     return out
 
 

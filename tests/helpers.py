@@ -15,7 +15,7 @@ from pathlib import Path
 
 from openkms.core.catalog import Product
 from openkms.host.state import HostState
-from openkms.vendor import Publisher
+from openkms.publisher import Publisher
 
 
 @dataclass

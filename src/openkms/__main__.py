@@ -1,5 +1,5 @@
 """``python -m openkms``."""
 
-from openkms.cli.main import main
+from openkms.cli._entry import openkms
 
-main()
+openkms()

@@ -26,6 +26,7 @@ from openkms.protocol import (
     ErrorResponse,
 )
 from openkms.protocol.connection import HEADER, encode
+from openkms.publisher import Publisher
 from openkms.store.base import ClientQuery
 from openkms.store.sqlite import SqliteReader
 
@@ -238,8 +239,6 @@ def test_clients_unseen_for_thirty_days_leave_the_count_of_real_processes(
     trust = str(site.publisher.directory / "trust.json")
     key = site.product("Standard").setup_key
     # The host was activated before the 31 days began: its certificate covers the past too.
-    from openkms.vendor import Publisher
-
     earlier = Publisher(site.publisher.directory, clock=lambda: time.time() - 40 * 86400)
     request = site.host_state.activation_request("kms", int(time.time()))
     site.host_state.install_certificate(earlier.activate_host(request), int(time.time()))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openkms.cli.main import cli
 from openkms.cli.slmgr import translate
 from openkms.host.state import HostState
-from openkms.vendor import Publisher
+from openkms.publisher import Publisher
 
 from helpers import Site
 

@@ -13,8 +13,8 @@ from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.publisher import Publisher
 from openkms.store.memory import MemoryStore
-from openkms.vendor import Publisher
 
 from helpers import make_site
 

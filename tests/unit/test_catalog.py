@@ -4,7 +4,7 @@ import pytest
 
 from openkms.core.catalog import parse_catalog_toml
 from openkms.errors import CatalogError
-from openkms.vendor.default_catalog import default_catalog_toml
+from openkms.publisher.default_catalog import default_catalog_toml
 
 
 def test_default_catalog_has_desktop_and_server_groups_in_order() -> None:

@@ -15,8 +15,8 @@ from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.state import HostState
+from openkms.publisher import Publisher
 from openkms.store.memory import MemoryStore
-from openkms.vendor import Publisher
 
 from helpers import Site
 

@@ -1,13 +1,14 @@
-"""What every command shares: error printing, JSON output, the clock."""
+"""What every command shares: the error printer, the typed context, JSON output, defaults."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import msgspec
@@ -18,9 +19,12 @@ from openkms.host.state import HostState
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "HostContext",
     "OpenKMSGroup",
+    "config_default",
     "echo_json",
     "fail",
+    "host_context",
     "host_state",
     "setup_logging",
     "store_option",
@@ -31,19 +35,65 @@ class OpenKMSGroup(click.Group):
     """A click group that prints OpenKMS errors the slmgr way and exits non-zero."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; an OpenKMSError becomes 'Error: 0x... message' and exit 1."""
+        """Run the command; an OpenKMSError is printed by :func:`fail` and exits 1."""
         try:
             return super().invoke(ctx)
         except OpenKMSError as exc:
             fail(exc)
 
 
-def fail(exc: OpenKMSError) -> None:
-    """Print an error with its code and fix, then exit 1."""
+def fail(exc: OpenKMSError, exit_code: int = 1) -> NoReturn:
+    """The one error printer of every command: ``Error: CODE message``, ``Fix: ...``, exit."""
     click.echo(f"Error: {exc.code.hex} {exc.message}", err=True)
     if exc.fix:
         click.echo(f"Fix: {exc.fix}", err=True)
-    sys.exit(1)
+    sys.exit(exit_code)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostContext:
+    """What the ``host`` group hands its commands: the host's state and this machine's name.
+
+    ``given_state`` is None without ``--store``: ``serve --config`` takes the store from the
+    configuration file; every other command asks for it through ``state``.
+    """
+
+    given_state: HostState | None
+    machine_name: str
+
+    @property
+    def state(self) -> HostState:
+        """The host's state; an error naming the fix when no store was given."""
+        if self.given_state is None:
+            raise OpenKMSError(
+                "no store directory was given",
+                fix="Give it before the command: 'openkms host --store DIR COMMAND' (or set "
+                "OPENKMS_STORE).",
+            )
+        return self.given_state
+
+
+def host_context(ctx: click.Context) -> HostContext:
+    """The HostContext the ``host`` group put in the context."""
+    found = ctx.find_object(HostContext)
+    if found is None:  # only when a host command is invoked outside its group
+        raise click.UsageError("this command runs under 'openkms host --store DIR'")
+    return found
+
+
+def host_state(ctx: click.Context) -> HostState:
+    """The HostState the ``host`` group put in the context."""
+    return host_context(ctx).state
+
+
+def config_default(config: type[Any], name: str) -> Any:
+    """The default of field ``name`` of a config dataclass: the CLI repeats no literal."""
+    for field in dataclasses.fields(config):
+        if field.name == name:
+            if field.default is dataclasses.MISSING:
+                raise TypeError(f"{config.__name__}.{name} has no default")
+            return field.default
+    raise TypeError(f"{config.__name__} has no field {name!r}")
 
 
 def echo_json(value: object) -> None:
@@ -62,18 +112,6 @@ def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
         type=click.Path(file_okay=False, path_type=Path),
         help=f"The {role}'s store directory (or OPENKMS_STORE).",
     )
-
-
-def host_state(ctx: click.Context) -> HostState:
-    """The HostState the ``host`` group put in the context."""
-    state: HostState | None = ctx.obj[0]
-    if state is None:
-        raise OpenKMSError(
-            "no store directory was given",
-            fix="Give it before the command: 'openkms host --store DIR COMMAND' (or set "
-            "OPENKMS_STORE).",
-        )
-    return state
 
 
 def setup_logging(level: str) -> None:

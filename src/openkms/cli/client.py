@@ -14,6 +14,8 @@ from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging, store_op
 from openkms.client.agent import run_agent
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
+from openkms.client.transport import TcpTransport
+from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError
@@ -28,7 +30,12 @@ __all__ = ["client"]
 @click.option("--machine-name", help="This machine's name (default: the host name).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
 @click.option("--dns-server", multiple=True, help="DNS server ADDR[:PORT] (default: resolv.conf).")
-@click.option("--dns-timeout", default=5.0, show_default=True, type=click.FloatRange(0.05, 60))
+@click.option(
+    "--dns-timeout",
+    default=settings.DNS_TIMEOUT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+)
 @click.option("--search-domain", multiple=True, help="DNS search domain (default: resolv.conf).")
 @click.option("--ignore-srv-priority", is_flag=True, help="Pick SRV hosts purely at random.")
 @click.option("--service", help="SRV service to look up (default: the catalog's).")
@@ -45,8 +52,6 @@ def client(
     service: str | None,
 ) -> None:
     """A KMS client: installs a setup key and activates against a host."""
-    from openkms.client.transport import TcpTransport
-
     ctx.obj = Client.open(
         store_dir,
         machine_name=machine_name or socket.gethostname(),
@@ -62,8 +67,10 @@ def client(
 
 
 def _client(ctx: click.Context) -> Client:
-    value: Client = ctx.obj
-    return value
+    found = ctx.find_object(Client)
+    if found is None:  # only when a client command is invoked outside its group
+        raise click.UsageError("this command runs under 'openkms client --store DIR'")
+    return found
 
 
 @client.command()

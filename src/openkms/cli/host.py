@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import time
 from pathlib import Path
 
 import click
 
 from openkms._files import atomic_write, read_bytes
-from openkms.cli._common import OpenKMSGroup, echo_json, host_state, store_option
+from openkms.cli._common import (
+    HostContext,
+    OpenKMSGroup,
+    config_default,
+    echo_json,
+    host_context,
+    host_state,
+    store_option,
+)
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
 from openkms.core.codes import ResultCode
@@ -19,6 +26,7 @@ from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
 from openkms.host.app import open_store
+from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
@@ -37,7 +45,8 @@ def host(ctx: click.Context, store_dir: Path | None, machine_name: str | None) -
     """A KMS host: counts clients and activates them."""
     # No store yet: 'serve --config' reads it from the file; other commands ask for it.
     state = HostState(store_dir) if store_dir is not None else None
-    ctx.obj = (state, machine_name or socket.gethostname())
+    name = machine_name or config_default(HostConfig, "machine_name")
+    ctx.obj = HostContext(state, name)
 
 
 @host.command()
@@ -56,7 +65,8 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
 @click.pass_context
 def activation_request(ctx: click.Context, output: Path) -> None:
     """Write the request to send to the publisher (host key, public key, fingerprint)."""
-    data = host_state(ctx).activation_request(ctx.obj[1], int(time.time()))
+    host = host_context(ctx)
+    data = host.state.activation_request(host.machine_name, int(time.time()))
     atomic_write(output, data)
     click.echo(f"Activation request written to {output}; send it to the publisher.")
 

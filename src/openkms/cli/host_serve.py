@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from openkms.host.app import HostApp
 from openkms.host.config_file import OPTIONS, ServeConfig, Setting, load_serve_config
 from openkms.host.logs import configure_logging
 from openkms.host.maintenance import backup_store, restore_store
+from openkms.host.runner import run
 from openkms.host.state import HostState
 
 __all__ = ["backup", "restore", "serve", "show_config"]
@@ -122,18 +122,7 @@ def serve(
         app.install_signal_handlers()
         await app.serve(ready)
 
-    _run(main())
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it exists
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(coro)
+    run(main())
 
 
 def _shown(setting: Setting) -> str:

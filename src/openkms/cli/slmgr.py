@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from openkms.cli._common import fail
+from openkms.cli.commands import build_group
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import OpenKMSError
@@ -22,6 +24,8 @@ _BOTH = {"dli", "dlv", "ipk", "upk", "events"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
 _CLIENT_ONLY = {"ato", "xpr", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
+# The translated command line runs through an ``openkms`` group without ``slmgr`` in it.
+_OPENKMS = build_group()
 
 
 def _role(store: Path, option: str, args: list[str]) -> str:
@@ -78,15 +82,11 @@ def translate(argv: list[str], store: Path) -> list[str]:
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def slmgr_command(store: Path, argv: tuple[str, ...]) -> None:
     """Windows spelling: slmgr /dli, /dlv, /ato, /ipk KEY, /skms HOST:PORT, /xpr, ..."""
-    from openkms.cli.main import cli
-
     try:
         translated = translate(list(argv), store)
     except OpenKMSError as exc:
-        from openkms.cli._common import fail
-
         fail(exc)
-    cli.main(translated, prog_name="slmgr")
+    _OPENKMS.main(translated, prog_name="slmgr")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
-from openkms.vendor import Publisher
+from openkms.publisher import Publisher
 
 __all__ = ["DemoClient", "DemoSite", "Progress"]
 

@@ -1,4 +1,4 @@
-"""``openkms vendor``: the publisher's tools."""
+"""``openkms publisher`` (alias ``openkms vendor``): the publisher's tools."""
 
 from __future__ import annotations
 
@@ -6,33 +6,38 @@ from pathlib import Path
 
 import click
 
+from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json
-from openkms.vendor import Publisher
+from openkms.core.keys import ProductKey
+from openkms.publisher import Publisher
 
-__all__ = ["vendor"]
+__all__ = ["publisher", "vendor"]
 
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 
 
 @click.group(cls=OpenKMSGroup)
-def vendor() -> None:
-    """Publisher tools: root key, catalog, setup keys, host keys, host activation."""
+def publisher() -> None:
+    """Publisher tools: root key, catalog, setup keys, host keys, host activation.
+
+    'openkms vendor' is an alias of this group.
+    """
 
 
-@vendor.command()
+@publisher.command()
 @_DIR
 @click.option("--name", default="Acme Analytics", show_default=True, help="Publisher name.")
 def init(directory: Path, name: str) -> None:
     """Create a publisher: root key (0600), catalog.toml and trust.json."""
-    publisher = Publisher.init(directory, name)
+    created = Publisher.init(directory, name)
     click.echo(f"Publisher {name!r} created in {directory}")
     click.echo(f"  root key   {directory / 'root.key'} (keep it offline)")
     click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
     click.echo(f"  trust      {directory / 'trust.json'} (give to hosts and clients)")
-    click.echo(f"  publisher  {publisher.trust().publisher_id}")
+    click.echo(f"  publisher  {created.trust().publisher_id}")
 
 
-@vendor.command("sign-catalog")
+@publisher.command("sign-catalog")
 @_DIR
 def sign_catalog(directory: Path) -> None:
     """Validate catalog.toml and sign it into trust.json."""
@@ -42,7 +47,7 @@ def sign_catalog(directory: Path) -> None:
     )
 
 
-@vendor.command("setup-keys")
+@publisher.command("setup-keys")
 @_DIR
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def setup_keys(directory: Path, as_json: bool) -> None:
@@ -70,12 +75,10 @@ def setup_keys(directory: Path, as_json: bool) -> None:
 
 
 def _key(symbols: str) -> str:
-    from openkms.core.keys import ProductKey
-
     return str(ProductKey(symbols))
 
 
-@vendor.command("issue-host-key")
+@publisher.command("issue-host-key")
 @_DIR
 @click.option("--group", required=True, help="License group of the key (e.g. desktop, A, B, C).")
 def issue_host_key(directory: Path, group: str) -> None:
@@ -83,15 +86,21 @@ def issue_host_key(directory: Path, group: str) -> None:
     click.echo(str(Publisher(directory).issue_host_key(group)))
 
 
-@vendor.command("activate-host")
+@publisher.command("activate-host")
 @_DIR
 @click.argument("request", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--days", type=click.IntRange(1, 36500), default=None, help="Certificate validity.")
 def activate_host(directory: Path, request: Path, output: Path, days: int | None) -> None:
     """Offline host activation: verify REQUEST, enforce key limits, write a certificate."""
-    from openkms._files import atomic_write, read_bytes
-
     data = Publisher(directory).activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
+
+
+vendor = OpenKMSGroup(
+    "vendor",
+    commands=publisher.commands,
+    help="Alias of 'openkms publisher'.",
+    hidden=True,
+)

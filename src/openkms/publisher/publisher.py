@@ -37,7 +37,7 @@ from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.signing import fingerprint, public_bytes, sign, verify
 from openkms.core.trust import CATALOG_DOMAIN, Trust
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
-from openkms.vendor.default_catalog import default_catalog_toml
+from openkms.publisher.default_catalog import default_catalog_toml
 
 __all__ = ["HostKeyEntry", "Publisher"]
 

@@ -30,7 +30,7 @@ _GROUPS = (
 def default_catalog_toml(name: str, new_uuid: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
     """A catalog.toml for publisher ``name`` with fresh IDs and setup keys."""
     lines = [
-        "# OpenKMS catalog: edit, then run 'openkms vendor sign-catalog DIR'.",
+        "# OpenKMS catalog: edit, then run 'openkms publisher sign-catalog DIR'.",
         "# License groups are listed lowest first: a host key of a group activates",
         "# the products of its own group and of every lower group.",
         "",

@@ -1,5 +1,5 @@
 """Publisher tools: root key, catalog, setup keys, host keys and offline host activation."""
 
-from openkms.vendor.publisher import Publisher
+from openkms.publisher.publisher import Publisher
 
 __all__ = ["Publisher"]
