@@ -8,7 +8,7 @@ from openkms.client.info import ClientInfo
 from openkms.core.host import HostInfo
 from openkms.core.license import LicenseState
 
-__all__ = ["client_text", "host_text", "minutes_text", "xpr_text"]
+__all__ = ["client_text", "host_text", "host_xpr_text", "minutes_text", "xpr_text"]
 
 _STATUS_LABELS = (
     ("unlicensed", "Unlicensed"),
@@ -158,6 +158,15 @@ def _remaining(info: ClientInfo) -> list[str]:
     if info.ends_at is not None:
         return [f"Time remaining: {minutes_text(info.minutes_remaining)}"]
     return []
+
+
+def host_xpr_text(info: HostInfo) -> str:
+    """``slmgr /xpr`` on a host: when its own activation (the host certificate) expires."""
+    if info.activated and info.certificate_expires_at:
+        return (
+            f"{info.name}:\n    Volume activation will expire {_when(info.certificate_expires_at)}"
+        )
+    return f"{info.name}:\n    The product is in Notification mode ({info.problem})"
 
 
 def xpr_text(info: ClientInfo) -> str:

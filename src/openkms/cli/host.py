@@ -29,7 +29,7 @@ from openkms.host.app import open_store
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
-from openkms.slmgr_text import host_text
+from openkms.slmgr_text import host_text, host_xpr_text
 from openkms.store.base import EventQuery
 from openkms.store.lock import serving_host
 from openkms.store.sqlite import SqliteReader
@@ -83,7 +83,7 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
 
 
-def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+def _host_info(ctx: click.Context) -> HostInfo:
     state = host_state(ctx)
     now = int(time.time())
     snapshot = state.snapshot(now)
@@ -100,11 +100,31 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
 
     if snapshot.host_key is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
-    info = asyncio.run(gather())
+    return asyncio.run(gather())
+
+
+def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+    info = _host_info(ctx)
     if as_json:
         echo_json(info)
     else:
         click.echo(host_text(info, verbose=verbose))
+
+
+@host.command()
+@click.pass_context
+def xpr(ctx: click.Context) -> None:
+    """Display when the host's own activation (its certificate) expires."""
+    click.echo(host_xpr_text(_host_info(ctx)))
+
+
+@host.command()
+@click.pass_context
+def upk(ctx: click.Context) -> None:
+    """Uninstall the host key and its certificate (the identity and the store stay)."""
+    if host_state(ctx).uninstall_key() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    click.echo("Uninstalled product key successfully.")
 
 
 @host.command()
