@@ -32,7 +32,7 @@ from typing import Any
 
 from openkms.core.events import format_client_time
 from openkms.host.state import HostState
-from openkms.protocol.connection import NEED_DATA, Connection, encode
+from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse
 from openkms.publisher import Publisher
 from openkms.store import _sqlite_db as db
@@ -172,7 +172,7 @@ async def load(
     async def one_client() -> None:
         nonlocal done
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        conn = Connection()
+        conn = Connection(role=Role.CLIENT)
         try:
             while time.monotonic() < deadline:
                 request = ActivationRequest(os.urandom(16), app_id, act_id, os.urandom(16),

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from openkms.core.codes import ResultCode
 from openkms.core.events import format_client_time, make_event
 from openkms.store.base import RequestRecord
 from openkms.store.sqlite import SqliteStore
@@ -46,7 +47,7 @@ def request(i: int, clients: int) -> RequestRecord:
     event = make_event(
         12290, t, ["0x0", 25, f"pc-{i % clients}", cmid, format_client_time(t), 0, 1, 43200, "act"]
     )
-    return RequestRecord(t, "host", "app", "act", cmid, f"pc-{i}", 1, 25, True, False, event)
+    return RequestRecord(t, "host", "app", "act", cmid, f"pc-{i}", 1, 25, ResultCode.OK, event)
 
 
 async def producer(

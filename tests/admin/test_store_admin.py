@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import pytest
 
+from openkms.core.codes import ResultCode
 from openkms.core.events import format_client_time, make_event
 from openkms.store.base import ClientSearch, EventSearch, HostStore, RequestRecord
 from openkms.store.memory import MemoryStore
@@ -24,12 +25,11 @@ def req(
     cmid: str, t: int, *, act: str = "act-a", status: int = 1, failed: bool = False
 ) -> RequestRecord:
     hresult = "0xC004F042" if failed else "0x0"
+    result = ResultCode.PRODUCT_NOT_COVERED if failed else ResultCode.OK
     event = make_event(
         12290, t, [hresult, 5, f"pc-{cmid}", cmid, format_client_time(t), 0, status, 0, act]
     )
-    return RequestRecord(
-        t, "host", APP, act, cmid, f"pc-{cmid}", status, 5, not failed, failed, event
-    )
+    return RequestRecord(t, "host", APP, act, cmid, f"pc-{cmid}", status, 5, result, event)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

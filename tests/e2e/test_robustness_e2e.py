@@ -24,6 +24,7 @@ from openkms.protocol import (
     ActivationResponse,
     Connection,
     ErrorResponse,
+    Role,
 )
 from openkms.protocol.connection import HEADER, encode
 from openkms.publisher import Publisher
@@ -54,7 +55,7 @@ def _request(site: Site, edition: str = "Standard", cmid: bytes | None = None) -
 def _exchange(host: HostProcess, payload: bytes, timeout: float = 5.0) -> object:
     with socket.create_connection((host.host, host.port), timeout=timeout) as sock:
         sock.sendall(payload)
-        conn = Connection()
+        conn = Connection(role=Role.CLIENT)
         while True:
             data = sock.recv(65536)
             if not data:
@@ -133,7 +134,7 @@ async def _burst(
                 return
             try:
                 writer.write(encode(request))
-                conn = Connection()
+                conn = Connection(role=Role.CLIENT)
                 while (message := conn.next_event()) is NEED_DATA:
                     data = await reader.read(65536)
                     if not data:

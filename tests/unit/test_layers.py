@@ -77,16 +77,6 @@ LAZY_TABLE: frozenset[tuple[str, str]] = frozenset(
 # work has landed. A pair listed here that no longer occurs fails the test, so it is removed.
 ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
-        # admin/ reads the host's state and info: the admin API is to take them as arguments.
-        ("openkms.admin.api", "openkms.host.info"),
-        ("openkms.admin.api", "openkms.host.state"),
-        ("openkms.admin.openapi", "openkms.host.info"),
-        ("openkms.admin.server", "openkms.host.state"),
-        ("openkms.admin.views", "openkms.host.state"),
-        # dns/srv.py takes Locator/Candidate from client/: they move where dns/ may use them.
-        ("openkms.dns.srv", "openkms.client.discovery"),
-        # client/transport.py's in-process transport types its hosts as host/ HostService.
-        ("openkms.client.transport", "openkms.host.service"),
         # The doctor's two cycles, closed today by function-level imports.
         ("openkms.doctor._event_checks", "openkms.doctor._event_findings"),
         ("openkms.doctor.slmgr", "openkms.doctor._slmgr_checks"),

@@ -15,7 +15,7 @@ from protocol_vectors import CMID, host_key, vectors
 from openkms.core import merkle
 from openkms.core.signing import Envelope, public_bytes, verify
 from openkms.core.ticket import TICKET_DOMAIN, Ticket, TicketBody, tree_head
-from openkms.protocol import NEED_DATA, Connection
+from openkms.protocol import NEED_DATA, Connection, Role
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "protocol.md"
 
@@ -34,7 +34,8 @@ def test_documented_frames_decode() -> None:
     for name, value in documented().items():
         if name.startswith("ticket") or name == "host-public-key":
             continue
-        conn = Connection()
+        role = Role.SERVER if name.endswith("-request") else Role.CLIENT
+        conn = Connection(role=role)
         conn.receive_data(bytes.fromhex(value))
         assert conn.next_event() is not NEED_DATA, name
 

@@ -57,8 +57,7 @@ def req(
         machine_name=f"pc-{cmid}",
         license_status=status,
         n_policy=n,
-        counted=counted,
-        failed=failed,
+        result=ResultCode.OK if counted and not failed else ResultCode.PRODUCT_NOT_COVERED,
         event=event,
     )
 
@@ -333,13 +332,13 @@ def test_use_after_close_raises_store_error(make_store: StoreFactory) -> None:
 def test_sqlite_records_survive_reopen(db_path: Path, writer: Writer) -> None:
     run(
         SqliteStore(db_path, writer=writer),
-        lambda s: record_all(s, [req("a"), req("b", failed=True)]),
+        lambda s: record_all(s, [req("a"), req("b"), req("x", counted=False, failed=True)]),
     )
 
     async def body(store: HostStore) -> None:
         assert await store.current_count(APP, T0) == 2
         assert (await store.counters(HOST)).failed == 1
-        assert len(await store.events(EventQuery())) == 2
+        assert len(await store.events(EventQuery())) == 3
         assert await store.record(req("c")) == 3
 
     run(SqliteStore(db_path, writer=writer), body)

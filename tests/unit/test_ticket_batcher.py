@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 
 import msgspec
 
@@ -60,25 +61,26 @@ def test_tickets_asked_for_in_one_iteration_share_one_signature(site: Site) -> N
 
 
 def test_a_signing_failure_reaches_every_waiter_and_the_next_batch_works(site: Site) -> None:
-    batcher = _batcher(site)
-    real = batcher._signer
+    activation = site.host_state.activation(int(time.time()))
+    assert activation.envelope is not None
 
-    class Broken(TicketSigner):
-        def __init__(self) -> None:
-            pass
+    class FailsOnce(TicketSigner):
+        failed = False
 
-        def issue_batch(self, bodies: object) -> list[bytes]:
-            raise RuntimeError("no key")
+        def issue_batch(self, bodies: Sequence[TicketBody]) -> list[bytes]:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("no key")
+            return super().issue_batch(bodies)
 
+    batcher = TicketBatcher(FailsOnce(site.host_state.private_key(), activation.envelope))
     got: list[bytes | BaseException] = []
 
     async def scenario() -> None:
-        batcher._signer = Broken()
         for _ in range(3):
             batcher.add(_body(site, uuid.uuid4().bytes), got.append)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        batcher._signer = real
         batcher.add(_body(site, uuid.uuid4().bytes), got.append)
         await asyncio.sleep(0)
         await asyncio.sleep(0)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ActivationError, network_error
-from openkms.protocol.connection import NEED_DATA, Connection, encode
+from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
 
 __all__ = ["Handler", "MemoryTransport", "TcpTransport", "Transport"]
@@ -49,7 +49,7 @@ class TcpTransport(Transport):
 
 
 async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
-    conn = Connection()
+    conn = Connection(role=Role.CLIENT)
     while True:
         data = await reader.read(65536)
         if not data:
@@ -80,13 +80,13 @@ class MemoryTransport(Transport):
                 f"{format_address(host, port)}: connection refused",
                 code=ResultCode.CONNECTION_REFUSED,
             )
-        response = await handler(_through_framing(request), port)
-        return _through_framing(response), host
+        response = await handler(_through_framing(request, Role.SERVER), port)
+        return _through_framing(response, Role.CLIENT), host
 
 
-def _through_framing(message: Message) -> Message:
-    """Encode and decode ``message`` as the wire would."""
-    conn = Connection()
+def _through_framing(message: Message, role: Role) -> Message:
+    """Encode ``message`` and decode it at the end of the wire that plays ``role``."""
+    conn = Connection(role=role)
     conn.receive_data(encode(message))
     decoded = conn.next_event()
     assert decoded is not NEED_DATA

@@ -7,6 +7,7 @@ people (and ``openkms doctor``) read OpenKMS logs exactly like Windows ones.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import msgspec
@@ -18,11 +19,14 @@ __all__ = [
     "EVENT_MESSAGES",
     "NOT_ENOUGH_COUNT",
     "EventRecord",
+    "activation_request_event",
     "client_request_event",
     "client_response_event",
     "format_client_time",
     "make_event",
     "parse_info",
+    "publish_failed_event",
+    "publish_succeeded_event",
 ]
 
 EVENT_FIELDS: dict[int, tuple[str, ...]] = {
@@ -113,6 +117,58 @@ def make_event(event_id: int, time: int, values: Sequence[object]) -> EventRecor
     if len(values) != len(names):
         raise ValueError(f"event {event_id} takes {len(names)} values, got {len(values)}")
     return EventRecord(event_id, time, ",".join(str(v) for v in values))
+
+
+# -- host events -------------------------------------------------------------------------
+
+
+def activation_request_event(
+    time: int,
+    *,
+    result: ResultCode,
+    n_policy: int,
+    machine_name: str,
+    cmid: str,
+    client_time: int,
+    vm: bool,
+    license_status: int,
+    minutes_to_expiration: int,
+    activation_id: str,
+) -> EventRecord:
+    """The 12290 event of one activation request the host has judged ``result``.
+
+    The client's values go into the Info string as received: commas in text are blanked (they
+    would split the field), a client time outside the plausible range is written ``0``.
+    """
+    minute = client_time - client_time % 60
+    values = (
+        f"0x{int(result):X}" if result else "0x0",
+        f"0x{n_policy:X}",
+        machine_name.replace(",", " "),
+        cmid,
+        _client_time_text(minute) if 0 < client_time < 2**40 else "0",
+        "1" if vm else "0",
+        str(license_status),
+        str(minutes_to_expiration),
+        activation_id.replace(",", " "),
+    )
+    return EventRecord(12290, time, ",".join(values), 0, int(result))
+
+
+def publish_failed_event(time: int, result: ResultCode, domain: str) -> EventRecord:
+    """The 12293 event: publishing the SRV record in ``domain`` failed with ``result``."""
+    return EventRecord(12293, time, f"{result.hex},{domain}", 0, int(result))
+
+
+def publish_succeeded_event(time: int, domain: str) -> EventRecord:
+    """The 12294 event: the SRV record is published in ``domain``."""
+    return EventRecord(12294, time, domain, 0, int(ResultCode.OK))
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_time_text(minute: int) -> str:
+    """format_client_time, cached: clients' clocks mostly fall in the same few minutes."""
+    return format_client_time(minute)
 
 
 def parse_info(event_id: int, info: str) -> dict[str, str]:

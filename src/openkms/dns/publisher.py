@@ -22,7 +22,7 @@ import msgspec
 from openkms._files import atomic_write
 from openkms.core import settings
 from openkms.core.codes import ResultCode
-from openkms.core.events import EventRecord, make_event
+from openkms.core.events import EventRecord, publish_failed_event, publish_succeeded_event
 from openkms.core.host import DomainStatus, PublishStatus
 from openkms.dns.srv import DnsServer
 from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
@@ -238,22 +238,22 @@ class DnsPublisher:
             await updater.publish(config.registration(entry))
         except OpenKMSError as exc:
             log.warning("DNS publishing in %s failed: %s", entry.domain, exc)
-            await self._event(make_event(12293, now, (exc.code.hex, entry.domain)))
+            await self._event(publish_failed_event(now, exc.code, entry.domain))
             return DomainStatus(entry.domain, exc.code.hex, exc.message, now)
         except Exception as exc:  # a bug must not stop the host from serving
             log.exception("DNS publishing in %s failed unexpectedly", entry.domain)
             code = ResultCode.INTERNAL_ERROR
-            await self._event(make_event(12293, now, (code.hex, entry.domain)))
+            await self._event(publish_failed_event(now, code, entry.domain))
             return DomainStatus(entry.domain, code.hex, str(exc), now)
         log.info("published %s.%s SRV -> %s", config.service, entry.domain, config.target)
-        await self._event(make_event(12294, now, (entry.domain,)))
+        await self._event(publish_succeeded_event(now, entry.domain))
         return DomainStatus(entry.domain, ResultCode.OK.hex, "published", now)
 
     async def _nowhere(self, config: PublishConfig, now: int) -> DomainStatus:
         """No domain to publish in: a failure like any other (12293), not a silent success."""
         code = ResultCode.DNS_NAME_DOES_NOT_EXIST
         reason = config.problems[0] if config.problems else "no domain to publish in"
-        await self._event(make_event(12293, now, (code.hex, config.target)))
+        await self._event(publish_failed_event(now, code, config.target))
         return DomainStatus(config.target, code.hex, reason, now)
 
     async def _event(self, event: EventRecord) -> None:

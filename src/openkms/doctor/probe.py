@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ProtocolError, network_error
-from openkms.protocol.connection import NEED_DATA, Connection, encode
+from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ErrorResponse, Message, ProbeRequest, ProbeResponse
 
 __all__ = ["ProbeOutcome", "ProbeResult", "probe", "tcp_connect"]
@@ -164,7 +164,7 @@ async def probe(
 
 async def _read_answer(reader: asyncio.StreamReader) -> Message | str:
     """One OpenKMS message, or why the peer is not an OpenKMS host."""
-    conn = Connection()
+    conn = Connection(role=Role.CLIENT)
     received = 0
     while True:
         data = await reader.read(_READ_LIMIT)

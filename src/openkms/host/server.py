@@ -7,16 +7,15 @@ import collections
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
-from openkms.errors import OpenKMSError, StoreError
+from openkms.errors import OpenKMSError
 from openkms.host.config import HostConfig
 from openkms.host.service import HostService
-from openkms.protocol.connection import NEED_DATA, Connection, encode
-from openkms.protocol.messages import ActivationRequest, ErrorResponse, Message
+from openkms.protocol.connection import NEED_DATA, Connection, Role
+from openkms.protocol.messages import ErrorResponse, Message
 
 __all__ = ["HostServer"]
 
@@ -38,17 +37,18 @@ class _Listener:
 class _ActivationProtocol(asyncio.Protocol):
     """One client connection: frames in, responses out, in order.
 
-    The hot path creates no task: an activation is judged and queued for the store at once,
-    and the store's future calls back when the record is durable. Other messages (probes)
-    run in a task. Responses wait in ``_queue`` so that pipelined ones leave in order. Idle
-    connections are closed by the server's sweep, not by a timer per connection.
+    Each message goes to ``HostService.answer`` with its ``_Reply`` as the ``deliver``
+    callback; no task is created here. Responses wait in ``_queue`` so that pipelined ones
+    leave in order. Idle connections are closed by the server's sweep, not by a timer per
+    connection.
     """
 
     def __init__(self, server: HostServer, listener: _Listener) -> None:
         self._server = server
+        self._service = server.service
         self._config = server.config
         self._port = listener.port
-        self._conn = Connection()
+        self._conn = Connection(role=Role.SERVER)
         self._transport: asyncio.Transport | None = None
         self._queue: collections.deque[_Reply] = collections.deque()
         self._last_active = 0.0
@@ -60,7 +60,8 @@ class _ActivationProtocol(asyncio.Protocol):
             sockname = transport.get_extra_info("sockname")
             self._port = sockname[1] if sockname else 0
         if not self._server.admit(self):
-            self._transport.write(encode(ErrorResponse(b"", ResultCode.HOST_BUSY, "host busy")))
+            busy = ErrorResponse(b"", ResultCode.HOST_BUSY, "host busy")
+            self._transport.write(self._conn.send(busy))
             self._transport.close()
             return
         self._last_active = asyncio.get_running_loop().time()
@@ -73,6 +74,11 @@ class _ActivationProtocol(asyncio.Protocol):
         """The client's address, for log lines (looked up only when one is written)."""
         peer = self._transport.get_extra_info("peername") if self._transport else None
         return format_address(peer[0], peer[1]) if peer else "?"
+
+    def close(self) -> None:
+        """Close the connection (what is written is still sent)."""
+        if self._transport is not None:
+            self._transport.close()
 
     def close_if_idle(self, now: float) -> None:
         """Close the connection if it has waited ``idle_timeout`` with nothing in flight."""
@@ -97,51 +103,18 @@ class _ActivationProtocol(asyncio.Protocol):
         except OpenKMSError as exc:
             log.warning("closing %s: %s", self._peer, exc.message)
             assert self._transport is not None
-            self._transport.write(encode(ErrorResponse(b"", exc.code, exc.message)))
+            self._transport.write(self._conn.send(ErrorResponse(b"", exc.code, exc.message)))
             self._transport.close()
 
     def _dispatch(self, message: Message) -> None:
-        reply = _Reply(message)
+        reply = _Reply(self)
         self._queue.append(reply)
         self._server.inflight += 1
         if len(self._queue) >= self._config.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
-        service = self._server.service
-        try:
-            if isinstance(message, ActivationRequest):
-                pending = service.begin_activation(message, self._port)
-                reply.respond = pending.respond
-                future: asyncio.Future[Any] = pending.written
-            else:
-                future = asyncio.ensure_future(service.handle(message, self._port))
-                reply.respond = functools.partial(_respond_with, future)
-        except Exception as exc:  # the store refused the write (e.g. it is closed)
-            reply.response = self._failure(message, exc)
-            self._flush()
-            return
-        future.add_done_callback(functools.partial(self._settled, reply))
+        self._service.answer(message, self._port, reply)
 
-    def _settled(self, reply: _Reply, future: asyncio.Future[Any]) -> None:
-        try:
-            reply.respond(functools.partial(self._deliver, reply))
-        except (Exception, asyncio.CancelledError) as exc:
-            self._deliver(reply, self._failure(reply.message, exc))
-
-    def _deliver(self, reply: _Reply, response: Message) -> None:
-        reply.response = response
-        self._flush()
-
-    def _failure(self, message: Message, exc: BaseException) -> ErrorResponse:
-        request_id = getattr(message, "request_id", b"")
-        if isinstance(exc, StoreError):
-            log.error("store error: %s", exc)
-            return ErrorResponse(request_id, exc.code, exc.message)
-        if isinstance(exc, asyncio.CancelledError):
-            return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
-        log.error("internal error while answering %s", self._peer, exc_info=exc)
-        return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "internal error")
-
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write the responses that are ready, in the order their requests came."""
         queue, transport = self._queue, self._transport
         while queue and queue[0].response is not None:
@@ -149,7 +122,7 @@ class _ActivationProtocol(asyncio.Protocol):
             self._server.answered()
             if transport is not None and not transport.is_closing():
                 assert response is not None
-                transport.write(encode(response))
+                transport.write(self._conn.send(response))
         if transport is None or transport.is_closing():
             return
         if len(queue) < self._config.max_pipelined:
@@ -158,22 +131,17 @@ class _ActivationProtocol(asyncio.Protocol):
 
 
 class _Reply:
-    """One request's place in its connection's response order."""
+    """One request's place in its connection's response order; called with its response."""
 
-    __slots__ = ("message", "respond", "response")
+    __slots__ = ("_connection", "response")
 
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        self.respond: Callable[[Callable[[Message], None]], None] = _unset
+    def __init__(self, connection: _ActivationProtocol) -> None:
+        self._connection = connection
         self.response: Message | None = None
 
-
-def _unset(deliver: Callable[[Message], None]) -> None:
-    raise AssertionError("a reply finished before it was started")
-
-
-def _respond_with(future: asyncio.Future[Message], deliver: Callable[[Message], None]) -> None:
-    deliver(future.result())
+    def __call__(self, response: Message) -> None:
+        self.response = response
+        self._connection.flush()
 
 
 class HostServer:
@@ -283,6 +251,5 @@ class HostServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained, self.config.shutdown_timeout)
         for protocol in list(self._connections):
-            if protocol._transport is not None:
-                protocol._transport.close()
+            protocol.close()
         await self.close_listeners()

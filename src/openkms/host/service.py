@@ -1,4 +1,12 @@
-"""HostService: one request in, one response out, by the KMS rules. No sockets here."""
+"""HostService: one request in, one response out, by the KMS rules. No sockets here.
+
+``HostService.answer(message, port, deliver)`` is the one entry, for the TCP listener and for
+``handle()`` (the in-memory transport) alike: ``deliver`` is called exactly once with the
+response. An activation is judged and its record queued for the store at once; the store's
+future calls back when the record is durable, and a ticket, when one is earned, is signed
+with the others of its batch before the response is delivered. No coroutine or task runs
+per activation (the host's fast path); a probe, which awaits a count, runs in a task.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -15,8 +23,9 @@ from openkms import __version__
 from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
-from openkms.core.events import EventRecord, format_client_time
+from openkms.core.events import activation_request_event
 from openkms.core.ticket import TicketBody, TicketSigner
+from openkms.errors import StoreError
 from openkms.host.state import HostActivation, HostSettings
 from openkms.host.tickets import TicketBatcher
 from openkms.protocol.messages import (
@@ -29,9 +38,14 @@ from openkms.protocol.messages import (
 )
 from openkms.store.base import HostStore, RequestRecord
 
-__all__ = ["HostService", "PendingActivation"]
+__all__ = ["Deliver", "HostService", "RequestObserver"]
 
 log = logging.getLogger("openkms.host")
+
+# Called exactly once with the response to one message.
+Deliver = Callable[[Message], None]
+# The metrics hook (the admin server): (result, license status, seconds, store seconds).
+RequestObserver = Callable[[int, int, float, float], None]
 
 _MAX_SKEW = settings.MAX_CLOCK_SKEW_HOURS * 3600
 _DAY = 86400
@@ -44,6 +58,21 @@ class _Signing:
     batcher: TicketBatcher
     expires_at: int
     group: str
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An activation request whose record is on its way to durable storage."""
+
+    request: ActivationRequest
+    product: Product | None  # set only when the request was counted
+    result: ResultCode
+    now: int
+    port: int
+    deliver: Deliver
+    started: float  # perf_counter() at arrival, when metrics are observed (else 0)
+    count: int = 0  # the application's count once the record is durable
+    stored: float = 0.0  # seconds until the record was durable (metrics only)
 
 
 class HostService:
@@ -59,8 +88,9 @@ class HostService:
         host_id: str,
         clock: Callable[[], float],
         validity_days: int = settings.ACTIVATION_VALIDITY_DAYS,
+        on_request: RequestObserver | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         self.settings = host_settings
         self.host_id = host_id
         self._clock = clock
@@ -68,14 +98,8 @@ class HostService:
         self._activation = activation
         self._signing: _Signing | None = None
         self._products: dict[str, Product] = {}
-        # Metrics hook (the admin server): (result, license status, seconds, store seconds).
-        self.on_request: Callable[[int, int, float, float], None] | None = None
+        self.on_request = on_request
         self.set_activation(activation, private_key)
-        # SqliteStore hands out the commit future directly; other stores go through a task.
-        submit = getattr(store, "submit_record", None)
-        self._submit: Callable[[RequestRecord], asyncio.Future[int]] = (
-            submit if submit is not None else self._record_in_task
-        )
 
     def set_activation(
         self, activation: HostActivation, private_key: Ed25519PrivateKey | None
@@ -92,71 +116,52 @@ class HostService:
                 TicketBatcher(TicketSigner(private_key, envelope)), cert.expires_at, cert.group
             )
 
-    def _record_in_task(self, record: RequestRecord) -> asyncio.Future[int]:
-        return asyncio.ensure_future(self.store.record(record))
-
     @property
     def application_id(self) -> str | None:
         """The application this host serves (from its trust), if known."""
         trust = self._activation.trust
         return trust.catalog.application_id if trust is not None else None
 
-    async def handle(self, message: Message, port: int) -> Message:
-        """The response to one message received on a listener bound to ``port``."""
-        if isinstance(message, ActivationRequest):
-            pending = self.begin_activation(message, port)
-            await pending.written
-            answered: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-            pending.respond(answered.set_result)
-            return await answered
-        if isinstance(message, ProbeRequest):
-            return await self._probe(message, port)
-        return ErrorResponse(
-            b"", ResultCode.PROTOCOL_ERROR, f"{type(message).__name__} is not a request"
-        )
+    # -- the one entry -------------------------------------------------------------------
 
-    def begin_activation(self, request: ActivationRequest, port: int) -> PendingActivation:
-        """Judge ``request`` and queue its record; answer with ``respond()`` once it is written.
+    def answer(self, message: Message, port: int, deliver: Deliver) -> None:
+        """Answer ``message``, received on a listener bound to ``port``, through ``deliver``.
 
-        The listener's fast path: no coroutine or task per request, only the store's future.
+        ``deliver`` is called exactly once: at once for a message that is not a request or
+        a record the store refuses, otherwise once the record is durable (and the ticket,
+        if one is earned, signed). Failures are delivered as an ErrorResponse.
         """
-        now = int(self._clock())
-        product = self._products.get(request.activation_id)
-        result = self._judge(request, product, now)
-        counted = result is ResultCode.OK
-        cmid = _cmid_text(request.cmid)
-        record = RequestRecord(
-            time=now,
-            host_id=self.host_id,
-            application_id=request.application_id,
-            activation_id=request.activation_id,
-            cmid=cmid,
-            machine_name=request.machine_name,
-            license_status=request.license_status,
-            n_policy=product.n_policy if product is not None else request.n_policy,
-            counted=counted,
-            failed=not counted,
-            event=EventRecord(12290, now, _info_12290(request, result, cmid)),
-        )
-        written = self._submit(record)
-        return PendingActivation(
-            self, request, product if counted else None, result, now, port, written
-        )
+        if isinstance(message, ActivationRequest):
+            self._activate(message, port, deliver)
+        elif isinstance(message, ProbeRequest):
+            probe = asyncio.ensure_future(self._probe(message, port))
+            probe.add_done_callback(functools.partial(self._probed, message, deliver))
+        else:
+            error = f"{type(message).__name__} is not a request"
+            deliver(ErrorResponse(b"", ResultCode.PROTOCOL_ERROR, error))
 
-    async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
-        now = int(self._clock())
-        # An empty application ID asks for the count of the application this host serves.
-        application_id = request.application_id or self.application_id or ""
-        count = await self.store.current_count(application_id, now)
-        return ProbeResponse(
-            request.request_id,
-            __version__,
-            self._signing is not None and now < self._signing.expires_at,
-            count,
-            port,
-            now,
-            self.host_id,
-        )
+    async def handle(self, message: Message, port: int) -> Message:
+        """The response to one message: ``answer()`` for a caller that awaits."""
+        answered: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.answer(message, port, answered.set_result)
+        return await answered
+
+    # -- activation ----------------------------------------------------------------------
+
+    def _activate(self, request: ActivationRequest, port: int, deliver: Deliver) -> None:
+        """Judge ``request`` and queue its record; the store's future answers."""
+        started = time.perf_counter() if self.on_request is not None else 0.0
+        try:
+            now = int(self._clock())
+            product = self._products.get(request.activation_id)
+            result = self._judge(request, product, now)
+            written = self._store.submit_record(self._record(request, product, result, now))
+        except Exception as exc:  # the store refused the write (e.g. it is closed)
+            deliver(_failure(request.request_id, exc))
+            return
+        counted_product = product if result is ResultCode.OK else None
+        pending = _Pending(request, counted_product, result, now, port, deliver, started)
+        written.add_done_callback(functools.partial(self._written, pending))
 
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
         if len(request.cmid) != 16 or len(request.machine_name) > 255:
@@ -175,19 +180,80 @@ class HostService:
             return ResultCode.PRODUCT_NOT_COVERED
         return ResultCode.OK
 
-    def _ticket_body(self, pending: PendingActivation, count: int) -> TicketBody | None:
-        """What the ticket vouches for, when the request earns one (count >= N)."""
-        product, now = pending.product, pending.now
-        if product is None or count < product.n_policy:
-            return None
-        request = pending.request
-        return TicketBody(
-            request.cmid, request.activation_id, count, product.n_policy, now, now + self._validity
+    def _record(
+        self, request: ActivationRequest, product: Product | None, result: ResultCode, now: int
+    ) -> RequestRecord:
+        """What the store keeps of ``request``: its client row (if counted) and its 12290."""
+        cmid = _cmid_text(request.cmid)
+        event = activation_request_event(
+            now,
+            result=result,
+            n_policy=request.n_policy,
+            machine_name=request.machine_name,
+            cmid=cmid,
+            client_time=request.client_time,
+            vm=request.vm,
+            license_status=request.license_status,
+            minutes_to_expiration=request.minutes_to_expiration,
+            activation_id=request.activation_id,
+        )
+        return RequestRecord(
+            time=now,
+            host_id=self.host_id,
+            application_id=request.application_id,
+            activation_id=request.activation_id,
+            cmid=cmid,
+            machine_name=request.machine_name,
+            license_status=request.license_status,
+            n_policy=product.n_policy if product is not None else request.n_policy,
+            result=result,
+            event=event,
         )
 
-    def _response(
-        self, pending: PendingActivation, count: int, ticket: bytes | None
-    ) -> ActivationResponse:
+    def _written(self, pending: _Pending, written: asyncio.Future[int]) -> None:
+        """The record is durable (or failed): answer now, or once the ticket is signed."""
+        try:
+            pending.count = count = written.result()
+            if pending.started:
+                pending.stored = time.perf_counter() - pending.started
+            signing, product = self._signing, pending.product
+            if signing is not None and product is not None and count >= product.n_policy:
+                body = self._ticket_body(pending, product)
+                signing.batcher.add(body, functools.partial(self._signed, pending))
+                return
+            response = self._response(pending, None)
+        except (Exception, asyncio.CancelledError) as exc:
+            pending.deliver(_failure(pending.request.request_id, exc))
+            return
+        self._deliver(pending, response)
+
+    def _ticket_body(self, pending: _Pending, product: Product) -> TicketBody:
+        """What the ticket of a counted request vouches for."""
+        request, now = pending.request, pending.now
+        return TicketBody(
+            request.cmid,
+            request.activation_id,
+            pending.count,
+            product.n_policy,
+            now,
+            now + self._validity,
+        )
+
+    def _signed(self, pending: _Pending, ticket: bytes | BaseException) -> None:
+        """The ticket batch is signed (or failed): answer."""
+        request_id = pending.request.request_id
+        if isinstance(ticket, BaseException):  # the batcher has logged it
+            error = "the ticket could not be signed"
+            pending.deliver(ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, error))
+            return
+        try:
+            response = self._response(pending, ticket)
+        except Exception as exc:
+            pending.deliver(_failure(request_id, exc))
+            return
+        self._deliver(pending, response)
+
+    def _response(self, pending: _Pending, ticket: bytes | None) -> ActivationResponse:
         request = pending.request
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -195,12 +261,12 @@ class HostService:
                 request.machine_name,
                 _cmid_text(request.cmid),
                 pending.result.hex,
-                count,
+                pending.count,
             )
         return ActivationResponse(
             request.request_id,
             int(pending.result),
-            count,
+            pending.count,
             self.settings.activation_interval,
             self.settings.renewal_interval,
             pending.port,
@@ -209,59 +275,58 @@ class HostService:
             ticket,
         )
 
-
-@dataclass(slots=True)
-class PendingActivation:
-    """An activation request whose record is on its way to durable storage."""
-
-    service: HostService
-    request: ActivationRequest
-    product: Product | None  # set only when the request was counted
-    result: ResultCode
-    now: int
-    port: int
-    written: asyncio.Future[int]  # the count after the record, once it is durable
-    started: float = field(default_factory=time.perf_counter)
-
-    def respond(self, deliver: Callable[[Message], None]) -> None:
-        """Build the response once ``written`` is done and hand it to ``deliver``.
-
-        A response without a ticket is delivered at once; one with a ticket when its batch
-        is signed, later in the same event-loop iteration. Raises the store's error (before
-        ``deliver`` is called) if the record failed.
-        """
-        count = self.written.result()
-        service = self.service
-        # Seconds until the record was durable (metrics only).
-        stored = time.perf_counter() - self.started if service.on_request is not None else 0.0
-        signing = service._signing
-        body = service._ticket_body(self, count) if signing is not None else None
-        if body is None or signing is None:
-            self._deliver(deliver, service._response(self, count, None), stored)
-            return
-
-        def signed(ticket: bytes | BaseException) -> None:
-            if isinstance(ticket, BaseException):
-                error = "the ticket could not be signed"
-                deliver(ErrorResponse(self.request.request_id, ResultCode.INTERNAL_ERROR, error))
-                return
-            self._deliver(deliver, service._response(self, count, ticket), stored)
-
-        signing.batcher.add(body, signed)
-
-    def _deliver(
-        self, deliver: Callable[[Message], None], response: ActivationResponse, stored: float
-    ) -> None:
-        on_request = self.service.on_request
-        if on_request is not None:
-            elapsed = time.perf_counter() - self.started
+    def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
+        observe = self.on_request
+        if observe is not None and pending.started:  # observed since the request arrived
+            elapsed = time.perf_counter() - pending.started
             # An accepted request below the N-policy activates nothing: the client reports
             # 0xC004F038, and so do the metrics.
-            result = int(self.result)
+            result = int(pending.result)
             if result == 0 and response.ticket is None:
                 result = int(ResultCode.COUNT_TOO_LOW)
-            on_request(result, self.request.license_status, elapsed, stored)
+            try:
+                observe(result, pending.request.license_status, elapsed, pending.stored)
+            except Exception:  # metrics must never keep a client from its answer
+                log.exception("the request metrics hook failed")
+        pending.deliver(response)
+
+    # -- probe ---------------------------------------------------------------------------
+
+    async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
+        now = int(self._clock())
+        # An empty application ID asks for the count of the application this host serves.
+        application_id = request.application_id or self.application_id or ""
+        count = await self._store.current_count(application_id, now)
+        return ProbeResponse(
+            request.request_id,
+            __version__,
+            self._signing is not None and now < self._signing.expires_at,
+            count,
+            port,
+            now,
+            self.host_id,
+        )
+
+    @staticmethod
+    def _probed(
+        request: ProbeRequest, deliver: Deliver, probe: asyncio.Future[ProbeResponse]
+    ) -> None:
+        try:
+            response: Message = probe.result()
+        except (Exception, asyncio.CancelledError) as exc:
+            response = _failure(request.request_id, exc)
         deliver(response)
+
+
+def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:
+    """The answer to a request that could not be processed (the store failed, a bug)."""
+    if isinstance(exc, StoreError):
+        log.error("store error: %s", exc)
+        return ErrorResponse(request_id, exc.code, exc.message)
+    if isinstance(exc, asyncio.CancelledError):
+        return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
+    log.error("internal error while answering a request", exc_info=exc)
+    return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "internal error")
 
 
 def _cmid_text(cmid: bytes) -> str:
@@ -269,26 +334,3 @@ def _cmid_text(cmid: bytes) -> str:
     if len(cmid) == 16:  # the UUID form, as str(uuid.UUID(bytes=cmid)) writes it
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     return text
-
-
-def _info_12290(request: ActivationRequest, result: ResultCode, cmid: str) -> str:
-    """The Info string of a 12290 event (the fields of EVENT_FIELDS[12290], in order)."""
-    client_time = request.client_time
-    values = (
-        f"0x{int(result):X}" if result else "0x0",
-        f"0x{request.n_policy:X}",
-        request.machine_name.replace(",", " "),
-        cmid,
-        _client_time_text(client_time - client_time % 60) if 0 < client_time < 2**40 else "0",
-        str(int(request.vm)),
-        str(request.license_status),
-        str(request.minutes_to_expiration),
-        request.activation_id.replace(",", " "),
-    )
-    return ",".join(values)
-
-
-@functools.lru_cache(maxsize=4096)
-def _client_time_text(minute: int) -> str:
-    """format_client_time, cached: clients' clocks mostly fall in the same few minutes."""
-    return format_client_time(minute)

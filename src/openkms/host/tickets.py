@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 
 from openkms.core.ticket import TICKET_BATCH_MAX, TicketBody, TicketSigner
 
-__all__ = ["Deliver", "TicketBatcher"]
+__all__ = ["TicketBatcher", "TicketWaiter"]
 
 log = logging.getLogger("openkms.host")
 
 # Called once with the encoded ticket, or with the error that kept it from being signed.
-Deliver = Callable[[bytes | BaseException], None]
+TicketWaiter = Callable[[bytes | BaseException], None]
 
 
 class TicketBatcher:
@@ -29,11 +29,11 @@ class TicketBatcher:
     def __init__(self, signer: TicketSigner) -> None:
         self._signer = signer
         self._bodies: list[TicketBody] = []
-        self._waiters: list[Deliver] = []
+        self._waiters: list[TicketWaiter] = []
         self.batches = 0  # signatures made
         self.tickets = 0  # tickets issued
 
-    def add(self, body: TicketBody, deliver: Deliver) -> None:
+    def add(self, body: TicketBody, deliver: TicketWaiter) -> None:
         """Queue ``body``; ``deliver`` gets its ticket once the batch is signed."""
         self._bodies.append(body)
         self._waiters.append(deliver)

@@ -1,6 +1,6 @@
 """The OpenKMS wire protocol, sans-IO: bytes in, messages out; messages in, bytes out."""
 
-from openkms.protocol.connection import NEED_DATA, Connection
+from openkms.protocol.connection import NEED_DATA, Connection, Role
 from openkms.protocol.messages import (
     ActivationRequest,
     ActivationResponse,
@@ -19,4 +19,5 @@ __all__ = [
     "Message",
     "ProbeRequest",
     "ProbeResponse",
+    "Role",
 ]

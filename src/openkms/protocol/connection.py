@@ -8,6 +8,9 @@ A frame is an 8-byte header followed by a MessagePack payload::
     3      1     type    message type (1..5)
     4      4     length  payload length, big-endian, at most MAX_PAYLOAD
     8      n     payload MessagePack array
+
+A connection knows its role, as h11's does: a server (the host) receives requests and sends
+responses, a client the reverse. A frame of the wrong kind for the role is a ProtocolError.
 """
 
 from __future__ import annotations
@@ -20,9 +23,18 @@ import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.errors import ProtocolError
-from openkms.protocol.messages import MESSAGE_TYPES, Message
+from openkms.protocol.messages import MESSAGE_TYPES, REQUEST_TYPES, RESPONSE_TYPES, Message
 
-__all__ = ["HEADER", "MAGIC", "MAX_PAYLOAD", "NEED_DATA", "VERSION", "Connection", "encode"]
+__all__ = [
+    "HEADER",
+    "MAGIC",
+    "MAX_PAYLOAD",
+    "NEED_DATA",
+    "VERSION",
+    "Connection",
+    "Role",
+    "encode",
+]
 
 MAGIC: Final = b"OK"
 VERSION: Final = 1
@@ -40,6 +52,13 @@ class _Sentinel(enum.Enum):
 NEED_DATA: Final = _Sentinel.NEED_DATA
 
 
+class Role(enum.Enum):
+    """Which end of a connection this side is."""
+
+    CLIENT = "client"  # sends requests, receives responses
+    SERVER = "server"  # the host: receives requests, sends responses
+
+
 def encode(message: Message) -> bytes:
     """One frame carrying ``message``."""
     payload = _ENCODER.encode(message)
@@ -49,11 +68,19 @@ def encode(message: Message) -> bytes:
 
 
 class Connection:
-    """Parses frames from a byte stream; encodes messages into frames. Never does IO."""
+    """Parses frames from a byte stream; encodes messages into frames. Never does IO.
 
-    def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+    ``role`` decides which frames it accepts: a server decodes requests and encodes
+    responses, a client decodes responses and encodes requests.
+    """
+
+    def __init__(self, *, role: Role, max_payload: int = MAX_PAYLOAD) -> None:
+        self.role = role
         self._buffer = bytearray()
         self._max_payload = max_payload
+        server = role is Role.SERVER
+        self._receives = REQUEST_TYPES if server else RESPONSE_TYPES
+        self._sends = RESPONSE_TYPES if server else REQUEST_TYPES
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer."""
@@ -92,10 +119,17 @@ class Connection:
             )
         if type_id not in _DECODERS:
             raise ProtocolError(f"unknown message type {type_id}")
+        if type_id not in self._receives:
+            name = MESSAGE_TYPES[type_id].__name__
+            raise ProtocolError(f"a {self.role.value} does not accept {name} (type {type_id})")
         if length > self._max_payload:
             raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self._max_payload}")
 
-    @staticmethod
-    def send(message: Message) -> bytes:
-        """The bytes to write for ``message``."""
+    def send(self, message: Message) -> bytes:
+        """The bytes to write for ``message``; ProtocolError if this role does not send it."""
+        if message.type_id not in self._sends:
+            raise ProtocolError(
+                f"a {self.role.value} does not send {type(message).__name__} "
+                f"(type {message.type_id})"
+            )
         return encode(message)

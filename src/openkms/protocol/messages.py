@@ -11,6 +11,8 @@ import msgspec
 
 __all__ = [
     "MESSAGE_TYPES",
+    "REQUEST_TYPES",
+    "RESPONSE_TYPES",
     "ActivationRequest",
     "ActivationResponse",
     "ErrorResponse",
@@ -87,3 +89,9 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.type_id: cls
     for cls in (ActivationRequest, ActivationResponse, ProbeRequest, ProbeResponse, ErrorResponse)
 }
+
+# The frame types a host receives (and a client sends), and the reverse.
+REQUEST_TYPES: frozenset[int] = frozenset({ActivationRequest.type_id, ProbeRequest.type_id})
+RESPONSE_TYPES: frozenset[int] = frozenset(
+    {ActivationResponse.type_id, ProbeResponse.type_id, ErrorResponse.type_id}
+)

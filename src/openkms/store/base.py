@@ -10,9 +10,11 @@ durable, so only then does the host answer the client.
 from __future__ import annotations
 
 import abc
+import asyncio
 
 import msgspec
 
+from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 
@@ -43,9 +45,18 @@ class RequestRecord(msgspec.Struct, frozen=True):
     machine_name: str
     license_status: int
     n_policy: int
-    counted: bool
-    failed: bool
+    result: ResultCode
     event: EventRecord
+
+    @property
+    def counted(self) -> bool:
+        """A valid request: it counts the client."""
+        return self.result == ResultCode.OK
+
+    @property
+    def failed(self) -> bool:
+        """A refused request (it adds to the failed-requests counter)."""
+        return self.result != ResultCode.OK
 
 
 class Counters(msgspec.Struct):
@@ -175,6 +186,14 @@ class HostStore(abc.ABC):
     @abc.abstractmethod
     async def record(self, request: RequestRecord) -> int:
         """Durably record one request; return the application's count after it."""
+
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        """``record()`` as a future: the count once the record is durable.
+
+        For a caller (the host's listener) that would rather add a done callback than run a
+        task per request. Stores with a queued writer hand out the commit future directly.
+        """
+        return asyncio.ensure_future(self.record(request))
 
     @abc.abstractmethod
     async def log_event(self, event: EventRecord) -> None:
