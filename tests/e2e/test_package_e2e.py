@@ -12,6 +12,7 @@ built from this tree.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -173,20 +174,47 @@ def _as_openkms(*argv: str) -> tuple[str, ...]:
     return ("setpriv", "--reuid=openkms", "--regid=openkms", "--init-groups", "--", *argv)
 
 
-def test_the_packaged_host_serves_as_the_openkms_user_and_notifies_readiness(
+def _openkms(root: ScratchRoot, *argv: str) -> str:
+    """``openkms ARGV`` as the openkms user in the scratch root; its standard output."""
+    result = root.run(*_as_openkms("/usr/bin/openkms", *argv))
+    assert result.returncode == 0, f"{argv}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def _activate(root: ScratchRoot) -> None:
+    """docs/operations.md, "Activating": host key, request, the publisher, certificate."""
+    publisher = "/tmp/openkms-publisher"
+    openkms = "/usr/bin/openkms"
+    assert root.run(openkms, "publisher", "init", publisher).returncode == 0
+    key = root.run(openkms, "publisher", "issue-host-key", publisher, "--group", "C")
+    assert key.returncode == 0, key.stderr
+    root.run("chmod", "0644", f"{publisher}/trust.json")
+    store = ("host", "--store", "/var/lib/openkms")
+    _openkms(root, *store, "ipk", key.stdout.strip(), "--trust", f"{publisher}/trust.json")
+    _openkms(root, *store, "activation-request", "-o", "/var/lib/openkms/request.json")
+    issued = root.run(
+        openkms, "publisher", "activate-host", publisher, "/var/lib/openkms/request.json",
+        "-o", "/tmp/certificate.json",
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    root.run("chmod", "0644", "/tmp/certificate.json")
+    assert "Host activated" in _openkms(
+        root, *store, "install-certificate", "/tmp/certificate.json"
+    )
+
+
+def _readiness(admin: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{admin}/readyz", timeout=10) as response:
+        assert response.status == 200
+        document: dict[str, object] = json.loads(response.read())
+    return document
+
+
+def test_the_packaged_host_activates_serves_and_is_backed_up_as_the_openkms_user(
     installed: ScratchRoot,
 ) -> None:
-    publisher = "/tmp/openkms-publisher"
-    assert installed.run("/usr/bin/openkms", "vendor", "init", publisher).returncode == 0
-    key = installed.run("/usr/bin/openkms", "vendor", "issue-host-key", publisher, "--group", "C")
-    assert key.returncode == 0, key.stderr
-    ipk = installed.run(
-        *_as_openkms(
-            "/usr/bin/openkms", "host", "--store", "/var/lib/openkms", "ipk",
-            key.stdout.strip(), "--trust", f"{publisher}/trust.json",
-        )
-    )  # fmt: skip
-    assert ipk.returncode == 0, ipk.stderr
+    _activate(installed)
+    store = ("host", "--store", "/var/lib/openkms")
     notify_name = f"openkms-test-{os.getpid()}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind("\0" + notify_name)  # abstract: shared with the scratch root's processes
@@ -207,17 +235,25 @@ def test_the_packaged_host_serves_as_the_openkms_user_and_notifies_readiness(
             assert process.stdout is not None
             lines = [process.stdout.readline(), process.stdout.readline()]
             port = int(lines[0].rsplit(":", 1)[1])
-            with socket.create_connection(("127.0.0.1", port), timeout=10):
-                pass
             admin = lines[1].split()[-1].rstrip("/")
             with urllib.request.urlopen(f"{admin}/healthz", timeout=10) as response:
                 assert response.status == 200
+            assert _readiness(admin)["ready"] is True
+            assert f"Listening on Port: {port}" in _openkms(installed, *store, "dli")
+            backup = _openkms(installed, *store, "backup", "-o", "/var/lib/openkms/backup.db")
+            assert "Store backed up to /var/lib/openkms/backup.db" in backup
+            refused = installed.run(
+                *_as_openkms("/usr/bin/openkms", *store, "restore", "/var/lib/openkms/backup.db")
+            )
+            assert refused.returncode == 1 and "in use by a running host" in refused.stderr
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             _, stderr = process.communicate(timeout=60)
         assert notify.recv(256) == b"STOPPING=1"
     assert process.returncode == 0, stderr
     assert "host stopped" in stderr
+    restored = _openkms(installed, *store, "restore", "/var/lib/openkms/backup.db")
+    assert "Store restored from /var/lib/openkms/backup.db" in restored
     database = installed.file("/var/lib/openkms/host.db")
     owner = re.search(r"^openkms:x:(\d+):", installed.file("/etc/passwd").read_text(), re.M)
     assert owner is not None and database.stat().st_uid == int(owner.group(1))

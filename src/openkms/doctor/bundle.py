@@ -2,8 +2,10 @@
 
 ``dlv.txt``/``dlv.json`` (the machine's ``dlv``), ``events.csv`` (its event log: the Key
 Management Service log of a host, the client's 12288/12289), ``doctor.txt``/``doctor.json``
-(the report). Everything in the archive is generated from the store; no file of the store is
-copied, so private keys (``host.key``), tokens and tickets never leave the machine.
+(the report), and about the machine ``system.txt`` (versions, OS, Python), ``config.txt``
+(the host's effective configuration, secrets masked), ``dns.txt`` (the DNS settings and
+resolver) and ``host-log.txt`` (the log's tail, from its file or the journal). No file of the
+store is copied, so private keys (``host.key``), tokens and tickets never leave the machine.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import msgspec
 from openkms.client.api import Client
 from openkms.client.info import gather_client_info
 from openkms.core.events import EventRecord
+from openkms.doctor._bundle_support import SUPPORT_FILES, support_files
 from openkms.doctor._storeevents import host_events
 from openkms.doctor.findings import Report
 from openkms.errors import OpenKMSError
@@ -36,7 +39,7 @@ from openkms.store.sqlite import SqliteReader
 
 __all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
 
-BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json")
+BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json", *SUPPORT_FILES)
 
 
 def store_kind(directory: Path) -> str | None:
@@ -115,6 +118,7 @@ def write_bundle(
 ) -> list[str]:
     """Write the archive atomically; return the names it holds."""
     files = _machine_files(directory, clock)
+    files.update(support_files(directory))
     files["doctor.txt"] = [report.render_text() + "\n"]
     files["doctor.json"] = [report.to_json() + "\n"]
     output.parent.mkdir(parents=True, exist_ok=True)

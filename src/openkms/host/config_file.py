@@ -27,6 +27,7 @@ from openkms.host.config import HostConfig
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "ENV_CONFIG",
     "OPTIONS",
     "LogConfig",
     "Option",
