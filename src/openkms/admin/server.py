@@ -184,7 +184,7 @@ async def _gauges(context: AdminContext) -> list[Gauge]:
                 activation.certificate.expires_at,
             )
         )
-    dns = await dns_status(context.store, host_settings.dns_publishing)
+    dns = await dns_status(context.store, host_settings)
     gauges.append(
         Gauge("openkms_dns_publishing_enabled", "1 when DNS publishing is on.", int(dns.enabled))
     )
