@@ -83,46 +83,66 @@ def _arch() -> str:
 
 
 class ScratchRoot:
-    """This machine's root under an overlay; commands run chrooted into it."""
+    """This machine's root under an overlay, in a mount namespace of its own.
+
+    One holder process keeps the namespace (and the one overlay mount) alive; every command
+    enters it with ``nsenter``, so that they all see the same files and the same locks.
+    """
 
     def __init__(self, base: Path) -> None:
         self.upper, self.work, self.merged = base / "upper", base / "work", base / "merged"
         for directory in (self.upper, self.work, self.merged):
             directory.mkdir()
-
-    def command(self, *argv: str) -> list[str]:
-        """``argv`` run as root inside the scratch root, in a mount namespace of its own."""
         script = (
             'mount -t overlay overlay -o "lowerdir=/,upperdir=$1,workdir=$2" "$3" && '
             'mount --bind /proc "$3/proc" && mount --bind /dev "$3/dev" && '
-            'root=$3 && shift 3 && exec chroot "$root" "$@"'
+            'echo mounted && exec chroot "$3" sleep infinity'
         )
-        return [
-            "unshare", "--mount", "--fork", "--", "sh", "-c", script, "sh",
-            str(self.upper), str(self.work), str(self.merged), *argv,
-        ]  # fmt: skip
+        self.holder = subprocess.Popen(
+            ["unshare", "--mount", "--", "sh", "-c", script, "sh",
+             str(self.upper), str(self.work), str(self.merged)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.holder.stdout is not None
+        if self.holder.stdout.readline() != "mounted\n":
+            self.holder.wait(30)
+            pytest.skip("cannot mount an overlay of / here")
+
+    def close(self) -> None:
+        """End the holder: the namespace and its mounts go with it."""
+        self.holder.terminate()
+        self.holder.wait(30)
+
+    def command(self, *argv: str) -> list[str]:
+        """``argv`` run as root inside the scratch root."""
+        return ["nsenter", f"--target={self.holder.pid}", "--mount", "--root", "--wd", *argv]
 
     def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the scratch root and return its result."""
         return _run(*self.command(*argv), timeout=300)
 
     def file(self, path: str) -> Path:
-        """Where a file the scratch root wrote lies on this machine."""
+        """Where a file the scratch root wrote lies on this machine (read it only)."""
         return self.upper / path.lstrip("/")
 
 
 @pytest.fixture(scope="module")
 def installed(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchRoot]:
     """The package installed with dpkg -i into a scratch root."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("installing into a scratch root needs root and unshare")
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.skip("installing into a scratch root needs root, unshare and nsenter")
     if _run("unshare", "--mount", "true").returncode != 0:
         pytest.skip("no mount namespaces here (CAP_SYS_ADMIN)")
     root = ScratchRoot(tmp_path_factory.mktemp("scratch-root"))
-    shutil.copy(deb, root.upper / "openkms.deb")
-    result = root.run("dpkg", "-i", "/openkms.deb")
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield root
+    try:
+        shutil.copy(deb, root.merged.parent / "openkms.deb")
+        copied = root.run("cp", str(root.merged.parent / "openkms.deb"), "/openkms.deb")
+        assert copied.returncode == 0, copied.stderr
+        result = root.run("dpkg", "-i", "/openkms.deb")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield root
+    finally:
+        root.close()
 
 
 def test_dpkg_install_creates_the_user_the_store_and_enables_the_unit(
@@ -260,7 +280,8 @@ def test_the_packaged_host_activates_serves_and_is_backed_up_as_the_openkms_user
 
 
 def test_purge_keeps_the_store_unless_asked(installed: ScratchRoot) -> None:
-    (installed.upper / "var/lib/openkms/marker").write_text("client records")
+    marked = installed.run("sh", "-c", "echo client records > /var/lib/openkms/marker")
+    assert marked.returncode == 0, marked.stderr
     result = installed.run("dpkg", "--purge", "openkms")
     assert result.returncode == 0, result.stderr
     assert "kept the store /var/lib/openkms" in result.stdout
