@@ -23,6 +23,17 @@ from openkms._address import parse_address
 from openkms.admin.config import AdminConfig, read_token
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.host._config_values import (
+    Value,
+    address,
+    addresses,
+    boolean,
+    choice,
+    count,
+    optional_text,
+    positive_int,
+    seconds,
+)
 from openkms.host.config import HostConfig
 
 __all__ = [
@@ -42,8 +53,6 @@ ENV_CONFIG: Final = "OPENKMS_CONFIG"
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_DESTINATIONS: Final = ("stderr", "file")
 
-Value = str | int | float | bool | tuple[str, ...] | None
-
 
 class Source(enum.StrEnum):
     """Where an effective value came from, weakest first."""
@@ -52,81 +61,6 @@ class Source(enum.StrEnum):
     FILE = "file"
     ENV = "env"
     FLAG = "flag"
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("expected a string")
-    return value
-
-
-def _optional_text(value: object) -> str | None:
-    return _text(value).strip() or None
-
-
-def _positive_int(value: object) -> int:
-    if isinstance(value, str):
-        value = int(value.strip()) if value.strip().lstrip("-").isdigit() else value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("expected a whole number of at least 1")
-    return value
-
-
-def _count(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("expected a whole number of at least 0")
-    return value
-
-
-def _seconds(value: object) -> float:
-    try:
-        seconds = float(value) if isinstance(value, str | int | float) else None
-    except ValueError:
-        seconds = None
-    if seconds is None or isinstance(value, bool) or not 0.1 <= seconds <= 86400:
-        raise ValueError("expected seconds between 0.1 and 86400")
-    return seconds
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-    if isinstance(value, str) and value.strip().lower() in words:
-        return words[value.strip().lower()]
-    raise ValueError("expected true or false")
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[object], str]:
-    def parse(value: object) -> str:
-        text = _text(value).strip()
-        match = next((c for c in choices if c.lower() == text.lower()), None)
-        if match is None:
-            raise ValueError("expected one of " + ", ".join(choices))
-        return match
-
-    return parse
-
-
-def _addresses(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items: list[object] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise ValueError("expected a list of ADDR:PORT strings")
-    addresses = tuple(_text(item).strip() for item in items)
-    for address in addresses:
-        parse_address(address, 1688)
-    return addresses
-
-
-def _address(value: object) -> str:
-    text = _text(value).strip()
-    parse_address(text, 8080)
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +77,12 @@ class Option:
 
 
 OPTIONS: Final = (
-    Option("store", "OPENKMS_STORE", "--store", _optional_text, None, "The store directory."),
+    Option("store", "OPENKMS_STORE", "--store", optional_text, None, "The store directory."),
     Option(
         "machine_name",
         "OPENKMS_MACHINE_NAME",
         "--machine-name",
-        _optional_text,
+        optional_text,
         None,
         "This host's name (default: the host name).",
     ),
@@ -156,30 +90,30 @@ OPTIONS: Final = (
         "listen.addresses",
         "OPENKMS_LISTEN",
         "--listen",
-        _addresses,
+        addresses,
         (),
         "ADDR:PORT to listen on (empty: 0.0.0.0 and [::] on the store's port).",
     ),
-    Option("admin.enabled", "OPENKMS_ADMIN_ENABLED", "--no-admin", _bool, True, "Serve admin."),
+    Option("admin.enabled", "OPENKMS_ADMIN_ENABLED", "--no-admin", boolean, True, "Serve admin."),
     Option(
-        "admin.address", "OPENKMS_ADMIN", "--admin", _address, "127.0.0.1:8080", "Admin ADDR:PORT."
+        "admin.address", "OPENKMS_ADMIN", "--admin", address, "127.0.0.1:8080", "Admin ADDR:PORT."
     ),
     Option(
         "admin.token_file",
         "OPENKMS_ADMIN_TOKEN_FILE",
         "--admin-token-file",
-        _optional_text,
+        optional_text,
         None,
         "File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
     ),
     Option(
-        "log.level", "OPENKMS_LOG_LEVEL", "--log-level", _choice(LOG_LEVELS), "INFO", "Log level."
+        "log.level", "OPENKMS_LOG_LEVEL", "--log-level", choice(LOG_LEVELS), "INFO", "Log level."
     ),
     Option(
         "log.destination",
         "OPENKMS_LOG_DESTINATION",
         "--log-destination",
-        _choice(LOG_DESTINATIONS),
+        choice(LOG_DESTINATIONS),
         "stderr",
         "stderr (the journal under systemd) or file.",
     ),
@@ -187,7 +121,7 @@ OPTIONS: Final = (
         "log.file",
         "OPENKMS_LOG_FILE",
         "--log-file",
-        _optional_text,
+        optional_text,
         "/var/log/openkms/host.log",
         "The log file when destination is file.",
     ),
@@ -195,16 +129,16 @@ OPTIONS: Final = (
         "log.max_bytes",
         "OPENKMS_LOG_MAX_BYTES",
         "--log-max-bytes",
-        _count,
+        count,
         10_485_760,
         "Rotate the log file at this size (0: never; use logrotate).",
     ),
-    Option("log.backups", "OPENKMS_LOG_BACKUPS", "--log-backups", _count, 5, "Rotated files kept."),
+    Option("log.backups", "OPENKMS_LOG_BACKUPS", "--log-backups", count, 5, "Rotated files kept."),
     Option(
         "dns.publishing",
         "OPENKMS_DNS_PUBLISHING",
         "--no-dns",
-        _bool,
+        boolean,
         True,
         "Publish the SRV record (false: never this run, whatever sdns says).",
     ),
@@ -212,7 +146,7 @@ OPTIONS: Final = (
         "limits.max_connections",
         "OPENKMS_MAX_CONNECTIONS",
         "--max-connections",
-        _positive_int,
+        positive_int,
         10_000,
         "Open client connections at most.",
     ),
@@ -220,7 +154,7 @@ OPTIONS: Final = (
         "limits.idle_timeout",
         "OPENKMS_IDLE_TIMEOUT",
         "--idle-timeout",
-        _seconds,
+        seconds,
         10.0,
         "Seconds before an idle client connection is closed.",
     ),
@@ -228,7 +162,7 @@ OPTIONS: Final = (
         "database.dsn",
         "OPENKMS_DATABASE",
         "--database",
-        _optional_text,
+        optional_text,
         None,
         "Reserved for PostgreSQL (shared counts); empty: SQLite in the store.",
         secret=True,
