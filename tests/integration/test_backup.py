@@ -14,7 +14,8 @@ from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.host.maintenance import backup_store, restore_store
-from openkms.store import _sqlite_db as db
+from openkms.store import _sqlite_conn as conn_module
+from openkms.store import _sqlite_schema as db
 from openkms.store.lock import StoreLock, serving_host
 
 from helpers import Site, host_process
@@ -97,7 +98,7 @@ def test_a_migration_backs_up_the_store_at_its_old_schema_first(tmp_path: Path) 
             conn.execute(statement)
         conn.execute("INSERT INTO clients VALUES ('app', 'cmid', 'act', 'pc', 1, 2, 1, 25, 1)")
         conn.execute("PRAGMA user_version = 1")
-    conn = db.connect_writer(database)
+    conn = conn_module.connect_writer(database)
     conn.close()
     saved = tmp_path / "host.db.schema-1.bak"
     with sqlite3.connect(saved) as copy:
@@ -106,12 +107,12 @@ def test_a_migration_backs_up_the_store_at_its_old_schema_first(tmp_path: Path) 
     with sqlite3.connect(database) as migrated:
         version = migrated.execute("PRAGMA user_version").fetchone()[0]
     assert version == db.schema_version()
-    db.connect_writer(database).close()  # at the current schema: no new backup
+    conn_module.connect_writer(database).close()  # at the current schema: no new backup
     assert sorted(p.name for p in tmp_path.glob("*.bak")) == ["host.db.schema-1.bak"]
 
 
 def test_a_new_store_is_not_backed_up(tmp_path: Path) -> None:
-    db.connect_writer(tmp_path / "host.db").close()
+    conn_module.connect_writer(tmp_path / "host.db").close()
     assert not list(tmp_path.glob("*.bak"))
 
 

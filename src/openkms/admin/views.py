@@ -18,7 +18,13 @@ from openkms.core.catalog import Catalog
 from openkms.core.events import EventRecord
 from openkms.core.host import HostActivation, HostSnapshot
 from openkms.core.host_settings import HostSettings
-from openkms.store.base import ActivityBucket, ClientSearch, EventSearch, HostStore
+from openkms.store.base import (
+    ActivityBucket,
+    ClientSearch,
+    EventSearch,
+    HostStore,
+    HostStoreReader,
+)
 
 __all__ = [
     "AdminContext",
@@ -142,12 +148,12 @@ def _certificate(activation: HostActivation, now: int) -> CertificateStatus:
     )
 
 
-async def _latest(store: HostStore, event_id: int) -> EventRecord | None:
+async def _latest(store: HostStoreReader, event_id: int) -> EventRecord | None:
     events = await store.search_events(EventSearch(event_ids=(event_id,), limit=1))
     return events[0] if events else None
 
 
-async def dns_status(store: HostStore, host_settings: HostSettings) -> DnsStatus:
+async def dns_status(store: HostStoreReader, host_settings: HostSettings) -> DnsStatus:
     """DNS publishing state from the settings and the latest 12293/12294 events."""
     success, failure = await asyncio.gather(_latest(store, 12294), _latest(store, 12293))
     enabled = host_settings.dns_publishing
