@@ -7,7 +7,7 @@ through the writer, so polling the dashboard does not hold up activations.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -60,6 +60,10 @@ class AdminServer:
         self.app = build_app(config, self.context, self.metrics)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
+
+    def set_listeners(self, addresses: Sequence[tuple[str, int]]) -> None:
+        """The activation listeners that are up, for ``/readyz``."""
+        self.app[health.LISTENERS].addresses = tuple(addresses)
 
     @property
     def url(self) -> str:
