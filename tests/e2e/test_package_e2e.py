@@ -105,13 +105,15 @@ class ScratchRoot:
         )  # fmt: skip
         assert self.holder.stdout is not None
         if self.holder.stdout.readline() != "mounted\n":
-            self.holder.wait(30)
+            self.close()
             pytest.skip("cannot mount an overlay of / here")
 
     def close(self) -> None:
         """End the holder: the namespace and its mounts go with it."""
         self.holder.terminate()
         self.holder.wait(30)
+        if self.holder.stdout is not None:
+            self.holder.stdout.close()
 
     def command(self, *argv: str) -> list[str]:
         """``argv`` run as root inside the scratch root."""
