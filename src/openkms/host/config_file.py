@@ -11,6 +11,7 @@ the fix; nothing is silently ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 import tomllib
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from openkms._address import parse_address
-from openkms.admin.config import AdminConfig, read_token
+from openkms.admin.config import DEFAULT_ADMIN_ADDRESS, AdminConfig, read_token
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.host._config_values import (
@@ -76,6 +77,17 @@ class Option:
     secret: bool = False
 
 
+# The defaults are the config classes': the file, the flags and the library agree.
+_HOST_DEFAULTS: Final = {field.name: field.default for field in dataclasses.fields(HostConfig)}
+
+
+def _host_default(name: str) -> int | float:
+    default = _HOST_DEFAULTS[name]
+    if not isinstance(default, int | float):  # a programming error, caught at import
+        raise TypeError(f"HostConfig.{name} has no numeric default")
+    return default
+
+
 OPTIONS: Final = (
     Option("store", "OPENKMS_STORE", "--store", optional_text, None, "The store directory."),
     Option(
@@ -96,7 +108,12 @@ OPTIONS: Final = (
     ),
     Option("admin.enabled", "OPENKMS_ADMIN_ENABLED", "--no-admin", boolean, True, "Serve admin."),
     Option(
-        "admin.address", "OPENKMS_ADMIN", "--admin", address, "127.0.0.1:8080", "Admin ADDR:PORT."
+        "admin.address",
+        "OPENKMS_ADMIN",
+        "--admin",
+        address,
+        DEFAULT_ADMIN_ADDRESS,
+        "Admin ADDR:PORT.",
     ),
     Option(
         "admin.token_file",
@@ -147,7 +164,7 @@ OPTIONS: Final = (
         "OPENKMS_MAX_CONNECTIONS",
         "--max-connections",
         positive_int,
-        10_000,
+        _host_default("max_connections"),
         "Open client connections at most.",
     ),
     Option(
@@ -155,7 +172,7 @@ OPTIONS: Final = (
         "OPENKMS_IDLE_TIMEOUT",
         "--idle-timeout",
         seconds,
-        10.0,
+        _host_default("idle_timeout"),
         "Seconds before an idle client connection is closed.",
     ),
     Option(
