@@ -8,11 +8,8 @@ import time
 from pathlib import Path
 
 import click
-import msgspec
 
-from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.admin.config import DEFAULT_ADMIN_ADDRESS, AdminConfig, read_token
 from openkms.cli._common import (
     HostContext,
     OpenKMSGroup,
@@ -20,22 +17,21 @@ from openkms.cli._common import (
     echo_json,
     host_context,
     host_state,
-    setup_logging,
     store_option,
 )
 from openkms.cli.host_dns import dns_config, unpublish
+from openkms.cli.host_serve import backup, restore, serve, show_config
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
-from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
-from openkms.host.runner import run
 from openkms.host.state import HostState
-from openkms.slmgr_text import host_text
+from openkms.slmgr_text import host_text, host_xpr_text
 from openkms.store import BlockingReader, open_reader
 from openkms.store.base import EventQuery
+from openkms.store.lock import serving_host
 
 __all__ = ["host"]
 
@@ -43,13 +39,15 @@ _DATABASE_HELP = "A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABAS
 
 
 @click.group(cls=OpenKMSGroup)
-@store_option("host")
+@store_option("host", required=False)
 @click.option("--machine-name", help="This host's name (default: the host name).")
 @click.pass_context
-def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
+def host(ctx: click.Context, store_dir: Path | None, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
+    # No store yet: 'serve --config' reads it from the file; other commands ask for it.
+    state = HostState(store_dir) if store_dir is not None else None
     name = machine_name or config_default(HostConfig, "machine_name")
-    ctx.obj = HostContext(HostState(store_dir), name)
+    ctx.obj = HostContext(state, name)
 
 
 @host.command()
@@ -86,108 +84,45 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
 
 
-@host.command()
-@click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
-@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
-@click.option(
-    "--max-connections",
-    default=config_default(HostConfig, "max_connections"),
-    show_default=True,
-    type=click.IntRange(1),
-)
-@click.option(
-    "--idle-timeout",
-    default=config_default(HostConfig, "idle_timeout"),
-    show_default=True,
-    type=click.FloatRange(0.1),
-)
-@click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
-@click.option(
-    "--admin",
-    "admin_address",
-    default=DEFAULT_ADMIN_ADDRESS,
-    show_default=True,
-    help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
-)
-@click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
-@click.option("--database", help=_DATABASE_HELP)
-@click.option(
-    "--admin-token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
-)
-@click.pass_context
-def serve(
-    ctx: click.Context,
-    listen: tuple[str, ...],
-    ready_file: Path | None,
-    log_level: str,
-    max_connections: int,
-    idle_timeout: float,
-    no_dns: bool,
-    admin_address: str,
-    no_admin: bool,
-    admin_token_file: Path | None,
-    database: str | None,
-) -> None:
-    """Serve activation requests until SIGTERM or Ctrl-C."""
-    setup_logging(log_level)
-    host = host_context(ctx)
-    state = host.state
-    port = state.settings.port
-    config = HostConfig(
-        store_dir=state.directory,
-        listen=tuple(parse_address(a, port) for a in listen),
-        machine_name=host.machine_name,
-        max_connections=max_connections,
-        idle_timeout=idle_timeout,
-        dns_publishing=not no_dns,
-        database=database,
-    )
-    admin = None if no_admin else _admin_config(admin_address, admin_token_file)
-    app = HostApp(config, state=state, admin=admin)
-
-    def ready(addresses: list[tuple[str, int]]) -> None:
-        shown = [format_address(h, p) for h, p in addresses]
-        for address in shown:
-            click.echo(f"listening on {address}")
-        document: dict[str, object] = {"listen": shown}
-        if app.admin is not None and app.admin.address is not None:
-            document["admin"] = format_address(*app.admin.address)
-            click.echo(f"admin on {app.admin.url}")
-        if ready_file is not None:
-            atomic_write(ready_file, msgspec.json.encode(document) + b"\n")
-
-    async def main() -> None:
-        app.install_signal_handlers()
-        await app.serve(ready)
-
-    run(main())
-
-
-def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
-    host, port = parse_address(address, config_default(AdminConfig, "port"))
-    return AdminConfig(host, port, read_token(token_file))
-
-
-def _info(ctx: click.Context, verbose: bool, as_json: bool, database: str | None) -> None:
+def _host_info(ctx: click.Context, database: str | None = None) -> HostInfo:
     state = host_state(ctx)
     now = int(time.time())
     snapshot = state.snapshot(now)
+    serving = serving_host(state.directory)
+    listening = serving.listen if serving is not None else ()
 
     async def gather() -> HostInfo:
         # Reads only (no writer, no file); a host that never ran has an empty store.
         async with open_reader(state.directory, database, missing_ok=True) as reader:
-            return await gather_host_info(snapshot, reader, now)
+            return await gather_host_info(snapshot, reader, now, listening)
 
     if snapshot.host_key is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
-    info = asyncio.run(gather())
+    return asyncio.run(gather())
+
+
+def _info(ctx: click.Context, verbose: bool, as_json: bool, database: str | None) -> None:
+    info = _host_info(ctx, database)
     if as_json:
         echo_json(info)
     else:
         click.echo(host_text(info, verbose=verbose))
+
+
+@host.command()
+@click.pass_context
+def xpr(ctx: click.Context) -> None:
+    """Display when the host's own activation (its certificate) expires."""
+    click.echo(host_xpr_text(_host_info(ctx)))
+
+
+@host.command()
+@click.pass_context
+def upk(ctx: click.Context) -> None:
+    """Uninstall the host key and its certificate (the identity and the store stay)."""
+    if host_state(ctx).uninstall_key() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    click.echo("Uninstalled product key successfully.")
 
 
 @host.command()
@@ -291,3 +226,7 @@ def events(
 
 host.add_command(dns_config)
 host.add_command(unpublish)
+host.add_command(serve)
+host.add_command(show_config)
+host.add_command(backup)
+host.add_command(restore)
