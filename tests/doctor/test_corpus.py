@@ -50,7 +50,7 @@ EVENTS: dict[str, tuple[frozenset[str], str | None]] = {
     "ev_split_two_hosts_format_list.txt": (frozenset({"several-kms-hosts"}), None),
     "ev_unanswered_eventid_first.txt": (frozenset({"request-unanswered"}), "0xC004F074"),
     "ev_dns_publish_failed_wevtutil.txt": (frozenset({"dns-publishing-failed"}), "0x8007232D"),
-    "ev_count_low_de.txt": (frozenset({"event-12289-failed"}), "0xC004F038"),
+    "ev_count_low_de.txt": (frozenset({"count-below-n-policy"}), "0xC004F038"),
 }
 
 

@@ -7,6 +7,7 @@ from openkms.client.state import ClientState
 from openkms.core.codes import describe
 from openkms.core.events import EventRecord
 from openkms.doctor._event_checks import EventAnalyzer
+from openkms.doctor._event_tally import procedure_of
 from openkms.doctor._storeevents import to_windows_event
 from openkms.doctor.findings import Finding, Severity
 
@@ -64,7 +65,7 @@ def _last_result(client: Client, state: ClientState) -> Finding:
     code = state.last_result & 0xFFFFFFFF
     name, info = describe(code)
     return Finding(
-        procedure="events",
+        procedure="events" if code == 0 else procedure_of(code),
         severity=Severity.OK if code == 0 else Severity.ERROR,
         check="last-result",
         evidence=f"{where}: last attempt returned 0x{code:08X} ({name})",

@@ -18,6 +18,7 @@ from openkms.doctor.findings import Finding, Severity
 __all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
 
 CLONE_MIN_INTERLEAVINGS = 2
+CLONE_WINDOW_MINUTES = 15
 
 
 def _codes(analyzer: EventTallies) -> list[Finding]:
@@ -74,19 +75,31 @@ def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
 
 def _clones(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
-    for cmid, tally in sorted(analyzer.cmid_interleaved.items()):
+    for cmid in sorted(analyzer.cmid_interleaved.keys() | analyzer.cmid_bursts.keys()):
         names = analyzer.cmid_names.get(cmid, {})
-        if tally.count < CLONE_MIN_INTERLEAVINGS or len(names) > 1:
-            continue
+        if len(names) > 1:
+            continue  # duplicate-cmid names them
         name = next(iter(names), "?")
+        tally = analyzer.cmid_interleaved.get(cmid)
+        if tally is not None and tally.count >= CLONE_MIN_INTERLEAVINGS:
+            seen = (
+                f"{tally.count + 1} requests within minutes of each other with license states "
+                "or remaining times one machine cannot have"
+            )
+        elif cmid in analyzer.cmid_bursts:
+            tally = analyzer.cmid_bursts[cmid]
+            seen = (
+                f"{tally.count} requests within {CLONE_WINDOW_MINUTES} minutes (one machine "
+                "retries every 2 hours and renews every 7 days)"
+            )
+        else:
+            continue
         out.append(
             Finding(
                 procedure="cmid",
                 severity=Severity.ERROR,
                 check="cmid-clones-one-name",
-                evidence=f"CMID {cmid} ({name}): {tally.count + 1} requests within minutes of "
-                "each other with license states or remaining times one machine cannot have; "
-                f"first {evidence(tally.first)}",
+                evidence=f"CMID {cmid} ({name}): {seen}; e.g. {evidence(tally.first)}",
                 meaning="Several machines share one CMID and one name: a cloned image that was "
                 "not generalized. The host counts them as one machine, so the count stays low.",
                 fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, "

@@ -5,6 +5,7 @@ State grows with distinct machines, CMIDs, hosts and codes, never with events.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -75,6 +76,8 @@ class EventTallies:
     host_seen: Counter[str] = field(default_factory=Counter)
     cmid_last: dict[str, WindowsEvent] = field(default_factory=dict)
     cmid_interleaved: dict[str, Tally] = field(default_factory=dict)
+    cmid_window: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
+    cmid_bursts: dict[str, Tally] = field(default_factory=dict)
 
 
 def short_name(machine: str) -> str:

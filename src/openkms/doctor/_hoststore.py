@@ -9,6 +9,8 @@ from openkms.core.codes import ResultCode, describe
 from openkms.core.trust import Trust
 from openkms.dns.publisher import DomainStatus, PublishStatus, read_status
 from openkms.doctor._event_checks import EventAnalyzer, evidence, n_policy_label
+from openkms.doctor._event_tally import procedure_of
+from openkms.doctor._hostcount import falling_count, stuck_at_one
 from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import OpenKMSError
@@ -21,7 +23,13 @@ __all__ = ["store_findings", "store_problem"]
 _DAY = 86400
 # Findings of the event analysis that apply to a host's own log; failures are grouped here.
 _FROM_ANALYZER = frozenset(
-    {"duplicate-cmid", "n-policy-unexpected", "dns-publishing", "dns-publishing-failed"}
+    {
+        "duplicate-cmid",
+        "cmid-clones-one-name",
+        "n-policy-unexpected",
+        "dns-publishing",
+        "dns-publishing-failed",
+    }
 )
 _FAILED_RATIO_WARNING = 0.10
 
@@ -139,7 +147,7 @@ def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list
         severity = Severity.ERROR if code == ResultCode.HOST_NOT_ACTIVATED else Severity.WARNING
         out.append(
             Finding(
-                procedure="host",
+                procedure=procedure_of(code),
                 severity=severity,
                 check="failed-requests-why",
                 evidence=f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
@@ -249,11 +257,15 @@ def store_findings(state: HostState, trust: Trust | None, now: int, days: int) -
             counters = reader.counters(state.host_id)
             events.read(reader, now - days * _DAY)
             summary = _events_summary(reader, events, days)
+            policies = list(events.analyzer.n_policies)
+            falling = falling_count(reader, app_id, count, policies, now) if app_id else []
     except OpenKMSError as exc:
         return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]
     return [
+        *stuck_at_one(count, events.requests, events.analyzer.cmid_names),
         *_count_findings(count, events, trust, days),
+        *falling,
         *_failed_findings(counters, events, days),
         *dns,
         *analyzed,

@@ -77,11 +77,13 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
 CHECK_RANKS: dict[str, int] = {
     "not-kms-client": 5,
     "host-key-on-client": 8,
-    "count-stuck-at-1": 25,
+    "host-listening": 17,
+    "count-stuck-at-1": 24,
     "duplicate-cmid": 25,
     "cmid-clones-one-name": 25,
     "several-kms-hosts": 30,
     "expiry-soon": 35,
+    "count-falls-below-n": 35,
     "count-below-n-policy": 40,
     "current-count": 40,
     "no-kms-from-dns": 45,
@@ -89,6 +91,7 @@ CHECK_RANKS: dict[str, int] = {
     "last-request-unanswered": 55,
     "license-status": 60,
     "dns-publishing-disabled": 62,
+    "failed-requests": 64,
     "failed-requests-high": 64,
     "failed-requests-rising": 64,
     "n-policy-unexpected": 66,
@@ -107,6 +110,9 @@ _PROCEDURE_RANKS = {
     "events": 70,
     "input": 90,
 }
+# Checks that report a result code found in a log: they rank with the code's procedure, just
+# after the specific checks of that procedure (which say more than the code alone).
+_CODE_CHECKS = frozenset({"failed-requests-why", "last-result"})
 # Result codes that are symptoms, whatever check reports them.
 _SYMPTOM_CODES = {"0xC004F074": 55, "0xC004F039": 54}
 _HOST_STATUS_RANK = 15
@@ -120,7 +126,9 @@ def rank_of(finding: Finding) -> int:
         return _HOST_STATUS_RANK
     if finding.check in CHECK_RANKS:
         return CHECK_RANKS[finding.check]
-    return _PROCEDURE_RANKS.get(finding.procedure, 75)
+    rank = _PROCEDURE_RANKS.get(finding.procedure, 75)
+    generic = finding.check in _CODE_CHECKS or finding.check.startswith("event-")
+    return rank + 1 if generic and finding.code else rank
 
 
 def _order(finding: Finding) -> tuple[int, int, int]:
