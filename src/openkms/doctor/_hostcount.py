@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from openkms.core import settings
 from openkms.doctor._event_checks import n_policy_label
 from openkms.doctor.findings import Finding, Severity
-from openkms.store.base import ClientQuery
-from openkms.store.sqlite import SqliteReader
+from openkms.store.base import ClientQuery, HostStoreReader
 
 __all__ = ["STUCK_MIN_REQUESTS", "falling_count", "stuck_at_one"]
 
@@ -50,8 +49,8 @@ def _when(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")
 
 
-def falling_count(
-    reader: SqliteReader, application_id: str, count: int, policies: list[int], now: int
+async def falling_count(
+    reader: HostStoreReader, application_id: str, count: int, policies: list[int], now: int
 ) -> list[Finding]:
     """For each N-policy the count meets today: when it falls below it, if nobody renews."""
     window = settings.COUNT_WINDOW_DAYS * _DAY
@@ -60,10 +59,10 @@ def falling_count(
     for n in sorted(set(policies)):
         if count < n:
             continue
-        recent = reader.clients(ClientQuery(application_id, seen_since=now - window, limit=n))
+        recent = await reader.clients(ClientQuery(application_id, seen_since=now - window, limit=n))
         if len(recent) < n or recent[n - 1].last_seen >= now - renewal:
             continue  # n clients renewed within the renewal interval: the count holds
-        renewing = len(reader.clients(ClientQuery(application_id, seen_since=now - renewal)))
+        renewing = len(await reader.clients(ClientQuery(application_id, seen_since=now - renewal)))
         falls = recent[n - 1].last_seen + window
         days = max(0, math.ceil((falls - now) / _DAY))
         out.append(
