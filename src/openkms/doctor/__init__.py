@@ -8,7 +8,7 @@ return data (:class:`Finding`, :class:`Report`, :class:`Explanation`); the click
 from __future__ import annotations
 
 from openkms.doctor.explain import Explanation, explain, parse_code
-from openkms.doctor.findings import PROCEDURES, Finding, Report, Severity
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Report, Severity
 from openkms.doctor.slmgr import SlmgrLicense, check_slmgr_files, parse_slmgr, parse_slmgr_text
 from openkms.doctor.winevents import (
     ArtefactError,
@@ -25,6 +25,7 @@ __all__ = [
     "EventFormat",
     "Explanation",
     "Finding",
+    "Procedure",
     "Report",
     "Severity",
     "SlmgrLicense",

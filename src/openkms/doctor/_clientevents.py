@@ -9,7 +9,7 @@ from openkms.core.events import EventRecord
 from openkms.doctor._event_checks import EventAnalyzer
 from openkms.doctor._event_tally import procedure_of
 from openkms.doctor._storeevents import to_windows_event
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 
 __all__ = ["event_findings"]
 
@@ -26,7 +26,7 @@ def _last_request(records: list[EventRecord], client: Client) -> Finding | None:
     answered = any(r.event_id == 12289 for r in records[last + 1 :])
     if answered:
         return Finding(
-            procedure="port",
+            procedure=Procedure.PORT,
             severity=Severity.OK,
             check="last-request",
             evidence=f"{where}: the last 12288 (to {server}) has its 12289",
@@ -40,7 +40,7 @@ def _last_request(records: list[EventRecord], client: Client) -> Finding | None:
     name, info = describe(code)
     why = f" ({hresult} {name}: {info.message})" if code else ""
     return Finding(
-        procedure="port",
+        procedure=Procedure.PORT,
         severity=Severity.ERROR,
         check="last-request-unanswered",
         evidence=f"{where}: the last 12288 (to {server}) has no 12289{why}",
@@ -55,7 +55,7 @@ def _last_result(client: Client, state: ClientState) -> Finding:
     where = client.directory / "client.json"
     if not state.last_attempt_at:
         return Finding(
-            procedure="events",
+            procedure=Procedure.EVENTS,
             severity=Severity.WARNING,
             check="last-result",
             evidence=f"{where}: no activation attempt recorded",
@@ -65,7 +65,7 @@ def _last_result(client: Client, state: ClientState) -> Finding:
     code = state.last_result & 0xFFFFFFFF
     name, info = describe(code)
     return Finding(
-        procedure="events" if code == 0 else procedure_of(code),
+        procedure=Procedure.EVENTS if code == 0 else procedure_of(code),
         severity=Severity.OK if code == 0 else Severity.ERROR,
         check="last-result",
         evidence=f"{where}: last attempt returned 0x{code:08X} ({name})",
@@ -84,7 +84,7 @@ def event_findings(client: Client, state: ClientState) -> list[Finding]:
         if path.exists() and path.stat().st_size:
             findings.append(
                 Finding(
-                    procedure="input",
+                    procedure=Procedure.INPUT,
                     severity=Severity.ERROR,
                     check="events-unreadable",
                     evidence=f"{path}: no readable event (not an OpenKMS client event log)",

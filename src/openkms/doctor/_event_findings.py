@@ -13,7 +13,7 @@ from openkms.doctor._event_tally import (
     short_name,
 )
 from openkms.doctor._evtmodel import WindowsEvent, parse_int
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 
 __all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
 
@@ -41,7 +41,7 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
             continue
         out.append(
             Finding(
-                procedure="port",
+                procedure=Procedure.PORT,
                 severity=Severity.WARNING if state.answered else Severity.ERROR,
                 check="request-unanswered",
                 evidence=f"{name}: {tally.count} 12288 without a 12289 within 5 minutes "
@@ -61,7 +61,7 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
 def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
     """12288 without 12289 on the client, but the host logged the requests: they arrived."""
     return Finding(
-        procedure="events",
+        procedure=Procedure.EVENTS,
         severity=Severity.WARNING,
         check="response-not-in-client-log",
         evidence=f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
@@ -96,7 +96,7 @@ def _clones(analyzer: EventTallies) -> list[Finding]:
             continue
         out.append(
             Finding(
-                procedure="cmid",
+                procedure=Procedure.CMID,
                 severity=Severity.ERROR,
                 check="cmid-clones-one-name",
                 evidence=f"CMID {cmid} ({name}): {seen}; e.g. {evidence(tally.first)}",
@@ -118,7 +118,7 @@ def _low_count(analyzer: EventTallies) -> list[Finding]:
             continue
         out.append(
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.ERROR,
                 check="count-below-n-policy",
                 evidence=f"{name}: host count {count} < N-policy {state.max_n}; {evidence(last)}",
@@ -138,7 +138,7 @@ def _cmids(analyzer: EventTallies) -> list[Finding]:
         first = next(iter(names.values()))
         out.append(
             Finding(
-                procedure="cmid",
+                procedure=Procedure.CMID,
                 severity=Severity.ERROR,
                 check="duplicate-cmid",
                 evidence=f"CMID {cmid} used by {len(names)} machines "
@@ -161,7 +161,7 @@ def _policies(analyzer: EventTallies) -> list[Finding]:
         first = analyzer.n_examples[odd[0]]
         return [
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.WARNING,
                 check="n-policy-unexpected",
                 evidence=f"N-policies seen: {mix}; first unusual {evidence(first)}",
@@ -178,7 +178,7 @@ def _policies(analyzer: EventTallies) -> list[Finding]:
     )
     return [
         Finding(
-            procedure="count",
+            procedure=Procedure.COUNT,
             severity=Severity.OK,
             check="n-policy-mix",
             evidence=f"N-policies seen: {mix}",
@@ -193,7 +193,7 @@ def _servers(analyzer: EventTallies) -> list[Finding]:
     listed = ", ".join(f"{s} x{t.count}" for s, t in sorted(analyzer.servers.items()))
     return [
         Finding(
-            procedure="count",
+            procedure=Procedure.COUNT,
             severity=Severity.WARNING,
             check="several-kms-hosts",
             evidence=f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
@@ -212,7 +212,7 @@ def _dns(analyzer: EventTallies) -> list[Finding]:
         if failures is None and success is not None:
             out.append(
                 Finding(
-                    procedure="dns",
+                    procedure=Procedure.DNS,
                     severity=Severity.OK,
                     check="dns-publishing",
                     evidence=f"12294 for {domain}: {evidence(success)}",
@@ -231,7 +231,7 @@ def _dns_failure(domain: str, success: WindowsEvent | None, failures: Tally) -> 
     latest = failures.last or failures.first
     recovered = success is not None and _after(success, latest)
     return Finding(
-        procedure="dns",
+        procedure=Procedure.DNS,
         severity=Severity.WARNING if recovered else Severity.ERROR,
         check="dns-publishing-failed",
         evidence=f"{failures.count} 12293 for {domain}"
@@ -253,7 +253,7 @@ def _summary(analyzer: EventTallies) -> list[Finding]:
         return []
     return [
         Finding(
-            procedure="events",
+            procedure=Procedure.EVENTS,
             severity=Severity.OK,
             check="events-read",
             evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "

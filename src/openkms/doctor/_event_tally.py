@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from openkms.core import settings
 from openkms.doctor._evtmodel import WindowsEvent
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Severity
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 
 __all__ = [
     "MAX_TRACKED",
@@ -86,10 +86,10 @@ def short_name(machine: str) -> str:
     return machine.strip().lower().partition(".")[0]
 
 
-def procedure_of(code: int) -> str:
+def procedure_of(code: int) -> Procedure:
     """The troubleshooting procedure a result code points to first."""
     procedure = explain(code & 0xFFFFFFFF).procedure
-    return procedure if procedure in PROCEDURES else "events"
+    return Procedure(procedure) if procedure in PROCEDURES else Procedure.EVENTS
 
 
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from openkms.core import settings
 from openkms.doctor._event_checks import n_policy_label
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.store.base import ClientQuery, HostStoreReader
 
 __all__ = ["STUCK_MIN_REQUESTS", "falling_count", "stuck_at_one"]
@@ -32,7 +32,7 @@ def stuck_at_one(
     cmid, names = next(iter(cmids.items()))
     return [
         Finding(
-            procedure="cmid",
+            procedure=Procedure.CMID,
             severity=Severity.ERROR,
             check="count-stuck-at-1",
             evidence=f"current count 1 after {requests} request(s) (12290), all from CMID {cmid} "
@@ -67,7 +67,7 @@ async def falling_count(
         days = max(0, math.ceil((falls - now) / _DAY))
         out.append(
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.WARNING,
                 check="count-falls-below-n",
                 evidence=f"current count {count} >= N-policy {n_policy_label(n)}, but only "

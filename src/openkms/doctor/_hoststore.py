@@ -12,7 +12,7 @@ from openkms.doctor._event_checks import EventAnalyzer, evidence, n_policy_label
 from openkms.doctor._event_tally import procedure_of
 from openkms.doctor._hostcount import falling_count, stuck_at_one
 from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
 from openkms.store import open_reader, sqlite_path
@@ -37,7 +37,7 @@ _FAILED_RATIO_WARNING = 0.10
 def store_problem(directory: Path, check: str, message: str, fix: str = "") -> Finding:
     """A store that is not what it claims: an ``input`` error, never a traceback."""
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.ERROR,
         check=check,
         evidence=f"{directory}: {message}",
@@ -86,7 +86,7 @@ def _count_findings(
     if not policies:
         return [
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.WARNING if catalog else Severity.OK,
                 check="current-count",
                 evidence=f"current count {count}; no N-policy seen: {seen}",
@@ -102,7 +102,7 @@ def _count_findings(
         if count >= n:
             out.append(
                 Finding(
-                    procedure="count",
+                    procedure=Procedure.COUNT,
                     severity=Severity.OK,
                     check="count-vs-n-policy",
                     evidence=f"current count {count} >= N-policy {label} ({requests} request(s))",
@@ -113,7 +113,7 @@ def _count_findings(
         code = ResultCode.COUNT_TOO_LOW
         out.append(
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.ERROR,
                 check="count-vs-n-policy",
                 evidence=f"current count {count} < N-policy {label}: {requests} request(s) "
@@ -131,7 +131,7 @@ def _count_findings(
 def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list[Finding]:
     ratio = counters.failed / counters.total if counters.total else 0.0
     summary = Finding(
-        procedure="host",
+        procedure=Procedure.HOST,
         severity=Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
         check="failed-requests",
         evidence=f"cumulative requests: {counters.total} total, {counters.failed} failed "
@@ -166,7 +166,7 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
     if not state.settings.dns_publishing:
         return [
             Finding(
-                procedure="dns",
+                procedure=Procedure.DNS,
                 severity=Severity.WARNING,
                 check="dns-publishing-disabled",
                 evidence=f"{where}: DNS publishing disabled",
@@ -179,7 +179,7 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
     if status is None or not status.last_run:
         return [
             Finding(
-                procedure="dns",
+                procedure=Procedure.DNS,
                 severity=Severity.WARNING,
                 check="dns-publishing-status",
                 evidence=f"{state.directory}: DNS publishing enabled, but it never ran "
@@ -201,7 +201,7 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
         code = int(ResultCode.DNS_SERVER_FAILURE)
     if code == 0:
         return Finding(
-            procedure="dns",
+            procedure=Procedure.DNS,
             severity=Severity.OK,
             check="dns-publishing-status",
             evidence=f"{where}: published (12294)",
@@ -209,7 +209,7 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
         )
     name, info = describe(code)
     return Finding(
-        procedure="dns",
+        procedure=Procedure.DNS,
         severity=Severity.ERROR,
         check="dns-publishing-status",
         evidence=f"{where}: failed {domain.result} {domain.message} (12293)",
@@ -223,7 +223,7 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
 def _events_summary(path: Path, events: _HostEvents, days: int) -> Finding:
     span = f"records {events.first_seq}..{events.last_seq}" if events.first_seq else "no records"
     return Finding(
-        procedure="events",
+        procedure=Procedure.EVENTS,
         severity=Severity.OK,
         check="events-read",
         evidence=f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
@@ -242,7 +242,7 @@ async def store_findings(
     if not path.exists():
         return [
             Finding(
-                procedure="count",
+                procedure=Procedure.COUNT,
                 severity=Severity.WARNING,
                 check="store-missing",
                 evidence=f"{path}: no database",

@@ -10,7 +10,7 @@ import datetime as dt
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.probe import ProbeOutcome, ProbeResult
 
 __all__ = [
@@ -37,7 +37,9 @@ _CONNECT_FIXES = {
 }
 
 
-def connect_finding(result: ProbeResult, procedure: str = "port", label: str = "") -> Finding:
+def connect_finding(
+    result: ProbeResult, procedure: Procedure = Procedure.PORT, label: str = ""
+) -> Finding:
     """The telnet test: did the TCP connection open?"""
     what = f"{label} " if label else ""
     if result.connected:
@@ -65,7 +67,7 @@ def _when(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _answer_finding(result: ProbeResult, procedure: str) -> Finding:
+def _answer_finding(result: ProbeResult, procedure: Procedure) -> Finding:
     response = result.response
     assert response is not None
     return Finding(
@@ -80,7 +82,7 @@ def _answer_finding(result: ProbeResult, procedure: str) -> Finding:
     )
 
 
-def _not_openkms(result: ProbeResult, procedure: str) -> Finding:
+def _not_openkms(result: ProbeResult, procedure: Procedure) -> Finding:
     windows = " On port 1688 this may be a Windows KMS host, which speaks Microsoft's RPC "
     windows += "protocol: that is fine for Windows clients, but OpenKMS clients cannot use it."
     return Finding(
@@ -97,7 +99,7 @@ def _not_openkms(result: ProbeResult, procedure: str) -> Finding:
     )
 
 
-def _refused_probe(result: ProbeResult, procedure: str) -> Finding:
+def _refused_probe(result: ProbeResult, procedure: Procedure) -> Finding:
     name, info = result.code.name, result.code.info
     return Finding(
         procedure=procedure,
@@ -116,7 +118,7 @@ def _activation_finding(result: ProbeResult) -> Finding | None:
         return None
     code = ResultCode.HOST_NOT_ACTIVATED
     return Finding(
-        procedure="host",
+        procedure=Procedure.HOST,
         severity=Severity.ERROR,
         check="host-activated",
         evidence=f"{result.where}: the host says it is not activated",
@@ -138,7 +140,7 @@ def skew_finding(result: ProbeResult) -> Finding | None:
     if size > SKEW_ERROR_SECONDS:
         code = ResultCode.CLOCK_SKEW
         return Finding(
-            procedure="clock",
+            procedure=Procedure.CLOCK,
             severity=Severity.ERROR,
             check="clock-skew",
             evidence=evidence,
@@ -149,7 +151,7 @@ def skew_finding(result: ProbeResult) -> Finding | None:
         )
     if size > SKEW_WARNING_SECONDS:
         return Finding(
-            procedure="clock",
+            procedure=Procedure.CLOCK,
             severity=Severity.WARNING,
             check="clock-skew",
             evidence=evidence,
@@ -158,7 +160,7 @@ def skew_finding(result: ProbeResult) -> Finding | None:
             fix="Synchronise both clocks (NTP).",
         )
     return Finding(
-        procedure="clock",
+        procedure=Procedure.CLOCK,
         severity=Severity.OK,
         check="clock-skew",
         evidence=evidence,
@@ -175,7 +177,11 @@ def _duration(seconds: float) -> str:
 
 
 def probe_findings(
-    result: ProbeResult, procedure: str = "port", *, activation: bool = True, clock: bool = True
+    result: ProbeResult,
+    procedure: Procedure = Procedure.PORT,
+    *,
+    activation: bool = True,
+    clock: bool = True,
 ) -> list[Finding]:
     """Everything a probe tells: connect, who answers, activation and clock."""
     findings = [connect_finding(result, procedure)]

@@ -16,7 +16,7 @@ import msgspec
 from openkms.doctor._slmgr_labels import FLAG_LINES, LABELS, fallback_field
 from openkms.doctor._text import normalize_label
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Severity
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 
 __all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
 
@@ -93,7 +93,9 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
         cause = f" {words.cause}" if words.cause else ""
         out.append(
             Finding(
-                procedure=words.procedure if words.procedure in PROCEDURES else "events",
+                procedure=Procedure(words.procedure)
+                if words.procedure in PROCEDURES
+                else Procedure.EVENTS,
                 severity=Severity.ERROR,
                 check="slmgr-error-code",
                 evidence=f"{source}:{first.line}: {first.text}{more}",
@@ -109,7 +111,7 @@ def labels_finding(scan: TextScan, source: str) -> Finding:
     """Labels not recognised: name them and say what was still read."""
     codes = ", ".join(sorted({f"0x{c.code:08X}" for c in scan.codes})) or "none"
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.WARNING if scan.codes else Severity.ERROR,
         check="slmgr-labels-unknown",
         evidence=f"{source}: labels not recognised: {', '.join(scan.unknown_labels)}; "

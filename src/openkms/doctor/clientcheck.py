@@ -26,7 +26,7 @@ from openkms.dns.srv import DnsLocator, DnsServer
 from openkms.doctor._clientevents import event_findings
 from openkms.doctor._hoststore import store_problem
 from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.probe import ProbeResult, probe
 from openkms.errors import DnsError, OpenKMSError
 
@@ -63,7 +63,7 @@ def _role(directory: Path) -> Finding | None:
         )
     code = ResultCode.NO_PRODUCT_KEY
     return Finding(
-        procedure="key",
+        procedure=Procedure.KEY,
         severity=Severity.ERROR,
         check="no-key",
         evidence=f"{directory}: no client.json: no product key was ever installed here",
@@ -80,7 +80,7 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
         code = ResultCode.NO_PRODUCT_KEY
         return [
             Finding(
-                procedure="key",
+                procedure=Procedure.KEY,
                 severity=Severity.ERROR,
                 check="no-key",
                 evidence=f"{where}: no product key installed",
@@ -98,7 +98,7 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
     if key.kind is KeyKind.HOST:
         return [
             Finding(
-                procedure="key",
+                procedure=Procedure.KEY,
                 severity=Severity.ERROR,
                 check="host-key-on-client",
                 evidence=f"{where}: the installed key (partial {key.partial}) is a host key",
@@ -114,7 +114,7 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
 
 def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
     return Finding(
-        procedure="key",
+        procedure=Procedure.KEY,
         severity=Severity.ERROR,
         check="invalid-key",
         evidence=f"{where}: the installed key does not parse: {exc.message}",
@@ -130,7 +130,7 @@ def _product_findings(
     if client.trust() is None:
         code = ResultCode.TRUST_MISSING
         finding = Finding(
-            procedure="key",
+            procedure=Procedure.KEY,
             severity=Severity.ERROR,
             check="trust-missing",
             evidence=f"{client.directory / 'trust.json'}: missing",
@@ -146,7 +146,7 @@ def _product_findings(
         ], None
     return [
         Finding(
-            procedure="key",
+            procedure=Procedure.KEY,
             severity=Severity.OK,
             check="setup-key",
             evidence=f"{where}: setup key installed (partial {key.partial}): {product.name}, "
@@ -164,7 +164,7 @@ def _license_finding(client: Client) -> Finding:
     if lic.state is LicenseState.LICENSED:
         soon = days < _EXPIRY_WARNING_DAYS
         return Finding(
-            procedure="client",
+            procedure=Procedure.CLIENT,
             severity=Severity.WARNING if soon else Severity.OK,
             check="expiry-soon" if soon else "license-status",
             evidence=f"{seen}, {left} before the activation expires",
@@ -175,7 +175,7 @@ def _license_finding(client: Client) -> Finding:
     reason = lic.reason if lic.reason is not ResultCode.OK else ResultCode.GRACE_EXPIRED
     if lic.state in (LicenseState.NOTIFICATION, LicenseState.UNLICENSED):
         return Finding(
-            procedure="client",
+            procedure=Procedure.CLIENT,
             severity=Severity.ERROR,
             check="license-status",
             evidence=f"{seen} (reason {reason.hex})",
@@ -185,7 +185,7 @@ def _license_finding(client: Client) -> Finding:
             code=reason.hex,
         )
     return Finding(
-        procedure="client",
+        procedure=Procedure.CLIENT,
         severity=Severity.WARNING,
         check="license-status",
         evidence=f"{seen}, {left} of grace",
@@ -198,7 +198,7 @@ def _license_finding(client: Client) -> Finding:
 def _rearm_finding(client: Client, state: ClientState) -> Finding:
     left = settings.MAX_REARMS - state.rearms_used
     return Finding(
-        procedure="client",
+        procedure=Procedure.CLIENT,
         severity=Severity.OK if left > 0 else Severity.WARNING,
         check="rearms-left",
         evidence=f"{client.directory / 'client.json'}: {left} rearm(s) left of "
@@ -239,7 +239,7 @@ async def _targets(
 def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: bool) -> Finding:
     domain = state.kms_domain or "the DNS search list"
     return Finding(
-        procedure="dns",
+        procedure=Procedure.DNS,
         severity=Severity.WARNING if cached else Severity.ERROR,
         check="discovery",
         evidence=f"SRV lookup of {service} in {domain}: {exc.message}",
@@ -256,7 +256,7 @@ def _count_finding(result: ProbeResult, product: Product) -> Finding | None:
         return None
     code = ResultCode.COUNT_TOO_LOW
     return Finding(
-        procedure="count",
+        procedure=Procedure.COUNT,
         severity=Severity.ERROR,
         check="count-vs-n-policy",
         evidence=f"{result.where}: current count {response.current_count} < N-policy "
@@ -280,7 +280,7 @@ async def _host_findings(
         )
         findings.append(
             Finding(
-                procedure="port",
+                procedure=Procedure.PORT,
                 severity=Severity.OK,
                 check="kms-host",
                 evidence=f"{candidate.source} host {candidate.host}:{candidate.port}"
@@ -288,7 +288,7 @@ async def _host_findings(
                 meaning="The host this client tries (skms, then the cached host, then DNS).",
             )
         )
-        findings += probe_findings(result, "port")
+        findings += probe_findings(result, Procedure.PORT)
         count = _count_finding(result, product) if product else None
         findings += [count] if count else []
     return findings

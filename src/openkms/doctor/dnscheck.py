@@ -29,7 +29,7 @@ from openkms.dns.srv import (
     system_search_domains,
 )
 from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.probe import probe, tcp_connect
 from openkms.errors import DnsError
 
@@ -77,7 +77,7 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
     listed = ", ".join(search) or "empty"
     if options.domain is None:
         return Finding(
-            procedure="dns",
+            procedure=Procedure.DNS,
             severity=Severity.OK if search else Severity.ERROR,
             check="dns-search-list",
             evidence=f"this machine's DNS search list: {listed}",
@@ -92,7 +92,7 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
     domain = domains[0].lower()
     inside = any(d.lower().rstrip(".") == domain for d in search)
     return Finding(
-        procedure="dns",
+        procedure=Procedure.DNS,
         severity=Severity.OK if inside else Severity.WARNING,
         check="dns-search-list",
         evidence=f"this machine's DNS search list: {listed}; {domain} "
@@ -119,7 +119,7 @@ async def _service_findings(
     listed = "; ".join(f"{r.priority} {r.weight} {r.port} {r.target}" for r in records)
     findings = [
         Finding(
-            procedure="dns",
+            procedure=Procedure.DNS,
             severity=Severity.OK,
             check="srv-records",
             evidence=f"{name} SRV (priority weight port target, TTL {ttl} s): {listed}",
@@ -138,7 +138,7 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
     not_found = exc.code.hex == "0x8007232B"
     if windows and not_found:
         return Finding(
-            procedure="dns",
+            procedure=Procedure.DNS,
             severity=Severity.OK,
             check="srv-records",
             evidence=f"{name}: no SRV record ({exc.code.hex})",
@@ -146,7 +146,7 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
             "volume activation).",
         )
     return Finding(
-        procedure="dns",
+        procedure=Procedure.DNS,
         severity=Severity.ERROR,
         check="srv-records",
         evidence=f"{name}: {exc.message}",
@@ -162,7 +162,7 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
 
 def _several(name: str, records: list[SrvRecord]) -> Finding:
     return Finding(
-        procedure="count",
+        procedure=Procedure.COUNT,
         severity=Severity.WARNING,
         check="several-hosts",
         evidence=f"{name}: {len(records)} hosts ({', '.join(r.target for r in records)})",
@@ -182,7 +182,7 @@ async def _target_findings(
     if not addresses:
         return [
             Finding(
-                procedure="dns",
+                procedure=Procedure.DNS,
                 severity=Severity.ERROR,
                 check="srv-target",
                 evidence=f"{record.target}: no A or AAAA record",
@@ -194,7 +194,7 @@ async def _target_findings(
         ]
     findings = [
         Finding(
-            procedure="dns",
+            procedure=Procedure.DNS,
             severity=Severity.OK,
             check="srv-target",
             evidence=f"{record.target} -> {', '.join(addresses)}",
@@ -204,10 +204,10 @@ async def _target_findings(
     for address in addresses:
         if windows or not options.probe:
             result = await tcp_connect(address, record.port, options.timeout)
-            findings += probe_findings(result, "port", activation=False, clock=False)
+            findings += probe_findings(result, Procedure.PORT, activation=False, clock=False)
         else:
             result = await probe(address, record.port, options.timeout)
-            findings += probe_findings(result, "port", clock=False)
+            findings += probe_findings(result, Procedure.PORT, clock=False)
     return findings
 
 
@@ -228,7 +228,7 @@ async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
         return [
             *findings,
             Finding(
-                procedure="dns",
+                procedure=Procedure.DNS,
                 severity=Severity.ERROR,
                 check="dns-servers",
                 evidence="no DNS server configured (resolv.conf)",

@@ -19,32 +19,42 @@ from collections.abc import Iterable
 
 import msgspec
 
-__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Report", "Severity", "rank_of"]
+__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Procedure", "Report", "Severity", "rank_of"]
 
-PROCEDURES: tuple[str, ...] = (
-    "input",
-    "host",
-    "key",
-    "client",
-    "count",
-    "cmid",
-    "dns",
-    "port",
-    "events",
-    "clock",
-)
+
+class Procedure(enum.StrEnum):
+    """The troubleshooting procedures, in the order a report lists them."""
+
+    INPUT = "input"
+    HOST = "host"
+    KEY = "key"
+    CLIENT = "client"
+    COUNT = "count"
+    CMID = "cmid"
+    DNS = "dns"
+    PORT = "port"
+    EVENTS = "events"
+    CLOCK = "clock"
+
+    @property
+    def heading(self) -> str:
+        """The report's heading for this procedure."""
+        return _TITLES[self]
+
+
+PROCEDURES: tuple[Procedure, ...] = tuple(Procedure)
 
 _TITLES = {
-    "input": "Input files",
-    "host": "KMS host",
-    "key": "Product keys and channels",
-    "client": "KMS client",
-    "count": "Activation count",
-    "cmid": "Client machine IDs (CMID)",
-    "dns": "DNS publishing and discovery",
-    "port": "Network path and port",
-    "events": "Event logs",
-    "clock": "Clocks",
+    Procedure.INPUT: "Input files",
+    Procedure.HOST: "KMS host",
+    Procedure.KEY: "Product keys and channels",
+    Procedure.CLIENT: "KMS client",
+    Procedure.COUNT: "Activation count",
+    Procedure.CMID: "Client machine IDs (CMID)",
+    Procedure.DNS: "DNS publishing and discovery",
+    Procedure.PORT: "Network path and port",
+    Procedure.EVENTS: "Event logs",
+    Procedure.CLOCK: "Clocks",
 }
 
 
@@ -64,7 +74,7 @@ class Severity(enum.Enum):
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """One thing the doctor saw, in the words of the troubleshooting guides."""
 
-    procedure: str
+    procedure: Procedure
     severity: Severity
     check: str
     evidence: str
@@ -98,17 +108,17 @@ CHECK_RANKS: dict[str, int] = {
     "non-default-port": 68,
     "slmgr-labels-unknown": 85,
 }
-_PROCEDURE_RANKS = {
-    "key": 10,
-    "host": 15,
-    "clock": 20,
-    "cmid": 25,
-    "count": 40,
-    "dns": 45,
-    "port": 50,
-    "client": 52,
-    "events": 70,
-    "input": 90,
+_PROCEDURE_RANKS: dict[Procedure, int] = {
+    Procedure.KEY: 10,
+    Procedure.HOST: 15,
+    Procedure.CLOCK: 20,
+    Procedure.CMID: 25,
+    Procedure.COUNT: 40,
+    Procedure.DNS: 45,
+    Procedure.PORT: 50,
+    Procedure.CLIENT: 52,
+    Procedure.EVENTS: 70,
+    Procedure.INPUT: 90,
 }
 # Checks that report a result code found in a log: they rank with the code's procedure, just
 # after the specific checks of that procedure (which say more than the code alone).
@@ -135,11 +145,8 @@ def _order(finding: Finding) -> tuple[int, int, int]:
     return (finding.severity is Severity.OK, rank_of(finding), -finding.severity.exit_code)
 
 
-def _procedure_rank(procedure: str) -> int:
-    try:
-        return PROCEDURES.index(procedure)
-    except ValueError:
-        return len(PROCEDURES)
+def _procedure_rank(procedure: Procedure) -> int:
+    return PROCEDURES.index(procedure)
 
 
 class Report:
@@ -162,9 +169,9 @@ class Report:
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
-    def grouped(self) -> list[tuple[str, list[Finding]]]:
+    def grouped(self) -> list[tuple[Procedure, list[Finding]]]:
         """(procedure, findings) pairs in the guides' order; insertion order within a group."""
-        groups: dict[str, list[Finding]] = {}
+        groups: dict[Procedure, list[Finding]] = {}
         for finding in self.findings:
             groups.setdefault(finding.procedure, []).append(finding)
         return sorted(groups.items(), key=lambda item: _procedure_rank(item[0]))
@@ -211,7 +218,7 @@ class Report:
             lines.extend(_finding_lines(top))
             lines.append("")
         for procedure, items in self.grouped():
-            lines.append(f"== {_TITLES.get(procedure, procedure)} ==")
+            lines.append(f"== {procedure.heading} ==")
             for finding in items:
                 lines.extend(_finding_lines(finding))
                 lines.append("")

@@ -20,7 +20,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.doctor._hoststore import store_findings, store_problem
 from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.probe import probe
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostActivation, HostState
@@ -72,7 +72,7 @@ def _role(directory: Path, state: HostState) -> list[Finding] | None:
         code = ResultCode.NO_PRODUCT_KEY
         return [
             Finding(
-                procedure="host",
+                procedure=Procedure.HOST,
                 severity=Severity.ERROR,
                 check="host-key",
                 evidence=f"{directory / 'host.json'}: no host key installed",
@@ -88,7 +88,7 @@ def _key_ok(directory: Path, state: HostState) -> Finding:
     key = state.host_key()
     assert key is not None
     return Finding(
-        procedure="host",
+        procedure=Procedure.HOST,
         severity=Severity.OK,
         check="host-key",
         evidence=f"{directory / 'host.json'}: host key installed (partial product key "
@@ -106,7 +106,7 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
             code = ResultCode.HARDWARE_OUT_OF_TOLERANCE
         return [
             Finding(
-                procedure="host",
+                procedure=Procedure.HOST,
                 severity=Severity.ERROR,
                 check="host-activated",
                 evidence=f"{where}: License Status Notification: {activation.problem}",
@@ -124,7 +124,7 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
     if left < _CERT_WARNING_DAYS:
         return [
             Finding(
-                procedure="host",
+                procedure=Procedure.HOST,
                 severity=Severity.WARNING,
                 check="host-certificate-expiry",
                 evidence=evidence,
@@ -136,7 +136,7 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
         ]
     return [
         Finding(
-            procedure="host",
+            procedure=Procedure.HOST,
             severity=Severity.OK,
             check="host-activated",
             evidence=evidence,
@@ -156,7 +156,7 @@ async def _listening(
     if not result.connected:
         return [
             Finding(
-                procedure="port",
+                procedure=Procedure.PORT,
                 severity=Severity.ERROR,
                 check="host-listening",
                 evidence=f"{result.detail} ({result.code.hex})",
@@ -168,12 +168,12 @@ async def _listening(
                 code=result.code.hex,
             )
         ]
-    findings = probe_findings(result, "port", activation=False, clock=False)
+    findings = probe_findings(result, Procedure.PORT, activation=False, clock=False)
     response = result.response
     if response is not None and response.host_id != state.host_id:
         findings.append(
             Finding(
-                procedure="port",
+                procedure=Procedure.PORT,
                 severity=Severity.WARNING,
                 check="host-listening",
                 evidence=f"{result.where} is answered by host {response.host_id}, this store "

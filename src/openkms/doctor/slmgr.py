@@ -15,7 +15,7 @@ from openkms.doctor._slmgr_checks import check_license, check_snapshots
 from openkms.doctor._slmgr_parse import SlmgrLicense, parse_slmgr_text
 from openkms.doctor._slmgr_text import code_findings, labels_finding, scan_text
 from openkms.doctor._text import ArtefactError
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 
 __all__ = [
     "MAX_SLMGR_BYTES",
@@ -115,7 +115,7 @@ def _by_identity(blocks: Iterable[SlmgrLicense]) -> list[list[SlmgrLicense]]:
 
 def _unreadable(path: Path, exc: ArtefactError) -> Finding:
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.ERROR,
         check="slmgr-unreadable",
         evidence=exc.message,

@@ -24,7 +24,7 @@ from openkms.doctor._evt_xml import read_xml_events
 from openkms.doctor._evtmodel import WindowsEvent
 from openkms.doctor._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
 from openkms.doctor._text import normalize_label, sniff_encoding
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.errors import ArtefactError
 
 __all__ = [
@@ -125,7 +125,7 @@ def analyze_events(events: Iterator[WindowsEvent], analyzer: EventAnalyzer) -> i
 def _unreadable(exc: ArtefactError, read: int) -> Finding:
     partial = f" ({read} KMS event(s) before that were checked)" if read else ""
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.ERROR,
         check="events-unreadable",
         evidence=exc.message + partial,
@@ -139,7 +139,7 @@ def _unreadable(exc: ArtefactError, read: int) -> Finding:
 
 def _skipped(exc: DamagedRecordsError) -> Finding:
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.WARNING,
         check="evtx-records-skipped",
         evidence=exc.message,
@@ -152,7 +152,7 @@ def _skipped(exc: DamagedRecordsError) -> Finding:
 
 def _empty(path: Path) -> Finding:
     return Finding(
-        procedure="input",
+        procedure=Procedure.INPUT,
         severity=Severity.WARNING,
         check="no-kms-events",
         evidence=f"{path}: no event 12288, 12289, 12290, 12293 or 12294",
