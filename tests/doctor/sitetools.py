@@ -14,6 +14,7 @@ from openkms._address import format_address
 from openkms.cli.main import cli
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.transport import TcpTransport
+from openkms.doctor.catalogue import check_of
 from openkms.errors import network_error
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
@@ -83,7 +84,9 @@ def doctor_json(*args: str) -> tuple[int, list[dict[str, Any]]]:
     assert "Traceback" not in out + err
     data = json.loads(out)
     assert data["exit_code"] == code
-    return code, [f for group in data["procedures"] for f in group["findings"]]
+    findings = [f for group in data["procedures"] for f in group["findings"]]
+    assert [f["check"] for f in findings if check_of(f["check"]) is None] == []
+    return code, findings
 
 
 def by_check(findings: list[dict[str, Any]], check: str) -> list[dict[str, Any]]:

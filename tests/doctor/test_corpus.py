@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from openkms.doctor import Report, check_event_files, check_slmgr_files
+from openkms.doctor.catalogue import check_of
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -70,6 +71,15 @@ def test_top_finding_is_the_real_cause(name: str) -> None:
     assert check in checks, text
     if code is not None:
         assert found_code == code, text
+
+
+def test_every_finding_is_a_check_of_the_catalogue() -> None:
+    for name in sorted({**SLMGR, **EVENTS}):
+        path = CORPUS / name
+        findings = check_slmgr_files([path]) if name in SLMGR else check_event_files([path])
+        for finding in findings:
+            entry = check_of(finding.check)
+            assert entry is not None, (name, finding.check)
 
 
 def test_corpus_has_every_file_and_no_stray_one() -> None:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 from openkms.core import settings
 from openkms.doctor._event_checks import n_policy_label
-from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Severity
 from openkms.store.base import ClientQuery, HostStoreReader
 
 __all__ = ["STUCK_MIN_REQUESTS", "falling_count", "stuck_at_one"]
@@ -31,11 +32,9 @@ def stuck_at_one(
         return []
     cmid, names = next(iter(cmids.items()))
     return [
-        Finding(
-            procedure=Procedure.CMID,
-            severity=Severity.ERROR,
-            check="count-stuck-at-1",
-            evidence=f"current count 1 after {requests} request(s) (12290), all from CMID {cmid} "
+        CATALOGUE["count-stuck-at-1"].finding(
+            Severity.ERROR,
+            f"current count 1 after {requests} request(s) (12290), all from CMID {cmid} "
             f"({', '.join(sorted(names)) or '?'})",
             meaning="Every request carries the same CMID: the machines were cloned from an image "
             "that was not generalized, and the host counts them as one machine.",
@@ -66,11 +65,9 @@ async def falling_count(
         falls = recent[n - 1].last_seen + window
         days = max(0, math.ceil((falls - now) / _DAY))
         out.append(
-            Finding(
-                procedure=Procedure.COUNT,
-                severity=Severity.WARNING,
-                check="count-falls-below-n",
-                evidence=f"current count {count} >= N-policy {n_policy_label(n)}, but only "
+            CATALOGUE["count-falls-below-n"].finding(
+                Severity.WARNING,
+                f"current count {count} >= N-policy {n_policy_label(n)}, but only "
                 f"{renewing} client(s) asked in the last {renewal // _DAY} day(s): the count falls "
                 f"below {n} in {days} day(s) ({_when(falls)}) unless more clients renew",
                 meaning="Clients renew every 7 days; those not seen for longer have stopped "

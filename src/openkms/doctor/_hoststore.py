@@ -12,6 +12,7 @@ from openkms.doctor._event_checks import EventAnalyzer, evidence, n_policy_label
 from openkms.doctor._event_tally import procedure_of
 from openkms.doctor._hostcount import falling_count, stuck_at_one
 from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
+from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
@@ -85,11 +86,9 @@ def _count_findings(
     seen = f"{events.requests} request(s) (12290) in the last {days} day(s)"
     if not policies:
         return [
-            Finding(
-                procedure=Procedure.COUNT,
-                severity=Severity.WARNING if catalog else Severity.OK,
-                check="current-count",
-                evidence=f"current count {count}; no N-policy seen: {seen}",
+            CATALOGUE["current-count"].finding(
+                Severity.WARNING if catalog else Severity.OK,
+                f"current count {count}; no N-policy seen: {seen}",
                 meaning="No client asked this host recently, so its count only falls; clients "
                 "may not find it (DNS) or may not reach it (port).",
                 fix="Check DNS publishing and the port; look at the clients' 12288 events.",
@@ -101,22 +100,18 @@ def _count_findings(
         label = n_policy_label(n)
         if count >= n:
             out.append(
-                Finding(
-                    procedure=Procedure.COUNT,
-                    severity=Severity.OK,
-                    check="count-vs-n-policy",
-                    evidence=f"current count {count} >= N-policy {label} ({requests} request(s))",
+                CATALOGUE["count-vs-n-policy"].finding(
+                    Severity.OK,
+                    f"current count {count} >= N-policy {label} ({requests} request(s))",
                     meaning=f"Clients with N-policy {n} get activated.",
                 )
             )
             continue
         code = ResultCode.COUNT_TOO_LOW
         out.append(
-            Finding(
-                procedure=Procedure.COUNT,
-                severity=Severity.ERROR,
-                check="count-vs-n-policy",
-                evidence=f"current count {count} < N-policy {label}: {requests} request(s) "
+            CATALOGUE["count-vs-n-policy"].finding(
+                Severity.ERROR,
+                f"current count {count} < N-policy {label}: {requests} request(s) "
                 f"with this N, e.g. {evidence(example)}",
                 meaning=f"Clients that need {n} are counted but not activated ({code.hex}); "
                 f"the count is the distinct CMIDs of the last {settings.COUNT_WINDOW_DAYS} days.",
@@ -130,12 +125,9 @@ def _count_findings(
 
 def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list[Finding]:
     ratio = counters.failed / counters.total if counters.total else 0.0
-    summary = Finding(
-        procedure=Procedure.HOST,
-        severity=Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
-        check="failed-requests",
-        evidence=f"cumulative requests: {counters.total} total, {counters.failed} failed "
-        f"({ratio:.0%})",
+    summary = CATALOGUE["failed-requests"].finding(
+        Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
+        f"cumulative requests: {counters.total} total, {counters.failed} failed ({ratio:.0%})",
         meaning="Failed requests are refused and do not raise the count; the counters reset "
         "only when the host is reinstalled.",
         fix="See why below (the 12290 events by result code)." if counters.failed else "",
@@ -146,16 +138,15 @@ def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list
         machines = ", ".join(sorted(tally.machines)) or "unknown"
         severity = Severity.ERROR if code == ResultCode.HOST_NOT_ACTIVATED else Severity.WARNING
         out.append(
-            Finding(
-                procedure=procedure_of(code),
-                severity=severity,
-                check="failed-requests-why",
-                evidence=f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
+            CATALOGUE["failed-requests-why"].finding(
+                severity,
+                f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
                 f"day(s) (machines: {machines}); first {evidence(tally.first)}, last "
                 f"{evidence(tally.last)}",
                 meaning=f"{name}: {info.message}",
                 fix=info.fix,
                 code=f"0x{code:08X}",
+                procedure=procedure_of(code),
             )
         )
     return out
@@ -165,11 +156,9 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
     where = state.directory / "host.json"
     if not state.settings.dns_publishing:
         return [
-            Finding(
-                procedure=Procedure.DNS,
-                severity=Severity.WARNING,
-                check="dns-publishing-disabled",
-                evidence=f"{where}: DNS publishing disabled",
+            CATALOGUE["dns-publishing-disabled"].finding(
+                Severity.WARNING,
+                f"{where}: DNS publishing disabled",
                 meaning="The host does not register its SRV record: clients find it only "
                 "through a record made by hand or 'client skms HOST:PORT'.",
                 fix="Enable it with 'host sdns', or create the SRV record by hand (priority 0, "
@@ -178,12 +167,9 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
         ]
     if status is None or not status.last_run:
         return [
-            Finding(
-                procedure=Procedure.DNS,
-                severity=Severity.WARNING,
-                check="dns-publishing-status",
-                evidence=f"{state.directory}: DNS publishing enabled, but it never ran "
-                "(no dns-status.json)",
+            CATALOGUE["dns-publishing-status"].finding(
+                Severity.WARNING,
+                f"{state.directory}: DNS publishing enabled, but it never ran (no dns-status.json)",
                 meaning="The host has not published since it was set up: it never ran, or ran "
                 "with --no-dns.",
                 fix="Start the host with publishing ('host serve'); configure it with "
@@ -200,19 +186,15 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
     except ValueError:
         code = int(ResultCode.DNS_SERVER_FAILURE)
     if code == 0:
-        return Finding(
-            procedure=Procedure.DNS,
-            severity=Severity.OK,
-            check="dns-publishing-status",
-            evidence=f"{where}: published (12294)",
+        return CATALOGUE["dns-publishing-status"].finding(
+            Severity.OK,
+            f"{where}: published (12294)",
             meaning="The host's last publishing cycle succeeded in this domain.",
         )
     name, info = describe(code)
-    return Finding(
-        procedure=Procedure.DNS,
-        severity=Severity.ERROR,
-        check="dns-publishing-status",
-        evidence=f"{where}: failed {domain.result} {domain.message} (12293)",
+    return CATALOGUE["dns-publishing-status"].finding(
+        Severity.ERROR,
+        f"{where}: failed {domain.result} {domain.message} (12293)",
         meaning=f"{name}: {info.message} Clients of this domain cannot discover the host.",
         fix=info.fix + " BIND needs 'allow-update' for the host's key; only the host that "
         "created a record may change it. Or create the record by hand.",
@@ -222,11 +204,9 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
 
 def _events_summary(path: Path, events: _HostEvents, days: int) -> Finding:
     span = f"records {events.first_seq}..{events.last_seq}" if events.first_seq else "no records"
-    return Finding(
-        procedure=Procedure.EVENTS,
-        severity=Severity.OK,
-        check="events-read",
-        evidence=f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
+    return CATALOGUE["events-read"].finding(
+        Severity.OK,
+        f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
         f"last {days} day(s) read ({span}); {len(events.analyzer.cmid_names)} CMID(s)",
         meaning="The Key Management Service log: one 12290 per request, 12293/12294 per "
         "publishing attempt.",
@@ -241,11 +221,9 @@ async def store_findings(
     dns = _dns_findings(state, read_status(state.directory))
     if not path.exists():
         return [
-            Finding(
-                procedure=Procedure.COUNT,
-                severity=Severity.WARNING,
-                check="store-missing",
-                evidence=f"{path}: no database",
+            CATALOGUE["store-missing"].finding(
+                Severity.WARNING,
+                f"{path}: no database",
                 meaning="The host has never run: it creates its database when it first starts.",
                 fix=f"Start the host: 'openkms host --store {state.directory} serve'.",
             ),

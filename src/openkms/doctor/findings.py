@@ -14,100 +14,18 @@ symptom "no KMS could be contacted" and the client's unlicensed status; notes co
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 
 import msgspec
 
+from openkms.doctor._finding import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.catalogue import CATALOGUE, check_of
+
 __all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Procedure", "Report", "Severity", "rank_of"]
 
 
-class Procedure(enum.StrEnum):
-    """The troubleshooting procedures, in the order a report lists them."""
-
-    INPUT = "input"
-    HOST = "host"
-    KEY = "key"
-    CLIENT = "client"
-    COUNT = "count"
-    CMID = "cmid"
-    DNS = "dns"
-    PORT = "port"
-    EVENTS = "events"
-    CLOCK = "clock"
-
-    @property
-    def heading(self) -> str:
-        """The report's heading for this procedure."""
-        return _TITLES[self]
-
-
-PROCEDURES: tuple[Procedure, ...] = tuple(Procedure)
-
-_TITLES = {
-    Procedure.INPUT: "Input files",
-    Procedure.HOST: "KMS host",
-    Procedure.KEY: "Product keys and channels",
-    Procedure.CLIENT: "KMS client",
-    Procedure.COUNT: "Activation count",
-    Procedure.CMID: "Client machine IDs (CMID)",
-    Procedure.DNS: "DNS publishing and discovery",
-    Procedure.PORT: "Network path and port",
-    Procedure.EVENTS: "Event logs",
-    Procedure.CLOCK: "Clocks",
-}
-
-
-class Severity(enum.Enum):
-    """How bad a finding is; the worst one sets the exit code."""
-
-    OK = "ok"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def exit_code(self) -> int:
-        """0 for ok, 1 for a warning, 2 for an error."""
-        return {"ok": 0, "warning": 1, "error": 2}[self.value]
-
-
-class Finding(msgspec.Struct, frozen=True, kw_only=True):
-    """One thing the doctor saw, in the words of the troubleshooting guides."""
-
-    procedure: Procedure
-    severity: Severity
-    check: str
-    evidence: str
-    meaning: str
-    fix: str = ""
-    code: str | None = None
-
-
-# Lower is more likely the real cause. Checks not listed take their procedure's rank.
-CHECK_RANKS: dict[str, int] = {
-    "not-kms-client": 5,
-    "host-key-on-client": 8,
-    "host-listening": 17,
-    "count-stuck-at-1": 24,
-    "duplicate-cmid": 25,
-    "cmid-clones-one-name": 25,
-    "several-kms-hosts": 30,
-    "expiry-soon": 35,
-    "count-falls-below-n": 35,
-    "count-below-n-policy": 40,
-    "current-count": 40,
-    "no-kms-from-dns": 45,
-    "request-unanswered": 55,
-    "last-request-unanswered": 55,
-    "license-status": 60,
-    "dns-publishing-disabled": 62,
-    "failed-requests": 64,
-    "failed-requests-high": 64,
-    "failed-requests-rising": 64,
-    "n-policy-unexpected": 66,
-    "non-default-port": 68,
-    "slmgr-labels-unknown": 85,
-}
+# Lower is more likely the real cause: the catalogue's fixed ranks (docs/doctor.md).
+CHECK_RANKS: dict[str, int] = {c.id: c.rank for c in CATALOGUE.values() if c.rank is not None}
 _PROCEDURE_RANKS: dict[Procedure, int] = {
     Procedure.KEY: 10,
     Procedure.HOST: 15,
@@ -134,8 +52,9 @@ def rank_of(finding: Finding) -> int:
         return _SYMPTOM_CODES[finding.code]
     if finding.check == "license-status" and finding.procedure == "host":
         return _HOST_STATUS_RANK
-    if finding.check in CHECK_RANKS:
-        return CHECK_RANKS[finding.check]
+    entry = check_of(finding.check)
+    if entry is not None and entry.rank is not None:
+        return entry.rank
     rank = _PROCEDURE_RANKS.get(finding.procedure, 75)
     generic = finding.check in _CODE_CHECKS or finding.check.startswith("event-")
     return rank + 1 if generic and finding.code else rank

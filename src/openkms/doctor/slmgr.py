@@ -15,7 +15,8 @@ from openkms.doctor._slmgr_checks import check_license, check_snapshots
 from openkms.doctor._slmgr_parse import SlmgrLicense, parse_slmgr_text
 from openkms.doctor._slmgr_text import code_findings, labels_finding, scan_text
 from openkms.doctor._text import ArtefactError
-from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Severity
 
 __all__ = [
     "MAX_SLMGR_BYTES",
@@ -114,11 +115,9 @@ def _by_identity(blocks: Iterable[SlmgrLicense]) -> list[list[SlmgrLicense]]:
 
 
 def _unreadable(path: Path, exc: ArtefactError) -> Finding:
-    return Finding(
-        procedure=Procedure.INPUT,
-        severity=Severity.ERROR,
-        check="slmgr-unreadable",
-        evidence=exc.message,
+    return CATALOGUE["slmgr-unreadable"].finding(
+        Severity.ERROR,
+        exc.message,
         meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
         "checked.",
         fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
