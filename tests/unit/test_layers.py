@@ -75,13 +75,7 @@ LAZY_TABLE: frozenset[tuple[str, str]] = frozenset(
 # (admin->host, dns/srv->client, client/transport->host, host/app->admin, the doctor's
 # cycles). Each entry is (importer, imported); the list only shrinks, and is empty once that
 # work has landed. A pair listed here that no longer occurs fails the test, so it is removed.
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # The doctor's two cycles, closed today by function-level imports.
-        ("openkms.doctor._event_checks", "openkms.doctor._event_findings"),
-        ("openkms.doctor.slmgr", "openkms.doctor._slmgr_checks"),
-    }
-)
+ALLOWED: frozenset[tuple[str, str]] = frozenset({})
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,11 @@ from openkms.client.api import Client
 from openkms.client.state import ClientState
 from openkms.core.codes import describe
 from openkms.core.events import EventRecord
-from openkms.doctor._event_checks import EventAnalyzer
-from openkms.doctor._event_tally import procedure_of
-from openkms.doctor._storeevents import to_windows_event
 from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer
+from openkms.doctor.events._tally import procedure_of
 from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.stores._events import to_windows_event
 
 __all__ = ["event_findings"]
 

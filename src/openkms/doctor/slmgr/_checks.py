@@ -9,8 +9,8 @@ from collections.abc import Callable
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
-from openkms.doctor._slmgr_parse import SlmgrLicense
 from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.slmgr._parse import SlmgrLicense
 
 __all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
 

@@ -13,11 +13,11 @@ import re
 
 import msgspec
 
-from openkms.doctor._slmgr_labels import FLAG_LINES, LABELS, fallback_field
 from openkms.doctor._text import normalize_label
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, fallback_field
 
 __all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
 

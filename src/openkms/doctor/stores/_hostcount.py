@@ -13,8 +13,8 @@ import math
 from collections.abc import Mapping
 
 from openkms.core import settings
-from openkms.doctor._event_checks import n_policy_label
 from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import n_policy_label
 from openkms.doctor.findings import Finding, Severity
 from openkms.store.base import ClientQuery, HostStoreReader
 

@@ -12,7 +12,7 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
-from openkms.doctor.probe import ProbeOutcome, ProbeResult
+from openkms.doctor.network.probe import ProbeOutcome, ProbeResult
 
 __all__ = [
     "SKEW_ERROR_SECONDS",

@@ -8,12 +8,12 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
 from openkms.core.trust import Trust
 from openkms.dns.publisher import DomainStatus, PublishStatus, read_status
-from openkms.doctor._event_checks import EventAnalyzer, evidence, n_policy_label
-from openkms.doctor._event_tally import procedure_of
-from openkms.doctor._hostcount import falling_count, stuck_at_one
-from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
 from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer, evidence, n_policy_label
+from openkms.doctor.events._tally import procedure_of
 from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.stores._events import CodeTally, host_events, to_windows_event
+from openkms.doctor.stores._hostcount import falling_count, stuck_at_one
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
 from openkms.store import open_reader, sqlite_path

@@ -13,18 +13,18 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from openkms.doctor._event_checks import EventAnalyzer
-from openkms.doctor._evt_blocks import looks_like_event_text, read_text_events
-from openkms.doctor._evt_text import (
+from openkms.doctor._text import normalize_label, sniff_encoding
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer
+from openkms.doctor.events._blocks import looks_like_event_text, read_text_events
+from openkms.doctor.events._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
+from openkms.doctor.events._model import WindowsEvent
+from openkms.doctor.events._text import (
     read_eventviewer_csv,
     read_openkms_csv,
     read_openkms_json,
 )
-from openkms.doctor._evt_xml import read_xml_events
-from openkms.doctor._evtmodel import WindowsEvent
-from openkms.doctor._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
-from openkms.doctor._text import normalize_label, sniff_encoding
-from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._xml import read_xml_events
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import ArtefactError
 

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from openkms.core import settings
-from openkms.doctor._evtmodel import WindowsEvent
+from openkms.doctor.events._model import WindowsEvent
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 

@@ -28,10 +28,10 @@ from openkms.dns.srv import (
     resolve_addresses,
     system_search_domains,
 )
-from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
-from openkms.doctor.probe import probe, tcp_connect
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe, tcp_connect
 from openkms.errors import DnsError
 
 __all__ = ["WINDOWS_SERVICE", "DnsCheckOptions", "check_dns"]

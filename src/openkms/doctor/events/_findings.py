@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
-from openkms.doctor._event_tally import (
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._tally import (
     EventTallies,
     Tally,
     code_finding,
@@ -12,8 +14,6 @@ from openkms.doctor._event_tally import (
     n_policy_label,
     short_name,
 )
-from openkms.doctor._evtmodel import WindowsEvent, parse_int
-from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 
 __all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]

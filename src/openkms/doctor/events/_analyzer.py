@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypeVar
 
-from openkms.doctor._event_findings import CLONE_WINDOW_MINUTES, build_findings
-from openkms.doctor._event_tally import (
+from openkms.doctor.events._findings import CLONE_WINDOW_MINUTES, build_findings
+from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._tally import (
     MAX_TRACKED,
     EventTallies,
     MachineTally,
@@ -15,7 +16,6 @@ from openkms.doctor._event_tally import (
     n_policy_label,
     short_name,
 )
-from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding
 
 __all__ = [

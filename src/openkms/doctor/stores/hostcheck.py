@@ -18,11 +18,11 @@ from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
-from openkms.doctor._hoststore import store_findings, store_problem
-from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
-from openkms.doctor.probe import probe
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe
+from openkms.doctor.stores._hoststore import store_findings, store_problem
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostActivation, HostState
 

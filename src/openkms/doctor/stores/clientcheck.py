@@ -23,12 +23,12 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.srv import DnsLocator, DnsServer
-from openkms.doctor._clientevents import event_findings
-from openkms.doctor._hoststore import store_problem
-from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
-from openkms.doctor.probe import ProbeResult, probe
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import ProbeResult, probe
+from openkms.doctor.stores._clientevents import event_findings
+from openkms.doctor.stores._hoststore import store_problem
 from openkms.errors import DnsError, OpenKMSError
 
 __all__ = ["ClientCheckOptions", "check_client_store"]

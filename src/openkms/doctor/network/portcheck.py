@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from openkms._address import parse_address
 from openkms.core import settings
-from openkms.doctor._netfindings import probe_findings
 from openkms.doctor.findings import Finding, Procedure
-from openkms.doctor.probe import probe
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe
 
 __all__ = ["check_port"]
 
