@@ -106,6 +106,9 @@ _CHECKS = (
     Check("not-a-host-store", _P.INPUT, (_H,), None, "Not a host store."),
     Check("host-state-unreadable", _P.INPUT, (_H,), None, "host.json cannot be read."),
     Check("store-unreadable", _P.INPUT, (_H,), None, "host.db cannot be read."),
+    Check("not-a-client-store", _P.INPUT, (_C,), None, "Not a client store."),
+    Check("not-a-store", _P.INPUT, (_H, _C), None, "Neither a host nor a client store."),
+    Check("client-state-unreadable", _P.INPUT, (_C,), None, "client.json cannot be read."),
     Check("store-missing", _P.COUNT, (_H,), None, "No host.db: the host never ran."),
     # clocks
     Check("clock-skew", _P.CLOCK, (_C, _N), None, "Client and host clocks more than 4 hours "

@@ -37,13 +37,12 @@ _FAILED_RATIO_WARNING = 0.10
 
 def store_problem(directory: Path, check: str, message: str, fix: str = "") -> Finding:
     """A store that is not what it claims: an ``input`` error, never a traceback."""
-    return Finding(
-        procedure=Procedure.INPUT,
-        severity=Severity.ERROR,
-        check=check,
-        evidence=f"{directory}: {message}",
+    return CATALOGUE[check].finding(
+        Severity.ERROR,
+        f"{directory}: {message}",
         meaning="The doctor cannot read this store; the checks that need it were skipped.",
         fix=fix,
+        procedure=Procedure.INPUT,
     )
 
 
