@@ -6,7 +6,7 @@ import platform
 from pathlib import Path
 
 from openkms import __version__
-from openkms.doctor._bundle_support import support_files
+from openkms.doctor.stores._support import support_files
 
 from helpers import Site
 

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from doctor.sitetools import activate_clients, doctor_json, one
-from openkms.doctor.probe import probe
+from openkms.doctor.network.probe import probe
 
 from helpers import Site, host_process, openkms_cmd
 

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from openkms.doctor._evtmodel import (
+from openkms.doctor._text import ArtefactError, open_text
+from openkms.doctor.events._model import (
     KMS_EVENT_IDS,
     WindowsEvent,
     info_from_message,
@@ -20,7 +21,6 @@ from openkms.doctor._evtmodel import (
     parse_int,
     parse_time,
 )
-from openkms.doctor._text import ArtefactError, open_text
 
 __all__ = ["event_from_element", "read_xml_events"]
 

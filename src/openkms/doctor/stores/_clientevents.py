@@ -6,9 +6,11 @@ from openkms.client.api import Client
 from openkms.client.state import ClientState
 from openkms.core.codes import describe
 from openkms.core.events import EventRecord
-from openkms.doctor._event_checks import EventAnalyzer
-from openkms.doctor._storeevents import to_windows_event
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer
+from openkms.doctor.events._tally import procedure_of
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.stores._events import to_windows_event
 
 __all__ = ["event_findings"]
 
@@ -24,11 +26,9 @@ def _last_request(records: list[EventRecord], client: Client) -> Finding | None:
     server = fields.get("server", "?")
     answered = any(r.event_id == 12289 for r in records[last + 1 :])
     if answered:
-        return Finding(
-            procedure="port",
-            severity=Severity.OK,
-            check="last-request",
-            evidence=f"{where}: the last 12288 (to {server}) has its 12289",
+        return CATALOGUE["last-request"].finding(
+            Severity.OK,
+            f"{where}: the last 12288 (to {server}) has its 12289",
             meaning="The last request reached a host and got an answer.",
         )
     hresult = fields.get("hresult", "0x0")
@@ -38,11 +38,9 @@ def _last_request(records: list[EventRecord], client: Client) -> Finding | None:
         code = 0
     name, info = describe(code)
     why = f" ({hresult} {name}: {info.message})" if code else ""
-    return Finding(
-        procedure="port",
-        severity=Severity.ERROR,
-        check="last-request-unanswered",
-        evidence=f"{where}: the last 12288 (to {server}) has no 12289{why}",
+    return CATALOGUE["last-request-unanswered"].finding(
+        Severity.ERROR,
+        f"{where}: the last 12288 (to {server}) has no 12289{why}",
         meaning="The host was not reached or did not answer; on the host, no 12290 for this "
         "client means the request never arrived (DNS, firewall on the port, host stopped).",
         fix=info.fix if code else "Check the host's port and service ('openkms doctor port').",
@@ -53,24 +51,21 @@ def _last_request(records: list[EventRecord], client: Client) -> Finding | None:
 def _last_result(client: Client, state: ClientState) -> Finding:
     where = client.directory / "client.json"
     if not state.last_attempt_at:
-        return Finding(
-            procedure="events",
-            severity=Severity.WARNING,
-            check="last-result",
-            evidence=f"{where}: no activation attempt recorded",
+        return CATALOGUE["last-result"].finding(
+            Severity.WARNING,
+            f"{where}: no activation attempt recorded",
             meaning="The client never tried to activate (or its state was reset).",
             fix="Run 'client ato' once, or the agent ('client run').",
         )
     code = state.last_result & 0xFFFFFFFF
     name, info = describe(code)
-    return Finding(
-        procedure="events",
-        severity=Severity.OK if code == 0 else Severity.ERROR,
-        check="last-result",
-        evidence=f"{where}: last attempt returned 0x{code:08X} ({name})",
+    return CATALOGUE["last-result"].finding(
+        Severity.OK if code == 0 else Severity.ERROR,
+        f"{where}: last attempt returned 0x{code:08X} ({name})",
         meaning=info.message,
         fix="" if code == 0 else info.fix,
         code=None if code == 0 else f"0x{code:08X}",
+        procedure=Procedure.EVENTS if code == 0 else procedure_of(code),
     )
 
 
@@ -82,11 +77,9 @@ def event_findings(client: Client, state: ClientState) -> list[Finding]:
     if not records:
         if path.exists() and path.stat().st_size:
             findings.append(
-                Finding(
-                    procedure="input",
-                    severity=Severity.ERROR,
-                    check="events-unreadable",
-                    evidence=f"{path}: no readable event (not an OpenKMS client event log)",
+                CATALOGUE["events-unreadable"].finding(
+                    Severity.ERROR,
+                    f"{path}: no readable event (not an OpenKMS client event log)",
                     meaning="The client's event log is damaged or is another file.",
                     fix="Move it aside; the client starts a new log at its next attempt.",
                 )

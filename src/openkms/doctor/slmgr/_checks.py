@@ -9,8 +9,8 @@ from collections.abc import Callable
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
-from openkms.doctor._slmgr_parse import SlmgrLicense
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.slmgr._parse import SlmgrLicense
 
 __all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
 
@@ -43,7 +43,7 @@ def _finding(lic: SlmgrLicense, field: str, severity: Severity, **kw: str | None
 
 
 def _status(lic: SlmgrLicense) -> list[Finding]:
-    role = "host" if lic.is_host else "client"
+    role = Procedure.HOST if lic.is_host else Procedure.CLIENT
     state = lic.state
     if state is LicenseState.LICENSED:
         return [
@@ -98,7 +98,7 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "description",
                 Severity.ERROR,
-                procedure="key",
+                procedure=Procedure.KEY,
                 check="host-key-on-client",
                 meaning="A KMS host key (CSVLK) is installed on a KMS client.",
                 fix="Install the edition's KMS client setup key (GVLK) with "
@@ -113,7 +113,7 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "description",
                 Severity.WARNING if licensed else Severity.ERROR,
-                procedure="key",
+                procedure=Procedure.KEY,
                 check="not-kms-client",
                 meaning=f"The {channel} channel: this machine is not a KMS client and never "
                 "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do not "
@@ -127,7 +127,7 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
             lic,
             "description",
             Severity.OK,
-            procedure="key",
+            procedure=Procedure.KEY,
             check="channel",
             meaning=f"The {channel} channel fits this machine's role.",
         )
@@ -143,7 +143,7 @@ def _expiry(lic: SlmgrLicense) -> list[Finding]:
             lic,
             "expiration",
             Severity.WARNING,
-            procedure="client",
+            procedure=Procedure.CLIENT,
             check="expiry-soon",
             meaning=f"Activation or grace ends in {minutes // 1440} day(s): renewals "
             "have not succeeded for a long time.",
@@ -163,7 +163,7 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "kms_registered",
                 Severity.OK,
-                procedure="dns",
+                procedure=Procedure.DNS,
                 check="kms-set-by-hand",
                 meaning="The host was set by hand (slmgr /skms): DNS discovery is off.",
                 fix="If that host is retired, 'slmgr /ckms' returns to DNS discovery.",
@@ -175,7 +175,7 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "dns_autodiscovery",
                 Severity.WARNING,
-                procedure="dns",
+                procedure=Procedure.DNS,
                 check="no-kms-from-dns",
                 meaning="No KMS host was found through DNS (_vlmcs._tcp SRV).",
                 fix=ResultCode.DNS_NAME_DOES_NOT_EXIST.info.fix,
@@ -190,7 +190,7 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "host_caching",
                 Severity.OK,
-                procedure="client",
+                procedure=Procedure.CLIENT,
                 check="host-caching",
                 evidence=f"KMS host caching is {word}",
                 meaning="With caching the client renews with the host it last "
@@ -213,7 +213,7 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "current_count",
                 Severity.ERROR,
-                procedure="cmid",
+                procedure=Procedure.CMID,
                 check="count-stuck-at-1",
                 evidence=f"Current count: 1 after {total} requests",
                 meaning="Many requests but one distinct CMID: the clients were "
@@ -237,7 +237,7 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
             lic,
             "current_count",
             severity,
-            procedure="count",
+            procedure=Procedure.COUNT,
             check="current-count",
             evidence=f"Current count: {count}",
             meaning=meaning,
@@ -257,7 +257,7 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "dns_publishing",
                 Severity.WARNING,
-                procedure="dns",
+                procedure=Procedure.DNS,
                 check="dns-publishing-disabled",
                 evidence="DNS publishing disabled",
                 meaning="The host does not register its _vlmcs._tcp SRV record; "
@@ -273,7 +273,7 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
                 lic,
                 "listening_port",
                 Severity.WARNING,
-                procedure="port",
+                procedure=Procedure.PORT,
                 check="non-default-port",
                 meaning=f"The host listens on {port}, not {settings.DEFAULT_PORT}.",
                 fix="Open this port in every firewall between clients and host; "
@@ -292,7 +292,7 @@ def _failed_requests(lic: SlmgrLicense) -> list[Finding]:
             lic,
             "failed_requests",
             Severity.WARNING,
-            procedure="host",
+            procedure=Procedure.HOST,
             check="failed-requests-high",
             evidence=f"Failed requests received: {failed} of {total}",
             meaning="Many requests come from products this host key does not cover (0xC004F042).",
@@ -344,7 +344,7 @@ def check_snapshots(groups: list[list[SlmgrLicense]]) -> list[Finding]:
                     last,
                     "failed_requests",
                     Severity.WARNING,
-                    procedure="host",
+                    procedure=Procedure.HOST,
                     check="failed-requests-rising",
                     evidence=f"Failed requests {failed[0]} ({first.source_file}) -> {failed[-1]}",
                     meaning="Failed requests keep rising: clients of products "

@@ -13,10 +13,11 @@ import re
 
 import msgspec
 
-from openkms.doctor._slmgr_labels import FLAG_LINES, LABELS, fallback_field
 from openkms.doctor._text import normalize_label
+from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Severity
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, fallback_field
 
 __all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
 
@@ -92,14 +93,15 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
         more = f" (and {len(items) - 1} more line(s))" if len(items) > 1 else ""
         cause = f" {words.cause}" if words.cause else ""
         out.append(
-            Finding(
-                procedure=words.procedure if words.procedure in PROCEDURES else "events",
-                severity=Severity.ERROR,
-                check="slmgr-error-code",
-                evidence=f"{source}:{first.line}: {first.text}{more}",
+            CATALOGUE["slmgr-error-code"].finding(
+                Severity.ERROR,
+                f"{source}:{first.line}: {first.text}{more}",
                 meaning=f"{words.name}: {words.meaning}{cause}",
                 fix=words.fix or "Look the code up with 'openkms doctor explain CODE'.",
                 code=words.code,
+                procedure=Procedure(words.procedure)
+                if words.procedure in PROCEDURES
+                else Procedure.EVENTS,
             )
         )
     return out
@@ -108,11 +110,9 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
 def labels_finding(scan: TextScan, source: str) -> Finding:
     """Labels not recognised: name them and say what was still read."""
     codes = ", ".join(sorted({f"0x{c.code:08X}" for c in scan.codes})) or "none"
-    return Finding(
-        procedure="input",
-        severity=Severity.WARNING if scan.codes else Severity.ERROR,
-        check="slmgr-labels-unknown",
-        evidence=f"{source}: labels not recognised: {', '.join(scan.unknown_labels)}; "
+    return CATALOGUE["slmgr-labels-unknown"].finding(
+        Severity.WARNING if scan.codes else Severity.ERROR,
+        f"{source}: labels not recognised: {', '.join(scan.unknown_labels)}; "
         f"still read: codes {codes}, {scan.numbers} number(s)",
         meaning="This slmgr output is in a display language whose labels the doctor does not "
         "know (English, French, German and Spanish are known), so its fields were not "

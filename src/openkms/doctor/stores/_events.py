@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openkms.core.events import EventRecord
-from openkms.doctor._evtmodel import WindowsEvent, make_windows_event
+from openkms.doctor.events._model import WindowsEvent, make_windows_event
 from openkms.store.base import EventQuery, HostStoreReader
 
 __all__ = ["CodeTally", "host_events", "to_windows_event"]

@@ -10,8 +10,9 @@ import datetime as dt
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode
-from openkms.doctor.findings import Finding, Severity
-from openkms.doctor.probe import ProbeOutcome, ProbeResult
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.network.probe import ProbeOutcome, ProbeResult
 
 __all__ = [
     "SKEW_ERROR_SECONDS",
@@ -37,27 +38,27 @@ _CONNECT_FIXES = {
 }
 
 
-def connect_finding(result: ProbeResult, procedure: str = "port", label: str = "") -> Finding:
+def connect_finding(
+    result: ProbeResult, procedure: Procedure = Procedure.PORT, label: str = ""
+) -> Finding:
     """The telnet test: did the TCP connection open?"""
     what = f"{label} " if label else ""
     if result.connected:
         took = f" in {result.connect_ms:.0f} ms" if result.connect_ms is not None else ""
         peer = f" ({result.address})" if result.address and result.address != result.host else ""
-        return Finding(
-            procedure=procedure,
-            severity=Severity.OK,
-            check="tcp-connect",
-            evidence=f"{what}{result.where}{peer}: TCP connection established{took}",
+        return CATALOGUE["tcp-connect"].finding(
+            Severity.OK,
+            f"{what}{result.where}{peer}: TCP connection established{took}",
             meaning="Something listens on this port and the network path is open.",
+            procedure=procedure,
         )
-    return Finding(
-        procedure=procedure,
-        severity=Severity.ERROR,
-        check="tcp-connect",
-        evidence=f"{what}{result.detail}",
+    return CATALOGUE["tcp-connect"].finding(
+        Severity.ERROR,
+        f"{what}{result.detail}",
         meaning=f"{result.code.name}: {result.code.info.message}",
         fix=_CONNECT_FIXES.get(result.outcome, result.code.info.fix),
         code=result.code.hex,
+        procedure=procedure,
     )
 
 
@@ -65,48 +66,45 @@ def _when(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _answer_finding(result: ProbeResult, procedure: str) -> Finding:
+def _answer_finding(result: ProbeResult, procedure: Procedure) -> Finding:
     response = result.response
     assert response is not None
-    return Finding(
-        procedure=procedure,
-        severity=Severity.OK,
-        check="openkms-host",
-        evidence=f"{result.where}: OpenKMS {response.version}, host {response.host_id}, "
+    return CATALOGUE["openkms-host"].finding(
+        Severity.OK,
+        f"{result.where}: OpenKMS {response.version}, host {response.host_id}, "
         f"activated {'yes' if response.activated else 'no'}, current count "
         f"{response.current_count}, listening on port {response.port}, host clock "
         f"{_when(response.host_time)}",
         meaning="An OpenKMS host answered the probe; a probe is never counted and logs no 12290.",
+        procedure=procedure,
     )
 
 
-def _not_openkms(result: ProbeResult, procedure: str) -> Finding:
+def _not_openkms(result: ProbeResult, procedure: Procedure) -> Finding:
     windows = " On port 1688 this may be a Windows KMS host, which speaks Microsoft's RPC "
     windows += "protocol: that is fine for Windows clients, but OpenKMS clients cannot use it."
-    return Finding(
-        procedure=procedure,
-        severity=Severity.ERROR if result.outcome is not ProbeOutcome.SILENT else Severity.WARNING,
-        check="not-openkms",
-        evidence=result.detail,
+    return CATALOGUE["not-openkms"].finding(
+        Severity.ERROR if result.outcome is not ProbeOutcome.SILENT else Severity.WARNING,
+        result.detail,
         meaning="The port is open, but what listens there is not an OpenKMS host."
         + (windows if result.port == settings.DEFAULT_PORT else ""),
         fix="Point OpenKMS clients at the OpenKMS host's address and port (SRV record of the "
         "OpenKMS service, or 'client skms HOST:PORT'); keep Windows KMS and OpenKMS on "
         "different ports or machines.",
         code=result.code.hex,
+        procedure=procedure,
     )
 
 
-def _refused_probe(result: ProbeResult, procedure: str) -> Finding:
+def _refused_probe(result: ProbeResult, procedure: Procedure) -> Finding:
     name, info = result.code.name, result.code.info
-    return Finding(
-        procedure=procedure,
-        severity=Severity.ERROR,
-        check="openkms-host",
-        evidence=result.detail,
+    return CATALOGUE["openkms-host"].finding(
+        Severity.ERROR,
+        result.detail,
         meaning=f"{name}: {info.message}",
         fix=info.fix,
         code=result.code.hex,
+        procedure=procedure,
     )
 
 
@@ -115,11 +113,9 @@ def _activation_finding(result: ProbeResult) -> Finding | None:
     if response is None or response.activated:
         return None
     code = ResultCode.HOST_NOT_ACTIVATED
-    return Finding(
-        procedure="host",
-        severity=Severity.ERROR,
-        check="host-activated",
-        evidence=f"{result.where}: the host says it is not activated",
+    return CATALOGUE["host-activated"].finding(
+        Severity.ERROR,
+        f"{result.where}: the host says it is not activated",
         meaning=f"{code.info.message} It counts requests but refuses every activation "
         f"({code.hex}).",
         fix=code.info.fix,
@@ -137,31 +133,25 @@ def skew_finding(result: ProbeResult) -> Finding | None:
     evidence = f"{result.where}: the host's clock is {_duration(size)} {direction} this machine's"
     if size > SKEW_ERROR_SECONDS:
         code = ResultCode.CLOCK_SKEW
-        return Finding(
-            procedure="clock",
-            severity=Severity.ERROR,
-            check="clock-skew",
-            evidence=evidence,
+        return CATALOGUE["clock-skew"].finding(
+            Severity.ERROR,
+            evidence,
             meaning=f"Clocks more than {settings.MAX_CLOCK_SKEW_HOURS} hours apart: the host "
             f"refuses this machine's requests ({code.hex}).",
             fix="Synchronise both clocks (NTP, or the domain's time source).",
             code=code.hex,
         )
     if size > SKEW_WARNING_SECONDS:
-        return Finding(
-            procedure="clock",
-            severity=Severity.WARNING,
-            check="clock-skew",
-            evidence=evidence,
+        return CATALOGUE["clock-skew"].finding(
+            Severity.WARNING,
+            evidence,
             meaning=f"Within the {settings.MAX_CLOCK_SKEW_HOURS}-hour tolerance, but the "
             "clocks drift: one of them is not synchronised.",
             fix="Synchronise both clocks (NTP).",
         )
-    return Finding(
-        procedure="clock",
-        severity=Severity.OK,
-        check="clock-skew",
-        evidence=evidence,
+    return CATALOGUE["clock-skew"].finding(
+        Severity.OK,
+        evidence,
         meaning=f"Clocks agree (tolerance {settings.MAX_CLOCK_SKEW_HOURS} hours).",
     )
 
@@ -175,7 +165,11 @@ def _duration(seconds: float) -> str:
 
 
 def probe_findings(
-    result: ProbeResult, procedure: str = "port", *, activation: bool = True, clock: bool = True
+    result: ProbeResult,
+    procedure: Procedure = Procedure.PORT,
+    *,
+    activation: bool = True,
+    clock: bool = True,
 ) -> list[Finding]:
     """Everything a probe tells: connect, who answers, activation and clock."""
     findings = [connect_finding(result, procedure)]

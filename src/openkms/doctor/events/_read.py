@@ -13,17 +13,18 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from openkms.doctor._event_checks import EventAnalyzer
-from openkms.doctor._evt_blocks import looks_like_event_text, read_text_events
-from openkms.doctor._evt_text import (
+from openkms.doctor._text import normalize_label, sniff_encoding
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer
+from openkms.doctor.events._blocks import looks_like_event_text, read_text_events
+from openkms.doctor.events._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
+from openkms.doctor.events._model import WindowsEvent
+from openkms.doctor.events._text import (
     read_eventviewer_csv,
     read_openkms_csv,
     read_openkms_json,
 )
-from openkms.doctor._evt_xml import read_xml_events
-from openkms.doctor._evtmodel import WindowsEvent
-from openkms.doctor._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
-from openkms.doctor._text import normalize_label, sniff_encoding
+from openkms.doctor.events._xml import read_xml_events
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import ArtefactError
 
@@ -124,11 +125,9 @@ def analyze_events(events: Iterator[WindowsEvent], analyzer: EventAnalyzer) -> i
 
 def _unreadable(exc: ArtefactError, read: int) -> Finding:
     partial = f" ({read} KMS event(s) before that were checked)" if read else ""
-    return Finding(
-        procedure="input",
-        severity=Severity.ERROR,
-        check="events-unreadable",
-        evidence=exc.message + partial,
+    return CATALOGUE["events-unreadable"].finding(
+        Severity.ERROR,
+        exc.message + partial,
         meaning="This export could not be read to its end; what it holds past that point was "
         "not checked.",
         fix="Export the log again: 'wevtutil epl \"Key Management Service\" kms.evtx' on the "
@@ -138,11 +137,9 @@ def _unreadable(exc: ArtefactError, read: int) -> Finding:
 
 
 def _skipped(exc: DamagedRecordsError) -> Finding:
-    return Finding(
-        procedure="input",
-        severity=Severity.WARNING,
-        check="evtx-records-skipped",
-        evidence=exc.message,
+    return CATALOGUE["evtx-records-skipped"].finding(
+        Severity.WARNING,
+        exc.message,
         meaning="Some records of this log could not be parsed and were skipped; every other "
         "record was read and checked.",
         fix="If a KMS event may be among the skipped records, export the log again "
@@ -151,11 +148,9 @@ def _skipped(exc: DamagedRecordsError) -> Finding:
 
 
 def _empty(path: Path) -> Finding:
-    return Finding(
-        procedure="input",
-        severity=Severity.WARNING,
-        check="no-kms-events",
-        evidence=f"{path}: no event 12288, 12289, 12290, 12293 or 12294",
+    return CATALOGUE["no-kms-events"].finding(
+        Severity.WARNING,
+        f"{path}: no event 12288, 12289, 12290, 12293 or 12294",
         meaning="The export holds no KMS events: wrong log (the host logs to 'Key Management "
         "Service', clients to 'Application'), a filter, or a log that was cleared.",
         fix="Export the right log; export the KMS log periodically, as cleaning tools may "

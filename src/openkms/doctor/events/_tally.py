@@ -5,13 +5,14 @@ State grows with distinct machines, CMIDs, hosts and codes, never with events.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
 from openkms.core import settings
-from openkms.doctor._evtmodel import WindowsEvent
+from openkms.doctor.events._model import WindowsEvent
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Severity
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 
 __all__ = [
     "MAX_TRACKED",
@@ -75,6 +76,8 @@ class EventTallies:
     host_seen: Counter[str] = field(default_factory=Counter)
     cmid_last: dict[str, WindowsEvent] = field(default_factory=dict)
     cmid_interleaved: dict[str, Tally] = field(default_factory=dict)
+    cmid_window: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
+    cmid_bursts: dict[str, Tally] = field(default_factory=dict)
 
 
 def short_name(machine: str) -> str:
@@ -83,10 +86,10 @@ def short_name(machine: str) -> str:
     return machine.strip().lower().partition(".")[0]
 
 
-def procedure_of(code: int) -> str:
+def procedure_of(code: int) -> Procedure:
     """The troubleshooting procedure a result code points to first."""
     procedure = explain(code & 0xFFFFFFFF).procedure
-    return procedure if procedure in PROCEDURES else "events"
+    return Procedure(procedure) if procedure in PROCEDURES else Procedure.EVENTS
 
 
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:

@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from openkms.doctor._evtmodel import (
+from openkms.doctor._text import ArtefactError, open_text
+from openkms.doctor.events._model import (
     KMS_EVENT_IDS,
     WindowsEvent,
     info_from_message,
@@ -19,7 +20,6 @@ from openkms.doctor._evtmodel import (
     parse_int,
     parse_time,
 )
-from openkms.doctor._text import ArtefactError, open_text
 
 __all__ = [
     "read_eventviewer_csv",

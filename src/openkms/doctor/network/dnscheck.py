@@ -28,9 +28,10 @@ from openkms.dns.srv import (
     resolve_addresses,
     system_search_domains,
 )
-from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
-from openkms.doctor.probe import probe, tcp_connect
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe, tcp_connect
 from openkms.errors import DnsError
 
 __all__ = ["WINDOWS_SERVICE", "DnsCheckOptions", "check_dns"]
@@ -76,11 +77,9 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
     )
     listed = ", ".join(search) or "empty"
     if options.domain is None:
-        return Finding(
-            procedure="dns",
-            severity=Severity.OK if search else Severity.ERROR,
-            check="dns-search-list",
-            evidence=f"this machine's DNS search list: {listed}",
+        return CATALOGUE["dns-search-list"].finding(
+            Severity.OK if search else Severity.ERROR,
+            f"this machine's DNS search list: {listed}",
             meaning="Clients look for SRV records in these domains (primary DNS suffix, DHCP "
             "option 15)." + ("" if search else " With none, discovery cannot work."),
             fix=""
@@ -91,11 +90,9 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
         )
     domain = domains[0].lower()
     inside = any(d.lower().rstrip(".") == domain for d in search)
-    return Finding(
-        procedure="dns",
-        severity=Severity.OK if inside else Severity.WARNING,
-        check="dns-search-list",
-        evidence=f"this machine's DNS search list: {listed}; {domain} "
+    return CATALOGUE["dns-search-list"].finding(
+        Severity.OK if inside else Severity.WARNING,
+        f"this machine's DNS search list: {listed}; {domain} "
         + ("is in it" if inside else "is not in it"),
         meaning="Clients look for SRV records only in their search list unless a lookup "
         "domain is set." + ("" if inside else f" This machine would not look in {domain}."),
@@ -118,11 +115,9 @@ async def _service_findings(
     usable = [r for r in records if r.target not in ("", ".")]
     listed = "; ".join(f"{r.priority} {r.weight} {r.port} {r.target}" for r in records)
     findings = [
-        Finding(
-            procedure="dns",
-            severity=Severity.OK,
-            check="srv-records",
-            evidence=f"{name} SRV (priority weight port target, TTL {ttl} s): {listed}",
+        CATALOGUE["srv-records"].finding(
+            Severity.OK,
+            f"{name} SRV (priority weight port target, TTL {ttl} s): {listed}",
             meaning=f"{len(usable)} host(s) published"
             + (" for Windows KMS." if windows else " for OpenKMS clients."),
         )
@@ -137,19 +132,15 @@ async def _service_findings(
 def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
     not_found = exc.code.hex == "0x8007232B"
     if windows and not_found:
-        return Finding(
-            procedure="dns",
-            severity=Severity.OK,
-            check="srv-records",
-            evidence=f"{name}: no SRV record ({exc.code.hex})",
+        return CATALOGUE["srv-records"].finding(
+            Severity.OK,
+            f"{name}: no SRV record ({exc.code.hex})",
             meaning="No Windows KMS host is published in this domain (fine without Windows "
             "volume activation).",
         )
-    return Finding(
-        procedure="dns",
-        severity=Severity.ERROR,
-        check="srv-records",
-        evidence=f"{name}: {exc.message}",
+    return CATALOGUE["srv-records"].finding(
+        Severity.ERROR,
+        f"{name}: {exc.message}",
         meaning=f"{exc.code.name}: {exc.code.info.message} Clients cannot discover a host.",
         fix="Turn publishing on ('host sdns') and check its 12293 events, allow dynamic "
         "updates (BIND: 'allow-update'), or create the record by hand; else set hosts by hand "
@@ -161,11 +152,9 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
 
 
 def _several(name: str, records: list[SrvRecord]) -> Finding:
-    return Finding(
-        procedure="count",
-        severity=Severity.WARNING,
-        check="several-hosts",
-        evidence=f"{name}: {len(records)} hosts ({', '.join(r.target for r in records)})",
+    return CATALOGUE["several-hosts"].finding(
+        Severity.WARNING,
+        f"{name}: {len(records)} hosts ({', '.join(r.target for r in records)})",
         meaning="Clients pick among several hosts, so the count may be split between them and "
         "stay below N on each; a retired host may still be published.",
         fix="Keep only the hosts you need; remove stale SRV records.",
@@ -181,11 +170,9 @@ async def _target_findings(
     addresses = await resolve_addresses(resolver, record.target)
     if not addresses:
         return [
-            Finding(
-                procedure="dns",
-                severity=Severity.ERROR,
-                check="srv-target",
-                evidence=f"{record.target}: no A or AAAA record",
+            CATALOGUE["srv-target"].finding(
+                Severity.ERROR,
+                f"{record.target}: no A or AAAA record",
                 meaning="The SRV record names a host that does not resolve: a stale record, "
                 "or a host without an address record.",
                 fix="Remove the stale SRV record, or add the host's A/AAAA record.",
@@ -193,21 +180,19 @@ async def _target_findings(
             )
         ]
     findings = [
-        Finding(
-            procedure="dns",
-            severity=Severity.OK,
-            check="srv-target",
-            evidence=f"{record.target} -> {', '.join(addresses)}",
+        CATALOGUE["srv-target"].finding(
+            Severity.OK,
+            f"{record.target} -> {', '.join(addresses)}",
             meaning="The SRV target resolves.",
         )
     ]
     for address in addresses:
         if windows or not options.probe:
             result = await tcp_connect(address, record.port, options.timeout)
-            findings += probe_findings(result, "port", activation=False, clock=False)
+            findings += probe_findings(result, Procedure.PORT, activation=False, clock=False)
         else:
             result = await probe(address, record.port, options.timeout)
-            findings += probe_findings(result, "port", clock=False)
+            findings += probe_findings(result, Procedure.PORT, clock=False)
     return findings
 
 
@@ -227,11 +212,9 @@ async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
         code = "0x8007267C"
         return [
             *findings,
-            Finding(
-                procedure="dns",
-                severity=Severity.ERROR,
-                check="dns-servers",
-                evidence="no DNS server configured (resolv.conf)",
+            CATALOGUE["dns-servers"].finding(
+                Severity.ERROR,
+                "no DNS server configured (resolv.conf)",
                 meaning="Without a DNS server clients cannot look up SRV records.",
                 fix="Configure a DNS server, or give one with --dns-server ADDR[:PORT].",
                 code=code,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
-from openkms.doctor._event_tally import (
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._tally import (
     EventTallies,
     Tally,
     code_finding,
@@ -12,12 +14,12 @@ from openkms.doctor._event_tally import (
     n_policy_label,
     short_name,
 )
-from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding, Severity
 
 __all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
 
 CLONE_MIN_INTERLEAVINGS = 2
+CLONE_WINDOW_MINUTES = 15
 
 
 def _codes(analyzer: EventTallies) -> list[Finding]:
@@ -39,11 +41,9 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
             out.append(_arrived(name, tally, arrived))
             continue
         out.append(
-            Finding(
-                procedure="port",
-                severity=Severity.WARNING if state.answered else Severity.ERROR,
-                check="request-unanswered",
-                evidence=f"{name}: {tally.count} 12288 without a 12289 within 5 minutes "
+            CATALOGUE["request-unanswered"].finding(
+                Severity.WARNING if state.answered else Severity.ERROR,
+                f"{name}: {tally.count} 12288 without a 12289 within 5 minutes "
                 f"(host(s) tried: {servers}; {state.answered} answered); first "
                 f"{evidence(tally.first)}",
                 meaning="The client sent a request and got no response: the host was not "
@@ -59,11 +59,9 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
 
 def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
     """12288 without 12289 on the client, but the host logged the requests: they arrived."""
-    return Finding(
-        procedure="events",
-        severity=Severity.WARNING,
-        check="response-not-in-client-log",
-        evidence=f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
+    return CATALOGUE["response-not-in-client-log"].finding(
+        Severity.WARNING,
+        f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
         f"the host's log has {arrived} 12290 for this machine; first {evidence(tally.first)}",
         meaning="The requests reached the host and it answered them; the client's export "
         "lacks the 12289 (a filter, another log) or the response was lost on the way back.",
@@ -74,19 +72,29 @@ def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
 
 def _clones(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
-    for cmid, tally in sorted(analyzer.cmid_interleaved.items()):
+    for cmid in sorted(analyzer.cmid_interleaved.keys() | analyzer.cmid_bursts.keys()):
         names = analyzer.cmid_names.get(cmid, {})
-        if tally.count < CLONE_MIN_INTERLEAVINGS or len(names) > 1:
-            continue
+        if len(names) > 1:
+            continue  # duplicate-cmid names them
         name = next(iter(names), "?")
+        tally = analyzer.cmid_interleaved.get(cmid)
+        if tally is not None and tally.count >= CLONE_MIN_INTERLEAVINGS:
+            seen = (
+                f"{tally.count + 1} requests within minutes of each other with license states "
+                "or remaining times one machine cannot have"
+            )
+        elif cmid in analyzer.cmid_bursts:
+            tally = analyzer.cmid_bursts[cmid]
+            seen = (
+                f"{tally.count} requests within {CLONE_WINDOW_MINUTES} minutes (one machine "
+                "retries every 2 hours and renews every 7 days)"
+            )
+        else:
+            continue
         out.append(
-            Finding(
-                procedure="cmid",
-                severity=Severity.ERROR,
-                check="cmid-clones-one-name",
-                evidence=f"CMID {cmid} ({name}): {tally.count + 1} requests within minutes of "
-                "each other with license states or remaining times one machine cannot have; "
-                f"first {evidence(tally.first)}",
+            CATALOGUE["cmid-clones-one-name"].finding(
+                Severity.ERROR,
+                f"CMID {cmid} ({name}): {seen}; e.g. {evidence(tally.first)}",
                 meaning="Several machines share one CMID and one name: a cloned image that was "
                 "not generalized. The host counts them as one machine, so the count stays low.",
                 fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, "
@@ -104,11 +112,9 @@ def _low_count(analyzer: EventTallies) -> list[Finding]:
         if last is None or count is None or not state.max_n or count >= state.max_n:
             continue
         out.append(
-            Finding(
-                procedure="count",
-                severity=Severity.ERROR,
-                check="count-below-n-policy",
-                evidence=f"{name}: host count {count} < N-policy {state.max_n}; {evidence(last)}",
+            CATALOGUE["count-below-n-policy"].finding(
+                Severity.ERROR,
+                f"{name}: host count {count} < N-policy {state.max_n}; {evidence(last)}",
                 meaning="The host answered, but its count is below what this client needs.",
                 fix=ResultCode.COUNT_TOO_LOW.info.fix,
                 code=ResultCode.COUNT_TOO_LOW.hex,
@@ -124,11 +130,9 @@ def _cmids(analyzer: EventTallies) -> list[Finding]:
             continue
         first = next(iter(names.values()))
         out.append(
-            Finding(
-                procedure="cmid",
-                severity=Severity.ERROR,
-                check="duplicate-cmid",
-                evidence=f"CMID {cmid} used by {len(names)} machines "
+            CATALOGUE["duplicate-cmid"].finding(
+                Severity.ERROR,
+                f"CMID {cmid} used by {len(names)} machines "
                 f"({', '.join(sorted(names))}); first {evidence(first)}",
                 meaning="Several machines share one CMID: they were cloned from an image that "
                 "was not generalized, and the host counts them as one.",
@@ -147,11 +151,9 @@ def _policies(analyzer: EventTallies) -> list[Finding]:
     if odd:
         first = analyzer.n_examples[odd[0]]
         return [
-            Finding(
-                procedure="count",
-                severity=Severity.WARNING,
-                check="n-policy-unexpected",
-                evidence=f"N-policies seen: {mix}; first unusual {evidence(first)}",
+            CATALOGUE["n-policy-unexpected"].finding(
+                Severity.WARNING,
+                f"N-policies seen: {mix}; first unusual {evidence(first)}",
                 meaning="Clients ask for a minimum count other than 25 (desktop) or 5 "
                 "(server); the host keeps 2 x the largest N it has seen.",
                 fix="Check which products these clients run and their N-policy.",
@@ -164,11 +166,9 @@ def _policies(analyzer: EventTallies) -> list[Finding]:
         else "Desktop clients need a count of 25, server clients 5."
     )
     return [
-        Finding(
-            procedure="count",
-            severity=Severity.OK,
-            check="n-policy-mix",
-            evidence=f"N-policies seen: {mix}",
+        CATALOGUE["n-policy-mix"].finding(
+            Severity.OK,
+            f"N-policies seen: {mix}",
             meaning=meaning,
         )
     ]
@@ -179,11 +179,9 @@ def _servers(analyzer: EventTallies) -> list[Finding]:
         return []
     listed = ", ".join(f"{s} x{t.count}" for s, t in sorted(analyzer.servers.items()))
     return [
-        Finding(
-            procedure="count",
-            severity=Severity.WARNING,
-            check="several-kms-hosts",
-            evidence=f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
+        CATALOGUE["several-kms-hosts"].finding(
+            Severity.WARNING,
+            f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
             meaning="The count is split: clients activate against several KMS hosts, each "
             "counts only the machines that ask it, so each may stay below 25; a rogue or "
             "retired host may still be published.",
@@ -198,11 +196,9 @@ def _dns(analyzer: EventTallies) -> list[Finding]:
     for domain, (success, failures) in sorted(analyzer.dns.items()):
         if failures is None and success is not None:
             out.append(
-                Finding(
-                    procedure="dns",
-                    severity=Severity.OK,
-                    check="dns-publishing",
-                    evidence=f"12294 for {domain}: {evidence(success)}",
+                CATALOGUE["dns-publishing"].finding(
+                    Severity.OK,
+                    f"12294 for {domain}: {evidence(success)}",
                     meaning="The host published its SRV record in this domain.",
                 )
             )
@@ -217,11 +213,9 @@ def _dns_failure(domain: str, success: WindowsEvent | None, failures: Tally) -> 
     name, info = describe(code)
     latest = failures.last or failures.first
     recovered = success is not None and _after(success, latest)
-    return Finding(
-        procedure="dns",
-        severity=Severity.WARNING if recovered else Severity.ERROR,
-        check="dns-publishing-failed",
-        evidence=f"{failures.count} 12293 for {domain}"
+    return CATALOGUE["dns-publishing-failed"].finding(
+        Severity.WARNING if recovered else Severity.ERROR,
+        f"{failures.count} 12293 for {domain}"
         + (" (a later 12294 succeeded)" if recovered else "")
         + f"; first {evidence(failures.first)}",
         meaning=f"The host could not publish its SRV record in {domain} ({name}: {info.message})",
@@ -239,11 +233,9 @@ def _summary(analyzer: EventTallies) -> list[Finding]:
     if analyzer.total == 0:
         return []
     return [
-        Finding(
-            procedure="events",
-            severity=Severity.OK,
-            check="events-read",
-            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "
+        CATALOGUE["events-read"].finding(
+            Severity.OK,
+            f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "
             f"a response on clients, {sum(analyzer.host_seen.values())} processed by a host "
             f"(12290), {len(analyzer.cmid_names)} CMID(s) seen by the host",
             meaning="Success is a 12288 followed by a 12289 with result 0 on the client, and "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypeVar
 
-from openkms.doctor._event_findings import build_findings
-from openkms.doctor._event_tally import (
+from openkms.doctor.events._findings import CLONE_WINDOW_MINUTES, build_findings
+from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._tally import (
     MAX_TRACKED,
     EventTallies,
     MachineTally,
@@ -15,14 +16,23 @@ from openkms.doctor._event_tally import (
     n_policy_label,
     short_name,
 )
-from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding
 
-__all__ = ["MAX_TRACKED", "PAIR_WINDOW", "EventAnalyzer", "evidence", "n_policy_label"]
+__all__ = [
+    "CLONE_BURST",
+    "MAX_TRACKED",
+    "PAIR_WINDOW",
+    "EventAnalyzer",
+    "evidence",
+    "n_policy_label",
+]
 
 PAIR_WINDOW = dt.timedelta(minutes=5)
-CLONE_WINDOW = dt.timedelta(minutes=15)
+CLONE_WINDOW = dt.timedelta(minutes=CLONE_WINDOW_MINUTES)
 CLONE_TOLERANCE_MINUTES = 60
+# One machine retries every 2 hours and renews every 7 days: this many requests of one CMID
+# within CLONE_WINDOW come from several machines (or from 'slmgr /ato' run again and again).
+CLONE_BURST = 5
 _NAMES_PER_CMID = 10
 K = TypeVar("K")
 
@@ -127,6 +137,23 @@ class EventAnalyzer(EventTallies):
         self.cmid_last[cmid] = event
         if previous is not None and _two_machines(previous, event):
             self._tally(self.cmid_interleaved, cmid, event)
+        self._burst(cmid, event)
+
+    def _burst(self, cmid: str, event: WindowsEvent) -> None:
+        """Count the requests of one CMID within CLONE_WINDOW of the first of them."""
+        if event.time is None:
+            return
+        start, seen = self.cmid_window.get(cmid, (event.time, 0))
+        if event.time - start > CLONE_WINDOW:
+            start, seen = event.time, 0
+        self.cmid_window[cmid] = (start, seen + 1)
+        if seen + 1 < CLONE_BURST:
+            return
+        burst = self.cmid_bursts.get(cmid)
+        if burst is None:
+            self.cmid_bursts[cmid] = Tally(event, count=seen + 1)
+        else:
+            burst.count = max(burst.count, seen + 1)
 
     def _dns(self, event: WindowsEvent) -> None:
         domain = (event.info_fields.get("domain") or "?").lower()

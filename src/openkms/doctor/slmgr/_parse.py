@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from openkms.core.license import LicenseState
-from openkms.doctor._slmgr_labels import FLAG_LINES, LABELS, STATUS_WORDS, fallback_field
 from openkms.doctor._text import normalize_label
+from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, STATUS_WORDS, fallback_field
 
 __all__ = ["SlmgrLicense", "parse_slmgr_text"]
 

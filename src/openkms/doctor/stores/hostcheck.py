@@ -18,10 +18,11 @@ from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
-from openkms.doctor._hoststore import store_findings, store_problem
-from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
-from openkms.doctor.probe import probe
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe
+from openkms.doctor.stores._hoststore import store_findings, store_problem
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostActivation, HostState
 
@@ -71,11 +72,9 @@ def _role(directory: Path, state: HostState) -> list[Finding] | None:
     if key is None:
         code = ResultCode.NO_PRODUCT_KEY
         return [
-            Finding(
-                procedure="host",
-                severity=Severity.ERROR,
-                check="host-key",
-                evidence=f"{directory / 'host.json'}: no host key installed",
+            CATALOGUE["host-key"].finding(
+                Severity.ERROR,
+                f"{directory / 'host.json'}: no host key installed",
                 meaning=f"{code.info.message} Without a host key this machine is not a KMS host.",
                 fix="Install the host key bought from the publisher ('host ipk KEY').",
                 code=code.hex,
@@ -87,11 +86,9 @@ def _role(directory: Path, state: HostState) -> list[Finding] | None:
 def _key_ok(directory: Path, state: HostState) -> Finding:
     key = state.host_key()
     assert key is not None
-    return Finding(
-        procedure="host",
-        severity=Severity.OK,
-        check="host-key",
-        evidence=f"{directory / 'host.json'}: host key installed (partial product key "
+    return CATALOGUE["host-key"].finding(
+        Severity.OK,
+        f"{directory / 'host.json'}: host key installed (partial product key "
         f"{key.partial}), host {state.host_id}",
         meaning="A host key (CSVLK analogue) makes this machine a KMS host.",
     )
@@ -105,11 +102,9 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
         if activation.problem and "another machine" in activation.problem:
             code = ResultCode.HARDWARE_OUT_OF_TOLERANCE
         return [
-            Finding(
-                procedure="host",
-                severity=Severity.ERROR,
-                check="host-activated",
-                evidence=f"{where}: License Status Notification: {activation.problem}",
+            CATALOGUE["host-activated"].finding(
+                Severity.ERROR,
+                f"{where}: License Status Notification: {activation.problem}",
                 meaning=f"{code.info.message} The host counts requests but refuses every "
                 f"activation with {ResultCode.HOST_NOT_ACTIVATED.hex}.",
                 fix=code.info.fix,
@@ -123,11 +118,9 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
     )
     if left < _CERT_WARNING_DAYS:
         return [
-            Finding(
-                procedure="host",
-                severity=Severity.WARNING,
-                check="host-certificate-expiry",
-                evidence=evidence,
+            CATALOGUE["host-certificate-expiry"].finding(
+                Severity.WARNING,
+                evidence,
                 meaning="When the certificate expires the host stops activating clients "
                 f"({ResultCode.HOST_NOT_ACTIVATED.hex}).",
                 fix="Reactivate the host now: 'host activation-request', have the publisher "
@@ -135,11 +128,9 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
             )
         ]
     return [
-        Finding(
-            procedure="host",
-            severity=Severity.OK,
-            check="host-activated",
-            evidence=evidence,
+        CATALOGUE["host-activated"].finding(
+            Severity.OK,
+            evidence,
             meaning="The host is activated and may sign tickets for its license group and "
             "the groups below it.",
         )
@@ -155,11 +146,9 @@ async def _listening(
     result = await probe(host, port, options.timeout, application_id=app_id, clock=options.clock)
     if not result.connected:
         return [
-            Finding(
-                procedure="port",
-                severity=Severity.ERROR,
-                check="host-listening",
-                evidence=f"{result.detail} ({result.code.hex})",
+            CATALOGUE["host-listening"].finding(
+                Severity.ERROR,
+                f"{result.detail} ({result.code.hex})",
                 meaning="The host is not running, or listens on another address or port; "
                 "clients get 0x8007274D (refused) or 0x800705B4 (timeout), then 0xC004F074.",
                 fix=f"Start it: 'openkms host --store {state.directory} serve' (port "
@@ -168,15 +157,13 @@ async def _listening(
                 code=result.code.hex,
             )
         ]
-    findings = probe_findings(result, "port", activation=False, clock=False)
+    findings = probe_findings(result, Procedure.PORT, activation=False, clock=False)
     response = result.response
     if response is not None and response.host_id != state.host_id:
         findings.append(
-            Finding(
-                procedure="port",
-                severity=Severity.WARNING,
-                check="host-listening",
-                evidence=f"{result.where} is answered by host {response.host_id}, this store "
+            CATALOGUE["host-listening"].finding(
+                Severity.WARNING,
+                f"{result.where} is answered by host {response.host_id}, this store "
                 f"is host {state.host_id}",
                 meaning="Another OpenKMS host listens on this address: clients reaching it are "
                 "counted there, not here.",

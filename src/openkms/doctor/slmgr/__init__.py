@@ -11,11 +11,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from openkms.doctor._slmgr_checks import check_license, check_snapshots
-from openkms.doctor._slmgr_parse import SlmgrLicense, parse_slmgr_text
-from openkms.doctor._slmgr_text import code_findings, labels_finding, scan_text
-from openkms.doctor._text import ArtefactError
+from openkms.doctor._text import ArtefactError, decode_text
+from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.slmgr._checks import check_license, check_snapshots
+from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
 
 __all__ = [
     "MAX_SLMGR_BYTES",
@@ -35,18 +36,8 @@ _NOTHING = (
 )
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # cscript redirected to a file writes the OEM code page (cp850 in France), Notepad cp1252.
-    candidates = [raw.decode(enc, errors="replace") for enc in ("cp850", "cp1252")]
-    return max(candidates, key=lambda t: sum(bool(b.values) for b in parse_slmgr_text(t)))
+def _labels_read(text: str) -> int:
+    return sum(bool(block.values) for block in parse_slmgr_text(text))
 
 
 def read_slmgr_text(path: Path) -> str:
@@ -60,7 +51,7 @@ def read_slmgr_text(path: Path) -> str:
         raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ArtefactError(f"{path}: binary data, not slmgr text output")
-    return _decode(raw)
+    return decode_text(raw, _labels_read)
 
 
 def parse_slmgr(path: Path) -> list[SlmgrLicense]:
@@ -114,11 +105,9 @@ def _by_identity(blocks: Iterable[SlmgrLicense]) -> list[list[SlmgrLicense]]:
 
 
 def _unreadable(path: Path, exc: ArtefactError) -> Finding:
-    return Finding(
-        procedure="input",
-        severity=Severity.ERROR,
-        check="slmgr-unreadable",
-        evidence=exc.message,
+    return CATALOGUE["slmgr-unreadable"].finding(
+        Severity.ERROR,
+        exc.message,
         meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
         "checked.",
         fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "

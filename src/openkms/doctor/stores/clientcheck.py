@@ -23,11 +23,12 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.srv import DnsLocator, DnsServer
-from openkms.doctor._clientevents import event_findings
-from openkms.doctor._hoststore import store_problem
-from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding, Severity
-from openkms.doctor.probe import ProbeResult, probe
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import ProbeResult, probe
+from openkms.doctor.stores._clientevents import event_findings
+from openkms.doctor.stores._hoststore import store_problem
 from openkms.errors import DnsError, OpenKMSError
 
 __all__ = ["ClientCheckOptions", "check_client_store"]
@@ -62,11 +63,9 @@ def _role(directory: Path) -> Finding | None:
             "Run 'openkms doctor host --store DIR' for a host.",
         )
     code = ResultCode.NO_PRODUCT_KEY
-    return Finding(
-        procedure="key",
-        severity=Severity.ERROR,
-        check="no-key",
-        evidence=f"{directory}: no client.json: no product key was ever installed here",
+    return CATALOGUE["no-key"].finding(
+        Severity.ERROR,
+        f"{directory}: no client.json: no product key was ever installed here",
         meaning=f"{code.info.message} Without a setup key the machine is not a KMS client.",
         fix="Install the edition's setup key: 'openkms client --store DIR ipk KEY --trust "
         "trust.json' (keys: 'openkms vendor setup-keys').",
@@ -79,11 +78,9 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
     if state.setup_key is None:
         code = ResultCode.NO_PRODUCT_KEY
         return [
-            Finding(
-                procedure="key",
-                severity=Severity.ERROR,
-                check="no-key",
-                evidence=f"{where}: no product key installed",
+            CATALOGUE["no-key"].finding(
+                Severity.ERROR,
+                f"{where}: no product key installed",
                 meaning=f"{code.info.message} A host key is refused on a client: if one was "
                 "tried, the setup key still has to be installed.",
                 fix="Install the edition's setup key ('client ipk KEY'; the keys are in "
@@ -97,11 +94,9 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
         return [_bad_key(where, exc)], None
     if key.kind is KeyKind.HOST:
         return [
-            Finding(
-                procedure="key",
-                severity=Severity.ERROR,
-                check="host-key-on-client",
-                evidence=f"{where}: the installed key (partial {key.partial}) is a host key",
+            CATALOGUE["host-key-on-client"].finding(
+                Severity.ERROR,
+                f"{where}: the installed key (partial {key.partial}) is a host key",
                 meaning="A host key (CSVLK analogue) installed on a client is a known mistake: "
                 "the machine cannot activate as a KMS client.",
                 fix="Install the edition's setup key ('client ipk KEY', from 'vendor "
@@ -113,11 +108,9 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
 
 
 def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
-    return Finding(
-        procedure="key",
-        severity=Severity.ERROR,
-        check="invalid-key",
-        evidence=f"{where}: the installed key does not parse: {exc.message}",
+    return CATALOGUE["invalid-key"].finding(
+        Severity.ERROR,
+        f"{where}: the installed key does not parse: {exc.message}",
         meaning=exc.code.info.message,
         fix=exc.fix,
         code=exc.code.hex,
@@ -129,11 +122,9 @@ def _product_findings(
 ) -> tuple[list[Finding], Product | None]:
     if client.trust() is None:
         code = ResultCode.TRUST_MISSING
-        finding = Finding(
-            procedure="key",
-            severity=Severity.ERROR,
-            check="trust-missing",
-            evidence=f"{client.directory / 'trust.json'}: missing",
+        finding = CATALOGUE["trust-missing"].finding(
+            Severity.ERROR,
+            f"{client.directory / 'trust.json'}: missing",
             meaning=code.info.message,
             fix=code.info.fix,
             code=code.hex,
@@ -145,11 +136,9 @@ def _product_findings(
             _bad_key(where, OpenKMSError("the key's product is not in the publisher's catalog"))
         ], None
     return [
-        Finding(
-            procedure="key",
-            severity=Severity.OK,
-            check="setup-key",
-            evidence=f"{where}: setup key installed (partial {key.partial}): {product.name}, "
+        CATALOGUE["setup-key"].finding(
+            Severity.OK,
+            f"{where}: setup key installed (partial {key.partial}): {product.name}, "
             f"N-policy {product.n_policy}",
             meaning="A setup key (GVLK analogue) makes this machine a KMS client.",
         )
@@ -164,7 +153,7 @@ def _license_finding(client: Client) -> Finding:
     if lic.state is LicenseState.LICENSED:
         soon = days < _EXPIRY_WARNING_DAYS
         return Finding(
-            procedure="client",
+            procedure=Procedure.CLIENT,
             severity=Severity.WARNING if soon else Severity.OK,
             check="expiry-soon" if soon else "license-status",
             evidence=f"{seen}, {left} before the activation expires",
@@ -174,21 +163,17 @@ def _license_finding(client: Client) -> Finding:
         )
     reason = lic.reason if lic.reason is not ResultCode.OK else ResultCode.GRACE_EXPIRED
     if lic.state in (LicenseState.NOTIFICATION, LicenseState.UNLICENSED):
-        return Finding(
-            procedure="client",
-            severity=Severity.ERROR,
-            check="license-status",
-            evidence=f"{seen} (reason {reason.hex})",
+        return CATALOGUE["license-status"].finding(
+            Severity.ERROR,
+            f"{seen} (reason {reason.hex})",
             meaning=f"{reason.info.message} The product runs in reduced functionality.",
             fix="Find what keeps the client from its host (DNS, port, count, events below), "
             "then 'client ato'.",
             code=reason.hex,
         )
-    return Finding(
-        procedure="client",
-        severity=Severity.WARNING,
-        check="license-status",
-        evidence=f"{seen}, {left} of grace",
+    return CATALOGUE["license-status"].finding(
+        Severity.WARNING,
+        f"{seen}, {left} of grace",
         meaning="Not activated: the client retries every activation interval (120 minutes) "
         "and enters Notification when the grace ends.",
         fix="See the host, port and count findings; then 'client ato'.",
@@ -197,12 +182,9 @@ def _license_finding(client: Client) -> Finding:
 
 def _rearm_finding(client: Client, state: ClientState) -> Finding:
     left = settings.MAX_REARMS - state.rearms_used
-    return Finding(
-        procedure="client",
-        severity=Severity.OK if left > 0 else Severity.WARNING,
-        check="rearms-left",
-        evidence=f"{client.directory / 'client.json'}: {left} rearm(s) left of "
-        f"{settings.MAX_REARMS}",
+    return CATALOGUE["rearms-left"].finding(
+        Severity.OK if left > 0 else Severity.WARNING,
+        f"{client.directory / 'client.json'}: {left} rearm(s) left of {settings.MAX_REARMS}",
         meaning="A rearm gives the machine a new CMID and restarts the grace period."
         + ("" if left > 0 else " None is left: a clone can no longer be fixed this way."),
         fix="" if left > 0 else "Rebuild the machine from a generalized image.",
@@ -238,11 +220,9 @@ async def _targets(
 
 def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: bool) -> Finding:
     domain = state.kms_domain or "the DNS search list"
-    return Finding(
-        procedure="dns",
-        severity=Severity.WARNING if cached else Severity.ERROR,
-        check="discovery",
-        evidence=f"SRV lookup of {service} in {domain}: {exc.message}",
+    return CATALOGUE["discovery"].finding(
+        Severity.WARNING if cached else Severity.ERROR,
+        f"SRV lookup of {service} in {domain}: {exc.message}",
         meaning=f"{exc.code.name}: {exc.code.info.message}"
         + (" The cached host is tried first, so renewal may still work." if cached else ""),
         fix=exc.fix + " See 'openkms doctor dns'.",
@@ -255,11 +235,9 @@ def _count_finding(result: ProbeResult, product: Product) -> Finding | None:
     if response is None or response.current_count >= product.n_policy:
         return None
     code = ResultCode.COUNT_TOO_LOW
-    return Finding(
-        procedure="count",
-        severity=Severity.ERROR,
-        check="count-vs-n-policy",
-        evidence=f"{result.where}: current count {response.current_count} < N-policy "
+    return CATALOGUE["count-vs-n-policy"].finding(
+        Severity.ERROR,
+        f"{result.where}: current count {response.current_count} < N-policy "
         f"{product.n_policy} of {product.name}",
         meaning=f"{code.info.message} The host counts this client but does not activate it.",
         fix=code.info.fix,
@@ -279,16 +257,14 @@ async def _host_findings(
             target, candidate.port, options.timeout, application_id=app_id, clock=options.clock
         )
         findings.append(
-            Finding(
-                procedure="port",
-                severity=Severity.OK,
-                check="kms-host",
-                evidence=f"{candidate.source} host {candidate.host}:{candidate.port}"
+            CATALOGUE["kms-host"].finding(
+                Severity.OK,
+                f"{candidate.source} host {candidate.host}:{candidate.port}"
                 + (f" at {target}" if target != candidate.host else ""),
                 meaning="The host this client tries (skms, then the cached host, then DNS).",
             )
         )
-        findings += probe_findings(result, "port")
+        findings += probe_findings(result, Procedure.PORT)
         count = _count_finding(result, product) if product else None
         findings += [count] if count else []
     return findings

@@ -24,9 +24,9 @@ import msgspec
 from openkms.client.api import Client
 from openkms.client.info import gather_client_info
 from openkms.core.events import EventRecord
-from openkms.doctor._bundle_support import SUPPORT_FILES, support_files
-from openkms.doctor._storeevents import host_events
 from openkms.doctor.findings import Report
+from openkms.doctor.stores._events import host_events
+from openkms.doctor.stores._support import SUPPORT_FILES, support_files
 from openkms.errors import OpenKMSError
 from openkms.event_export import export_events
 from openkms.host.info import HostInfo, gather_host_info

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openkms.core.events import EVENT_MESSAGES
-from openkms.doctor._evtmodel import (
+from openkms.doctor._text import normalize_label, open_text
+from openkms.doctor.events._model import (
     KMS_EVENT_IDS,
     WindowsEvent,
     info_from_message,
@@ -30,7 +31,6 @@ from openkms.doctor._evtmodel import (
     parse_int,
     parse_time,
 )
-from openkms.doctor._text import normalize_label, open_text
 
 __all__ = ["looks_like_event_text", "read_text_events"]
 

@@ -8,9 +8,12 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
 from openkms.core.trust import Trust
 from openkms.dns.publisher import DomainStatus, PublishStatus, read_status
-from openkms.doctor._event_checks import EventAnalyzer, evidence, n_policy_label
-from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.events._analyzer import EventAnalyzer, evidence, n_policy_label
+from openkms.doctor.events._tally import procedure_of
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.stores._events import CodeTally, host_events, to_windows_event
+from openkms.doctor.stores._hostcount import falling_count, stuck_at_one
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
 from openkms.store import open_reader, sqlite_path
@@ -21,20 +24,25 @@ __all__ = ["store_findings", "store_problem"]
 _DAY = 86400
 # Findings of the event analysis that apply to a host's own log; failures are grouped here.
 _FROM_ANALYZER = frozenset(
-    {"duplicate-cmid", "n-policy-unexpected", "dns-publishing", "dns-publishing-failed"}
+    {
+        "duplicate-cmid",
+        "cmid-clones-one-name",
+        "n-policy-unexpected",
+        "dns-publishing",
+        "dns-publishing-failed",
+    }
 )
 _FAILED_RATIO_WARNING = 0.10
 
 
 def store_problem(directory: Path, check: str, message: str, fix: str = "") -> Finding:
     """A store that is not what it claims: an ``input`` error, never a traceback."""
-    return Finding(
-        procedure="input",
-        severity=Severity.ERROR,
-        check=check,
-        evidence=f"{directory}: {message}",
+    return CATALOGUE[check].finding(
+        Severity.ERROR,
+        f"{directory}: {message}",
         meaning="The doctor cannot read this store; the checks that need it were skipped.",
         fix=fix,
+        procedure=Procedure.INPUT,
     )
 
 
@@ -77,11 +85,9 @@ def _count_findings(
     seen = f"{events.requests} request(s) (12290) in the last {days} day(s)"
     if not policies:
         return [
-            Finding(
-                procedure="count",
-                severity=Severity.WARNING if catalog else Severity.OK,
-                check="current-count",
-                evidence=f"current count {count}; no N-policy seen: {seen}",
+            CATALOGUE["current-count"].finding(
+                Severity.WARNING if catalog else Severity.OK,
+                f"current count {count}; no N-policy seen: {seen}",
                 meaning="No client asked this host recently, so its count only falls; clients "
                 "may not find it (DNS) or may not reach it (port).",
                 fix="Check DNS publishing and the port; look at the clients' 12288 events.",
@@ -93,22 +99,18 @@ def _count_findings(
         label = n_policy_label(n)
         if count >= n:
             out.append(
-                Finding(
-                    procedure="count",
-                    severity=Severity.OK,
-                    check="count-vs-n-policy",
-                    evidence=f"current count {count} >= N-policy {label} ({requests} request(s))",
+                CATALOGUE["count-vs-n-policy"].finding(
+                    Severity.OK,
+                    f"current count {count} >= N-policy {label} ({requests} request(s))",
                     meaning=f"Clients with N-policy {n} get activated.",
                 )
             )
             continue
         code = ResultCode.COUNT_TOO_LOW
         out.append(
-            Finding(
-                procedure="count",
-                severity=Severity.ERROR,
-                check="count-vs-n-policy",
-                evidence=f"current count {count} < N-policy {label}: {requests} request(s) "
+            CATALOGUE["count-vs-n-policy"].finding(
+                Severity.ERROR,
+                f"current count {count} < N-policy {label}: {requests} request(s) "
                 f"with this N, e.g. {evidence(example)}",
                 meaning=f"Clients that need {n} are counted but not activated ({code.hex}); "
                 f"the count is the distinct CMIDs of the last {settings.COUNT_WINDOW_DAYS} days.",
@@ -122,12 +124,9 @@ def _count_findings(
 
 def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list[Finding]:
     ratio = counters.failed / counters.total if counters.total else 0.0
-    summary = Finding(
-        procedure="host",
-        severity=Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
-        check="failed-requests",
-        evidence=f"cumulative requests: {counters.total} total, {counters.failed} failed "
-        f"({ratio:.0%})",
+    summary = CATALOGUE["failed-requests"].finding(
+        Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
+        f"cumulative requests: {counters.total} total, {counters.failed} failed ({ratio:.0%})",
         meaning="Failed requests are refused and do not raise the count; the counters reset "
         "only when the host is reinstalled.",
         fix="See why below (the 12290 events by result code)." if counters.failed else "",
@@ -138,16 +137,15 @@ def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list
         machines = ", ".join(sorted(tally.machines)) or "unknown"
         severity = Severity.ERROR if code == ResultCode.HOST_NOT_ACTIVATED else Severity.WARNING
         out.append(
-            Finding(
-                procedure="host",
-                severity=severity,
-                check="failed-requests-why",
-                evidence=f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
+            CATALOGUE["failed-requests-why"].finding(
+                severity,
+                f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
                 f"day(s) (machines: {machines}); first {evidence(tally.first)}, last "
                 f"{evidence(tally.last)}",
                 meaning=f"{name}: {info.message}",
                 fix=info.fix,
                 code=f"0x{code:08X}",
+                procedure=procedure_of(code),
             )
         )
     return out
@@ -157,11 +155,9 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
     where = state.directory / "host.json"
     if not state.settings.dns_publishing:
         return [
-            Finding(
-                procedure="dns",
-                severity=Severity.WARNING,
-                check="dns-publishing-disabled",
-                evidence=f"{where}: DNS publishing disabled",
+            CATALOGUE["dns-publishing-disabled"].finding(
+                Severity.WARNING,
+                f"{where}: DNS publishing disabled",
                 meaning="The host does not register its SRV record: clients find it only "
                 "through a record made by hand or 'client skms HOST:PORT'.",
                 fix="Enable it with 'host sdns', or create the SRV record by hand (priority 0, "
@@ -170,12 +166,9 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
         ]
     if status is None or not status.last_run:
         return [
-            Finding(
-                procedure="dns",
-                severity=Severity.WARNING,
-                check="dns-publishing-status",
-                evidence=f"{state.directory}: DNS publishing enabled, but it never ran "
-                "(no dns-status.json)",
+            CATALOGUE["dns-publishing-status"].finding(
+                Severity.WARNING,
+                f"{state.directory}: DNS publishing enabled, but it never ran (no dns-status.json)",
                 meaning="The host has not published since it was set up: it never ran, or ran "
                 "with --no-dns.",
                 fix="Start the host with publishing ('host serve'); configure it with "
@@ -192,19 +185,15 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
     except ValueError:
         code = int(ResultCode.DNS_SERVER_FAILURE)
     if code == 0:
-        return Finding(
-            procedure="dns",
-            severity=Severity.OK,
-            check="dns-publishing-status",
-            evidence=f"{where}: published (12294)",
+        return CATALOGUE["dns-publishing-status"].finding(
+            Severity.OK,
+            f"{where}: published (12294)",
             meaning="The host's last publishing cycle succeeded in this domain.",
         )
     name, info = describe(code)
-    return Finding(
-        procedure="dns",
-        severity=Severity.ERROR,
-        check="dns-publishing-status",
-        evidence=f"{where}: failed {domain.result} {domain.message} (12293)",
+    return CATALOGUE["dns-publishing-status"].finding(
+        Severity.ERROR,
+        f"{where}: failed {domain.result} {domain.message} (12293)",
         meaning=f"{name}: {info.message} Clients of this domain cannot discover the host.",
         fix=info.fix + " BIND needs 'allow-update' for the host's key; only the host that "
         "created a record may change it. Or create the record by hand.",
@@ -214,11 +203,9 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
 
 def _events_summary(path: Path, events: _HostEvents, days: int) -> Finding:
     span = f"records {events.first_seq}..{events.last_seq}" if events.first_seq else "no records"
-    return Finding(
-        procedure="events",
-        severity=Severity.OK,
-        check="events-read",
-        evidence=f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
+    return CATALOGUE["events-read"].finding(
+        Severity.OK,
+        f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
         f"last {days} day(s) read ({span}); {len(events.analyzer.cmid_names)} CMID(s)",
         meaning="The Key Management Service log: one 12290 per request, 12293/12294 per "
         "publishing attempt.",
@@ -233,11 +220,9 @@ async def store_findings(
     dns = _dns_findings(state, read_status(state.directory))
     if not path.exists():
         return [
-            Finding(
-                procedure="count",
-                severity=Severity.WARNING,
-                check="store-missing",
-                evidence=f"{path}: no database",
+            CATALOGUE["store-missing"].finding(
+                Severity.WARNING,
+                f"{path}: no database",
                 meaning="The host has never run: it creates its database when it first starts.",
                 fix=f"Start the host: 'openkms host --store {state.directory} serve'.",
             ),
@@ -251,11 +236,15 @@ async def store_findings(
             counters = await reader.counters(state.host_id)
             await events.read(reader, path, now - days * _DAY)
             summary = _events_summary(path, events, days)
+            policies = list(events.analyzer.n_policies)
+            falling = await falling_count(reader, app_id, count, policies, now) if app_id else []
     except OpenKMSError as exc:
         return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]
     return [
+        *stuck_at_one(count, events.requests, events.analyzer.cmid_names),
         *_count_findings(count, events, trust, days),
+        *falling,
         *_failed_findings(counters, events, days),
         *dns,
         *analyzed,

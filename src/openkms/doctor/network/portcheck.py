@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from openkms._address import parse_address
 from openkms.core import settings
-from openkms.doctor._netfindings import probe_findings
-from openkms.doctor.findings import Finding
-from openkms.doctor.probe import probe
+from openkms.doctor.findings import Finding, Procedure
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import probe
 
 __all__ = ["check_port"]
 
@@ -25,4 +25,4 @@ async def check_port(
     what the peer is: an OpenKMS host (version, activation, count, port, clock) or not."""
     host, port = parse_address(address, settings.DEFAULT_PORT)
     result = await probe(host, port, timeout, application_id=application_id, clock=clock)
-    return probe_findings(result, "port")
+    return probe_findings(result, Procedure.PORT)

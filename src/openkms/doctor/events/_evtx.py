@@ -20,9 +20,9 @@ from pathlib import Path
 
 from evtx import PyEvtxParser
 
-from openkms.doctor._evt_xml import event_from_element
-from openkms.doctor._evtmodel import KMS_EVENT_IDS, WindowsEvent
 from openkms.doctor._text import ArtefactError
+from openkms.doctor.events._model import KMS_EVENT_IDS, WindowsEvent
+from openkms.doctor.events._xml import event_from_element
 
 __all__ = ["EVTX_MAGIC", "DamagedRecordsError", "EvtxStats", "read_evtx_events"]
 
