@@ -95,6 +95,13 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     type=click.IntRange(1),
 )
 @click.option(
+    "--max-connections-per-address",
+    default=config_default(HostConfig, "max_connections_per_address"),
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connections one source address may hold at once; its next ones are closed.",
+)
+@click.option(
     "--idle-timeout",
     default=config_default(HostConfig, "idle_timeout"),
     show_default=True,
@@ -121,6 +128,7 @@ def serve(
     ready_file: Path | None,
     log_level: str,
     max_connections: int,
+    max_connections_per_address: int,
     idle_timeout: float,
     no_dns: bool,
     admin_address: str,
@@ -137,6 +145,7 @@ def serve(
         listen=tuple(parse_address(a, port) for a in listen),
         machine_name=host.machine_name,
         max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
     )

@@ -17,6 +17,8 @@ class HostConfig:
     listen: tuple[tuple[str, int], ...] = ()
     machine_name: str = socket.gethostname()
     max_connections: int = 10_000
+    # One address (a NAT gateway may front many clients) holds at most this many.
+    max_connections_per_address: int = 256
     idle_timeout: float = 10.0
     shutdown_timeout: float = 10.0
     max_pipelined: int = 32
