@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from admin.adminenv import TOKEN, AdminEnv, admin_env
 from openkms.admin.config import AdminConfig
 from openkms.admin.openapi import openapi_spec
 from openkms.cli.main import cli
+from openkms.core.codes import ResultCode
 from openkms.core.host_settings import HostSettings
 from openkms.errors import OpenKMSError
+from openkms.protocol import ActivationRequest
 
 from helpers import Site, make_site
 
@@ -349,3 +353,45 @@ def test_the_api_refuses_settings_it_does_not_change_with_a_fix(site: Site) -> N
         ] == "port must be a whole number, got '80'"
 
     run(site, body, AdminConfig(token=TOKEN))
+
+
+def test_thirty_thousand_distinct_bad_values_add_no_metric_series(site: Site) -> None:
+    async def bad_requests(env: AdminEnv, values: range) -> None:
+        service = env.app.service
+        assert service is not None
+        product = site.product("Standard")
+        catalog = site.publisher.trust().catalog
+        requests = [
+            ActivationRequest(
+                os.urandom(16),
+                catalog.application_id,
+                product.activation_id,
+                os.urandom(16),
+                "bad",
+                int(time.time()),
+                value,  # a license status no client has
+                43200,
+                product.n_policy,
+            )
+            for value in values
+        ]
+        for start in range(0, len(requests), 2000):
+            answers = await asyncio.gather(
+                *(service.handle(r, 1688) for r in requests[start : start + 2000])
+            )
+            assert all(getattr(a, "result", 0) == ResultCode.REQUEST_INVALID for a in answers)
+
+    async def body(env: AdminEnv) -> None:
+        await env.activate(site, "Standard", 3)
+        await bad_requests(env, range(1000, 1010))
+        before = await (await env.client.get("/metrics")).text()
+        await bad_requests(env, range(10**12, 10**12 + 30_000))
+        after = await (await env.client.get("/metrics")).text()
+        assert len(after.splitlines()) == len(before.splitlines())
+        assert len(after) - len(before) < 200  # only counts grew a few digits
+        assert 'license_status="invalid"} 30010' in after
+        counters = await get_json(env, "/api/counters")
+        assert set(counters["by_status"]) == {"initial_grace", "invalid"}
+        assert counters["by_status"]["invalid"] == 30_010
+
+    run(site, body)
