@@ -30,6 +30,7 @@ from openkms.host.state import HostActivation, HostSettings
 from openkms.host.tickets import TicketBatcher
 from openkms.protocol.connection import InvalidRequestError
 from openkms.protocol.messages import (
+    MAX_CLIENT_TIME,
     MAX_ID_LENGTH,
     MAX_MACHINE_NAME,
     MAX_N_POLICY,
@@ -59,6 +60,7 @@ INVALID_STATUS = -1
 _STATUSES = range(7)
 _MINUTES = range(2**32)
 _N_POLICIES = range(MAX_N_POLICY + 1)
+_CLIENT_TIMES = range(MAX_CLIENT_TIME + 1)
 
 
 @dataclass(slots=True)
@@ -377,7 +379,7 @@ def _out_of_range(request: ActivationRequest) -> bool:
         or request.n_policy not in _N_POLICIES
         or len(request.activation_id) > MAX_ID_LENGTH
         or len(request.application_id) > MAX_ID_LENGTH
-        or not -(2**63) < request.client_time < 2**63
+        or request.client_time not in _CLIENT_TIMES
     )
 
 
@@ -389,7 +391,7 @@ def _bounded(request: ActivationRequest) -> ActivationRequest:
         request.activation_id[:MAX_ID_LENGTH],
         request.cmid[:32],
         request.machine_name[:MAX_MACHINE_NAME],
-        request.client_time if -(2**63) < request.client_time < 2**63 else 0,
+        request.client_time if request.client_time in _CLIENT_TIMES else 0,
         request.license_status if request.license_status in _STATUSES else INVALID_STATUS,
         request.minutes_to_expiration if request.minutes_to_expiration in _MINUTES else 0,
         request.n_policy if request.n_policy in _N_POLICIES else 0,

@@ -18,6 +18,7 @@ from openkms.core.license import LicenseState
 
 __all__ = [
     "LENIENT_REQUEST_TYPES",
+    "MAX_CLIENT_TIME",
     "MAX_ID_LENGTH",
     "MAX_MACHINE_NAME",
     "MAX_N_POLICY",
@@ -37,13 +38,13 @@ __all__ = [
 MAX_ID_LENGTH: Final = 128
 MAX_MACHINE_NAME: Final = 255
 MAX_N_POLICY: Final = 1000  # the catalog's limit
-_INT64: Final = 2**63 - 1
+MAX_CLIENT_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z, the last time a date can show
 
 RequestId = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
 Identifier = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)]
 Cmid = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
 MachineName = Annotated[str, msgspec.Meta(max_length=MAX_MACHINE_NAME)]
-Time = Annotated[int, msgspec.Meta(ge=-_INT64, le=_INT64)]
+Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_CLIENT_TIME)]
 Status = Annotated[int, msgspec.Meta(ge=int(min(LicenseState)), le=int(max(LicenseState)))]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 NPolicy = Annotated[int, msgspec.Meta(ge=0, le=MAX_N_POLICY)]
