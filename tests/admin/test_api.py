@@ -395,3 +395,86 @@ def test_thirty_thousand_distinct_bad_values_add_no_metric_series(site: Site) ->
         assert counters["by_status"]["invalid"] == 30_010
 
     run(site, body)
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8080", 200),
+        ("localhost:8080", 200),
+        ("[::1]:8080", 200),
+        ("dashboard.example.test", 200),  # configured
+        ("attacker.example:8080", 421),  # DNS rebinding: another site's name
+        ("192.0.2.7", 421),  # an IP address of another machine, on a loopback server
+    ],
+)
+def test_the_api_answers_only_loopback_and_configured_host_names(
+    site: Site, host: str, status: int
+) -> None:
+    async def body(env: AdminEnv) -> None:
+        response = await env.client.get("/api/clients", headers={"Host": host})
+        assert response.status == status
+        if status == 421:
+            assert (await response.json())["error"]["code"] == "misdirected_request"
+
+    run(site, body, AdminConfig(allowed_hosts=("dashboard.example.test",)))
+
+
+def test_changes_from_another_origin_are_refused(site: Site) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def body(env: AdminEnv) -> None:
+        evil = {**auth, "Origin": "http://attacker.example"}
+        response = await env.client.patch(
+            "/api/settings", json={"renewal_interval": 60}, headers=evil
+        )
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "bad_origin"
+        null = {**auth, "Origin": "null"}
+        assert (await env.client.delete("/api/clients/x", headers=null)).status == 403
+        same = {**auth, "Origin": "http://127.0.0.1:8080"}
+        response = await env.client.patch(
+            "/api/settings", json={"renewal_interval": 60}, headers=same
+        )
+        assert response.status == 200
+
+    run(site, body, AdminConfig(token=TOKEN))
+
+
+def test_csv_exports_neutralise_formulas(site: Site) -> None:
+    async def body(env: AdminEnv) -> None:
+        await env.activate(site, "Standard", 1, prefix="=cmd|' /C calc'!A0")
+        await env.activate(site, "Standard", 1, prefix="@SUM(1)", start=1)
+        await env.activate(site, "Standard", 1, prefix="\tTAB", start=2)
+        text = await (await env.client.get("/api/clients/export?format=csv")).text()
+        names = sorted(row["machine_name"] for row in csv.DictReader(io.StringIO(text)))
+        assert names == ["'\tTAB-002", "'=cmd|' /C calc'!A0-000", "'@SUM(1)-001"]
+        events = await (await env.client.get("/api/events/export?format=csv")).text()
+        cells = [cell for row in csv.reader(io.StringIO(events)) for cell in row]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+    run(site, body)
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/events?since=" + "1" + "0" * 20, "since"),
+        ("/api/events?id=1" + "0" * 30, "id"),
+        ("/api/events?until=-5", "until"),
+        ("/api/events?before=1" + "0" * 25 + ":1", "before"),
+        ("/api/events?since=" + "9" * 5000, "since"),
+        ("/api/clients?seen_since=99999-01-01", "seen_since"),
+        ("/api/clients?offset=1" + "0" * 40, "offset"),
+        ("/api/clients?state=%C2%B2", "state"),
+        ("/api/events/export?format=csv&since=1" + "0" * 20, "since"),
+    ],
+)
+def test_out_of_range_parameters_are_400s_naming_the_range(
+    site: Site, path: str, parameter: str
+) -> None:
+    async def body(env: AdminEnv) -> None:
+        error = (await get_json(env, path, 400))["error"]
+        assert error["code"] == "bad_parameter" and error["parameter"] == parameter
+
+    run(site, body)

@@ -34,7 +34,7 @@ from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.runner import run
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
-from openkms.store import BlockingReader, open_reader
+from openkms.store import BlockingReader, check_integrity, open_reader
 from openkms.store.base import EventQuery
 
 __all__ = ["host"]
@@ -85,6 +85,15 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 
 
 @host.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Run the full integrity check of the store's database (read-only; reads every page)."""
+    directory = host_state(ctx).directory
+    pages = check_integrity(directory)
+    click.echo(f"The store {directory} is sound ({pages} pages checked).")
+
+
+@host.command()
 @click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
@@ -117,6 +126,12 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 )
 @click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
 @click.option(
+    "--admin-allowed-host",
+    "admin_hosts",
+    multiple=True,
+    help="A host name the admin API answers for besides loopback and IP addresses (repeatable).",
+)
+@click.option(
     "--admin-token-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
@@ -133,6 +148,7 @@ def serve(
     no_dns: bool,
     admin_address: str,
     no_admin: bool,
+    admin_hosts: tuple[str, ...],
     admin_token_file: Path | None,
 ) -> None:
     """Serve activation requests until SIGTERM or Ctrl-C."""
@@ -149,7 +165,7 @@ def serve(
         idle_timeout=idle_timeout,
         dns_publishing=not no_dns,
     )
-    admin = None if no_admin else _admin_config(admin_address, admin_token_file)
+    admin = None if no_admin else _admin_config(admin_address, admin_token_file, admin_hosts)
     app = HostApp(config, state=state, admin=admin)
 
     def ready(addresses: list[tuple[str, int]]) -> None:
@@ -170,9 +186,9 @@ def serve(
     run(main())
 
 
-def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
+def _admin_config(address: str, token_file: Path | None, hosts: tuple[str, ...]) -> AdminConfig:
     host, port = parse_address(address, config_default(AdminConfig, "port"))
-    return AdminConfig(host, port, read_token(token_file))
+    return AdminConfig(host, port, read_token(token_file), allowed_hosts=hosts)
 
 
 def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from openkms._files import InstanceLock
 from openkms.core.codes import ResultCode
 from openkms.core.host import HostInfo, HostSnapshot
 from openkms.core.host_settings import HostSettings
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["HostAdminView", "HostApp", "open_store"]
 
 log = logging.getLogger("openkms.host")
+
+LOCK_FILE = "host.lock"  # holds the pid of the host serving the store directory
 
 
 class HostAdminView:
@@ -83,9 +86,19 @@ class HostApp:
         self.admin_config = admin
         self.admin: AdminServer | None = None
         self.snapshot: HostSnapshot | None = None
+        # One host per store directory: a second one would count apart and fight over DNS.
+        self._lock = InstanceLock(config.store_dir / LOCK_FILE, f"the store {config.store_dir}")
 
     async def start(self) -> list[tuple[str, int]]:
-        """Read the store directory once, open the store, bind the listeners."""
+        """Take the store's lock, read the store directory once, open the store, bind."""
+        self._lock.acquire()
+        try:
+            return await self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _start(self) -> list[tuple[str, int]]:
         snapshot = self.state.snapshot(int(self._clock()))
         if snapshot.host_key is None:
             raise KeyFormatError(
@@ -172,6 +185,7 @@ class HostApp:
         if self.server is not None:
             await self.server.stop()
         await self.store.close()
+        self._lock.release()
         log.info("host stopped")
 
     async def _poll_settings(self) -> None:
