@@ -23,6 +23,7 @@ class HostConfig:
     shutdown_timeout: float = 10.0
     max_pipelined: int = 32
     settings_poll_seconds: float = 5.0
+    clock_check_seconds: float = 10.0  # how often the clock is compared with the monotonic one
     dns_publishing: bool = True  # False: never publish in DNS this run (tests, --no-dns)
 
     def listeners(self, default_port: int) -> tuple[tuple[str, int], ...]:

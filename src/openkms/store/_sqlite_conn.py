@@ -9,10 +9,12 @@ changes a file.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Final
 
+from openkms._files import PRIVATE_FILE
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.store._sqlite_schema import check_version, migrate
@@ -139,6 +141,7 @@ def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
             f"the directory of the store {path} does not exist",
             fix="Create the directory, or choose a store path in an existing one.",
         )
+    _create_private(path)
     conn = _connect(str(path), path, uri=False)
     try:
         _configure_writer(conn, path)
@@ -153,6 +156,21 @@ def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing store file owner-only (0600, whatever the umask): SQLite would make
+    it 0644 less the umask, and gives its -wal and -shm files the mode of the store."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the store {path}: {exc.strerror or exc}",
+            code=ResultCode.ACCESS_DENIED,
+            fix="Make the store directory writable by the user the host runs as.",
+        ) from None
 
 
 def _check_sound(conn: sqlite3.Connection, path: Path) -> None:
