@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +14,6 @@ from openkms.errors import StateError, StoreError
 __all__ = [
     "PRIVATE_DIR",
     "PRIVATE_FILE",
-    "InstanceLock",
     "append_durably",
     "atomic_write",
     "private_directory",
@@ -107,45 +105,3 @@ def read_bytes(path: Path, what: str) -> bytes:
         raise StateError(f"{what} {path} is a directory") from None
     except PermissionError:
         raise StateError(f"cannot read {what} {path}", code=ResultCode.ACCESS_DENIED) from None
-
-
-class InstanceLock:
-    """An exclusive ``flock`` on a file holding the owner's pid: one process at a time.
-
-    ``acquire()`` raises StoreError naming the process that holds it; the lock goes with the
-    process (closed file descriptor), so a killed owner never leaves it stale.
-    """
-
-    def __init__(self, path: Path, what: str) -> None:
-        self.path = path
-        self.what = what
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock now, or raise StoreError (never waits)."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise _store_error(self.path, exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            os.close(fd)
-            raise StoreError(
-                f"{self.what} is in use by process {holder} ({self.path} is locked)",
-                code=ResultCode.STORE_UNAVAILABLE,
-                fix=f"Stop process {holder} first; two hosts must never serve one store.",
-            ) from None
-        except OSError as exc:
-            os.close(fd)
-            raise _store_error(self.path, exc) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        """Let the next process take it; idempotent."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)

@@ -2,8 +2,10 @@
 
 ``dlv.txt``/``dlv.json`` (the machine's ``dlv``), ``events.csv`` (its event log: the Key
 Management Service log of a host, the client's 12288/12289), ``doctor.txt``/``doctor.json``
-(the report). Everything in the archive is generated from the store; no file of the store is
-copied, so private keys (``host.key``), tokens and tickets never leave the machine.
+(the report), and about the machine ``system.txt`` (versions, OS, Python), ``config.txt``
+(the host's effective configuration, secrets masked), ``dns.txt`` (the DNS settings and
+resolver) and ``host-log.txt`` (the log's tail, from its file or the journal). No file of the
+store is copied, so private keys (``host.key``), tokens and tickets never leave the machine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -22,6 +24,7 @@ import msgspec
 from openkms.client.api import Client
 from openkms.client.info import gather_client_info
 from openkms.core.events import EventRecord
+from openkms.doctor._bundle_support import SUPPORT_FILES, support_files
 from openkms.doctor._storeevents import host_events
 from openkms.doctor.findings import Report
 from openkms.errors import OpenKMSError
@@ -31,10 +34,11 @@ from openkms.host.state import HostState
 from openkms.slmgr_text import client_text, host_text
 from openkms.store import open_reader, store_kind
 from openkms.store.base import HostStoreReader
+from openkms.store.lock import serving_host
 
 __all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
 
-BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json")
+BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json", *SUPPORT_FILES)
 
 
 def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
@@ -45,7 +49,9 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
     # The store read only (never opened for writing, never migrated); a host that has never
     # run has no store yet, which reads as an empty one.
     reader = open_reader(directory, missing_ok=True)
-    info, records = asyncio.run(_read_host(state, reader, now))
+    serving = serving_host(directory)
+    listening = serving.listen if serving is not None else ()
+    info, records = asyncio.run(_read_host(state, reader, now, listening))
     return {
         "dlv.txt": [host_text(info, verbose=True) + "\n"],
         "dlv.json": [msgspec.json.format(msgspec.json.encode(info)).decode() + "\n"],
@@ -54,10 +60,10 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
 
 
 async def _read_host(
-    state: HostState, reader: HostStoreReader, now: int
+    state: HostState, reader: HostStoreReader, now: int, listening: Sequence[str]
 ) -> tuple[HostInfo, list[EventRecord]]:
     async with reader:
-        info = await gather_host_info(state.snapshot(now), reader, now)
+        info = await gather_host_info(state.snapshot(now), reader, now, listening)
         return info, [record async for record in host_events(reader, (), None)]
 
 
@@ -90,6 +96,7 @@ def write_bundle(
 ) -> list[str]:
     """Write the archive atomically; return the names it holds."""
     files = _machine_files(directory, clock)
+    files.update(support_files(directory))
     files["doctor.txt"] = [report.render_text() + "\n"]
     files["doctor.json"] = [report.to_json() + "\n"]
     output.parent.mkdir(parents=True, exist_ok=True)

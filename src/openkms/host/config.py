@@ -25,6 +25,7 @@ class HostConfig:
     settings_poll_seconds: float = 5.0
     clock_check_seconds: float = 10.0  # how often the clock is compared with the monotonic one
     dns_publishing: bool = True  # False: never publish in DNS this run (tests, --no-dns)
+    database: str | None = None  # a shared PostgreSQL DSN; None: $OPENKMS_DATABASE or SQLite
 
     def listeners(self, default_port: int) -> tuple[tuple[str, int], ...]:
         """The addresses to bind: the explicit ones, else 0.0.0.0 and [::] on the set port."""

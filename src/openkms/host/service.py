@@ -318,17 +318,20 @@ class HostService:
         )
 
     def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
-        self._observe(pending)
+        self._observe(pending, response.ticket is not None)
         pending.deliver(response)
 
-    def _observe(self, pending: _Pending) -> None:
+    def _observe(self, pending: _Pending, ticketed: bool = False) -> None:
         observe = self.on_request
         if observe is not None and pending.started:  # observed since the request arrived
             elapsed = time.perf_counter() - pending.started
+            # An accepted request below the N-policy activates nothing: the client reports
+            # 0xC004F038, and so do the metrics.
+            result = int(pending.result)
+            if result == 0 and not ticketed:
+                result = int(ResultCode.COUNT_TOO_LOW)
             try:
-                observe(
-                    int(pending.result), pending.request.license_status, elapsed, pending.stored
-                )
+                observe(result, pending.request.license_status, elapsed, pending.stored)
             except Exception:  # metrics must never keep a client from its answer
                 log.exception("the request metrics hook failed")
 
@@ -336,7 +339,9 @@ class HostService:
 
     async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
         now = int(self._clock())
-        count = await self._store.current_count(request.application_id, now)
+        # An empty application ID asks for the count of the application this host serves.
+        application_id = request.application_id or self.application_id or ""
+        count = await self._store.current_count(application_id, now)
         return ProbeResponse(
             request.request_id,
             __version__,
@@ -361,7 +366,8 @@ class HostService:
 def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:
     """The answer to a request that could not be processed (the store failed, a bug)."""
     if isinstance(exc, StoreError):  # the detail (with the store's path) stays in the log
-        log.error("store error: %s", exc)
+        # The store logged it, once per failed batch or once per database outage.
+        log.debug("store error: %s", exc)
         return ErrorResponse(request_id, exc.code, exc.code.info.message)
     if isinstance(exc, asyncio.CancelledError):
         return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
