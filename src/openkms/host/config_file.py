@@ -31,6 +31,7 @@ from openkms.host._config_values import (
     boolean,
     choice,
     count,
+    names,
     optional_text,
     positive_int,
     seconds,
@@ -122,6 +123,14 @@ OPTIONS: Final = (
         optional_text,
         None,
         "File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
+    ),
+    Option(
+        "admin.allowed_hosts",
+        "OPENKMS_ADMIN_ALLOWED_HOSTS",
+        "--admin-allowed-host",
+        names,
+        (),
+        "Host names the admin API answers for besides loopback and IP addresses (421 else).",
     ),
     Option(
         "log.level", "OPENKMS_LOG_LEVEL", "--log-level", choice(LOG_LEVELS), "INFO", "Log level."
@@ -282,7 +291,13 @@ class ServeConfig:
         host, port = parse_address(str(self.value("admin.address")), 8080)
         token_file = self.value("admin.token_file")
         token_path = Path(token_file) if isinstance(token_file, str) else None
-        return AdminConfig(host, port, read_token(token_path, dict(environ)))
+        allowed = self.value("admin.allowed_hosts")
+        return AdminConfig(
+            host,
+            port,
+            read_token(token_path, dict(environ)),
+            allowed_hosts=allowed if isinstance(allowed, tuple) else (),
+        )
 
 
 def _config_error(message: str, fix: str) -> OpenKMSError:
