@@ -11,14 +11,39 @@ from pathlib import Path
 from openkms.core.codes import ResultCode
 from openkms.errors import StateError, StoreError
 
-__all__ = ["append_durably", "atomic_write", "read_bytes"]
+__all__ = [
+    "PRIVATE_DIR",
+    "PRIVATE_FILE",
+    "append_durably",
+    "atomic_write",
+    "private_directory",
+    "read_bytes",
+]
 
 _MAX_STATE_FILE = 16 * 1024 * 1024
+# Store, publisher and client directories, and the keys and databases in them: the owner
+# only, whatever the umask (a mode given to mkdir/open is only ever narrowed by the umask).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing; ``path`` itself owner-only (0700).
+
+    An existing directory is left as it is: it may be the user's own.
+    """
+    try:
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _store_error(path, exc) from None
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
+
+    A missing directory is created owner-only (``private_directory``).
+    """
+    private_directory(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -39,8 +64,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def append_durably(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Append ``data`` to ``path`` and fsync it (a log: a crash may tear only the last line)."""
+    private_directory(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
         try:
             os.write(fd, data)

@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from admin.adminenv import TOKEN, AdminEnv, admin_env
 from openkms.admin.config import AdminConfig
 from openkms.admin.openapi import openapi_spec
 from openkms.cli.main import cli
+from openkms.core.codes import ResultCode
 from openkms.core.host_settings import HostSettings
 from openkms.errors import OpenKMSError
+from openkms.protocol import ActivationRequest
 
 from helpers import Site, make_site
 
@@ -352,3 +356,128 @@ def test_the_api_refuses_settings_it_does_not_change_with_a_fix(site: Site) -> N
         ] == "port must be a whole number, got '80'"
 
     run(site, body, AdminConfig(token=TOKEN))
+
+
+def test_thirty_thousand_distinct_bad_values_add_no_metric_series(site: Site) -> None:
+    async def bad_requests(env: AdminEnv, values: range) -> None:
+        service = env.app.service
+        assert service is not None
+        product = site.product("Standard")
+        catalog = site.publisher.trust().catalog
+        requests = [
+            ActivationRequest(
+                os.urandom(16),
+                catalog.application_id,
+                product.activation_id,
+                os.urandom(16),
+                "bad",
+                int(time.time()),
+                value,  # a license status no client has
+                43200,
+                product.n_policy,
+            )
+            for value in values
+        ]
+        for start in range(0, len(requests), 2000):
+            answers = await asyncio.gather(
+                *(service.handle(r, 1688) for r in requests[start : start + 2000])
+            )
+            assert all(getattr(a, "result", 0) == ResultCode.REQUEST_INVALID for a in answers)
+
+    async def body(env: AdminEnv) -> None:
+        await env.activate(site, "Standard", 3)
+        await bad_requests(env, range(1000, 1010))
+        before = await (await env.client.get("/metrics")).text()
+        await bad_requests(env, range(10**12, 10**12 + 30_000))
+        after = await (await env.client.get("/metrics")).text()
+        assert len(after.splitlines()) == len(before.splitlines())
+        assert len(after) - len(before) < 200  # only counts grew a few digits
+        assert 'license_status="invalid"} 30010' in after
+        counters = await get_json(env, "/api/counters")
+        assert set(counters["by_status"]) == {"initial_grace", "invalid"}
+        assert counters["by_status"]["invalid"] == 30_010
+
+    run(site, body)
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8080", 200),
+        ("localhost:8080", 200),
+        ("[::1]:8080", 200),
+        ("dashboard.example.test", 200),  # configured
+        ("attacker.example:8080", 421),  # DNS rebinding: another site's name
+        ("192.0.2.7", 421),  # an IP address of another machine, on a loopback server
+    ],
+)
+def test_the_api_answers_only_loopback_and_configured_host_names(
+    site: Site, host: str, status: int
+) -> None:
+    async def body(env: AdminEnv) -> None:
+        response = await env.client.get("/api/clients", headers={"Host": host})
+        assert response.status == status
+        if status == 421:
+            assert (await response.json())["error"]["code"] == "misdirected_request"
+
+    run(site, body, AdminConfig(allowed_hosts=("dashboard.example.test",)))
+
+
+def test_changes_from_another_origin_are_refused(site: Site) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def body(env: AdminEnv) -> None:
+        evil = {**auth, "Origin": "http://attacker.example"}
+        response = await env.client.patch(
+            "/api/settings", json={"renewal_interval": 60}, headers=evil
+        )
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "bad_origin"
+        null = {**auth, "Origin": "null"}
+        assert (await env.client.delete("/api/clients/x", headers=null)).status == 403
+        same = {**auth, "Origin": "http://127.0.0.1:8080"}
+        response = await env.client.patch(
+            "/api/settings", json={"renewal_interval": 60}, headers=same
+        )
+        assert response.status == 200
+
+    run(site, body, AdminConfig(token=TOKEN))
+
+
+def test_csv_exports_neutralise_formulas(site: Site) -> None:
+    async def body(env: AdminEnv) -> None:
+        await env.activate(site, "Standard", 1, prefix="=cmd|' /C calc'!A0")
+        await env.activate(site, "Standard", 1, prefix="@SUM(1)", start=1)
+        await env.activate(site, "Standard", 1, prefix="\tTAB", start=2)
+        text = await (await env.client.get("/api/clients/export?format=csv")).text()
+        names = sorted(row["machine_name"] for row in csv.DictReader(io.StringIO(text)))
+        assert names == ["'\tTAB-002", "'=cmd|' /C calc'!A0-000", "'@SUM(1)-001"]
+        events = await (await env.client.get("/api/events/export?format=csv")).text()
+        cells = [cell for row in csv.reader(io.StringIO(events)) for cell in row]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+    run(site, body)
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/events?since=" + "1" + "0" * 20, "since"),
+        ("/api/events?id=1" + "0" * 30, "id"),
+        ("/api/events?until=-5", "until"),
+        ("/api/events?before=1" + "0" * 25 + ":1", "before"),
+        ("/api/events?since=" + "9" * 5000, "since"),
+        ("/api/clients?seen_since=99999-01-01", "seen_since"),
+        ("/api/clients?offset=1" + "0" * 40, "offset"),
+        ("/api/clients?state=%C2%B2", "state"),
+        ("/api/events/export?format=csv&since=1" + "0" * 20, "since"),
+    ],
+)
+def test_out_of_range_parameters_are_400s_naming_the_range(
+    site: Site, path: str, parameter: str
+) -> None:
+    async def body(env: AdminEnv) -> None:
+        error = (await get_json(env, path, 400))["error"]
+        assert error["code"] == "bad_parameter" and error["parameter"] == parameter
+
+    run(site, body)

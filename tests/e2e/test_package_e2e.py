@@ -210,9 +210,10 @@ def _activate(root: ScratchRoot) -> None:
     assert root.run(openkms, "publisher", "init", publisher).returncode == 0
     key = root.run(openkms, "publisher", "issue-host-key", publisher, "--group", "C")
     assert key.returncode == 0, key.stderr
-    root.run("chmod", "0644", f"{publisher}/trust.json")
+    # The publisher's directory is its own (0700): trust.json travels to the host as a copy.
+    root.run("install", "-m", "0644", f"{publisher}/trust.json", "/tmp/trust.json")
     store = ("host", "--store", "/var/lib/openkms")
-    _openkms(root, *store, "ipk", key.stdout.strip(), "--trust", f"{publisher}/trust.json")
+    _openkms(root, *store, "ipk", key.stdout.strip(), "--trust", "/tmp/trust.json")
     _openkms(root, *store, "activation-request", "-o", "/var/lib/openkms/request.json")
     issued = root.run(
         openkms, "publisher", "activate-host", publisher, "/var/lib/openkms/request.json",

@@ -212,3 +212,14 @@ def test_sd_notify_without_a_manager_does_nothing(
     assert not notify("READY=1", {"NOTIFY_SOCKET": "relative"})
     assert not notify("READY=1", {"NOTIFY_SOCKET": str(tmp_path / "gone")})
     assert "cannot notify the service manager" in caplog.text
+
+
+def test_admin_allowed_hosts_come_from_the_file_the_environment_or_flags(tmp_path: Path) -> None:
+    path = tmp_path / "host.toml"
+    path.write_text('store = "/srv/openkms"\n[admin]\nallowed_hosts = ["KMS.example.com"]\n')
+    admin = load_serve_config(path, {}, {}).admin_config({})
+    assert admin is not None and admin.allowed_hosts == ("kms.example.com",)
+    assert admin.accepts_host("kms.example.com") and not admin.accepts_host("evil.example")
+    env = {"OPENKMS_ADMIN_ALLOWED_HOSTS": "a.example, b.example"}
+    from_env = load_serve_config(path, {}, env).admin_config({})
+    assert from_env is not None and from_env.allowed_hosts == ("a.example", "b.example")

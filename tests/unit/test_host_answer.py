@@ -8,22 +8,26 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core.codes import ResultCode
 from openkms.core.ticket import verify_ticket
 from openkms.errors import StoreError
-from openkms.host.service import HostService
+from openkms.host.service import INVALID_STATUS, HostService
 from openkms.protocol import (
     ActivationRequest,
     ActivationResponse,
+    Connection,
     ErrorResponse,
     Message,
     ProbeRequest,
     ProbeResponse,
+    Role,
 )
-from openkms.store.base import EventQuery, RequestRecord
+from openkms.protocol.connection import HEADER, InvalidRequestError
+from openkms.store.base import Counters, EventQuery, RequestRecord
 from openkms.store.memory import MemoryStore
 
 from helpers import Site
@@ -288,3 +292,73 @@ def test_handle_returns_what_answer_delivers(site: Site) -> None:
 
     response = run(lambda: service.handle(request, 1688))
     assert isinstance(response, ErrorResponse) and response.request_id == request.request_id
+
+
+def _decoded_invalid(site: Site, **changes: Any) -> InvalidRequestError:
+    """The error the host's decoder raises for ``_request(site, **changes)`` on the wire."""
+    request = _request(site, **changes)
+    fields = [msgspec.msgpack.encode(v) for v in msgspec.structs.astuple(request)]
+    payload = bytes([0x90 | len(fields)]) + b"".join(fields)
+    conn = Connection(role=Role.SERVER)
+    conn.receive_data(HEADER.pack(b"OK", 1, 1, len(payload)) + payload)
+    with pytest.raises(InvalidRequestError) as caught:
+        conn.next_event()
+    return caught.value
+
+
+def test_an_invalid_request_is_recorded_as_failed_then_answered_with_one_error(
+    site: Site,
+) -> None:
+    store = MemoryStore()
+    service = _service(site, store)
+    invalid = _decoded_invalid(site, license_status=2**64 - 1, n_policy=2**63)
+
+    async def scenario() -> tuple[list[Message], list[str], Counters]:
+        deliveries = Deliveries()
+        service.answer_invalid(invalid, 1688, deliveries)
+        assert deliveries.calls == []  # recorded first
+        await deliveries.first
+        await _settle()
+        events = await store.events(EventQuery(event_ids=(12290,)))
+        return deliveries.calls, [e.info for e in events], await store.counters(service.host_id)
+
+    calls, infos, counters = run(scenario)
+    assert len(calls) == 1
+    (response,) = calls
+    assert isinstance(response, ErrorResponse)
+    assert response.result == ResultCode.REQUEST_INVALID
+    assert response.request_id == invalid.request.request_id
+    assert "license_status" in response.message
+    assert len(infos) == 1 and infos[0].startswith("0xE0040009,")
+    assert (counters.total, counters.failed) == (1, 1)
+    assert counters.by_status == {INVALID_STATUS: 1}  # no row for 2**64-1
+
+
+def test_a_message_out_of_range_that_skipped_the_decoder_is_judged_invalid(site: Site) -> None:
+    store = MemoryStore()
+    service = _service(site, store)
+    request = _request(site, license_status=2**64 - 1, minutes_to_expiration=-(2**70))
+
+    async def scenario() -> tuple[Message, Counters]:
+        response, _ = await _answer(service, request)
+        return response, await store.counters(service.host_id)
+
+    response, counters = run(scenario)
+    assert isinstance(response, ActivationResponse)
+    assert response.result == ResultCode.REQUEST_INVALID
+    assert counters.by_status == {INVALID_STATUS: 1}
+
+
+class PathRevealingStore(MemoryStore):
+    """A store whose errors name its file, as SQLite's do."""
+
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        raise StoreError("cannot write /srv/secret/openkms/host.db: readonly database")
+
+
+def test_a_store_error_sent_to_a_client_does_not_reveal_the_store_path(site: Site) -> None:
+    service = _service(site, PathRevealingStore())
+    response, _ = run(lambda: _answer(service, _request(site)))
+    assert isinstance(response, ErrorResponse)
+    assert response.result == ResultCode.STORE_UNAVAILABLE
+    assert "/srv" not in response.message and "host.db" not in response.message

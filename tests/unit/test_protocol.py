@@ -17,6 +17,7 @@ from openkms.protocol import (
     Role,
 )
 from openkms.protocol.connection import HEADER, MAX_PAYLOAD, encode
+from openkms.protocol.messages import MAX_CLIENT_TIME
 
 requests = st.builds(
     ActivationRequest,
@@ -25,7 +26,7 @@ requests = st.builds(
     st.text(max_size=40),
     st.binary(min_size=16, max_size=16),
     st.text(max_size=64),
-    st.integers(0, 2**40),
+    st.integers(0, MAX_CLIENT_TIME),
     st.integers(0, 6),
     st.integers(0, 2**31),
     st.integers(1, 1000),

@@ -30,6 +30,7 @@ __all__ = [
     "METRICS",
     "auth_middleware",
     "error_middleware",
+    "host_middleware",
     "json_error",
     "json_response",
     "token_matches",
@@ -120,6 +121,46 @@ def _refusal(request: web.Request, config: AdminConfig) -> web.StreamResponse | 
         "admin: wrong token from %s for %s %s", request.remote, request.method, request.path
     )
     return json_error(401, "invalid_token", "the admin token is wrong")
+
+
+def _host_name(authority: str) -> str:
+    """``example.com`` of ``example.com:8080``, ``::1`` of ``[::1]:8080``."""
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")] if "]" in authority else authority
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def _misdirected(request: web.Request, config: AdminConfig) -> web.StreamResponse | None:
+    """421 for a ``Host:`` that is not ours, 403 for a change from another origin."""
+    host = request.headers.get("Host", "")
+    if not config.accepts_host(_host_name(host)):
+        log.warning("admin: refused Host %r from %s", host[:100], request.remote)
+        return json_error(
+            421,
+            "misdirected_request",
+            "this server does not answer for that host name",
+            fix="Reach the admin API by 127.0.0.1 or localhost, or add the name with "
+            "--admin-allowed-host NAME.",
+        )
+    if request.method in READ_METHODS:
+        return None
+    origin = request.headers.get("Origin")
+    if origin is None:  # not a browser, or a same-origin form of an old one
+        return None
+    scheme, _, rest = origin.partition("://")
+    if scheme not in ("http", "https") or not config.accepts_host(_host_name(rest)):
+        log.warning(
+            "admin: refused %s %s from origin %r", request.method, request.path, origin[:100]
+        )
+        return json_error(403, "bad_origin", "changes are accepted only from this server's pages")
+    return None
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse requests for another host name (DNS rebinding) and cross-origin changes."""
+    refusal = _misdirected(request, request.app[CONFIG])
+    return refusal if refusal is not None else await handler(request)
 
 
 @web.middleware

@@ -14,6 +14,9 @@ from openkms.store.base import CLIENT_SORTS, ClientSearch, EventSearch
 __all__ = ["BadParameterError", "Params", "client_search", "event_search", "export_format"]
 
 MAX_LIMIT: Final = 1000
+MAX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z: the last time a date can show
+MAX_SEQ: Final = 2**63 - 1
+MAX_EVENT_ID: Final = 65535
 CLIENT_PARAMS: Final = frozenset(
     {"product", "state", "seen_since", "seen_before", "q", "sort", "order", "limit", "offset"}
 )
@@ -51,30 +54,25 @@ class Params:
         value = self.text(name)
         if value is None:
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise BadParameterError(name, f"{name} must be a whole number, got {value!r}") from None
-        if not low <= number <= high:
-            raise BadParameterError(name, f"{name} must be between {low} and {high}, got {number}")
-        return number
+        return _in_range(name, _integer(name, value), low, high)
 
     def time(self, name: str) -> int | None:
         """Epoch seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
         value = self.text(name)
         if value is None:
             return None
-        if value.lstrip("-").isdigit():
-            return int(value)
+        if _whole(value.lstrip("-")):
+            return _in_range(name, _integer(name, value), 0, MAX_TIME)
         try:
             parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            seconds = int(parsed.timestamp())
+        except (ValueError, OverflowError):
             raise BadParameterError(
                 name, f"{name} must be epoch seconds or ISO 8601 (2026-01-31T12:00Z), got {value!r}"
             ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return int(parsed.timestamp())
+        return _in_range(name, seconds, 0, MAX_TIME)
 
     def choice(self, name: str, choices: Sequence[str], default: str) -> str:
         """One of ``choices``."""
@@ -90,20 +88,37 @@ class Params:
             raise BadParameterError(name, f"{name} must be true or false, got {value!r}")
         return _BOOLEANS[value]
 
-    def integers(self, name: str) -> tuple[int, ...]:
-        """Repeated or comma-separated whole numbers."""
+    def integers(self, name: str, low: int, high: int) -> tuple[int, ...]:
+        """Repeated or comma-separated whole numbers, each in ``low..high``."""
         out: list[int] = []
         for value in self._query.getall(name, []):
             for part in value.split(","):
                 if not part.strip():
                     continue
-                try:
-                    out.append(int(part))
-                except ValueError:
-                    raise BadParameterError(
-                        name, f"{name} must be whole numbers, got {part.strip()!r}"
-                    ) from None
+                out.append(_in_range(name, _integer(name, part.strip()), low, high))
         return tuple(out)
+
+
+def _whole(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+def _integer(name: str, text: str) -> int:
+    """``int(text)``, or a 400 (a number too long for ``int`` included)."""
+    try:
+        return int(text)
+    except ValueError:
+        shown = text if len(text) <= 30 else f"{text[:30]}..."
+        raise BadParameterError(name, f"{name} must be a whole number, got {shown!r}") from None
+
+
+def _in_range(name: str, number: int, low: int, high: int) -> int:
+    """``number``, or a 400 naming the allowed range."""
+    if not low <= number <= high:
+        shown = str(number) if len(str(number)) <= 30 else f"{str(number)[:30]}..."
+        raise BadParameterError(name, f"{name} must be between {low} and {high}, got {shown}")
+    return number
 
 
 _BOOLEANS: Final[Mapping[str, bool]] = {
@@ -123,7 +138,7 @@ def license_status(value: str | None) -> int | None:
     names = {state.name.lower(): int(state) for state in LicenseState}
     if value.lower() in names:
         return names[value.lower()]
-    if value.isdigit() and int(value) in names.values():
+    if _whole(value) and len(value) < 3 and int(value) in names.values():
         return int(value)
     raise BadParameterError("state", f"state must be one of {sorted(names)} or 0..6, got {value!r}")
 
@@ -154,9 +169,10 @@ def _cursor(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     time_text, _, seq_text = value.partition(":")
-    if not (time_text.isdigit() and seq_text.isdigit()):
+    if not (_whole(time_text) and _whole(seq_text)):
         raise BadParameterError("before", f"before must be a cursor TIME:SEQ, got {value!r}")
-    return int(time_text), int(seq_text)
+    time_value = _in_range("before", _integer("before", time_text), 0, MAX_TIME)
+    return time_value, _in_range("before", _integer("before", seq_text), 0, MAX_SEQ)
 
 
 def event_search(query: MultiMapping[str]) -> EventSearch:
@@ -166,7 +182,7 @@ def event_search(query: MultiMapping[str]) -> EventSearch:
     if since is not None and until is not None and since > until:
         raise BadParameterError("until", "until must not be earlier than since")
     return EventSearch(
-        event_ids=params.integers("id"),
+        event_ids=params.integers("id", 0, MAX_EVENT_ID),
         since=since,
         until=until,
         cmid=params.text("cmid"),

@@ -11,10 +11,10 @@ from aiohttp import web
 from openkms.admin import _params as params
 from openkms.admin import exports, views
 from openkms.admin._http import CONTEXT, json_error, json_response
+from openkms.admin.metrics import status_label
 from openkms.core.catalog import Catalog
 from openkms.core.host import HostInfo
 from openkms.core.host_settings import HostSettings, SettingError
-from openkms.core.license import LicenseState
 from openkms.store.base import ActivityBucket, ClientRecord, Counters
 
 __all__ = ["routes"]
@@ -142,10 +142,7 @@ def _product_names(catalog: Catalog | None) -> dict[str, str]:
 
 
 def _status_name(status: int) -> str:
-    try:
-        return LicenseState(status).name.lower()
-    except ValueError:
-        return str(status)
+    return status_label(status)
 
 
 def _client_view(client: ClientRecord, names: dict[str, str]) -> ClientView:
@@ -250,7 +247,10 @@ async def counters(request: web.Request) -> web.Response:
     """GET /api/counters: the cumulative request counters (``dli``)."""
     context = _context(request)
     totals: Counters = await context.store.counters(context.host_id)
-    by_status = {_status_name(s): n for s, n in sorted(totals.by_status.items())}
+    by_status: dict[str, int] = {}
+    for status, total in sorted(totals.by_status.items()):  # rows of older stores: "invalid"
+        name = _status_name(status)
+        by_status[name] = by_status.get(name, 0) + total
     return json_response({"total": totals.total, "failed": totals.failed, "by_status": by_status})
 
 

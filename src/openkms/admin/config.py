@@ -40,6 +40,9 @@ class AdminConfig:
     port: int = 8080
     token: str | None = field(default=None, repr=False)
     window_days: int = 30
+    # Host names (``Host:`` and ``Origin``) accepted besides loopback and IP addresses: the
+    # names people use to reach the dashboard. Any other name is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:
@@ -62,6 +65,24 @@ class AdminConfig:
     def loopback(self) -> bool:
         """True when the server listens on loopback only."""
         return is_loopback(self.host)
+
+    def accepts_host(self, name: str) -> bool:
+        """Whether a request naming ``name`` (``Host:`` or ``Origin``, no port) is for us.
+
+        Loopback names and addresses always; IP addresses when the server listens beyond
+        loopback (a browser never sends another site's name as an IP address); otherwise
+        only the configured ``allowed_hosts``.
+        """
+        name = name.strip().rstrip(".").lower()
+        if is_loopback(name) or name in (h.lower() for h in self.allowed_hosts):
+            return True
+        if self.loopback:
+            return False
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            return False
+        return True
 
     @property
     def reads_need_token(self) -> bool:

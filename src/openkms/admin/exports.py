@@ -13,7 +13,7 @@ from openkms.core.events import EventRecord
 from openkms.event_export import iso_time
 from openkms.store.base import ClientRecord, ClientSearch, EventSearch, HostStoreReader
 
-__all__ = ["CLIENT_COLUMNS", "export_clients", "export_events"]
+__all__ = ["CLIENT_COLUMNS", "export_clients", "export_events", "neutralise"]
 
 PAGE = 1000
 CLIENT_COLUMNS = (
@@ -78,9 +78,20 @@ def _event_row(event: EventRecord) -> list[object]:
     return [event.seq, iso_time(event.time), event.event_id, event.level, event.info]
 
 
+# A cell a spreadsheet would read as a formula (or that hides one behind a tab or CR).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: object) -> object:
+    """``cell``, with a leading ``'`` if it is text a spreadsheet would run as a formula."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _csv_line(row: list[object] | tuple[str, ...]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(row)
+    csv.writer(buffer, lineterminator="\n").writerow([neutralise(cell) for cell in row])
     return buffer.getvalue()
 
 

@@ -12,11 +12,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
 
-__all__ = ["CONTENT_TYPE", "Gauge", "Histogram", "HostMetrics"]
+__all__ = ["CONTENT_TYPE", "INVALID", "Gauge", "Histogram", "HostMetrics", "status_label"]
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+
+# Label values come only from these closed sets; anything else is counted as "invalid",
+# so that no value a client sends can add a series.
+INVALID: Final = "invalid"
+_RESULT_LABELS: Final = {int(code): f"0x{int(code):X}" if code else "0x0" for code in ResultCode}
+_STATUS_LABELS: Final = {int(state): state.name.lower() for state in LicenseState}
 
 # Seconds: an activation answers in about a millisecond plus the group commit's fsync.
 _LATENCY_BUCKETS: Final = (
@@ -89,7 +96,7 @@ class HostMetrics:
     """The host's in-process counters and histograms since it started."""
 
     activations: dict[str, int] = field(default_factory=dict)
-    requests_by_status: dict[int, int] = field(default_factory=dict)
+    requests_by_status: dict[str, int] = field(default_factory=dict)
     request_seconds: Histogram = field(default_factory=Histogram)
     store_write_seconds: Histogram = field(default_factory=Histogram)
 
@@ -97,9 +104,10 @@ class HostMetrics:
         self, result: int, license_status: int, seconds: float, store_seconds: float
     ) -> None:
         """Count one answered activation request (called by the host's request path)."""
-        code = f"0x{result:X}" if result else "0x0"
+        code = _RESULT_LABELS.get(result, INVALID)
         self.activations[code] = self.activations.get(code, 0) + 1
-        self.requests_by_status[license_status] = self.requests_by_status.get(license_status, 0) + 1
+        status = _STATUS_LABELS.get(license_status, INVALID)
+        self.requests_by_status[status] = self.requests_by_status.get(status, 0) + 1
         self.request_seconds.observe(seconds)
         self.store_write_seconds.observe(store_seconds)
 
@@ -117,8 +125,7 @@ class HostMetrics:
             "# TYPE openkms_requests_total counter",
         ]
         for status, total in sorted(self.requests_by_status.items()):
-            label = _status_name(status)
-            lines.append(f"openkms_requests_total{_labels([('license_status', label)])} {total}")
+            lines.append(f"openkms_requests_total{_labels([('license_status', status)])} {total}")
         lines += _histogram(
             "openkms_request_duration_seconds",
             "Time to answer an activation request, store write included.",
@@ -133,11 +140,9 @@ class HostMetrics:
         return "\n".join(lines) + "\n"
 
 
-def _status_name(status: int) -> str:
-    try:
-        return LicenseState(status).name.lower()
-    except ValueError:
-        return str(status)
+def status_label(status: int) -> str:
+    """The name of a license status (``initial_grace``), or ``invalid`` if it is not one."""
+    return _STATUS_LABELS.get(status, INVALID)
 
 
 def _histogram(name: str, help_text: str, histogram: Histogram) -> list[str]:

@@ -22,6 +22,7 @@ from openkms.admin._http import (
     METRICS,
     auth_middleware,
     error_middleware,
+    host_middleware,
     json_response,
     token_matches,
 )
@@ -106,7 +107,7 @@ class AdminServer:
 
 def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) -> web.Application:
     """The aiohttp application (also used by the in-process tests)."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware])
+    app = web.Application(middlewares=[host_middleware, error_middleware, auth_middleware])
     app[CONFIG] = config
     app[CONTEXT] = context
     app[METRICS] = metrics

@@ -29,7 +29,7 @@ from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text, host_xpr_text
-from openkms.store import BlockingReader, open_reader
+from openkms.store import BlockingReader, check_integrity, open_reader
 from openkms.store.base import EventQuery
 from openkms.store.lock import serving_host
 
@@ -82,6 +82,15 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     )
     expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
+
+
+@host.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Run the full integrity check of the store's database (read-only; reads every page)."""
+    directory = host_state(ctx).directory
+    pages = check_integrity(directory)
+    click.echo(f"The store {directory} is sound ({pages} pages checked).")
 
 
 def _host_info(ctx: click.Context, database: str | None = None) -> HostInfo:

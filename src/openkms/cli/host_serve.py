@@ -32,6 +32,7 @@ _PARAMS = {
     "admin_address": "admin.address",
     "no_admin": "admin.enabled",
     "admin_token_file": "admin.token_file",
+    "admin_hosts": "admin.allowed_hosts",
     "log_level": "log.level",
     "log_destination": "log.destination",
     "log_file": "log.file",
@@ -39,6 +40,7 @@ _PARAMS = {
     "log_backups": "log.backups",
     "no_dns": "dns.publishing",
     "max_connections": "limits.max_connections",
+    "max_connections_per_address": "limits.max_connections_per_address",
     "idle_timeout": "limits.idle_timeout",
     "database": "database.dsn",
 }
@@ -57,6 +59,12 @@ def _serve_options(command: F) -> F:
         click.option("--admin", "admin_address", help="ADDR:PORT of the admin API (0: any)."),
         click.option("--no-admin", is_flag=True, default=None, help="No admin API/dashboard."),
         click.option("--admin-token-file", help=_HELP["admin.token_file"]),
+        click.option(
+            "--admin-allowed-host",
+            "admin_hosts",
+            multiple=True,
+            help=_HELP["admin.allowed_hosts"],
+        ),
         click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"])),
         click.option("--log-destination", type=click.Choice(["stderr", "file"])),
         click.option("--log-file", help=_HELP["log.file"]),
@@ -64,6 +72,11 @@ def _serve_options(command: F) -> F:
         click.option("--log-backups", type=click.IntRange(0), help=_HELP["log.backups"]),
         click.option("--no-dns", is_flag=True, default=None, help="No DNS publishing this run."),
         click.option("--max-connections", type=click.IntRange(1), help="Default 10000."),
+        click.option(
+            "--max-connections-per-address",
+            type=click.IntRange(1),
+            help=_HELP["limits.max_connections_per_address"],
+        ),
         click.option("--idle-timeout", type=click.FloatRange(0.1), help="Seconds; default 10."),
         click.option("--database", help=_HELP["database.dsn"]),
     ]

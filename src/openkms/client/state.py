@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from openkms._files import atomic_write, read_bytes
+from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.errors import StateError
@@ -94,5 +94,5 @@ def load_trust(directory: Path) -> Trust | None:
 
 def save_trust(directory: Path, trust: Trust) -> None:
     """Pin ``trust`` in ``directory`` (``trust.json``, written atomically)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     atomic_write(directory / "trust.json", trust.to_json())

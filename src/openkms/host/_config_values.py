@@ -102,6 +102,17 @@ def addresses(value: object) -> tuple[str, ...]:
     return given
 
 
+def names(value: object) -> tuple[str, ...]:
+    """Host names: a TOML list, or comma-separated in the environment."""
+    if isinstance(value, str):
+        items: list[object] = [part for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError("expected a list of host names")
+    return tuple(text(item).strip().lower() for item in items)
+
+
 def address(value: object) -> str:
     """One ADDR:PORT."""
     given = text(value).strip()

@@ -16,6 +16,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.host import HostInfo, HostSnapshot
 from openkms.core.host_settings import HostSettings
 from openkms.errors import KeyFormatError, OpenKMSError
+from openkms.host.clock import ClockJump, ClockWatch, clock_jump_event
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.publishing import host_publisher
@@ -92,9 +93,10 @@ class HostApp:
         self.admin_config = admin
         self.admin: AdminServer | None = None
         self.snapshot: HostSnapshot | None = None
+        self.clock_jump: ClockJump | None = None  # the last jump of the clock seen serving
 
     async def start(self) -> list[tuple[str, int]]:
-        """Read the store directory once, open the store, bind the listeners."""
+        """Read the store directory once, take its lock, open the store, bind the listeners."""
         snapshot = self.state.snapshot(int(self._clock()))
         if snapshot.host_key is None:
             raise KeyFormatError(
@@ -163,17 +165,20 @@ class HostApp:
         """Start, call ``on_ready`` with the bound addresses, serve until ``stop()``."""
         addresses = await self.start()
         poller: asyncio.Future[None] | None = None
+        watcher: asyncio.Future[None] | None = None
         publisher: asyncio.Task[None] | None = None
         try:
             if on_ready is not None:
                 on_ready(addresses)
             notify("READY=1")
             poller = asyncio.ensure_future(self._poll_settings())
+            watcher = asyncio.ensure_future(self._watch_clock())
             publisher = self._start_dns_publisher(addresses)
             await self._stopping.wait()
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in (poller, watcher):
+                if task is not None:
+                    task.cancel()
             if publisher is not None:
                 publisher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -209,6 +214,20 @@ class HostApp:
     def _release_lock(self) -> None:
         if self._lock is not None:
             self._lock.release()
+
+    async def _watch_clock(self) -> None:
+        """Log a jump of the host's clock as an event (``host events``, the admin's events)."""
+        watch = ClockWatch(self._clock, time.monotonic)
+        while True:
+            await asyncio.sleep(self.config.clock_check_seconds)
+            jump = watch.check()
+            if jump is None:
+                continue
+            self.clock_jump = jump
+            try:
+                await self.store.log_event(clock_jump_event(jump))
+            except OpenKMSError as exc:
+                log.warning("the clock jump could not be recorded: %s", exc.message)
 
     async def _poll_settings(self) -> None:
         """Pick up sai/sri/sdns/cdns/spri/cpri made by another process while serving."""

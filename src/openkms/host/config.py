@@ -17,10 +17,13 @@ class HostConfig:
     listen: tuple[tuple[str, int], ...] = ()
     machine_name: str = socket.gethostname()
     max_connections: int = 10_000
+    # One address (a NAT gateway may front many clients) holds at most this many.
+    max_connections_per_address: int = 256
     idle_timeout: float = 10.0
     shutdown_timeout: float = 10.0
     max_pipelined: int = 32
     settings_poll_seconds: float = 5.0
+    clock_check_seconds: float = 10.0  # how often the clock is compared with the monotonic one
     dns_publishing: bool = True  # False: never publish in DNS this run (tests, --no-dns)
     database: str | None = None  # a shared PostgreSQL DSN; None: $OPENKMS_DATABASE or SQLite
 

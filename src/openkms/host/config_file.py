@@ -31,6 +31,7 @@ from openkms.host._config_values import (
     boolean,
     choice,
     count,
+    names,
     optional_text,
     positive_int,
     seconds,
@@ -124,6 +125,14 @@ OPTIONS: Final = (
         "File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
     ),
     Option(
+        "admin.allowed_hosts",
+        "OPENKMS_ADMIN_ALLOWED_HOSTS",
+        "--admin-allowed-host",
+        names,
+        (),
+        "Host names the admin API answers for besides loopback and IP addresses (421 else).",
+    ),
+    Option(
         "log.level", "OPENKMS_LOG_LEVEL", "--log-level", choice(LOG_LEVELS), "INFO", "Log level."
     ),
     Option(
@@ -166,6 +175,14 @@ OPTIONS: Final = (
         positive_int,
         _host_default("max_connections"),
         "Open client connections at most.",
+    ),
+    Option(
+        "limits.max_connections_per_address",
+        "OPENKMS_MAX_CONNECTIONS_PER_ADDRESS",
+        "--max-connections-per-address",
+        positive_int,
+        _host_default("max_connections_per_address"),
+        "Connections one source address may hold at once; its next ones are closed.",
     ),
     Option(
         "limits.idle_timeout",
@@ -261,6 +278,7 @@ class ServeConfig:
             listen=tuple(parse_address(a, default_port) for a in addresses),
             machine_name=name if isinstance(name, str) else machine_name,
             max_connections=int(str(self.value("limits.max_connections"))),
+            max_connections_per_address=int(str(self.value("limits.max_connections_per_address"))),
             idle_timeout=float(str(self.value("limits.idle_timeout"))),
             dns_publishing=self.value("dns.publishing") is True,
             database=dsn if isinstance(dsn := self.value("database.dsn"), str) else None,
@@ -273,7 +291,13 @@ class ServeConfig:
         host, port = parse_address(str(self.value("admin.address")), 8080)
         token_file = self.value("admin.token_file")
         token_path = Path(token_file) if isinstance(token_file, str) else None
-        return AdminConfig(host, port, read_token(token_path, dict(environ)))
+        allowed = self.value("admin.allowed_hosts")
+        return AdminConfig(
+            host,
+            port,
+            read_token(token_path, dict(environ)),
+            allowed_hosts=allowed if isinstance(allowed, tuple) else (),
+        )
 
 
 def _config_error(message: str, fix: str) -> OpenKMSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import enum
 import functools
 import logging
 from typing import cast
@@ -12,14 +13,18 @@ from typing import cast
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.host._throttle import ThrottledLog
 from openkms.host.config import HostConfig
 from openkms.host.service import HostService
-from openkms.protocol.connection import NEED_DATA, Connection, Role
+from openkms.protocol.connection import NEED_DATA, Connection, InvalidRequestError, Role
 from openkms.protocol.messages import ErrorResponse, Message
 
 __all__ = ["HostServer"]
 
 log = logging.getLogger("openkms.host")
+# What a peer can make the host write, once a second at most per kind.
+_bad_frames = ThrottledLog(log)
+_refusals = ThrottledLog(log)
 
 
 class _Listener:
@@ -52,6 +57,8 @@ class _ActivationProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._queue: collections.deque[_Reply] = collections.deque()
         self._last_active = 0.0
+        self._eof = False
+        self.address = ""  # the peer's IP address, the key of the per-address limit
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -59,7 +66,13 @@ class _ActivationProtocol(asyncio.Protocol):
         if not self._port:
             sockname = transport.get_extra_info("sockname")
             self._port = sockname[1] if sockname else 0
-        if not self._server.admit(self):
+        peer = transport.get_extra_info("peername")
+        self.address = peer[0] if peer else ""
+        admitted = self._server.admit(self)
+        if admitted is _Admission.ADDRESS_FULL:  # closed at once: it costs nothing more
+            self._transport.abort()
+            return
+        if admitted is _Admission.HOST_FULL:
             busy = ErrorResponse(b"", ResultCode.HOST_BUSY, "host busy")
             self._transport.write(self._conn.send(busy))
             self._transport.close()
@@ -68,6 +81,14 @@ class _ActivationProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.release(self)
+
+    def eof_received(self) -> bool:
+        """The peer finished sending: answer what is in flight, refuse a partial frame."""
+        self._eof = True
+        if self._conn.buffered:
+            self._refuse(ResultCode.PROTOCOL_ERROR, "incomplete frame before the end of input")
+            return True  # _refuse closes once the error is written
+        return bool(self._queue)  # keep the transport until the last response is written
 
     @property
     def _peer(self) -> str:
@@ -94,36 +115,63 @@ class _ActivationProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._conn.receive_data(data)
-        try:
-            while True:
+        while True:
+            try:
                 message = self._conn.next_event()
-                if message is NEED_DATA:
-                    break
-                self._dispatch(message)
-        except OpenKMSError as exc:
-            log.warning("closing %s: %s", self._peer, exc.message)
-            assert self._transport is not None
-            self._transport.write(self._conn.send(ErrorResponse(b"", exc.code, exc.message)))
-            self._transport.close()
+            except InvalidRequestError as exc:  # well framed: answered, and the stream goes on
+                _bad_frames.warning("invalid request from %s: %s", self._peer, exc.message)
+                self._dispatch(exc)
+                continue
+            except OpenKMSError as exc:
+                self._refuse(exc.code, exc.message)
+                return
+            except Exception:  # a bug: this connection ends, the host goes on
+                log.exception("closing %s: the frame could not be read", self._peer)
+                self._refuse(ResultCode.INTERNAL_ERROR, "internal error")
+                return
+            if message is NEED_DATA:
+                return
+            self._dispatch(message)
 
-    def _dispatch(self, message: Message) -> None:
+    def _refuse(self, code: ResultCode, reason: str) -> None:
+        """Answer an unreadable frame with one ErrorResponse, then close (after what is in
+        flight: responses leave in order)."""
+        _bad_frames.warning("closing %s: %s", self._peer, reason)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.pause_reading()
+        reply = _Reply(self, closing=True)
+        self._queue.append(reply)
+        self._server.inflight += 1
+        reply(ErrorResponse(b"", code, reason))
+
+    def _dispatch(self, message: Message | InvalidRequestError) -> None:
         reply = _Reply(self)
         self._queue.append(reply)
         self._server.inflight += 1
         if len(self._queue) >= self._config.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
-        self._service.answer(message, self._port, reply)
+        if isinstance(message, InvalidRequestError):
+            self._service.answer_invalid(message, self._port, reply)
+        else:
+            self._service.answer(message, self._port, reply)
 
     def flush(self) -> None:
         """Write the responses that are ready, in the order their requests came."""
         queue, transport = self._queue, self._transport
         while queue and queue[0].response is not None:
-            response = queue.popleft().response
+            reply = queue.popleft()
             self._server.answered()
             if transport is not None and not transport.is_closing():
-                assert response is not None
-                transport.write(self._conn.send(response))
+                assert reply.response is not None
+                transport.write(self._conn.send(reply.response))
+                if reply.closing:
+                    transport.close()
         if transport is None or transport.is_closing():
+            return
+        if self._eof and not queue:
+            transport.close()
             return
         if len(queue) < self._config.max_pipelined:
             transport.resume_reading()
@@ -133,43 +181,70 @@ class _ActivationProtocol(asyncio.Protocol):
 class _Reply:
     """One request's place in its connection's response order; called with its response."""
 
-    __slots__ = ("_connection", "response")
+    __slots__ = ("_connection", "closing", "response")
 
-    def __init__(self, connection: _ActivationProtocol) -> None:
+    def __init__(self, connection: _ActivationProtocol, *, closing: bool = False) -> None:
         self._connection = connection
         self.response: Message | None = None
+        self.closing = closing  # the connection closes once this response is written
 
     def __call__(self, response: Message) -> None:
         self.response = response
         self._connection.flush()
 
 
+class _Admission(enum.Enum):
+    ADMITTED = "admitted"
+    ADDRESS_FULL = "address full"  # the peer's address holds its share of the connections
+    HOST_FULL = "host full"
+
+
 class HostServer:
-    """Binds the listeners, tracks connections and in-flight requests, stops gracefully."""
+    """Binds the listeners, tracks connections and in-flight requests, stops gracefully.
+
+    Connections are limited in total (``max_connections``) and per source address
+    (``max_connections_per_address``), so that one address cannot hold every slot.
+    """
 
     def __init__(self, config: HostConfig, service: HostService) -> None:
         self.config = config
         self.service = service
         self._servers: list[asyncio.Server] = []
         self._connections: set[_ActivationProtocol] = set()
+        self._per_address: collections.Counter[str] = collections.Counter()
         self.inflight = 0  # requests received and not yet answered
         self._drained: asyncio.Future[None] | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self.addresses: list[tuple[str, int]] = []
 
-    def admit(self, protocol: _ActivationProtocol) -> bool:
-        """Register a connection; False when the connection limit is reached."""
+    def admit(self, protocol: _ActivationProtocol) -> _Admission:
+        """Register a connection, unless its address or the host is at its limit."""
+        address = protocol.address
+        if self._per_address[address] >= self.config.max_connections_per_address:
+            _refusals.warning(
+                "%s holds %d connections, its limit: closing its new ones",
+                address,
+                self.config.max_connections_per_address,
+            )
+            return _Admission.ADDRESS_FULL
         if len(self._connections) >= self.config.max_connections:
-            log.warning(
+            _refusals.warning(
                 "connection limit %d reached: refusing a client", self.config.max_connections
             )
-            return False
+            return _Admission.HOST_FULL
         self._connections.add(protocol)
-        return True
+        self._per_address[address] += 1
+        return _Admission.ADMITTED
 
     def release(self, protocol: _ActivationProtocol) -> None:
         """Forget a closed connection."""
-        self._connections.discard(protocol)
+        if protocol in self._connections:
+            self._connections.remove(protocol)
+            left = self._per_address[protocol.address] - 1
+            if left > 0:
+                self._per_address[protocol.address] = left
+            else:
+                del self._per_address[protocol.address]
 
     def answered(self) -> None:
         """One in-flight request has its response; wake a graceful stop waiting for the last."""

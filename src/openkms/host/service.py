@@ -28,7 +28,12 @@ from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import StoreError
 from openkms.host.state import HostActivation, HostSettings
 from openkms.host.tickets import TicketBatcher
+from openkms.protocol.connection import InvalidRequestError
 from openkms.protocol.messages import (
+    MAX_CLIENT_TIME,
+    MAX_ID_LENGTH,
+    MAX_MACHINE_NAME,
+    MAX_N_POLICY,
     ActivationRequest,
     ActivationResponse,
     ErrorResponse,
@@ -38,7 +43,7 @@ from openkms.protocol.messages import (
 )
 from openkms.store.base import HostStore, RequestRecord
 
-__all__ = ["Deliver", "HostService", "RequestObserver"]
+__all__ = ["INVALID_STATUS", "Deliver", "HostService", "RequestObserver"]
 
 log = logging.getLogger("openkms.host")
 
@@ -49,6 +54,13 @@ RequestObserver = Callable[[int, int, float, float], None]
 
 _MAX_SKEW = settings.MAX_CLOCK_SKEW_HOURS * 3600
 _DAY = 86400
+# The license status a request is counted under when the one it sent is not a status: the
+# counters and metrics only ever hold LicenseState values and this one ("invalid").
+INVALID_STATUS = -1
+_STATUSES = range(7)
+_MINUTES = range(2**32)
+_N_POLICIES = range(MAX_N_POLICY + 1)
+_CLIENT_TIMES = range(MAX_CLIENT_TIME + 1)
 
 
 @dataclass(slots=True)
@@ -71,6 +83,7 @@ class _Pending:
     port: int
     deliver: Deliver
     started: float  # perf_counter() at arrival, when metrics are observed (else 0)
+    problem: str | None = None  # set for an invalid request: answered with an ErrorResponse
     count: int = 0  # the application's count once the record is durable
     stored: float = 0.0  # seconds until the record was durable (metrics only)
 
@@ -132,13 +145,27 @@ class HostService:
         if one is earned, signed). Failures are delivered as an ErrorResponse.
         """
         if isinstance(message, ActivationRequest):
-            self._activate(message, port, deliver)
+            self._activate(message, port, deliver, None)
         elif isinstance(message, ProbeRequest):
             probe = asyncio.ensure_future(self._probe(message, port))
             probe.add_done_callback(functools.partial(self._probed, message, deliver))
         else:
             error = f"{type(message).__name__} is not a request"
             deliver(ErrorResponse(b"", ResultCode.PROTOCOL_ERROR, error))
+
+    def answer_invalid(self, error: InvalidRequestError, port: int, deliver: Deliver) -> None:
+        """Answer a request whose values break the protocol's limits (``error.request``).
+
+        An activation request is recorded as the failed request it is (event 12290, the
+        counters; its values bounded first), then answered with one ErrorResponse carrying
+        0xE0040009; a probe is answered at once.
+        """
+        request = error.request
+        if isinstance(request, ActivationRequest):
+            self._activate(request, port, deliver, error.message)
+        else:
+            request_id = request.request_id if len(request.request_id) == 16 else b""
+            deliver(ErrorResponse(request_id, error.code, error.message))
 
     async def handle(self, message: Message, port: int) -> Message:
         """The response to one message: ``answer()`` for a caller that awaits."""
@@ -148,23 +175,25 @@ class HostService:
 
     # -- activation ----------------------------------------------------------------------
 
-    def _activate(self, request: ActivationRequest, port: int, deliver: Deliver) -> None:
+    def _activate(
+        self, request: ActivationRequest, port: int, deliver: Deliver, problem: str | None
+    ) -> None:
         """Judge ``request`` and queue its record; the store's future answers."""
         started = time.perf_counter() if self.on_request is not None else 0.0
         try:
             now = int(self._clock())
             product = self._products.get(request.activation_id)
-            result = self._judge(request, product, now)
+            result = ResultCode.REQUEST_INVALID if problem else self._judge(request, product, now)
             written = self._store.submit_record(self._record(request, product, result, now))
         except Exception as exc:  # the store refused the write (e.g. it is closed)
             deliver(_failure(request.request_id, exc))
             return
         counted_product = product if result is ResultCode.OK else None
-        pending = _Pending(request, counted_product, result, now, port, deliver, started)
+        pending = _Pending(request, counted_product, result, now, port, deliver, started, problem)
         written.add_done_callback(functools.partial(self._written, pending))
 
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
-        if len(request.cmid) != 16 or len(request.machine_name) > 255:
+        if _out_of_range(request):  # a message that did not come through the decoder
             return ResultCode.REQUEST_INVALID
         if self._signing is None or now >= self._signing.expires_at:
             return ResultCode.HOST_NOT_ACTIVATED
@@ -183,7 +212,13 @@ class HostService:
     def _record(
         self, request: ActivationRequest, product: Product | None, result: ResultCode, now: int
     ) -> RequestRecord:
-        """What the store keeps of ``request``: its client row (if counted) and its 12290."""
+        """What the store keeps of ``request``: its client row (if counted) and its 12290.
+
+        The values of an invalid request are bounded first: nothing a client sends can
+        overflow a column or grow a counter row outside the license statuses.
+        """
+        if result is ResultCode.REQUEST_INVALID:
+            request = _bounded(request)
         cmid = _cmid_text(request.cmid)
         event = activation_request_event(
             now,
@@ -214,6 +249,13 @@ class HostService:
         """The record is durable (or failed): answer now, or once the ticket is signed."""
         try:
             pending.count = count = written.result()
+            if pending.problem is not None:
+                request_id = pending.request.request_id
+                request_id = request_id if len(request_id) == 16 else b""
+                error = ErrorResponse(request_id, ResultCode.REQUEST_INVALID, pending.problem)
+                self._observe(pending)
+                pending.deliver(error)
+                return
             if pending.started:
                 pending.stored = time.perf_counter() - pending.started
             signing, product = self._signing, pending.product
@@ -276,19 +318,22 @@ class HostService:
         )
 
     def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
+        self._observe(pending, response.ticket is not None)
+        pending.deliver(response)
+
+    def _observe(self, pending: _Pending, ticketed: bool = False) -> None:
         observe = self.on_request
         if observe is not None and pending.started:  # observed since the request arrived
             elapsed = time.perf_counter() - pending.started
             # An accepted request below the N-policy activates nothing: the client reports
             # 0xC004F038, and so do the metrics.
             result = int(pending.result)
-            if result == 0 and response.ticket is None:
+            if result == 0 and not ticketed:
                 result = int(ResultCode.COUNT_TOO_LOW)
             try:
                 observe(result, pending.request.license_status, elapsed, pending.stored)
             except Exception:  # metrics must never keep a client from its answer
                 log.exception("the request metrics hook failed")
-        pending.deliver(response)
 
     # -- probe ---------------------------------------------------------------------------
 
@@ -320,14 +365,44 @@ class HostService:
 
 def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:
     """The answer to a request that could not be processed (the store failed, a bug)."""
-    if isinstance(exc, StoreError):
+    if isinstance(exc, StoreError):  # the detail (with the store's path) stays in the log
         # The store logged it, once per failed batch or once per database outage.
         log.debug("store error: %s", exc)
-        return ErrorResponse(request_id, exc.code, exc.message)
+        return ErrorResponse(request_id, exc.code, exc.code.info.message)
     if isinstance(exc, asyncio.CancelledError):
         return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")
     log.error("internal error while answering a request", exc_info=exc)
     return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "internal error")
+
+
+def _out_of_range(request: ActivationRequest) -> bool:
+    """True when a value breaks the protocol's limits (the decoder checks them already)."""
+    return (
+        len(request.cmid) != 16
+        or len(request.machine_name) > MAX_MACHINE_NAME
+        or request.license_status not in _STATUSES
+        or request.minutes_to_expiration not in _MINUTES
+        or request.n_policy not in _N_POLICIES
+        or len(request.activation_id) > MAX_ID_LENGTH
+        or len(request.application_id) > MAX_ID_LENGTH
+        or request.client_time not in _CLIENT_TIMES
+    )
+
+
+def _bounded(request: ActivationRequest) -> ActivationRequest:
+    """``request`` with every value within what the store and the event log accept."""
+    return ActivationRequest(
+        request.request_id[:16],
+        request.application_id[:MAX_ID_LENGTH],
+        request.activation_id[:MAX_ID_LENGTH],
+        request.cmid[:32],
+        request.machine_name[:MAX_MACHINE_NAME],
+        request.client_time if request.client_time in _CLIENT_TIMES else 0,
+        request.license_status if request.license_status in _STATUSES else INVALID_STATUS,
+        request.minutes_to_expiration if request.minutes_to_expiration in _MINUTES else 0,
+        request.n_policy if request.n_policy in _N_POLICIES else 0,
+        bool(request.vm),
+    )
 
 
 def _cmid_text(cmid: bytes) -> str:

@@ -24,7 +24,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from openkms._files import atomic_write, read_bytes
+from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core.certificate import (
     ACTIVATION_REQUEST_DOMAIN,
     CERTIFICATE_FORMAT,
@@ -158,7 +158,7 @@ class HostState:
                 "This is a setup (client) key; a host needs the host key sold by the publisher.",
                 fix="Install the setup key on a client with 'openkms client ipk'.",
             )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self.directory)
         state = self._read()
         if state.host_key != key.symbols:
             (self.directory / "certificate.json").unlink(missing_ok=True)

@@ -11,6 +11,11 @@ A frame is an 8-byte header followed by a MessagePack payload::
 
 A connection knows its role, as h11's does: a server (the host) receives requests and sends
 responses, a client the reverse. A frame of the wrong kind for the role is a ProtocolError.
+
+Whatever the bytes, ``next_event`` returns a message or NEED_DATA, or raises ProtocolError
+(never another exception). A request of the right shape whose values break the limits of
+``messages`` raises ``InvalidRequestError``, a ProtocolError that carries the request (its
+values as sent) and leaves the stream in step: the next frame can still be read.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.errors import ProtocolError
-from openkms.protocol.messages import MESSAGE_TYPES, REQUEST_TYPES, RESPONSE_TYPES, Message
+from openkms.protocol.messages import (
+    LENIENT_REQUEST_TYPES,
+    MESSAGE_TYPES,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    ActivationRequest,
+    Message,
+    ProbeRequest,
+)
 
 __all__ = [
     "HEADER",
@@ -32,6 +45,7 @@ __all__ = [
     "NEED_DATA",
     "VERSION",
     "Connection",
+    "InvalidRequestError",
     "Role",
     "encode",
 ]
@@ -43,6 +57,27 @@ HEADER: Final = struct.Struct(">2sBBI")
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODERS = {type_id: msgspec.msgpack.Decoder(cls) for type_id, cls in MESSAGE_TYPES.items()}
+_LENIENT = {
+    type_id: (msgspec.msgpack.Decoder(shape), cls)
+    for type_id, (shape, cls) in LENIENT_REQUEST_TYPES.items()
+}
+# What msgspec raises on bytes it cannot read: invalid MessagePack, a wrong type or limit
+# (DecodeError, ValidationError), invalid UTF-8 in a str (UnicodeDecodeError), and, to be
+# safe against any other corner of the decoder, ValueError, TypeError and OverflowError.
+_UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError, ValueError, TypeError, OverflowError)
+
+
+class InvalidRequestError(ProtocolError):
+    """A request frame of the right shape whose values break the protocol's limits.
+
+    ``request`` holds the values as sent (unchecked: never store them as they are).
+    """
+
+    default_code = ResultCode.REQUEST_INVALID
+
+    def __init__(self, message: str, request: ActivationRequest | ProbeRequest) -> None:
+        super().__init__(message)
+        self.request = request
 
 
 class _Sentinel(enum.Enum):
@@ -106,7 +141,9 @@ class Connection:
         del self._buffer[:end]
         try:
             return _DECODERS[type_id].decode(payload)
-        except msgspec.DecodeError as exc:
+        except msgspec.ValidationError as exc:
+            raise _invalid(type_id, payload, exc) from None
+        except _UNREADABLE as exc:
             raise ProtocolError(f"malformed message of type {type_id}: {exc}") from None
 
     def _check_header(self, magic: bytes, version: int, type_id: int, length: int) -> None:
@@ -133,3 +170,30 @@ class Connection:
                 f"(type {message.type_id})"
             )
         return encode(message)
+
+
+def _invalid(type_id: int, payload: bytes, exc: msgspec.ValidationError) -> ProtocolError:
+    """The error for a frame that failed validation: InvalidRequestError if it has the shape
+    of a request (only its values are wrong), else a plain ProtocolError."""
+    problem = f"malformed message of type {type_id}: {exc}"
+    lenient = _LENIENT.get(type_id)
+    if lenient is None:
+        return ProtocolError(problem)
+    decoder, cls = lenient
+    try:
+        shaped = decoder.decode(payload)
+    except _UNREADABLE:
+        return ProtocolError(problem)
+    request = cls(*msgspec.structs.astuple(shaped))
+    assert isinstance(request, ActivationRequest | ProbeRequest)
+    return InvalidRequestError(_field_named(str(exc), cls), request)
+
+
+def _field_named(problem: str, cls: type[Message]) -> str:
+    """msgspec's "Expected `int` <= 6 - at `$[6]`" with the field's name for ``$[6]``."""
+    head, _, where = problem.rpartition(" - at `$[")
+    index = where.rstrip("]`")
+    fields = msgspec.structs.fields(cls)
+    if not head or not index.isdigit() or int(index) >= len(fields):
+        return f"invalid {cls.__name__}: {problem}"
+    return f"invalid {cls.__name__}: {fields[int(index)].name}: {head}"

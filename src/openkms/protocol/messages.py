@@ -1,15 +1,27 @@
 """The messages of protocol version 1 and their frame types (normative: docs/protocol.md).
 
 Every message is a MessagePack array whose positions are the fields below, in order.
+
+The fields of the two requests carry their limits (``msgspec.Meta``): a host decodes them
+with those limits checked in C, so that nothing out of range reaches its store. A request
+of the right shape whose values break a limit is decoded again without them
+(``LENIENT_REQUEST_TYPES``), so that the host can record it as the failed request it is.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Final
 
 import msgspec
 
+from openkms.core.license import LicenseState
+
 __all__ = [
+    "LENIENT_REQUEST_TYPES",
+    "MAX_CLIENT_TIME",
+    "MAX_ID_LENGTH",
+    "MAX_MACHINE_NAME",
+    "MAX_N_POLICY",
     "MESSAGE_TYPES",
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
@@ -22,19 +34,35 @@ __all__ = [
 ]
 
 
+# The limits of docs/protocol.md. IDs are UUIDs (36 characters); 128 leaves room.
+MAX_ID_LENGTH: Final = 128
+MAX_MACHINE_NAME: Final = 255
+MAX_N_POLICY: Final = 1000  # the catalog's limit
+MAX_CLIENT_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z, the last time a date can show
+
+RequestId = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
+Identifier = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)]
+Cmid = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
+MachineName = Annotated[str, msgspec.Meta(max_length=MAX_MACHINE_NAME)]
+Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_CLIENT_TIME)]
+Status = Annotated[int, msgspec.Meta(ge=int(min(LicenseState)), le=int(max(LicenseState)))]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+NPolicy = Annotated[int, msgspec.Meta(ge=0, le=MAX_N_POLICY)]
+
+
 class ActivationRequest(msgspec.Struct, frozen=True, array_like=True):
     """Client -> host: please count me and, if the count allows, activate me."""
 
     type_id: ClassVar[int] = 1
-    request_id: bytes
-    application_id: str
-    activation_id: str
-    cmid: bytes
-    machine_name: str
-    client_time: int
-    license_status: int
-    minutes_to_expiration: int
-    n_policy: int
+    request_id: RequestId
+    application_id: Identifier
+    activation_id: Identifier
+    cmid: Cmid
+    machine_name: MachineName
+    client_time: Time
+    license_status: Status
+    minutes_to_expiration: Minutes
+    n_policy: NPolicy
     vm: bool = False
 
 
@@ -57,8 +85,8 @@ class ProbeRequest(msgspec.Struct, frozen=True, array_like=True):
     """Anyone -> host: what are you and what is your count? (never counted)."""
 
     type_id: ClassVar[int] = 3
-    request_id: bytes
-    application_id: str
+    request_id: RequestId
+    application_id: Identifier
 
 
 class ProbeResponse(msgspec.Struct, frozen=True, array_like=True):
@@ -88,6 +116,35 @@ Message = ActivationRequest | ActivationResponse | ProbeRequest | ProbeResponse 
 MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.type_id: cls
     for cls in (ActivationRequest, ActivationResponse, ProbeRequest, ProbeResponse, ErrorResponse)
+}
+
+
+class _LenientActivation(msgspec.Struct, frozen=True, array_like=True):
+    """The shape of an ActivationRequest without its limits (a rejected frame, re-read)."""
+
+    request_id: bytes
+    application_id: str
+    activation_id: str
+    cmid: bytes
+    machine_name: str
+    client_time: int
+    license_status: int
+    minutes_to_expiration: int
+    n_policy: int
+    vm: bool = False
+
+
+class _LenientProbe(msgspec.Struct, frozen=True, array_like=True):
+    """The shape of a ProbeRequest without its limits."""
+
+    request_id: bytes
+    application_id: str
+
+
+# Request frame type -> (the shape without limits, the message it stands for).
+LENIENT_REQUEST_TYPES: dict[int, tuple[type[msgspec.Struct], type[Message]]] = {
+    ActivationRequest.type_id: (_LenientActivation, ActivationRequest),
+    ProbeRequest.type_id: (_LenientProbe, ProbeRequest),
 }
 
 # The frame types a host receives (and a client sends), and the reverse.

@@ -20,7 +20,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from openkms._files import atomic_write, read_bytes
+from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core.catalog import Catalog, Product, parse_catalog_toml
 from openkms.core.certificate import (
     ACTIVATION_REQUEST_DOMAIN,
@@ -70,7 +70,7 @@ class Publisher:
                 f"{directory} already holds a publisher (root.key exists)",
                 fix="Choose another directory; never overwrite a root key.",
             )
-        directory.mkdir(parents=True, exist_ok=True)
+        private_directory(directory)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,

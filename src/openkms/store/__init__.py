@@ -5,6 +5,7 @@ from openkms.store._blocking import BlockingReader
 from openkms.store._open import (
     SQLITE_FILE,
     StoreKind,
+    check_integrity,
     open_reader,
     open_store,
     sqlite_path,
@@ -31,6 +32,7 @@ __all__ = [
     "HostStoreReader",
     "RequestRecord",
     "StoreKind",
+    "check_integrity",
     "open_reader",
     "open_store",
     "sqlite_path",

@@ -8,16 +8,26 @@ host's store directory, or a PostgreSQL database shared by the hosts of a site w
 from __future__ import annotations
 
 import enum
+import sqlite3
 from pathlib import Path
 from typing import Final
 
+from openkms.store._sqlite_conn import connect_read_only, damaged_error, map_error
 from openkms.store._sqlite_reader import SqliteStoreReader
 from openkms.store.base import HostStore, HostStoreReader
 from openkms.store.database import resolve_database
 from openkms.store.memory import MemoryStore
 from openkms.store.sqlite import SqliteStore
 
-__all__ = ["SQLITE_FILE", "StoreKind", "open_reader", "open_store", "sqlite_path", "store_kind"]
+__all__ = [
+    "SQLITE_FILE",
+    "StoreKind",
+    "check_integrity",
+    "open_reader",
+    "open_store",
+    "sqlite_path",
+    "store_kind",
+]
 
 SQLITE_FILE: Final = "host.db"
 
@@ -72,3 +82,23 @@ def open_reader(
     if missing_ok and not path.exists():
         return MemoryStore()
     return SqliteStoreReader(path)
+
+
+def check_integrity(store_dir: Path) -> int:
+    """Run SQLite's full integrity check on the host's store, read-only; the number of pages
+    checked. StoreError (with the fix) naming what is damaged.
+
+    Blocking: the whole file is read (``PRAGMA integrity_check``).
+    """
+    path = sqlite_path(store_dir)
+    conn = connect_read_only(path)
+    try:
+        problems = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    except sqlite3.Error as exc:
+        raise map_error(exc, path) from exc
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise damaged_error(path, problems)
+    return int(pages)

@@ -9,10 +9,12 @@ changes a file.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Final
 
+from openkms._files import PRIVATE_FILE
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.store._sqlite_schema import check_version, migrate
@@ -22,6 +24,8 @@ __all__ = [
     "connect_read_only",
     "connect_reader",
     "connect_writer",
+    "damaged_error",
+    "is_environmental",
     "map_error",
     "rollback",
 ]
@@ -62,9 +66,34 @@ def map_error(exc: sqlite3.Error, path: Path) -> StoreError:
             f"the store {path} is locked by another process ({exc})",
             fix="Check that only one host uses this store; stop the other one.",
         )
-    if primary in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR):
-        return StoreError(f"cannot open or write the store {path} ({exc})")
+    if primary in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY):
+        return StoreError(
+            f"cannot open or write the store {path} ({exc})",
+            code=ResultCode.ACCESS_DENIED,
+            fix="Make the store directory and its host.db* files writable by the user the "
+            "host runs as, on a file system mounted read-write.",
+        )
+    if primary == _SQLITE_IOERR:
+        return StoreError(f"cannot read or write the store {path} ({exc})")
     return StoreError(f"the store {path} failed: {exc}")
+
+
+# Errors of the file or the disk, not of one operation: every write would fail the same way.
+_ENVIRONMENTAL: Final = frozenset(
+    {_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT,
+     _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB}
+)  # fmt: skip
+
+
+def is_environmental(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (an sqlite3 error) is the store's, not one operation's: a closed
+    connection, a full disk, a read-only or damaged file, a lock."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _ENVIRONMENTAL
 
 
 def closed_error() -> StoreError:
@@ -101,17 +130,25 @@ def _prepared(conn: sqlite3.Connection, path: Path, *statements: str) -> sqlite3
     return conn
 
 
-def connect_writer(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the store; return the writer's connection."""
+def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the store; return the writer's connection.
+
+    ``check``: refuse a store that fails SQLite's quick integrity check, and one that
+    cannot be written (a read-only file or file system), now rather than at every request.
+    """
     if not path.parent.is_dir():
         raise StoreError(
             f"the directory of the store {path} does not exist",
             fix="Create the directory, or choose a store path in an existing one.",
         )
+    _create_private(path)
     conn = _connect(str(path), path, uri=False)
     try:
         _configure_writer(conn, path)
         migrate(conn, path)
+        if check:
+            _check_sound(conn, path)
+            _check_writable(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise map_error(exc, path) from exc
@@ -119,6 +156,52 @@ def connect_writer(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing store file owner-only (0600, whatever the umask): SQLite would make
+    it 0644 less the umask, and gives its -wal and -shm files the mode of the store."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the store {path}: {exc.strerror or exc}",
+            code=ResultCode.ACCESS_DENIED,
+            fix="Make the store directory writable by the user the host runs as.",
+        ) from None
+
+
+def _check_sound(conn: sqlite3.Connection, path: Path) -> None:
+    """StoreError if ``PRAGMA quick_check`` finds damage."""
+    problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        raise damaged_error(path, problems)
+
+
+def damaged_error(path: Path, problems: list[str]) -> StoreError:
+    """The error of a store whose integrity check found ``problems``."""
+    shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if problems[3:] else "")
+    return StoreError(
+        f"the store {path} is damaged: {shown}",
+        code=ResultCode.STATE_CORRUPT,
+        fix="Run 'openkms host check --store DIR' for the full check; restore host.db from a "
+        "backup, or move it aside: the host starts an empty store and the count rebuilds as "
+        "clients renew.",
+    )
+
+
+def _check_writable(conn: sqlite3.Connection) -> None:
+    """Write the header's user_version back unchanged: sqlite3.Error if the store is read-only."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
 
 
 def _configure_writer(conn: sqlite3.Connection, path: Path) -> None:

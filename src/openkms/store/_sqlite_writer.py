@@ -23,11 +23,19 @@ from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.store import _sqlite_admin as admin
-from openkms.store._sqlite_conn import map_error, rollback
+from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
 
-__all__ = ["BatchWriter", "Forget", "RecordBatch", "StoreWriter", "WriteOp", "WriteResult"]
+__all__ = [
+    "BatchWriter",
+    "Forget",
+    "RecordBatch",
+    "StoreWriter",
+    "WriteOp",
+    "WriteOutcome",
+    "WriteResult",
+]
 
 logger = logging.getLogger("openkms.store")
 
@@ -49,6 +57,8 @@ WriteOp = RequestRecord | EventRecord | Forget
 # What each gives back: the count after a request, None for an event, whether a client
 # was forgotten.
 WriteResult = int | bool | None
+# What ``commit_each`` gives back for each operation: its result or its own error.
+WriteOutcome = WriteResult | StoreError
 
 
 class StoreWriter(abc.ABC):
@@ -199,26 +209,68 @@ class BatchWriter:
         self.policy = policy
         self.event_retention = event_retention
         self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
+        self._stale = False  # the connection failed with the store's error: open a new one
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
 
-        A failure rolls the whole batch back and raises a StoreError naming the fix.
+        A failure rolls the whole batch back and raises a StoreError naming the fix. After
+        a failure of the store itself (read-only, I/O error, disk full), the next batch runs
+        on a new connection: once the store is writable again, writes succeed again.
         """
+        if self._stale:
+            self._reopen()
         conn = self.conn
         try:
             return self._run(conn, ops)
         except sqlite3.Error as exc:
             rollback(conn)
+            self._stale = is_environmental(exc)
             raise map_error(exc, self.path) from exc
         except Exception as exc:  # a bug fails its batch but must never kill the writer
             rollback(conn)
             logger.exception("store write of %d items failed", len(ops))
             raise StoreError(f"the store {self.path} failed: {exc!r}") from exc
 
+    def commit_each(self, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
+        """``commit(ops)``; if the batch fails, each operation again in its own transaction,
+        so that one that cannot be written fails alone and the others are committed.
+
+        Not when the failure is the store's (a full disk, a read-only or damaged file): then
+        every operation fails with it, without a transaction each.
+        """
+        try:
+            return list(self.commit(ops))
+        except StoreError as error:
+            if len(ops) == 1 or is_environmental(error.__cause__):
+                return [error] * len(ops)
+            logger.warning(
+                "store write of %d items failed (%s): writing each alone", len(ops), error
+            )
+        outcomes: list[WriteOutcome] = []
+        for index, op in enumerate(ops):
+            try:
+                outcomes += self.commit((op,))
+            except StoreError as error:
+                outcomes.append(error)
+                if is_environmental(error.__cause__):
+                    outcomes += [error] * (len(ops) - index - 1)
+                    break
+        return outcomes
+
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def _reopen(self) -> None:
+        """A new connection in place of one that failed; StoreError while the store still fails."""
+        conn = connect_writer(self.path, check=False)
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            logger.debug("closing the failed store connection failed", exc_info=True)
+        self.conn, self._stale = conn, False
+        logger.warning("store %s: writing again on a new connection", self.path)
 
     def _run(self, conn: sqlite3.Connection, ops: Sequence[WriteOp]) -> list[WriteResult]:
         conn.execute("BEGIN IMMEDIATE")

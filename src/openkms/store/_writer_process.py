@@ -30,7 +30,7 @@ from typing import Final
 from openkms.core.counting import CountPolicy
 from openkms.errors import StoreError
 from openkms.store._sqlite_conn import connect_writer
-from openkms.store._sqlite_writer import BatchWriter, WriteOp
+from openkms.store._sqlite_writer import BatchWriter, WriteOp, WriteOutcome, WriteResult
 from openkms.store._writer_messages import (
     TO_WRITER,
     Done,
@@ -73,16 +73,33 @@ def _serve(sock: socket.socket, writer: BatchWriter, batch_max: int) -> None:
                 break
             ops.append(op_of(message))
         for start in range(0, len(ops), batch_max):
-            batch = ops[start : start + batch_max]
-            reply: FromWriter
+            replies = _replies(writer.commit_each(ops[start : start + batch_max]))
             try:
-                reply = Done(writer.commit(batch))
-            except StoreError as exc:
-                reply = Failed.of(len(batch), exc)
-            try:
-                sock.sendall(frame(reply))
+                sock.sendall(b"".join(frame(reply) for reply in replies))
             except OSError:  # the parent is gone; what is committed stays committed
                 running = False
+
+
+def _replies(outcomes: list[WriteOutcome]) -> list[FromWriter]:
+    """The replies for one batch's outcomes, in order: a Done per run of results, a Failed
+    per run of the same error (the parent settles its oldest writes with each)."""
+    replies: list[FromWriter] = []
+    results: list[WriteResult] = []
+    for outcome in outcomes:
+        if not isinstance(outcome, StoreError):
+            results.append(outcome)
+            continue
+        if results:
+            replies.append(Done(results))
+            results = []
+        last = replies[-1] if replies else None
+        if isinstance(last, Failed) and last.message == outcome.message:
+            replies[-1] = Failed.of(last.count + 1, outcome)
+        else:
+            replies.append(Failed.of(1, outcome))
+    if results:
+        replies.append(Done(results))
+    return replies
 
 
 def main(argv: list[str] | None = None) -> int:

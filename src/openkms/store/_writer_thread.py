@@ -18,7 +18,13 @@ from typing import Any
 from openkms.core.counting import CountPolicy
 from openkms.errors import StoreError
 from openkms.store._sqlite_conn import connect_writer
-from openkms.store._sqlite_writer import BatchWriter, StoreWriter, WriteOp, WriteResult
+from openkms.store._sqlite_writer import (
+    BatchWriter,
+    StoreWriter,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
 
 __all__ = ["ThreadWriter"]
 
@@ -93,43 +99,39 @@ class ThreadWriter(StoreWriter):
 
 
 def _commit(writer: BatchWriter, batch: list[_Item]) -> None:
-    """Run one batch in one transaction, then settle its futures (results or the error)."""
+    """Run one batch in one transaction, then settle its futures (results or errors)."""
     if not batch:
         return
     started = time.perf_counter()
-    try:
-        results = writer.commit([op for op, _, _ in batch])
-    except StoreError as error:
-        logger.error("store write of %d items failed: %s", len(batch), error)
-        _settle_all(batch, None, error)
-        return
-    if logger.isEnabledFor(logging.DEBUG):
+    outcomes = writer.commit_each([op for op, _, _ in batch])
+    failed = sum(isinstance(outcome, StoreError) for outcome in outcomes)
+    if failed:
+        error = next(o for o in outcomes if isinstance(o, StoreError))
+        logger.error("store write of %d of %d items failed: %s", failed, len(batch), error)
+    elif logger.isEnabledFor(logging.DEBUG):
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("store committed a batch of %d in %.2f ms", len(batch), elapsed_ms)
-    _settle_all(batch, results, None)
+    _settle_all(batch, outcomes)
 
 
-def _settle_all(
-    batch: list[_Item], results: list[WriteResult] | None, error: StoreError | None
-) -> None:
+def _settle_all(batch: list[_Item], outcomes: list[WriteOutcome]) -> None:
     """Wake the batch's waiters: one call_soon_threadsafe per event loop, not per item."""
-    groups: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
-    for index, (_, future, loop) in enumerate(batch):
-        outcome = error if results is None else results[index]
+    groups: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], WriteOutcome]]] = {}
+    for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
         groups.setdefault(loop, []).append((future, outcome))
-    for loop, outcomes in groups.items():
+    for loop, settled in groups.items():
         try:
-            loop.call_soon_threadsafe(_settle, outcomes, error is not None)
+            loop.call_soon_threadsafe(_settle, settled)
         except RuntimeError:  # the loop closed while its writes were in flight
-            logger.warning("%d store writes finished after their event loop closed", len(outcomes))
+            logger.warning("%d store writes finished after their event loop closed", len(settled))
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], Any]], failed: bool) -> None:
-    """Runs on the event loop: set each future's result or a fresh copy of the batch error."""
+def _settle(outcomes: list[tuple[asyncio.Future[Any], WriteOutcome]]) -> None:
+    """Runs on the event loop: set each future's result, or a fresh copy of its error."""
     for future, outcome in outcomes:
         if future.cancelled():
             continue
-        if failed:
+        if isinstance(outcome, StoreError):
             future.set_exception(outcome.copy())
         else:
             future.set_result(outcome)
