@@ -65,6 +65,8 @@ EVENT_FIELDS: dict[int, tuple[str, ...]] = {
     ),
     12293: ("hresult", "domain"),
     12294: ("domain",),
+    # OpenKMS's own client event: the clock was set back beyond the tolerance.
+    12320: ("hresult", "seconds_behind", "trusted_time", "client_time"),
 }
 
 EVENT_MESSAGES: dict[int, str] = {
@@ -74,6 +76,7 @@ EVENT_MESSAGES: dict[int, str] = {
     12290: "An activation request has been processed.",
     12293: "Publishing the Key Management Service (KMS) to DNS in the following domain failed.",
     12294: "Publishing the Key Management Service (KMS) to DNS in the following domain succeeded.",
+    12320: "The system clock is behind the client's trusted time: it was set back.",
 }
 
 
