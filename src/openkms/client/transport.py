@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
-from openkms.errors import ActivationError, ProtocolError, network_error
+from openkms.errors import ActivationError, OpenKMSError, ProtocolError, network_error
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
 
@@ -59,13 +59,19 @@ async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
     while True:
         data = await reader.read(65536)
         if not data:
-            raise ActivationError(
-                f"{where} closed the connection without answering",
-                code=ResultCode.KMS_NOT_RESPONDING,
-            )
+            raise _closed(conn, where)
         message = read_response(conn, data, where)
         if message is not None:
             return message
+
+
+def _closed(conn: Connection, where: str) -> OpenKMSError:
+    """The error of a host that closed the connection before a whole response."""
+    if conn.buffered:
+        return ProtocolError(f"{where} closed the connection in the middle of a response")
+    return ActivationError(
+        f"{where} closed the connection without answering", code=ResultCode.KMS_NOT_RESPONDING
+    )
 
 
 def read_response(conn: Connection, data: bytes, where: str) -> Message | None:
@@ -106,12 +112,10 @@ class MemoryTransport(Transport):
         response = await handler(_through_framing(request, Role.SERVER), port)
         data = response if isinstance(response, bytes) else encode(response)
         where = format_address(host, port)
-        message = read_response(Connection(role=Role.CLIENT), data, where)
+        conn = Connection(role=Role.CLIENT)
+        message = read_response(conn, data, where)
         if message is None:
-            raise ActivationError(
-                f"{where} closed the connection without answering",
-                code=ResultCode.KMS_NOT_RESPONDING,
-            )
+            raise _closed(conn, where)
         return message, host
 
 
