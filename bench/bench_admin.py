@@ -35,7 +35,8 @@ from openkms.host.state import HostState
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse
 from openkms.publisher import Publisher
-from openkms.store import _sqlite_db as db
+from openkms.store._sqlite_conn import connect_writer
+from openkms.store._sqlite_writer import INSERT_EVENT
 
 DAY = 86400
 
@@ -54,7 +55,7 @@ def make_site(root: Path) -> tuple[Path, str, str, int]:
 
 def fill(path: Path, app_id: str, act_id: str, clients: int, events: int) -> None:
     """Bulk-insert clients and events (through the real schema, migrations and trigger)."""
-    conn = db.connect_writer(path)
+    conn = connect_writer(path)
     conn.execute("PRAGMA synchronous = OFF")
     now = int(time.time())
     rng = random.Random(1)
@@ -93,9 +94,9 @@ def fill(path: Path, app_id: str, act_id: str, clients: int, events: int) -> Non
         )
         rows.append((12290, t, info, cmid, act_id, 0xC004F042 if failed else 0))
         if len(rows) == 50_000:
-            conn.executemany(db.INSERT_EVENT, rows)
+            conn.executemany(INSERT_EVENT, rows)
             rows.clear()
-    conn.executemany(db.INSERT_EVENT, rows)
+    conn.executemany(INSERT_EVENT, rows)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     # A host that has run for a while has a checkpointed WAL; start from there, not with the

@@ -24,8 +24,8 @@ APP = "app"
 def req(
     cmid: str, t: int, *, act: str = "act-a", status: int = 1, failed: bool = False
 ) -> RequestRecord:
-    hresult = "0xC004F042" if failed else "0x0"
     result = ResultCode.PRODUCT_NOT_COVERED if failed else ResultCode.OK
+    hresult = f"0x{int(result):X}"
     event = make_event(
         12290, t, [hresult, 5, f"pc-{cmid}", cmid, format_client_time(t), 0, status, 0, act]
     )

@@ -12,7 +12,7 @@ import dns.update
 import pytest
 from bindserver import KEY_NAME, Bind
 
-from doctor.sitetools import by_check, doctor_json, one
+from doctor.sitetools import by_check, doctor, doctor_json, one
 
 from helpers import Site, host_process
 
@@ -111,8 +111,6 @@ def test_bad_dns_server_argument() -> None:
 
 
 def doctor_json_error(*args: str) -> tuple[int, str]:
-    from doctor.sitetools import doctor
-
     code, out, err = doctor(*args)
     assert "Traceback" not in out + err
     return code, err

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from openkms.doctor import Finding, Report, Severity, explain, parse_code
+from openkms.doctor import ArtefactError, Finding, Report, Severity, explain, parse_code
 from openkms.doctor.cli import doctor
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,8 +37,6 @@ def test_explain_unknown_is_decoded():
 
 
 def test_explain_rejects_garbage():
-    from openkms.doctor import ArtefactError
-
     with pytest.raises(ArtefactError):
         explain("not-a-code")
     with pytest.raises(ArtefactError):
@@ -73,7 +71,20 @@ def test_cli_explain_error_line():
     result = CliRunner().invoke(doctor, ["explain", "zzz"])
     assert result.exit_code == 2
     assert result.output.startswith("Error: 0x80070057 ")
+    assert "\nFix: " in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_bundle_unwritable_output_has_error_and_fix_lines(tmp_path):
+    store = tmp_path / "empty"
+    store.mkdir()
+    (tmp_path / "a-file").write_text("not a directory")
+    output = tmp_path / "a-file" / "bundle.zip"
+    result = CliRunner().invoke(doctor, ["bundle", "--store", str(store), "-o", str(output)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert any(line.startswith("Error: 0x") for line in lines), result.output
+    assert any(line.startswith("Fix: ") for line in lines), result.output
 
 
 def test_cli_slmgr_exit_codes():

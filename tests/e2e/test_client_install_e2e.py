@@ -3,7 +3,7 @@
 A fresh venv gets the project's base dependencies (``project.dependencies`` of pyproject.toml,
 installed by pip from the machine's usual index) and the package source, nothing else. In it,
 the public client API activates against a real host started from the development venv and
-verifies its ticket offline; the host stack (click, aiohttp, uvloop, python-evtx) is absent,
+verifies its ticket offline; the host stack (click, aiohttp, uvloop, evtx) is absent,
 and the ``openkms`` command says which extra to install instead of raising a traceback.
 """
 
@@ -23,7 +23,7 @@ from helpers import Site, host_process
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_STACK = ("click", "aiohttp", "uvloop", "Evtx")
+HOST_STACK = ("click", "aiohttp", "uvloop", "evtx")
 
 # Runs inside the client-only venv: five servers reach the count of 5, the fifth is
 # activated and its license verifies offline.
@@ -84,7 +84,7 @@ def client_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_base_dependencies_carry_no_host_stack() -> None:
     names = " ".join(_client_dependencies()).lower()
-    assert not [m for m in ("click", "aiohttp", "uvloop", "python-evtx") if m in names]
+    assert not [m for m in ("click", "aiohttp", "uvloop", "evtx") if m in names]
 
 
 def test_a_client_only_install_activates_and_verifies_its_ticket(

@@ -17,6 +17,7 @@ import pytest
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.store._process_writer import ProcessWriter
 from openkms.store.base import ClientQuery
 from openkms.store.sqlite import SqliteReader, SqliteStore
 
@@ -25,10 +26,15 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
 from test_store import HOST, req
 
 
+def _writer(store: SqliteStore) -> ProcessWriter:
+    assert isinstance(store.writer, ProcessWriter)
+    return store.writer
+
+
 def _child(store: SqliteStore) -> int:
-    process = store._process
-    assert process is not None and process._process is not None
-    return process._process.pid
+    pid = _writer(store).pid
+    assert pid is not None
+    return pid
 
 
 def _writers_of(path: Path) -> list[int]:
@@ -63,11 +69,11 @@ def test_a_killed_writer_fails_its_requests_and_a_new_one_takes_over(tmp_path: P
     path = tmp_path / "host.db"
 
     async def main() -> None:
-        store = SqliteStore(path, writer="process")
+        # No back-off: the writer may be replaced however soon after starting it dies.
+        store = SqliteStore(path, writer="process", restart_backoff=0)
         await store.open()
         try:
             assert await store.record(req("before")) == 1
-            await asyncio.sleep(1.1)  # a writer that dies at once is restarted after a second
             first = _child(store)
             os.kill(first, signal.SIGKILL)
             # Whatever was sent to the dead writer fails with a clear error, never hangs.
@@ -222,25 +228,25 @@ def test_a_writer_that_cannot_restart_fails_fast_then_retries(tmp_path: Path) ->
     path = directory / "host.db"
 
     async def main() -> None:
-        store = SqliteStore(path, writer="process")
+        store = SqliteStore(path, writer="process", restart_backoff=0)
         await store.open()
         try:
             await store.record(req("a"))
-            await asyncio.sleep(1.1)
             os.kill(_child(store), signal.SIGKILL)
             aside = tmp_path / "aside"
             directory.rename(aside)
             with contextlib.suppress(StoreError):
                 await asyncio.wait_for(store.record(req("lost")), 30)
+            _writer(store).restart_backoff = 3600.0
             with pytest.raises(StoreError, match="does not exist"):
                 await asyncio.wait_for(store.record(req("b")), 30)
             started = time.monotonic()
             with pytest.raises(StoreError, match="does not exist"):
                 await store.record(req("c"))  # within the back-off: no new child
             assert time.monotonic() - started < 0.1
-            assert store._process is not None and store._process._process is None
+            assert _writer(store).pid is None
             aside.rename(directory)
-            await asyncio.sleep(1.1)
+            _writer(store).restart_backoff = 0.0  # the back-off has passed
             assert await asyncio.wait_for(store.record(req("d")), 30) == 2
         finally:
             await store.close()
@@ -248,23 +254,29 @@ def test_a_writer_that_cannot_restart_fails_fast_then_retries(tmp_path: Path) ->
     asyncio.run(main())
 
 
-def test_a_writer_that_keeps_dying_is_restarted_at_most_once_a_second(tmp_path: Path) -> None:
+def test_a_writer_that_keeps_dying_is_restarted_at_most_once_per_back_off(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "host.db"
 
     async def main() -> None:
-        async with SqliteStore(path, writer="process") as store:
-            await asyncio.sleep(1.1)
+        async with SqliteStore(path, writer="process", restart_backoff=0) as store:
             os.kill(_child(store), signal.SIGKILL)
             with contextlib.suppress(StoreError):
                 await asyncio.wait_for(store.record(req("a")), 30)
             assert await asyncio.wait_for(store.record(req("b")), 30) >= 1  # restarted
-            os.kill(_child(store), signal.SIGKILL)  # dies again at once
-            await asyncio.sleep(0.2)
+            _writer(store).restart_backoff = 3600.0
+            second = _child(store)
+            os.kill(second, signal.SIGKILL)  # dies again at once
+            # Lost with the child, or failed at once if its death was seen first.
+            with pytest.raises(StoreError, match="stopped before answering"):
+                await asyncio.wait_for(store.record(req("c")), 30)
             started = time.monotonic()
             with pytest.raises(StoreError, match="stopped before answering"):
-                await store.record(req("c"))
+                await store.record(req("c2"))  # within the back-off: no new child
             assert time.monotonic() - started < 0.1
-            await asyncio.sleep(1.0)
+            assert _writer(store).pid in (None, second)  # no new child
+            _writer(store).restart_backoff = 0.0  # the back-off has passed
             assert await asyncio.wait_for(store.record(req("d")), 30) >= 2
 
     asyncio.run(main())

@@ -17,7 +17,18 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy, current_count
 from openkms.core.events import EventRecord, format_client_time, make_event
 from openkms.errors import StoreError
-from openkms.store import ClientQuery, EventQuery, HostStore, RequestRecord, _sqlite_db
+from openkms.store import (
+    ClientQuery,
+    EventQuery,
+    HostStore,
+    RequestRecord,
+    _sqlite_schema,
+    _sqlite_writer,
+    open_reader,
+    sqlite_path,
+)
+from openkms.store._sqlite_conn import connect_writer
+from openkms.store._sqlite_writer import BatchWriter
 from openkms.store.memory import MemoryStore
 from openkms.store.sqlite import SqliteReader, SqliteStore
 
@@ -37,12 +48,12 @@ def req(
     t: int = T0,
     app: str = APP,
     n: int = 25,
-    counted: bool = True,
     failed: bool = False,
     status: int = 1,
     host: str = HOST,
 ) -> RequestRecord:
-    hresult = "0xC004F038" if failed else "0x0"
+    result = ResultCode.COUNT_TOO_LOW if failed else ResultCode.OK
+    hresult = f"0x{int(result):X}"
     event = make_event(
         12290,
         t,
@@ -57,7 +68,7 @@ def req(
         machine_name=f"pc-{cmid}",
         license_status=status,
         n_policy=n,
-        result=ResultCode.OK if counted and not failed else ResultCode.PRODUCT_NOT_COVERED,
+        result=result,
         event=event,
     )
 
@@ -92,7 +103,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
             return MemoryStore(**kwargs)
         if request.param == "sqlite-process":
             return SqliteStore(tmp_path / "host.db", writer="process", **kwargs)
-        return SqliteStore(tmp_path / "host.db", **kwargs)
+        return SqliteStore(tmp_path / "host.db", writer="thread", **kwargs)
 
     return factory
 
@@ -172,7 +183,7 @@ def test_request_not_counted_is_still_counted_in_counters_and_events(
 ) -> None:
     async def body(store: HostStore) -> None:
         assert await store.record(req("a")) == 1
-        assert await store.record(req("bad", counted=False, failed=True, status=5)) == 1
+        assert await store.record(req("bad", failed=True, status=5)) == 1
         assert await store.current_count(APP, T0) == 1
         counters = await store.counters(HOST)
         assert (counters.total, counters.failed, counters.by_status) == (2, 1, {1: 1, 5: 1})
@@ -336,10 +347,11 @@ def test_sqlite_records_survive_reopen(db_path: Path, writer: Writer) -> None:
     )
 
     async def body(store: HostStore) -> None:
-        assert await store.current_count(APP, T0) == 2
+        assert await store.current_count(APP, T0) == 1
         assert (await store.counters(HOST)).failed == 1
-        assert len(await store.events(EventQuery())) == 3
-        assert await store.record(req("c")) == 3
+        events = await store.events(EventQuery())
+        assert [e.hresult for e in events] == [0, ResultCode.COUNT_TOO_LOW]
+        assert await store.record(req("c")) == 2
 
     run(SqliteStore(db_path, writer=writer), body)
 
@@ -435,7 +447,7 @@ def set_user_version(path: Path, version: int) -> None:
 def test_sqlite_newer_schema_is_refused(db_path: Path, writer: Writer) -> None:
     run(SqliteStore(db_path, writer=writer), lambda s: s.record(req("a")))
     set_user_version(db_path, 99)
-    with pytest.raises(StoreError, match="schema version 99, newer") as info:
+    with pytest.raises(StoreError, match="schema version 99: it was written by a newer") as info:
         run(SqliteStore(db_path, writer=writer), lambda s: s.counters(HOST))
     assert info.value.code is ResultCode.UNSUPPORTED_VERSION
     with pytest.raises(StoreError, match="newer"):
@@ -444,13 +456,13 @@ def test_sqlite_newer_schema_is_refused(db_path: Path, writer: Writer) -> None:
 
 def test_sqlite_older_schema_is_migrated(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # In process (thread writer): the added migration is a monkeypatch of this interpreter.
-    run(SqliteStore(db_path), lambda s: s.record(req("a")))
-    old = _sqlite_db.schema_version()
+    run(SqliteStore(db_path, writer="thread"), lambda s: s.record(req("a")))
+    old = _sqlite_schema.schema_version()
     step = ("CREATE TABLE notes (text TEXT)",)
-    monkeypatch.setattr(_sqlite_db, "MIGRATIONS", [*_sqlite_db.MIGRATIONS, step])
+    monkeypatch.setattr(_sqlite_schema, "MIGRATIONS", [*_sqlite_schema.MIGRATIONS, step])
     with pytest.raises(StoreError, match="older schema"):
         SqliteReader(db_path)
-    assert run(SqliteStore(db_path), lambda s: s.current_count(APP, T0)) == 1
+    assert run(SqliteStore(db_path, writer="thread"), lambda s: s.current_count(APP, T0)) == 1
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone() == (old + 1,)
     assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
@@ -458,39 +470,34 @@ def test_sqlite_older_schema_is_migrated(db_path: Path, monkeypatch: pytest.Monk
 
 
 def test_sqlite_disk_full_fails_the_batch_and_recovers(db_path: Path) -> None:
-    def limit_pages(pages: int | None) -> Callable[[sqlite3.Connection], None]:
-        def op(conn: sqlite3.Connection) -> None:
-            current = conn.execute("PRAGMA page_count").fetchone()[0]
-            conn.execute(f"PRAGMA max_page_count = {pages or 1_000_000_000}")
-            assert pages is None or current <= pages
-
-        return op
-
-    async def body(store: HostStore) -> None:
-        assert isinstance(store, SqliteStore)
-        pages = await store._submit(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
-        await store._submit(limit_pages(pages))
-        big = "x" * 20_000
+    writer = BatchWriter(connect_writer(db_path), db_path, CountPolicy(), 1000)
+    try:
+        (pages,) = writer.conn.execute("PRAGMA page_count").fetchone()
+        writer.conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = EventRecord(12294, T0, "x" * 20_000)
         with pytest.raises(StoreError) as info:
-            await store.log_event(EventRecord(12294, T0, big))
+            writer.commit([req("a"), big])
         assert info.value.code is ResultCode.DISK_FULL
         assert "disk is full" in info.value.message
         assert "nothing acknowledged has been lost" in info.value.fix
-        await store._submit(limit_pages(None))
-        await store.log_event(EventRecord(12294, T0, big))
-        assert await store.record(req("a")) == 1
+        writer.conn.execute("PRAGMA max_page_count = 1000000000")
+        assert writer.commit([big, req("a")]) == [None, 1]  # the failed batch left nothing
+    finally:
+        writer.close()
 
-    run(SqliteStore(db_path), body)
 
-
-def test_sqlite_writer_survives_a_failing_operation(db_path: Path) -> None:
-    def broken(conn: sqlite3.Connection) -> None:
+def test_sqlite_writer_survives_a_failing_operation(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thread writer: the bug is a monkeypatch of this interpreter.
+    def insert_event(conn: sqlite3.Connection, event: EventRecord) -> None:
         raise ValueError("a bug")
 
+    monkeypatch.setattr(_sqlite_writer, "insert_event", insert_event)
+
     async def body(store: HostStore) -> None:
-        assert isinstance(store, SqliteStore)
         outcomes = await asyncio.gather(
-            store._submit(broken), store.record(req("a")), return_exceptions=True
+            store.log_event(publish_event(T0)), store.record(req("a")), return_exceptions=True
         )
         assert isinstance(outcomes[0], StoreError)
         # "a" shares the failed batch (StoreError, never written) or came in the next one.
@@ -498,7 +505,7 @@ def test_sqlite_writer_survives_a_failing_operation(db_path: Path) -> None:
         assert await store.record(req("b")) == written + 1
         assert await store.record(req("c")) == written + 2
 
-    run(SqliteStore(db_path), body)
+    run(SqliteStore(db_path, writer="thread"), body)
 
 
 def test_sqlite_rejects_bad_settings(db_path: Path) -> None:
@@ -541,7 +548,7 @@ def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int,
             last_seen[cmid.encode()] = max(t, last_seen.get(cmid.encode(), t))
             n_policy_seen[n] = max(t, n_policy_seen.get(n, t))
         expected.append(current_count(last_seen, n_policy_seen, t, POLICY))
-    requests = [req(c, n=n, t=T0 + o, counted=k) for c, n, o, k in steps]
+    requests = [req(c, n=n, t=T0 + o, failed=not k) for c, n, o, k in steps]
     end = T0 + 2 * DAY
     with tempfile.TemporaryDirectory() as name:
 
@@ -549,6 +556,93 @@ def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int,
             counts = await asyncio.gather(*(store.record(r) for r in requests))
             return counts, await store.current_count(APP, end)
 
-        counts, final = run(SqliteStore(Path(name) / "host.db", policy=POLICY), body)
+        store = SqliteStore(Path(name) / "host.db", policy=POLICY, writer="thread")
+        counts, final = run(store, body)
     assert counts == expected
     assert final == current_count(last_seen, n_policy_seen, end, POLICY)
+
+
+# -- the read-only reader (open_reader) --------------------------------------------------------
+
+
+def listing(directory: Path) -> dict[str, int]:
+    """Every file of ``directory`` with its modification time."""
+    return {p.name: p.stat().st_mtime_ns for p in sorted(directory.iterdir())}
+
+
+def read_all(store_dir: Path) -> tuple[int, int, list[int]]:
+    async def main() -> tuple[int, int, list[int]]:
+        async with open_reader(store_dir) as reader:
+            events = [e.hresult or 0 async for e in reader.iter_events(EventQuery(), page=2)]
+            return (
+                await reader.current_count(APP, T0),
+                (await reader.counters(HOST)).total,
+                events,
+            )
+
+    return asyncio.run(main())
+
+
+@WRITERS
+def test_reader_sees_committed_writes_of_a_live_store(tmp_path: Path, writer: Writer) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req("a"), req("b"), req("bad", failed=True)])
+        count, total, hresults = await asyncio.to_thread(read_all, tmp_path)
+        assert (count, total) == (2, 3)
+        assert hresults == [0, 0, ResultCode.COUNT_TOO_LOW]
+        await store.record(req("c"))
+        assert (await asyncio.to_thread(read_all, tmp_path))[:2] == (3, 4)
+
+    run(SqliteStore(sqlite_path(tmp_path), writer=writer), body)
+
+
+def test_reader_of_a_closed_store_creates_and_changes_no_file(tmp_path: Path) -> None:
+    run(SqliteStore(sqlite_path(tmp_path), writer="thread"), lambda s: s.record(req("a")))
+    before = listing(tmp_path)
+    assert read_all(tmp_path) == (1, 1, [0])
+    assert listing(tmp_path) == before
+
+
+def test_reader_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="there is no store at") as info:
+        read_all(tmp_path)
+    assert info.value.code is ResultCode.STORE_UNAVAILABLE
+    assert "openkms host serve" in info.value.fix
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("offset", "message", "fix"),
+    [(-1, "older schema version", "Start the host once"), (1, "newer OpenKMS", "Upgrade")],
+)
+def test_reader_of_another_schema_version_is_refused_untouched(
+    tmp_path: Path, offset: int, message: str, fix: str
+) -> None:
+    run(SqliteStore(sqlite_path(tmp_path), writer="thread"), lambda s: s.record(req("a")))
+    version = _sqlite_schema.schema_version() + offset
+    set_user_version(sqlite_path(tmp_path), version)
+    before = listing(tmp_path)
+    with pytest.raises(StoreError, match=message) as info:
+        read_all(tmp_path)
+    assert info.value.code is ResultCode.UNSUPPORTED_VERSION
+    assert fix in info.value.fix
+    assert listing(tmp_path) == before  # not migrated, nothing created
+    conn = sqlite3.connect(sqlite_path(tmp_path))
+    assert conn.execute("PRAGMA user_version").fetchone() == (version,)
+    conn.close()
+
+
+def test_reader_calls_after_close_fail(tmp_path: Path) -> None:
+    run(SqliteStore(sqlite_path(tmp_path), writer="thread"), lambda s: s.record(req("a")))
+
+    async def main() -> None:
+        reader = open_reader(tmp_path)
+        await reader.open()
+        await reader.close()
+        await reader.close()
+        with pytest.raises(StoreError, match="store is closed"):
+            await reader.counters(HOST)
+        with pytest.raises(StoreError, match="store is closed"):
+            await reader.open()
+
+    asyncio.run(main())

@@ -11,7 +11,7 @@ import msgspec
 
 from openkms.core.events import EventRecord
 from openkms.event_export import iso_time
-from openkms.store.base import ClientRecord, ClientSearch, EventSearch, HostStore
+from openkms.store.base import ClientRecord, ClientSearch, EventSearch, HostStoreReader
 
 __all__ = ["CLIENT_COLUMNS", "export_clients", "export_events"]
 
@@ -32,7 +32,7 @@ EVENT_COLUMNS = ("seq", "time", "event_id", "level", "info")
 
 
 async def _client_pages(
-    store: HostStore, search: ClientSearch
+    store: HostStoreReader, search: ClientSearch
 ) -> AsyncIterator[list[ClientRecord]]:
     offset = 0
     while True:
@@ -46,7 +46,9 @@ async def _client_pages(
         offset += PAGE
 
 
-async def _event_pages(store: HostStore, search: EventSearch) -> AsyncIterator[list[EventRecord]]:
+async def _event_pages(
+    store: HostStoreReader, search: EventSearch
+) -> AsyncIterator[list[EventRecord]]:
     before = search.before
     while True:
         page = await store.search_events(msgspec.structs.replace(search, limit=PAGE, before=before))
@@ -83,7 +85,7 @@ def _csv_line(row: list[object] | tuple[str, ...]) -> str:
 
 
 async def export_clients(
-    store: HostStore, search: ClientSearch, fmt: str, product: Callable[[str], str]
+    store: HostStoreReader, search: ClientSearch, fmt: str, product: Callable[[str], str]
 ) -> AsyncIterator[str]:
     """Every client matching ``search`` as CSV or a JSON array, in chunks."""
     first = True
@@ -104,7 +106,9 @@ async def export_clients(
         yield "\n]\n"
 
 
-async def export_events(store: HostStore, search: EventSearch, fmt: str) -> AsyncIterator[str]:
+async def export_events(
+    store: HostStoreReader, search: EventSearch, fmt: str
+) -> AsyncIterator[str]:
     """Every event matching ``search``, newest first, as CSV or a JSON array (the columns of
     ``openkms host events --format``)."""
     first = True

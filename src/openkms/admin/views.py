@@ -17,7 +17,13 @@ from openkms.admin.host_view import HostView
 from openkms.core.catalog import Catalog
 from openkms.core.events import EventRecord
 from openkms.core.host import HostActivation, HostSnapshot
-from openkms.store.base import ActivityBucket, ClientSearch, EventSearch, HostStore
+from openkms.store.base import (
+    ActivityBucket,
+    ClientSearch,
+    EventSearch,
+    HostStore,
+    HostStoreReader,
+)
 
 __all__ = [
     "AdminContext",
@@ -139,12 +145,12 @@ def _certificate(activation: HostActivation, now: int) -> CertificateStatus:
     )
 
 
-async def _latest(store: HostStore, event_id: int) -> EventRecord | None:
+async def _latest(store: HostStoreReader, event_id: int) -> EventRecord | None:
     events = await store.search_events(EventSearch(event_ids=(event_id,), limit=1))
     return events[0] if events else None
 
 
-async def dns_status(store: HostStore, enabled: bool) -> DnsStatus:
+async def dns_status(store: HostStoreReader, enabled: bool) -> DnsStatus:
     """DNS publishing state from the setting and the latest 12293/12294 events."""
     success, failure = await asyncio.gather(_latest(store, 12294), _latest(store, 12293))
     status = DnsStatus(enabled=enabled, state="disabled" if not enabled else "never")

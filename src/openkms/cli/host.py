@@ -28,14 +28,14 @@ from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
-from openkms.host.app import HostApp, open_store
+from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.runner import run
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text
+from openkms.store import BlockingReader, open_reader
 from openkms.store.base import EventQuery
-from openkms.store.sqlite import SqliteReader
 
 __all__ = ["host"]
 
@@ -172,12 +172,9 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     snapshot = state.snapshot(now)
 
     async def gather() -> HostInfo:
-        store = open_store(state.directory)
-        await store.open()
-        try:
-            return await gather_host_info(snapshot, store, now)
-        finally:
-            await store.close()
+        # Reads only (no writer, no file); a host that never ran has an empty store.
+        async with open_reader(state.directory, missing_ok=True) as reader:
+            return await gather_host_info(snapshot, reader, now)
 
     if snapshot.host_key is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
@@ -274,7 +271,7 @@ def events(
     """Export the Key Management Service event log (12290, 12293, 12294)."""
     state = host_state(ctx)
     start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
-    with SqliteReader(state.directory / "host.db") as reader:
+    with BlockingReader(open_reader(state.directory)) as reader:
         records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))
         for chunk in export_events(records, fmt, "Key Management Service"):
             click.echo(chunk, nl=False)

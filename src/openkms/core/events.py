@@ -81,7 +81,11 @@ EVENT_MESSAGES: dict[int, str] = {
 
 
 class EventRecord(msgspec.Struct, frozen=True):
-    """One logged event: its ID, when it was logged (epoch seconds) and its Info string."""
+    """One logged event: its ID, when it was logged (epoch seconds) and its Info string.
+
+    ``hresult`` is a typed copy of the HRESULT the Info string leads with, set by whoever
+    builds the event (None for events without one), so that nobody parses it back.
+    """
 
     event_id: int
     time: int
@@ -99,6 +103,8 @@ class EventRecord(msgspec.Struct, frozen=True):
         """'Error' for a failing HRESULT or a failed publish, else 'Information'."""
         if self.event_id == 12293:
             return "Error"
+        if self.hresult is not None:
+            return "Warning" if self.hresult != 0 else "Information"
         fields = parse_info(self.event_id, self.info)
         hresult = fields.get("hresult", "0x0")
         return "Warning" if hresult not in ("0x0", "0x00000000") else "Information"

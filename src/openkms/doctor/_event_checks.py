@@ -3,63 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import TypeVar
 
-from openkms.core import settings
-from openkms.core.codes import ResultCode, describe
+from openkms.doctor._event_findings import build_findings
+from openkms.doctor._event_tally import (
+    MAX_TRACKED,
+    EventTallies,
+    MachineTally,
+    Tally,
+    evidence,
+    n_policy_label,
+    short_name,
+)
 from openkms.doctor._evtmodel import WindowsEvent, parse_int
-from openkms.doctor.findings import PROCEDURES, Finding, Severity
+from openkms.doctor.findings import Finding
 
-__all__ = ["MAX_TRACKED", "PAIR_WINDOW", "EventAnalyzer"]
+__all__ = ["MAX_TRACKED", "PAIR_WINDOW", "EventAnalyzer", "evidence", "n_policy_label"]
 
 PAIR_WINDOW = dt.timedelta(minutes=5)
-MAX_TRACKED = 100_000
+CLONE_WINDOW = dt.timedelta(minutes=15)
+CLONE_TOLERANCE_MINUTES = 60
 _NAMES_PER_CMID = 10
 K = TypeVar("K")
 
 
-def evidence(event: WindowsEvent, extra: str = "") -> str:
-    """Where an event is, when, on which machine."""
-    when = event.time.isoformat() if event.time else "time unknown"
-    machine = f", {event.machine}" if event.machine else ""
-    tail = f": {extra}" if extra else ""
-    return f"{event.where()} (event {event.event_id}, {when}{machine}){tail}"
-
-
-@dataclass
-class Tally:
-    first: WindowsEvent
-    count: int = 1
-    extra: set[str] = field(default_factory=set)
-    last: WindowsEvent | None = None
-
-    def __post_init__(self) -> None:
-        self.last = self.first
-
-
-@dataclass
-class _Machine:
-    pending: WindowsEvent | None = None
-    answered: int = 0
-    unanswered: Tally | None = None
-    last_count: WindowsEvent | None = None
-    max_n: int = 0
-
-
-class EventAnalyzer:
+class EventAnalyzer(EventTallies):
     """Feed events one by one, then ask for findings."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.failures: dict[tuple[int, int], Tally] = {}
-        self.machines: dict[str, _Machine] = {}
-        self.servers: dict[str, Tally] = {}
-        self.cmid_names: dict[str, dict[str, WindowsEvent]] = {}
-        self.n_policies: Counter[int] = Counter()
-        self.n_examples: dict[int, WindowsEvent] = {}
-        self.dns: dict[str, tuple[WindowsEvent | None, Tally | None]] = {}
 
     def feed(self, event: WindowsEvent) -> None:
         """Account for one event."""
@@ -85,11 +54,11 @@ class EventAnalyzer:
         if extra and len(entry.extra) < _NAMES_PER_CMID:
             entry.extra.add(extra)
 
-    def _machine(self, event: WindowsEvent) -> _Machine:
+    def _machine(self, event: WindowsEvent) -> MachineTally:
         key = event.machine or event.source_file
         state = self.machines.get(key)
         if state is None:
-            state = self.machines[key] = _Machine()
+            state = self.machines[key] = MachineTally()
         return state
 
     def _policy(self, event: WindowsEvent) -> int | None:
@@ -113,7 +82,7 @@ class EventAnalyzer:
             state.last_count = event
         self._pair(state, event)
 
-    def _pair(self, state: _Machine, event: WindowsEvent) -> None:
+    def _pair(self, state: MachineTally, event: WindowsEvent) -> None:
         """Pair 12288 with 12289 on one machine, whichever order the export uses."""
         pending, state.pending = state.pending, event
         if pending is None:
@@ -124,7 +93,7 @@ class EventAnalyzer:
         elif pending.event_id == 12288:
             self._unanswered(state, pending)
 
-    def _unanswered(self, state: _Machine, request: WindowsEvent) -> None:
+    def _unanswered(self, state: MachineTally, request: WindowsEvent) -> None:
         server = request.info_fields.get("server", "")
         if state.unanswered is None:
             state.unanswered = Tally(request, extra={server} if server else set())
@@ -137,8 +106,11 @@ class EventAnalyzer:
         self._policy(event)
         cmid = (event.info_fields.get("cmid") or "").lower()
         name = (event.info_fields.get("machine_name") or "").lower()
+        if name and (name in self.host_seen or len(self.host_seen) < MAX_TRACKED):
+            self.host_seen[short_name(name)] += 1
         if not cmid or not name:
             return
+        self._interleaving(cmid, event)
         names = self.cmid_names.get(cmid)
         if names is None:
             if len(self.cmid_names) >= MAX_TRACKED:
@@ -146,6 +118,15 @@ class EventAnalyzer:
             names = self.cmid_names[cmid] = {}
         if name not in names and len(names) < _NAMES_PER_CMID:
             names[name] = event
+
+    def _interleaving(self, cmid: str, event: WindowsEvent) -> None:
+        """Count requests of one CMID, minutes apart, that one machine cannot have sent."""
+        previous = self.cmid_last.get(cmid)
+        if previous is None and len(self.cmid_last) >= MAX_TRACKED:
+            return
+        self.cmid_last[cmid] = event
+        if previous is not None and _two_machines(previous, event):
+            self._tally(self.cmid_interleaved, cmid, event)
 
     def _dns(self, event: WindowsEvent) -> None:
         domain = (event.info_fields.get("domain") or "?").lower()
@@ -170,10 +151,24 @@ class EventAnalyzer:
 
     def findings(self) -> list[Finding]:
         """All findings, once every event has been fed."""
-        from openkms.doctor._event_findings import build_findings
-
         self.finish()
         return build_findings(self)
+
+
+def _two_machines(a: WindowsEvent, b: WindowsEvent) -> bool:
+    """Two 12290 of one CMID within minutes whose license state or remaining time cannot
+    come from one machine (its remaining minutes only fall with the time elapsed)."""
+    if a.time is None or b.time is None or abs(b.time - a.time) > CLONE_WINDOW:
+        return False
+    fields_a, fields_b = a.info_fields, b.info_fields
+    if fields_a.get("license_status") != fields_b.get("license_status"):
+        return True
+    left_a = parse_int(fields_a.get("minutes_to_expiration"))
+    left_b = parse_int(fields_b.get("minutes_to_expiration"))
+    if left_a is None or left_b is None:
+        return False
+    elapsed = abs(b.time - a.time).total_seconds() / 60
+    return abs((left_a - left_b) - elapsed) > CLONE_TOLERANCE_MINUTES
 
 
 def _later(a: WindowsEvent, b: WindowsEvent) -> bool:
@@ -187,33 +182,3 @@ def _close(a: WindowsEvent, b: WindowsEvent) -> bool:
     request, response = (a, b) if a.event_id == 12288 else (b, a)
     assert request.time is not None and response.time is not None
     return dt.timedelta(0) <= response.time - request.time <= PAIR_WINDOW
-
-
-def procedure_of(code: int) -> str:
-    """The troubleshooting procedure a result code points to first."""
-    try:
-        checks = ResultCode(code).info.checks
-    except ValueError:
-        return "events"
-    first = checks[0] if checks else "events"
-    return first if first in PROCEDURES else "events"
-
-
-def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
-    """A failing HRESULT seen in events, explained."""
-    name, info = describe(code)
-    return Finding(
-        procedure=procedure_of(code),
-        severity=Severity.ERROR,
-        check=f"event-{event_id}-failed",
-        evidence=f"{tally.count} event(s), first {evidence(tally.first)}",
-        meaning=f"{name}: {info.message}",
-        fix=info.fix,
-        code=f"0x{code & 0xFFFFFFFF:08X}",
-    )
-
-
-def n_policy_label(n: int) -> str:
-    """'25 (desktop)', '5 (server)' or the bare number."""
-    words = {settings.DESKTOP_N_POLICY: "desktop", settings.SERVER_N_POLICY: "server"}
-    return f"{n} ({words[n]})" if n in words else str(n)

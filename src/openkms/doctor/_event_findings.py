@@ -4,33 +4,40 @@ from __future__ import annotations
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
-from openkms.doctor._event_checks import (
-    EventAnalyzer,
+from openkms.doctor._event_tally import (
+    EventTallies,
     Tally,
     code_finding,
     evidence,
     n_policy_label,
+    short_name,
 )
 from openkms.doctor._evtmodel import WindowsEvent, parse_int
 from openkms.doctor.findings import Finding, Severity
 
-__all__ = ["build_findings"]
+__all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
+
+CLONE_MIN_INTERLEAVINGS = 2
 
 
-def _codes(analyzer: EventAnalyzer) -> list[Finding]:
+def _codes(analyzer: EventTallies) -> list[Finding]:
     return [
         code_finding(tally, event_id, code)
         for (event_id, code), tally in sorted(analyzer.failures.items())
     ]
 
 
-def _unanswered(analyzer: EventAnalyzer) -> list[Finding]:
+def _unanswered(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for name, state in sorted(analyzer.machines.items()):
         tally = state.unanswered
         if tally is None:
             continue
         servers = ", ".join(sorted(tally.extra)) or "unknown"
+        arrived = analyzer.host_seen.get(short_name(name), 0)
+        if arrived:
+            out.append(_arrived(name, tally, arrived))
+            continue
         out.append(
             Finding(
                 procedure="port",
@@ -50,7 +57,46 @@ def _unanswered(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _low_count(analyzer: EventAnalyzer) -> list[Finding]:
+def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
+    """12288 without 12289 on the client, but the host logged the requests: they arrived."""
+    return Finding(
+        procedure="events",
+        severity=Severity.WARNING,
+        check="response-not-in-client-log",
+        evidence=f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
+        f"the host's log has {arrived} 12290 for this machine; first {evidence(tally.first)}",
+        meaning="The requests reached the host and it answered them; the client's export "
+        "lacks the 12289 (a filter, another log) or the response was lost on the way back.",
+        fix="Read the result codes of the host's 12290 for this machine; export the client's "
+        "Application log with both 12288 and 12289.",
+    )
+
+
+def _clones(analyzer: EventTallies) -> list[Finding]:
+    out: list[Finding] = []
+    for cmid, tally in sorted(analyzer.cmid_interleaved.items()):
+        names = analyzer.cmid_names.get(cmid, {})
+        if tally.count < CLONE_MIN_INTERLEAVINGS or len(names) > 1:
+            continue
+        name = next(iter(names), "?")
+        out.append(
+            Finding(
+                procedure="cmid",
+                severity=Severity.ERROR,
+                check="cmid-clones-one-name",
+                evidence=f"CMID {cmid} ({name}): {tally.count + 1} requests within minutes of "
+                "each other with license states or remaining times one machine cannot have; "
+                f"first {evidence(tally.first)}",
+                meaning="Several machines share one CMID and one name: a cloned image that was "
+                "not generalized. The host counts them as one machine, so the count stays low.",
+                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, "
+                "and give each clone its own name.",
+            )
+        )
+    return out
+
+
+def _low_count(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for name, state in sorted(analyzer.machines.items()):
         last = state.last_count
@@ -71,7 +117,7 @@ def _low_count(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _cmids(analyzer: EventAnalyzer) -> list[Finding]:
+def _cmids(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for cmid, names in sorted(analyzer.cmid_names.items()):
         if len(names) < 2:
@@ -92,7 +138,7 @@ def _cmids(analyzer: EventAnalyzer) -> list[Finding]:
     return out
 
 
-def _policies(analyzer: EventAnalyzer) -> list[Finding]:
+def _policies(analyzer: EventTallies) -> list[Finding]:
     known = {settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY}
     mix = ", ".join(f"{n_policy_label(n)} x{c}" for n, c in sorted(analyzer.n_policies.items()))
     if not mix:
@@ -128,7 +174,7 @@ def _policies(analyzer: EventAnalyzer) -> list[Finding]:
     ]
 
 
-def _servers(analyzer: EventAnalyzer) -> list[Finding]:
+def _servers(analyzer: EventTallies) -> list[Finding]:
     if len(analyzer.servers) < 2:
         return []
     listed = ", ".join(f"{s} x{t.count}" for s, t in sorted(analyzer.servers.items()))
@@ -138,14 +184,16 @@ def _servers(analyzer: EventAnalyzer) -> list[Finding]:
             severity=Severity.WARNING,
             check="several-kms-hosts",
             evidence=f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
-            meaning="Clients use several KMS hosts, so the count is split between them and "
-            "may stay below 25 on each; a rogue or retired host may still be published.",
-            fix="Keep only the hosts you need; remove stale _vlmcs._tcp SRV records.",
+            meaning="The count is split: clients activate against several KMS hosts, each "
+            "counts only the machines that ask it, so each may stay below 25; a rogue or "
+            "retired host may still be published.",
+            fix="Keep only the hosts you need (or give every client the same host with "
+            "'slmgr /skms'); remove stale _vlmcs._tcp SRV records.",
         )
     ]
 
 
-def _dns(analyzer: EventAnalyzer) -> list[Finding]:
+def _dns(analyzer: EventTallies) -> list[Finding]:
     out: list[Finding] = []
     for domain, (success, failures) in sorted(analyzer.dns.items()):
         if failures is None and success is not None:
@@ -186,7 +234,7 @@ def _after(a: WindowsEvent, b: WindowsEvent) -> bool:
     return a.time is not None and b.time is not None and a.time > b.time
 
 
-def _summary(analyzer: EventAnalyzer) -> list[Finding]:
+def _summary(analyzer: EventTallies) -> list[Finding]:
     answered = sum(state.answered for state in analyzer.machines.values())
     if analyzer.total == 0:
         return []
@@ -195,15 +243,16 @@ def _summary(analyzer: EventAnalyzer) -> list[Finding]:
             procedure="events",
             severity=Severity.OK,
             check="events-read",
-            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) answered, "
-            f"{len(analyzer.cmid_names)} CMID(s) seen by the host",
+            evidence=f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "
+            f"a response on clients, {sum(analyzer.host_seen.values())} processed by a host "
+            f"(12290), {len(analyzer.cmid_names)} CMID(s) seen by the host",
             meaning="Success is a 12288 followed by a 12289 with result 0 on the client, and "
             "a 12290 on the host.",
         )
     ]
 
 
-def build_findings(analyzer: EventAnalyzer) -> list[Finding]:
+def build_findings(analyzer: EventTallies) -> list[Finding]:
     """All event findings of one analysis."""
     return [
         *_summary(analyzer),
@@ -213,5 +262,6 @@ def build_findings(analyzer: EventAnalyzer) -> list[Finding]:
         *_servers(analyzer),
         *_policies(analyzer),
         *_cmids(analyzer),
+        *_clones(analyzer),
         *_dns(analyzer),
     ]

@@ -1,4 +1,4 @@
-"""Text event exports: Event Viewer CSV, Event Viewer's clipboard text, OpenKMS JSON/CSV.
+"""Text event exports: Event Viewer CSV and OpenKMS JSON/CSV (copied text: ``_evt_blocks``).
 
 Every reader streams: it holds one row, one block or one JSON object at a time.
 """
@@ -19,28 +19,14 @@ from openkms.doctor._evtmodel import (
     parse_int,
     parse_time,
 )
-from openkms.doctor._text import ArtefactError, normalize_label, open_text
+from openkms.doctor._text import ArtefactError, open_text
 
 __all__ = [
-    "CLIPBOARD_STARTS",
-    "read_clipboard_events",
     "read_eventviewer_csv",
     "read_openkms_csv",
     "read_openkms_json",
 ]
 
-CLIPBOARD_STARTS = ("log name", "nom du journal", "protokollname")
-_CLIP_FIELDS = {
-    "date": "date",
-    "event id": "event_id",
-    "id de l'evenement": "event_id",
-    "ereignis-id": "event_id",
-    "computer": "machine",
-    "ordinateur": "machine",
-    "description": "description",
-    "beschreibung": "description",
-}
-_MAX_MESSAGE_LINES = 200
 _JSON_BUFFER = 1 << 16
 _MAX_JSON_VALUE = 1 << 24
 csv.field_size_limit(1 << 20)
@@ -76,47 +62,6 @@ def read_eventviewer_csv(path: Path) -> Iterator[WindowsEvent]:
             )
             if found is not None:
                 yield found
-
-
-def _clip_block(
-    path: Path, start: int, fields: dict[str, str], message: list[str]
-) -> WindowsEvent | None:
-    return _kms_event(
-        path,
-        None,
-        parse_int(fields.get("event_id")),
-        line=start,
-        time=parse_time(fields.get("date")),
-        machine=fields.get("machine"),
-        info=info_from_message("\n".join(message)) or "",
-    )
-
-
-def read_clipboard_events(path: Path) -> Iterator[WindowsEvent]:
-    """Event Viewer's copied text: ``Log Name:`` ... ``Description:`` blocks, one per event."""
-    start, in_text = 0, False
-    fields: dict[str, str] = {}
-    message: list[str] = []
-    with open_text(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            label, sep, value = line.partition(":")
-            key = normalize_label(label) if sep else ""
-            if key in CLIPBOARD_STARTS:
-                if start and (found := _clip_block(path, start, fields, message)):
-                    yield found
-                start, fields, message, in_text = number, {}, [], False
-            elif key in ("event xml", "xml de l'evenement"):
-                in_text = False
-            elif in_text and len(message) < _MAX_MESSAGE_LINES:
-                message.append(line.rstrip("\r\n"))
-            elif key in _CLIP_FIELDS and not in_text:
-                name = _CLIP_FIELDS[key]
-                fields[name] = value.strip()
-                if name == "description":
-                    in_text = True
-                    message = [value.strip()]
-    if start and (found := _clip_block(path, start, fields, message)):
-        yield found
 
 
 def _openkms_event(path: Path, obj: object, fallback: int) -> WindowsEvent | None:

@@ -13,8 +13,8 @@ from openkms.doctor._storeevents import CodeTally, host_events, to_windows_event
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
-from openkms.store.base import Counters
-from openkms.store.sqlite import SqliteReader
+from openkms.store import open_reader, sqlite_path
+from openkms.store.base import Counters, HostStoreReader
 
 __all__ = ["store_findings", "store_problem"]
 
@@ -48,9 +48,9 @@ class _HostEvents:
         self.first_seq: int | None = None
         self.last_seq: int | None = None
 
-    def read(self, reader: SqliteReader, since: int) -> None:
-        for record in host_events(reader, (12290, 12293, 12294), since):
-            event = to_windows_event(record, reader.path)
+    async def read(self, reader: HostStoreReader, path: Path, since: int) -> None:
+        async for record in host_events(reader, (12290, 12293, 12294), since):
+            event = to_windows_event(record, path)
             self.analyzer.feed(event)
             self.first_seq = self.first_seq or record.seq
             self.last_seq = record.seq
@@ -212,22 +212,24 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
     )
 
 
-def _events_summary(reader: SqliteReader, events: _HostEvents, days: int) -> Finding:
+def _events_summary(path: Path, events: _HostEvents, days: int) -> Finding:
     span = f"records {events.first_seq}..{events.last_seq}" if events.first_seq else "no records"
     return Finding(
         procedure="events",
         severity=Severity.OK,
         check="events-read",
-        evidence=f"{reader.path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
+        evidence=f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
         f"last {days} day(s) read ({span}); {len(events.analyzer.cmid_names)} CMID(s)",
         meaning="The Key Management Service log: one 12290 per request, 12293/12294 per "
         "publishing attempt.",
     )
 
 
-def store_findings(state: HostState, trust: Trust | None, now: int, days: int) -> list[Finding]:
-    """Count, failed requests, DNS publishing and event findings from host.db."""
-    path = state.directory / "host.db"
+async def store_findings(
+    state: HostState, trust: Trust | None, now: int, days: int
+) -> list[Finding]:
+    """Count, failed requests, DNS publishing and event findings from the host's store."""
+    path = sqlite_path(state.directory)
     dns = _dns_findings(state, read_status(state.directory))
     if not path.exists():
         return [
@@ -243,12 +245,12 @@ def store_findings(state: HostState, trust: Trust | None, now: int, days: int) -
         ]
     events = _HostEvents()
     try:
-        with SqliteReader(path) as reader:
+        async with open_reader(state.directory) as reader:  # reads only: no writer, no file
             app_id = trust.catalog.application_id if trust else None
-            count = reader.current_count(app_id, now) if app_id else 0
-            counters = reader.counters(state.host_id)
-            events.read(reader, now - days * _DAY)
-            summary = _events_summary(reader, events, days)
+            count = await reader.current_count(app_id, now) if app_id else 0
+            counters = await reader.counters(state.host_id)
+            await events.read(reader, path, now - days * _DAY)
+            summary = _events_summary(path, events, days)
     except OpenKMSError as exc:
         return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
+from openkms.doctor._slmgr_parse import SlmgrLicense
 from openkms.doctor.findings import Finding, Severity
-from openkms.doctor.slmgr import SlmgrLicense
 
 __all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
 
@@ -20,6 +20,20 @@ STUCK_COUNT_MIN_REQUESTS = 10
 _TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 Check = Callable[[SlmgrLicense], list[Finding]]
+_MAK_FIX = (
+    "MAK or retail: activate online with 'slmgr /ato' (the machine needs Internet access to "
+    "Microsoft) or by phone with 'slui 4'; if the key is blocked or over its limit, install "
+    "another with 'slmgr /ipk'. To use KMS instead, install the edition's KMS client setup "
+    "key (GVLK) with 'slmgr /ipk <setup key>', then 'slmgr /ato'."
+)
+
+
+def _not_kms(lic: SlmgrLicense) -> bool:
+    """A MAK, retail or OEM license: it activates with Microsoft, never with a KMS host."""
+    channel = lic.channel or ""
+    return not lic.is_host and (
+        channel in ("MAK", "VOLUME_MAK", "RETAIL") or channel.startswith("OEM")
+    )
 
 
 def _finding(lic: SlmgrLicense, field: str, severity: Severity, **kw: str | None) -> Finding:
@@ -48,6 +62,10 @@ def _status(lic: SlmgrLicense) -> list[Finding]:
         fix = ResultCode.HOST_NOT_ACTIVATED.info.fix + " (Windows: slmgr /ato on the host.)"
         code: str | None = ResultCode.HOST_NOT_ACTIVATED.hex
         meaning = "The KMS host is not Licensed: it cannot activate anyone until it is."
+    elif _not_kms(lic):
+        fix = _MAK_FIX
+        code = lic.notification_code
+        meaning = f"The {lic.channel} product is not activated; it never asks a KMS host."
     else:
         fix = (
             "Find what keeps the client from its host: check DNS discovery, the port "
@@ -88,18 +106,20 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
                 "and restart the machine.",
             )
         ]
-    if channel in ("MAK", "RETAIL") or channel.startswith("OEM"):
+    if _not_kms(lic):
+        licensed = lic.state is LicenseState.LICENSED
         return [
             _finding(
                 lic,
                 "description",
-                Severity.WARNING,
+                Severity.WARNING if licensed else Severity.ERROR,
                 procedure="key",
                 check="not-kms-client",
-                meaning=f"The {channel} channel: this machine is not a KMS client "
-                "and will never ask a KMS host.",
-                fix="To use KMS, install the KMS client setup key (GVLK) with "
-                "'slmgr /ipk <setup key>' (or VAMT), then 'slmgr /ato'.",
+                meaning=f"The {channel} channel: this machine is not a KMS client and never "
+                "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do not "
+                "apply."
+                + ("" if licensed else " It activates with Microsoft, online or by phone."),
+                fix=_MAK_FIX,
             )
         ]
     return [
@@ -116,7 +136,7 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
 
 def _expiry(lic: SlmgrLicense) -> list[Finding]:
     minutes = lic.expiration_minutes
-    if minutes is None or minutes >= EXPIRY_WARNING_DAYS * 1440:
+    if minutes is None or minutes >= EXPIRY_WARNING_DAYS * 1440 or _not_kms(lic):
         return []
     return [
         _finding(
@@ -134,7 +154,7 @@ def _expiry(lic: SlmgrLicense) -> list[Finding]:
 
 
 def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
-    if not lic.is_client or lic.is_host:
+    if not lic.is_client or lic.is_host or _not_kms(lic):
         return []
     out: list[Finding] = []
     if lic.text("kms_registered"):

@@ -1,4 +1,4 @@
-"""The labels ``slmgr /dli`` and ``/dlv`` print, in English and French, normalised.
+"""The labels ``slmgr /dli`` and ``/dlv`` print, in English, French, German and Spanish.
 
 Keys are passed through :func:`normalize_label` (lower case, no accents, straight quotes),
 so "État de la licence :" and "Etat de la licence:" both match ``etat de la licence``.
@@ -71,7 +71,68 @@ _FR = {
     "requetes ayant echoue recues": "failed_requests",
 }
 
-LABELS: dict[str, str] = {**_EN, **_FR}
+_DE = {
+    "version des softwarelizenzierungsdiensts": "version",
+    "beschreibung": "description",
+    "aktivierungs-id": "activation_id",
+    "anwendungs-id": "application_id",
+    "erweiterte pid": "extended_pid",
+    "product key-kanal": "product_key_channel",
+    "produktschlusselkanal": "product_key_channel",
+    "teilweiser product key": "partial_key",
+    "teil-product key": "partial_key",
+    "lizenzstatus": "license_status",
+    "ablauf der volumenaktivierung": "expiration",
+    "verbleibende zeit": "expiration",
+    "benachrichtigungsgrund": "notification_reason",
+    "vertrauenswurdige zeit": "trusted_time",
+    "clientcomputer-id (cmid)": "cmid",
+    "kms-computername aus dns": "kms_dns",
+    "registrierter kms-computername": "kms_registered",
+    "ip-adresse des kms-computers": "kms_ip",
+    "erweiterte pid des kms-computers": "kms_pid",
+    "dns-autoermittlung": "dns_autodiscovery",
+    "aktivierungsintervall": "activation_interval",
+    "erneuerungsintervall": "renewal_interval",
+    "aktuelle anzahl": "current_count",
+    "lauschen an port": "listening_port",
+    "uberwachung an port": "listening_port",
+    "kms-prioritat": "priority",
+    "insgesamt empfangene anforderungen": "total_requests",
+    "empfangene fehlgeschlagene anforderungen": "failed_requests",
+}
+
+_ES = {
+    "version del servicio de licencias de software": "version",
+    "nombre": "name",
+    "descripcion": "description",
+    "id. de activacion": "activation_id",
+    "id. de aplicacion": "application_id",
+    "pid extendido": "extended_pid",
+    "canal de clave de producto": "product_key_channel",
+    "clave de producto parcial": "partial_key",
+    "estado de la licencia": "license_status",
+    "expiracion de activacion por volumen": "expiration",
+    "tiempo restante": "expiration",
+    "motivo de la notificacion": "notification_reason",
+    "razon de la notificacion": "notification_reason",
+    "hora de confianza": "trusted_time",
+    "id. de equipo cliente (cmid)": "cmid",
+    "nombre de equipo kms desde dns": "kms_dns",
+    "nombre de equipo kms registrado": "kms_registered",
+    "direccion ip de equipo kms": "kms_ip",
+    "pid extendido de equipo kms": "kms_pid",
+    "deteccion automatica de dns": "dns_autodiscovery",
+    "intervalo de activacion": "activation_interval",
+    "intervalo de renovacion": "renewal_interval",
+    "recuento actual": "current_count",
+    "escuchando en el puerto": "listening_port",
+    "prioridad de kms": "priority",
+    "total de solicitudes recibidas": "total_requests",
+    "solicitudes con error recibidas": "failed_requests",
+}
+
+LABELS: dict[str, str] = {**_EN, **_FR, **_DE, **_ES}
 
 # Lines without a colon: (field, value).
 FLAG_LINES: dict[str, tuple[str, str]] = {
@@ -87,19 +148,39 @@ FLAG_LINES: dict[str, tuple[str, str]] = {
     "la mise en cache de l'hote kms est desactivee": ("host_caching", "0"),
     "key management service client information": ("client_section", "1"),
     "informations sur le client du service de gestion de cles": ("client_section", "1"),
+    "der schlusselverwaltungsdienst ist auf diesem computer aktiviert": ("kms_enabled", "1"),
+    "dns-veroffentlichung aktiviert": ("dns_publishing", "1"),
+    "dns-veroffentlichung deaktiviert": ("dns_publishing", "0"),
+    "informationen zum schlusselverwaltungsdienst-client": ("client_section", "1"),
+    "el servicio de administracion de claves esta habilitado en este equipo": (
+        "kms_enabled",
+        "1",
+    ),
+    "publicacion dns habilitada": ("dns_publishing", "1"),
+    "publicacion dns deshabilitada": ("dns_publishing", "0"),
+    "informacion del cliente del servicio de administracion de claves": ("client_section", "1"),
 }
 
-_REQUEST_PREFIXES = ("requests with license status ", "requetes avec l'etat de licence ")
+_REQUEST_PREFIXES = (
+    "requests with license status ",
+    "requetes avec l'etat de licence ",
+    "anforderungen mit lizenzstatus ",
+    "solicitudes con estado de licencia ",
+)
 
 # Words of a License Status value, most specific first ("unlicensed" before "licensed").
 STATUS_WORDS: tuple[tuple[str, LicenseState], ...] = (
     ("unlicensed", LicenseState.UNLICENSED),
     ("sans licence", LicenseState.UNLICENSED),
+    ("nicht lizenziert", LicenseState.UNLICENSED),
+    ("sin licencia", LicenseState.UNLICENSED),
     ("non-genuine", LicenseState.NON_GENUINE_GRACE),
     ("non authentique", LicenseState.NON_GENUINE_GRACE),
     ("initial grace", LicenseState.INITIAL_GRACE),
     ("out-of-box", LicenseState.INITIAL_GRACE),
     ("grace initiale", LicenseState.INITIAL_GRACE),
+    ("anfangliche toleranz", LicenseState.INITIAL_GRACE),
+    ("periodo de gracia inicial", LicenseState.INITIAL_GRACE),
     ("additional grace", LicenseState.OUT_OF_TOLERANCE_GRACE),
     ("out-of-tolerance", LicenseState.OUT_OF_TOLERANCE_GRACE),
     ("grace supplementaire", LicenseState.OUT_OF_TOLERANCE_GRACE),
@@ -107,9 +188,13 @@ STATUS_WORDS: tuple[tuple[str, LicenseState], ...] = (
     ("extended grace", LicenseState.EXTENDED_GRACE),
     ("grace etendue", LicenseState.EXTENDED_GRACE),
     ("notification", LicenseState.NOTIFICATION),
+    ("benachrichtigung", LicenseState.NOTIFICATION),
+    ("notificacion", LicenseState.NOTIFICATION),
     ("licensed", LicenseState.LICENSED),
     ("avec licence", LicenseState.LICENSED),
     ("sous licence", LicenseState.LICENSED),
+    ("lizenziert", LicenseState.LICENSED),
+    ("con licencia", LicenseState.LICENSED),
 )
 
 

@@ -8,14 +8,13 @@ the store file and the event's sequence number (its record number).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openkms.core.events import EventRecord
 from openkms.doctor._evtmodel import WindowsEvent, make_windows_event
-from openkms.store.base import EventQuery
-from openkms.store.sqlite import SqliteReader
+from openkms.store.base import EventQuery, HostStoreReader
 
 __all__ = ["CodeTally", "host_events", "to_windows_event"]
 
@@ -33,8 +32,8 @@ def to_windows_event(record: EventRecord, source: Path, machine: str | None = No
 
 
 def host_events(
-    reader: SqliteReader, event_ids: tuple[int, ...], since: int | None
-) -> Iterator[EventRecord]:
+    reader: HostStoreReader, event_ids: tuple[int, ...], since: int | None
+) -> AsyncIterator[EventRecord]:
     """Stream the host's events, page by page (memory does not grow with the log)."""
     return reader.iter_events(EventQuery(event_ids=event_ids, since=since))
 

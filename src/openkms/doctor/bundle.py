@@ -16,7 +16,6 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import cast
 
 import msgspec
 
@@ -27,37 +26,15 @@ from openkms.doctor._storeevents import host_events
 from openkms.doctor.findings import Report
 from openkms.errors import OpenKMSError
 from openkms.event_export import export_events
-from openkms.host.info import gather_host_info
+from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
 from openkms.slmgr_text import client_text, host_text
-from openkms.store.base import Counters, HostStore
-from openkms.store.sqlite import SqliteReader
+from openkms.store import open_reader, store_kind
+from openkms.store.base import HostStoreReader
 
 __all__ = ["BUNDLE_FILES", "store_kind", "write_bundle"]
 
 BUNDLE_FILES = ("dlv.txt", "dlv.json", "events.csv", "doctor.txt", "doctor.json")
-
-
-def store_kind(directory: Path) -> str | None:
-    """'host', 'client' or None, from the files of a store directory."""
-    if (directory / "host.json").is_file():
-        return "host"
-    if (directory / "client.json").is_file():
-        return "client"
-    return None
-
-
-class _ReadOnlyCounts:
-    """The two reads ``gather_host_info`` makes, from a SqliteReader (or nothing)."""
-
-    def __init__(self, reader: SqliteReader | None) -> None:
-        self.reader = reader
-
-    async def current_count(self, application_id: str, now: int) -> int:
-        return self.reader.current_count(application_id, now) if self.reader else 0
-
-    async def counters(self, host_id: str) -> Counters:
-        return self.reader.counters(host_id) if self.reader else Counters()
 
 
 def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
@@ -65,22 +42,23 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
     if state.host_key() is None or not (directory / "host.key").is_file():
         # gather_host_info would create a new identity: never write to the store.
         raise OpenKMSError("no host key or no host identity (host.key) in this store")
-    path = directory / "host.db"
-    reader = SqliteReader(path) if path.exists() else None
-    try:
-        # gather_host_info reads only current_count and counters: a read-only stand-in
-        # keeps the bundle from opening (and migrating) the store of a running host.
-        store = cast(HostStore, _ReadOnlyCounts(reader))
-        info = asyncio.run(gather_host_info(state.snapshot(now), store, now))
-        records = list(host_events(reader, (), None)) if reader else []
-    finally:
-        if reader is not None:
-            reader.close()
+    # The store read only (never opened for writing, never migrated); a host that has never
+    # run has no store yet, which reads as an empty one.
+    reader = open_reader(directory, missing_ok=True)
+    info, records = asyncio.run(_read_host(state, reader, now))
     return {
         "dlv.txt": [host_text(info, verbose=True) + "\n"],
         "dlv.json": [msgspec.json.format(msgspec.json.encode(info)).decode() + "\n"],
         "events.csv": export_events(records, "csv", "Key Management Service"),
     }
+
+
+async def _read_host(
+    state: HostState, reader: HostStoreReader, now: int
+) -> tuple[HostInfo, list[EventRecord]]:
+    async with reader:
+        info = await gather_host_info(state.snapshot(now), reader, now)
+        return info, [record async for record in host_events(reader, (), None)]
 
 
 def _client_files(directory: Path, clock: Callable[[], float]) -> dict[str, Iterable[str]]:

@@ -9,7 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -35,6 +35,14 @@ _FILES = click.argument(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 
 
+def _fail(exc: OpenKMSError) -> NoReturn:
+    """Print an error as every command does ('Error: 0x... message', 'Fix: ...'), exit 2."""
+    click.echo(f"Error: {exc.code.hex} {exc.message}", err=True)
+    if exc.fix:
+        click.echo(f"Fix: {exc.fix}", err=True)
+    raise SystemExit(2)
+
+
 @click.group()
 def doctor() -> None:
     """Troubleshoot activation step by step, from saved Windows or OpenKMS artefacts."""
@@ -56,8 +64,7 @@ def explain_command(code: str, as_json: bool) -> None:
     try:
         result = explain(code)
     except OpenKMSError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from None
+        _fail(exc)
     if as_json:
         click.echo(json.dumps({f: getattr(result, f) for f in result.__struct_fields__}))
     else:
@@ -69,7 +76,7 @@ def explain_command(code: str, as_json: bool) -> None:
 @_FILES
 @_JSON
 def slmgr_command(files: tuple[Path, ...], as_json: bool) -> None:
-    """Check saved 'slmgr /dli' or '/dlv' output of hosts and clients (English, French)."""
+    """Check saved slmgr /dli, /dlv or /ato output: labels EN/FR/DE/ES, codes in any language."""
     _run(check_slmgr_files, files, as_json)
 
 
@@ -114,8 +121,7 @@ def _report(findings: Coroutine[Any, Any, list[Finding]], as_json: bool) -> None
     try:
         report = Report(asyncio.run(findings))
     except OpenKMSError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from None
+        _fail(exc)
     click.echo(report.to_json() if as_json else report.render_text())
     raise SystemExit(report.exit_code)
 
@@ -259,11 +265,14 @@ def bundle_command(store_dir: Path, output: Path, address: str | None, timeout: 
         report = Report(asyncio.run(_store_findings(store_dir, address, timeout)))
         names = write_bundle(store_dir, output, report)
     except OpenKMSError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from None
+        _fail(exc)
     except OSError as exc:
-        click.echo(f"Error: cannot write {output}: {exc.strerror or exc}", err=True)
-        raise SystemExit(2) from None
+        _fail(
+            OpenKMSError(
+                f"cannot write {output}: {exc.strerror or exc}",
+                fix="Choose a writable path for --output, on a disk with free space.",
+            )
+        )
     click.echo(f"Wrote {output}: {', '.join(names)}")
     summary = report.render_text().splitlines()[-1]
     click.echo(f"Doctor report: {summary}")

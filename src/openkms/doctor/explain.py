@@ -1,10 +1,16 @@
-"""``explain(code)``: what ``slui 0x2a CODE`` tells, plus the fix and the checks to run."""
+"""``explain(code)``: what ``slui 0x2a CODE`` tells, plus the cause, the fix and the checks to run.
+
+OpenKMS's own result codes come from :class:`ResultCode`; Microsoft's published
+volume-activation codes that OpenKMS does not produce come from the doctor's table
+(:mod:`openkms.doctor._mscodes`), which also adds the published cause to codes both know.
+"""
 
 from __future__ import annotations
 
 import msgspec
 
 from openkms.core.codes import ResultCode, decode_hresult, describe
+from openkms.doctor._mscodes import MsCode, ms_code
 from openkms.doctor._text import ArtefactError
 
 __all__ = ["Explanation", "explain", "parse_code"]
@@ -20,10 +26,15 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     fix: str
     checks: tuple[str, ...]
     decoded: str
+    cause: str = ""
+    procedure: str = ""
+    source: str = ""
 
     def render_text(self) -> str:
         """Human text, one fact per line."""
         lines = [f"{self.code} {self.name}", f"  meaning: {self.meaning}"]
+        if self.cause:
+            lines.append(f"  cause:   {self.cause}")
         if self.known:
             lines.append(f"  fix:     {self.fix}")
         if self.checks:
@@ -53,17 +64,49 @@ def parse_code(text: str | int) -> int:
     return value & 0xFFFFFFFF
 
 
+def _published(value: int, entry: MsCode) -> Explanation:
+    return Explanation(
+        code=entry.hex,
+        name=entry.name,
+        known=True,
+        meaning=entry.meaning,
+        fix=entry.fix,
+        checks=(entry.procedure,),
+        decoded=decode_hresult(value),
+        cause=entry.cause,
+        procedure=entry.procedure,
+        source=entry.source,
+    )
+
+
 def explain(code: str | int) -> Explanation:
-    """Name, meaning, fix and checks of a result code; unknown codes are decoded."""
+    """Name, meaning, cause, fix and checks of a result code; unknown codes are decoded."""
     value = parse_code(code)
+    entry = ms_code(value)
+    if value not in ResultCode._value2member_map_:
+        if entry is not None:
+            return _published(value, entry)
+        name, info = describe(value)
+        return Explanation(
+            code=f"0x{value:08X}",
+            name="unknown code",
+            known=False,
+            meaning=info.message,
+            fix="",
+            checks=info.checks,
+            decoded=decode_hresult(value),
+        )
     name, info = describe(value)
-    known = value in ResultCode._value2member_map_
+    procedure = entry.procedure if entry else (info.checks[0] if info.checks else "")
     return Explanation(
         code=f"0x{value:08X}",
-        name=name if known else "unknown code",
-        known=known,
+        name=name,
+        known=True,
         meaning=info.message,
-        fix=info.fix if known else "",
-        checks=info.checks,
+        fix=info.fix,
+        checks=info.checks or ((procedure,) if procedure else ()),
         decoded=decode_hresult(value),
+        cause=entry.cause if entry else "",
+        procedure=procedure,
+        source=entry.source if entry else "",
     )

@@ -1,8 +1,15 @@
 """Findings of ``openkms doctor``: what was seen, what it means, the fix from the guides.
 
-A :class:`Report` groups findings by troubleshooting procedure in the order the guides
-follow ("start with the simplest"): the input files first, then the host, the keys, the
-client, the count, CMIDs, DNS, the port, the event logs and the clocks.
+A :class:`Report` names the most likely cause first (:attr:`Report.top`), then groups the
+findings by troubleshooting procedure in the order the guides follow ("start with the
+simplest"): the input files first, then the host, the keys, the client, the count, CMIDs,
+DNS, the port, the event logs and the clocks.
+
+Which finding comes first is the *rank* of :func:`rank_of`: causes outrank their symptoms
+in the guides' order. The channel decides the procedure (a MAK or retail machine never asks
+a KMS host), then the host's own activation, its key, the clocks, cloned machines, hosts
+splitting the count, an activation about to expire, the count, DNS, and only then the
+symptom "no KMS could be contacted" and the client's unlicensed status; notes come last.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-__all__ = ["PROCEDURES", "Finding", "Report", "Severity"]
+__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Report", "Severity", "rank_of"]
 
 PROCEDURES: tuple[str, ...] = (
     "input",
@@ -66,6 +73,60 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     code: str | None = None
 
 
+# Lower is more likely the real cause. Checks not listed take their procedure's rank.
+CHECK_RANKS: dict[str, int] = {
+    "not-kms-client": 5,
+    "host-key-on-client": 8,
+    "count-stuck-at-1": 25,
+    "duplicate-cmid": 25,
+    "cmid-clones-one-name": 25,
+    "several-kms-hosts": 30,
+    "expiry-soon": 35,
+    "count-below-n-policy": 40,
+    "current-count": 40,
+    "no-kms-from-dns": 45,
+    "request-unanswered": 55,
+    "last-request-unanswered": 55,
+    "license-status": 60,
+    "dns-publishing-disabled": 62,
+    "failed-requests-high": 64,
+    "failed-requests-rising": 64,
+    "n-policy-unexpected": 66,
+    "non-default-port": 68,
+    "slmgr-labels-unknown": 85,
+}
+_PROCEDURE_RANKS = {
+    "key": 10,
+    "host": 15,
+    "clock": 20,
+    "cmid": 25,
+    "count": 40,
+    "dns": 45,
+    "port": 50,
+    "client": 52,
+    "events": 70,
+    "input": 90,
+}
+# Result codes that are symptoms, whatever check reports them.
+_SYMPTOM_CODES = {"0xC004F074": 55, "0xC004F039": 54}
+_HOST_STATUS_RANK = 15
+
+
+def rank_of(finding: Finding) -> int:
+    """How likely a finding is the real cause: lower first (see the module docstring)."""
+    if finding.code in _SYMPTOM_CODES:
+        return _SYMPTOM_CODES[finding.code]
+    if finding.check == "license-status" and finding.procedure == "host":
+        return _HOST_STATUS_RANK
+    if finding.check in CHECK_RANKS:
+        return CHECK_RANKS[finding.check]
+    return _PROCEDURE_RANKS.get(finding.procedure, 75)
+
+
+def _order(finding: Finding) -> tuple[int, int, int]:
+    return (finding.severity is Severity.OK, rank_of(finding), -finding.severity.exit_code)
+
+
 def _procedure_rank(procedure: str) -> int:
     try:
         return PROCEDURES.index(procedure)
@@ -82,6 +143,16 @@ class Report:
     def add(self, findings: Iterable[Finding]) -> None:
         """Append findings."""
         self.findings.extend(findings)
+
+    def ranked(self) -> list[Finding]:
+        """Findings most likely cause first: problems before notes, causes before symptoms."""
+        return sorted(self.findings, key=_order)
+
+    @property
+    def top(self) -> Finding | None:
+        """The most likely cause (None when there is no finding)."""
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
 
     def grouped(self) -> list[tuple[str, list[Finding]]]:
         """(procedure, findings) pairs in the guides' order; insertion order within a group."""
@@ -106,9 +177,11 @@ class Report:
 
     def to_dict(self) -> dict[str, object]:
         """The report as plain data, for ``--json``."""
+        top = self.top
         return {
             "exit_code": self.exit_code,
             "worst": self.worst.value,
+            "top": None if top is None else msgspec.to_builtins(top),
             "procedures": [
                 {"procedure": name, "findings": msgspec.to_builtins(items)}
                 for name, items in self.grouped()
@@ -124,6 +197,11 @@ class Report:
         if not self.findings:
             return "No findings."
         lines: list[str] = []
+        top = self.top
+        if top is not None and top.severity is not Severity.OK:
+            lines.append("== Most likely cause ==")
+            lines.extend(_finding_lines(top))
+            lines.append("")
         for procedure, items in self.grouped():
             lines.append(f"== {_TITLES.get(procedure, procedure)} ==")
             for finding in items:

@@ -1,7 +1,7 @@
 """``doctor host``: every check that applies to a KMS host, from its store directory.
 
-Reads the store directly (:class:`HostState` and a read-only :class:`SqliteReader`), so it
-works whether the host process runs or not, and never writes to the store. Order, as the
+Reads the store directly (:class:`HostState` and the store's reader, ``open_reader``), so
+it works whether the host process runs or not, and never writes to the store. Order, as the
 guides: key and role, activation, listening, count against each N-policy in use, failed
 requests and why, DNS publishing, events (duplicate CMIDs).
 """
@@ -213,4 +213,4 @@ async def check_host_store(
         findings += await _listening(state, options, activation.trust)
     except OpenKMSError as exc:
         return [store_problem(directory, "host-state-unreadable", exc.message, exc.fix)]
-    return findings + store_findings(state, activation.trust, now, options.days)
+    return findings + await store_findings(state, activation.trust, now, options.days)

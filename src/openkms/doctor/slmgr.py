@@ -8,14 +8,13 @@ output at all yields a finding rather than an exception.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from openkms.core.license import LicenseState
-from openkms.doctor._slmgr_labels import FLAG_LINES, LABELS, STATUS_WORDS, fallback_field
-from openkms.doctor._text import ArtefactError, normalize_label
+from openkms.doctor._slmgr_checks import check_license, check_snapshots
+from openkms.doctor._slmgr_parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor._slmgr_text import code_findings, labels_finding, scan_text
+from openkms.doctor._text import ArtefactError
 from openkms.doctor.findings import Finding, Severity
 
 __all__ = [
@@ -24,155 +23,16 @@ __all__ = [
     "check_slmgr_files",
     "parse_slmgr",
     "parse_slmgr_text",
+    "read_slmgr_text",
 ]
 
 logger = logging.getLogger("openkms.doctor")
 
 MAX_SLMGR_BYTES = 4 * 1024 * 1024
-_CHANNEL = re.compile(r"\b(VOLUME_[A-Z0-9_]+|MAK|RETAIL|OEM[A-Z0-9_:]*)\b")
-_NUMBER = re.compile(r"-?\d+")
-_HEX = re.compile(r"0x[0-9A-Fa-f]{8}")
-
-
-@dataclass
-class SlmgrLicense:
-    """One license block of slmgr output, with the line of each field for evidence."""
-
-    source_file: str
-    first_line: int
-    values: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
-    requests_by_status: dict[str, int] = field(default_factory=dict)
-
-    def text(self, name: str) -> str | None:
-        """Raw value of a field, or None."""
-        return self.values.get(name)
-
-    def number(self, name: str) -> int | None:
-        """First integer in a field's value, or None."""
-        match = _NUMBER.search(self.values.get(name, ""))
-        return int(match.group()) if match else None
-
-    def flag(self, name: str) -> bool | None:
-        """A yes/no line (KMS enabled, DNS publishing, host caching), or None if absent."""
-        value = self.values.get(name)
-        return None if value is None else value == "1"
-
-    def where(self, name: str) -> str:
-        """``file:line`` of a field (of the block when the field is absent)."""
-        return f"{self.source_file}:{self.lines.get(name, self.first_line)}"
-
-    @property
-    def name(self) -> str | None:
-        """Product name (``Name:``)."""
-        return self.text("name")
-
-    @property
-    def channel(self) -> str | None:
-        """VOLUME_KMSCLIENT, VOLUME_KMS_..., MAK, RETAIL, ... from Description or channel."""
-        for source in (self.text("description"), self.text("product_key_channel")):
-            match = _CHANNEL.search((source or "").upper())
-            if match:
-                return match.group(1)
-        return None
-
-    @property
-    def partial_key(self) -> str | None:
-        """Last five characters of the installed key."""
-        return self.text("partial_key")
-
-    @property
-    def state(self) -> LicenseState | None:
-        """License Status as a :class:`LicenseState`, None if absent or unknown."""
-        raw = normalize_label(self.values.get("license_status", ""))
-        for words, state in STATUS_WORDS:
-            if raw and words in raw:
-                return state
-        return None
-
-    @property
-    def expiration_minutes(self) -> int | None:
-        """Volume activation expiration or grace time remaining, in minutes."""
-        return self.number("expiration")
-
-    @property
-    def notification_code(self) -> str | None:
-        """HRESULT of ``Notification Reason``, if any."""
-        match = _HEX.search(self.values.get("notification_reason", ""))
-        return match.group().upper().replace("0X", "0x") if match else None
-
-    @property
-    def kms_machine(self) -> tuple[str | None, int | None]:
-        """(KMS machine name, port) from DNS or registered by hand."""
-        value = self.text("kms_registered") or self.text("kms_dns")
-        if not value:
-            return None, None
-        head, sep, tail = value.strip().rpartition(":")
-        if sep and tail.isdigit() and (head.endswith("]") or ":" not in head):
-            return head.strip("[]") or None, int(tail)
-        return value.strip(), None
-
-    @property
-    def is_host(self) -> bool:
-        """True when the KMS host section is present."""
-        return bool(self.flag("kms_enabled"))
-
-    @property
-    def is_client(self) -> bool:
-        """True for a KMS client: client section, a CMID or the KMSCLIENT channel."""
-        return bool(
-            self.flag("client_section") or self.text("cmid") or self.channel == "VOLUME_KMSCLIENT"
-        )
-
-    @property
-    def installed(self) -> bool:
-        """True when a key is installed (``/dlv all`` also lists unused licenses)."""
-        return bool(self.partial_key) or self.is_host or self.is_client
-
-    def identity(self) -> str:
-        """What tells two snapshots of the same machine apart from others."""
-        return "|".join(
-            self.values.get(k, "") for k in ("extended_pid", "activation_id", "partial_key")
-        )
-
-
-def _split(line: str) -> tuple[str, str] | None:
-    label, sep, value = line.partition(":")
-    if not sep:
-        return None
-    return normalize_label(label), value.strip()
-
-
-def _field_of(label: str) -> str | None:
-    return LABELS.get(label) or fallback_field(label)
-
-
-def parse_slmgr_text(text: str, source_file: str = "<text>") -> list[SlmgrLicense]:
-    """Split slmgr output into license blocks; only recognised lines are kept."""
-    blocks: list[SlmgrLicense] = []
-    preamble = SlmgrLicense(source_file, 1)
-    current = preamble
-    for number, line in enumerate(text.splitlines(), start=1):
-        flag = FLAG_LINES.get(normalize_label(line).rstrip(". "))
-        if flag:
-            current.values[flag[0]] = flag[1]
-            current.lines[flag[0]] = number
-            continue
-        pair = _split(line)
-        name = _field_of(pair[0]) if pair else None
-        if pair is None or name is None:
-            continue
-        if name == "name":
-            current = SlmgrLicense(source_file, number)
-            blocks.append(current)
-        if name.startswith("requests:"):
-            count = _NUMBER.search(pair[1])
-            current.requests_by_status[name[9:]] = int(count.group()) if count else 0
-        current.values[name] = pair[1]
-        current.lines[name] = number
-    if not blocks and preamble.values:
-        blocks.append(preamble)
-    return blocks
+_NOTHING = (
+    "no slmgr /dli or /dlv fields and no error code found (English, French, German and "
+    "Spanish labels are known)"
+)
 
 
 def _decode(raw: bytes) -> str:
@@ -189,8 +49,8 @@ def _decode(raw: bytes) -> str:
     return max(candidates, key=lambda t: sum(bool(b.values) for b in parse_slmgr_text(t)))
 
 
-def parse_slmgr(path: Path) -> list[SlmgrLicense]:
-    """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
+def read_slmgr_text(path: Path) -> str:
+    """The decoded text of a saved slmgr transcript; :class:`ArtefactError` if unreadable."""
     try:
         size = path.stat().st_size
         if size > MAX_SLMGR_BYTES:
@@ -200,30 +60,47 @@ def parse_slmgr(path: Path) -> list[SlmgrLicense]:
         raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ArtefactError(f"{path}: binary data, not slmgr text output")
-    blocks = [b for b in parse_slmgr_text(_decode(raw), str(path)) if b.installed]
+    return _decode(raw)
+
+
+def parse_slmgr(path: Path) -> list[SlmgrLicense]:
+    """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
+    blocks = [b for b in parse_slmgr_text(read_slmgr_text(path), str(path)) if b.installed]
     if not blocks:
-        raise ArtefactError(
-            f"{path}: no slmgr /dli or /dlv fields found (only English and French labels are known)"
-        )
+        raise ArtefactError(f"{path}: {_NOTHING}")
     return blocks
+
+
+def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Finding]]:
+    """License blocks and findings of one transcript: fields, printed codes, unknown labels."""
+    blocks = [b for b in parse_slmgr_text(text, str(path)) if b.installed]
+    scan = scan_text(text)
+    findings = code_findings(scan, str(path))
+    for block in blocks:
+        findings.extend(check_license(block))
+    if not blocks and not scan.codes:
+        if scan.unknown_labels:
+            return [], [labels_finding(scan, str(path))]
+        return [], [_unreadable(path, ArtefactError(f"{path}: {_NOTHING}"))]
+    if not blocks and scan.unknown_labels and not scan.known_labels:
+        findings.append(labels_finding(scan, str(path)))
+    return blocks, findings
 
 
 def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
     """Parse each file and run the slmgr checks; unreadable files become findings."""
-    from openkms.doctor._slmgr_checks import check_license, check_snapshots
-
     findings: list[Finding] = []
     parsed: list[SlmgrLicense] = []
     for path in paths:
         try:
-            blocks = parse_slmgr(path)
+            text = read_slmgr_text(path)
         except ArtefactError as exc:
             logger.debug("unreadable slmgr file %s: %s", path, exc.message)
             findings.append(_unreadable(path, exc))
             continue
+        blocks, found = _file_findings(path, text)
         parsed.extend(blocks)
-        for block in blocks:
-            findings.extend(check_license(block))
+        findings.extend(found)
     findings.extend(check_snapshots(_by_identity(parsed)))
     return findings
 
@@ -245,5 +122,6 @@ def _unreadable(path: Path, exc: ArtefactError) -> Finding:
         meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
         "checked.",
         fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
-        "from the window with Ctrl+C) in English or French, and pass that file.",
+        "from the window with Ctrl+C), or the output of 'slmgr /ato' with its error "
+        "code, and pass that file.",
     )

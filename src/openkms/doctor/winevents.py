@@ -14,16 +14,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from openkms.doctor._event_checks import EventAnalyzer
+from openkms.doctor._evt_blocks import looks_like_event_text, read_text_events
 from openkms.doctor._evt_text import (
-    CLIPBOARD_STARTS,
-    read_clipboard_events,
     read_eventviewer_csv,
     read_openkms_csv,
     read_openkms_json,
 )
 from openkms.doctor._evt_xml import read_xml_events
 from openkms.doctor._evtmodel import WindowsEvent
-from openkms.doctor._evtx import EVTX_MAGIC, read_evtx_events
+from openkms.doctor._evtx import EVTX_MAGIC, DamagedRecordsError, read_evtx_events
 from openkms.doctor._text import normalize_label, sniff_encoding
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import ArtefactError
@@ -49,7 +48,7 @@ class EventFormat(enum.Enum):
     EVTX = "evtx"
     XML = "xml"
     EVENTVIEWER_CSV = "eventviewer-csv"
-    CLIPBOARD = "clipboard"
+    CLIPBOARD = "clipboard"  # every copied "label: value" text form (see _evt_blocks)
     OPENKMS_JSON = "openkms-json"
     OPENKMS_CSV = "openkms-csv"
 
@@ -58,7 +57,7 @@ _READERS: dict[EventFormat, Callable[[Path], Iterator[WindowsEvent]]] = {
     EventFormat.EVTX: read_evtx_events,
     EventFormat.XML: read_xml_events,
     EventFormat.EVENTVIEWER_CSV: read_eventviewer_csv,
-    EventFormat.CLIPBOARD: read_clipboard_events,
+    EventFormat.CLIPBOARD: read_text_events,
     EventFormat.OPENKMS_JSON: read_openkms_json,
     EventFormat.OPENKMS_CSV: read_openkms_csv,
 }
@@ -76,10 +75,8 @@ def _format_of_text(text: str) -> EventFormat | None:
         return EventFormat.OPENKMS_CSV
     if first.split(",")[0].strip('"') in _EVENTVIEWER_CSV_FIRST:
         return EventFormat.EVENTVIEWER_CSV
-    for line in lines[:50]:
-        label, sep, _ = line.partition(":")
-        if sep and normalize_label(label) in CLIPBOARD_STARTS:
-            return EventFormat.CLIPBOARD
+    if looks_like_event_text(lines[:80]):
+        return EventFormat.CLIPBOARD
     return None
 
 
@@ -140,6 +137,19 @@ def _unreadable(exc: ArtefactError, read: int) -> Finding:
     )
 
 
+def _skipped(exc: DamagedRecordsError) -> Finding:
+    return Finding(
+        procedure="input",
+        severity=Severity.WARNING,
+        check="evtx-records-skipped",
+        evidence=exc.message,
+        meaning="Some records of this log could not be parsed and were skipped; every other "
+        "record was read and checked.",
+        fix="If a KMS event may be among the skipped records, export the log again "
+        "('wevtutil epl \"Key Management Service\" kms.evtx').",
+    )
+
+
 def _empty(path: Path) -> Finding:
     return Finding(
         procedure="input",
@@ -161,6 +171,9 @@ def check_event_files(paths: Sequence[Path]) -> list[Finding]:
         before = analyzer.total
         try:
             analyze_events(read_events(path), analyzer)
+        except DamagedRecordsError as exc:
+            findings.append(_skipped(exc))
+            continue
         except ArtefactError as exc:
             logger.debug("event export %s unreadable: %s", path, exc.message)
             findings.append(_unreadable(exc, analyzer.total - before))

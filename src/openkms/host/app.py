@@ -8,7 +8,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openkms.core.codes import ResultCode
@@ -20,6 +19,7 @@ from openkms.host.info import gather_host_info
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.store import open_store  # re-exported: the host's store is the store's to decide
 from openkms.store.base import HostStore
 
 if TYPE_CHECKING:
@@ -29,13 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["HostAdminView", "HostApp", "open_store"]
 
 log = logging.getLogger("openkms.host")
-
-
-def open_store(store_dir: Path) -> HostStore:
-    """The host's default store: SQLite in the store directory."""
-    from openkms.store.sqlite import SqliteStore
-
-    return SqliteStore(store_dir / "host.db", writer="process")
 
 
 class HostAdminView:

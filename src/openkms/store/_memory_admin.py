@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, NamedTuple
 
 from openkms.core.events import EventRecord
 from openkms.store.base import (
@@ -17,9 +17,16 @@ from openkms.store.base import (
     EventSearch,
 )
 
-__all__ = ["HourlyActivity", "client_totals", "search_clients", "search_events"]
+__all__ = ["HourlyActivity", "StoredEvent", "client_totals", "search_clients", "search_events"]
 
 _HOUR: Final = 3600
+
+
+class StoredEvent(NamedTuple):
+    """An event as the in-memory store keeps it: with the CMID of its request, if any."""
+
+    event: EventRecord
+    cmid: str | None
 
 
 class HourlyActivity:
@@ -33,7 +40,7 @@ class HourlyActivity:
         if event.event_id != 12290:
             return
         totals = self._hours.setdefault(event.time // _HOUR * _HOUR, [0, 0])
-        totals[0 if _hresult(event) == 0 else 1] += 1
+        totals[0 if event.hresult == 0 else 1] += 1
 
     def buckets(self, since: int, until: int, bucket: int) -> list[ActivityBucket]:
         """Totals in ``[since, until)`` by buckets of ``bucket`` seconds, oldest first."""
@@ -46,13 +53,6 @@ class HourlyActivity:
                 totals[0] += ok
                 totals[1] += failed
         return [ActivityBucket(start, ok, failed) for start, (ok, failed) in sorted(sums.items())]
-
-
-def _hresult(event: EventRecord) -> int | None:
-    try:
-        return int(event.fields().get("hresult", ""), 16)
-    except ValueError:
-        return None
 
 
 def _client_matches(client: ClientRecord, search: ClientSearch) -> bool:
@@ -89,19 +89,20 @@ def client_totals(clients: Iterable[ClientRecord], application_id: str | None) -
     return [ClientTotal(a, s, n) for (a, s), n in sorted(totals.items())]
 
 
-def _event_matches(event: EventRecord, search: EventSearch, cmid: str | None) -> bool:
+def _event_matches(stored: StoredEvent, search: EventSearch) -> bool:
+    event, cmid = stored
     return (
         (not search.event_ids or event.event_id in search.event_ids)
         and (search.since is None or event.time >= search.since)
         and (search.until is None or event.time <= search.until)
         and (search.cmid is None or cmid == search.cmid)
-        and (not search.failed or (event.event_id == 12290 and _hresult(event) not in (0, None)))
+        and (not search.failed or (event.event_id == 12290 and event.hresult not in (0, None)))
         and (search.before is None or (event.time, event.seq) < search.before)
     )
 
 
-def search_events(events: Iterable[EventRecord], search: EventSearch) -> list[EventRecord]:
+def search_events(events: Iterable[StoredEvent], search: EventSearch) -> list[EventRecord]:
     """Events matching ``search``, newest first (by time, then sequence number)."""
-    matching = [e for e in events if _event_matches(e, search, e.fields().get("cmid"))]
+    matching = [s.event for s in events if _event_matches(s, search)]
     matching.sort(key=lambda e: (e.time, e.seq), reverse=True)
     return matching[: max(search.limit, 0)]

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Final
 
 from openkms.core.events import EventRecord
+from openkms.store._sqlite_queries import CLIENT_COLUMNS, EVENT_COLUMNS, event_from_row
 from openkms.store.base import (
     CLIENT_SORTS,
     ActivityBucket,
@@ -30,11 +31,6 @@ __all__ = [
     "search_events",
 ]
 
-# In the field order of ClientRecord.
-_CLIENT_COLUMNS: Final = (
-    "cmid, application_id, activation_id, machine_name, first_seen, last_seen, "
-    "license_status, n_policy, requests"
-)
 _HOUR: Final = 3600
 
 
@@ -81,7 +77,7 @@ def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage
     # A deferred join: the inner query skips ``offset`` rows on an index alone (keys only),
     # and only the page's rows are read whole; a deep page costs an index walk.
     sql = (
-        f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE (application_id, cmid) IN "  # noqa: S608
+        f"SELECT {CLIENT_COLUMNS} FROM clients WHERE (application_id, cmid) IN "  # noqa: S608
         f"(SELECT application_id, cmid FROM clients WHERE {conditions} {order} "
         f"LIMIT ? OFFSET ?) {order}"
     )
@@ -130,11 +126,11 @@ def search_events(conn: sqlite3.Connection, search: EventSearch) -> list[EventRe
     where, params = _event_where(search)
     conditions = " AND ".join(where) if where else "1"
     sql = (
-        f"SELECT seq, event_id, time, info FROM events WHERE {conditions} "  # noqa: S608
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {conditions} "  # noqa: S608
         "ORDER BY time DESC, seq DESC LIMIT ?"
     )
     rows = conn.execute(sql, [*params, max(search.limit, 0)]).fetchall()
-    return [EventRecord(event_id, time, info, seq) for seq, event_id, time, info in rows]
+    return [event_from_row(row) for row in rows]
 
 
 def activity(conn: sqlite3.Connection, since: int, until: int, bucket: int) -> list[ActivityBucket]:

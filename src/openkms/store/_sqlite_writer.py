@@ -1,18 +1,21 @@
-"""The write side of the SQLite store: a batch of operations, one transaction.
+"""The write side of the SQLite store: the writer interface, and one transaction per batch.
 
-``BatchWriter`` owns the writer's connection. It is driven by the store's writer thread or,
-for a host, by the writer process (``_writer_process``); both hand it whatever has queued
-up and wake the waiters only once ``commit()`` has returned, i.e. once the batch is on disk
-(``synchronous=FULL``).
+``StoreWriter`` is what ``SqliteStore`` writes through: ``start()``, ``submit(op)`` giving a
+future, ``stop()``. Two implementations drive the same ``BatchWriter``: a thread of this
+process (``_writer_thread``) and a child process (``_writer_process``, the default). Both
+hand it whatever has queued up and settle the futures only once ``commit()`` has returned,
+i.e. once the batch is on disk (``synchronous=FULL``).
 """
 
 from __future__ import annotations
 
+import abc
+import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -20,10 +23,11 @@ from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.store import _sqlite_admin as admin
-from openkms.store import _sqlite_db as db
+from openkms.store._sqlite_conn import map_error, rollback
+from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
 
-__all__ = ["BatchWriter", "Forget", "WriteOp"]
+__all__ = ["BatchWriter", "Forget", "RecordBatch", "StoreWriter", "WriteOp", "WriteResult"]
 
 logger = logging.getLogger("openkms.store")
 
@@ -40,9 +44,148 @@ class Forget(msgspec.Struct, frozen=True, array_like=True):
     cmid: str
 
 
-# What a batch holds: plain data, so that it can cross to a writer process. A callable on
-# the connection is accepted too, by the in-process writer only.
-WriteOp = RequestRecord | EventRecord | Forget | Callable[[sqlite3.Connection], Any]
+# What a batch holds: plain data, so that it can cross to a writer process.
+WriteOp = RequestRecord | EventRecord | Forget
+# What each gives back: the count after a request, None for an event, whether a client
+# was forgotten.
+WriteResult = int | bool | None
+
+
+class StoreWriter(abc.ABC):
+    """The single writer of an SQLite store: operations in, futures settled after COMMIT."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open (creating and migrating) the store; return once ``submit`` may be called."""
+
+    @abc.abstractmethod
+    def submit(self, op: WriteOp) -> asyncio.Future[WriteResult]:
+        """Queue ``op`` (on the event loop); the future settles once its batch is durable."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Commit everything submitted, then stop; idempotent."""
+
+
+INSERT_EVENT: Final = (
+    "INSERT INTO events (event_id, time, info, cmid, activation_id, hresult) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+# A batch's requests are added to the counters at once: (host, status, total, failed).
+ADD_COUNTERS: Final = (
+    "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (host_id, license_status) "
+    "DO UPDATE SET total = total + excluded.total, failed = failed + excluded.failed"
+)
+# Descriptive fields follow the most recent request, even if requests arrive out of order.
+UPSERT_CLIENT: Final = """
+INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+ON CONFLICT (application_id, cmid) DO UPDATE SET
+    activation_id = iif(excluded.last_seen >= last_seen, excluded.activation_id, activation_id),
+    machine_name = iif(excluded.last_seen >= last_seen, excluded.machine_name, machine_name),
+    license_status = iif(excluded.last_seen >= last_seen, excluded.license_status, license_status),
+    n_policy = iif(excluded.last_seen >= last_seen, excluded.n_policy, n_policy),
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    requests = requests + 1
+"""
+UPSERT_N_POLICY: Final = (
+    "INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy) "
+    "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
+)
+
+
+class RecordBatch:
+    """Applies the requests of one write transaction with as few statements as possible.
+
+    Per request only the client upsert remains: events are inserted with one
+    ``executemany`` and counters added once per (host, status) at ``flush()``, and the count
+    rule's two queries are answered from what this transaction already knows whenever that
+    is exact (no other writer can change the tables while it holds the write lock):
+
+    * an N-policy already upserted in this batch at the same or a later time needs no upsert;
+    * the cap (``cap_factor`` x the largest recent N-policy) only changes when an N-policy
+      row does, so it is queried once per application and horizon;
+    * within one horizon, clients' ``last_seen`` only grows, so a count that reached the cap
+      stays at the cap.
+
+    Call ``flush()`` before any other statement runs on the connection, and make a new batch
+    for every transaction.
+    """
+
+    def __init__(self, policy: CountPolicy) -> None:
+        self._policy = policy
+        self._events: list[tuple[object, ...]] = []
+        self._counters: dict[tuple[str, int], list[int]] = {}
+        self._n_seen: dict[tuple[str, int], int] = {}
+        self._caps: dict[tuple[str, int], int] = {}
+        self._full: set[tuple[str, int, int]] = set()  # (application, horizon, cap) at cap
+
+    def apply(self, conn: sqlite3.Connection, request: RequestRecord) -> int:
+        """Record one request; return the application's count after it."""
+        event = request.event
+        self._events.append(
+            (
+                event.event_id,
+                event.time,
+                event.info,
+                request.cmid,
+                request.activation_id,
+                int(request.result),
+            )
+        )
+        totals = self._counters.setdefault((request.host_id, request.license_status), [0, 0])
+        totals[0] += 1
+        totals[1] += request.failed
+        if request.counted:
+            self._upsert_client(conn, request)
+        return self._count(conn, request.application_id, request.time)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Write the events and counters gathered so far."""
+        if self._events:
+            conn.executemany(INSERT_EVENT, self._events)
+            self._events.clear()
+        if self._counters:
+            conn.executemany(
+                ADD_COUNTERS,
+                [(host, status, t, f) for (host, status), (t, f) in self._counters.items()],
+            )
+            self._counters.clear()
+
+    def forget(self) -> None:
+        """Drop what this batch knows: another statement changed the tables."""
+        self._n_seen.clear()
+        self._caps.clear()
+        self._full.clear()
+
+    def _upsert_client(self, conn: sqlite3.Connection, request: RequestRecord) -> None:
+        app, t = request.application_id, request.time
+        conn.execute(
+            UPSERT_CLIENT,
+            (app, request.cmid, request.activation_id, request.machine_name, t, t,
+             request.license_status, request.n_policy),
+        )  # fmt: skip
+        key = (app, request.n_policy)
+        if self._n_seen.get(key, t - 1) < t:
+            conn.execute(UPSERT_N_POLICY, (app, request.n_policy, t))
+            self._n_seen[key] = t
+            self._caps.clear()
+            self._full.clear()
+
+    def _count(self, conn: sqlite3.Connection, application_id: str, now: int) -> int:
+        horizon = self._policy.horizon(now)
+        cap = self._caps.get((application_id, horizon))
+        if cap is None:
+            cap = self._policy.cap_factor * largest_n_policy(conn, application_id, horizon)
+            self._caps[(application_id, horizon)] = cap
+        if cap <= 0:
+            return 0
+        if (application_id, horizon, cap) in self._full:
+            return cap
+        count = recent_clients(conn, application_id, horizon, cap)
+        if count >= cap:
+            self._full.add((application_id, horizon, cap))
+        return count
 
 
 class BatchWriter:
@@ -57,7 +200,7 @@ class BatchWriter:
         self.event_retention = event_retention
         self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
 
-    def commit(self, ops: Sequence[WriteOp]) -> list[Any]:
+    def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
 
         A failure rolls the whole batch back and raises a StoreError naming the fix.
@@ -66,10 +209,10 @@ class BatchWriter:
         try:
             return self._run(conn, ops)
         except sqlite3.Error as exc:
-            db.rollback(conn)
-            raise db.map_error(exc, self.path) from exc
+            rollback(conn)
+            raise map_error(exc, self.path) from exc
         except Exception as exc:  # a bug fails its batch but must never kill the writer
-            db.rollback(conn)
+            rollback(conn)
             logger.exception("store write of %d items failed", len(ops))
             raise StoreError(f"the store {self.path} failed: {exc!r}") from exc
 
@@ -77,11 +220,11 @@ class BatchWriter:
         """Close the connection."""
         self.conn.close()
 
-    def _run(self, conn: sqlite3.Connection, ops: Sequence[WriteOp]) -> list[Any]:
+    def _run(self, conn: sqlite3.Connection, ops: Sequence[WriteOp]) -> list[WriteResult]:
         conn.execute("BEGIN IMMEDIATE")
         # In order: each record's count sees every row written before it, its own included.
-        records = db.RecordBatch(self.policy)
-        results: list[Any] = []
+        records = RecordBatch(self.policy)
+        results: list[WriteResult] = []
         for op in ops:
             if isinstance(op, RequestRecord):
                 results.append(records.apply(conn, op))
@@ -92,10 +235,8 @@ class BatchWriter:
             if isinstance(op, EventRecord):
                 insert_event(conn, op)
                 results.append(None)
-            elif isinstance(op, Forget):
-                results.append(admin.forget_client(conn, op.application_id, op.cmid))
             else:
-                results.append(op(conn))
+                results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
         self._prune_events(conn)
         conn.execute("COMMIT")
@@ -113,16 +254,5 @@ class BatchWriter:
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRecord) -> None:
-    """Append one host event (12293, 12294, ...)."""
-    fields = event.fields()
-    conn.execute(
-        db.INSERT_EVENT,
-        (
-            event.event_id,
-            event.time,
-            event.info,
-            fields.get("cmid"),
-            fields.get("activation_id"),
-            db.hresult(event.info) if "hresult" in fields else None,
-        ),
-    )
+    """Append one host event (12293, 12294, ...): no client, its typed HRESULT if any."""
+    conn.execute(INSERT_EVENT, (event.event_id, event.time, event.info, None, None, event.hresult))

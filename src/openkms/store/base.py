@@ -1,16 +1,23 @@
-"""The store interface every host store implements (SQLite, PostgreSQL, in-memory).
+"""The store interface, in two sides: ``HostStoreReader`` reads, ``HostStore`` also writes.
 
 A host hands the store one ``RequestRecord`` per activation request. The store, in one
 durable transaction, appends the request's 12290 event, bumps the cumulative counters and,
 for a *counted* (valid) request, records the client and the N-policy it was judged by; it
-then returns the application's current count. Only when ``record`` returns is the write
-durable, so only then does the host answer the client.
+then returns the application's current count. Only when the future of ``submit_record``
+settles is the write durable, so only then does the host answer the client.
+
+A reader (``openkms.store.open_reader``: ``host dli``, the doctor, support bundles) never
+writes: it creates no file, migrates nothing and starts no writer. Implementations: SQLite
+(``sqlite``) and in-memory (``memory``).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Self
 
 import msgspec
 
@@ -20,6 +27,7 @@ from openkms.core.events import EventRecord
 
 __all__ = [
     "CLIENT_SORTS",
+    "EVENT_PAGE",
     "ActivityBucket",
     "ClientPage",
     "ClientQuery",
@@ -30,12 +38,17 @@ __all__ = [
     "EventQuery",
     "EventSearch",
     "HostStore",
+    "HostStoreReader",
     "RequestRecord",
 ]
 
 
 class RequestRecord(msgspec.Struct, frozen=True):
-    """Everything the store keeps about one activation request."""
+    """Everything the store keeps about one activation request.
+
+    ``result`` is the host's verdict; the stored flags derive from it: a request is
+    *counted* (its client joins the count) when the result is OK, *failed* otherwise.
+    """
 
     time: int
     host_id: str
@@ -50,13 +63,13 @@ class RequestRecord(msgspec.Struct, frozen=True):
 
     @property
     def counted(self) -> bool:
-        """A valid request: it counts the client."""
-        return self.result == ResultCode.OK
+        """Whether the request was valid: its client counts and its N-policy is kept."""
+        return self.result is ResultCode.OK
 
     @property
     def failed(self) -> bool:
-        """A refused request (it adds to the failed-requests counter)."""
-        return self.result != ResultCode.OK
+        """Whether the request failed (the cumulative counters' ``failed``)."""
+        return self.result is not ResultCode.OK
 
 
 class Counters(msgspec.Struct):
@@ -170,34 +183,36 @@ class ActivityBucket(msgspec.Struct, frozen=True):
     failed: int
 
 
-class HostStore(abc.ABC):
-    """Durable storage of a host's clients, counters and events."""
+EVENT_PAGE = 10_000  # events per query when streaming the whole log
+
+
+class HostStoreReader(abc.ABC):
+    """The read side of a host store: counts, counters, clients and events.
+
+    Usable as ``async with``. Every call after ``close()`` raises StoreError.
+    """
 
     policy: CountPolicy
 
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
     @abc.abstractmethod
     async def open(self) -> None:
-        """Open the store, creating or migrating its schema."""
+        """Open the store (a reader only opens what exists; StoreError if it cannot)."""
 
     @abc.abstractmethod
     async def close(self) -> None:
-        """Finish pending writes and close; later calls raise StoreError."""
-
-    @abc.abstractmethod
-    async def record(self, request: RequestRecord) -> int:
-        """Durably record one request; return the application's count after it."""
-
-    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
-        """``record()`` as a future: the count once the record is durable.
-
-        For a caller (the host's listener) that would rather add a done callback than run a
-        task per request. Stores with a queued writer hand out the commit future directly.
-        """
-        return asyncio.ensure_future(self.record(request))
-
-    @abc.abstractmethod
-    async def log_event(self, event: EventRecord) -> None:
-        """Durably append a host event (12293, 12294, ...)."""
+        """Close; idempotent, later calls raise StoreError."""
 
     @abc.abstractmethod
     async def current_count(self, application_id: str, now: int) -> int:
@@ -210,6 +225,19 @@ class HostStore(abc.ABC):
     @abc.abstractmethod
     async def events(self, query: EventQuery) -> list[EventRecord]:
         """Events matching ``query``, oldest first."""
+
+    async def iter_events(
+        self, query: EventQuery, page: int = EVENT_PAGE
+    ) -> AsyncIterator[EventRecord]:
+        """Every event matching ``query``, oldest first, read ``page`` at a time (exports)."""
+        after = query.after_seq
+        while True:
+            batch = await self.events(msgspec.structs.replace(query, after_seq=after, limit=page))
+            for event in batch:
+                yield event
+            if len(batch) < page:
+                return
+            after = batch[-1].seq
 
     @abc.abstractmethod
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:
@@ -237,6 +265,34 @@ class HostStore(abc.ABC):
     @abc.abstractmethod
     async def recent_last_seen(self, application_id: str, limit: int) -> list[int]:
         """The last-seen times of the ``limit`` most recently seen clients, newest first."""
+
+
+class HostStore(HostStoreReader):
+    """A host store that also writes: durable storage of clients, counters and events."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Open the store, creating or migrating its schema, and start its writer."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and close; later calls raise StoreError."""
+
+    @abc.abstractmethod
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        """Queue one request's record; the future gives the count once it is durable.
+
+        A plain function, not a coroutine: the host's listener adds a done callback to the
+        future instead of running a task per request. Must be called on the event loop.
+        """
+
+    async def record(self, request: RequestRecord) -> int:
+        """Durably record one request; return the application's count after it."""
+        return await self.submit_record(request)
+
+    @abc.abstractmethod
+    async def log_event(self, event: EventRecord) -> None:
+        """Durably append a host event (12293, 12294, ...)."""
 
     @abc.abstractmethod
     async def forget_client(self, application_id: str, cmid: str) -> bool:

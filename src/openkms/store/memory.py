@@ -6,6 +6,7 @@ the SQLite and PostgreSQL stores are held to.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from typing import Final, TypeVar
 
@@ -52,7 +53,9 @@ class MemoryStore(HostStore):
         self._last_seen: dict[str, dict[bytes, int]] = {}
         self._n_policy_seen: dict[str, dict[int, int]] = {}
         self._counters: dict[str, Counters] = {}
-        self._events: collections.deque[EventRecord] = collections.deque(maxlen=event_retention)
+        self._events: collections.deque[admin.StoredEvent] = collections.deque(
+            maxlen=event_retention
+        )
         self._seq = 0
         self._closed = False
         self._activity = admin.HourlyActivity()
@@ -69,10 +72,18 @@ class MemoryStore(HostStore):
         if self._closed:
             raise StoreError("store is closed", fix="Open the store again before using it.")
 
-    async def record(self, request: RequestRecord) -> int:
-        """Record one request; return the application's count after it."""
+    def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
+        """Record one request at once; the future holds the application's count after it."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(self._record(request))
+        except StoreError as exc:
+            future.set_exception(exc)
+        return future
+
+    def _record(self, request: RequestRecord) -> int:
         self._check_open()
-        self._append(request.event)
+        self._append(request.event, int(request.result), request.cmid)
         self._count_request(request)
         if request.counted:
             self._see_client(request)
@@ -81,12 +92,13 @@ class MemoryStore(HostStore):
     async def log_event(self, event: EventRecord) -> None:
         """Append a host event."""
         self._check_open()
-        self._append(event)
+        self._append(event, event.hresult, None)
 
-    def _append(self, event: EventRecord) -> None:
+    def _append(self, event: EventRecord, hresult: int | None, cmid: str | None) -> None:
         self._seq += 1
-        self._events.append(EventRecord(event.event_id, event.time, event.info, self._seq))
-        self._activity.add(event)
+        stored = EventRecord(event.event_id, event.time, event.info, self._seq, hresult)
+        self._events.append(admin.StoredEvent(stored, cmid))
+        self._activity.add(stored)
 
     def _count_request(self, request: RequestRecord) -> None:
         counters = self._counters.setdefault(request.host_id, Counters())
@@ -138,7 +150,7 @@ class MemoryStore(HostStore):
     async def events(self, query: EventQuery) -> list[EventRecord]:
         """Events matching ``query`` (``since``/``until`` inclusive), oldest first."""
         self._check_open()
-        matching = (event for event in self._events if _event_matches(event, query))
+        matching = (s.event for s in self._events if _event_matches(s.event, query))
         return [event for _, event in zip(range(max(query.limit, 0)), matching, strict=False)]
 
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:

@@ -1,0 +1,170 @@
+"""The SQLite store's schema: versioned migrations, and the checks a read-only open makes.
+
+``PRAGMA user_version`` holds the schema version. A writer (``migrate``) brings an older
+store up to date; a reader (``check_version``) only reads a store of exactly this version
+and otherwise says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+
+from openkms.core.codes import ResultCode
+from openkms.errors import StoreError
+
+__all__ = ["MIGRATIONS", "check_version", "migrate", "schema_version"]
+
+logger = logging.getLogger("openkms.store")
+
+# Migration i (0-based) takes a store from schema version i to i + 1 (PRAGMA user_version).
+# Append only: never edit a migration that has shipped.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        # AUTOINCREMENT keeps seq strictly increasing even after retention deletes old rows,
+        # so an ``after_seq`` cursor never sees a number twice.
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            info TEXT NOT NULL,
+            cmid TEXT,
+            activation_id TEXT,
+            hresult INTEGER
+        )""",
+        "CREATE INDEX events_time ON events (time)",
+        "CREATE INDEX events_cmid ON events (cmid) WHERE cmid IS NOT NULL",
+        """CREATE TABLE clients (
+            application_id TEXT NOT NULL,
+            cmid TEXT NOT NULL,
+            activation_id TEXT NOT NULL,
+            machine_name TEXT NOT NULL,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            license_status INTEGER NOT NULL,
+            n_policy INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            PRIMARY KEY (application_id, cmid)
+        ) WITHOUT ROWID""",
+        # The count query walks this index and stops after ``cap`` rows.
+        "CREATE INDEX clients_recent ON clients (application_id, last_seen)",
+        """CREATE TABLE n_policy_seen (
+            application_id TEXT NOT NULL,
+            n_policy INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            PRIMARY KEY (application_id, n_policy)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE counters (
+            host_id TEXT NOT NULL,
+            license_status INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            PRIMARY KEY (host_id, license_status)
+        ) WITHOUT ROWID""",
+    ),
+    (
+        # 2: the admin dashboard. Hourly totals of 12290 requests, kept by a trigger so that
+        # a chart over months reads a few hundred rows, not a million events; they outlive
+        # event retention on purpose.
+        """CREATE TABLE activity_hourly (
+            hour INTEGER PRIMARY KEY,
+            succeeded INTEGER NOT NULL,
+            failed INTEGER NOT NULL
+        )""",
+        """CREATE TRIGGER events_activity AFTER INSERT ON events WHEN new.event_id = 12290
+        BEGIN
+            INSERT INTO activity_hourly VALUES
+                (new.time / 3600 * 3600, new.hresult IS 0, new.hresult IS NOT 0)
+            ON CONFLICT (hour) DO UPDATE SET
+                succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed;
+        END""",
+        """INSERT INTO activity_hourly
+            SELECT time / 3600 * 3600, sum(hresult IS 0), sum(hresult IS NOT 0)
+            FROM events WHERE event_id = 12290 GROUP BY 1""",
+        # Partial indexes: maintained only for the rare rows they cover (failed requests,
+        # DNS events), they let the events page find those among a million newest first.
+        "CREATE INDEX events_failed ON events (time) WHERE event_id = 12290 AND hresult <> 0",
+        "CREATE INDEX events_other ON events (time) WHERE event_id <> 12290",
+    ),
+]
+
+
+def schema_version() -> int:
+    """The schema version this code writes."""
+    return len(MIGRATIONS)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def _newer_error(path: Path, version: int) -> StoreError:
+    return StoreError(
+        f"the store {path} has schema version {version}: it was written by a newer "
+        f"OpenKMS (this one reads version {schema_version()})",
+        code=ResultCode.UNSUPPORTED_VERSION,
+        fix="Upgrade OpenKMS on this machine to the version the host runs, or use a store "
+        "written by this version.",
+    )
+
+
+def _foreign_error(path: Path) -> StoreError:
+    return StoreError(
+        f"{path} is an SQLite database but not an OpenKMS store",
+        code=ResultCode.STATE_CORRUPT,
+        fix="Choose another store path; do not point OpenKMS at another program's database.",
+    )
+
+
+def check_version(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise StoreError unless the store has exactly the schema version this code reads."""
+    version = _user_version(conn)
+    if version > schema_version():
+        raise _newer_error(path, version)
+    if version == 0:
+        raise (
+            _foreign_error(path)
+            if _has_tables(conn)
+            else StoreError(
+                f"the store {path} is empty", fix="Start the host once to create the store."
+            )
+        )
+    if version < schema_version():
+        raise StoreError(
+            f"the store {path} has the older schema version {version} (this OpenKMS reads "
+            f"version {schema_version()}); reading never upgrades it",
+            code=ResultCode.UNSUPPORTED_VERSION,
+            fix="Start the host once to upgrade the store ('openkms host serve'), then read "
+            "it again.",
+        )
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").fetchone()
+    return row is not None
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to ``schema_version()``, one transaction per migration."""
+    version = _user_version(conn)
+    target = schema_version()
+    if version > target:
+        raise _newer_error(path, version)
+    if version == 0 and _has_tables(conn):
+        raise _foreign_error(path)
+    for step in range(version, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        logger.info("store %s migrated to schema version %d", path, step + 1)
