@@ -48,6 +48,7 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
 import msgspec
+import uvloop
 
 from openkms.host.state import HostState
 from openkms.protocol.connection import HEADER, encode
@@ -253,7 +254,6 @@ async def _generate(load: Load) -> Tally:
 
 def generator_main(load: Load, pipe: Pipe) -> None:
     """Entry point of one generator process: wait for 'go', run, send the tally back."""
-    import uvloop
 
     pipe.recv()
     before = time.process_time()

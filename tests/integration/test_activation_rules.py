@@ -14,6 +14,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
 from openkms.core.trust import Trust
 from openkms.host.service import HostService
+from openkms.protocol.messages import ActivationRequest, ActivationResponse
 from openkms.store.base import EventQuery
 from openkms.store.memory import MemoryStore
 
@@ -195,7 +196,6 @@ def test_an_unactivated_host_answers_c004f041(tmp_path: Path) -> None:
 
 
 def test_a_claimed_n_policy_is_recorded_but_never_trusted(net: Network) -> None:
-    from openkms.protocol.messages import ActivationRequest, ActivationResponse
 
     product = net.site.product("Desktop Standard")
     trust = net.site.publisher.trust()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,8 +12,10 @@ from click.testing import CliRunner
 
 from openkms.cli.main import cli
 from openkms.cli.slmgr import translate
+from openkms.core.events import make_event
 from openkms.host.state import HostState
 from openkms.publisher import Publisher
+from openkms.store.sqlite import SqliteStore
 
 from helpers import Site
 
@@ -288,10 +291,6 @@ def test_slmgr_on_a_host_store_refuses_client_options(site: Site) -> None:
 
 
 def test_host_events_export_formats(site: Site) -> None:
-    import asyncio
-
-    from openkms.core.events import make_event
-    from openkms.store.sqlite import SqliteStore
 
     async def fill() -> None:
         store = SqliteStore(site.host_dir / "host.db")

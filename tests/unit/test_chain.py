@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core import merkle
 from openkms.core.certificate import CERTIFICATE_DOMAIN, CertificateFile, HostCertificate
-from openkms.core.signing import Envelope, sign
+from openkms.core.signing import Envelope, public_bytes, sign
 from openkms.core.ticket import (
     TICKET_DOMAIN,
     Ticket,
@@ -24,6 +24,7 @@ from openkms.core.ticket import (
 )
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError, StateError
+from openkms.host.state import HostState
 
 from helpers import Site, make_site
 
@@ -82,7 +83,6 @@ def test_a_tampered_ticket_is_rejected(site: Site, field: str) -> None:
 def test_a_ticket_from_a_self_made_certificate_is_rejected(site: Site) -> None:
     rogue_root = Ed25519PrivateKey.generate()
     rogue_host = Ed25519PrivateKey.generate()
-    from openkms.core.signing import public_bytes
 
     trust = site.publisher.trust()
     cert = HostCertificate(
@@ -240,7 +240,6 @@ def test_a_tampered_trust_file_is_refused(site: Site) -> None:
 
 
 def test_a_certificate_for_another_machine_is_refused(site: Site, tmp_path: Path) -> None:
-    from openkms.host.state import HostState
 
     moved = HostState(site.host_dir, machine="another-machine-id")
     activation = moved.activation(int(time.time()))

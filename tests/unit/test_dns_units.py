@@ -20,11 +20,12 @@ from openkms.dns.publisher import (
     DnsPublisher,
     PublishConfig,
     PublishDomain,
+    check_dns_name,
     parse_publish_entry,
     read_status,
 )
 from openkms.dns.srv import DnsServer, SrvRecord, lookup_error, order_srv, parse_server
-from openkms.dns.update import parse_tsig_key, rcode_error, update_error
+from openkms.dns.update import DnsUpdater, Registration, parse_tsig_key, rcode_error, update_error
 from openkms.errors import DnsError, OpenKMSError
 
 
@@ -252,9 +253,6 @@ def test_cached_host_first_then_dns_and_cached_address_fallback() -> None:
 
 
 def test_a_malformed_domain_is_refused_with_a_code_not_a_traceback() -> None:
-    from openkms.dns.publisher import check_dns_name, parse_publish_entry
-    from openkms.dns.update import DnsUpdater, Registration
-    from openkms.errors import DnsError, OpenKMSError
 
     for bad in ("a..b", "x" * 64 + ".example"):
         with pytest.raises(OpenKMSError) as info:

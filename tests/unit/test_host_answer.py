@@ -56,7 +56,7 @@ class HeldStore(MemoryStore):
 
     async def release(self) -> None:
         for record, future in self.held:
-            future.set_result(await self.record(record))
+            future.set_result(await super().submit_record(record))
         self.held.clear()
 
 

@@ -71,18 +71,6 @@ LAZY_TABLE: frozenset[tuple[str, str]] = frozenset(
     {("openkms", "openkms.client.api"), ("openkms", "openkms.core.trust")}
 )
 
-# TEMPORARY: imports that break a contract today and are being removed by the work of issue 9
-# (admin->host, dns/srv->client, client/transport->host, host/app->admin, the doctor's
-# cycles). Each entry is (importer, imported); the list only shrinks, and is empty once that
-# work has landed. A pair listed here that no longer occurs fails the test, so it is removed.
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # The doctor's two cycles, closed today by function-level imports.
-        ("openkms.doctor._event_checks", "openkms.doctor._event_findings"),
-        ("openkms.doctor.slmgr", "openkms.doctor._slmgr_checks"),
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Import:
@@ -176,10 +164,6 @@ def _report(title: str, violations: list[Import]) -> str:
     return "\n".join(lines)
 
 
-def _unexpected(violations: list[Import]) -> list[Import]:
-    return [v for v in violations if (v.importer, v.imported) not in ALLOWED]
-
-
 def test_every_module_belongs_to_a_layer() -> None:
     for module in MODULES:
         _rank(module)
@@ -191,7 +175,7 @@ def test_imports_point_down_the_layers() -> None:
         for i in IMPORTS
         if _rank(i.imported) > _rank(i.importer) and (i.importer, i.imported) not in LAZY_TABLE
     ]
-    violations = _unexpected(upward)
+    violations = upward
     named = [
         f"  {v}   [{RANK_NAMES[_rank(v.importer)]} imports {RANK_NAMES[_rank(v.imported)]}]"
         for v in violations
@@ -200,14 +184,11 @@ def test_imports_point_down_the_layers() -> None:
 
 
 def test_the_client_imports_only_what_a_client_install_has() -> None:
-    violations = _unexpected(
-        [
-            i
-            for i in IMPORTS
-            if _within(i.importer, ("openkms.client",))
-            and not _within(i.imported, CLIENT_MAY_IMPORT)
-        ]
-    )
+    violations = [
+        i
+        for i in IMPORTS
+        if _within(i.importer, ("openkms.client",)) and not _within(i.imported, CLIENT_MAY_IMPORT)
+    ]
     assert not violations, _report("client/ imports outside the client install", violations)
 
 
@@ -256,7 +237,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_there_is_no_import_cycle() -> None:
     edges: dict[str, set[str]] = {module: set() for module in MODULES}
     for i in IMPORTS:
-        if i.runtime and i.imported != i.importer and (i.importer, i.imported) not in ALLOWED:
+        if i.runtime and i.imported != i.importer:
             edges[i.importer].add(i.imported)
     cycles = _cycles(edges)
     shown = []
@@ -265,11 +246,6 @@ def test_there_is_no_import_cycle() -> None:
         shown.append("  cycle: " + ", ".join(members))
         shown.extend(f"    {i}" for i in inside)
     assert not cycles, "import cycles:\n" + "\n".join(shown)
-
-
-def test_the_allow_list_holds_only_imports_that_still_exist() -> None:
-    present = {(i.importer, i.imported) for i in IMPORTS}
-    assert present >= ALLOWED, f"stale ALLOWED entries: {sorted(ALLOWED - present)}"
 
 
 def test_the_contract_sees_a_violation() -> None:

@@ -343,15 +343,15 @@ def test_use_after_close_raises_store_error(make_store: StoreFactory) -> None:
 def test_sqlite_records_survive_reopen(db_path: Path, writer: Writer) -> None:
     run(
         SqliteStore(db_path, writer=writer),
-        lambda s: record_all(s, [req("a"), req("b"), req("x", counted=False, failed=True)]),
+        lambda s: record_all(s, [req("a"), req("b"), req("x", failed=True)]),
     )
 
     async def body(store: HostStore) -> None:
-        assert await store.current_count(APP, T0) == 1
+        assert await store.current_count(APP, T0) == 2
         assert (await store.counters(HOST)).failed == 1
         events = await store.events(EventQuery())
-        assert [e.hresult for e in events] == [0, ResultCode.COUNT_TOO_LOW]
-        assert await store.record(req("c")) == 2
+        assert [e.hresult for e in events] == [0, 0, ResultCode.COUNT_TOO_LOW]
+        assert await store.record(req("c")) == 3
 
     run(SqliteStore(db_path, writer=writer), body)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from multidict import MultiMapping
+from multidict import MultiDict, MultiMapping
 
 from openkms.core.license import LicenseState
 from openkms.store.base import CLIENT_SORTS, ClientSearch, EventSearch
@@ -178,7 +178,6 @@ def event_search(query: MultiMapping[str]) -> EventSearch:
 
 def export_format(query: MultiMapping[str]) -> tuple[str, MultiMapping[str]]:
     """The ``format`` of an export (csv or json) and the remaining parameters."""
-    from multidict import MultiDict
 
     fmt = query.get("format", "csv")
     if fmt not in ("csv", "json"):

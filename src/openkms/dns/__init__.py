@@ -1,18 +1,8 @@
-"""DNS: SRV discovery (RFC 2782) and RFC 2136 dynamic update with TSIG, on dnspython."""
+"""DNS: SRV discovery (RFC 2782) and RFC 2136 dynamic update with TSIG, on dnspython.
 
-from __future__ import annotations
-
-from openkms.dns.srv import DnsLocator, DnsServer, SrvRecord, order_srv, parse_server
-from openkms.dns.update import DnsUpdater, Registration, TsigKey, load_tsig_key
-
-__all__ = [
-    "DnsLocator",
-    "DnsServer",
-    "DnsUpdater",
-    "Registration",
-    "SrvRecord",
-    "TsigKey",
-    "load_tsig_key",
-    "order_srv",
-    "parse_server",
-]
+The package imports nothing itself: the client library needs only ``dns.locator`` (the
+``Locator`` interface and its ``Candidate``), and should not pay for loading the resolver
+and update machinery when it never looks anything up. Import from the modules:
+``openkms.dns.locator``, ``openkms.dns.srv``, ``openkms.dns.update``,
+``openkms.dns.publisher``.
+"""

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
+from openkms.cli._common import fail
 from openkms.core import settings
 from openkms.dns.srv import parse_server
 from openkms.doctor._hoststore import store_problem
@@ -36,11 +37,8 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for pro
 
 
 def _fail(exc: OpenKMSError) -> NoReturn:
-    """Print an error as every command does ('Error: 0x... message', 'Fix: ...'), exit 2."""
-    click.echo(f"Error: {exc.code.hex} {exc.message}", err=True)
-    if exc.fix:
-        click.echo(f"Fix: {exc.fix}", err=True)
-    raise SystemExit(2)
+    """Print an error with the one printer of every command; the doctor's exit code is 2."""
+    fail(exc, exit_code=2)
 
 
 @click.group()
