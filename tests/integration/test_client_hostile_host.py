@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from openkms.client.api import Client
 from openkms.client.transport import MemoryTransport, read_response
 from openkms.core.codes import ResultCode
+from openkms.core.license import LicenseState
 from openkms.dns.locator import Candidate, Locator
 from openkms.errors import ProtocolError
 from openkms.host.service import HostService
@@ -233,3 +234,22 @@ def test_out_of_range_fields_never_reach_the_state(
         before.renewal_interval,
         before.last_count,
     )
+
+
+def test_a_rogue_hosts_time_never_moves_the_trusted_time(site: Site, tmp_path: Path) -> None:
+    future = int(time.time()) + 10 * 365 * 86400
+
+    def answer(request: Message) -> bytes:  # count reached, a ticket that does not verify
+        fields = _valid_response_fields()
+        fields[0] = msgspec.msgpack.encode(request.request_id)
+        fields[6] = msgspec.msgpack.encode(future)
+        fields[8] = msgspec.msgpack.encode(b"\x93\xc4\x01x" + b"\x00" * 40)
+        return _frame(2, _array(fields))
+
+    client = Client.open(tmp_path / "pc", transport=_hostile(answer), machine_name="pc")
+    client.install_key(site.product("Standard").setup_key, site.publisher.trust())
+    client.set_kms("rogue.test:1688")
+    outcome = client.activate()
+    assert outcome.result is ResultCode.TICKET_INVALID
+    assert client.state().trusted_time <= time.time() + 5
+    assert client.license().state is LicenseState.INITIAL_GRACE

@@ -234,3 +234,20 @@ def test_an_unsealed_state_of_the_previous_format_is_migrated_once(
     # Once sealed, an unsealed file is an edit.
     path.write_text(json.dumps(old))
     assert client.license().reason is ResultCode.STATE_TAMPERED
+
+
+def test_reading_the_license_writes_at_most_about_once_an_hour(
+    site: Site, transport: MemoryTransport, tmp_path: Path
+) -> None:
+    clock = Clock(time.time())
+    client = _client(site, tmp_path / "pc", transport, clock)
+    path = client.directory / "client.json"
+    client.license()
+    before = path.stat().st_mtime_ns, path.read_bytes()
+    clock.now += 600
+    client.license()
+    gather_client_info(client)
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+    clock.now += 3600
+    client.license()
+    assert _state(client)["trusted_time"] == int(clock.now)

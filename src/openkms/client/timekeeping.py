@@ -32,8 +32,9 @@ log = logging.getLogger("openkms.client")
 CLOCK_ROLLBACK_EVENT = 12320
 """OpenKMS's own client event: the clock was set back beyond tolerance (Info: hresult,
 seconds behind, trusted time, clock)."""
-PERSIST_STEP_SECONDS = 60
-"""A read-only operation saves the high-water mark when it rose by at least this much."""
+PERSIST_STEP_SECONDS = 3600
+"""A reading operation (``license()``, ``dli``) saves the high-water mark only when it rose
+by at least this much, or when a rollback starts or ends: at most about one write an hour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,8 @@ def raise_trusted_time(state: ClientState, when: int) -> None:
 def record_reading(state: ClientState, reading: TimeReading) -> tuple[bool, list[EventRecord]]:
     """Note ``reading`` in ``state``: whether it is worth saving, and the events to log.
 
-    The mark rises with the clock; a new rollback episode gives one event and one WARNING.
+    The mark rises with the clock; a new rollback episode gives one event and one WARNING;
+    ``clock_rollback`` keeps how far back the clock was when the episode started (0: none).
     """
     events: list[EventRecord] = []
     if reading.rolled_back and not state.clock_rollback:
@@ -80,9 +82,10 @@ def record_reading(state: ClientState, reading: TimeReading) -> tuple[bool, list
             format_client_time(reading.trusted),
         )
         events.append(_rollback_event(reading))
-    changed = reading.behind != state.clock_rollback
+    changed = bool(reading.behind) != bool(state.clock_rollback)
     changed |= reading.trusted >= state.trusted_time + PERSIST_STEP_SECONDS
-    state.clock_rollback = reading.behind
+    if changed:
+        state.clock_rollback = reading.behind
     raise_trusted_time(state, reading.trusted)
     return changed, events
 
