@@ -9,7 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pgfixtures import pg_dsn, postgres
+
 from helpers import Site, make_site
+
+__all__ = ["pg_dsn", "postgres"]  # fixtures of pgfixtures, for every tier of tests
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from openkms.core.codes import ResultCode, describe
 from openkms.core.host import HostInfo
 from openkms.core.license import LicenseState
 
-__all__ = ["client_text", "host_text", "minutes_text", "xpr_text"]
+__all__ = ["client_text", "host_text", "host_xpr_text", "minutes_text", "xpr_text"]
 
 _STATUS_LABELS = (
     ("unlicensed", "Unlicensed"),
@@ -58,6 +58,7 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         "Key Management Service is enabled on this machine",
         f"    Current count: {info.current_count}",
         f"    Listening on Port: {info.port}",
+        *_listening_lines(info),
         f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
         *_dns_status_lines(info),
         f"    KMS priority: {'Low' if info.low_priority else 'Normal'}",
@@ -76,12 +77,27 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _listening_lines(info: HostInfo) -> list[str]:
+    """Where a serving host listens; or that none serves and the port is the one set."""
+    if not info.listening:
+        return ["    (no host is serving this store: the port is the one set with sprt)"]
+    if len(info.listening) == 1:
+        return []
+    return [f"    Listening on: {', '.join(info.listening)}"]
+
+
 def _dns_status_lines(info: HostInfo) -> list[str]:
     """The last publishing cycle, one line per domain (12294 ok / 12293 failed)."""
     status = info.dns_status
     if status is None or not status.last_run:
         return []
-    lines = [f"    DNS record: {status.record} (last published {_when(status.last_run)})"]
+    published = [d.time for d in status.domains if d.result == "0x00000000"]
+    when = (
+        f"published {_when(max(published))}"
+        if published
+        else f"not published; last attempt {_when(status.last_run)}"
+    )
+    lines = [f"    DNS record: {status.record} ({when})"]
     for domain in status.domains:
         if domain.result == "0x00000000":
             lines.append(f"        {domain.domain}: published")
@@ -154,6 +170,15 @@ def _reason_text(reason: str | None) -> str:
     if reason is None or reason == ResultCode.GRACE_EXPIRED.hex:
         return "grace time expired"
     return describe(int(reason, 16))[1].message.rstrip(".")
+
+
+def host_xpr_text(info: HostInfo) -> str:
+    """``slmgr /xpr`` on a host: when its own activation (the host certificate) expires."""
+    if info.activated and info.certificate_expires_at:
+        return (
+            f"{info.name}:\n    Volume activation will expire {_when(info.certificate_expires_at)}"
+        )
+    return f"{info.name}:\n    The product is in Notification mode ({info.problem})"
 
 
 def xpr_text(info: ClientInfo) -> str:

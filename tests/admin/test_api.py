@@ -276,7 +276,10 @@ def test_metrics_in_prometheus_format(tmp_path: Path) -> None:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await response.text()
-        assert 'openkms_activations_total{result="0x0"} 5' in text
+        # Five Standard clients (N-policy 5): only the fifth is activated, the four before
+        # it were accepted but counted below N.
+        assert 'openkms_activations_total{result="0x0"} 1' in text
+        assert 'openkms_activations_total{result="0xC004F038"} 4' in text
         assert 'openkms_activations_total{result="0xC004F042"} 1' in text
         assert 'openkms_requests_total{license_status="initial_grace"} 6' in text
         assert 'openkms_request_duration_seconds_bucket{le="+Inf"} 6' in text

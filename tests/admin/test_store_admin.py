@@ -1,4 +1,4 @@
-"""The admin queries of the stores: the same answers from memory and SQLite."""
+"""The admin queries of the stores: the same answers from memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.events import format_client_time, make_event
 from openkms.store.base import ClientSearch, EventSearch, HostStore, RequestRecord
 from openkms.store.memory import MemoryStore
+from openkms.store.postgres import PostgresStore
 from openkms.store.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -32,10 +33,12 @@ def req(
     return RequestRecord(t, "host", APP, act, cmid, f"pc-{cmid}", status, 5, result, event)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> HostStore:
     if request.param == "memory":
         return MemoryStore()
+    if request.param == "postgres":
+        return PostgresStore(request.getfixturevalue("pg_dsn"))
     return SqliteStore(tmp_path / "host.db")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from openkms.doctor import Report, check_event_files, check_slmgr_files
+from openkms.doctor.catalogue import check_of
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -50,7 +51,7 @@ EVENTS: dict[str, tuple[frozenset[str], str | None]] = {
     "ev_split_two_hosts_format_list.txt": (frozenset({"several-kms-hosts"}), None),
     "ev_unanswered_eventid_first.txt": (frozenset({"request-unanswered"}), "0xC004F074"),
     "ev_dns_publish_failed_wevtutil.txt": (frozenset({"dns-publishing-failed"}), "0x8007232D"),
-    "ev_count_low_de.txt": (frozenset({"event-12289-failed"}), "0xC004F038"),
+    "ev_count_low_de.txt": (frozenset({"count-below-n-policy"}), "0xC004F038"),
 }
 
 
@@ -70,6 +71,15 @@ def test_top_finding_is_the_real_cause(name: str) -> None:
     assert check in checks, text
     if code is not None:
         assert found_code == code, text
+
+
+def test_every_finding_is_a_check_of_the_catalogue() -> None:
+    for name in sorted({**SLMGR, **EVENTS}):
+        path = CORPUS / name
+        findings = check_slmgr_files([path]) if name in SLMGR else check_event_files([path])
+        for finding in findings:
+            entry = check_of(finding.check)
+            assert entry is not None, (name, finding.check)
 
 
 def test_corpus_has_every_file_and_no_stray_one() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from doctor.sitetools import activate_clients, doctor
-from openkms.doctor.bundle import BUNDLE_FILES
+from openkms.doctor.stores.bundle import BUNDLE_FILES
 
 from helpers import Site, host_process, make_site
 

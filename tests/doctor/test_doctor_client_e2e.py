@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from doctor.sitetools import activate_clients, client_of, doctor, doctor_json, one
 from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
-from openkms.doctor._netfindings import skew_finding
-from openkms.doctor.clientcheck import ClientCheckOptions, check_client_store
 from openkms.doctor.findings import Report, Severity
-from openkms.doctor.probe import ProbeOutcome, ProbeResult
+from openkms.doctor.network._findings import skew_finding
+from openkms.doctor.network.probe import ProbeOutcome, ProbeResult
+from openkms.doctor.stores.clientcheck import ClientCheckOptions, check_client_store
 from openkms.protocol.messages import ProbeResponse
 
 from helpers import Site, host_process

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from openkms.doctor import Severity, check_event_files
-from openkms.doctor._evtx import DamagedRecordsError, EvtxStats, read_evtx_events
+from openkms.doctor.events._evtx import DamagedRecordsError, EvtxStats, read_evtx_events
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "evtx-real"
 FILES = sorted(REAL.glob("*.evtx")) if REAL.is_dir() else []

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from openkms.doctor import ArtefactError, Finding, Report, Severity, explain, parse_code
+from openkms.doctor import ArtefactError, Finding, Procedure, Report, Severity, explain, parse_code
 from openkms.doctor.cli import doctor
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -47,12 +47,18 @@ def test_report_order_and_exit_codes():
     def f(procedure, severity):
         return Finding(procedure=procedure, severity=severity, check="c", evidence="e", meaning="m")
 
-    report = Report([f("clock", Severity.WARNING), f("host", Severity.OK), f("input", Severity.OK)])
+    report = Report(
+        [
+            f(Procedure.CLOCK, Severity.WARNING),
+            f(Procedure.HOST, Severity.OK),
+            f(Procedure.INPUT, Severity.OK),
+        ]
+    )
     assert [p for p, _ in report.grouped()] == ["input", "host", "clock"]
     assert report.exit_code == 1
-    report.add([f("dns", Severity.ERROR)])
+    report.add([f(Procedure.DNS, Severity.ERROR)])
     assert report.exit_code == 2
-    assert Report([f("host", Severity.OK)]).exit_code == 0
+    assert Report([f(Procedure.HOST, Severity.OK)]).exit_code == 0
     data = json.loads(report.to_json())
     assert data["exit_code"] == 2
     assert data["procedures"][0]["findings"][0]["severity"] == "ok"

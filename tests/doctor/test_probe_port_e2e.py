@@ -15,7 +15,7 @@ import pytest
 from doctor.sitetools import activate_clients, doctor, doctor_json, one
 from openkms.client.transport import TcpTransport
 from openkms.core.codes import ResultCode
-from openkms.doctor.probe import ProbeOutcome, probe, tcp_connect
+from openkms.doctor.network.probe import ProbeOutcome, probe, tcp_connect
 from openkms.errors import ActivationError
 from openkms.protocol.messages import ProbeRequest
 from openkms.store.base import EventQuery

@@ -16,6 +16,7 @@ from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StateError
 from openkms.host.config import HostConfig
+from openkms.host.config_file import load_serve_config
 
 
 def test_the_error_printer_shows_code_message_and_fix(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,12 +71,17 @@ def test_the_host_group_hands_its_commands_a_typed_context(tmp_path: Path) -> No
 
 
 def test_serve_takes_its_defaults_from_the_config_classes() -> None:
+    # serve's flags have no defaults of their own (a flag given must be told from one not
+    # given: flag > environment > file > default); the defaults are the loader's, taken from
+    # the config classes.
     host = cli.commands["host"]
     assert isinstance(host, click.Group)
-    defaults = {p.name: p.default for p in host.commands["serve"].params}
-    assert defaults["max_connections"] == config_default(HostConfig, "max_connections")
-    assert defaults["idle_timeout"] == config_default(HostConfig, "idle_timeout")
-    assert defaults["admin_address"] == DEFAULT_ADMIN_ADDRESS
+    flags = {p.name: p.default for p in host.commands["serve"].params}
+    assert flags["max_connections"] is None or not isinstance(flags["max_connections"], int)
+    defaults = load_serve_config(None, {}, {})
+    assert defaults.value("limits.max_connections") == config_default(HostConfig, "max_connections")
+    assert defaults.value("limits.idle_timeout") == config_default(HostConfig, "idle_timeout")
+    assert defaults.value("admin.address") == DEFAULT_ADMIN_ADDRESS
     assert DEFAULT_ADMIN_ADDRESS.endswith(f":{config_default(AdminConfig, 'port')}")
     with pytest.raises(TypeError):
         config_default(HostConfig, "store_dir")

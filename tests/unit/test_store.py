@@ -1,13 +1,15 @@
-"""The host stores: the same behaviour from the in-memory and the SQLite implementation."""
+"""The host stores: the same behaviour from the in-memory, SQLite and PostgreSQL stores."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -30,7 +32,11 @@ from openkms.store import (
 from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_writer import BatchWriter
 from openkms.store.memory import MemoryStore
+from openkms.store.postgres import PostgresStore
 from openkms.store.sqlite import SqliteReader, SqliteStore
+
+if TYPE_CHECKING:  # tests/pgserver.py: not on the path of the scripts that import this module
+    from pgserver import Postgres
 
 T = TypeVar("T")
 DAY = 86400
@@ -96,11 +102,16 @@ async def record_all(store: HostStore, requests: list[RequestRecord]) -> list[in
     return [await store.record(r) for r in requests]
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-process"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-process", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    # A PostgreSQL server (session-wide) and a schema of its own, only for that store.
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
+
     def factory(**kwargs: Any) -> HostStore:
         if request.param == "memory":
             return MemoryStore(**kwargs)
+        if request.param == "postgres":
+            return PostgresStore(dsn, **kwargs)
         if request.param == "sqlite-process":
             return SqliteStore(tmp_path / "host.db", writer="process", **kwargs)
         return SqliteStore(tmp_path / "host.db", writer="thread", **kwargs)
@@ -536,9 +547,8 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(steps=steps)
-def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int, bool]]) -> None:
+def expected_counts(steps: list[tuple[str, int, int, bool]]) -> tuple[list[int], int]:
+    """The reference rule's count after each step, and at the end (``T0 + 2 days``)."""
     last_seen: dict[bytes, int] = {}
     n_policy_seen: dict[int, int] = {}
     expected: list[int] = []
@@ -548,18 +558,48 @@ def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int,
             last_seen[cmid.encode()] = max(t, last_seen.get(cmid.encode(), t))
             n_policy_seen[n] = max(t, n_policy_seen.get(n, t))
         expected.append(current_count(last_seen, n_policy_seen, t, POLICY))
-    requests = [req(c, n=n, t=T0 + o, failed=not k) for c, n, o, k in steps]
-    end = T0 + 2 * DAY
+    return expected, current_count(last_seen, n_policy_seen, T0 + 2 * DAY, POLICY)
+
+
+def store_counts(
+    store: HostStore, steps: list[tuple[str, int, int, bool]], app: str = APP
+) -> tuple[list[int], int]:
+    """The store's count after each step (recorded concurrently, so in batches), and at the end."""
+    requests = [req(c, n=n, t=T0 + o, failed=not k, app=app) for c, n, o, k in steps]
+
+    async def body(store: HostStore) -> tuple[list[int], int]:
+        counts = await asyncio.gather(*(store.record(r) for r in requests))
+        return counts, await store.current_count(app, T0 + 2 * DAY)
+
+    return run(store, body)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=steps)
+def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int, bool]]) -> None:
     with tempfile.TemporaryDirectory() as name:
-
-        async def body(store: HostStore) -> tuple[list[int], int]:
-            counts = await asyncio.gather(*(store.record(r) for r in requests))
-            return counts, await store.current_count(APP, end)
-
         store = SqliteStore(Path(name) / "host.db", policy=POLICY, writer="thread")
-        counts, final = run(store, body)
-    assert counts == expected
-    assert final == current_count(last_seen, n_policy_seen, end, POLICY)
+        counts = store_counts(store, steps)
+    assert counts == expected_counts(steps)
+
+
+@pytest.fixture(scope="module")
+def shared_pg_dsn(postgres: Postgres) -> str:
+    """One schema for every example of a property test (each its own application)."""
+    return postgres.create_schema(f"property_{os.getpid()}")
+
+
+def test_postgres_counts_equal_the_reference_rule(shared_pg_dsn: str) -> None:
+    examples = itertools.count()
+
+    @settings(max_examples=40, deadline=None)
+    @given(steps=steps)
+    def check(steps: list[tuple[str, int, int, bool]]) -> None:
+        app = f"app-{next(examples)}"  # a fresh application: a fresh count in the shared table
+        counts = store_counts(PostgresStore(shared_pg_dsn, policy=POLICY), steps, app)
+        assert counts == expected_counts(steps)
+
+    check()
 
 
 # -- the read-only reader (open_reader) --------------------------------------------------------

@@ -42,7 +42,9 @@ CONFIG: Final = web.AppKey("config", AdminConfig)
 METRICS: Final = web.AppKey("metrics", HostMetrics)
 COOKIE: Final = "openkms_admin"
 # Reachable without a token even off loopback: the login page and what it needs.
-PUBLIC_PATHS: Final = frozenset({"/login", "/static/style.css", "/favicon.ico"})
+PUBLIC_PATHS: Final = frozenset(
+    {"/login", "/static/style.css", "/favicon.ico", "/healthz", "/readyz"}
+)
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

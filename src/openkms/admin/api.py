@@ -294,7 +294,7 @@ async def dns(request: web.Request) -> web.Response:
     """GET /api/dns: DNS publishing state."""
     context = _context(request)
     host_settings = (await context.snapshot()).settings
-    return json_response(await views.dns_status(context.store, host_settings.dns_publishing))
+    return json_response(await views.dns_status(context.store, host_settings))
 
 
 def _settings_view(host_settings: HostSettings, restart: bool = False) -> SettingsView:

@@ -106,7 +106,8 @@ class HostMetrics:
     def render(self, gauges: Sequence[Gauge] = ()) -> str:
         """Everything in the Prometheus text exposition format."""
         lines = [
-            "# HELP openkms_activations_total Activation requests answered, by result code.",
+            "# HELP openkms_activations_total Activation requests answered, by outcome: 0x0 "
+            "activated (a ticket issued), 0xC004F038 count below the N-policy, else the error.",
             "# TYPE openkms_activations_total counter",
         ]
         for code, total in sorted(self.activations.items()):

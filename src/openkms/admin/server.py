@@ -7,14 +7,14 @@ through the writer, so polling the dashboard does not hold up activations.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
 from openkms._address import format_address
-from openkms.admin import api
+from openkms.admin import api, health
 from openkms.admin._http import (
     CONFIG,
     CONTEXT,
@@ -60,6 +60,10 @@ class AdminServer:
         self.app = build_app(config, self.context, self.metrics)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
+
+    def set_listeners(self, addresses: Sequence[tuple[str, int]]) -> None:
+        """The activation listeners that are up, for ``/readyz``."""
+        self.app[health.LISTENERS].addresses = tuple(addresses)
 
     @property
     def url(self) -> str:
@@ -117,6 +121,7 @@ def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) 
         ]
     )
     app.router.add_static("/static", STATIC)
+    health.install(app)
     return app
 
 
@@ -183,7 +188,7 @@ async def _gauges(context: AdminContext) -> list[Gauge]:
                 activation.certificate.expires_at,
             )
         )
-    dns = await dns_status(context.store, host_settings.dns_publishing)
+    dns = await dns_status(context.store, host_settings)
     gauges.append(
         Gauge("openkms_dns_publishing_enabled", "1 when DNS publishing is on.", int(dns.enabled))
     )

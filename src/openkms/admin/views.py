@@ -17,6 +17,7 @@ from openkms.admin.host_view import HostView
 from openkms.core.catalog import Catalog
 from openkms.core.events import EventRecord
 from openkms.core.host import HostActivation, HostSnapshot
+from openkms.core.host_settings import HostSettings
 from openkms.store.base import (
     ActivityBucket,
     ClientSearch,
@@ -95,6 +96,8 @@ class DnsStatus(msgspec.Struct):
     last_failure: int | None = None
     last_failure_domain: str | None = None
     last_failure_hresult: str | None = None
+    own_domain: str | None = None  # None: the domain of the host's own name (its FQDN)
+    publish_list: list[str] = msgspec.field(default_factory=list)  # the other domains
 
 
 class Overview(msgspec.Struct):
@@ -150,10 +153,16 @@ async def _latest(store: HostStoreReader, event_id: int) -> EventRecord | None:
     return events[0] if events else None
 
 
-async def dns_status(store: HostStoreReader, enabled: bool) -> DnsStatus:
-    """DNS publishing state from the setting and the latest 12293/12294 events."""
+async def dns_status(store: HostStoreReader, host_settings: HostSettings) -> DnsStatus:
+    """DNS publishing state from the settings and the latest 12293/12294 events."""
     success, failure = await asyncio.gather(_latest(store, 12294), _latest(store, 12293))
-    status = DnsStatus(enabled=enabled, state="disabled" if not enabled else "never")
+    enabled = host_settings.dns_publishing
+    status = DnsStatus(
+        enabled=enabled,
+        state="disabled" if not enabled else "never",
+        own_domain=host_settings.dns_domain,
+        publish_list=[entry.split(",")[0].strip() for entry in host_settings.dns_publish_list],
+    )
     if success is not None:
         status.last_success = success.time
         status.last_success_domain = success.fields().get("domain")
@@ -188,7 +197,7 @@ async def overview(context: AdminContext) -> Overview:
     count, recent, dns, counters, everyone, in_window = await asyncio.gather(
         store.current_count(app_id, now) if app_id else _zero(),
         store.recent_last_seen(app_id, max(policies)) if app_id else _nothing(),
-        dns_status(store, host_settings.dns_publishing),
+        dns_status(store, host_settings),
         store.counters(context.host_id),
         store.search_clients(ClientSearch(application_id=app_id, limit=0)),
         store.search_clients(ClientSearch(application_id=app_id, seen_since=now - window, limit=0)),

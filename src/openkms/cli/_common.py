@@ -52,10 +52,25 @@ def fail(exc: OpenKMSError, exit_code: int = 1) -> NoReturn:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HostContext:
-    """What the ``host`` group hands its commands: the host's state and this machine's name."""
+    """What the ``host`` group hands its commands: the host's state and this machine's name.
 
-    state: HostState
+    ``given_state`` is None without ``--store``: ``serve --config`` takes the store from the
+    configuration file; every other command asks for it through ``state``.
+    """
+
+    given_state: HostState | None
     machine_name: str
+
+    @property
+    def state(self) -> HostState:
+        """The host's state; an error naming the fix when no store was given."""
+        if self.given_state is None:
+            raise OpenKMSError(
+                "no store directory was given",
+                fix="Give it before the command: 'openkms host --store DIR COMMAND' (or set "
+                "OPENKMS_STORE).",
+            )
+        return self.given_state
 
 
 def host_context(ctx: click.Context) -> HostContext:
@@ -87,13 +102,13 @@ def echo_json(value: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def store_option(role: str) -> Callable[[F], F]:
+def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
     """The ``--store DIR`` option (or ``OPENKMS_STORE``) of the host and client groups."""
     return click.option(
         "--store",
         "store_dir",
         envvar="OPENKMS_STORE",
-        required=True,
+        required=required,
         type=click.Path(file_okay=False, path_type=Path),
         help=f"The {role}'s store directory (or OPENKMS_STORE).",
     )

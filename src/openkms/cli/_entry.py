@@ -13,7 +13,7 @@ from collections.abc import Callable
 __all__ = ["HOST_EXTRA_MODULES", "openkms", "slmgr"]
 
 # Top-level modules that come with the ``host`` extra (see pyproject.toml).
-HOST_EXTRA_MODULES = frozenset({"click", "aiohttp", "uvloop", "evtx"})
+HOST_EXTRA_MODULES = frozenset({"click", "aiohttp", "uvloop", "evtx", "asyncpg"})
 
 _openkms: Callable[[], None] | None
 _slmgr: Callable[[], None] | None

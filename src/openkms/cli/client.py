@@ -18,7 +18,7 @@ from openkms.client.transport import TcpTransport
 from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.dns.srv import DnsLocator, parse_server
-from openkms.errors import ActivationError
+from openkms.errors import ActivationError, OpenKMSError
 from openkms.event_export import FORMATS, export_events
 from openkms.slmgr_text import client_text, xpr_text
 
@@ -26,7 +26,7 @@ __all__ = ["client"]
 
 
 @click.group(cls=OpenKMSGroup)
-@store_option("client")
+@store_option("client", required=False)
 @click.option("--machine-name", help="This machine's name (default: the host name).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a host.")
 @click.option("--dns-server", multiple=True, help="DNS server ADDR[:PORT] (default: resolv.conf).")
@@ -42,7 +42,7 @@ __all__ = ["client"]
 @click.pass_context
 def client(
     ctx: click.Context,
-    store_dir: Path,
+    store_dir: Path | None,
     machine_name: str | None,
     timeout: float,
     dns_server: tuple[str, ...],
@@ -52,6 +52,8 @@ def client(
     service: str | None,
 ) -> None:
     """A KMS client: installs a setup key and activates against a host."""
+    if store_dir is None:  # e.g. 'client dli --help'; a command that needs it says so
+        return
     ctx.obj = Client.open(
         store_dir,
         machine_name=machine_name or socket.gethostname(),
@@ -68,8 +70,12 @@ def client(
 
 def _client(ctx: click.Context) -> Client:
     found = ctx.find_object(Client)
-    if found is None:  # only when a client command is invoked outside its group
-        raise click.UsageError("this command runs under 'openkms client --store DIR'")
+    if found is None:
+        raise OpenKMSError(
+            "no store directory was given",
+            fix="Give it before the command: 'openkms client --store DIR COMMAND' (or set "
+            "OPENKMS_STORE).",
+        )
     return found
 
 

@@ -8,11 +8,8 @@ import time
 from pathlib import Path
 
 import click
-import msgspec
 
-from openkms._address import format_address, parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.admin.config import DEFAULT_ADMIN_ADDRESS, AdminConfig, read_token
 from openkms.cli._common import (
     HostContext,
     OpenKMSGroup,
@@ -20,34 +17,37 @@ from openkms.cli._common import (
     echo_json,
     host_context,
     host_state,
-    setup_logging,
     store_option,
 )
 from openkms.cli.host_dns import dns_config, unpublish
+from openkms.cli.host_serve import backup, restore, serve, show_config
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
-from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
-from openkms.host.runner import run
 from openkms.host.state import HostState
-from openkms.slmgr_text import host_text
+from openkms.slmgr_text import host_text, host_xpr_text
 from openkms.store import BlockingReader, open_reader
 from openkms.store.base import EventQuery
+from openkms.store.lock import serving_host
 
 __all__ = ["host"]
 
+_DATABASE_HELP = "A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE)."
+
 
 @click.group(cls=OpenKMSGroup)
-@store_option("host")
+@store_option("host", required=False)
 @click.option("--machine-name", help="This host's name (default: the host name).")
 @click.pass_context
-def host(ctx: click.Context, store_dir: Path, machine_name: str | None) -> None:
+def host(ctx: click.Context, store_dir: Path | None, machine_name: str | None) -> None:
     """A KMS host: counts clients and activates them."""
+    # No store yet: 'serve --config' reads it from the file; other commands ask for it.
+    state = HostState(store_dir) if store_dir is not None else None
     name = machine_name or config_default(HostConfig, "machine_name")
-    ctx.obj = HostContext(HostState(store_dir), name)
+    ctx.obj = HostContext(state, name)
 
 
 @host.command()
@@ -84,101 +84,25 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
 
 
-@host.command()
-@click.option("--listen", multiple=True, help="ADDR:PORT to listen on (repeatable).")
-@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
-@click.option(
-    "--max-connections",
-    default=config_default(HostConfig, "max_connections"),
-    show_default=True,
-    type=click.IntRange(1),
-)
-@click.option(
-    "--idle-timeout",
-    default=config_default(HostConfig, "idle_timeout"),
-    show_default=True,
-    type=click.FloatRange(0.1),
-)
-@click.option("--no-dns", is_flag=True, help="Do not publish in DNS during this run.")
-@click.option(
-    "--admin",
-    "admin_address",
-    default=DEFAULT_ADMIN_ADDRESS,
-    show_default=True,
-    help="ADDR:PORT of the admin API, dashboard and /metrics (port 0: any free port).",
-)
-@click.option("--no-admin", is_flag=True, help="Do not serve the admin API and dashboard.")
-@click.option(
-    "--admin-token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
-)
-@click.pass_context
-def serve(
-    ctx: click.Context,
-    listen: tuple[str, ...],
-    ready_file: Path | None,
-    log_level: str,
-    max_connections: int,
-    idle_timeout: float,
-    no_dns: bool,
-    admin_address: str,
-    no_admin: bool,
-    admin_token_file: Path | None,
-) -> None:
-    """Serve activation requests until SIGTERM or Ctrl-C."""
-    setup_logging(log_level)
-    host = host_context(ctx)
-    state = host.state
-    port = state.settings.port
-    config = HostConfig(
-        store_dir=state.directory,
-        listen=tuple(parse_address(a, port) for a in listen),
-        machine_name=host.machine_name,
-        max_connections=max_connections,
-        idle_timeout=idle_timeout,
-        dns_publishing=not no_dns,
-    )
-    admin = None if no_admin else _admin_config(admin_address, admin_token_file)
-    app = HostApp(config, state=state, admin=admin)
-
-    def ready(addresses: list[tuple[str, int]]) -> None:
-        shown = [format_address(h, p) for h, p in addresses]
-        for address in shown:
-            click.echo(f"listening on {address}")
-        document: dict[str, object] = {"listen": shown}
-        if app.admin is not None and app.admin.address is not None:
-            document["admin"] = format_address(*app.admin.address)
-            click.echo(f"admin on {app.admin.url}")
-        if ready_file is not None:
-            atomic_write(ready_file, msgspec.json.encode(document) + b"\n")
-
-    async def main() -> None:
-        app.install_signal_handlers()
-        await app.serve(ready)
-
-    run(main())
-
-
-def _admin_config(address: str, token_file: Path | None) -> AdminConfig:
-    host, port = parse_address(address, config_default(AdminConfig, "port"))
-    return AdminConfig(host, port, read_token(token_file))
-
-
-def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+def _host_info(ctx: click.Context, database: str | None = None) -> HostInfo:
     state = host_state(ctx)
     now = int(time.time())
     snapshot = state.snapshot(now)
+    serving = serving_host(state.directory)
+    listening = serving.listen if serving is not None else ()
 
     async def gather() -> HostInfo:
         # Reads only (no writer, no file); a host that never ran has an empty store.
-        async with open_reader(state.directory, missing_ok=True) as reader:
-            return await gather_host_info(snapshot, reader, now)
+        async with open_reader(state.directory, database, missing_ok=True) as reader:
+            return await gather_host_info(snapshot, reader, now, listening)
 
     if snapshot.host_key is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
-    info = asyncio.run(gather())
+    return asyncio.run(gather())
+
+
+def _info(ctx: click.Context, verbose: bool, as_json: bool, database: str | None) -> None:
+    info = _host_info(ctx, database)
     if as_json:
         echo_json(info)
     else:
@@ -186,19 +110,37 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool) -> None:
 
 
 @host.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def dli(ctx: click.Context, as_json: bool) -> None:
-    """Display license information (count, port, DNS, cumulative requests)."""
-    _info(ctx, False, as_json)
+def xpr(ctx: click.Context) -> None:
+    """Display when the host's own activation (its certificate) expires."""
+    click.echo(host_xpr_text(_host_info(ctx)))
+
+
+@host.command()
+@click.pass_context
+def upk(ctx: click.Context) -> None:
+    """Uninstall the host key and its certificate (the identity and the store stay)."""
+    if host_state(ctx).uninstall_key() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    click.echo("Uninstalled product key successfully.")
 
 
 @host.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
-def dlv(ctx: click.Context, as_json: bool) -> None:
+def dli(ctx: click.Context, as_json: bool, database: str | None) -> None:
+    """Display license information (count, port, DNS, cumulative requests)."""
+    _info(ctx, False, as_json, database)
+
+
+@host.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", help=_DATABASE_HELP)
+@click.pass_context
+def dlv(ctx: click.Context, as_json: bool, database: str | None) -> None:
     """Display detailed license information."""
-    _info(ctx, True, as_json)
+    _info(ctx, True, as_json, database)
 
 
 @host.command()
@@ -264,14 +206,19 @@ def cpri(ctx: click.Context) -> None:
 @click.option("--id", "event_ids", multiple=True, type=int, help="Only this event ID (repeatable).")
 @click.option("--since", type=click.DateTime(), help="Only events at or after this UTC time.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
 def events(
-    ctx: click.Context, event_ids: tuple[int, ...], since: dt.datetime | None, fmt: str
+    ctx: click.Context,
+    event_ids: tuple[int, ...],
+    since: dt.datetime | None,
+    fmt: str,
+    database: str | None,
 ) -> None:
     """Export the Key Management Service event log (12290, 12293, 12294)."""
     state = host_state(ctx)
     start = int(since.replace(tzinfo=dt.UTC).timestamp()) if since else None
-    with BlockingReader(open_reader(state.directory)) as reader:
+    with BlockingReader(open_reader(state.directory, database)) as reader:
         records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))
         for chunk in export_events(records, fmt, "Key Management Service"):
             click.echo(chunk, nl=False)
@@ -279,3 +226,7 @@ def events(
 
 host.add_command(dns_config)
 host.add_command(unpublish)
+host.add_command(serve)
+host.add_command(show_config)
+host.add_command(backup)
+host.add_command(restore)

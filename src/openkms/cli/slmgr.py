@@ -20,10 +20,29 @@ from openkms.errors import OpenKMSError
 
 __all__ = ["main", "slmgr_command", "translate"]
 
-_BOTH = {"dli", "dlv", "ipk", "upk", "events"}
+_BOTH = {"dli", "dlv", "ipk", "upk", "xpr", "events"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
-_CLIENT_ONLY = {"ato", "xpr", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
+_CLIENT_ONLY = {"ato", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
+_HELP = {"?", "h", "help"}
+USAGE = """\
+slmgr [--store DIR] /OPTION [ARGS]    (the store: --store or OPENKMS_STORE)
+
+On a host or a client:
+  /ipk KEY        install a product key (a host key makes a host, a setup key a client)
+  /upk            uninstall the product key
+  /dli            display license information; /dlv [all] detailed
+  /xpr            when the activation expires
+  /events         the event log (12288-12294)
+On a client:
+  /ato            activate now                      /rearm    reset the grace period
+  /skms HOST[:PORT], /ckms                          use (or forget) a fixed host
+  /skms-domain DOMAIN, /ckms-domain                 look hosts up in this domain
+  /skhc, /ckhc    (do not) cache the host that activated this machine
+On a host:
+  /sprt PORT, /sai MINUTES, /sri MINUTES, /sdns, /cdns, /spri, /cpri
+
+Every option is also an 'openkms host' or 'openkms client' command; see 'openkms --help'."""
 # The translated command line runs through an ``openkms`` group without ``slmgr`` in it.
 _OPENKMS = build_group()
 
@@ -50,8 +69,14 @@ def translate(argv: list[str], store: Path) -> list[str]:
     option = argv[0][1:].lower()
     option = _ALIASES.get(option, option)
     args = argv[1:]
+    if option in ("dli", "dlv") and [a.lower() for a in args] == ["all"]:
+        args = []  # one product per store: 'all' is that one
     if option not in _BOTH | _HOST_ONLY | _CLIENT_ONLY:
-        raise OpenKMSError(f"unknown option /{option}", code=ResultCode.INVALID_ARGUMENT)
+        raise OpenKMSError(
+            f"unknown option /{option}",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="Run 'slmgr /?' for the options.",
+        )
     role = _role(store, option, args)
     if role == "host" and option in _CLIENT_ONLY:
         raise OpenKMSError(
@@ -60,7 +85,10 @@ def translate(argv: list[str], store: Path) -> list[str]:
             fix="On a host, activate with 'openkms host activation-request' and the publisher.",
         )
     if role == "client" and option in _HOST_ONLY:
-        raise OpenKMSError(f"/{option} applies to a host; {store} is a client")
+        raise OpenKMSError(
+            f"/{option} applies to a host; {store} is a client",
+            fix="Run it with the store of a host: 'slmgr --store HOST_STORE /OPTION'.",
+        )
     extra: list[str] = []
     trust = os.environ.get("OPENKMS_TRUST")
     if option == "ipk" and trust:
@@ -75,14 +103,21 @@ def translate(argv: list[str], store: Path) -> list[str]:
 @click.option(
     "--store",
     envvar="OPENKMS_STORE",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Store directory (or OPENKMS_STORE).",
 )
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-def slmgr_command(store: Path, argv: tuple[str, ...]) -> None:
+def slmgr_command(store: Path | None, argv: tuple[str, ...]) -> None:
     """Windows spelling: slmgr /dli, /dlv, /ato, /ipk KEY, /skms HOST:PORT, /xpr, ..."""
+    if not argv or argv[0][1:].lower() in _HELP:
+        click.echo(USAGE)
+        return
     try:
+        if store is None:
+            raise OpenKMSError(
+                "no store directory was given",
+                fix="Give it as 'slmgr --store DIR /OPTION' or set OPENKMS_STORE.",
+            )
         translated = translate(list(argv), store)
     except OpenKMSError as exc:
         fail(exc)

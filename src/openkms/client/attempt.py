@@ -173,9 +173,13 @@ class ActivationAttempt:
         else:
             result = self._accept_ticket(response.ticket, response.host_time)
         self._log_response(result, response, activated=result is ResultCode.OK)
-        self._tried(candidate, result, result.info.message)
+        message = result.info.message
+        if result is ResultCode.COUNT_TOO_LOW:  # say how far the site is from the N-policy
+            count, needed = response.current_count, self.product.n_policy
+            message = f"{message.rstrip('.')}: count {count} of {needed}."
+        self._tried(candidate, result, message)
         self._remember_host(candidate, address, response)
-        return AttemptOutcome(result, result.info.message, response.current_count, where)
+        return AttemptOutcome(result, message, response.current_count, where)
 
     def _accept_ticket(self, ticket: bytes, host_time: int) -> ResultCode:
         verified = self.snapshot.verify(ticket, self._trusted())

@@ -135,3 +135,6 @@ class HostInfo(msgspec.Struct, kw_only=True):
     installation_id: str = ""
     trusted_time: int = 0
     dns_status: PublishStatus | None = None
+    # The addresses a serving host listens on (``port`` is then the first one's); empty when
+    # no host serves the store, and ``port`` is the one set with ``sprt``.
+    listening: list[str] = msgspec.field(default_factory=list)

@@ -192,6 +192,8 @@ class DnsPublisher:
             log.warning("DNS publishing: %s", problem)
         updater = self._updater(config)
         results = [await self._publish_domain(updater, config, entry) for entry in config.domains]
+        if not config.domains:
+            results = [await self._nowhere(config, now)]
         self._save(
             PublishStatus(
                 enabled=True,
@@ -246,6 +248,13 @@ class DnsPublisher:
         log.info("published %s.%s SRV -> %s", config.service, entry.domain, config.target)
         await self._event(publish_succeeded_event(now, entry.domain))
         return DomainStatus(entry.domain, ResultCode.OK.hex, "published", now)
+
+    async def _nowhere(self, config: PublishConfig, now: int) -> DomainStatus:
+        """No domain to publish in: a failure like any other (12293), not a silent success."""
+        code = ResultCode.DNS_NAME_DOES_NOT_EXIST
+        reason = config.problems[0] if config.problems else "no domain to publish in"
+        await self._event(publish_failed_event(now, code, config.target))
+        return DomainStatus(config.target, code.hex, reason, now)
 
     async def _event(self, event: EventRecord) -> None:
         try:

@@ -7,10 +7,7 @@ return data (:class:`Finding`, :class:`Report`, :class:`Explanation`); the click
 
 from __future__ import annotations
 
-from openkms.doctor.explain import Explanation, explain, parse_code
-from openkms.doctor.findings import PROCEDURES, Finding, Report, Severity
-from openkms.doctor.slmgr import SlmgrLicense, check_slmgr_files, parse_slmgr, parse_slmgr_text
-from openkms.doctor.winevents import (
+from openkms.doctor.events._read import (
     ArtefactError,
     EventFormat,
     WindowsEvent,
@@ -18,6 +15,9 @@ from openkms.doctor.winevents import (
     detect_format,
     read_events,
 )
+from openkms.doctor.explain import Explanation, explain, parse_code
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Report, Severity
+from openkms.doctor.slmgr import SlmgrLicense, check_slmgr_files, parse_slmgr, parse_slmgr_text
 
 __all__ = [
     "PROCEDURES",
@@ -25,6 +25,7 @@ __all__ = [
     "EventFormat",
     "Explanation",
     "Finding",
+    "Procedure",
     "Report",
     "Severity",
     "SlmgrLicense",

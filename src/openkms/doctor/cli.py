@@ -16,16 +16,16 @@ import click
 from openkms.cli._common import fail
 from openkms.core import settings
 from openkms.dns.srv import parse_server
-from openkms.doctor._hoststore import store_problem
-from openkms.doctor.bundle import store_kind, write_bundle
-from openkms.doctor.clientcheck import ClientCheckOptions, check_client_store
-from openkms.doctor.dnscheck import DnsCheckOptions, check_dns
+from openkms.doctor.events._read import check_event_files
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import Finding, Report
-from openkms.doctor.hostcheck import HostCheckOptions, check_host_store
-from openkms.doctor.portcheck import check_port
+from openkms.doctor.network.dnscheck import DnsCheckOptions, check_dns
+from openkms.doctor.network.portcheck import check_port
 from openkms.doctor.slmgr import check_slmgr_files
-from openkms.doctor.winevents import check_event_files
+from openkms.doctor.stores._hoststore import store_problem
+from openkms.doctor.stores.bundle import store_kind, write_bundle
+from openkms.doctor.stores.clientcheck import ClientCheckOptions, check_client_store
+from openkms.doctor.stores.hostcheck import HostCheckOptions, check_host_store
 from openkms.errors import OpenKMSError
 
 __all__ = ["doctor"]

@@ -14,99 +14,33 @@ symptom "no KMS could be contacted" and the client's unlicensed status; notes co
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 
 import msgspec
 
-__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Report", "Severity", "rank_of"]
+from openkms.doctor._finding import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.catalogue import CATALOGUE, check_of
 
-PROCEDURES: tuple[str, ...] = (
-    "input",
-    "host",
-    "key",
-    "client",
-    "count",
-    "cmid",
-    "dns",
-    "port",
-    "events",
-    "clock",
-)
+__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Procedure", "Report", "Severity", "rank_of"]
 
-_TITLES = {
-    "input": "Input files",
-    "host": "KMS host",
-    "key": "Product keys and channels",
-    "client": "KMS client",
-    "count": "Activation count",
-    "cmid": "Client machine IDs (CMID)",
-    "dns": "DNS publishing and discovery",
-    "port": "Network path and port",
-    "events": "Event logs",
-    "clock": "Clocks",
+
+# Lower is more likely the real cause: the catalogue's fixed ranks (docs/doctor.md).
+CHECK_RANKS: dict[str, int] = {c.id: c.rank for c in CATALOGUE.values() if c.rank is not None}
+_PROCEDURE_RANKS: dict[Procedure, int] = {
+    Procedure.KEY: 10,
+    Procedure.HOST: 15,
+    Procedure.CLOCK: 20,
+    Procedure.CMID: 25,
+    Procedure.COUNT: 40,
+    Procedure.DNS: 45,
+    Procedure.PORT: 50,
+    Procedure.CLIENT: 52,
+    Procedure.EVENTS: 70,
+    Procedure.INPUT: 90,
 }
-
-
-class Severity(enum.Enum):
-    """How bad a finding is; the worst one sets the exit code."""
-
-    OK = "ok"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def exit_code(self) -> int:
-        """0 for ok, 1 for a warning, 2 for an error."""
-        return {"ok": 0, "warning": 1, "error": 2}[self.value]
-
-
-class Finding(msgspec.Struct, frozen=True, kw_only=True):
-    """One thing the doctor saw, in the words of the troubleshooting guides."""
-
-    procedure: str
-    severity: Severity
-    check: str
-    evidence: str
-    meaning: str
-    fix: str = ""
-    code: str | None = None
-
-
-# Lower is more likely the real cause. Checks not listed take their procedure's rank.
-CHECK_RANKS: dict[str, int] = {
-    "not-kms-client": 5,
-    "host-key-on-client": 8,
-    "count-stuck-at-1": 25,
-    "duplicate-cmid": 25,
-    "cmid-clones-one-name": 25,
-    "several-kms-hosts": 30,
-    "expiry-soon": 35,
-    "count-below-n-policy": 40,
-    "current-count": 40,
-    "no-kms-from-dns": 45,
-    "request-unanswered": 55,
-    "last-request-unanswered": 55,
-    "license-status": 60,
-    "dns-publishing-disabled": 62,
-    "failed-requests-high": 64,
-    "failed-requests-rising": 64,
-    "n-policy-unexpected": 66,
-    "non-default-port": 68,
-    "slmgr-labels-unknown": 85,
-}
-_PROCEDURE_RANKS = {
-    "key": 10,
-    "host": 15,
-    "clock": 20,
-    "cmid": 25,
-    "count": 40,
-    "dns": 45,
-    "port": 50,
-    "client": 52,
-    "events": 70,
-    "input": 90,
-}
+# Checks that report a result code found in a log: they rank with the code's procedure, just
+# after the specific checks of that procedure (which say more than the code alone).
+_CODE_CHECKS = frozenset({"failed-requests-why", "last-result"})
 # Result codes that are symptoms, whatever check reports them.
 _SYMPTOM_CODES = {"0xC004F074": 55, "0xC004F039": 54}
 _HOST_STATUS_RANK = 15
@@ -118,20 +52,20 @@ def rank_of(finding: Finding) -> int:
         return _SYMPTOM_CODES[finding.code]
     if finding.check == "license-status" and finding.procedure == "host":
         return _HOST_STATUS_RANK
-    if finding.check in CHECK_RANKS:
-        return CHECK_RANKS[finding.check]
-    return _PROCEDURE_RANKS.get(finding.procedure, 75)
+    entry = check_of(finding.check)
+    if entry is not None and entry.rank is not None:
+        return entry.rank
+    rank = _PROCEDURE_RANKS.get(finding.procedure, 75)
+    generic = finding.check in _CODE_CHECKS or finding.check.startswith("event-")
+    return rank + 1 if generic and finding.code else rank
 
 
 def _order(finding: Finding) -> tuple[int, int, int]:
     return (finding.severity is Severity.OK, rank_of(finding), -finding.severity.exit_code)
 
 
-def _procedure_rank(procedure: str) -> int:
-    try:
-        return PROCEDURES.index(procedure)
-    except ValueError:
-        return len(PROCEDURES)
+def _procedure_rank(procedure: Procedure) -> int:
+    return PROCEDURES.index(procedure)
 
 
 class Report:
@@ -154,9 +88,9 @@ class Report:
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
-    def grouped(self) -> list[tuple[str, list[Finding]]]:
+    def grouped(self) -> list[tuple[Procedure, list[Finding]]]:
         """(procedure, findings) pairs in the guides' order; insertion order within a group."""
-        groups: dict[str, list[Finding]] = {}
+        groups: dict[Procedure, list[Finding]] = {}
         for finding in self.findings:
             groups.setdefault(finding.procedure, []).append(finding)
         return sorted(groups.items(), key=lambda item: _procedure_rank(item[0]))
@@ -203,7 +137,7 @@ class Report:
             lines.extend(_finding_lines(top))
             lines.append("")
         for procedure, items in self.grouped():
-            lines.append(f"== {_TITLES.get(procedure, procedure)} ==")
+            lines.append(f"== {procedure.heading} ==")
             for finding in items:
                 lines.extend(_finding_lines(finding))
                 lines.append("")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.core.host import HostInfo, HostSnapshot
 from openkms.core.host_settings import HostSettings
@@ -17,11 +19,13 @@ from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.publishing import host_publisher
+from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
 from openkms.store import open_store  # re-exported: the host's store is the store's to decide
 from openkms.store.base import HostStore
+from openkms.store.lock import ServingHost, StoreLock, serving_host
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
@@ -52,7 +56,9 @@ class HostAdminView:
     async def info(self, now: int) -> HostInfo:
         """The host's ``dlv`` data; the files are read in a worker thread."""
         snapshot = await asyncio.to_thread(self._state.snapshot, now)
-        return await gather_host_info(snapshot, self._store, now)
+        serving = await asyncio.to_thread(serving_host, snapshot.directory)
+        listening = serving.listen if serving is not None else ()
+        return await gather_host_info(snapshot, self._store, now, listening)
 
     async def update_settings(self, changes: Mapping[str, object]) -> HostSettings:
         """Validate and save ``changes`` in a worker thread, then hand them to the service."""
@@ -75,7 +81,9 @@ class HostApp:
     ) -> None:
         self.config = config
         self.state = state if state is not None else HostState(config.store_dir)
-        self.store = store if store is not None else open_store(config.store_dir)
+        self.store = store if store is not None else open_store(config.store_dir, config.database)
+        # Its own store directory: one host at a time, and no restore under it.
+        self._lock = StoreLock(config.store_dir) if store is None else None
         self._clock = clock
         self.service: HostService | None = None
         self.server: HostServer | None = None
@@ -100,7 +108,13 @@ class HostApp:
         if not activation.activated:
             log.warning("host not activated (%s): answering 0xC004F041", activation.problem)
         self.snapshot = snapshot
-        await self.store.open()
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            await self.store.open()
+        except BaseException:
+            self._release_lock()
+            raise
         self.service = HostService(
             store=self.store,
             activation=activation,
@@ -114,11 +128,23 @@ class HostApp:
             addresses = await self.server.start(host_settings.port)
             if self.admin_config is not None:
                 await self._start_admin(self.admin_config, self.service)
+            self._announce(addresses)
         except BaseException:
             await self.server.close_listeners()
             await self.store.close()
+            self._release_lock()
             raise
         return addresses
+
+    def _announce(self, addresses: list[tuple[str, int]]) -> None:
+        """Tell /readyz and ``dli`` (through the serve lock) where this host listens."""
+        admin = self.admin.address if self.admin is not None else None
+        if self.admin is not None:
+            self.admin.set_listeners(addresses)
+        if self._lock is not None:
+            listen = [format_address(host, port) for host, port in addresses]
+            shown = format_address(*admin) if admin is not None else None
+            self._lock.publish(ServingHost(os.getpid(), listen, shown))
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
@@ -141,6 +167,7 @@ class HostApp:
         try:
             if on_ready is not None:
                 on_ready(addresses)
+            notify("READY=1")
             poller = asyncio.ensure_future(self._poll_settings())
             publisher = self._start_dns_publisher(addresses)
             await self._stopping.wait()
@@ -170,12 +197,18 @@ class HostApp:
 
     async def shutdown(self) -> None:
         """Graceful stop: listeners closed, in-flight requests answered, store closed."""
+        notify("STOPPING=1")
         if self.admin is not None:
             await self.admin.stop()
         if self.server is not None:
             await self.server.stop()
         await self.store.close()
+        self._release_lock()
         log.info("host stopped")
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     async def _poll_settings(self) -> None:
         """Pick up sai/sri/sdns/cdns/spri/cpri made by another process while serving."""

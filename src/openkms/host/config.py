@@ -22,6 +22,7 @@ class HostConfig:
     max_pipelined: int = 32
     settings_poll_seconds: float = 5.0
     dns_publishing: bool = True  # False: never publish in DNS this run (tests, --no-dns)
+    database: str | None = None  # a shared PostgreSQL DSN; None: $OPENKMS_DATABASE or SQLite
 
     def listeners(self, default_port: int) -> tuple[tuple[str, int], ...]:
         """The addresses to bind: the explicit ones, else 0.0.0.0 and [::] on the set port."""

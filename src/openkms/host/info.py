@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from openkms.core.host import HostInfo, HostSnapshot
@@ -25,8 +26,11 @@ class CountReader(Protocol):
         ...
 
 
-async def gather_host_info(snapshot: HostSnapshot, store: CountReader, now: int) -> HostInfo:
-    """The ``dlv`` data of a host: its snapshot (read once) and two store reads."""
+async def gather_host_info(
+    snapshot: HostSnapshot, store: CountReader, now: int, listening: Sequence[str] = ()
+) -> HostInfo:
+    """The ``dlv`` data of a host: its snapshot (read once), two store reads, and where a
+    serving host listens (``store.lock.serving_host``), which then gives the port shown."""
     activation, key, host_settings = snapshot.activation, snapshot.host_key, snapshot.settings
     trust, cert = activation.trust, activation.certificate
     group = cert.group if cert else None
@@ -44,7 +48,7 @@ async def gather_host_info(snapshot: HostSnapshot, store: CountReader, now: int)
         certificate_group=group,
         certificate_expires_at=cert.expires_at if cert else None,
         current_count=count,
-        port=host_settings.port,
+        port=_port(listening[0]) if listening else host_settings.port,
         dns_publishing=host_settings.dns_publishing,
         low_priority=host_settings.low_priority,
         activation_interval=host_settings.activation_interval,
@@ -59,4 +63,9 @@ async def gather_host_info(snapshot: HostSnapshot, store: CountReader, now: int)
         installation_id=snapshot.fingerprint or "",
         trusted_time=now,
         dns_status=snapshot.dns_status,
+        listening=list(listening),
     )
+
+
+def _port(address: str) -> int:
+    return int(address.rpartition(":")[2])

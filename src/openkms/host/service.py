@@ -279,10 +279,13 @@ class HostService:
         observe = self.on_request
         if observe is not None and pending.started:  # observed since the request arrived
             elapsed = time.perf_counter() - pending.started
+            # An accepted request below the N-policy activates nothing: the client reports
+            # 0xC004F038, and so do the metrics.
+            result = int(pending.result)
+            if result == 0 and response.ticket is None:
+                result = int(ResultCode.COUNT_TOO_LOW)
             try:
-                observe(
-                    int(pending.result), pending.request.license_status, elapsed, pending.stored
-                )
+                observe(result, pending.request.license_status, elapsed, pending.stored)
             except Exception:  # metrics must never keep a client from its answer
                 log.exception("the request metrics hook failed")
         pending.deliver(response)
@@ -291,7 +294,9 @@ class HostService:
 
     async def _probe(self, request: ProbeRequest, port: int) -> ProbeResponse:
         now = int(self._clock())
-        count = await self._store.current_count(request.application_id, now)
+        # An empty application ID asks for the count of the application this host serves.
+        application_id = request.application_id or self.application_id or ""
+        count = await self._store.current_count(application_id, now)
         return ProbeResponse(
             request.request_id,
             __version__,
@@ -316,7 +321,8 @@ class HostService:
 def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:
     """The answer to a request that could not be processed (the store failed, a bug)."""
     if isinstance(exc, StoreError):
-        log.error("store error: %s", exc)
+        # The store logged it, once per failed batch or once per database outage.
+        log.debug("store error: %s", exc)
         return ErrorResponse(request_id, exc.code, exc.message)
     if isinstance(exc, asyncio.CancelledError):
         return ErrorResponse(request_id, ResultCode.INTERNAL_ERROR, "host stopping")

@@ -169,6 +169,21 @@ class HostState:
         self.create_identity()
         return key
 
+    def uninstall_key(self) -> ProductKey | None:
+        """Remove the host key and its certificate (``upk``); None when none is installed.
+
+        The identity (host.key), the settings and the store stay: installing the key again
+        makes the same host, which the publisher counts once.
+        """
+        state = self._read()
+        if state.host_key is None:
+            return None
+        key = ProductKey.parse(state.host_key)
+        state.host_key = None
+        (self.directory / "certificate.json").unlink(missing_ok=True)
+        self._save(state)
+        return key
+
     def create_identity(self) -> Ed25519PrivateKey:
         """The host's private key, made (host.key, mode 0600) when there is none yet."""
         existing = self._read_private_key()

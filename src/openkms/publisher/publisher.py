@@ -129,6 +129,8 @@ class Publisher:
             raise OpenKMSError(
                 f"license group {group!r} is not in the catalog ({', '.join(catalog.groups)})",
                 code=ResultCode.INVALID_ARGUMENT,
+                fix="Give one of the catalog's license groups with --group (names are "
+                "case-sensitive), or add the group to catalog.toml and run sign-catalog.",
             )
         key = ProductKey.generate(KeyKind.HOST, secrets.token_bytes)
         ledger = self._ledger()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from openkms._address import format_address
 from openkms.admin.config import AdminConfig
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.transport import TcpTransport
@@ -124,7 +125,9 @@ class DemoSite:
         assert self.app is not None
         now = int(self.clock())
         snapshot = await asyncio.to_thread(self.host_state.snapshot, now)
-        return await gather_host_info(snapshot, self.app.store, now)
+        server = self.app.server
+        listening = [format_address(*a) for a in server.addresses] if server is not None else []
+        return await gather_host_info(snapshot, self.app.store, now, listening)
 
     async def stop(self) -> None:
         """Stop the host gracefully."""

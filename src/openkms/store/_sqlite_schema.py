@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.store.backup import backup_before_migration
 
 __all__ = ["MIGRATIONS", "check_version", "migrate", "schema_version"]
 
@@ -155,6 +156,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise _newer_error(path, version)
     if version == 0 and _has_tables(conn):
         raise _foreign_error(path)
+    if 0 < version < target:
+        backup_before_migration(conn, path, version)
     for step in range(version, target):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -32,7 +32,7 @@ OK.showError = (error) => {
   box.style.display = error ? "block" : "none";
 };
 
-OK.date = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ") : "—");
+OK.date = (epoch) => (epoch ? `${new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC` : "—");
 OK.day = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().slice(0, 10) : "—");
 OK.ago = (epoch, now) => {
   const s = Math.max(0, now - epoch);
@@ -146,6 +146,8 @@ OK.overview = async () => {
       const badge = { ok: "ok", failing: "bad", disabled: "", never: "warn" }[d.state];
       document.getElementById("dns").replaceChildren(
         OK.el("dt", { text: "State" }), OK.el("dd", {}, OK.el("span", { class: `badge ${badge}`, id: "dns-state", text: d.state })),
+        OK.el("dt", { text: "Own domain" }), OK.el("dd", { id: "dns-own", text: d.own_domain || "from the host name" }),
+        OK.el("dt", { text: "Publish list" }), OK.el("dd", { id: "dns-list", text: d.publish_list.length ? d.publish_list.join(", ") : "—" }),
         OK.el("dt", { text: "Last success" }), OK.el("dd", { text: d.last_success ? `${OK.date(d.last_success)} ${d.last_success_domain || ""}` : "—" }),
         OK.el("dt", { text: "Last failure" }), OK.el("dd", { text: d.last_failure ? `${OK.date(d.last_failure)} ${d.last_failure_hresult || ""} ${d.last_failure_domain || ""}` : "—" }));
       document.getElementById("requests").replaceChildren(

@@ -1,0 +1,113 @@
+"""The tallies an event analysis keeps, and the helpers findings are built with.
+
+State grows with distinct machines, CMIDs, hosts and codes, never with events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from openkms.core import settings
+from openkms.doctor.events._model import WindowsEvent
+from openkms.doctor.explain import explain
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+
+__all__ = [
+    "MAX_TRACKED",
+    "EventTallies",
+    "MachineTally",
+    "Tally",
+    "code_finding",
+    "short_name",
+    "evidence",
+    "n_policy_label",
+    "procedure_of",
+]
+
+MAX_TRACKED = 100_000
+
+
+def evidence(event: WindowsEvent, extra: str = "") -> str:
+    """Where an event is, when, on which machine."""
+    when = event.time.isoformat() if event.time else "time unknown"
+    machine = f", {event.machine}" if event.machine else ""
+    tail = f": {extra}" if extra else ""
+    return f"{event.where()} (event {event.event_id}, {when}{machine}){tail}"
+
+
+@dataclass
+class Tally:
+    """How many events of one kind, the first and last, a few names."""
+
+    first: WindowsEvent
+    count: int = 1
+    extra: set[str] = field(default_factory=set)
+    last: WindowsEvent | None = None
+
+    def __post_init__(self) -> None:
+        self.last = self.first
+
+
+@dataclass
+class MachineTally:
+    """One client machine: its pending request, answered and unanswered requests."""
+
+    pending: WindowsEvent | None = None
+    answered: int = 0
+    unanswered: Tally | None = None
+    last_count: WindowsEvent | None = None
+    max_n: int = 0
+
+
+@dataclass
+class EventTallies:
+    """Everything an analysis has counted so far."""
+
+    total: int = 0
+    failures: dict[tuple[int, int], Tally] = field(default_factory=dict)
+    machines: dict[str, MachineTally] = field(default_factory=dict)
+    servers: dict[str, Tally] = field(default_factory=dict)
+    cmid_names: dict[str, dict[str, WindowsEvent]] = field(default_factory=dict)
+    n_policies: Counter[int] = field(default_factory=Counter)
+    n_examples: dict[int, WindowsEvent] = field(default_factory=dict)
+    dns: dict[str, tuple[WindowsEvent | None, Tally | None]] = field(default_factory=dict)
+    host_seen: Counter[str] = field(default_factory=Counter)
+    cmid_last: dict[str, WindowsEvent] = field(default_factory=dict)
+    cmid_interleaved: dict[str, Tally] = field(default_factory=dict)
+    cmid_window: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
+    cmid_bursts: dict[str, Tally] = field(default_factory=dict)
+
+
+def short_name(machine: str) -> str:
+    """The first label of a machine name, lower case: how a host's 12290 and a client's
+    export name the same machine (``CLIENT1.contoso.com`` and ``client1``)."""
+    return machine.strip().lower().partition(".")[0]
+
+
+def procedure_of(code: int) -> Procedure:
+    """The troubleshooting procedure a result code points to first."""
+    procedure = explain(code & 0xFFFFFFFF).procedure
+    return Procedure(procedure) if procedure in PROCEDURES else Procedure.EVENTS
+
+
+def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
+    """A failing HRESULT seen in events, explained (OpenKMS or published Windows code)."""
+    words = explain(code & 0xFFFFFFFF)
+    cause = f" {words.cause}" if words.cause else ""
+    return Finding(
+        procedure=procedure_of(code),
+        severity=Severity.ERROR,
+        check=f"event-{event_id}-failed",
+        evidence=f"{tally.count} event(s), first {evidence(tally.first)}",
+        meaning=f"{words.name}: {words.meaning}{cause}",
+        fix=words.fix,
+        code=words.code,
+    )
+
+
+def n_policy_label(n: int) -> str:
+    """'25 (desktop)', '5 (server)' or the bare number."""
+    words = {settings.DESKTOP_N_POLICY: "desktop", settings.SERVER_N_POLICY: "server"}
+    return f"{n} ({words[n]})" if n in words else str(n)

@@ -1,0 +1,129 @@
+"""Event XML: ``wevtutil qe ... /f:xml`` output, read incrementally, and one ``<Event>``.
+
+wevtutil writes a bare sequence of ``<Event>`` elements with no single root, so the stream
+is wrapped in a synthetic root and fed to an :class:`xml.etree.ElementTree.XMLPullParser`
+chunk by chunk; each finished ``<Event>`` is converted and then detached, so memory stays
+bounded whatever the file size.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+from openkms.doctor._text import ArtefactError, open_text
+from openkms.doctor.events._model import (
+    KMS_EVENT_IDS,
+    WindowsEvent,
+    info_from_message,
+    make_windows_event,
+    parse_int,
+    parse_time,
+)
+
+__all__ = ["event_from_element", "read_xml_events"]
+
+_CHUNK = 1 << 16
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _child(elem: ET.Element, *path: str) -> ET.Element | None:
+    node: ET.Element | None = elem
+    for name in path:
+        if node is None:
+            return None
+        node = next((c for c in node if _local(c.tag) == name), None)
+    return node
+
+
+def _text(elem: ET.Element | None) -> str | None:
+    return None if elem is None or elem.text is None else elem.text.strip()
+
+
+def _info(event: ET.Element) -> str | None:
+    data = _child(event, "EventData")
+    items = [] if data is None else [d for d in data if _local(d.tag) == "Data"]
+    values = [(d.text or "").strip() for d in items]
+    if len(values) == 1:
+        return values[0]
+    if values:
+        return ",".join(values)
+    return info_from_message(_text(_child(event, "RenderingInfo", "Message")) or "")
+
+
+def event_from_element(
+    event: ET.Element, source_file: str, fallback_record: int | None = None
+) -> WindowsEvent | None:
+    """Convert one ``<Event>`` element; None for events that are not KMS events."""
+    event_id = parse_int(_text(_child(event, "System", "EventID")))
+    if event_id is None or event_id & 0xFFFF not in KMS_EVENT_IDS:
+        return None
+    created = _child(event, "System", "TimeCreated")
+    record = parse_int(_text(_child(event, "System", "EventRecordID")))
+    return make_windows_event(
+        source_file=source_file,
+        record=record if record is not None else fallback_record,
+        event_id=event_id,
+        time=parse_time(None if created is None else created.get("SystemTime")),
+        machine=_text(_child(event, "System", "Computer")),
+        info=_info(event) or "",
+    )
+
+
+def _chunks(path: Path) -> Iterator[str]:
+    """Text chunks of the file, without an XML declaration, refusing DTDs."""
+    with open_text(path) as stream:
+        first = True
+        tail = ""
+        while chunk := stream.read(_CHUNK):
+            if first:
+                chunk = chunk.lstrip()
+                if chunk.startswith("<?xml"):
+                    chunk = chunk[chunk.find("?>") + 2 :]
+                first = False
+            window = tail + chunk
+            if "<!DOCTYPE" in window or "<!ENTITY" in window:
+                raise ArtefactError(f"{path}: XML with a DTD is refused")
+            tail = window[-16:]
+            yield chunk
+
+
+def read_xml_events(path: Path) -> Iterator[WindowsEvent]:
+    """Stream the KMS events of a wevtutil XML export."""
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    parser.feed("<openkms-wrapper>")
+    stack: list[ET.Element] = []
+    count = 0
+    try:
+        for chunk in _chunks(path):
+            parser.feed(chunk)
+            for item in parser.read_events():
+                kind, elem = item[0], item[-1]
+                if not isinstance(elem, ET.Element):
+                    continue
+                if kind == "start":
+                    stack.append(elem)
+                    continue
+                stack.pop()
+                if _local(elem.tag) != "Event":
+                    continue
+                count += 1
+                found = event_from_element(elem, str(path), count)
+                if stack:
+                    stack[-1].remove(elem)
+                if found is not None:
+                    yield found
+        parser.feed("</openkms-wrapper>")
+        parser.close()
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise ArtefactError(
+            f"{path}: XML breaks off or is malformed near line {line}, column {column} "
+            f"(after {count} events)"
+        ) from exc
+    except OSError as exc:
+        raise ArtefactError(f"{path}: cannot read: {exc}") from exc

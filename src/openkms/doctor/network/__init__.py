@@ -1,0 +1,1 @@
+"""The network checks: DNS (SRV records), the port, and the OpenKMS probe."""

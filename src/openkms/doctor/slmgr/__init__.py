@@ -1,0 +1,116 @@
+"""Parse saved ``slmgr /dli`` and ``/dlv`` output (host or client, English or French).
+
+The parser is tolerant: labels are matched after normalisation (case, accents, the space
+French puts before the colon), unknown lines are skipped, and a file that is not slmgr
+output at all yields a finding rather than an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from openkms.doctor._text import ArtefactError, decode_text
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.slmgr._checks import check_license, check_snapshots
+from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
+
+__all__ = [
+    "MAX_SLMGR_BYTES",
+    "SlmgrLicense",
+    "check_slmgr_files",
+    "parse_slmgr",
+    "parse_slmgr_text",
+    "read_slmgr_text",
+]
+
+logger = logging.getLogger("openkms.doctor")
+
+MAX_SLMGR_BYTES = 4 * 1024 * 1024
+_NOTHING = (
+    "no slmgr /dli or /dlv fields and no error code found (English, French, German and "
+    "Spanish labels are known)"
+)
+
+
+def _labels_read(text: str) -> int:
+    return sum(bool(block.values) for block in parse_slmgr_text(text))
+
+
+def read_slmgr_text(path: Path) -> str:
+    """The decoded text of a saved slmgr transcript; :class:`ArtefactError` if unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SLMGR_BYTES:
+            raise ArtefactError(f"{path}: {size} bytes is too large for slmgr output")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ArtefactError(f"{path}: binary data, not slmgr text output")
+    return decode_text(raw, _labels_read)
+
+
+def parse_slmgr(path: Path) -> list[SlmgrLicense]:
+    """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
+    blocks = [b for b in parse_slmgr_text(read_slmgr_text(path), str(path)) if b.installed]
+    if not blocks:
+        raise ArtefactError(f"{path}: {_NOTHING}")
+    return blocks
+
+
+def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Finding]]:
+    """License blocks and findings of one transcript: fields, printed codes, unknown labels."""
+    blocks = [b for b in parse_slmgr_text(text, str(path)) if b.installed]
+    scan = scan_text(text)
+    findings = code_findings(scan, str(path))
+    for block in blocks:
+        findings.extend(check_license(block))
+    if not blocks and not scan.codes:
+        if scan.unknown_labels:
+            return [], [labels_finding(scan, str(path))]
+        return [], [_unreadable(path, ArtefactError(f"{path}: {_NOTHING}"))]
+    if not blocks and scan.unknown_labels and not scan.known_labels:
+        findings.append(labels_finding(scan, str(path)))
+    return blocks, findings
+
+
+def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
+    """Parse each file and run the slmgr checks; unreadable files become findings."""
+    findings: list[Finding] = []
+    parsed: list[SlmgrLicense] = []
+    for path in paths:
+        try:
+            text = read_slmgr_text(path)
+        except ArtefactError as exc:
+            logger.debug("unreadable slmgr file %s: %s", path, exc.message)
+            findings.append(_unreadable(path, exc))
+            continue
+        blocks, found = _file_findings(path, text)
+        parsed.extend(blocks)
+        findings.extend(found)
+    findings.extend(check_snapshots(_by_identity(parsed)))
+    return findings
+
+
+def _by_identity(blocks: Iterable[SlmgrLicense]) -> list[list[SlmgrLicense]]:
+    groups: dict[str, list[SlmgrLicense]] = {}
+    for block in blocks:
+        if block.is_host:
+            groups.setdefault(block.identity(), []).append(block)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _unreadable(path: Path, exc: ArtefactError) -> Finding:
+    return CATALOGUE["slmgr-unreadable"].finding(
+        Severity.ERROR,
+        exc.message,
+        meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
+        "checked.",
+        fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
+        "from the window with Ctrl+C), or the output of 'slmgr /ato' with its error "
+        "code, and pass that file.",
+    )

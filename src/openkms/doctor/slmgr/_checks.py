@@ -1,0 +1,357 @@
+"""The checks run on parsed slmgr output, in the order the troubleshooting guides follow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+
+from openkms.core import settings
+from openkms.core.codes import ResultCode
+from openkms.core.license import LicenseState
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.slmgr._parse import SlmgrLicense
+
+__all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
+
+EXPIRY_WARNING_DAYS = 15
+FAILED_RATIO_WARNING = 0.10
+STUCK_COUNT_MIN_REQUESTS = 10
+_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+Check = Callable[[SlmgrLicense], list[Finding]]
+_MAK_FIX = (
+    "MAK or retail: activate online with 'slmgr /ato' (the machine needs Internet access to "
+    "Microsoft) or by phone with 'slui 4'; if the key is blocked or over its limit, install "
+    "another with 'slmgr /ipk'. To use KMS instead, install the edition's KMS client setup "
+    "key (GVLK) with 'slmgr /ipk <setup key>', then 'slmgr /ato'."
+)
+
+
+def _not_kms(lic: SlmgrLicense) -> bool:
+    """A MAK, retail or OEM license: it activates with Microsoft, never with a KMS host."""
+    channel = lic.channel or ""
+    return not lic.is_host and (
+        channel in ("MAK", "VOLUME_MAK", "RETAIL") or channel.startswith("OEM")
+    )
+
+
+def _finding(lic: SlmgrLicense, field: str, severity: Severity, **kw: str | None) -> Finding:
+    seen = lic.text(field)
+    evidence = f"{lic.where(field)}: {kw.pop('evidence', None) or seen}"
+    return Finding(severity=severity, evidence=evidence, **kw)  # type: ignore[arg-type]
+
+
+def _status(lic: SlmgrLicense) -> list[Finding]:
+    role = Procedure.HOST if lic.is_host else Procedure.CLIENT
+    state = lic.state
+    if state is LicenseState.LICENSED:
+        return [
+            _finding(
+                lic,
+                "license_status",
+                Severity.OK,
+                procedure=role,
+                check="license-status",
+                meaning="The product is activated.",
+            )
+        ]
+    if state is None and lic.text("license_status") is None:
+        return []
+    if role == "host":
+        fix = ResultCode.HOST_NOT_ACTIVATED.info.fix + " (Windows: slmgr /ato on the host.)"
+        code: str | None = ResultCode.HOST_NOT_ACTIVATED.hex
+        meaning = "The KMS host is not Licensed: it cannot activate anyone until it is."
+    elif _not_kms(lic):
+        fix = _MAK_FIX
+        code = lic.notification_code
+        meaning = f"The {lic.channel} product is not activated; it never asks a KMS host."
+    else:
+        fix = (
+            "Find what keeps the client from its host: check DNS discovery, the port "
+            "(TCP 1688), the count on the host and the client's 12288/12289 events; then "
+            "'slmgr /ato'."
+        )
+        code = lic.notification_code
+        meaning = "The client is not activated; it runs on a grace period or is unlicensed."
+    return [
+        _finding(
+            lic,
+            "license_status",
+            Severity.ERROR,
+            procedure=role,
+            check="license-status",
+            meaning=meaning,
+            fix=fix,
+            code=code,
+        )
+    ]
+
+
+def _channel(lic: SlmgrLicense) -> list[Finding]:
+    channel = lic.channel
+    if channel is None or (lic.is_host and channel.startswith("VOLUME_KMS_")):
+        return []
+    if channel.startswith("VOLUME_KMS_") and lic.is_client:
+        return [
+            _finding(
+                lic,
+                "description",
+                Severity.ERROR,
+                procedure=Procedure.KEY,
+                check="host-key-on-client",
+                meaning="A KMS host key (CSVLK) is installed on a KMS client.",
+                fix="Install the edition's KMS client setup key (GVLK) with "
+                "'slmgr /ipk <setup key>', remove unneeded SRV records from DNS, "
+                "and restart the machine.",
+            )
+        ]
+    if _not_kms(lic):
+        licensed = lic.state is LicenseState.LICENSED
+        return [
+            _finding(
+                lic,
+                "description",
+                Severity.WARNING if licensed else Severity.ERROR,
+                procedure=Procedure.KEY,
+                check="not-kms-client",
+                meaning=f"The {channel} channel: this machine is not a KMS client and never "
+                "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do not "
+                "apply."
+                + ("" if licensed else " It activates with Microsoft, online or by phone."),
+                fix=_MAK_FIX,
+            )
+        ]
+    return [
+        _finding(
+            lic,
+            "description",
+            Severity.OK,
+            procedure=Procedure.KEY,
+            check="channel",
+            meaning=f"The {channel} channel fits this machine's role.",
+        )
+    ]
+
+
+def _expiry(lic: SlmgrLicense) -> list[Finding]:
+    minutes = lic.expiration_minutes
+    if minutes is None or minutes >= EXPIRY_WARNING_DAYS * 1440 or _not_kms(lic):
+        return []
+    return [
+        _finding(
+            lic,
+            "expiration",
+            Severity.WARNING,
+            procedure=Procedure.CLIENT,
+            check="expiry-soon",
+            meaning=f"Activation or grace ends in {minutes // 1440} day(s): renewals "
+            "have not succeeded for a long time.",
+            fix="Make sure the client reaches a host (DNS, TCP 1688) and renews; "
+            "'slmgr /ato' forces an attempt.",
+        )
+    ]
+
+
+def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
+    if not lic.is_client or lic.is_host or _not_kms(lic):
+        return []
+    out: list[Finding] = []
+    if lic.text("kms_registered"):
+        out.append(
+            _finding(
+                lic,
+                "kms_registered",
+                Severity.OK,
+                procedure=Procedure.DNS,
+                check="kms-set-by-hand",
+                meaning="The host was set by hand (slmgr /skms): DNS discovery is off.",
+                fix="If that host is retired, 'slmgr /ckms' returns to DNS discovery.",
+            )
+        )
+    elif lic.text("dns_autodiscovery") and not lic.text("kms_dns"):
+        out.append(
+            _finding(
+                lic,
+                "dns_autodiscovery",
+                Severity.WARNING,
+                procedure=Procedure.DNS,
+                check="no-kms-from-dns",
+                meaning="No KMS host was found through DNS (_vlmcs._tcp SRV).",
+                fix=ResultCode.DNS_NAME_DOES_NOT_EXIST.info.fix,
+                code=ResultCode.DNS_NAME_DOES_NOT_EXIST.hex,
+            )
+        )
+    caching = lic.flag("host_caching")
+    if caching is not None:
+        word = "enabled" if caching else "disabled"
+        out.append(
+            _finding(
+                lic,
+                "host_caching",
+                Severity.OK,
+                procedure=Procedure.CLIENT,
+                check="host-caching",
+                evidence=f"KMS host caching is {word}",
+                meaning="With caching the client renews with the host it last "
+                "used and rediscovers through DNS only if that fails; without, "
+                "every renewal starts from DNS.",
+                fix="slmgr /skhc enables caching, /ckhc disables it.",
+            )
+        )
+    return out
+
+
+def _host_count(lic: SlmgrLicense) -> list[Finding]:
+    count = lic.number("current_count")
+    if not lic.is_host or count is None:
+        return []
+    total = lic.number("total_requests") or 0
+    if count == 1 and total >= STUCK_COUNT_MIN_REQUESTS:
+        return [
+            _finding(
+                lic,
+                "current_count",
+                Severity.ERROR,
+                procedure=Procedure.CMID,
+                check="count-stuck-at-1",
+                evidence=f"Current count: 1 after {total} requests",
+                meaning="Many requests but one distinct CMID: the clients were "
+                "cloned from an image that was not generalized and share a CMID.",
+                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on "
+                "each cloned client, to give every machine its own CMID.",
+            )
+        ]
+    desktop, server = settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY
+    if count < server:
+        severity, meaning = Severity.ERROR, f"Below {server}: no client can activate yet."
+    elif count < desktop:
+        severity = Severity.WARNING
+        meaning = f"Server editions (N={server}) activate; desktop editions need {desktop}."
+    else:
+        severity, meaning = Severity.OK, "Enough for both desktop and server clients."
+    fix = "" if severity is Severity.OK else ResultCode.COUNT_TOO_LOW.info.fix
+    code = None if severity is Severity.OK else ResultCode.COUNT_TOO_LOW.hex
+    return [
+        _finding(
+            lic,
+            "current_count",
+            severity,
+            procedure=Procedure.COUNT,
+            check="current-count",
+            evidence=f"Current count: {count}",
+            meaning=meaning,
+            fix=fix,
+            code=code,
+        )
+    ]
+
+
+def _host_config(lic: SlmgrLicense) -> list[Finding]:
+    if not lic.is_host:
+        return []
+    out: list[Finding] = []
+    if lic.flag("dns_publishing") is False:
+        out.append(
+            _finding(
+                lic,
+                "dns_publishing",
+                Severity.WARNING,
+                procedure=Procedure.DNS,
+                check="dns-publishing-disabled",
+                evidence="DNS publishing disabled",
+                meaning="The host does not register its _vlmcs._tcp SRV record; "
+                "clients find it only through a record made by hand or /skms.",
+                fix="'slmgr /sdns' re-enables publishing, or create the SRV "
+                "record by hand (priority 0, weight 0, port 1688).",
+            )
+        )
+    port = lic.number("listening_port")
+    if port is not None and port != settings.DEFAULT_PORT:
+        out.append(
+            _finding(
+                lic,
+                "listening_port",
+                Severity.WARNING,
+                procedure=Procedure.PORT,
+                check="non-default-port",
+                meaning=f"The host listens on {port}, not {settings.DEFAULT_PORT}.",
+                fix="Open this port in every firewall between clients and host; "
+                "SRV records and '/skms name:port' must name it.",
+            )
+        )
+    return out + _failed_requests(lic)
+
+
+def _failed_requests(lic: SlmgrLicense) -> list[Finding]:
+    total, failed = lic.number("total_requests"), lic.number("failed_requests")
+    if not total or failed is None or failed / total < FAILED_RATIO_WARNING:
+        return []
+    return [
+        _finding(
+            lic,
+            "failed_requests",
+            Severity.WARNING,
+            procedure=Procedure.HOST,
+            check="failed-requests-high",
+            evidence=f"Failed requests received: {failed} of {total}",
+            meaning="Many requests come from products this host key does not cover (0xC004F042).",
+            code=ResultCode.PRODUCT_NOT_COVERED.hex,
+            fix="Check the host key's group against the clients' editions; install "
+            "a host key of a higher group if needed.",
+        )
+    ]
+
+
+CHECKS: tuple[Check, ...] = (
+    _status,
+    _channel,
+    _expiry,
+    _client_discovery,
+    _host_count,
+    _host_config,
+)
+
+
+def check_license(lic: SlmgrLicense) -> list[Finding]:
+    """All single-file checks of one license block."""
+    return [finding for check in CHECKS for finding in check(lic)]
+
+
+def _when(lic: SlmgrLicense) -> float:
+    raw = (lic.text("trusted_time") or "").strip()
+    for fmt in _TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(raw, fmt).timestamp()
+        except ValueError:
+            continue
+    try:
+        return os.stat(lic.source_file).st_mtime
+    except OSError:
+        return 0.0
+
+
+def check_snapshots(groups: list[list[SlmgrLicense]]) -> list[Finding]:
+    """Compare several snapshots of one host in time order: failures rising, count stuck."""
+    out: list[Finding] = []
+    for group in groups:
+        ordered = sorted(group, key=_when)
+        first, last = ordered[0], ordered[-1]
+        failed = [lic.number("failed_requests") or 0 for lic in ordered]
+        if failed[-1] > failed[0]:
+            out.append(
+                _finding(
+                    last,
+                    "failed_requests",
+                    Severity.WARNING,
+                    procedure=Procedure.HOST,
+                    check="failed-requests-rising",
+                    evidence=f"Failed requests {failed[0]} ({first.source_file}) -> {failed[-1]}",
+                    meaning="Failed requests keep rising: clients of products "
+                    "this host key does not cover keep asking.",
+                    code=ResultCode.PRODUCT_NOT_COVERED.hex,
+                    fix="Check the product key used to activate the host; point "
+                    "those clients at a host whose key covers them.",
+                )
+            )
+    return out

@@ -1,0 +1,123 @@
+"""What a slmgr transcript says beyond its license blocks: error codes, unknown labels.
+
+``slmgr /ato`` prints ``Error: 0xC004F074 The Software Licensing Service reported ...``
+in the display language (``错误: 0xC004F074 ...``, ``Erreur : 0xC004F074 ...``): the
+label and the sentence change, the code does not. A line that is not a known slmgr field
+and reads "<label>: 0x........" with a failure code is read as such an error, alone or
+inside a longer transcript.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from openkms.doctor._text import normalize_label
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.explain import explain
+from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, fallback_field
+
+__all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
+
+# "<label in any language>: 0x........ <message>": a label of letters, then the code.
+_ERROR_LINE = re.compile(r"^\s*[^\W\d_][^:\uff1a\d,;]{0,40}[:\uff1a]\s*0[xX]([0-9A-Fa-f]{8})\b")
+_WORDS = re.compile(r"^[^\W\d_][^\d,;=<>]*$")
+_NUMBER = re.compile(r"\b\d+\b")
+_LABEL = re.compile(r"^\s*([^:\uff1a]{2,60}?)\s*[:\uff1a]\s*(.*)$")
+_MAX_LABELS = 5
+
+
+class CodeLine(msgspec.Struct, frozen=True, kw_only=True):
+    """A failure code printed on one line of a transcript."""
+
+    line: int
+    code: int
+    text: str
+
+
+class TextScan(msgspec.Struct, frozen=True, kw_only=True):
+    """Codes, unrecognised labels and numbers found in slmgr text."""
+
+    codes: tuple[CodeLine, ...]
+    unknown_labels: tuple[str, ...]
+    known_labels: int
+    numbers: int
+
+
+def _known(label: str) -> bool:
+    return label in LABELS or fallback_field(label) is not None
+
+
+def scan_text(text: str) -> TextScan:
+    """Failure codes on lines that are not slmgr fields, and labels not recognised."""
+    codes: list[CodeLine] = []
+    unknown: list[str] = []
+    known = numbers = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _LABEL.match(line)
+        label = normalize_label(match.group(1)) if match else ""
+        if match and _known(label):
+            known += 1
+            continue
+        if normalize_label(line).rstrip(". ") in FLAG_LINES:
+            known += 1
+            continue
+        error = _ERROR_LINE.match(line)
+        if error is not None:
+            code = int(error.group(1), 16)
+            if code & 0x80000000:
+                codes.append(CodeLine(line=number, code=code, text=line.strip()[:200]))
+            continue
+        numbers += len(_NUMBER.findall(line))
+        if match and match.group(2).strip() and _WORDS.match(label) and label not in unknown:
+            unknown.append(label)
+    return TextScan(
+        codes=tuple(codes),
+        unknown_labels=tuple(unknown[:_MAX_LABELS]),
+        known_labels=known,
+        numbers=numbers,
+    )
+
+
+def code_findings(scan: TextScan, source: str) -> list[Finding]:
+    """One finding per distinct failure code printed in the transcript, explained."""
+    seen: dict[int, list[CodeLine]] = {}
+    for item in scan.codes:
+        seen.setdefault(item.code, []).append(item)
+    out: list[Finding] = []
+    for code, items in seen.items():
+        words = explain(code)
+        first = items[0]
+        more = f" (and {len(items) - 1} more line(s))" if len(items) > 1 else ""
+        cause = f" {words.cause}" if words.cause else ""
+        out.append(
+            CATALOGUE["slmgr-error-code"].finding(
+                Severity.ERROR,
+                f"{source}:{first.line}: {first.text}{more}",
+                meaning=f"{words.name}: {words.meaning}{cause}",
+                fix=words.fix or "Look the code up with 'openkms doctor explain CODE'.",
+                code=words.code,
+                procedure=Procedure(words.procedure)
+                if words.procedure in PROCEDURES
+                else Procedure.EVENTS,
+            )
+        )
+    return out
+
+
+def labels_finding(scan: TextScan, source: str) -> Finding:
+    """Labels not recognised: name them and say what was still read."""
+    codes = ", ".join(sorted({f"0x{c.code:08X}" for c in scan.codes})) or "none"
+    return CATALOGUE["slmgr-labels-unknown"].finding(
+        Severity.WARNING if scan.codes else Severity.ERROR,
+        f"{source}: labels not recognised: {', '.join(scan.unknown_labels)}; "
+        f"still read: codes {codes}, {scan.numbers} number(s)",
+        meaning="This slmgr output is in a display language whose labels the doctor does not "
+        "know (English, French, German and Spanish are known), so its fields were not "
+        "checked; failure codes are read in any language.",
+        fix="Save the output again on an English display language ('cscript //nologo "
+        "slmgr.vbs /dlv > dlv.txt' after switching the display language), or pass the "
+        "codes to 'openkms doctor explain'.",
+    )

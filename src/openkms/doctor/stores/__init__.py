@@ -1,0 +1,1 @@
+"""The checks of an OpenKMS host or client store, and the support bundle."""

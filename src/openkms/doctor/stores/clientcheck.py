@@ -1,0 +1,291 @@
+"""``doctor client``: every check that applies to a KMS client, from its store directory.
+
+Order, as the guides: the key on the machine (a setup key, not a host key), the license
+state and time left, rearms, the host the client would use (registered with ``skms``,
+cached, or found in DNS) and whether it answers a probe, the count it reports against this
+product's N-policy, the clocks, then the client's own 12288/12289 events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from openkms._address import parse_address
+from openkms.client.api import Client
+from openkms.client.discovery import Candidate
+from openkms.client.state import ClientState
+from openkms.core import settings
+from openkms.core.catalog import Product
+from openkms.core.codes import ResultCode
+from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.license import LicenseState
+from openkms.dns.srv import DnsLocator, DnsServer
+from openkms.doctor.catalogue import CATALOGUE
+from openkms.doctor.findings import Finding, Procedure, Severity
+from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network.probe import ProbeResult, probe
+from openkms.doctor.stores._clientevents import event_findings
+from openkms.doctor.stores._hoststore import store_problem
+from openkms.errors import DnsError, OpenKMSError
+
+__all__ = ["ClientCheckOptions", "check_client_store"]
+
+_DAY_MIN = 1440
+_EXPIRY_WARNING_DAYS = 15
+_MAX_PROBED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCheckOptions:
+    """What ``doctor client`` needs besides the store directory."""
+
+    timeout: float = 3.0
+    clock: Callable[[], float] = time.time
+    nameservers: tuple[DnsServer, ...] = ()  # () : resolv.conf
+    search_domains: tuple[str, ...] | None = None  # None: resolv.conf
+    service: str | None = None  # None: the catalog's
+    dns_timeout: float = settings.DNS_TIMEOUT_SECONDS
+
+
+def _role(directory: Path) -> Finding | None:
+    if not directory.is_dir():
+        return store_problem(directory, "store-missing", "no such directory")
+    if (directory / "client.json").exists():
+        return None
+    if (directory / "host.json").exists():
+        return store_problem(
+            directory,
+            "not-a-client-store",
+            "this is a host store (host.json), not a client store",
+            "Run 'openkms doctor host --store DIR' for a host.",
+        )
+    code = ResultCode.NO_PRODUCT_KEY
+    return CATALOGUE["no-key"].finding(
+        Severity.ERROR,
+        f"{directory}: no client.json: no product key was ever installed here",
+        meaning=f"{code.info.message} Without a setup key the machine is not a KMS client.",
+        fix="Install the edition's setup key: 'openkms client --store DIR ipk KEY --trust "
+        "trust.json' (keys: 'openkms vendor setup-keys').",
+        code=code.hex,
+    )
+
+
+def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Product | None]:
+    where = client.directory / "client.json"
+    if state.setup_key is None:
+        code = ResultCode.NO_PRODUCT_KEY
+        return [
+            CATALOGUE["no-key"].finding(
+                Severity.ERROR,
+                f"{where}: no product key installed",
+                meaning=f"{code.info.message} A host key is refused on a client: if one was "
+                "tried, the setup key still has to be installed.",
+                fix="Install the edition's setup key ('client ipk KEY'; the keys are in "
+                "'openkms vendor setup-keys').",
+                code=code.hex,
+            )
+        ], None
+    try:
+        key = ProductKey.parse(state.setup_key)
+    except OpenKMSError as exc:
+        return [_bad_key(where, exc)], None
+    if key.kind is KeyKind.HOST:
+        return [
+            CATALOGUE["host-key-on-client"].finding(
+                Severity.ERROR,
+                f"{where}: the installed key (partial {key.partial}) is a host key",
+                meaning="A host key (CSVLK analogue) installed on a client is a known mistake: "
+                "the machine cannot activate as a KMS client.",
+                fix="Install the edition's setup key ('client ipk KEY', from 'vendor "
+                "setup-keys'); a host key belongs on the KMS host only.",
+                code=ResultCode.INVALID_PRODUCT_KEY.hex,
+            )
+        ], None
+    return _product_findings(client, where, key)
+
+
+def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
+    return CATALOGUE["invalid-key"].finding(
+        Severity.ERROR,
+        f"{where}: the installed key does not parse: {exc.message}",
+        meaning=exc.code.info.message,
+        fix=exc.fix,
+        code=exc.code.hex,
+    )
+
+
+def _product_findings(
+    client: Client, where: Path, key: ProductKey
+) -> tuple[list[Finding], Product | None]:
+    if client.trust() is None:
+        code = ResultCode.TRUST_MISSING
+        finding = CATALOGUE["trust-missing"].finding(
+            Severity.ERROR,
+            f"{client.directory / 'trust.json'}: missing",
+            meaning=code.info.message,
+            fix=code.info.fix,
+            code=code.hex,
+        )
+        return [finding], None
+    product = client.product()
+    if product is None:
+        return [
+            _bad_key(where, OpenKMSError("the key's product is not in the publisher's catalog"))
+        ], None
+    return [
+        CATALOGUE["setup-key"].finding(
+            Severity.OK,
+            f"{where}: setup key installed (partial {key.partial}): {product.name}, "
+            f"N-policy {product.n_policy}",
+            meaning="A setup key (GVLK analogue) makes this machine a KMS client.",
+        )
+    ], product
+
+
+def _license_finding(client: Client) -> Finding:
+    lic = client.license()
+    days = lic.minutes_remaining // _DAY_MIN
+    left = f"{lic.minutes_remaining} minute(s) ({days} day(s)) left"
+    seen = f"{client.directory / 'client.json'}: License Status {lic.state.label}"
+    if lic.state is LicenseState.LICENSED:
+        soon = days < _EXPIRY_WARNING_DAYS
+        return Finding(
+            procedure=Procedure.CLIENT,
+            severity=Severity.WARNING if soon else Severity.OK,
+            check="expiry-soon" if soon else "license-status",
+            evidence=f"{seen}, {left} before the activation expires",
+            meaning="Activated; each renewal (every 7 days) restores the 180-day validity."
+            + (" It has not renewed for a long time." if soon else ""),
+            fix="Make the client reach its host and renew ('client ato')." if soon else "",
+        )
+    reason = lic.reason if lic.reason is not ResultCode.OK else ResultCode.GRACE_EXPIRED
+    if lic.state in (LicenseState.NOTIFICATION, LicenseState.UNLICENSED):
+        return CATALOGUE["license-status"].finding(
+            Severity.ERROR,
+            f"{seen} (reason {reason.hex})",
+            meaning=f"{reason.info.message} The product runs in reduced functionality.",
+            fix="Find what keeps the client from its host (DNS, port, count, events below), "
+            "then 'client ato'.",
+            code=reason.hex,
+        )
+    return CATALOGUE["license-status"].finding(
+        Severity.WARNING,
+        f"{seen}, {left} of grace",
+        meaning="Not activated: the client retries every activation interval (120 minutes) "
+        "and enters Notification when the grace ends.",
+        fix="See the host, port and count findings; then 'client ato'.",
+    )
+
+
+def _rearm_finding(client: Client, state: ClientState) -> Finding:
+    left = settings.MAX_REARMS - state.rearms_used
+    return CATALOGUE["rearms-left"].finding(
+        Severity.OK if left > 0 else Severity.WARNING,
+        f"{client.directory / 'client.json'}: {left} rearm(s) left of {settings.MAX_REARMS}",
+        meaning="A rearm gives the machine a new CMID and restarts the grace period."
+        + ("" if left > 0 else " None is left: a clone can no longer be fixed this way."),
+        fix="" if left > 0 else "Rebuild the machine from a generalized image.",
+        code=None if left > 0 else ResultCode.MAX_REARMS_EXCEEDED.hex,
+    )
+
+
+async def _targets(
+    client: Client, state: ClientState, options: ClientCheckOptions
+) -> tuple[list[Candidate], list[Finding]]:
+    """The hosts this client would try, as discovery does: skms, cache, then DNS."""
+    if state.registered_host:
+        host, port = parse_address(state.registered_host, settings.DEFAULT_PORT)
+        return [Candidate(host, port, "registered (skms)")], []
+    found: list[Candidate] = []
+    if state.host_caching and state.cached_host:
+        host, port = parse_address(state.cached_host, settings.DEFAULT_PORT)
+        cached = (state.cached_address,) if state.cached_address else ()
+        found.append(Candidate(host, port, "cached", cached))
+    trust = client.trust()
+    service = options.service or (trust.catalog.service if trust else settings.SRV_SERVICE)
+    locator = DnsLocator(
+        nameservers=options.nameservers,
+        search_domains=options.search_domains,
+        timeout=options.dns_timeout,
+    )
+    try:
+        found += await locator.locate(service, state.kms_domain)
+    except DnsError as exc:
+        return found, [_discovery_finding(service, state, exc, bool(found))]
+    return found, []
+
+
+def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: bool) -> Finding:
+    domain = state.kms_domain or "the DNS search list"
+    return CATALOGUE["discovery"].finding(
+        Severity.WARNING if cached else Severity.ERROR,
+        f"SRV lookup of {service} in {domain}: {exc.message}",
+        meaning=f"{exc.code.name}: {exc.code.info.message}"
+        + (" The cached host is tried first, so renewal may still work." if cached else ""),
+        fix=exc.fix + " See 'openkms doctor dns'.",
+        code=exc.code.hex,
+    )
+
+
+def _count_finding(result: ProbeResult, product: Product) -> Finding | None:
+    response = result.response
+    if response is None or response.current_count >= product.n_policy:
+        return None
+    code = ResultCode.COUNT_TOO_LOW
+    return CATALOGUE["count-vs-n-policy"].finding(
+        Severity.ERROR,
+        f"{result.where}: current count {response.current_count} < N-policy "
+        f"{product.n_policy} of {product.name}",
+        meaning=f"{code.info.message} The host counts this client but does not activate it.",
+        fix=code.info.fix,
+        code=code.hex,
+    )
+
+
+async def _host_findings(
+    client: Client, state: ClientState, product: Product | None, options: ClientCheckOptions
+) -> list[Finding]:
+    candidates, findings = await _targets(client, state, options)
+    trust = client.trust()
+    app_id = trust.catalog.application_id if trust else ""
+    for candidate in candidates[:_MAX_PROBED]:
+        target = candidate.addresses[0] if candidate.addresses else candidate.host
+        result = await probe(
+            target, candidate.port, options.timeout, application_id=app_id, clock=options.clock
+        )
+        findings.append(
+            CATALOGUE["kms-host"].finding(
+                Severity.OK,
+                f"{candidate.source} host {candidate.host}:{candidate.port}"
+                + (f" at {target}" if target != candidate.host else ""),
+                meaning="The host this client tries (skms, then the cached host, then DNS).",
+            )
+        )
+        findings += probe_findings(result, Procedure.PORT)
+        count = _count_finding(result, product) if product else None
+        findings += [count] if count else []
+    return findings
+
+
+async def check_client_store(
+    directory: Path, options: ClientCheckOptions | None = None
+) -> list[Finding]:
+    """All client checks, in the guides' order; a bad store becomes a finding."""
+    options = options or ClientCheckOptions()
+    stop = _role(directory)
+    if stop is not None:
+        return [stop]
+    try:
+        client = Client.open(directory, clock=options.clock, machine_name="doctor")
+        state = client.state()
+        findings, product = _key_findings(client, state)
+        if product is not None:
+            findings.append(_license_finding(client))
+        findings.append(_rearm_finding(client, state))
+        findings += await _host_findings(client, state, product, options)
+    except OpenKMSError as exc:
+        return [store_problem(directory, "client-state-unreadable", exc.message, exc.fix)]
+    return findings + event_findings(client, state)
