@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from openkms.client.info import ClientInfo
+from openkms.core.codes import ResultCode, describe
 from openkms.core.host import HostInfo
 from openkms.core.license import LicenseState
 
@@ -124,6 +125,11 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
         f"License Status: {info.license_status}",
     ]
     lines += _remaining(info)
+    if info.clock_rollback_seconds:
+        lines.append(
+            f"Clock rollback: the clock is {minutes_text(info.clock_rollback_seconds // 60)} "
+            f"behind the trusted time {_when(info.trusted_time)} (0xE0040023)"
+        )
     if verbose:
         lines += [
             f"Remaining rearm count: {info.rearms_remaining}",
@@ -154,10 +160,16 @@ def _remaining(info: ClientInfo) -> list[str]:
     if state is LicenseState.LICENSED:
         return [f"Volume activation expiration: {minutes_text(info.minutes_remaining)}"]
     if state is LicenseState.NOTIFICATION:
-        return [f"Notification Reason: {info.reason} (grace time expired)."]
+        return [f"Notification Reason: {info.reason} ({_reason_text(info.reason)})."]
     if info.ends_at is not None:
         return [f"Time remaining: {minutes_text(info.minutes_remaining)}"]
     return []
+
+
+def _reason_text(reason: str | None) -> str:
+    if reason is None or reason == ResultCode.GRACE_EXPIRED.hex:
+        return "grace time expired"
+    return describe(int(reason, 16))[1].message.rstrip(".")
 
 
 def host_xpr_text(info: HostInfo) -> str:

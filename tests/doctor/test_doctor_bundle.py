@@ -75,7 +75,7 @@ def test_client_bundle(site: Site, tmp_path: Path) -> None:
     report = json.loads(files["doctor.json"])
     assert report["exit_code"] == 2  # count 1 < N 5
     state = json.loads((client.directory / "client.json").read_text())
-    assert state["setup_key"].encode() not in b"".join(files.values())
+    assert state["state"]["setup_key"].encode() not in b"".join(files.values())
 
 
 def test_bundle_of_a_broken_or_foreign_store(tmp_path: Path) -> None:

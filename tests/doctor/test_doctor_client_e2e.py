@@ -117,7 +117,7 @@ def test_host_key_attempted_on_a_client(site: Site, tmp_path: Path) -> None:
     client = client_of(site, tmp_path / "edited", "Standard", "127.0.0.1:9", "pc")
     state_file = client.directory / "client.json"
     state = json.loads(state_file.read_text())
-    state["setup_key"] = host_key.replace("-", "")
+    state["state"]["setup_key"] = host_key.replace("-", "")
     state_file.write_text(json.dumps(state))
     code, findings = doctor_json("client", "--store", str(client.directory), "--timeout", "0.5")
     wrong = one(findings, "host-key-on-client")

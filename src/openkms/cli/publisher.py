@@ -35,6 +35,15 @@ def init(directory: Path, name: str) -> None:
     click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
     click.echo(f"  trust      {directory / 'trust.json'} (give to hosts and clients)")
     click.echo(f"  publisher  {created.trust().publisher_id}")
+    click.echo(f"  key        {created.public_key_text()}")
+    click.echo("Pin the key in the application: Client.open(directory, publisher_key=KEY)")
+
+
+@publisher.command()
+@_DIR
+def key(directory: Path) -> None:
+    """Print the publisher key (okpk1:...) that applications pin in Client.open."""
+    click.echo(Publisher(directory).public_key_text())
 
 
 @publisher.command("sign-catalog")

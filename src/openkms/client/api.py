@@ -2,7 +2,7 @@
 
 ::
 
-    client = Client.open(Path("/var/lib/myapp/license"))
+    client = Client.open(Path("/var/lib/myapp/license"), publisher_key="okpk1:...")
     client.install_key("XXXXX-XXXXX-XXXXX-XXXXX-XXXXX", trust=Trust.from_json(data))
     outcome = client.activate()          # one attempt against the KMS host(s)
     license = client.license()           # verified offline: state, time left, ticket
@@ -11,12 +11,18 @@
 Each operation reads ``client.json`` and verifies ``trust.json`` once
 (:class:`~openkms.client.snapshot.ClientSnapshot`) and passes them down; ``ato`` is an
 :class:`~openkms.client.attempt.ActivationAttempt` on that snapshot.
+
+``publisher_key`` pins the publisher (``openkms publisher key DIR`` prints it): a trust
+document, catalog, certificate or ticket chained to any other key never licenses. Timers run
+on the trusted time (:mod:`openkms.client.timekeeping`) and the state is sealed
+(:mod:`openkms.client.seal`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -27,25 +33,32 @@ from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
 from openkms.client.records import AttemptOutcome, HostAttempt, License
-from openkms.client.snapshot import ClientSnapshot
+from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
     ClientState,
     load_state,
-    load_trust,
     new_cmid,
     save_state,
     save_trust,
+)
+from openkms.client.timekeeping import (
+    TimeReading,
+    raise_trusted_time,
+    read_time,
+    record_reading,
 )
 from openkms.client.transport import TcpTransport, Transport
 from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
-from openkms.core.trust import Trust
+from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
-from openkms.errors import KeyFormatError, OpenKMSError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
+
+log = logging.getLogger("openkms.client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,7 @@ class Client:
     machine_name: str
     search_domains: tuple[str, ...] = ()
     service: str | None = None  # the SRV service; None: the catalog's
+    publisher_key: bytes | None = None  # the pinned publisher; None: the store's own pin
 
     @classmethod
     def open(
@@ -71,12 +85,15 @@ class Client:
         machine_name: str | None = None,
         search_domains: tuple[str, ...] = (),
         service: str | None = None,
+        publisher_key: str | None = None,
     ) -> Client:
         """Open (or prepare) a client store; fails early on a corrupt state file.
 
-        ``transport`` defaults to TCP, ``locator`` to none (no DNS discovery: ``skms`` or
-        the cached host only), ``machine_name`` to this machine's host name and ``service``
-        to the SRV service named in the catalog.
+        ``publisher_key`` (``okpk1:...``, as ``openkms publisher key DIR`` prints it) pins the
+        publisher: give it in every application. Without it the store trusts the publisher
+        it was pinned to at its first ``ipk``. ``transport`` defaults to TCP, ``locator``
+        to none (no DNS discovery: ``skms`` or the cached host only), ``machine_name`` to
+        this machine's host name and ``service`` to the SRV service named in the catalog.
         """
         client = cls(
             directory,
@@ -86,6 +103,7 @@ class Client:
             machine_name=machine_name or socket.gethostname(),
             search_domains=search_domains,
             service=service,
+            publisher_key=parse_publisher_key(publisher_key) if publisher_key else None,
         )
         client.state()
         return client
@@ -94,23 +112,42 @@ class Client:
 
     def snapshot(self) -> ClientSnapshot:
         """The state and the verified trust, read once, for one operation."""
-        return ClientSnapshot.load(self.directory)
+        return ClientSnapshot.load(self.directory, self.publisher_key)
 
     def state(self) -> ClientState:
         """The persisted state."""
         return load_state(self.directory)
 
     def trust(self) -> Trust | None:
-        """The pinned publisher trust, if installed."""
-        return load_trust(self.directory)
+        """The pinned publisher trust, if installed (None also when it is another's)."""
+        return self.snapshot().trust
 
     def product(self) -> Product | None:
         """The installed product edition."""
         return self.snapshot().product
 
     def license(self) -> License:
-        """The license now, with the stored ticket verified offline."""
-        return self.snapshot().license(self._now())
+        """The license at the trusted time, with the stored ticket verified offline.
+
+        Also raises the sealed high-water mark of time when the clock has moved on, so
+        that setting the clock back later gains nothing (best effort on a read-only store).
+        """
+        snapshot = self.snapshot()
+        reading = self.observe_time(snapshot)
+        return snapshot.license(reading.trusted)
+
+    def observe_time(self, snapshot: ClientSnapshot) -> TimeReading:
+        """Read the clock against ``snapshot``'s trusted time; save and log what changed."""
+        reading = read_time(snapshot.state, self._now())
+        changed, events = record_reading(snapshot.state, reading)
+        try:
+            if events:
+                self.events.append(*events)
+            if changed:
+                self._save(snapshot.state)
+        except OpenKMSError as exc:  # a store this process may read but not write
+            log.warning("cannot record the trusted time: %s", exc)
+        return reading
 
     @property
     def events(self) -> ClientEventLog:
@@ -121,6 +158,7 @@ class Client:
         return int(self.clock())
 
     def _save(self, state: ClientState) -> None:
+        raise_trusted_time(state, self._now())  # every save carries the high-water mark
         save_state(self.directory, state)
 
     # -- keys ----------------------------------------------------------------------------
@@ -134,22 +172,42 @@ class Client:
                 fix="Install the setup key from 'openkms vendor setup-keys' (a host key on a "
                 "client is a known mistake).",
             )
+        snapshot = self.snapshot()
         if trust is not None:
-            save_trust(self.directory, trust)
-            snapshot = ClientSnapshot(load_state(self.directory), trust)
-        else:
-            snapshot = self.snapshot()
+            snapshot = self._pin(snapshot, trust)
         product = snapshot.require_trust().catalog.product_for_setup_key(key)
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
         if state.activation_id != product.activation_id:
             state.ticket = None
-            state.grace_started_at = self._now()
+        if not state.grace_started_at:
+            # The grace starts at the first key of the store; only rearm restarts it.
+            state.grace_started_at = read_time(state, self._now()).trusted
         state.setup_key = key.symbols
         state.activation_id = product.activation_id
         self._save(state)
         return product
+
+    def _pin(self, snapshot: ClientSnapshot, trust: Trust) -> ClientSnapshot:
+        """Install ``trust`` if it is the pinned publisher's and newer than the installed one."""
+        expected = pinned_key(snapshot.state, self.publisher_key)
+        if expected is not None:
+            by = "the application" if self.publisher_key is not None else "this store"
+            try:
+                trust.require_publisher(expected, by)
+            except SignatureError as exc:
+                raise SignatureError(
+                    exc.message,
+                    code=exc.code,
+                    fix="Use the trust.json of the pinned publisher. A store serves one "
+                    "publisher: for another, use another store directory (this one keeps "
+                    f"{self.directory / 'trust.json'}).",
+                ) from None
+        if snapshot.trust is None or trust.check_newer_than(snapshot.trust):
+            save_trust(self.directory, trust)
+        snapshot.state.publisher_key = trust.publisher_key_text
+        return ClientSnapshot.of(snapshot.state, trust, self.publisher_key)
 
     def uninstall_key(self) -> None:
         """``upk``: remove the key and the activation."""
@@ -167,7 +225,7 @@ class Client:
         state.rearms_used += 1
         state.cmid = new_cmid()
         state.ticket = None
-        state.grace_started_at = self._now()
+        state.grace_started_at = read_time(state, self._now()).trusted
         state.cached_host = state.cached_address = None
         self._save(state)
 
@@ -207,6 +265,7 @@ class Client:
     async def activate_async(self) -> AttemptOutcome:
         """One activation attempt: discovery, each host in turn, events, state saved."""
         snapshot = self.snapshot()
+        reading = self.observe_time(snapshot)
         attempt = ActivationAttempt(
             snapshot,
             clock=self.clock,
@@ -218,4 +277,5 @@ class Client:
         )
         outcome = await attempt.run()
         self._save(snapshot.state)
-        return dataclasses.replace(outcome, license=snapshot.license(self._now()))
+        trusted = max(reading.trusted, snapshot.state.trusted_time)
+        return dataclasses.replace(outcome, license=snapshot.license(trusted))

@@ -8,6 +8,11 @@
 
 The attempt never reads a file: the state and the verified trust come in with the snapshot,
 and the changes (ticket, intervals, cached host, last result) are made to ``state`` in place.
+
+A host's bytes never make an attempt raise: a response that cannot be decoded, or whose
+fields are out of range, is a protocol error (0xE0040002) logged as that host's 12289, and
+the next host is tried. Licence times are the trusted time (``client/timekeeping.py``),
+raised by a verified ticket's issue time and its host's time.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from openkms.client.discovery import Candidate, Locator, candidates
 from openkms.client.events import ClientEventLog
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot
+from openkms.client.timekeeping import raise_trusted_time
 from openkms.client.transport import Transport
+from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.events import client_request_event, client_response_event
-from openkms.errors import KeyFormatError, OpenKMSError
+from openkms.errors import KeyFormatError, OpenKMSError, ProtocolError
 from openkms.protocol.messages import (
     ActivationRequest,
     ActivationResponse,
@@ -67,6 +74,9 @@ class ActivationAttempt:
     def _now(self) -> int:
         return int(self.clock())
 
+    def _trusted(self) -> int:
+        return max(self._now(), self.state.trusted_time)
+
     async def run(self) -> AttemptOutcome:
         """Try the hosts in order; the outcome of the first that answers, else why none did."""
         state = self.state
@@ -94,20 +104,27 @@ class ActivationAttempt:
 
     async def _try_host(self, candidate: Candidate) -> AttemptOutcome | None:
         """Ask one host; None means 'try the next one'."""
-        before = self.snapshot.license(self._now())
+        before = self.snapshot.license(self._trusted())
         where = format_address(candidate.host, candidate.port)
+        request = self._request(before)
         try:
-            response, address = await self._exchange(candidate, self._request(before))
+            response, address = await self._exchange(candidate, request)
+        except ProtocolError as exc:  # the host answered, with bytes that are no response
+            self._log_request(ResultCode.OK, where, before)
+            self._log_response(exc.code, None)
+            self._tried(candidate, exc.code, exc.message)
+            return None
         except OpenKMSError as exc:
             self._log_request(exc.code, where, before)
             self._tried(candidate, exc.code, exc.message)
             return None
         self._log_request(ResultCode.OK, where, before)
-        if isinstance(response, ActivationResponse):
+        problem = _invalid_response(response, request)
+        if problem is None and isinstance(response, ActivationResponse):
             return self._process(response, candidate, address)
-        code, detail = ResultCode.PROTOCOL_ERROR, f"unexpected {type(response).__name__}"
-        if isinstance(response, ErrorResponse):
-            code, detail = ResultCode.from_wire(response.result), response.message
+        code, detail = ResultCode.PROTOCOL_ERROR, f"{where}: {problem}"
+        if problem is None and isinstance(response, ErrorResponse):
+            code, detail = ResultCode.from_wire(response.result), _printable(response.message)
         self._log_response(code, None)
         self._tried(candidate, code, detail)
         return None
@@ -154,7 +171,7 @@ class ActivationAttempt:
         if response.current_count < self.product.n_policy or response.ticket is None:
             result = ResultCode.COUNT_TOO_LOW
         else:
-            result = self._accept_ticket(response.ticket)
+            result = self._accept_ticket(response.ticket, response.host_time)
         self._log_response(result, response, activated=result is ResultCode.OK)
         message = result.info.message
         if result is ResultCode.COUNT_TOO_LOW:  # say how far the site is from the N-policy
@@ -164,10 +181,16 @@ class ActivationAttempt:
         self._remember_host(candidate, address, response)
         return AttemptOutcome(result, message, response.current_count, where)
 
-    def _accept_ticket(self, ticket: bytes) -> ResultCode:
-        if self.snapshot.verify(ticket, self._now()) is None:
+    def _accept_ticket(self, ticket: bytes, host_time: int) -> ResultCode:
+        verified = self.snapshot.verify(ticket, self._trusted())
+        if verified is None:
             return ResultCode.TICKET_INVALID
-        self.state.ticket = ticket
+        state = self.state
+        state.ticket = ticket
+        state.tampered = False  # a genuine host vouched for this machine again
+        # Verified times raise the trusted time (a certified host's, at most the skew ahead).
+        raise_trusted_time(state, verified.body.issued_at)
+        raise_trusted_time(state, min(host_time, self._now() + _SKEW))
         return ResultCode.OK
 
     def _remember_host(
@@ -216,6 +239,40 @@ class ActivationAttempt:
                 renewal_interval=response.renewal_interval,
             )
         self.events.append(event)
+
+
+_SKEW = settings.MAX_CLOCK_SKEW_HOURS * 3600
+_MAX_COUNT = 2**31 - 1
+_MAX_TIME = 2**40  # about the year 36812: anything later is garbage
+_MAX_TEXT = 256
+
+
+def _invalid_response(response: Message, request: ActivationRequest) -> str | None:
+    """What is wrong with a decoded response's fields (None: nothing), before any is used."""
+    if not isinstance(response, ActivationResponse | ErrorResponse):
+        return f"unexpected {type(response).__name__}"
+    if response.request_id not in (request.request_id, b""):
+        return "the response answers another request"
+    if isinstance(response, ErrorResponse):
+        return None
+    low, high = settings.INTERVAL_RANGE_MIN
+    checks = (
+        (0 <= response.current_count <= _MAX_COUNT, "current count"),
+        (low <= response.activation_interval <= high, "activation interval"),
+        (low <= response.renewal_interval <= high, "renewal interval"),
+        (0 <= response.port <= 65535, "port"),
+        (0 <= response.host_time <= _MAX_TIME, "host time"),
+        (len(response.host_id) <= _MAX_TEXT and response.host_id.isprintable(), "host ID"),
+    )
+    for ok, field in checks:
+        if not ok:
+            return f"the response's {field} is out of range"
+    return None
+
+
+def _printable(text: str) -> str:
+    """A host's message as it may be shown: printable characters only, bounded."""
+    return "".join(c if c.isprintable() else "?" for c in text[:_MAX_TEXT])
 
 
 def _no_host(tried: list[HostAttempt], dns_error: OpenKMSError | None) -> AttemptOutcome:

@@ -37,13 +37,21 @@ class ClientInfo(msgspec.Struct, kw_only=True):
     application_id: str | None = None
     rearms_remaining: int = 0
     trusted_time: int = 0
+    clock_rollback_seconds: int = 0  # the clock is this far behind the trusted time
+    state_tampered: bool = False
+    publisher_key: str | None = None
 
 
 def gather_client_info(client: Client) -> ClientInfo:
-    """Read the client's state and verify its ticket offline (each file read once)."""
+    """Read the client's state and verify its ticket offline (each file read once).
+
+    The license is evaluated at the trusted time; a clock set back is reported (and logged
+    once, by :meth:`Client.observe_time`).
+    """
     snapshot = client.snapshot()
     state = snapshot.state
-    lic = snapshot.license(int(client.clock()))
+    reading = client.observe_time(snapshot)
+    lic = snapshot.license(reading.trusted)
     product = lic.product
     trust = snapshot.trust
     publisher = trust.catalog.publisher if trust else None
@@ -69,5 +77,8 @@ def gather_client_info(client: Client) -> ClientInfo:
         activation_id=state.activation_id,
         application_id=trust.catalog.application_id if trust else None,
         rearms_remaining=settings.MAX_REARMS - state.rearms_used,
-        trusted_time=int(client.clock()),
+        trusted_time=reading.trusted,
+        clock_rollback_seconds=reading.behind,
+        state_tampered=state.tampered,
+        publisher_key=state.publisher_key,
     )

@@ -1,28 +1,45 @@
-"""The client's persisted state (``client.json``), written atomically.
+"""The client's persisted state (``client.json``), sealed and written atomically.
 
 Layout of ``--store DIR``::
 
-    client.json   key, CMID, timers, KMS host settings, the last ticket
+    client.json   key, CMID, timers, trusted time, KMS host settings, the last ticket, sealed
+    seal.key      the random per-store secret of the seal (0600; see ``client/seal.py``)
     trust.json    the publisher's trust document, pinned at the first ipk
     events.jsonl  client events 12288/12289 (bounded)
+
+``client.json`` is ``{"format": "openkms-client/2", "state": {...}, "seal": "hmac-sha256:..."}``;
+the seal covers the ``state`` object as stored (whitespace aside). A state whose seal does not
+match loads with ``tampered`` set: the license is then Notification (0xC004D301) until a
+genuine host activates the machine again, and the flag is sealed with every later save.
+
+An unsealed state of the previous format (``openkms-client/1``) is accepted once, when the
+store has no ``seal.key`` yet (the first run after an upgrade); the next save seals it. Once
+a store has a seal key, an unsealed state is a tampered one.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
 from openkms._files import atomic_write, private_directory, read_bytes
+from openkms.client.seal import SealKey
 from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.errors import StateError
 
 __all__ = ["ClientState", "load_state", "load_trust", "new_cmid", "save_state", "save_trust"]
 
-STATE_FORMAT = "openkms-client/1"
+log = logging.getLogger("openkms.client")
+
+STATE_FORMAT = "openkms-client/2"
+_UNSEALED_FORMAT = "openkms-client/1"
+_T = TypeVar("_T")
 
 
 def new_cmid() -> str:
@@ -33,7 +50,6 @@ def new_cmid() -> str:
 class ClientState(msgspec.Struct):
     """Everything a client remembers between runs."""
 
-    format: str = STATE_FORMAT
     cmid: str = msgspec.field(default_factory=new_cmid)
     setup_key: str | None = None
     activation_id: str | None = None
@@ -51,36 +67,85 @@ class ClientState(msgspec.Struct):
     last_attempt_at: int = 0
     last_result: int = 0
     last_count: int = 0
+    publisher_key: str | None = None  # okpk1:..., pinned at the first ipk
+    trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
+    clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
+    tampered: bool = False  # the seal did not match once: Notification until reactivated
+
+
+class _Probe(msgspec.Struct):
+    format: str = ""
+
+
+class _SealedFile(msgspec.Struct):
+    format: str
+    state: msgspec.Raw
+    seal: str
 
 
 def load_state(directory: Path) -> ClientState:
-    """The client state of ``directory`` (a fresh one if it has none)."""
+    """The client state of ``directory`` (a fresh one if it has none).
+
+    A state that does not match its seal (or is missing from a sealed store) comes back with
+    ``tampered`` set; a file that is not a client state at all raises StateError
+    (0xE0040004).
+    """
     path = directory / "client.json"
     if not path.exists():
-        return ClientState()
+        # A sealed store whose state was deleted: not a fresh install (no new grace).
+        return ClientState(tampered=SealKey.load(directory) is not None)
     data = read_bytes(path, "client state")
-    try:
-        state = msgspec.json.decode(data, type=ClientState)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise StateError(
-            f"{path} is corrupt: {exc}",
-            fix=f"Restore {path} from a backup, or move it aside and install the key again.",
-        ) from None
-    if state.format != STATE_FORMAT:
-        raise StateError(f"{path}: format {state.format!r}, expected {STATE_FORMAT!r}")
+    fmt = _decode(path, data, _Probe).format
+    if fmt == _UNSEALED_FORMAT:
+        state = _decode(path, data, ClientState)  # the same fields, no seal
+        if SealKey.load(directory) is not None:
+            log.warning("%s: unsealed state in a sealed store: treated as tampered", path)
+            state.tampered = True
+        else:
+            log.info("%s: unsealed state of the previous format, sealed at the next save", path)
+    elif fmt == STATE_FORMAT:
+        state = _unseal(directory, path, _decode(path, data, _SealedFile))
+    else:
+        raise StateError(f"{path}: format {fmt!r}, expected {STATE_FORMAT!r}")
     try:
         uuid.UUID(state.cmid)
     except ValueError:
-        raise StateError(
-            f"{path} is corrupt: the CMID {state.cmid!r} is not a UUID",
-            fix=f"Restore {path} from a backup, or move it aside and install the key again.",
-        ) from None
+        raise _corrupt(path, f"the CMID {state.cmid!r} is not a UUID") from None
     return state
 
 
+def _unseal(directory: Path, path: Path, sealed: _SealedFile) -> ClientState:
+    body = msgspec.json.format(bytes(sealed.state), indent=-1)
+    state = _decode(path, body, ClientState)
+    key = SealKey.load(directory)
+    if key is None or not key.matches(body, sealed.seal):
+        log.warning("%s does not match its seal: licensing data tampered", path)
+        state.tampered = True
+        state.rearms_used = max(state.rearms_used, settings.MAX_REARMS)  # none won back
+    return state
+
+
+def _decode(path: Path, data: bytes, kind: type[_T]) -> _T:
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, str(exc)) from None
+
+
+def _corrupt(path: Path, detail: str) -> StateError:
+    return StateError(
+        f"{path} is corrupt: {detail}",
+        fix=f"Restore {path} from a backup, or move it aside and install the key again.",
+    )
+
+
 def save_state(directory: Path, state: ClientState) -> None:
-    """Write ``client.json`` atomically (a crash leaves the old or the new file)."""
-    data = msgspec.json.format(msgspec.json.encode(state), indent=2) + b"\n"
+    """Seal and write ``client.json`` atomically (a crash leaves the old or the new file)."""
+    private_directory(directory)
+    body = msgspec.json.encode(state)
+    seal = SealKey.load_or_create(directory).seal(body)
+    sealed = _SealedFile(STATE_FORMAT, msgspec.Raw(body), seal)
+    data = msgspec.json.format(msgspec.json.encode(sealed), indent=2) + b"\n"
     atomic_write(directory / "client.json", data, mode=0o600)
 
 

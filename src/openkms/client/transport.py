@@ -1,4 +1,9 @@
-"""How a client reaches a host: real TCP, or an in-memory transport for unit tests."""
+"""How a client reaches a host: real TCP, or an in-memory transport for unit tests.
+
+Whatever bytes a host sends, a transport returns a message or raises an OpenKMSError:
+:func:`read_response` turns every decoding failure (a bad frame, invalid UTF-8 in a text
+field, a wrong type, an integer out of range) into a ProtocolError (0xE0040002).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,15 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
-from openkms.errors import ActivationError, network_error
+from openkms.errors import ActivationError, OpenKMSError, ProtocolError, network_error
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
 
-__all__ = ["Handler", "MemoryTransport", "TcpTransport", "Transport"]
+__all__ = ["Handler", "MemoryTransport", "TcpTransport", "Transport", "read_response"]
 
-Handler = Callable[[Message, int], Awaitable[Message]]
-"""What answers a request in memory: (request, port the request came to) -> response."""
+Handler = Callable[[Message, int], Awaitable[Message | bytes]]
+"""What answers a request in memory: (request, port the request came to) -> response, or
+the raw bytes a (hostile) host would write."""
 
 
 class Transport(abc.ABC):
@@ -53,14 +59,37 @@ async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
     while True:
         data = await reader.read(65536)
         if not data:
-            raise ActivationError(
-                f"{where} closed the connection without answering",
-                code=ResultCode.KMS_NOT_RESPONDING,
-            )
-        conn.receive_data(data)
-        message = conn.next_event()
-        if message is not NEED_DATA:
+            raise _closed(conn, where)
+        message = read_response(conn, data, where)
+        if message is not None:
             return message
+
+
+def _closed(conn: Connection, where: str) -> OpenKMSError:
+    """The error of a host that closed the connection before a whole response."""
+    if conn.buffered:
+        return ProtocolError(f"{where} closed the connection in the middle of a response")
+    return ActivationError(
+        f"{where} closed the connection without answering", code=ResultCode.KMS_NOT_RESPONDING
+    )
+
+
+def read_response(conn: Connection, data: bytes, where: str) -> Message | None:
+    """Feed a host's ``data``: its response once complete, None while more is needed.
+
+    Every failure to decode is a ProtocolError naming ``where``; nothing else is raised.
+    """
+    conn.receive_data(data)
+    try:
+        message = conn.next_event()
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc.message}", code=exc.code) from None
+    # msgspec raises UnicodeDecodeError (a ValueError) for invalid UTF-8 in a text field.
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ProtocolError(
+            f"{where} sent an undecodable response: {type(exc).__name__}: {exc}"[:300]
+        ) from None
+    return None if message is NEED_DATA else message
 
 
 class MemoryTransport(Transport):
@@ -81,7 +110,13 @@ class MemoryTransport(Transport):
                 code=ResultCode.CONNECTION_REFUSED,
             )
         response = await handler(_through_framing(request, Role.SERVER), port)
-        return _through_framing(response, Role.CLIENT), host
+        data = response if isinstance(response, bytes) else encode(response)
+        where = format_address(host, port)
+        conn = Connection(role=Role.CLIENT)
+        message = read_response(conn, data, where)
+        if message is None:
+            raise _closed(conn, where)
+        return message, host
 
 
 def _through_framing(message: Message, role: Role) -> Message:

@@ -48,6 +48,9 @@ class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host_key_max_hosts: int = settings.HOST_KEY_MAX_HOSTS
     host_key_max_activations: int = settings.HOST_KEY_MAX_ACTIVATIONS
     certificate_days: int = 730
+    # Raised by every signature (publisher sign-catalog); a client replaces its pinned
+    # catalog only with a higher one. A catalog signed before serials existed is serial 0.
+    serial: int = 0
 
     def product(self, activation_id: str) -> Product | None:
         """The product with this activation ID, or None."""

@@ -30,6 +30,7 @@ class ResultCode(enum.IntEnum):
     HARDWARE_OUT_OF_TOLERANCE = 0xC004F00F
     HOST_KEY_LIMIT_EXCEEDED = 0xC004C008
     MAX_REARMS_EXCEEDED = 0xC004D307
+    STATE_TAMPERED = 0xC004D301  # SL_REMAPPING_SP_PUB_TS_TAMPERED
     # Win32 errors as HRESULTs (0x8007...)
     DNS_NAME_DOES_NOT_EXIST = 0x8007232B
     DNS_SERVER_FAILURE = 0x8007232A
@@ -56,6 +57,10 @@ class ResultCode(enum.IntEnum):
     HOST_BUSY = 0xE0040008
     REQUEST_INVALID = 0xE0040009
     CERTIFICATE_INVALID = 0xE004000A
+    # The client's trust and state (0xE004002x)
+    PUBLISHER_MISMATCH = 0xE0040021
+    CATALOG_NOT_NEWER = 0xE0040022
+    CLOCK_ROLLBACK = 0xE0040023
 
     @classmethod
     def from_wire(cls, value: int) -> ResultCode:
@@ -157,6 +162,13 @@ _INFO: dict[ResultCode, CodeInfo] = {
     ResultCode.MAX_REARMS_EXCEEDED: CodeInfo(
         "The maximum allowed number of re-arms has been exceeded.",
         "Reinstall the product or activate it; no further rearm is possible.",
+    ),
+    ResultCode.STATE_TAMPERED: CodeInfo(
+        "The security processor reported that the trusted data store was tampered: the "
+        "client's state file does not match its seal.",
+        "Activate again against a genuine host ('ato'); the product stays in Notification "
+        "until then. Restore client.json only from a backup of this same machine.",
+        ("client",),
     ),
     ResultCode.DNS_NAME_DOES_NOT_EXIST: CodeInfo(
         "DNS name does not exist: no SRV record for the activation service was found.",
@@ -269,6 +281,25 @@ _INFO: dict[ResultCode, CodeInfo] = {
         "The host certificate does not verify or is not for this host.",
         "Install the certificate issued for this host's activation request.",
         ("host",),
+    ),
+    ResultCode.PUBLISHER_MISMATCH: CodeInfo(
+        "The trust document is signed by another publisher than the one this store or "
+        "application is pinned to.",
+        "Use the trust.json of the pinned publisher ('openkms publisher key DIR' prints its "
+        "key); to move a store to another publisher, uninstall it and remove its trust.json.",
+        ("client",),
+    ),
+    ResultCode.CATALOG_NOT_NEWER: CodeInfo(
+        "The publisher's catalog is not newer than the installed one (its serial is not higher).",
+        "Install the latest trust.json from the publisher ('openkms publisher sign-catalog' "
+        "raises the serial).",
+        ("client",),
+    ),
+    ResultCode.CLOCK_ROLLBACK: CodeInfo(
+        "The system clock is behind the client's trusted time: it was set back.",
+        "Set the clock right (NTP). Licence timers keep counting from the trusted time, so "
+        "setting the clock back gains nothing.",
+        ("clock",),
     ),
 }
 

@@ -22,6 +22,7 @@ __all__ = [
     "activation_request_event",
     "client_request_event",
     "client_response_event",
+    "clock_jump_event",
     "format_client_time",
     "make_event",
     "parse_info",
@@ -65,6 +66,10 @@ EVENT_FIELDS: dict[int, tuple[str, ...]] = {
     ),
     12293: ("hresult", "domain"),
     12294: ("domain",),
+    # OpenKMS's own client event: the clock was set back beyond the tolerance.
+    12320: ("hresult", "seconds_behind", "trusted_time", "client_time"),
+    # OpenKMS's own host event: the wall clock jumped against the monotonic clock.
+    12321: ("hresult", "seconds"),
 }
 
 EVENT_MESSAGES: dict[int, str] = {
@@ -74,6 +79,8 @@ EVENT_MESSAGES: dict[int, str] = {
     12290: "An activation request has been processed.",
     12293: "Publishing the Key Management Service (KMS) to DNS in the following domain failed.",
     12294: "Publishing the Key Management Service (KMS) to DNS in the following domain succeeded.",
+    12320: "The system clock is behind the client's trusted time: it was set back.",
+    12321: "The host's clock jumped against its monotonic clock: the count window moved.",
 }
 
 
@@ -169,6 +176,12 @@ def publish_failed_event(time: int, result: ResultCode, domain: str) -> EventRec
 def publish_succeeded_event(time: int, domain: str) -> EventRecord:
     """The 12294 event: the SRV record is published in ``domain``."""
     return EventRecord(12294, time, domain, 0, int(ResultCode.OK))
+
+
+def clock_jump_event(time: int, seconds: int) -> EventRecord:
+    """The 12321 event: the host's wall clock moved ``seconds`` against its monotonic clock."""
+    code = ResultCode.CLOCK_SKEW
+    return EventRecord(12321, time, f"{code.hex},{seconds:+d}", 0, int(code))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,6 +11,7 @@ from typing import Final
 __all__ = [
     "ACTIVATION_INTERVAL_MIN",
     "ACTIVATION_VALIDITY_DAYS",
+    "CLOCK_ROLLBACK_TOLERANCE_SECONDS",
     "COUNT_CAP_FACTOR",
     "COUNT_WINDOW_DAYS",
     "DEFAULT_PORT",
@@ -44,6 +45,9 @@ ACTIVATION_VALIDITY_DAYS: Final = 180
 INITIAL_GRACE_DAYS: Final = 30
 OUT_OF_TOLERANCE_GRACE_DAYS: Final = 30
 MAX_CLOCK_SKEW_HOURS: Final = 4
+# How far a client's clock may fall behind its trusted time (the highest time it has seen)
+# before the rollback is shown in dli and logged; timers never run on the earlier time.
+CLOCK_ROLLBACK_TOLERANCE_SECONDS: Final = 600
 MAX_REARMS: Final = 3
 HOST_KEY_MAX_HOSTS: Final = 6
 HOST_KEY_MAX_ACTIVATIONS: Final = 10

@@ -121,11 +121,16 @@ def _invalid(reason: str) -> SignatureError:
 def verify_ticket(
     data: bytes, trust: Trust, *, cmid: bytes, activation_id: str, now: int
 ) -> VerifiedTicket:
-    """Verify a ticket for this machine and product; SignatureError saying why if not."""
+    """Verify a ticket for this machine and product; SignatureError saying why if not.
+
+    ``data`` may be any bytes (a hostile host's): nothing else is ever raised. The chain is
+    anchored at ``trust.publisher_key``, so a client passes only the trust of the publisher
+    it is pinned to.
+    """
     try:
         ticket = msgspec.msgpack.decode(data, type=Ticket)
         body = msgspec.msgpack.decode(ticket.body, type=TicketBody)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError):  # ValueError: UnicodeDecodeError in a text field
         raise _invalid("it cannot be decoded") from None
     cert = verify_certificate(ticket.certificate, trust)
     proof = ticket.proof

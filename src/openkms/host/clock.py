@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from openkms.core.codes import ResultCode
+from openkms.core import events
 from openkms.core.events import EventRecord
 
 __all__ = ["CLOCK_JUMP_EVENT", "JUMP_THRESHOLD", "ClockJump", "ClockWatch", "clock_jump_event"]
@@ -22,7 +22,7 @@ log = logging.getLogger("openkms.host")
 
 JUMP_THRESHOLD: Final = 3600  # seconds
 # An OpenKMS event (Windows has none for this): Info "HRESULT,seconds" (+ forward, - back).
-CLOCK_JUMP_EVENT: Final = 12320
+CLOCK_JUMP_EVENT: Final = 12321
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,7 @@ class ClockJump:
 
 def clock_jump_event(jump: ClockJump) -> EventRecord:
     """The event a host logs for ``jump`` (a warning: the count window moved with it)."""
-    code = ResultCode.CLOCK_SKEW
-    return EventRecord(CLOCK_JUMP_EVENT, jump.at, f"{code.hex},{jump.seconds:+d}", 0, int(code))
+    return events.clock_jump_event(jump.at, jump.seconds)
 
 
 class ClockWatch:

@@ -35,7 +35,7 @@ from openkms.core.certificate import (
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.signing import fingerprint, public_bytes, sign, verify
-from openkms.core.trust import CATALOG_DOMAIN, Trust
+from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 from openkms.publisher.default_catalog import default_catalog_toml
 
@@ -92,8 +92,15 @@ class Publisher:
         return parse_catalog_toml(read_bytes(path, "catalog").decode("utf-8", "replace"), str(path))
 
     def sign_catalog(self) -> Trust:
-        """Validate and sign catalog.toml; write trust.json."""
-        body = msgspec.msgpack.encode(self.catalog())
+        """Validate and sign catalog.toml under the next serial; write trust.json.
+
+        Clients replace a pinned catalog only with a higher serial, so every signature
+        raises it (the first is 1; a trust.json signed before serials existed counts as 0).
+        """
+        path = self.directory / "trust.json"
+        previous = self.trust().catalog.serial if path.exists() else 0
+        catalog = msgspec.structs.replace(self.catalog(), serial=previous + 1)
+        body = msgspec.msgpack.encode(catalog)
         trust = Trust.create(
             public_bytes(self._root_key()), sign(self._root_key(), CATALOG_DOMAIN, body)
         )
@@ -104,6 +111,10 @@ class Publisher:
         """The signed trust document (trust.json)."""
         path = self.directory / "trust.json"
         return Trust.from_json(read_bytes(path, "trust file"), str(path))
+
+    def public_key_text(self) -> str:
+        """The publisher key as applications pin it (``okpk1:...``), from the root key."""
+        return format_publisher_key(public_bytes(self._root_key()))
 
     def setup_keys(self) -> tuple[Product, ...]:
         """The setup-key table of the signed catalog."""
