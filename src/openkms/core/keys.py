@@ -4,9 +4,17 @@ Layout (symbol indexes 0..24, each a digit in base 24 over ``ALPHABET``):
 
 * symbol 0 tells the kind: 0..11 is a *setup key* (a client's key), 12..23 a *host key*;
 * symbols 1..22 are random;
-* symbols 23..24 are a check: SHA-256 of the first 23 symbols, modulo 24**2.
+* symbols 23..24 are a check: SHA-256 of ``openkms-key:`` and the first 23 symbols, modulo
+  24**2.
 
-The check catches a mistyped key locally (0xC004F050) with probability 575/576 and
+A *MAK* (multiple activation key: a client activating with the publisher directly, no host)
+has the same length and alphabet but its check is computed under ``openkms-mak:``; its
+symbols 0..2 are a product tag (SHA-256 of ``openkms-mak-product:`` and the activation ID,
+modulo 24**3) so a client finds its product in the catalog, and symbols 3..22 are random
+(about 91 bits). A MAK is generated so that it never also passes the setup/host check: the
+kind of any key is decided by which check it passes.
+
+The check catches a mistyped key locally (0xC004F050) with probability about 574/576 and
 costs nothing to verify. Input is case-insensitive and dashes and spaces are ignored.
 """
 
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 
 from openkms.errors import KeyFormatError
 
-__all__ = ["ALPHABET", "KeyKind", "ProductKey"]
+__all__ = ["ALPHABET", "KeyKind", "ProductKey", "mak_product_tag"]
 
 ALPHABET = "BCDFGHJKMPQRTVWXY2346789"
 _BASE = len(ALPHABET)
@@ -34,12 +42,25 @@ class KeyKind(enum.Enum):
 
     SETUP = "setup"
     HOST = "host"
+    MAK = "mak"
 
 
-def _check_symbols(body: str) -> str:
-    digest = hashlib.sha256(b"openkms-key:" + body.encode("ascii")).digest()
+_KEY_DOMAIN = b"openkms-key:"
+_MAK_DOMAIN = b"openkms-mak:"
+_TAG = 3  # symbols of a MAK's product tag
+
+
+def _check_symbols(body: str, domain: bytes = _KEY_DOMAIN) -> str:
+    digest = hashlib.sha256(domain + body.encode("ascii")).digest()
     value = int.from_bytes(digest[:4], "big") % (_BASE**_CHECK)
     return ALPHABET[value // _BASE] + ALPHABET[value % _BASE]
+
+
+def mak_product_tag(activation_id: str) -> str:
+    """The three symbols a MAK for the product ``activation_id`` starts with."""
+    digest = hashlib.sha256(b"openkms-mak-product:" + activation_id.encode()).digest()
+    value = int.from_bytes(digest[:4], "big") % (_BASE**_TAG)
+    return "".join(ALPHABET[value // _BASE**i % _BASE] for i in reversed(range(_TAG)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +84,11 @@ class ProductKey:
                 f"The product key contains {''.join(bad)!r}, which never appear in a key "
                 f"(the letters used are {ALPHABET})."
             )
-        if _check_symbols(cleaned[:-_CHECK]) != cleaned[-_CHECK:]:
+        check = cleaned[-_CHECK:]
+        if check not in (
+            _check_symbols(cleaned[:-_CHECK]),
+            _check_symbols(cleaned[:-_CHECK], _MAK_DOMAIN),
+        ):
             raise KeyFormatError("The product key is mistyped: its check characters do not match.")
         return cls(cleaned)
 
@@ -71,7 +96,9 @@ class ProductKey:
     def generate(
         cls, kind: KeyKind, token_bytes: Callable[[int], bytes] = secrets.token_bytes
     ) -> ProductKey:
-        """A new random key of the given kind (``token_bytes`` injectable for tests)."""
+        """A new random setup or host key (``token_bytes`` injectable for tests)."""
+        if kind is KeyKind.MAK:
+            raise ValueError("a MAK names its product: use ProductKey.generate_mak()")
         value = int.from_bytes(token_bytes(16), "big")
         first = value % 12 + (12 if kind is KeyKind.HOST else 0)
         value //= 12
@@ -82,10 +109,35 @@ class ProductKey:
         text = "".join(body)
         return cls(text + _check_symbols(text))
 
+    @classmethod
+    def generate_mak(
+        cls, activation_id: str, token_bytes: Callable[[int], bytes] = secrets.token_bytes
+    ) -> ProductKey:
+        """A new MAK for the product ``activation_id`` (never also a valid setup/host key)."""
+        seed = token_bytes(16)
+        for attempt in range(1 << 16):  # 1 in 576 draws also passes the other check
+            value = int.from_bytes(hashlib.sha256(seed + attempt.to_bytes(4, "big")).digest())
+            body = [mak_product_tag(activation_id)]
+            for _ in range(_LENGTH - _CHECK - _TAG):
+                value, digit = divmod(value, _BASE)
+                body.append(ALPHABET[digit])
+            text = "".join(body)
+            check = _check_symbols(text, _MAK_DOMAIN)
+            if check != _check_symbols(text):
+                return cls(text + check)
+        raise AssertionError("unreachable: 65,536 draws all passed both checks")
+
     @property
     def kind(self) -> KeyKind:
-        """Setup key or host key, from the first symbol."""
+        """Setup key, host key (from the first symbol) or MAK (from its check)."""
+        if self.symbols[-_CHECK:] != _check_symbols(self.symbols[:-_CHECK]):
+            return KeyKind.MAK
         return KeyKind.HOST if _INDEX[self.symbols[0]] >= 12 else KeyKind.SETUP
+
+    @property
+    def product_tag(self) -> str:
+        """A MAK's product tag (its first three symbols); compare with mak_product_tag()."""
+        return self.symbols[:_TAG]
 
     @property
     def partial(self) -> str:
