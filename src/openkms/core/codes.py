@@ -28,7 +28,8 @@ class ResultCode(enum.IntEnum):
     NO_PRODUCT_KEY = 0xC004F014
     GRACE_EXPIRED = 0xC004F009
     HARDWARE_OUT_OF_TOLERANCE = 0xC004F00F
-    HOST_KEY_LIMIT_EXCEEDED = 0xC004C008
+    HOST_KEY_LIMIT_EXCEEDED = 0xC004C008  # also a MAK past its activations
+    KEY_BLOCKED = 0xC004C003
     MAX_REARMS_EXCEEDED = 0xC004D307
     STATE_TAMPERED = 0xC004D301  # SL_REMAPPING_SP_PUB_TS_TAMPERED
     # Win32 errors as HRESULTs (0x8007...)
@@ -156,8 +157,15 @@ _INFO: dict[ResultCode, CodeInfo] = {
         ("host",),
     ),
     ResultCode.HOST_KEY_LIMIT_EXCEEDED: CodeInfo(
-        "The host key has been used on too many hosts or activated too many times.",
-        "Contact the publisher to raise the limit or obtain another host key.",
+        "The product key has been used up: a host key on too many hosts or activated too "
+        "many times, or a MAK past its number of activations.",
+        "Contact the publisher to raise the limit or obtain another key.",
+    ),
+    ResultCode.KEY_BLOCKED: CodeInfo(
+        "The activation server determined that the product key is blocked, or that the "
+        "host's certificate was revoked by the publisher.",
+        "Obtain a new key (or, on a host, a new host key and certificate) from the publisher; "
+        "clients fail over to another host meanwhile.",
     ),
     ResultCode.MAX_REARMS_EXCEEDED: CodeInfo(
         "The maximum allowed number of re-arms has been exceeded.",
