@@ -5,15 +5,51 @@ Each group registers these with one line (``group.add_command(...)``).
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 
 import click
 
-from openkms.cli._common import echo_json
+from openkms.cli._common import echo_json, host_state
+from openkms.core.phone import InstallationId
+from openkms.host.phone import host_installation_id, install_confirmation
 from openkms.publisher import Publisher
 from openkms.publisher.phone import confirm_installation
 
-__all__ = ["publisher_confirm"]
+__all__ = ["host_atp", "host_dti", "publisher_confirm"]
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+_CID = click.argument("confirmation_id", nargs=-1, required=True)
+
+
+def _print_installation_id(iid: InstallationId, as_json: bool) -> None:
+    if as_json:
+        echo_json({"installation_id": str(iid), "kind": iid.kind.name.lower()})
+        return
+    click.echo(f"Installation ID: {iid}")
+    click.echo(
+        "Read it to the publisher (openkms publisher confirm DIR ID); install the "
+        "confirmation ID it reads back with 'atp CONFIRMATION-ID'."
+    )
+
+
+@click.command("dti")
+@_JSON
+@click.pass_context
+def host_dti(ctx: click.Context, as_json: bool) -> None:
+    """Display the installation ID for phone activation (reads only)."""
+    _print_installation_id(host_installation_id(host_state(ctx), int(time.time())), as_json)
+
+
+@click.command("atp")
+@_CID
+@click.pass_context
+def host_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
+    """Activate with the confirmation ID the publisher read back (phone activation)."""
+    cert = install_confirmation(host_state(ctx), " ".join(confirmation_id), int(time.time()))
+    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
+    click.echo(f"Confirmation ID installed: license group {cert.group}, valid until {expires}.")
 
 
 @click.command("confirm")
@@ -25,7 +61,7 @@ __all__ = ["publisher_confirm"]
     default=None,
     help="Validity granted (default: 3650 for a MAK, the catalog's certificate_days for a host).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_JSON
 def publisher_confirm(
     directory: Path, installation_id: tuple[str, ...], days: int | None, as_json: bool
 ) -> None:

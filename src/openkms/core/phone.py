@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -41,6 +42,7 @@ from openkms.errors import OpenKMSError
 
 __all__ = [
     "CONFIRMATION_DOMAIN",
+    "IID_MAX_AGE_DAYS",
     "MAX_GRANT_DAYS",
     "ConfirmationId",
     "InstallationId",
@@ -48,6 +50,7 @@ __all__ = [
     "PhoneKind",
     "PhoneStatement",
     "confirm",
+    "confirmed_installation",
     "host_reference",
     "key_reference",
     "machine_reference",
@@ -59,6 +62,7 @@ __all__ = [
 CONFIRMATION_DOMAIN = b"openkms/phone-confirmation/v1"
 STATEMENT_FORMAT = "openkms-phone/1"
 IID_VERSION = 1
+IID_MAX_AGE_DAYS = 30  # the publisher refuses older installation IDs; atp looks this far back
 MAX_GRANT_DAYS = 4095
 MAX_GROUP_RANK = 63
 _DAY_BITS = 16
@@ -162,6 +166,11 @@ class InstallationId:
         return cls.from_value(value, _BY_GROUPS[groups])
 
     @classmethod
+    def from_data_digits(cls, text: str, kind: PhoneKind) -> InstallationId:
+        """The ID whose data digits (no check digits) are ``text``, as a statement has them."""
+        return cls.from_value(_data_value(text, kind.groups, "installation ID"), kind)
+
+    @classmethod
     def from_value(cls, value: int, kind: PhoneKind) -> InstallationId:
         """The ID whose number is ``value``; PHONE_ID_MISTYPED when it does not check."""
         bits = 4 + (_TAG_BITS if kind is PhoneKind.MAK else 0) + _KEY_BITS + kind.machine_bits
@@ -187,6 +196,15 @@ class InstallationId:
 def _iid_check(body: int, bits: int) -> int:
     data = body.to_bytes((bits + 7) // 8, "big")
     return _truncated(b"openkms-iid:", data, _CHECK_BITS)
+
+
+def _data_value(text: str, groups: int, what: str) -> int:
+    if len(text) != groups * DATA_DIGITS or not (text.isascii() and text.isdigit()):
+        raise OpenKMSError(
+            f"A stored {what} is not {groups * DATA_DIGITS} digits.",
+            code=ResultCode.PHONE_ID_MISTYPED,
+        )
+    return int(text)
 
 
 def _check_grant(days: int, group_rank: int) -> None:
@@ -231,6 +249,11 @@ class ConfirmationId:
         """Parse a confirmation ID as typed; OpenKMSError naming what is wrong."""
         value, _ = parse_groups(text, "confirmation ID", (_CID_GROUPS,))
         return cls.from_value(value)
+
+    @classmethod
+    def from_data_digits(cls, text: str) -> ConfirmationId:
+        """The ID whose data digits (no check digits) are ``text``."""
+        return cls.from_value(_data_value(text, _CID_GROUPS, "confirmation ID"))
 
     @classmethod
     def from_value(cls, value: int) -> ConfirmationId:
@@ -297,3 +320,22 @@ def verify_confirmation(
     """True when ``cid`` confirms ``iid`` with ``facts``, signed by the holder of ``phone_key``."""
     message = statement_bytes(iid, cid, facts)
     return verify_short(phone_key, CONFIRMATION_DOMAIN, message, cid.signature)
+
+
+def confirmed_installation(
+    phone_key: bytes,
+    installation_on: Callable[[int], InstallationId],
+    cid: ConfirmationId,
+    facts: PhoneFacts,
+    today: int,
+) -> InstallationId | None:
+    """The installation ID this machine made on some day that ``cid`` confirms, or None.
+
+    ``installation_on(day)`` is the machine's installation ID of that day: the machine tries
+    the days an installation ID stays good for, so it need not remember which it printed.
+    """
+    for day in range(today + 1, today - IID_MAX_AGE_DAYS - 1, -1):
+        iid = installation_on(day)
+        if verify_confirmation(phone_key, iid, cid, facts):
+            return iid
+    return None

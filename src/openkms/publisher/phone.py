@@ -23,6 +23,7 @@ from openkms.core.catalog import Catalog
 from openkms.core.codes import ResultCode
 from openkms.core.keys import ProductKey
 from openkms.core.phone import (
+    IID_MAX_AGE_DAYS,
     MAX_GRANT_DAYS,
     ConfirmationId,
     InstallationId,
@@ -37,7 +38,6 @@ from openkms.errors import KeyFormatError, OpenKMSError, StateError
 from openkms.publisher.publisher import Publisher
 
 __all__ = [
-    "IID_MAX_AGE_DAYS",
     "MAK_PHONE_DAYS",
     "Confirmation",
     "IssuedKey",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 MAK_PHONE_DAYS = 3650  # a MAK activated by phone: ten years (Windows: for good)
-IID_MAX_AGE_DAYS = 30  # an installation ID older than this is refused: make a new one
 
 
 class MakEntry(msgspec.Struct):
