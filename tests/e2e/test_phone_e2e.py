@@ -16,6 +16,7 @@ from openkms.client.api import Client
 from openkms.client.transport import TcpTransport
 from openkms.host.state import HostState
 from openkms.publisher import Publisher
+from openkms.publisher.phone import issue_mak
 
 from helpers import host_process, openkms_cmd
 
@@ -66,3 +67,28 @@ def test_a_host_activated_by_phone_activates_clients(tmp_path: Path) -> None:
         assert outcome.license.licensed and outcome.license.ticket is not None
         assert outcome.license.ticket.certificate.group == "B"
     assert "Traceback" not in served.log()
+
+
+def test_a_mak_client_activated_by_phone_is_licensed_on_the_mak_channel(tmp_path: Path) -> None:
+    publisher = Publisher.init(tmp_path / "pub", "Phone Test")
+    product = publisher.trust().catalog.products[0]
+    mak = str(issue_mak(publisher, product.activation_id, 1))
+    stores = [tmp_path / "pc1", tmp_path / "pc2"]
+    for store in stores:
+        Client.open(store).install_key(mak, publisher.trust())
+    client = ("client", "--store", str(stores[0]))
+    iid = json_field("installation_id", *client, "dti")
+    assert len(iid.split()) == 7
+    bad = run("publisher", "confirm", str(publisher.directory), mistype(iid, 2), ok=False)
+    assert "group 2 is mistyped" in bad.stderr
+    cid = json_field("confirmation_id", "publisher", "confirm", str(publisher.directory), iid)
+    typo = run("slmgr", "--store", str(stores[0]), "/atp", mistype(cid, 20), ok=False)
+    assert "group 20 is mistyped" in typo.stderr
+    other = run("client", "--store", str(stores[1]), "atp", cid, ok=False)  # another machine
+    assert "0xE0040031" in other.stderr
+    assert "activated (MAK)" in run(*client, "atp", cid).stdout
+    dli = run(*client, "dli").stdout
+    assert "License Status: Licensed" in dli and "VOLUME_MAK channel" in dli
+    second = json_field("installation_id", "client", "--store", str(stores[1]), "dti")
+    used_up = run("publisher", "confirm", str(publisher.directory), second, ok=False)
+    assert "0xC004C008" in used_up.stderr  # a MAK for one machine

@@ -12,12 +12,14 @@ from pathlib import Path
 import click
 
 from openkms.cli._common import echo_json, host_state
+from openkms.client.api import Client
 from openkms.core.phone import InstallationId
+from openkms.errors import OpenKMSError
 from openkms.host.phone import host_installation_id, install_confirmation
 from openkms.publisher import Publisher
 from openkms.publisher.phone import confirm_installation
 
-__all__ = ["host_atp", "host_dti", "publisher_confirm"]
+__all__ = ["client_atp", "client_dti", "host_atp", "host_dti", "publisher_confirm"]
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 _CID = click.argument("confirmation_id", nargs=-1, required=True)
@@ -32,6 +34,35 @@ def _print_installation_id(iid: InstallationId, as_json: bool) -> None:
         "Read it to the publisher (openkms publisher confirm DIR ID); install the "
         "confirmation ID it reads back with 'atp CONFIRMATION-ID'."
     )
+
+
+def _client(ctx: click.Context) -> Client:
+    found = ctx.find_object(Client)
+    if found is None:
+        raise OpenKMSError(
+            "no store directory was given",
+            fix="Give it before the command: 'openkms client --store DIR COMMAND' (or set "
+            "OPENKMS_STORE).",
+        )
+    return found
+
+
+@click.command("dti")
+@_JSON
+@click.pass_context
+def client_dti(ctx: click.Context, as_json: bool) -> None:
+    """Display the installation ID for phone activation of a MAK (reads only)."""
+    _print_installation_id(_client(ctx).installation_id(), as_json)
+
+
+@click.command("atp")
+@_CID
+@click.pass_context
+def client_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
+    """Activate a MAK with the confirmation ID the publisher read back (phone activation)."""
+    license = _client(ctx).install_confirmation(" ".join(confirmation_id))
+    until = dt.datetime.fromtimestamp(license.ends_at or 0, dt.UTC).date()
+    click.echo(f"Confirmation ID installed: product activated (MAK) until {until}.")
 
 
 @click.command("dti")
