@@ -15,7 +15,7 @@ import msgspec
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 
-__all__ = ["DATABASE_ENV", "PeerHost", "resolve_database"]
+__all__ = ["DATABASE_ENV", "PeerHost", "refuse_shared_database", "resolve_database"]
 
 DATABASE_ENV: Final = "OPENKMS_DATABASE"
 _SCHEMES: Final = ("postgresql", "postgres")
@@ -45,3 +45,26 @@ def resolve_database(database: str | None) -> str | None:
             "host's own SQLite file.",
         )
     return dsn
+
+
+# What replaces each SQLite-only store operation on a shared database.
+_POSTGRES_WAY: Final = {
+    "backup": "Back up the shared database with pg_dump (pg_dump -Fc -d DSN -f openkms.dump) "
+    "while the hosts run, and each host's store directory (host.key, certificate.json, "
+    "trust.json, host.json) with your file backups; see docs/postgresql.md.",
+    "restore": "Restore the shared database with pg_restore into an empty database (stop "
+    "every host of the site first: pg_restore -d DSN openkms.dump); see docs/postgresql.md.",
+}
+
+
+def refuse_shared_database(database: str | None, operation: str) -> None:
+    """Raise StoreError when the store is a shared PostgreSQL database (``database``, else
+    ``$OPENKMS_DATABASE``): ``operation`` ("backup", "restore") works on the SQLite file."""
+    if resolve_database(database) is None:
+        return
+    raise StoreError(
+        f"'host {operation}' works on the host's own SQLite file, but this host's store is a "
+        "shared PostgreSQL database",
+        code=ResultCode.INVALID_ARGUMENT,
+        fix=_POSTGRES_WAY[operation],
+    )
