@@ -32,6 +32,7 @@ from pathlib import Path
 from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
+from openkms.client.phone import confirm_phone, installation_id, mak_product
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
@@ -52,6 +53,7 @@ from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.phone import InstallationId
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
@@ -175,12 +177,16 @@ class Client:
         snapshot = self.snapshot()
         if trust is not None:
             snapshot = self._pin(snapshot, trust)
-        product = snapshot.require_trust().catalog.product_for_setup_key(key)
+        catalog = snapshot.require_trust().catalog
+        is_mak = key.kind is KeyKind.MAK
+        product = mak_product(catalog, key) if is_mak else catalog.product_for_setup_key(key)
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
         if state.activation_id != product.activation_id:
             state.ticket = None
+        if state.setup_key != key.symbols:
+            state.phone_ticket = None
         if not state.grace_started_at:
             # The grace starts at the first key of the store; only rearm restarts it.
             state.grace_started_at = read_time(state, self._now()).trusted
@@ -214,7 +220,7 @@ class Client:
         state = self.state()
         state.setup_key = None
         state.activation_id = None
-        state.ticket = None
+        state.ticket = state.phone_ticket = None
         self._save(state)
 
     def rearm(self) -> None:
@@ -224,10 +230,25 @@ class Client:
             raise OpenKMSError(code=ResultCode.MAX_REARMS_EXCEEDED)
         state.rearms_used += 1
         state.cmid = new_cmid()
-        state.ticket = None
+        state.ticket = state.phone_ticket = None
         state.grace_started_at = read_time(state, self._now()).trusted
         state.cached_host = state.cached_address = None
         self._save(state)
+
+    # -- phone activation (client/phone.py) ---------------------------------------------
+
+    def installation_id(self) -> InstallationId:
+        """``dti``: the installation ID to read to the publisher (reads only; needs a MAK)."""
+        state = self.state()
+        return installation_id(state, read_time(state, self._now()).trusted)
+
+    def install_confirmation(self, text: str) -> License:
+        """``atp``: verify the confirmation ID the publisher read back and store it."""
+        snapshot = self.snapshot()
+        reading = self.observe_time(snapshot)
+        confirm_phone(snapshot.state, snapshot.require_trust(), text, reading.trusted)
+        self._save(snapshot.state)
+        return snapshot.license(reading.trusted)
 
     # -- KMS host settings ---------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class ClientState(msgspec.Struct):
     trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
     clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
     tampered: bool = False  # the seal did not match once: Notification until reactivated
+    phone_ticket: bytes | None = None  # a MAK activated by phone (client/phone.py)
 
 
 class _Probe(msgspec.Struct):
