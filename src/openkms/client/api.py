@@ -184,7 +184,7 @@ class Client:
         if not state.grace_started_at:
             # The grace starts at the first key of the store; only rearm restarts it.
             state.grace_started_at = read_time(state, self._now()).trusted
-        state.setup_key = key.symbols
+        state.setup_key, state.partial_key = key.symbols, key.partial
         state.activation_id = product.activation_id
         self._save(state)
         return product
@@ -212,9 +212,20 @@ class Client:
     def uninstall_key(self) -> None:
         """``upk``: remove the key and the activation."""
         state = self.state()
-        state.setup_key = None
+        state.setup_key = state.partial_key = None
         state.activation_id = None
         state.ticket = None
+        self._save(state)
+
+    def clear_key_text(self) -> None:
+        """``cpky``: remove the key's text from client.json; the product, the partial key
+        and the activation stay. OpenKMSError (0xC004F014) when no key is installed."""
+        state = self.state()
+        if state.activation_id is None:
+            raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+        if state.setup_key is not None:
+            state.partial_key = ProductKey(state.setup_key).partial
+        state.setup_key = None
         self._save(state)
 
     def rearm(self) -> None:

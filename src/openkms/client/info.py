@@ -58,7 +58,7 @@ def gather_client_info(client: Client) -> ClientInfo:
     return ClientInfo(
         name=product.name if product else None,
         description=f"{publisher}, VOLUME_KMSCLIENT channel" if product else None,
-        partial_product_key=state.setup_key[-5:] if state.setup_key else None,
+        partial_product_key=state.setup_key[-5:] if state.setup_key else state.partial_key,
         license_status=lic.state.label,
         license_state=int(lic.state),
         minutes_remaining=lic.minutes_remaining,

@@ -2,7 +2,8 @@
 
 Layout of ``--store DIR``::
 
-    client.json   key, CMID, timers, trusted time, KMS host settings, the last ticket, sealed
+    client.json   key (partial only after cpky), CMID, timers, trusted time, KMS host
+                  settings, the last ticket, sealed
     seal.key      the random per-store secret of the seal (0600; see ``client/seal.py``)
     trust.json    the publisher's trust document, pinned at the first ipk
     events.jsonl  client events 12288/12289 (bounded)
@@ -51,7 +52,7 @@ class ClientState(msgspec.Struct):
     """Everything a client remembers between runs."""
 
     cmid: str = msgspec.field(default_factory=new_cmid)
-    setup_key: str | None = None
+    setup_key: str | None = None  # None after cpky while the key stays installed
     activation_id: str | None = None
     grace_started_at: int = 0
     rearms_used: int = 0
@@ -71,6 +72,7 @@ class ClientState(msgspec.Struct):
     trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
     clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
     tampered: bool = False  # the seal did not match once: Notification until reactivated
+    partial_key: str | None = None  # the installed key's last five symbols (kept by cpky)
 
 
 class _Probe(msgspec.Struct):
