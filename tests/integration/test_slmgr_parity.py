@@ -12,6 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from openkms.cli.main import cli
+from openkms.client.api import Client
+from openkms.publisher import Publisher
+from openkms.publisher.phone import confirm_installation, issue_mak
 
 from helpers import Site, host_process, openkms_cmd
 
@@ -159,3 +162,30 @@ def test_cpky_on_a_client_clears_the_key_text_and_keeps_the_product(
         )
     assert "count 1 of 5" in result.stdout + result.stderr
     assert files_holding(client_dir, key, dashed) == []  # events and state after ato too
+
+
+def test_cpky_keeps_a_mak_s_phone_activation_and_its_installation_id(tmp_path: Path) -> None:
+    publisher = Publisher.init(tmp_path / "pub", "Phone Client")
+    product = publisher.trust().catalog.products[0]
+    mak = issue_mak(publisher, product.activation_id, 5)
+    client = Client.open(tmp_path / "pc")
+    client.install_key(str(mak), publisher.trust())
+    iid = str(client.installation_id())
+    client.install_confirmation(confirm_installation(publisher, iid).confirmation_id)
+    base = ["client", "--store", str(tmp_path / "pc")]
+    code, out, _ = invoke(*base, "cpky")
+    assert code == 0 and out.strip() == "Product key from registry cleared successfully."
+    assert files_holding(tmp_path / "pc", mak.symbols, str(mak)) == []
+    assert client.license().licensed  # the phone ticket still verifies
+    assert str(client.installation_id()) == iid
+    code, out, _ = invoke(*base, "dli")
+    assert "VOLUME_MAK channel" in out and f"Partial Product Key: {mak.partial}" in out
+    client.install_key(str(mak))  # the same MAK again: the phone activation stays
+    assert client.license().licensed
+
+
+def test_after_cpky_a_host_s_phone_activation_asks_for_the_key(site: Site) -> None:
+    store = str(site.host_dir)
+    assert invoke("host", "--store", store, "cpky")[0] == 0
+    code, _, err = invoke("host", "--store", store, "dti")
+    assert code == 1 and "0xC004F014" in err and "phone activation needs the whole key" in err

@@ -11,6 +11,7 @@ import click
 
 from openkms._files import read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging, store_option
+from openkms.cli.phone import client_atp, client_dti
 from openkms.client.agent import run_agent
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
@@ -249,3 +250,7 @@ def events(ctx: click.Context, fmt: str, event_ids: tuple[int, ...]) -> None:
     records = [e for e in _client(ctx).events.read() if not event_ids or e.event_id in event_ids]
     for chunk in export_events(records, fmt, "Application"):
         click.echo(chunk, nl=False)
+
+
+client.add_command(client_dti)
+client.add_command(client_atp)

@@ -21,6 +21,7 @@ from openkms.cli._common import (
 )
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
+from openkms.cli.phone import host_atp, host_dti
 from openkms.core.codes import ResultCode
 from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
@@ -249,3 +250,5 @@ host.add_command(serve)
 host.add_command(show_config)
 host.add_command(backup)
 host.add_command(restore)
+host.add_command(host_dti)
+host.add_command(host_atp)

@@ -20,7 +20,7 @@ from openkms.errors import OpenKMSError
 
 __all__ = ["main", "slmgr_command", "translate"]
 
-_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events"}
+_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events", "dti", "atp"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
 _CLIENT_ONLY = {"ato", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
@@ -35,6 +35,7 @@ On a host or a client:
   /dli            display license information; /dlv [all] detailed
   /xpr            when the activation expires
   /events         the event log (12288-12294)
+  /dti, /atp CID  phone activation (MAK client, host): installation ID, confirmation ID
 On a client:
   /ato            activate now                      /rearm    reset the grace period
   /skms HOST[:PORT], /ckms                          use (or forget) a fixed host

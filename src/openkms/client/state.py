@@ -34,7 +34,15 @@ from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.errors import StateError
 
-__all__ = ["ClientState", "load_state", "load_trust", "new_cmid", "save_state", "save_trust"]
+__all__ = [
+    "ClearedMak",
+    "ClientState",
+    "load_state",
+    "load_trust",
+    "new_cmid",
+    "save_state",
+    "save_trust",
+]
 
 log = logging.getLogger("openkms.client")
 
@@ -46,6 +54,18 @@ _T = TypeVar("_T")
 def new_cmid() -> str:
     """A new random client machine ID, as a UUID string (version 4)."""
     return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
+
+
+class ClearedMak(msgspec.Struct):
+    """What ``cpky`` keeps of an installed MAK: what verifies its phone activation.
+
+    ``phone_reference`` is the key's part of the installation ID (``dti`` shows it anyway);
+    neither it nor the key ID gives the key back.
+    """
+
+    key_id: str
+    product_tag: str
+    phone_reference: int
 
 
 class ClientState(msgspec.Struct):
@@ -72,7 +92,9 @@ class ClientState(msgspec.Struct):
     trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
     clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
     tampered: bool = False  # the seal did not match once: Notification until reactivated
+    phone_ticket: bytes | None = None  # a MAK activated by phone (client/phone.py)
     partial_key: str | None = None  # the installed key's last five symbols (kept by cpky)
+    cleared_mak: ClearedMak | None = None  # a MAK whose text cpky cleared
 
 
 class _Probe(msgspec.Struct):
