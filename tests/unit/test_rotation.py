@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "vectors"))
 
-from protocol_vectors import ACT, CMID, publisher_key
+from phone_vectors import host_fingerprint, host_product_key
+from phone_vectors import vectors as phone_vectors
+from protocol_vectors import ACT, CMID, host_key, publisher_key
 from rotation_vectors import (
     CERT_ISSUED,
     ROTATED_AT,
@@ -28,8 +30,15 @@ from rotation_vectors import (
     vectors,
 )
 
-from openkms.core.certificate import CERTIFICATE_DOMAIN, verify_certificate
+from openkms.core.certificate import (
+    CERTIFICATE_DOMAIN,
+    PHONE_CERTIFICATE_FORMAT,
+    PhoneCertificate,
+    phone_certificate_envelope,
+    verify_certificate,
+)
 from openkms.core.codes import ResultCode
+from openkms.core.phone import ConfirmationId, InstallationId
 from openkms.core.rotation import MAX_TRANSITIONS, RotationLink, make_link
 from openkms.core.signing import Envelope, public_bytes, sign
 from openkms.core.ticket import verify_ticket
@@ -256,6 +265,26 @@ def test_a_certificate_the_old_key_signed_after_the_rotation_is_refused() -> Non
 def test_a_certificate_the_new_key_signed_verifies_whenever_issued() -> None:
     envelope = _certificate(ROTATED_AT + 10, new_publisher_key())
     assert verify_certificate(envelope, rotated_trust()).issued_at == ROTATED_AT + 10
+
+
+def test_a_phone_certificate_under_the_retired_phone_key_verifies_until_the_transition() -> None:
+    iid = InstallationId.parse(phone_vectors()["host-installation-id"])
+    cid = ConfirmationId.parse(phone_vectors()["host-confirmation-id"])
+    phone = PhoneCertificate(
+        PHONE_CERTIFICATE_FORMAT,
+        iid.data_digits,
+        cid.data_digits,
+        "B",
+        public_bytes(host_key()),
+        host_fingerprint(),
+        host_product_key().key_id,
+    )
+    envelope = phone_certificate_envelope(phone)
+    confirmed_at = iid.day * 86400
+    cert = verify_certificate(envelope, rotated_trust(at=confirmed_at + 1))
+    assert cert.issued_at == confirmed_at and cert.group == "B"
+    with pytest.raises(SignatureError):  # confirmed by the old phone key after its retirement
+        verify_certificate(envelope, rotated_trust(at=confirmed_at))
 
 
 # -- hostile bytes -------------------------------------------------------------------------

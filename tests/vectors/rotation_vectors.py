@@ -59,17 +59,17 @@ def original_trust() -> Trust:
     return _signed(catalog(1, publisher_key()), publisher_key())
 
 
-def rotated_trust(successor: Ed25519PrivateKey | None = None) -> Trust:
+def rotated_trust(successor: Ed25519PrivateKey | None = None, at: int = ROTATED_AT) -> Trust:
     """Serial 2 signed by the 0x07 key, with the transition 0x02 -> 0x07 at ROTATED_AT.
 
-    ``successor`` replaces the 0x07 key (the forged and broken cases).
+    ``successor`` replaces the 0x07 key (the forged and broken cases), ``at`` the time.
     """
     new = successor or new_publisher_key()
     link = make_link(
         publisher_key(),
         new,
         sequence=1,
-        at=ROTATED_AT,
+        at=at,
         catalog_serial=2,
         previous_phone_key=_phone_key(publisher_key()),
     )
