@@ -6,7 +6,7 @@ import msgspec
 
 from openkms import __version__
 from openkms.client.api import Client
-from openkms.client.phone import installed_mak
+from openkms.client.phone import mak_reference
 from openkms.client.state import ClientState
 from openkms.core import settings
 
@@ -46,7 +46,7 @@ class ClientInfo(msgspec.Struct, kw_only=True):
 
 def _channel(state: ClientState) -> str:
     """VOLUME_MAK for a MAK, VOLUME_KMSCLIENT for a setup key (as Windows names them)."""
-    return "VOLUME_MAK" if installed_mak(state) else "VOLUME_KMSCLIENT"
+    return "VOLUME_MAK" if mak_reference(state) else "VOLUME_KMSCLIENT"
 
 
 def gather_client_info(client: Client) -> ClientInfo:
@@ -65,7 +65,7 @@ def gather_client_info(client: Client) -> ClientInfo:
     return ClientInfo(
         name=product.name if product else None,
         description=f"{publisher}, {_channel(state)} channel" if product else None,
-        partial_product_key=state.setup_key[-5:] if state.setup_key else None,
+        partial_product_key=state.setup_key[-5:] if state.setup_key else state.partial_key,
         license_status=lic.state.label,
         license_state=int(lic.state),
         minutes_remaining=lic.minutes_remaining,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from openkms.client.state import ClientState
+from openkms.client.state import ClearedMak, ClientState
 from openkms.core.catalog import Catalog, Product
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
@@ -40,10 +40,12 @@ __all__ = [
     "PHONE_TICKET_FORMAT",
     "PhoneTicket",
     "VerifiedPhoneTicket",
+    "clear_mak",
     "confirm_phone",
     "installation_id",
     "installed_mak",
     "mak_product",
+    "mak_reference",
     "verify_phone_ticket",
 ]
 
@@ -91,7 +93,7 @@ def mak_product(catalog: Catalog, key: ProductKey) -> Product:
 
 
 def installed_mak(state: ClientState) -> ProductKey | None:
-    """The MAK installed in ``state``, if the installed key is one."""
+    """The MAK installed in ``state``, if the installed key is one (and not cleared)."""
     try:
         key = ProductKey.parse(state.setup_key or "")
     except KeyFormatError:
@@ -99,21 +101,34 @@ def installed_mak(state: ClientState) -> ProductKey | None:
     return key if key.kind is KeyKind.MAK else None
 
 
-def _mak(state: ClientState) -> ProductKey:
+def clear_mak(key: ProductKey) -> ClearedMak:
+    """What ``cpky`` keeps of the MAK ``key``: enough to verify its phone activation."""
+    return ClearedMak(key.key_id, key.product_tag, key_reference(key))
+
+
+def mak_reference(state: ClientState) -> ClearedMak | None:
+    """The installed MAK's key ID, product tag and phone reference (also after ``cpky``)."""
     key = installed_mak(state)
-    if key is None:
+    if key is not None:
+        return clear_mak(key)
+    return state.cleared_mak if state.setup_key is None else None
+
+
+def _mak(state: ClientState) -> ClearedMak:
+    mak = mak_reference(state)
+    if mak is None:
         raise OpenKMSError(
             "Phone activation needs a MAK installed (a KMS client activates with its host).",
             code=ResultCode.NO_PRODUCT_KEY,
             fix="Install the MAK with 'client ipk MAK', then run 'client dti'.",
         )
-    return key
+    return mak
 
 
-def _installation_on(key: ProductKey, cmid: str, day: int) -> InstallationId:
-    tag = product_tag_number(key.product_tag)
+def _installation_on(mak: ClearedMak, cmid: str, day: int) -> InstallationId:
+    tag = product_tag_number(mak.product_tag)
     machine = machine_reference(uuid.UUID(cmid).bytes)
-    return InstallationId(PhoneKind.MAK, tag, key_reference(key), machine, day)
+    return InstallationId(PhoneKind.MAK, tag, mak.phone_reference, machine, day)
 
 
 def installation_id(state: ClientState, now: int) -> InstallationId:
@@ -121,7 +136,7 @@ def installation_id(state: ClientState, now: int) -> InstallationId:
     return _installation_on(_mak(state), state.cmid, now // 86400)
 
 
-def _facts(state: ClientState, trust: Trust, key: ProductKey) -> PhoneFacts:
+def _facts(state: ClientState, trust: Trust, key: ClearedMak) -> PhoneFacts:
     if state.activation_id is None:
         raise StateError(code=ResultCode.NO_PRODUCT_KEY)
     return PhoneFacts(trust.catalog.application_id, key.key_id, activation_id=state.activation_id)
