@@ -10,10 +10,16 @@ from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json
 from openkms.core.keys import ProductKey
 from openkms.publisher import Publisher
+from openkms.publisher.records import DATABASE_ENV
 
 __all__ = ["publisher", "vendor"]
 
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+_DATABASE = click.option(
+    "--database",
+    envvar=DATABASE_ENV,
+    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+)
 
 
 @click.group(cls=OpenKMSGroup)
@@ -27,9 +33,10 @@ def publisher() -> None:
 @publisher.command()
 @_DIR
 @click.option("--name", default="Acme Analytics", show_default=True, help="Publisher name.")
-def init(directory: Path, name: str) -> None:
-    """Create a publisher: root key (0600), catalog.toml and trust.json."""
-    created = Publisher.init(directory, name)
+@_DATABASE
+def init(directory: Path, name: str, database: str | None) -> None:
+    """Create a publisher: root key (0600), catalog.toml, trust.json and the records."""
+    created = Publisher.init(directory, name, database=database)
     click.echo(f"Publisher {name!r} created in {directory}")
     click.echo(f"  root key   {directory / 'root.key'} (keep it offline)")
     click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
@@ -48,9 +55,10 @@ def key(directory: Path) -> None:
 
 @publisher.command("sign-catalog")
 @_DIR
-def sign_catalog(directory: Path) -> None:
+@_DATABASE
+def sign_catalog(directory: Path, database: str | None) -> None:
     """Validate catalog.toml and sign it into trust.json."""
-    trust = Publisher(directory).sign_catalog()
+    trust = Publisher(directory, database=database).sign_catalog()
     click.echo(
         f"Catalog signed: {len(trust.catalog.products)} products -> {directory / 'trust.json'}"
     )
@@ -90,9 +98,10 @@ def _key(symbols: str) -> str:
 @publisher.command("issue-host-key")
 @_DIR
 @click.option("--group", required=True, help="License group of the key (e.g. desktop, A, B, C).")
-def issue_host_key(directory: Path, group: str) -> None:
+@_DATABASE
+def issue_host_key(directory: Path, group: str, database: str | None) -> None:
     """Print a new host key for a license group, and record it."""
-    click.echo(str(Publisher(directory).issue_host_key(group)))
+    click.echo(str(Publisher(directory, database=database).issue_host_key(group)))
 
 
 @publisher.command("activate-host")
@@ -100,9 +109,13 @@ def issue_host_key(directory: Path, group: str) -> None:
 @click.argument("request", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--days", type=click.IntRange(1, 36500), default=None, help="Certificate validity.")
-def activate_host(directory: Path, request: Path, output: Path, days: int | None) -> None:
+@_DATABASE
+def activate_host(
+    directory: Path, request: Path, output: Path, days: int | None, database: str | None
+) -> None:
     """Offline host activation: verify REQUEST, enforce key limits, write a certificate."""
-    data = Publisher(directory).activate_host(read_bytes(request, "activation request"), days)
+    publisher = Publisher(directory, database=database)
+    data = publisher.activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
 

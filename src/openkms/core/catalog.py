@@ -37,8 +37,13 @@ class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return f"{self.product}, {self.edition}"
 
 
-class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Everything a publisher declares about its products."""
+class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Everything a publisher declares about its products.
+
+    Fields at their defaults are not encoded (``omit_defaults``): a catalog without a
+    ``publisher_url`` encodes as it did before the field existed, so older clients, whose
+    decoders forbid unknown fields, still read it.
+    """
 
     publisher: str
     application_id: str
@@ -51,6 +56,10 @@ class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Raised by every signature (publisher sign-catalog); a client replaces its pinned
     # catalog only with a higher one. A catalog signed before serials existed is serial 0.
     serial: int = 0
+    # The publisher's activation service (``[publisher] url``), where hosts activate online
+    # and MAK clients activate; empty: none (offline files only). A catalog signed before
+    # the field existed decodes with it empty, and its signed bytes are kept as they are.
+    publisher_url: str = ""
 
     def product(self, activation_id: str) -> Product | None:
         """The product with this activation ID, or None."""
@@ -105,6 +114,7 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     service = str(publisher.get("service", settings.SRV_SERVICE))
     if not re.fullmatch(r"_[A-Za-z0-9-]+\._(tcp|udp)", service):
         raise CatalogError(f"{source}: line {line}: service {service!r} is not like _name._tcp")
+    url = _publisher_url(publisher, source, line)
     groups = _groups(raw, text, source)
     products = tuple(
         _product(entry, index, groups, text, source)
@@ -126,7 +136,24 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
             policy.get("host_key_max_activations", settings.HOST_KEY_MAX_ACTIVATIONS)
         ),
         certificate_days=int(policy.get("certificate_days", 730)),
+        publisher_url=url,
     )
+
+
+def _publisher_url(publisher: dict[str, Any], source: str, line: int) -> str:
+    """``[publisher] url``: an http(s) URL without spaces, or empty."""
+    value = publisher.get("url", "")
+    if not isinstance(value, str):
+        raise CatalogError(f"{source}: line {line}: url must be a string")
+    url = value.strip().rstrip("/")
+    if url and (
+        not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url, re.ASCII) or len(url) > 200
+    ):
+        raise CatalogError(
+            f"{source}: line {line}: url {url[:80]!r} is not an http:// or https:// URL "
+            "(no query, at most 200 characters)"
+        )
+    return url
 
 
 def _tables(raw: dict[str, Any], name: str, text: str, source: str) -> list[dict[str, Any]]:
