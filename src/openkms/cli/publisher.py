@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 import click
+import msgspec
 
+from openkms._address import parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging
 from openkms.core.keys import ProductKey
+from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
+from openkms.publisher._http import DEFAULT_PORT, ServiceConfig
 from openkms.publisher.records import DATABASE_ENV
+from openkms.publisher.service import serve as serve_service
 
 __all__ = ["publisher", "vendor"]
 
@@ -118,6 +125,64 @@ def activate_host(
     data = publisher.activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
+
+
+@publisher.command()
+@_DIR
+@click.option(
+    "--listen",
+    default=f"127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    help="ADDR:PORT to listen on (port 0: any free port).",
+)
+@_DATABASE
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--trusted-proxy",
+    multiple=True,
+    help="A reverse proxy's address whose X-Forwarded-For is believed (repeatable).",
+)
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
+def serve(
+    directory: Path,
+    listen: str,
+    database: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    trusted_proxy: tuple[str, ...],
+    ready_file: Path | None,
+    log_level: str,
+) -> None:
+    """Run the activation service (online host activation, MAK) until Ctrl-C."""
+    if (tls_cert is None) != (tls_key is None):
+        raise OpenKMSError(
+            "--tls-cert and --tls-key go together", fix="Give both, or neither (plain HTTP)."
+        )
+    setup_logging(log_level)
+    config = ServiceConfig(
+        directory=directory,
+        listen=parse_address(listen, DEFAULT_PORT),
+        database=database,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        trusted_proxies=trusted_proxy,
+    )
+
+    def ready(urls: list[str]) -> None:
+        click.echo(f"Publisher service listening on {', '.join(urls)}")
+        if ready_file is not None:
+            atomic_write(ready_file, msgspec.json.encode({"urls": urls}) + b"\n")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_service(config, stop, ready)
+
+    asyncio.run(main())
 
 
 vendor = OpenKMSGroup(
