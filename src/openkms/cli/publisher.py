@@ -16,7 +16,9 @@ from openkms.core.keys import ProductKey
 from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
 from openkms.publisher._http import DEFAULT_PORT, ServiceConfig
+from openkms.publisher.publisher import MAX_MAK_ACTIVATIONS
 from openkms.publisher.records import DATABASE_ENV
+from openkms.publisher.report import report_text
 from openkms.publisher.service import serve as serve_service
 
 __all__ = ["publisher", "vendor"]
@@ -125,6 +127,83 @@ def activate_host(
     data = publisher.activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
+
+
+@publisher.command("issue-mak")
+@_DIR
+@click.option("--product", required=True, help="Activation ID, 'Product, Edition' or edition.")
+@click.option(
+    "--activations",
+    required=True,
+    type=click.IntRange(1, MAX_MAK_ACTIVATIONS),
+    help="How many machines the MAK may activate.",
+)
+@_DATABASE
+def issue_mak(directory: Path, product: str, activations: int, database: str | None) -> None:
+    """Print a new MAK for a product (N machines activate with the publisher), and record it."""
+    key, found = Publisher(directory, database=database).issue_mak(product, activations)
+    click.echo(str(key))
+    click.echo(f"MAK for {found.name}, {activations} activations.", err=True)
+
+
+@publisher.command("block-key")
+@_DIR
+@click.argument("key")
+@_DATABASE
+def block_key(directory: Path, key: str, database: str | None) -> None:
+    """Block a host key or MAK: the service refuses it from now on (0xC004C003)."""
+    blocked = Publisher(directory, database=database).block_key(key)
+    click.echo(f"Blocked {blocked.kind.value} key {blocked.key}.")
+
+
+@publisher.command("list-keys")
+@_DIR
+@_DATABASE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_keys(directory: Path, database: str | None, as_json: bool) -> None:
+    """Every key issued: kind, group or product, activations allowed and used, blocked."""
+    publisher = Publisher(directory, database=database)
+    usage = publisher.usage()
+    if as_json:
+        echo_json([u.key for u in usage])
+        return
+    click.echo(report_text(usage, publisher.trust().catalog, machines=False))
+
+
+@publisher.command()
+@_DIR
+@_DATABASE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def report(directory: Path, database: str | None, as_json: bool) -> None:
+    """Keys, activations used and left, and the hosts and machines that used them."""
+    publisher = Publisher(directory, database=database)
+    usage = publisher.usage()
+    if as_json:
+        echo_json(
+            [{"key": u.key, "used": u.used, "left": u.left, "machines": u.machines} for u in usage]
+        )
+        return
+    click.echo(report_text(usage, publisher.trust().catalog, machines=True))
+
+
+@publisher.command("add-product")
+@_DIR
+@click.option("--name", "product", required=True, help="Product name (e.g. 'Acme Studio').")
+@click.option("--edition", required=True, help="Edition (e.g. 'Team').")
+@click.option("--group", required=True, help="License group of the edition.")
+@click.option(
+    "--n-policy", required=True, type=click.IntRange(1, 1000), help="Activation threshold."
+)
+@_DATABASE
+def add_product(
+    directory: Path, product: str, edition: str, group: str, n_policy: int, database: str | None
+) -> None:
+    """Add an edition (new activation ID and setup key) to catalog.toml, and re-sign."""
+    added = Publisher(directory, database=database).add_product(product, edition, group, n_policy)
+    click.echo(f"Added {added.name} (group {added.group}, N = {added.n_policy})")
+    click.echo(f"  activation ID  {added.activation_id}")
+    click.echo(f"  setup key      {_key(added.setup_key)}")
+    click.echo(f"Catalog signed -> {directory / 'trust.json'} (give it to hosts and clients)")
 
 
 @publisher.command()

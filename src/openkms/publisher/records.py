@@ -181,7 +181,11 @@ def claim_error(claim: Claim) -> OpenKMSError:
             fix="Check the key; a host key activates a host, a MAK a client.",
         )
     if claim.outcome is ClaimOutcome.BLOCKED:
-        return OpenKMSError("The publisher has blocked this product key.", code=_BLOCKED)
+        return OpenKMSError(
+            "The publisher has blocked this product key.",
+            code=_BLOCKED,
+            fix="Obtain a new key from the publisher; this one will not activate again.",
+        )
     if claim.outcome is ClaimOutcome.MACHINE_LIMIT:
         return OpenKMSError(
             f"this host was already activated {key.per_machine_limit} times with this key "
