@@ -10,7 +10,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from openkms.core.certificate import CERTIFICATE_DOMAIN, HostCertificate, verify_certificate
+from openkms.core.certificate import (
+    CERTIFICATE_DOMAIN,
+    CERTIFICATE_FORMAT,
+    CertificateFile,
+    HostCertificate,
+    verify_certificate,
+)
 from openkms.core.keys import ProductKey
 from openkms.core.publisher_api import (
     MAK_REQUEST_FORMAT,
@@ -77,7 +83,8 @@ def test_a_mak_for_another_product_or_a_setup_key_is_refused(site: Site) -> None
     setup = ProductKey(site.product("Web").setup_key)
     with pytest.raises(KeyFormatError, match="not a MAK"):
         _activate(site, _request(setup, site.product("Web").activation_id))
-    assert site.publisher.usage()[-1].used == 0
+    (usage,) = [u for u in site.publisher.usage() if u.key.key == str(key)]
+    assert usage.used == 0
 
 
 def test_a_host_ticket_still_needs_its_count(site: Site) -> None:
@@ -118,6 +125,10 @@ def test_a_host_never_installs_the_mak_service_certificate(site: Site, tmp_path:
     assert again.certificate == signer.certificate  # kept while half its life is left
     later = site.publisher.mak_signer(int(time.time()) + 400 * 86400)
     assert later.certificate.serial != signer.certificate.serial  # renewed
+    trust = site.publisher.trust()
+    as_file = CertificateFile(CERTIFICATE_FORMAT, signer.envelope, trust.to_json())
+    with pytest.raises(SignatureError, match="not a host certificate"):
+        site.host_state.install_certificate(msgspec.json.encode(as_file), int(time.time()))
 
 
 def test_a_used_up_mak_is_refused_with_0xc004c008(site: Site) -> None:
