@@ -115,7 +115,8 @@ def test_a_host_key_is_confirmed_in_its_group_within_its_limits(publisher: Publi
     with pytest.raises(OpenKMSError) as info:
         confirm_installation(publisher, str(one_more))
     assert info.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
-    assert len(publisher.host_keys()[key.key_id].activations) == catalog.host_key_max_hosts
+    usage = {u.key.key_id: u for u in publisher.usage()}
+    assert usage[key.key_id].used == catalog.host_key_max_hosts
 
 
 def test_a_mak_reference_in_a_host_installation_id_is_not_found(publisher: Publisher) -> None:

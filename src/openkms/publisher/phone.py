@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import msgspec
 
 from openkms._files import atomic_write, read_bytes
-from openkms.core.catalog import Catalog
 from openkms.core.codes import ResultCode
-from openkms.core.keys import ProductKey
+from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.phone import (
     IID_MAX_AGE_DAYS,
     MAX_GRANT_DAYS,
@@ -36,6 +35,7 @@ from openkms.core.phone import (
 from openkms.core.shortsig import PhoneSigningKey
 from openkms.errors import KeyFormatError, OpenKMSError, StateError
 from openkms.publisher.publisher import Publisher
+from openkms.publisher.records import ClaimRequest, claim_error
 
 __all__ = [
     "MAK_PHONE_DAYS",
@@ -120,8 +120,11 @@ def issue_mak(publisher: Publisher, activation_id: str, activations: int) -> Pro
 
 def issued_keys(publisher: Publisher) -> Iterator[IssuedKey]:
     """Every key this publisher issued (the one place phone activation reads key records)."""
-    for entry in publisher.host_keys().values():
-        yield IssuedKey(ProductKey.parse(entry.key), PhoneKind.HOST, group=entry.group)
+    with publisher.records(readonly=True) as db:
+        recorded = db.run(db.records.keys())
+    for entry in recorded:
+        if entry.kind is KeyKind.HOST:
+            yield IssuedKey(ProductKey.parse(entry.key), PhoneKind.HOST, group=entry.group)
     for mak in _mak_ledger(publisher).maks.values():
         yield IssuedKey(ProductKey.parse(mak.key), PhoneKind.MAK, mak=mak)
 
@@ -171,13 +174,15 @@ def _record_mak(publisher: Publisher, issued: IssuedKey, machine: str) -> None:
     _save_mak_ledger(publisher, ledger)
 
 
-def _record_host(publisher: Publisher, issued: IssuedKey, host: str, catalog: Catalog) -> None:
-    """Enforce the host key's limits (as activate-host does) and count this host."""
-    ledger = publisher._ledger()  # the host-key ledger, until the records DB
-    entry = ledger.host_keys[issued.key.key_id]
-    Publisher._enforce_limits(entry, host, catalog)
-    entry.activations[host] = entry.activations.get(host, 0) + 1
-    publisher._save_ledger(ledger)
+def _record_host(publisher: Publisher, issued: IssuedKey, host: str) -> None:
+    """Claim the host key in the records (its limits, as online activation) for this host."""
+    request = ClaimRequest(
+        issued.key.key_id, KeyKind.HOST, host, "by phone", int(publisher._clock()), publisher.actor
+    )
+    with publisher.records() as db:
+        claim = db.run(db.records.claim(request))
+    if not claim.outcome.granted:
+        raise claim_error(claim)
 
 
 def confirm_installation(publisher: Publisher, text: str, days: int | None = None) -> Confirmation:
@@ -202,7 +207,7 @@ def confirm_installation(publisher: Publisher, text: str, days: int | None = Non
         granted = min(days or catalog.certificate_days, MAX_GRANT_DAYS)
         facts = PhoneFacts(catalog.application_id, issued.key.key_id, group=issued.group)
         rank, product = catalog.group_rank(issued.group), issued.group
-    phone = PhoneSigningKey.derive(publisher._root_key().private_bytes_raw())
+    phone = PhoneSigningKey.derive(publisher.root_key().private_bytes_raw())
     if phone.public_key != catalog.phone_key:
         raise StateError(
             "trust.json carries no phone key of this root key: clients could not verify a "
@@ -214,7 +219,7 @@ def confirm_installation(publisher: Publisher, text: str, days: int | None = Non
     if issued.kind is PhoneKind.MAK:
         _record_mak(publisher, issued, machine)
     else:
-        _record_host(publisher, issued, machine, catalog)
+        _record_host(publisher, issued, machine)
     return _confirmation(iid, cid, issued, product)
 
 
