@@ -158,6 +158,10 @@ class Publisher:
 
     # -- records -------------------------------------------------------------------------
 
+    def now(self) -> int:
+        """The publisher's clock (injected for tests), in whole seconds."""
+        return int(self._clock())
+
     def records(self, *, readonly: bool = False) -> BlockingRecords:
         """The records (``with publisher.records() as db: db.run(db.records.keys())``)."""
         return BlockingRecords(
