@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from openkms.client.events import ClientEventLog
 from openkms.client.publisher_http import DEFAULT_TIMEOUT, PublisherService
 from openkms.client.records import AttemptOutcome, HostAttempt
-from openkms.client.snapshot import ClientSnapshot
 from openkms.client.timekeeping import raise_trusted_time
 from openkms.core.catalog import Catalog, Product
 from openkms.core.codes import ResultCode
@@ -36,6 +36,9 @@ from openkms.core.publisher_api import (
 )
 from openkms.errors import KeyFormatError, OpenKMSError, ProtocolError
 
+if TYPE_CHECKING:
+    from openkms.client.snapshot import ClientSnapshot
+
 __all__ = ["MAK_CHANNEL", "MakActivation", "installed_mak", "product_for_mak"]
 
 MAK_CHANNEL = "VOLUME_MAK"
@@ -43,10 +46,11 @@ _OFFLINE_FIX = "activate by phone when the publisher offers it"
 
 
 def installed_mak(setup_key: str | None) -> ProductKey | None:
-    """The installed key when it is a MAK, else None."""
-    if setup_key is None:
+    """The installed key when it is a MAK, else None (also for a mangled key)."""
+    try:
+        key = ProductKey.parse(setup_key or "")
+    except KeyFormatError:
         return None
-    key = ProductKey(setup_key)
     return key if key.kind is KeyKind.MAK else None
 
 
@@ -58,7 +62,8 @@ def product_for_mak(catalog: Catalog, key: ProductKey) -> Product:
             "This MAK is not for a product of the publisher's catalog."
             if not found
             else "This MAK's product tag matches several products of the catalog.",
-            fix="Check the MAK with the publisher, and that trust.json is the latest.",
+            fix="Install the MAK the publisher issued for this product, with the publisher's "
+            "current trust.json.",
         )
     return found[0]
 
