@@ -40,10 +40,11 @@ class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Everything a publisher declares about its products.
 
-    Fields at their defaults are not encoded (``omit_defaults``): a catalog without a
-    ``phone_key`` or ``publisher_url`` encodes as it did before those fields existed, so
-    older clients, whose decoders forbid unknown fields, still read it (one that carries
-    either is refused by them: see docs/upgrading.md).
+    Fields at their defaults are not encoded (``omit_defaults``), and a decoder takes a
+    missing field as its default: a catalog without a ``phone_key`` or ``publisher_url`` is
+    still read by older hosts and clients, whose decoders forbid unknown fields; one that
+    carries either is refused by them (docs/upgrading.md). A trust file keeps the signed
+    bytes as they are, so one signed before the fields existed still verifies.
     """
 
     publisher: str
