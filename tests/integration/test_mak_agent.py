@@ -85,3 +85,17 @@ def test_a_mak_with_a_service_renews_with_the_publisher_not_a_host(
     assert not outcome.activated
     assert [attempt.source for attempt in outcome.tried] == ["publisher"]
     assert outcome.host == url
+
+
+def test_a_mak_cleared_with_cpky_renews_with_nothing_even_with_a_service(
+    publisher: Publisher, tmp_path: Path
+) -> None:
+    client = mak_client(publisher, tmp_path / "pc", "http://127.0.0.1:1")
+    cid = confirm_installation(publisher, str(client.installation_id())).confirmation_id
+    client.install_confirmation(cid)
+    client.clear_key_text()
+    before = client.events.read()
+    outcome = once(client)
+    assert outcome.activated and outcome.license is not None and outcome.license.licensed
+    assert client.events.read() == before
+    assert gather_client_info(client).channel == "VOLUME_MAK"

@@ -146,9 +146,9 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
 
 def test_refusals_carry_the_activation_codes(publisher: Publisher, tmp_path: Path) -> None:
     request = _host_request(publisher, tmp_path / "h")
-    key = HostState(tmp_path / "h").host_key()
-    assert key is not None
-    publisher.block_key(str(key))
+    installed = HostState(tmp_path / "h").host_key()
+    assert installed is not None and installed.key is not None
+    publisher.block_key(str(installed.key))
 
     async def check(client: TestClient[web.Request, web.Application], ctx: ServiceContext) -> None:
         response = await client.post(HOST_ACTIVATIONS_PATH, data=request)

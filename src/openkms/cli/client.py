@@ -17,6 +17,7 @@ from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
 from openkms.client.transport import TcpTransport
 from openkms.core import settings
+from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
 from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError, OpenKMSError
@@ -102,6 +103,14 @@ def upk(ctx: click.Context) -> None:
     """Uninstall the product key."""
     _client(ctx).uninstall_key()
     click.echo("Uninstalled product key successfully.")
+
+
+@client.command()
+@click.pass_context
+def cpky(ctx: click.Context) -> None:
+    """Clear the product key's text from the store (the partial key stays)."""
+    _client(ctx).clear_key_text()
+    click.echo(CLEARED_MESSAGE)
 
 
 def _report(outcome: AttemptOutcome) -> None:

@@ -23,6 +23,7 @@ from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
 from openkms.cli.phone import host_atp, host_dti
 from openkms.core.codes import ResultCode
+from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
@@ -147,6 +148,15 @@ def upk(ctx: click.Context) -> None:
     if host_state(ctx).uninstall_key() is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
     click.echo("Uninstalled product key successfully.")
+
+
+@host.command()
+@click.pass_context
+def cpky(ctx: click.Context) -> None:
+    """Clear the host key's text from the store (its ID and partial key stay)."""
+    if host_state(ctx).clear_key_text() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    click.echo(CLEARED_MESSAGE)
 
 
 @host.command()

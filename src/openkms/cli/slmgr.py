@@ -20,7 +20,7 @@ from openkms.errors import OpenKMSError
 
 __all__ = ["main", "slmgr_command", "translate"]
 
-_BOTH = {"dli", "dlv", "ipk", "upk", "xpr", "events", "ato", "dti", "atp"}
+_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events", "ato", "dti", "atp"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
 _CLIENT_ONLY = {"skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
@@ -31,6 +31,7 @@ slmgr [--store DIR] /OPTION [ARGS]    (the store: --store or OPENKMS_STORE)
 On a host or a client:
   /ipk KEY        install a product key (a host key makes a host, a setup key a client)
   /upk            uninstall the product key
+  /cpky           clear the product key's text from the store (the partial key stays)
   /dli            display license information; /dlv [all] detailed
   /xpr            when the activation expires
   /events         the event log (12288-12294)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.mak import installed_mak
+from openkms.client.phone import mak_reference
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
@@ -67,7 +68,7 @@ _PHONE_ONLY_FIX = (
 
 
 def phone_only_outcome(client: Client) -> AttemptOutcome | None:
-    """For a MAK client with no publisher service to renew with: the license, no attempt.
+    """For a MAK client with nothing to renew with (no service, or cpky): the license only.
 
     None for every other client (a KMS client, a MAK client that knows the service, a store
     that cannot be read: the attempt reports those).
@@ -77,14 +78,15 @@ def phone_only_outcome(client: Client) -> AttemptOutcome | None:
     except OpenKMSError:
         return None
     trust = snapshot.trust
-    if installed_mak(snapshot.state.setup_key) is None or trust is None:
+    if mak_reference(snapshot.state) is None or trust is None:
         return None
-    if client.publisher_url or trust.catalog.publisher_url:
-        return None
+    service = client.publisher_url or trust.catalog.publisher_url
+    if service and installed_mak(snapshot.state.setup_key) is not None:
+        return None  # renews online (a MAK cleared with cpky cannot: its text is gone)
     license = client.license()
     if license.licensed and license.ends_at is not None:
         until = dt.datetime.fromtimestamp(license.ends_at, dt.UTC).date()
-        message = f"MAK activated by phone until {until}; no publisher service to renew with"
+        message = f"MAK licensed until {until}; nothing to renew with (activated by phone)"
         return AttemptOutcome(ResultCode.OK, message, license=license)
     return AttemptOutcome(
         ResultCode.INVALID_ARGUMENT,

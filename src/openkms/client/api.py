@@ -32,8 +32,8 @@ from pathlib import Path
 from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
-from openkms.client.mak import MakActivation, installed_mak, product_for_mak
-from openkms.client.phone import confirm_phone, installation_id
+from openkms.client.mak import MakActivation, product_for_mak
+from openkms.client.phone import clear_mak, confirm_phone, installation_id, mak_reference
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
@@ -191,14 +191,18 @@ class Client:
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
-        if state.activation_id != product.activation_id or state.setup_key != key.symbols:
+        installed = mak_reference(state)
+        if state.activation_id != product.activation_id or (installed is not None) != (
+            key.kind is KeyKind.MAK
+        ):
             state.ticket = None  # another product, or another channel (setup key / MAK)
-        if state.setup_key != key.symbols:
-            state.phone_ticket = None
+        if state.setup_key != key.symbols and (installed is None or installed.key_id != key.key_id):
+            state.phone_ticket = None  # another key (the same one again after cpky: kept)
         if not state.grace_started_at:
             # The grace starts at the first key of the store; only rearm restarts it.
             state.grace_started_at = read_time(state, self._now()).trusted
-        state.setup_key = key.symbols
+        state.setup_key, state.partial_key = key.symbols, key.partial
+        state.cleared_mak = None
         state.activation_id = product.activation_id
         self._save(state)
         return product
@@ -226,9 +230,22 @@ class Client:
     def uninstall_key(self) -> None:
         """``upk``: remove the key and the activation."""
         state = self.state()
-        state.setup_key = None
+        state.setup_key = state.partial_key = state.cleared_mak = None
         state.activation_id = None
         state.ticket = state.phone_ticket = None
+        self._save(state)
+
+    def clear_key_text(self) -> None:
+        """``cpky``: remove the key's text from client.json; the product, the partial key
+        and the activation stay. OpenKMSError (0xC004F014) when no key is installed."""
+        state = self.state()
+        if state.activation_id is None:
+            raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+        if state.setup_key is not None:
+            key = ProductKey(state.setup_key)
+            state.partial_key = key.partial
+            state.cleared_mak = clear_mak(key) if key.kind is KeyKind.MAK else None
+        state.setup_key = None
         self._save(state)
 
     def rearm(self) -> None:
@@ -298,7 +315,7 @@ class Client:
         """
         snapshot = self.snapshot()
         reading = self.observe_time(snapshot)
-        if installed_mak(snapshot.state.setup_key) is not None:
+        if mak_reference(snapshot.state) is not None:  # a MAK (also after cpky): no host
             mak = MakActivation(
                 snapshot,
                 clock=self.clock,

@@ -6,7 +6,8 @@ import msgspec
 
 from openkms import __version__
 from openkms.client.api import Client
-from openkms.client.mak import MAK_CHANNEL, installed_mak
+from openkms.client.mak import MAK_CHANNEL
+from openkms.client.phone import mak_reference
 from openkms.core import settings
 
 __all__ = ["ClientInfo", "gather_client_info"]
@@ -57,12 +58,12 @@ def gather_client_info(client: Client) -> ClientInfo:
     product = lic.product
     trust = snapshot.trust
     publisher = trust.catalog.publisher if trust else None
-    channel = MAK_CHANNEL if installed_mak(state.setup_key) else "VOLUME_KMSCLIENT"
+    channel = MAK_CHANNEL if mak_reference(state) else "VOLUME_KMSCLIENT"  # also after cpky
     return ClientInfo(
         channel=channel,
         name=product.name if product else None,
         description=f"{publisher}, {channel} channel" if product else None,
-        partial_product_key=state.setup_key[-5:] if state.setup_key else None,
+        partial_product_key=state.setup_key[-5:] if state.setup_key else state.partial_key,
         license_status=lic.state.label,
         license_state=int(lic.state),
         minutes_remaining=lic.minutes_remaining,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import msgspec
 
 from openkms.client.mak import installed_mak
-from openkms.client.state import ClientState
+from openkms.client.state import ClearedMak, ClientState
 from openkms.core.codes import ResultCode
 from openkms.core.keys import ProductKey
 from openkms.core.phone import (
@@ -40,8 +40,10 @@ __all__ = [
     "PHONE_TICKET_FORMAT",
     "PhoneTicket",
     "VerifiedPhoneTicket",
+    "clear_mak",
     "confirm_phone",
     "installation_id",
+    "mak_reference",
     "verify_phone_ticket",
 ]
 
@@ -74,21 +76,34 @@ class VerifiedPhoneTicket:
         return (self.installation_id.day + self.confirmation_id.days) * 86400
 
 
-def _mak(state: ClientState) -> ProductKey:
+def clear_mak(key: ProductKey) -> ClearedMak:
+    """What ``cpky`` keeps of the MAK ``key``: enough to verify its phone activation."""
+    return ClearedMak(key.key_id, key.product_tag, key_reference(key))
+
+
+def mak_reference(state: ClientState) -> ClearedMak | None:
+    """The installed MAK's key ID, product tag and phone reference (also after ``cpky``)."""
     key = installed_mak(state.setup_key)
-    if key is None:
+    if key is not None:
+        return clear_mak(key)
+    return state.cleared_mak if state.setup_key is None else None
+
+
+def _mak(state: ClientState) -> ClearedMak:
+    mak = mak_reference(state)
+    if mak is None:
         raise OpenKMSError(
             "Phone activation needs a MAK installed (a KMS client activates with its host).",
             code=ResultCode.NO_PRODUCT_KEY,
             fix="Install the MAK with 'client ipk MAK', then run 'client dti'.",
         )
-    return key
+    return mak
 
 
-def _installation_on(key: ProductKey, cmid: str, day: int) -> InstallationId:
-    tag = product_tag_number(key.product_tag)
+def _installation_on(mak: ClearedMak, cmid: str, day: int) -> InstallationId:
+    tag = product_tag_number(mak.product_tag)
     machine = machine_reference(uuid.UUID(cmid).bytes)
-    return InstallationId(PhoneKind.MAK, tag, key_reference(key), machine, day)
+    return InstallationId(PhoneKind.MAK, tag, mak.phone_reference, machine, day)
 
 
 def installation_id(state: ClientState, now: int) -> InstallationId:
@@ -96,7 +111,7 @@ def installation_id(state: ClientState, now: int) -> InstallationId:
     return _installation_on(_mak(state), state.cmid, now // 86400)
 
 
-def _facts(state: ClientState, trust: Trust, key: ProductKey) -> PhoneFacts:
+def _facts(state: ClientState, trust: Trust, key: ClearedMak) -> PhoneFacts:
     if state.activation_id is None:
         raise StateError(code=ResultCode.NO_PRODUCT_KEY)
     return PhoneFacts(trust.catalog.application_id, key.key_id, activation_id=state.activation_id)

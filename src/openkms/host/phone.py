@@ -41,7 +41,7 @@ def _host_key(state: HostState) -> ProductKey:
     key = state.host_key()
     if key is None:
         raise KeyFormatError(code=ResultCode.NO_PRODUCT_KEY)
-    return key
+    return key.require_text("phone activation", "openkms host --store DIR ipk HOST-KEY")
 
 
 def _installation_on(state: HostState, key: ProductKey, day: int) -> InstallationId:
