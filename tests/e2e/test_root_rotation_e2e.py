@@ -71,7 +71,9 @@ def test_a_rotation_reaches_a_serving_host_and_a_client_pinned_to_the_old_key(
     old_trust = tmp_path / "trust-old.json"
     old_trust.write_bytes((site.publisher.directory / "trust.json").read_bytes())
     old_key = run("publisher", "key", pub).stdout.strip()
-    host_key = next(iter(site.publisher.host_keys().values())).key
+    installed = site.host_state.host_key()
+    assert installed is not None and installed.key is not None
+    host_key = installed.key
     host = ("host", "--store", str(site.host_dir))
     client = ("client", "--store", str(tmp_path / "pc"))
     setup = site.product("Standard").setup_key
