@@ -23,6 +23,7 @@ from openkms.errors import StateError
 __all__ = [
     "DomainStatus",
     "HostActivation",
+    "HostClock",
     "HostInfo",
     "HostSnapshot",
     "PublishStatus",
@@ -109,6 +110,15 @@ def missing_identity(directory: Path) -> StateError:
     )
 
 
+class HostClock(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``dli`` shows of the host's clock: its last jump (event 12321, ``seconds`` + forward,
+    - back) and the clients dated in the future, which are not counted."""
+
+    last_jump_at: int | None = None
+    last_jump_seconds: int | None = None
+    future_clients: int = 0
+
+
 class HostInfo(msgspec.Struct, kw_only=True):
     """A host's licensing information, as ``slmgr /dlv`` shows it on a KMS host."""
 
@@ -138,3 +148,4 @@ class HostInfo(msgspec.Struct, kw_only=True):
     # The addresses a serving host listens on (``port`` is then the first one's); empty when
     # no host serves the store, and ``port`` is the one set with ``sprt``.
     listening: list[str] = msgspec.field(default_factory=list)
+    clock: HostClock = msgspec.field(default_factory=HostClock)

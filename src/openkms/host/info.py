@@ -7,6 +7,7 @@ from typing import Protocol
 
 from openkms.core.host import HostInfo, HostSnapshot
 from openkms.core.license import LicenseState
+from openkms.host.clock import ClockReader, read_host_clock
 from openkms.store.base import Counters
 
 # HostInfo lives in core/ (the admin server serves it without the host); it stays
@@ -14,8 +15,8 @@ from openkms.store.base import Counters
 __all__ = ["CountReader", "HostInfo", "gather_host_info"]
 
 
-class CountReader(Protocol):
-    """The two store reads ``gather_host_info`` makes (any store, or a read-only reader)."""
+class CountReader(ClockReader, Protocol):
+    """The store reads ``gather_host_info`` makes (any store, or a read-only reader)."""
 
     async def current_count(self, application_id: str, now: int) -> int:
         """The current count of ``application_id`` at ``now``."""
@@ -64,6 +65,7 @@ async def gather_host_info(
         trusted_time=now,
         dns_status=snapshot.dns_status,
         listening=list(listening),
+        clock=await read_host_clock(store, app_id, now),
     )
 
 
