@@ -15,7 +15,8 @@ Each operation reads ``client.json`` and verifies ``trust.json`` once
 ``publisher_key`` pins the publisher (``openkms publisher key DIR`` prints it): a trust
 document, catalog, certificate or ticket chained to any other key never licenses. Timers run
 on the trusted time (:mod:`openkms.client.timekeeping`) and the state is sealed
-(:mod:`openkms.client.seal`).
+(:mod:`openkms.client.seal`). ``read_only=True`` (the doctor, support bundles,
+``client --read-only``) evaluates the licence without ever writing in the directory.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
-from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
 
@@ -73,6 +74,7 @@ class Client:
     search_domains: tuple[str, ...] = ()
     service: str | None = None  # the SRV service; None: the catalog's
     publisher_key: bytes | None = None  # the pinned publisher; None: the store's own pin
+    read_only: bool = False  # never write in the directory (nor log a client event)
 
     @classmethod
     def open(
@@ -86,6 +88,7 @@ class Client:
         search_domains: tuple[str, ...] = (),
         service: str | None = None,
         publisher_key: str | None = None,
+        read_only: bool = False,
     ) -> Client:
         """Open (or prepare) a client store; fails early on a corrupt state file.
 
@@ -94,6 +97,8 @@ class Client:
         it was pinned to at its first ``ipk``. ``transport`` defaults to TCP, ``locator``
         to none (no DNS discovery: ``skms`` or the cached host only), ``machine_name`` to
         this machine's host name and ``service`` to the SRV service named in the catalog.
+        ``read_only`` opens the store only to read: the licence is evaluated at the trusted
+        time without recording it, and every operation that would write raises StateError.
         """
         client = cls(
             directory,
@@ -104,8 +109,9 @@ class Client:
             search_domains=search_domains,
             service=service,
             publisher_key=parse_publisher_key(publisher_key) if publisher_key else None,
+            read_only=read_only,
         )
-        client.state()
+        load_state(directory, quiet=True)  # fail early; the operations warn of tampering
         return client
 
     # -- reading -------------------------------------------------------------------------
@@ -137,8 +143,11 @@ class Client:
         return snapshot.license(reading.trusted)
 
     def observe_time(self, snapshot: ClientSnapshot) -> TimeReading:
-        """Read the clock against ``snapshot``'s trusted time; save and log what changed."""
+        """Read the clock against ``snapshot``'s trusted time; save and log what changed
+        (only read when the client is read-only)."""
         reading = read_time(snapshot.state, self._now())
+        if self.read_only:
+            return reading
         changed, events = record_reading(snapshot.state, reading)
         try:
             if events:
@@ -157,7 +166,16 @@ class Client:
     def _now(self) -> int:
         return int(self.clock())
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StateError(
+                f"the client store {self.directory} is open only to read",
+                code=ResultCode.ACCESS_DENIED,
+                fix="Run the command without --read-only (Client.open(read_only=False)).",
+            )
+
     def _save(self, state: ClientState) -> None:
+        self._writable()
         raise_trusted_time(state, self._now())  # every save carries the high-water mark
         save_state(self.directory, state)
 
@@ -165,6 +183,7 @@ class Client:
 
     def install_key(self, text: str, trust: Trust | None = None) -> Product:
         """``ipk``: install a setup key (pins ``trust`` the first time)."""
+        self._writable()
         key = ProductKey.parse(text)
         if key.kind is KeyKind.HOST:
             raise KeyFormatError(
@@ -264,6 +283,7 @@ class Client:
 
     async def activate_async(self) -> AttemptOutcome:
         """One activation attempt: discovery, each host in turn, events, state saved."""
+        self._writable()
         snapshot = self.snapshot()
         reading = self.observe_time(snapshot)
         attempt = ActivationAttempt(
