@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from doctor.hostclock import AHEAD, serve_clock_set_back
 from doctor.sitetools import doctor_json, one
@@ -75,3 +77,10 @@ def test_an_unreadable_jump_event_is_skipped_not_a_traceback() -> None:
     asyncio.run(store.log_event(EventRecord(12321, NOW, "0xC004F06C,\udcff")))
     clock = asyncio.run(read_host_clock(store, "app", NOW))
     assert (clock.last_jump_at, clock.future_clients) == (None, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_any_info_of_a_jump_event_reads_as_a_jump_or_nothing(info: str) -> None:
+    jump = jump_of(EventRecord(12321, NOW, info))
+    assert jump is None or (jump.at == NOW and isinstance(jump.seconds, int))
