@@ -26,6 +26,7 @@ __all__ = [
     "HostClock",
     "HostInfo",
     "HostSnapshot",
+    "PeerHostInfo",
     "PublishStatus",
     "missing_identity",
 ]
@@ -110,6 +111,16 @@ def missing_identity(directory: Path) -> StateError:
     )
 
 
+class PeerHostInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A host sharing this host's database, as ``dli`` and the dashboard show it."""
+
+    host_id: str
+    first_request: int  # epoch seconds (UTC) of its first and last recorded request
+    last_request: int
+    this_host: bool
+    listening: list[str] = msgspec.field(default_factory=list)  # known for this host only
+
+
 class HostClock(msgspec.Struct, frozen=True, kw_only=True):
     """What ``dli`` shows of the host's clock: its last jump (event 12321, ``seconds`` + forward,
     - back) and the clients dated in the future, which are not counted."""
@@ -148,4 +159,6 @@ class HostInfo(msgspec.Struct, kw_only=True):
     # The addresses a serving host listens on (``port`` is then the first one's); empty when
     # no host serves the store, and ``port`` is the one set with ``sprt``.
     listening: list[str] = msgspec.field(default_factory=list)
+    # The hosts sharing a PostgreSQL store (this one included); empty for a store of its own.
+    peers: list[PeerHostInfo] = msgspec.field(default_factory=list)
     clock: HostClock = msgspec.field(default_factory=HostClock)
