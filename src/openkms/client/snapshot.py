@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from openkms.client.phone import verify_phone_ticket
 from openkms.client.records import License
 from openkms.client.state import ClientState, load_state, load_trust
 from openkms.core.catalog import Product
@@ -105,10 +106,15 @@ class ClientSnapshot:
         if reason is not None and (product is not None or self.foreign is not None):
             return License(LicenseState.NOTIFICATION, None, 0, reason, product, None)
         verified = self.verify(self.state.ticket, now)
+        phone = verify_phone_ticket(self.state, self.trust)
+        ends = [verified.body.valid_until] if verified else []
+        if phone is not None:  # a MAK activated by phone: licensed until its grant ends
+            ends.append(phone.valid_until)
+        valid_until = max(ends, default=None)
         status = evaluate(
             key_installed=product is not None,
             grace_started_at=self.state.grace_started_at,
-            valid_until=verified.body.valid_until if verified else None,
+            valid_until=valid_until,
             now=now,
         )
         return License(
