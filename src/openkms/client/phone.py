@@ -188,6 +188,11 @@ def verify_phone_ticket(state: ClientState, trust: Trust | None) -> VerifiedPhon
         return None
     if ticket.format != PHONE_TICKET_FORMAT or iid != _installation_on(key, state.cmid, iid.day):
         return None
-    if not verify_confirmation(trust.catalog.phone_key, iid, cid, facts):
+    if not any(  # the current phone key, or a retired root key's for an older grant
+        root.phone_key
+        and root.honours(iid.day * 86400)
+        and verify_confirmation(root.phone_key, iid, cid, facts)
+        for root in trust.root_keys
+    ):
         return None
     return VerifiedPhoneTicket(iid, cid)

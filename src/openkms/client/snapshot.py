@@ -40,6 +40,23 @@ def pinned_key(state: ClientState, application_key: bytes | None) -> bytes | Non
         return b""  # a mangled pin matches no key (and the seal says the state was edited)
 
 
+def _chains_to_pins(trust: Trust, state: ClientState, application_key: bytes | None) -> bool:
+    """True when ``trust`` chains to the pin (root key rotation: the chain starts there).
+
+    With an application pin, the store's own pin (the newest key it accepted) must be in
+    the chain too, so a trust.json put back from before a rotation does not license.
+    """
+    expected = pinned_key(state, application_key)
+    if expected is not None and not trust.descends_from(expected):
+        return False
+    if application_key is None or state.publisher_key is None:
+        return True
+    try:
+        return trust.descends_from(parse_publisher_key(state.publisher_key))
+    except OpenKMSError:
+        return True  # a mangled store pin: the seal reports the edited state
+
+
 @dataclass(frozen=True, slots=True)
 class ClientSnapshot:
     """The client's state (changed in place by an operation, then saved) and its trust.
@@ -64,8 +81,7 @@ class ClientSnapshot:
         cls, state: ClientState, trust: Trust | None, application_key: bytes | None
     ) -> ClientSnapshot:
         """A snapshot of ``state`` and ``trust``, the trust kept only if the pin allows it."""
-        expected = pinned_key(state, application_key)
-        if trust is not None and expected is not None and trust.publisher_key != expected:
+        if trust is not None and not _chains_to_pins(trust, state, application_key):
             return cls(state, None, trust, application_key)
         if trust is not None and state.publisher_key is None:
             # A store pinned before the pin was recorded: it adopts its trust (saved later).

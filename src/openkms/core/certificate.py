@@ -66,13 +66,8 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
     )
     if not envelope.signature:
         cert = _verify_phone_form(envelope.body, trust, error)
-    elif not verify(trust.publisher_key, CERTIFICATE_DOMAIN, envelope):
-        raise error
     else:
-        try:
-            cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
-        except (msgspec.DecodeError, ValueError):
-            raise error from None
+        cert = _verify_signed_form(envelope, trust, error)
     if (
         cert.application_id != trust.catalog.application_id
         or cert.group not in trust.catalog.groups
@@ -82,6 +77,21 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
             code=ResultCode.CERTIFICATE_INVALID,
         )
     return cert
+
+
+def _verify_signed_form(envelope: Envelope, trust: Trust, error: SignatureError) -> HostCertificate:
+    # The current root key, else a retired one (root key rotation) for a certificate it
+    # signed before its transition.
+    for root in trust.root_keys:
+        if not verify(root.public_key, CERTIFICATE_DOMAIN, envelope):
+            continue
+        try:
+            cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
+        except (msgspec.DecodeError, ValueError):
+            raise error from None
+        if root.honours(cert.issued_at):
+            return cert
+    raise error
 
 
 PHONE_CERTIFICATE_FORMAT = "openkms-phone-certificate/1"
@@ -120,7 +130,12 @@ def _verify_phone_form(body: bytes, trust: Trust, error: SignatureError) -> Host
     if (
         phone.format != PHONE_CERTIFICATE_FORMAT
         or iid.machine != host_reference(phone.host_public_key, phone.host_fingerprint)
-        or not verify_confirmation(catalog.phone_key, iid, cid, facts)
+        or not any(
+            root.phone_key
+            and root.honours(iid.day * 86400)
+            and verify_confirmation(root.phone_key, iid, cid, facts)
+            for root in trust.root_keys
+        )
     ):
         raise error
     return HostCertificate(
