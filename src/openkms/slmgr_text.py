@@ -57,6 +57,7 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         "",
         "Key Management Service is enabled on this machine",
         f"    Current count: {info.current_count}",
+        *_clock_lines(info),
         f"    Listening on Port: {info.port}",
         *_listening_lines(info),
         f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
@@ -98,6 +99,23 @@ def _listening_lines(info: HostInfo) -> list[str]:
     if len(info.listening) == 1:
         return []
     return [f"    Listening on: {', '.join(info.listening)}"]
+
+
+def _clock_lines(info: HostInfo) -> list[str]:
+    """The host's last clock jump (12321) and its clients dated in the future, if any."""
+    clock, lines = info.clock, []
+    if clock.future_clients:
+        lines.append(
+            f"    Clients dated in the future (not counted): {clock.future_clients} "
+            "(last seen while the host's clock was ahead; each counts again at its next request)"
+        )
+    if clock.last_jump_at is not None and clock.last_jump_seconds is not None:
+        seconds = clock.last_jump_seconds
+        lines.append(
+            f"    Last clock jump: {seconds:+d} seconds ({seconds / 86400:+.1f} days) "
+            f"at {_when(clock.last_jump_at)} (event 12321)"
+        )
+    return lines
 
 
 def _dns_status_lines(info: HostInfo) -> list[str]:

@@ -15,7 +15,8 @@ Each operation reads ``client.json`` and verifies ``trust.json`` once
 ``publisher_key`` pins the publisher (``openkms publisher key DIR`` prints it): a trust
 document, catalog, certificate or ticket chained to any other key never licenses. Timers run
 on the trusted time (:mod:`openkms.client.timekeeping`) and the state is sealed
-(:mod:`openkms.client.seal`).
+(:mod:`openkms.client.seal`). ``read_only=True`` (the doctor, support bundles,
+``client --read-only``) evaluates the licence without ever writing in the directory.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.phone import InstallationId
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
-from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
 
@@ -77,6 +78,7 @@ class Client:
     service: str | None = None  # the SRV service; None: the catalog's
     publisher_key: bytes | None = None  # the pinned publisher; None: the store's own pin
     publisher_url: str | None = None  # the MAK service; None: the catalog's
+    read_only: bool = False  # never write in the directory (nor log a client event)
 
     @classmethod
     def open(
@@ -91,6 +93,7 @@ class Client:
         service: str | None = None,
         publisher_key: str | None = None,
         publisher_url: str | None = None,
+        read_only: bool = False,
     ) -> Client:
         """Open (or prepare) a client store; fails early on a corrupt state file.
 
@@ -101,6 +104,8 @@ class Client:
         this machine's host name and ``service`` to the SRV service named in the catalog.
         ``publisher_url`` is the publisher's service a MAK activates with (default: the
         catalog's).
+        ``read_only`` opens the store only to read: the licence is evaluated at the trusted
+        time without recording it, and every operation that would write raises StateError.
         """
         client = cls(
             directory,
@@ -112,8 +117,9 @@ class Client:
             service=service,
             publisher_key=parse_publisher_key(publisher_key) if publisher_key else None,
             publisher_url=publisher_url,
+            read_only=read_only,
         )
-        client.state()
+        load_state(directory, quiet=True)  # fail early; the operations warn of tampering
         return client
 
     # -- reading -------------------------------------------------------------------------
@@ -145,8 +151,11 @@ class Client:
         return snapshot.license(reading.trusted)
 
     def observe_time(self, snapshot: ClientSnapshot) -> TimeReading:
-        """Read the clock against ``snapshot``'s trusted time; save and log what changed."""
+        """Read the clock against ``snapshot``'s trusted time; save and log what changed
+        (only read when the client is read-only)."""
         reading = read_time(snapshot.state, self._now())
+        if self.read_only:
+            return reading
         changed, events = record_reading(snapshot.state, reading)
         try:
             if events:
@@ -165,7 +174,16 @@ class Client:
     def _now(self) -> int:
         return int(self.clock())
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StateError(
+                f"the client store {self.directory} is open only to read",
+                code=ResultCode.ACCESS_DENIED,
+                fix="Run the command without --read-only (Client.open(read_only=False)).",
+            )
+
     def _save(self, state: ClientState) -> None:
+        self._writable()
         raise_trusted_time(state, self._now())  # every save carries the high-water mark
         save_state(self.directory, state)
 
@@ -173,6 +191,7 @@ class Client:
 
     def install_key(self, text: str, trust: Trust | None = None) -> Product:
         """``ipk``: install a setup key or a MAK (pins ``trust`` the first time)."""
+        self._writable()
         key = ProductKey.parse(text)
         if key.kind is KeyKind.HOST:
             raise KeyFormatError(
@@ -313,6 +332,7 @@ class Client:
 
         With a MAK installed: one request to the publisher's service instead (no host).
         """
+        self._writable()
         snapshot = self.snapshot()
         reading = self.observe_time(snapshot)
         if mak_reference(snapshot.state) is not None:  # a MAK (also after cpky): no host

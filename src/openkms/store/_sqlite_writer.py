@@ -19,6 +19,7 @@ from typing import Final
 
 import msgspec
 
+from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
@@ -86,27 +87,34 @@ ADD_COUNTERS: Final = (
     "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (host_id, license_status) "
     "DO UPDATE SET total = total + excluded.total, failed = failed + excluded.failed"
 )
+# A stored row takes the request's values when the request is at least as recent, or when
+# the row is dated in the future beyond the tolerance of the request's time (the host's clock
+# was ahead): ``openkms.core.counting.seen_again``. The tolerance is an integer constant.
+_TAKES_REQUEST: Final = (
+    "(excluded.last_seen >= last_seen OR "
+    f"last_seen > excluded.last_seen + {int(settings.COUNT_FUTURE_TOLERANCE_SECONDS)})"
+)
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
-UPSERT_CLIENT: Final = """
+UPSERT_CLIENT: Final = f"""
 INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL)
 ON CONFLICT (application_id, cmid) DO UPDATE SET
-    activation_id = iif(excluded.last_seen >= last_seen, excluded.activation_id, activation_id),
-    machine_name = iif(excluded.last_seen >= last_seen, excluded.machine_name, machine_name),
-    license_status = iif(excluded.last_seen >= last_seen, excluded.license_status, license_status),
-    n_policy = iif(excluded.last_seen >= last_seen, excluded.n_policy, n_policy),
+    activation_id = iif({_TAKES_REQUEST}, excluded.activation_id, activation_id),
+    machine_name = iif({_TAKES_REQUEST}, excluded.machine_name, machine_name),
+    license_status = iif({_TAKES_REQUEST}, excluded.license_status, license_status),
+    n_policy = iif({_TAKES_REQUEST}, excluded.n_policy, n_policy),
     first_seen = min(first_seen, excluded.first_seen),
-    last_seen = max(last_seen, excluded.last_seen),
+    last_seen = iif({_TAKES_REQUEST}, excluded.last_seen, last_seen),
     requests = requests + 1
-"""
+"""  # noqa: S608 (the only interpolation is an integer constant)
 # The client of a request that earned a ticket (after its upsert, in the same batch).
 SET_ACTIVATED: Final = (
     "UPDATE clients SET last_activated = max(ifnull(last_activated, ?1), ?1) "
     "WHERE application_id = ?2 AND cmid = ?3"
 )
-UPSERT_N_POLICY: Final = (
-    "INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy) "
-    "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
-)
+UPSERT_N_POLICY: Final = f"""
+INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy)
+DO UPDATE SET last_seen = iif({_TAKES_REQUEST}, excluded.last_seen, last_seen)
+"""  # noqa: S608 (the only interpolation is an integer constant)
 
 
 class RecordBatch:
@@ -117,11 +125,13 @@ class RecordBatch:
     rule's two queries are answered from what this transaction already knows whenever that
     is exact (no other writer can change the tables while it holds the write lock):
 
-    * an N-policy already upserted in this batch at the same or a later time needs no upsert;
+    * an N-policy already upserted in this batch at the same time needs no upsert;
     * the cap (``cap_factor`` x the largest recent N-policy) only changes when an N-policy
       row does, so it is queried once per application and horizon;
-    * within one horizon, clients' ``last_seen`` only grows, so a count that reached the cap
-      stays at the cap.
+    * within one horizon, a count that reached the cap stays at the cap: a client's
+      ``last_seen`` only grows, or moves back from the future to a request's time ``t``,
+      which can only take it out of the windows of horizons later than ``t`` (those are
+      forgotten then).
 
     Call ``flush()`` before any other statement runs on the connection, and make a new batch
     for every transaction.
@@ -187,24 +197,26 @@ class RecordBatch:
             (app, request.cmid, request.activation_id, request.machine_name, t, t,
              request.license_status, request.n_policy),
         )  # fmt: skip
+        if any(horizon > t for _, horizon, _ in self._full):
+            self._full = {full for full in self._full if full[1] <= t}
         key = (app, request.n_policy)
-        if self._n_seen.get(key, t - 1) < t:
+        if self._n_seen.get(key) != t:
             conn.execute(UPSERT_N_POLICY, (app, request.n_policy, t))
             self._n_seen[key] = t
             self._caps.clear()
             self._full.clear()
 
     def _count(self, conn: sqlite3.Connection, application_id: str, now: int) -> int:
-        horizon = self._policy.horizon(now)
+        horizon, ceiling = self._policy.horizon(now), self._policy.ceiling(now)
         cap = self._caps.get((application_id, horizon))
         if cap is None:
-            cap = self._policy.cap_factor * largest_n_policy(conn, application_id, horizon)
-            self._caps[(application_id, horizon)] = cap
+            largest = largest_n_policy(conn, application_id, horizon, ceiling)
+            cap = self._caps[(application_id, horizon)] = self._policy.cap_factor * largest
         if cap <= 0:
             return 0
         if (application_id, horizon, cap) in self._full:
             return cap
-        count = recent_clients(conn, application_id, horizon, cap)
+        count = recent_clients(conn, application_id, horizon, ceiling, cap)
         if count >= cap:
             self._full.add((application_id, horizon, cap))
         return count
