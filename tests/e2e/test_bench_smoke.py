@@ -43,3 +43,10 @@ def test_bench_host_prefill_compares_a_full_store_with_an_empty_one(tmp_path: Pa
         [sys.executable, "-c", reuse], capture_output=True, text=True, timeout=60, check=True
     )
     assert "built" not in again.stdout and again.stdout.startswith(str(cache))
+    # bench_admin.py times the admin calls on a copy of the same cached store.
+    out = run_bench(
+        "bench_admin.py", "--prefilled", "--clients", "300", "--events", "300",
+        "--cache-dir", str(cache), "--repeat", "2", "--pairs", "0",
+    )  # fmt: skip
+    assert "built the prefilled store" not in out
+    assert "/api/clients?q=pc-0999" in out and "slowest p95" in out
