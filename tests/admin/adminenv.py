@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -60,8 +60,10 @@ class AdminEnv:
 
 
 @contextlib.asynccontextmanager
-async def admin_env(site: Site, config: AdminConfig | None = None) -> AsyncIterator[AdminEnv]:
-    """Start the host on loopback port 0, and its admin app in a test server."""
+async def admin_env(
+    site: Site, config: AdminConfig | None = None, clock: Callable[[], float] = time.time
+) -> AsyncIterator[AdminEnv]:
+    """Start the host on loopback port 0, and its admin app (on ``clock``) in a test server."""
     app = HostApp(
         HostConfig(store_dir=site.host_dir, listen=(("127.0.0.1", 0),)), state=site.host_state
     )
@@ -70,7 +72,7 @@ async def admin_env(site: Site, config: AdminConfig | None = None) -> AsyncItera
         assert app.service is not None
         metrics = HostMetrics()
         app.service.on_request = metrics.observe_request
-        context = AdminContext(app.admin_view(app.service), app.store, time.time)
+        context = AdminContext(app.admin_view(app.service), app.store, clock)
         web_app = build_app(config or AdminConfig(), context, metrics)
         async with TestClient(TestServer(web_app)) as client:
             yield AdminEnv(app, client, metrics)

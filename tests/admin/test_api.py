@@ -30,9 +30,14 @@ from helpers import Site, make_site
 Body = Callable[[AdminEnv], Awaitable[None]]
 
 
-def run(site: Site, body: Body, config: AdminConfig | None = None) -> None:
+def run(
+    site: Site,
+    body: Body,
+    config: AdminConfig | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
     async def main() -> None:
-        async with admin_env(site, config) as env:
+        async with admin_env(site, config, clock) as env:
             await body(env)
 
     asyncio.run(main())
@@ -157,6 +162,33 @@ def test_events_filters_and_cursor(site: Site) -> None:
         )
 
     run(site, body)
+
+
+def test_client_state_is_what_the_host_derives_not_what_the_client_reported(
+    site: Site,
+) -> None:
+    moved = [0]  # seconds the admin server's clock runs ahead
+
+    async def body(env: AdminEnv) -> None:
+        await env.activate(site, "Standard", 5)  # only the fifth reaches N = 5: a ticket
+        query = "/api/clients?sort=machine_name&order=asc"
+        page = await get_json(env, query)
+        assert [(c["state"], c["license_status_name"]) for c in page["clients"]] == [
+            ("grace", "initial_grace")
+        ] * 4 + [("licensed", "initial_grace")]
+        fifth = page["clients"][4]
+        assert fifth["state_until"] == fifth["last_activated"] + 180 * 86400
+        moved[0] = 181 * 86400
+        page = await get_json(env, query)
+        assert [c["state_label"] for c in page["clients"]] == ["Notification"] * 4 + ["Expired"]
+        assert page["now"] >= fifth["last_seen"] + 181 * 86400
+        export = "/api/clients/export?format=csv&sort=machine_name&order=asc"
+        text = await (await env.client.get(export)).text()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert (rows[4]["state"], rows[4]["reported_status"]) == ("Expired", "Initial grace period")
+        assert rows[4]["last_seen"].endswith("Z") and rows[4]["state_until"].endswith("Z")
+
+    run(site, body, clock=lambda: time.time() + moved[0])
 
 
 def test_exports_csv_and_json(site: Site) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from e2e.test_shared_database_e2e import activate, desktop_product, second_host
 from openkms.client.api import Client
 from openkms.host.state import HostState
+from openkms.publisher import Publisher
 
 try:
     from playwright.sync_api import sync_playwright
@@ -41,6 +43,7 @@ ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+DAY = 86400
 
 
 def _playwright() -> Any:
@@ -115,6 +118,56 @@ def test_dashboard_pages_in_chromium(host_with_clients: HostProcess) -> None:
         finally:
             browser.close()
     assert problems == []
+
+
+def _libfaketime() -> str:
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("libfaketime is not installed: run scripts/system-packages")
+        pytest.skip("libfaketime is not installed")
+    return str(found[0])
+
+
+def test_the_clients_page_shows_the_state_the_host_derived(site: Site, tmp_path: Path) -> None:
+    """Clients activated 181 days ago: the one whose last ticket has ended shows Expired,
+    though the status it reported with that request was Licensed."""
+    sync_playwright = _playwright()
+    # The host and its clients run 181 days in the past (libfaketime for the host's
+    # process, the injected clock for the clients), then the host in the present.
+    past = {"FAKETIME": "-181d", "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": _libfaketime()}
+    earlier = Publisher(site.publisher.directory, clock=lambda: time.time() - 200 * DAY)
+    request = site.host_state.activation_request("kms", int(time.time()))
+    site.host_state.install_certificate(earlier.activate_host(request), int(time.time()))
+    trust = site.publisher.trust()
+
+    def then() -> float:
+        return time.time() - 181 * DAY
+
+    with host_process(site.host_dir, env=past) as old_host:
+        for i in range(5):  # N = 5: the fifth gets a ticket, the four before it none
+            client = Client.open(tmp_path / f"c{i}", machine_name=f"old-{i}", clock=then)
+            client.install_key(site.product("Standard").setup_key, trust)
+            client.set_kms(old_host.address)
+            client.activate()
+        renewed = client.activate()  # the fifth renews, reporting Licensed
+        assert renewed.license is not None and renewed.license.licensed
+    with host_process(site.host_dir, "--admin", "127.0.0.1:0") as host, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"http://{host.admin}/clients?sort=machine_name&order=asc")
+            page.wait_for_function("document.querySelectorAll('#clients tbody tr').length === 5")
+            rows = page.locator("#clients tbody tr")
+            expired = rows.nth(4)
+            assert expired.locator("td").first.text_content() == "old-4"
+            assert expired.locator("td.state").text_content() == "Expired"
+            assert expired.locator("td.reported").text_content() == "Licensed"
+            assert "UTC" in (expired.locator("td.state span").get_attribute("title") or "")
+            assert rows.nth(0).locator("td.state").text_content() == "Notification"
+            page.screenshot(path=str(SCREENSHOTS / "clients-derived-state.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -157,6 +157,7 @@ def test_migration_backfills_activity(tmp_path: Path) -> None:
     asyncio.run(first())
     conn = sqlite3.connect(path)
     try:
+        conn.execute("ALTER TABLE clients DROP COLUMN last_activated")  # undo version 3
         conn.execute("DELETE FROM activity_hourly")
         conn.execute("DROP TRIGGER events_activity")
         conn.execute("DROP INDEX events_failed")

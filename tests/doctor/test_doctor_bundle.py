@@ -20,8 +20,9 @@ pytestmark = pytest.mark.e2e
 
 def _secrets(site: Site) -> list[bytes]:
     """What must never be in a bundle: private keys, the host key, tickets."""
-    host_key = site.host_state.host_key()
-    assert host_key is not None
+    installed = site.host_state.host_key()
+    assert installed is not None and installed.key is not None
+    host_key = installed.key
     return [
         b"PRIVATE KEY",
         host_key.symbols.encode(),

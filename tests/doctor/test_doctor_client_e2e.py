@@ -136,3 +136,15 @@ def test_client_stores_that_are_not_what_they_claim(site: Site, tmp_path: Path) 
     (client.directory / "client.json").write_text("[1, 2")
     code, out, err = doctor("client", "--store", str(client.directory))
     assert code == 2 and "client-state-unreadable" in out and "Traceback" not in out + err
+
+
+def test_a_client_whose_key_text_was_cleared_still_has_its_key(site: Site, tmp_path: Path) -> None:
+    store, trust = tmp_path / "client", tmp_path / "trust.json"
+    trust.write_bytes(site.publisher.trust().to_json())
+    key = site.product("Standard").setup_key
+    base = ["client", "--store", str(store)]
+    assert CliRunner().invoke(cli, [*base, "ipk", key, "--trust", str(trust)]).exit_code == 0
+    assert CliRunner().invoke(cli, [*base, "cpky"]).exit_code == 0
+    _, findings = doctor_json("client", "--store", str(store))
+    assert f"partial {key[-5:]}" in one(findings, "setup-key")["evidence"]
+    assert not [f for f in findings if f["check"] == "no-key"]

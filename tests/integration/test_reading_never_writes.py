@@ -81,7 +81,7 @@ def _run(tmp_path: Path, site: Site, *args: str) -> tuple[str, list[str]]:
 
 
 @pytest.mark.parametrize(
-    "args", [("dli",), ("dli", "--json"), ("dlv",), ("events", "--format", "csv")]
+    "args", [("dli",), ("dli", "--json"), ("dlv",), ("events", "--format", "csv"), ("dti",)]
 )
 def test_reading_commands_leave_no_file_and_start_no_process(
     tmp_path: Path, site: Site, args: tuple[str, ...]

@@ -302,6 +302,43 @@ def test_out_of_order_request_does_not_move_last_seen_back(make_store: StoreFact
     run(make_store(), body)
 
 
+def test_the_client_row_keeps_when_the_host_last_gave_a_ticket(make_store: StoreFactory) -> None:
+    """A counted request whose count reaches its N-policy is answered with a ticket."""
+
+    async def body(store: HostStore) -> None:
+        await store.record(req("a", t=T0, n=2))  # count 1 of 2: no ticket
+        await store.record(req("b", t=T0 + 10, n=2))  # count 2: a ticket
+        await store.record(req("a", t=T0 + 20, n=2))
+        await store.record(req("a", t=T0 + 5, n=2))  # out of order: does not move it back
+        await store.record(req("b", t=T0 + 30, n=2, failed=True))  # refused: not a ticket
+        by_cmid = {c.cmid: c for c in await store.clients(ClientQuery())}
+        assert by_cmid["a"].last_activated == T0 + 20
+        assert by_cmid["b"].last_activated == T0 + 10
+        # A month later b has left the count: a's renewal is accepted, without a ticket.
+        await store.record(req("a", t=T0 + 31 * DAY, n=2))
+        (a,) = [c for c in await store.clients(ClientQuery()) if c.cmid == "a"]
+        assert (a.last_seen, a.last_activated) == (T0 + 31 * DAY, T0 + 20)
+        await store.record(req("c", t=T0 + 62 * DAY, n=2))  # alone: count 1 of 2
+        (c,) = [c for c in await store.clients(ClientQuery()) if c.cmid == "c"]
+        assert c.last_activated is None
+
+    run(make_store(), body)
+
+
+def test_sqlite_migration_backfills_when_clients_were_last_activated(db_path: Path) -> None:
+    """Version 2 never kept it: a client that reported Licensed is taken to have renewed."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for statement in (*_sqlite_schema.MIGRATIONS[0], *_sqlite_schema.MIGRATIONS[1]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    insert = "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
+    conn.execute(insert, (APP, "lic", ACT, "pc-lic", T0, T0 + 5, 1, 25))
+    conn.execute(insert, (APP, "grace", ACT, "pc-grace", T0, T0 + 7, 2, 25))
+    conn.close()
+    clients = run(SqliteStore(db_path, writer="thread"), lambda s: s.clients(ClientQuery()))
+    assert {c.cmid: c.last_activated for c in clients} == {"lic": T0 + 5, "grace": None}
+
+
 # -- concurrency and lifecycle -----------------------------------------------------------------
 
 

@@ -101,6 +101,27 @@ def test_older_schema_is_migrated(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) 
     assert sql(pg_dsn, "SELECT count(*) FROM notes") == 0
 
 
+def test_migration_backfills_when_clients_were_last_activated(pg_dsn: str) -> None:
+    """Version 1 never kept it: a client that reported Licensed is taken to have renewed."""
+
+    async def version_one() -> None:
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            for statement in _pg_schema.MIGRATIONS[0]:
+                await conn.execute(statement)
+            await conn.execute("UPDATE openkms_schema SET version = 1")
+            insert = "INSERT INTO clients VALUES ($1, $2, $3, $4, $5, $6, $7, 25, 1, 'h')"
+            await conn.execute(insert, APP, "lic", ACT, "pc-lic", T0, T0 + 5, 1)
+            await conn.execute(insert, APP, "grace", ACT, "pc-grace", T0, T0 + 7, 2)
+        finally:
+            await conn.close()
+
+    asyncio.run(version_one())
+    clients = run(PostgresStore(pg_dsn), lambda s: s.clients(ClientQuery()))
+    assert {c.cmid: c.last_activated for c in clients} == {"lic": T0 + 5, "grace": None}
+    assert sql(pg_dsn, "SELECT version FROM openkms_schema") == _pg_schema.schema_version()
+
+
 def test_unreachable_database_fails_open_clearly(postgres: Postgres) -> None:
     dsn = f"postgresql://openkms:secret@127.0.0.1:{postgres.port}/no_such_database"
     with pytest.raises(StoreError) as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -11,11 +12,12 @@ from aiohttp import web
 from openkms.admin import _params as params
 from openkms.admin import exports, views
 from openkms.admin._http import CONTEXT, json_error, json_response
+from openkms.admin.clients import ClientList, ClientViews
 from openkms.admin.metrics import status_label
 from openkms.core.catalog import Catalog
 from openkms.core.host import HostInfo, PeerHostInfo
 from openkms.core.host_settings import HostSettings, SettingError
-from openkms.store.base import ActivityBucket, ClientRecord, Counters
+from openkms.store.base import ActivityBucket, Counters
 
 __all__ = ["routes"]
 
@@ -23,31 +25,6 @@ log = logging.getLogger("openkms.admin")
 
 _HOUR: Final = 3600
 _DAY: Final = 86400
-
-
-class ClientView(msgspec.Struct):
-    """A client as the API shows it: the store's record with names for people."""
-
-    cmid: str
-    application_id: str
-    activation_id: str
-    product: str
-    machine_name: str
-    first_seen: int
-    last_seen: int
-    license_status: int
-    license_status_name: str
-    n_policy: int
-    requests: int
-
-
-class ClientList(msgspec.Struct):
-    """One page of clients."""
-
-    total: int
-    offset: int
-    limit: int
-    clients: list[ClientView]
 
 
 class EventView(msgspec.Struct):
@@ -146,28 +123,18 @@ def _application_id(catalog: Catalog | None) -> str | None:
     return catalog.application_id if catalog is not None else None
 
 
-def _product_names(catalog: Catalog | None) -> dict[str, str]:
-    return {p.activation_id: p.name for p in catalog.products} if catalog else {}
+@dataclass(frozen=True, slots=True)
+class _FoundViews:
+    catalog: Catalog | None
+    views: ClientViews
 
 
-def _status_name(status: int) -> str:
-    return status_label(status)
-
-
-def _client_view(client: ClientRecord, names: dict[str, str]) -> ClientView:
-    return ClientView(
-        client.cmid,
-        client.application_id,
-        client.activation_id,
-        names.get(client.activation_id, client.activation_id),
-        client.machine_name,
-        client.first_seen,
-        client.last_seen,
-        client.license_status,
-        _status_name(client.license_status),
-        client.n_policy,
-        client.requests,
-    )
+async def _client_views(context: views.AdminContext) -> _FoundViews:
+    """The catalog and what makes client views, from one read of the host's files."""
+    now = context.now()
+    snapshot = await context.snapshot(now)
+    catalog = snapshot.trust.catalog if snapshot.trust is not None else None
+    return _FoundViews(catalog, ClientViews.of(snapshot, now))
 
 
 async def status(request: web.Request) -> web.Response:
@@ -204,24 +171,22 @@ async def activity(request: web.Request) -> web.Response:
 async def clients(request: web.Request) -> web.Response:
     """GET /api/clients: a page of clients, filtered and sorted."""
     context = _context(request)
-    catalog = await _catalog(context)
-    search = params.client_search(request.query, _application_id(catalog))
+    found = await _client_views(context)
+    search = params.client_search(request.query, _application_id(found.catalog))
     page = await context.store.search_clients(search)
-    names = _product_names(catalog)
-    views_ = [_client_view(client, names) for client in page.clients]
-    return json_response(ClientList(page.total, search.offset, search.limit, views_))
+    listed = [found.views.view(client) for client in page.clients]
+    return json_response(
+        ClientList(page.total, search.offset, search.limit, listed, found.views.now)
+    )
 
 
 async def clients_export(request: web.Request) -> web.StreamResponse:
     """GET /api/clients/export: every matching client as CSV or JSON."""
     context = _context(request)
     fmt, rest = params.export_format(request.query)
-    catalog = await _catalog(context)
-    search = params.client_search(rest, _application_id(catalog), paged=False)
-    names = _product_names(catalog)
-    chunks = exports.export_clients(
-        context.store, search, fmt, lambda activation_id: names.get(activation_id, activation_id)
-    )
+    found = await _client_views(context)
+    search = params.client_search(rest, _application_id(found.catalog), paged=False)
+    chunks = exports.export_clients(context.store, search, fmt, found.views)
     return await _stream(request, chunks, fmt, "clients")
 
 
@@ -265,7 +230,7 @@ async def counters(request: web.Request) -> web.Response:
     totals: Counters = await context.store.counters(context.host_id)
     by_status: dict[str, int] = {}
     for status, total in sorted(totals.by_status.items()):  # rows of older stores: "invalid"
-        name = _status_name(status)
+        name = status_label(status)
         by_status[name] = by_status.get(name, 0) + total
     return json_response({"total": totals.total, "failed": totals.failed, "by_status": by_status})
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import msgspec
 
+from openkms.admin.clients import ClientViews
 from openkms.core.events import EventRecord
 from openkms.event_export import iso_time
 from openkms.store.base import ClientRecord, ClientSearch, EventSearch, HostStoreReader
@@ -16,15 +17,21 @@ from openkms.store.base import ClientRecord, ClientSearch, EventSearch, HostStor
 __all__ = ["CLIENT_COLUMNS", "export_clients", "export_events", "neutralise"]
 
 PAGE = 1000
+# ``state`` is what the client is in now (derived by the host), ``reported_status`` what it
+# said with its last request (``reported_status_code``: the number); times are UTC.
 CLIENT_COLUMNS = (
     "cmid",
     "application_id",
     "activation_id",
     "product",
     "machine_name",
+    "state",
+    "state_until",
+    "reported_status",
+    "reported_status_code",
     "first_seen",
     "last_seen",
-    "license_status",
+    "last_activated",
     "n_policy",
     "requests",
 )
@@ -59,21 +66,6 @@ async def _event_pages(
         before = (page[-1].time, page[-1].seq)
 
 
-def _client_row(client: ClientRecord, product: Callable[[str], str]) -> list[object]:
-    return [
-        client.cmid,
-        client.application_id,
-        client.activation_id,
-        product(client.activation_id),
-        client.machine_name,
-        iso_time(client.first_seen),
-        iso_time(client.last_seen),
-        client.license_status,
-        client.n_policy,
-        client.requests,
-    ]
-
-
 def _event_row(event: EventRecord) -> list[object]:
     return [event.seq, iso_time(event.time), event.event_id, event.level, event.info]
 
@@ -96,7 +88,7 @@ def _csv_line(row: list[object] | tuple[str, ...]) -> str:
 
 
 async def export_clients(
-    store: HostStoreReader, search: ClientSearch, fmt: str, product: Callable[[str], str]
+    store: HostStoreReader, search: ClientSearch, fmt: str, views: ClientViews
 ) -> AsyncIterator[str]:
     """Every client matching ``search`` as CSV or a JSON array, in chunks."""
     first = True
@@ -105,7 +97,7 @@ async def export_clients(
     else:
         yield "["
     async for page in _client_pages(store, search):
-        rows = [_client_row(client, product) for client in page]
+        rows = [views.row(client) for client in page]
         if fmt == "csv":
             yield "".join(_csv_line(row) for row in rows)
             continue

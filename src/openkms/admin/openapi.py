@@ -10,7 +10,7 @@ from typing import Any, Final
 import msgspec
 
 from openkms import __version__
-from openkms.admin import api, views
+from openkms.admin import api, clients, views
 from openkms.core.host import HostInfo
 from openkms.store.base import CLIENT_SORTS
 
@@ -22,7 +22,7 @@ _STRUCTS: Final = (
     views.Overview,
     views.ActivitySeries,
     views.DnsStatus,
-    api.ClientList,
+    clients.ClientList,
     api.EventList,
     api.Products,
     api.SettingsView,

@@ -11,11 +11,13 @@ import click
 
 from openkms._files import read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging, store_option
+from openkms.cli.phone import client_atp, client_dti
 from openkms.client.agent import run_agent
 from openkms.client.api import AttemptOutcome, Client
 from openkms.client.info import gather_client_info
 from openkms.client.transport import TcpTransport
 from openkms.core import settings
+from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
 from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError, OpenKMSError
@@ -96,6 +98,14 @@ def upk(ctx: click.Context) -> None:
     """Uninstall the product key."""
     _client(ctx).uninstall_key()
     click.echo("Uninstalled product key successfully.")
+
+
+@client.command()
+@click.pass_context
+def cpky(ctx: click.Context) -> None:
+    """Clear the product key's text from the store (the partial key stays)."""
+    _client(ctx).clear_key_text()
+    click.echo(CLEARED_MESSAGE)
 
 
 def _report(outcome: AttemptOutcome) -> None:
@@ -240,3 +250,7 @@ def events(ctx: click.Context, fmt: str, event_ids: tuple[int, ...]) -> None:
     records = [e for e in _client(ctx).events.read() if not event_ids or e.event_id in event_ids]
     for chunk in export_events(records, fmt, "Application"):
         click.echo(chunk, nl=False)
+
+
+client.add_command(client_dti)
+client.add_command(client_atp)

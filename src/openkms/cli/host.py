@@ -21,7 +21,9 @@ from openkms.cli._common import (
 )
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
+from openkms.cli.phone import host_atp, host_dti
 from openkms.core.codes import ResultCode
+from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
@@ -135,6 +137,15 @@ def upk(ctx: click.Context) -> None:
 
 
 @host.command()
+@click.pass_context
+def cpky(ctx: click.Context) -> None:
+    """Clear the host key's text from the store (its ID and partial key stay)."""
+    if host_state(ctx).clear_key_text() is None:
+        raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+    click.echo(CLEARED_MESSAGE)
+
+
+@host.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
@@ -239,3 +250,5 @@ host.add_command(serve)
 host.add_command(show_config)
 host.add_command(backup)
 host.add_command(restore)
+host.add_command(host_dti)
+host.add_command(host_atp)

@@ -8,6 +8,8 @@ import click
 
 from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli.phone import publisher_confirm
+from openkms.cli.rotation import rotate_root_command
 from openkms.core.keys import ProductKey
 from openkms.publisher import Publisher
 
@@ -106,6 +108,9 @@ def activate_host(directory: Path, request: Path, output: Path, days: int | None
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
 
+
+publisher.add_command(publisher_confirm)
+publisher.add_command(rotate_root_command)
 
 vendor = OpenKMSGroup(
     "vendor",

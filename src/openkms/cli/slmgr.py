@@ -20,7 +20,7 @@ from openkms.errors import OpenKMSError
 
 __all__ = ["main", "slmgr_command", "translate"]
 
-_BOTH = {"dli", "dlv", "ipk", "upk", "xpr", "events"}
+_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events", "dti", "atp"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
 _CLIENT_ONLY = {"ato", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
@@ -31,9 +31,11 @@ slmgr [--store DIR] /OPTION [ARGS]    (the store: --store or OPENKMS_STORE)
 On a host or a client:
   /ipk KEY        install a product key (a host key makes a host, a setup key a client)
   /upk            uninstall the product key
+  /cpky           clear the product key's text from the store (the partial key stays)
   /dli            display license information; /dlv [all] detailed
   /xpr            when the activation expires
   /events         the event log (12288-12294)
+  /dti, /atp CID  phone activation (MAK client, host): installation ID, confirmation ID
 On a client:
   /ato            activate now                      /rearm    reset the grace period
   /skms HOST[:PORT], /ckms                          use (or forget) a fixed host

@@ -32,6 +32,13 @@ from pathlib import Path
 from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
+from openkms.client.phone import (
+    clear_mak,
+    confirm_phone,
+    installation_id,
+    mak_product,
+    mak_reference,
+)
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
@@ -52,6 +59,7 @@ from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.phone import InstallationId
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
@@ -175,16 +183,22 @@ class Client:
         snapshot = self.snapshot()
         if trust is not None:
             snapshot = self._pin(snapshot, trust)
-        product = snapshot.require_trust().catalog.product_for_setup_key(key)
+        catalog = snapshot.require_trust().catalog
+        is_mak = key.kind is KeyKind.MAK
+        product = mak_product(catalog, key) if is_mak else catalog.product_for_setup_key(key)
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
         if state.activation_id != product.activation_id:
             state.ticket = None
+        installed = mak_reference(state)
+        if state.setup_key != key.symbols and (installed is None or installed.key_id != key.key_id):
+            state.phone_ticket = None  # another key (the same one again after cpky: kept)
         if not state.grace_started_at:
             # The grace starts at the first key of the store; only rearm restarts it.
             state.grace_started_at = read_time(state, self._now()).trusted
-        state.setup_key = key.symbols
+        state.setup_key, state.partial_key = key.symbols, key.partial
+        state.cleared_mak = None
         state.activation_id = product.activation_id
         self._save(state)
         return product
@@ -212,9 +226,22 @@ class Client:
     def uninstall_key(self) -> None:
         """``upk``: remove the key and the activation."""
         state = self.state()
-        state.setup_key = None
+        state.setup_key = state.partial_key = state.cleared_mak = None
         state.activation_id = None
-        state.ticket = None
+        state.ticket = state.phone_ticket = None
+        self._save(state)
+
+    def clear_key_text(self) -> None:
+        """``cpky``: remove the key's text from client.json; the product, the partial key
+        and the activation stay. OpenKMSError (0xC004F014) when no key is installed."""
+        state = self.state()
+        if state.activation_id is None:
+            raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
+        if state.setup_key is not None:
+            key = ProductKey(state.setup_key)
+            state.partial_key = key.partial
+            state.cleared_mak = clear_mak(key) if key.kind is KeyKind.MAK else None
+        state.setup_key = None
         self._save(state)
 
     def rearm(self) -> None:
@@ -224,10 +251,25 @@ class Client:
             raise OpenKMSError(code=ResultCode.MAX_REARMS_EXCEEDED)
         state.rearms_used += 1
         state.cmid = new_cmid()
-        state.ticket = None
+        state.ticket = state.phone_ticket = None
         state.grace_started_at = read_time(state, self._now()).trusted
         state.cached_host = state.cached_address = None
         self._save(state)
+
+    # -- phone activation (client/phone.py) ---------------------------------------------
+
+    def installation_id(self) -> InstallationId:
+        """``dti``: the installation ID to read to the publisher (reads only; needs a MAK)."""
+        state = self.state()
+        return installation_id(state, read_time(state, self._now()).trusted)
+
+    def install_confirmation(self, text: str) -> License:
+        """``atp``: verify the confirmation ID the publisher read back and store it."""
+        snapshot = self.snapshot()
+        reading = self.observe_time(snapshot)
+        confirm_phone(snapshot.state, snapshot.require_trust(), text, reading.trusted)
+        self._save(snapshot.state)
+        return snapshot.license(reading.trusted)
 
     # -- KMS host settings ---------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import msgspec
 
 from openkms import __version__
 from openkms.client.api import Client
+from openkms.client.phone import mak_reference
+from openkms.client.state import ClientState
 from openkms.core import settings
 
 __all__ = ["ClientInfo", "gather_client_info"]
@@ -42,6 +44,11 @@ class ClientInfo(msgspec.Struct, kw_only=True):
     publisher_key: str | None = None
 
 
+def _channel(state: ClientState) -> str:
+    """VOLUME_MAK for a MAK, VOLUME_KMSCLIENT for a setup key (as Windows names them)."""
+    return "VOLUME_MAK" if mak_reference(state) else "VOLUME_KMSCLIENT"
+
+
 def gather_client_info(client: Client) -> ClientInfo:
     """Read the client's state and verify its ticket offline (each file read once).
 
@@ -57,8 +64,8 @@ def gather_client_info(client: Client) -> ClientInfo:
     publisher = trust.catalog.publisher if trust else None
     return ClientInfo(
         name=product.name if product else None,
-        description=f"{publisher}, VOLUME_KMSCLIENT channel" if product else None,
-        partial_product_key=state.setup_key[-5:] if state.setup_key else None,
+        description=f"{publisher}, {_channel(state)} channel" if product else None,
+        partial_product_key=state.setup_key[-5:] if state.setup_key else state.partial_key,
         license_status=lic.state.label,
         license_state=int(lic.state),
         minutes_remaining=lic.minutes_remaining,

@@ -2,7 +2,8 @@
 
 Layout of ``--store DIR``::
 
-    client.json   key, CMID, timers, trusted time, KMS host settings, the last ticket, sealed
+    client.json   key (partial only after cpky), CMID, timers, trusted time, KMS host
+                  settings, the last ticket, sealed
     seal.key      the random per-store secret of the seal (0600; see ``client/seal.py``)
     trust.json    the publisher's trust document, pinned at the first ipk
     events.jsonl  client events 12288/12289 (bounded)
@@ -33,7 +34,15 @@ from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.errors import StateError
 
-__all__ = ["ClientState", "load_state", "load_trust", "new_cmid", "save_state", "save_trust"]
+__all__ = [
+    "ClearedMak",
+    "ClientState",
+    "load_state",
+    "load_trust",
+    "new_cmid",
+    "save_state",
+    "save_trust",
+]
 
 log = logging.getLogger("openkms.client")
 
@@ -47,11 +56,23 @@ def new_cmid() -> str:
     return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
 
 
+class ClearedMak(msgspec.Struct):
+    """What ``cpky`` keeps of an installed MAK: what verifies its phone activation.
+
+    ``phone_reference`` is the key's part of the installation ID (``dti`` shows it anyway);
+    neither it nor the key ID gives the key back.
+    """
+
+    key_id: str
+    product_tag: str
+    phone_reference: int
+
+
 class ClientState(msgspec.Struct):
     """Everything a client remembers between runs."""
 
     cmid: str = msgspec.field(default_factory=new_cmid)
-    setup_key: str | None = None
+    setup_key: str | None = None  # None after cpky while the key stays installed
     activation_id: str | None = None
     grace_started_at: int = 0
     rearms_used: int = 0
@@ -71,6 +92,9 @@ class ClientState(msgspec.Struct):
     trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
     clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
     tampered: bool = False  # the seal did not match once: Notification until reactivated
+    phone_ticket: bytes | None = None  # a MAK activated by phone (client/phone.py)
+    partial_key: str | None = None  # the installed key's last five symbols (kept by cpky)
+    cleared_mak: ClearedMak | None = None  # a MAK whose text cpky cleared
 
 
 class _Probe(msgspec.Struct):

@@ -51,6 +51,9 @@ class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Raised by every signature (publisher sign-catalog); a client replaces its pinned
     # catalog only with a higher one. A catalog signed before serials existed is serial 0.
     serial: int = 0
+    # The publisher's phone-signing key (core/shortsig.py), derived from the root key:
+    # clients and hosts verify confirmation IDs against it. Empty: no phone activation.
+    phone_key: bytes = b""
 
     def product(self, activation_id: str) -> Product | None:
         """The product with this activation ID, or None."""

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 
 from openkms.core.codes import ResultCode
+from openkms.core.phone import (
+    ConfirmationId,
+    InstallationId,
+    PhoneFacts,
+    PhoneKind,
+    host_reference,
+    verify_confirmation,
+)
 from openkms.core.signing import Envelope, verify
 from openkms.core.trust import Trust
-from openkms.errors import SignatureError
+from openkms.errors import OpenKMSError, SignatureError
 
 __all__ = [
     "ACTIVATION_REQUEST_DOMAIN",
@@ -18,6 +28,9 @@ __all__ = [
     "CertificateFile",
     "HostActivationRequest",
     "HostCertificate",
+    "PHONE_CERTIFICATE_FORMAT",
+    "PhoneCertificate",
+    "phone_certificate_envelope",
     "verify_certificate",
 ]
 
@@ -42,17 +55,19 @@ class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
-    """Check a certificate's signature and application against the pinned trust."""
+    """Check a certificate's signature and application against the pinned trust.
+
+    An envelope with an empty signature is the phone form (:class:`PhoneCertificate`): its
+    confirmation ID is the publisher's signature.
+    """
     error = SignatureError(
         "The host certificate does not verify against the pinned publisher key.",
         code=ResultCode.CERTIFICATE_INVALID,
     )
-    if not verify(trust.publisher_key, CERTIFICATE_DOMAIN, envelope):
-        raise error
-    try:
-        cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
-    except msgspec.DecodeError:
-        raise error from None
+    if not envelope.signature:
+        cert = _verify_phone_form(envelope.body, trust, error)
+    else:
+        cert = _verify_signed_form(envelope, trust, error)
     if (
         cert.application_id != trust.catalog.application_id
         or cert.group not in trust.catalog.groups
@@ -62,6 +77,77 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
             code=ResultCode.CERTIFICATE_INVALID,
         )
     return cert
+
+
+def _verify_signed_form(envelope: Envelope, trust: Trust, error: SignatureError) -> HostCertificate:
+    # The current root key, else a retired one (root key rotation) for a certificate it
+    # signed before its transition.
+    for root in trust.root_keys:
+        if not verify(root.public_key, CERTIFICATE_DOMAIN, envelope):
+            continue
+        try:
+            cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
+        except (msgspec.DecodeError, ValueError):
+            raise error from None
+        if root.honours(cert.issued_at):
+            return cert
+    raise error
+
+
+PHONE_CERTIFICATE_FORMAT = "openkms-phone-certificate/1"
+
+
+class PhoneCertificate(msgspec.Struct, frozen=True, array_like=True):
+    """A host certificate activated by phone: the IDs and what the host fills in itself.
+
+    The host rebuilds it deterministically from its installation ID and the confirmation
+    ID; see docs/protocol.md, section 9.4.
+    """
+
+    format: str
+    installation_id: str  # data digits, no check digits
+    confirmation_id: str  # data digits, no check digits
+    group: str
+    host_public_key: bytes
+    host_fingerprint: str
+    host_key_id: str
+
+
+def phone_certificate_envelope(cert: PhoneCertificate) -> Envelope:
+    """The envelope of a phone certificate: its body, and an empty signature."""
+    return Envelope(msgspec.msgpack.encode(cert), b"")
+
+
+def _verify_phone_form(body: bytes, trust: Trust, error: SignatureError) -> HostCertificate:
+    try:
+        phone = msgspec.msgpack.decode(body, type=PhoneCertificate)
+        iid = InstallationId.from_data_digits(phone.installation_id, PhoneKind.HOST)
+        cid = ConfirmationId.from_data_digits(phone.confirmation_id)
+    except (msgspec.DecodeError, ValueError, OpenKMSError):
+        raise error from None
+    catalog = trust.catalog
+    facts = PhoneFacts(catalog.application_id, phone.host_key_id, group=phone.group)
+    if (
+        phone.format != PHONE_CERTIFICATE_FORMAT
+        or iid.machine != host_reference(phone.host_public_key, phone.host_fingerprint)
+        or not any(
+            root.phone_key
+            and root.honours(iid.day * 86400)
+            and verify_confirmation(root.phone_key, iid, cid, facts)
+            for root in trust.root_keys
+        )
+    ):
+        raise error
+    return HostCertificate(
+        serial=hashlib.sha256(body).hexdigest()[:16],
+        application_id=catalog.application_id,
+        host_fingerprint=phone.host_fingerprint,
+        host_public_key=phone.host_public_key,
+        host_key_id=phone.host_key_id,
+        group=phone.group,
+        issued_at=iid.day * 86400,
+        expires_at=(iid.day + cid.days) * 86400,
+    )
 
 
 class HostActivationRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

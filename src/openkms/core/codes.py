@@ -62,6 +62,9 @@ class ResultCode(enum.IntEnum):
     PUBLISHER_MISMATCH = 0xE0040021
     CATALOG_NOT_NEWER = 0xE0040022
     CLOCK_ROLLBACK = 0xE0040023
+    # Phone activation (0xE004003x)
+    PHONE_ID_MISTYPED = 0xE0040030
+    CONFIRMATION_INVALID = 0xE0040031
 
     @classmethod
     def from_wire(cls, value: int) -> ResultCode:
@@ -308,6 +311,15 @@ _INFO: dict[ResultCode, CodeInfo] = {
         "Set the clock right (NTP). Licence timers keep counting from the trusted time, so "
         "setting the clock back gains nothing.",
         ("clock",),
+    ),
+    ResultCode.PHONE_ID_MISTYPED: CodeInfo(
+        "The installation or confirmation ID is mistyped.",
+        "Read the ID again; the message names the group whose check digit does not match.",
+    ),
+    ResultCode.CONFIRMATION_INVALID: CodeInfo(
+        "The confirmation ID does not confirm this installation.",
+        "Make a new installation ID with 'dti' on this machine, have the publisher confirm "
+        "it, and install the confirmation ID it reads back with 'atp' on the same machine.",
     ),
 }
 

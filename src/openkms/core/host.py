@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openkms import __version__
 from openkms.core.certificate import HostCertificate
 from openkms.core.host_settings import HostSettings
-from openkms.core.keys import ProductKey
+from openkms.core.installed_key import InstalledKey
 from openkms.core.signing import Envelope
 from openkms.core.trust import Trust
 from openkms.errors import StateError
@@ -74,7 +74,7 @@ class HostSnapshot:
     """
 
     directory: Path
-    host_key: ProductKey | None
+    host_key: InstalledKey | None
     settings: HostSettings
     activation: HostActivation
     private_key: Ed25519PrivateKey | None = field(repr=False)

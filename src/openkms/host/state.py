@@ -7,7 +7,8 @@ that must make the host's identity create host.key, explicitly: ``ipk`` and
 
 Layout of ``--store DIR``::
 
-    host.json         settings and the installed host key
+    host.json         settings and the installed host key (its ID and partial key only,
+                      after ``cpky``)
     host.key          the host's Ed25519 private key, PEM, mode 0600
     trust.json        the publisher's trust document (pinned at ipk or with the certificate)
     certificate.json  the host certificate issued by the publisher
@@ -38,11 +39,12 @@ from openkms.core.certificate import (
 from openkms.core.codes import ResultCode
 from openkms.core.host import HostActivation, HostSnapshot, missing_identity
 from openkms.core.host_settings import HostSettings, SettingError
+from openkms.core.installed_key import InstalledKey
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.signing import fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
 from openkms.dns.publisher import read_status
-from openkms.errors import KeyFormatError, SignatureError, StateError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 
 # HostActivation and HostSettings live in core/ (the admin server uses them without the
 # host); they stay importable from here for the host's own modules.
@@ -55,6 +57,17 @@ class _HostFile(msgspec.Struct):
     format: str = STATE_FORMAT
     host_key: str | None = None
     settings: HostSettings = msgspec.field(default_factory=HostSettings)
+    # After ``cpky``: what stays of the key once its text is gone.
+    host_key_id: str | None = None
+    host_key_partial: str | None = None
+
+    def installed_key(self) -> InstalledKey | None:
+        """The installed host key, its text or only its ID and partial key (None: none)."""
+        if self.host_key:
+            return InstalledKey.of(ProductKey(self.host_key))
+        if self.host_key_id and self.host_key_partial:
+            return InstalledKey(self.host_key_id, self.host_key_partial, None)
+        return None
 
 
 def machine_id() -> str:
@@ -86,7 +99,7 @@ class HostState:
     def snapshot(self, now: int) -> HostSnapshot:
         """Everything the directory holds, read once (creates nothing)."""
         host_file = self._read()
-        key = ProductKey(host_file.host_key) if host_file.host_key else None
+        key = host_file.installed_key()
         private = self._read_private_key()
         public = public_bytes(private) if private is not None else None
         host_fingerprint = self._fingerprint(public) if public is not None else None
@@ -108,10 +121,9 @@ class HostState:
         """The current settings (host.json alone)."""
         return self._read().settings
 
-    def host_key(self) -> ProductKey | None:
+    def host_key(self) -> InstalledKey | None:
         """The installed host key, if any (host.json alone)."""
-        text = self._read().host_key
-        return ProductKey(text) if text else None
+        return self._read().installed_key()
 
     def trust(self) -> Trust | None:
         """The pinned trust, if any (trust.json alone)."""
@@ -160,27 +172,44 @@ class HostState:
             )
         private_directory(self.directory)
         state = self._read()
-        if state.host_key != key.symbols:
+        installed = state.installed_key()
+        if installed is None or installed.key_id != key.key_id:  # the same key again: kept
             (self.directory / "certificate.json").unlink(missing_ok=True)
         state.host_key = key.symbols
+        state.host_key_id = state.host_key_partial = None
         self._save(state)
         if trust is not None:
-            atomic_write(self.directory / "trust.json", trust.to_json())
+            self.install_trust(trust)
         self.create_identity()
         return key
 
-    def uninstall_key(self) -> ProductKey | None:
+    def uninstall_key(self) -> InstalledKey | None:
         """Remove the host key and its certificate (``upk``); None when none is installed.
 
         The identity (host.key), the settings and the store stay: installing the key again
         makes the same host, which the publisher counts once.
         """
         state = self._read()
-        if state.host_key is None:
+        key = state.installed_key()
+        if key is None:
             return None
-        key = ProductKey.parse(state.host_key)
-        state.host_key = None
+        state.host_key = state.host_key_id = state.host_key_partial = None
         (self.directory / "certificate.json").unlink(missing_ok=True)
+        self._save(state)
+        return key
+
+    def clear_key_text(self) -> InstalledKey | None:
+        """``cpky``: remove the host key's text from host.json; None when none is installed.
+
+        Its ID and partial key stay, and with them the certificate: the host goes on
+        serving. Only what needs the whole key (an activation request) asks for it again.
+        """
+        state = self._read()
+        key = state.installed_key()
+        if key is None:
+            return None
+        state.host_key = None
+        state.host_key_id, state.host_key_partial = key.key_id, key.partial
         self._save(state)
         return key
 
@@ -200,9 +229,12 @@ class HostState:
 
     def activation_request(self, machine_name: str, now: int) -> bytes:
         """The request file to send to the publisher (makes the identity if it is missing)."""
-        key = self.host_key()
-        if key is None:
+        installed = self.host_key()
+        if installed is None:
             raise KeyFormatError(code=ResultCode.NO_PRODUCT_KEY)
+        key = installed.require_text(
+            "an activation request", "openkms host --store DIR ipk HOST-KEY"
+        )
         private = self.create_identity()
         public = public_bytes(private)
         request = HostActivationRequest(
@@ -215,7 +247,7 @@ class HostState:
     def install_certificate(self, data: bytes, now: int) -> HostCertificate:
         """Verify and install a certificate file from the publisher."""
         cert_file = _decode_certificate(data)
-        trust = self.trust() or Trust.from_json(cert_file.trust, "certificate trust")
+        trust = self._trust_for(Trust.from_json(cert_file.trust, "certificate trust"))
         cert = verify_certificate(cert_file.certificate, trust)
         private = self._read_private_key()
         host_fingerprint = self._fingerprint(public_bytes(private)) if private else None
@@ -225,6 +257,29 @@ class HostState:
         atomic_write(self.directory / "trust.json", trust.to_json())
         atomic_write(self.directory / "certificate.json", data)
         return cert
+
+    def install_trust(self, trust: Trust) -> bool:
+        """Install ``trust`` unless the installed one is the same (False) or newer.
+
+        The rule of ``Trust.check_newer_than``: a higher catalog serial, and after a root key
+        rotation only a document whose chain continues the installed one (PUBLISHER_MISMATCH
+        for another publisher or a retired key, CATALOG_NOT_NEWER for an older catalog).
+        """
+        installed = self.trust()
+        if installed is not None and not trust.check_newer_than(installed):
+            return False
+        atomic_write(self.directory / "trust.json", trust.to_json())
+        return True
+
+    def _trust_for(self, offered: Trust) -> Trust:
+        """The trust to check a certificate with: ``offered`` if it succeeds the installed one."""
+        installed = self.trust()
+        if installed is None:
+            return offered
+        try:
+            return offered if offered.check_newer_than(installed) else installed
+        except OpenKMSError:
+            return installed
 
     # -- the files -----------------------------------------------------------------------
 
@@ -267,7 +322,7 @@ class HostState:
         return f"{fingerprint(public)}:{machine}"
 
     def _activation(
-        self, key: ProductKey | None, host_fingerprint: str | None, now: int
+        self, key: InstalledKey | None, host_fingerprint: str | None, now: int
     ) -> HostActivation:
         path = self.directory / "certificate.json"
         trust = self.trust()
@@ -293,7 +348,7 @@ def _decode_certificate(data: bytes) -> CertificateFile:
 
 
 def _problem(
-    cert: HostCertificate, key: ProductKey | None, host_fingerprint: str | None, now: int
+    cert: HostCertificate, key: InstalledKey | None, host_fingerprint: str | None, now: int
 ) -> str | None:
     """Why ``cert`` does not let this host sign, or None."""
     if key is None or cert.host_key_id != key.key_id:

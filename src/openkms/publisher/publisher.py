@@ -34,6 +34,7 @@ from openkms.core.certificate import (
 )
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.shortsig import PhoneSigningKey
 from openkms.core.signing import fingerprint, public_bytes, sign, verify
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
@@ -98,11 +99,15 @@ class Publisher:
         raises it (the first is 1; a trust.json signed before serials existed counts as 0).
         """
         path = self.directory / "trust.json"
-        previous = self.trust().catalog.serial if path.exists() else 0
-        catalog = msgspec.structs.replace(self.catalog(), serial=previous + 1)
+        installed = self.trust() if path.exists() else None
+        previous = installed.catalog.serial if installed else 0
+        phone_key = PhoneSigningKey.derive(self._root_key().private_bytes_raw()).public_key
+        catalog = msgspec.structs.replace(self.catalog(), serial=previous + 1, phone_key=phone_key)
         body = msgspec.msgpack.encode(catalog)
-        trust = Trust.create(
-            public_bytes(self._root_key()), sign(self._root_key(), CATALOG_DOMAIN, body)
+        trust = Trust.create(  # the root key rotations (rotate-root) travel on
+            public_bytes(self._root_key()),
+            sign(self._root_key(), CATALOG_DOMAIN, body),
+            installed.rotations if installed else (),
         )
         atomic_write(self.directory / "trust.json", trust.to_json())
         return trust

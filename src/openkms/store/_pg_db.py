@@ -51,7 +51,7 @@ COMMAND_TIMEOUT: Final = 10.0  # seconds for one statement, COMMIT included
 # In the field order of ClientRecord.
 CLIENT_COLUMNS: Final = (
     "cmid, application_id, activation_id, machine_name, first_seen, last_seen, "
-    "license_status, n_policy, requests"
+    "license_status, n_policy, requests, last_activated"
 )
 EVENT_COLUMNS: Final = "seq, event_id, time, info, hresult"
 

@@ -25,6 +25,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "PRUNE_LOCK",
     "SEE_HOST",
+    "SET_ACTIVATED",
     "UPSERT_CLIENT",
     "UPSERT_N_POLICY",
     "app_lock_key",
@@ -94,6 +95,13 @@ MIGRATIONS: Final[list[tuple[str, ...]]] = [
             last_request BIGINT NOT NULL
         )""",
     ),
+    (
+        # 2: when the host last gave each client a ticket (``core.derived_state``). Older
+        # stores never kept it: a client that reported Licensed with its last (accepted)
+        # request is taken to have renewed then; the others as never activated.
+        "ALTER TABLE clients ADD COLUMN last_activated BIGINT",
+        "UPDATE clients SET last_activated = last_seen WHERE license_status = 1",
+    ),
 ]
 
 # Advisory locks of the store: (LOCK_CLASS, key) pairs, the class keeps clear of others'.
@@ -136,7 +144,7 @@ SEE_HOST: Final = (
 )
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
 UPSERT_CLIENT: Final = """
-INSERT INTO clients VALUES ($1, $2, $3, $4, $5, $5, $6, $7, 1, $8)
+INSERT INTO clients VALUES ($1, $2, $3, $4, $5, $5, $6, $7, 1, $8, NULL)
 ON CONFLICT (application_id, cmid) DO UPDATE SET
     (activation_id, machine_name, license_status, n_policy, host_id) = (
         SELECT CASE WHEN newer THEN excluded.activation_id ELSE clients.activation_id END,
@@ -149,6 +157,11 @@ ON CONFLICT (application_id, cmid) DO UPDATE SET
     last_seen = greatest(clients.last_seen, excluded.last_seen),
     requests = clients.requests + 1
 """
+# The client of a request that earned a ticket (after its upsert, in the same batch).
+SET_ACTIVATED: Final = (
+    "UPDATE clients SET last_activated = greatest(last_activated, $3) "
+    "WHERE application_id = $1 AND cmid = $2"
+)
 UPSERT_N_POLICY: Final = (
     "INSERT INTO n_policy_seen VALUES ($1, $2, $3) ON CONFLICT (application_id, n_policy) "
     "DO UPDATE SET last_seen = greatest(n_policy_seen.last_seen, excluded.last_seen)"

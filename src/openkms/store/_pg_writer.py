@@ -61,6 +61,7 @@ class _Batch:
         self._activity: dict[tuple[int, str], list[int]] = {}
         self._hosts: dict[str, list[int]] = {}  # host -> [first, last] request time
         self._clients: list[tuple[object, ...]] = []
+        self._activated: list[tuple[str, str, int]] = []  # (application, cmid, time)
         self._n_seen: dict[tuple[str, int], int] = {}
         self._caps: dict[tuple[str, int], int] = {}
         self._full: set[tuple[str, int, int]] = set()  # (application, horizon, cap) at cap
@@ -90,7 +91,10 @@ class _Batch:
                 await self._conn.execute(schema.UPSERT_N_POLICY, app, request.n_policy, t)
                 self._n_seen[n_key] = t
                 self.forget()
-        return await self._count(app, t)
+        count = await self._count(app, t)
+        if request.earns_ticket(count):
+            self._activated.append((app, request.cmid, t))
+        return count
 
     def add_event(
         self,
@@ -137,6 +141,9 @@ class _Batch:
         if self._clients:
             await self._conn.executemany(schema.UPSERT_CLIENT, self._clients)
             self._clients.clear()
+        if self._activated:  # after the upserts of their clients
+            await self._conn.executemany(schema.SET_ACTIVATED, self._activated)
+            self._activated.clear()
 
     def _at_cap(self, application_id: str, now: int) -> bool:
         horizon = self._policy.horizon(now)

@@ -28,7 +28,7 @@ __all__ = [
 # In the field order of ClientRecord.
 CLIENT_COLUMNS: Final = (
     "cmid, application_id, activation_id, machine_name, first_seen, last_seen, "
-    "license_status, n_policy, requests"
+    "license_status, n_policy, requests, last_activated"
 )
 # In the order event_from_row takes them.
 EVENT_COLUMNS: Final = "seq, event_id, time, info, hresult"

@@ -89,6 +89,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX events_failed ON events (time) WHERE event_id = 12290 AND hresult <> 0",
         "CREATE INDEX events_other ON events (time) WHERE event_id <> 12290",
     ),
+    (
+        # 3: when the host last gave each client a ticket, from which the dashboard derives
+        # the state a client is in now (``core.derived_state``). Older stores never kept it:
+        # a client that reported Licensed with its last (accepted) request is taken to have
+        # renewed then; the others as never activated by this host.
+        "ALTER TABLE clients ADD COLUMN last_activated INTEGER",
+        "UPDATE clients SET last_activated = last_seen WHERE license_status = 1",
+    ),
 ]
 
 

@@ -100,7 +100,7 @@ ADD_COUNTERS: Final = (
 )
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
 UPSERT_CLIENT: Final = """
-INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL)
 ON CONFLICT (application_id, cmid) DO UPDATE SET
     activation_id = iif(excluded.last_seen >= last_seen, excluded.activation_id, activation_id),
     machine_name = iif(excluded.last_seen >= last_seen, excluded.machine_name, machine_name),
@@ -110,6 +110,11 @@ ON CONFLICT (application_id, cmid) DO UPDATE SET
     last_seen = max(last_seen, excluded.last_seen),
     requests = requests + 1
 """
+# The client of a request that earned a ticket (after its upsert, in the same batch).
+SET_ACTIVATED: Final = (
+    "UPDATE clients SET last_activated = max(ifnull(last_activated, ?1), ?1) "
+    "WHERE application_id = ?2 AND cmid = ?3"
+)
 UPSERT_N_POLICY: Final = (
     "INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy) "
     "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
@@ -138,6 +143,7 @@ class RecordBatch:
         self._policy = policy
         self._events: list[tuple[object, ...]] = []
         self._counters: dict[tuple[str, int], list[int]] = {}
+        self._activated: list[tuple[int, str, str]] = []  # (time, application, cmid)
         self._n_seen: dict[tuple[str, int], int] = {}
         self._caps: dict[tuple[str, int], int] = {}
         self._full: set[tuple[str, int, int]] = set()  # (application, horizon, cap) at cap
@@ -160,7 +166,10 @@ class RecordBatch:
         totals[1] += request.failed
         if request.counted:
             self._upsert_client(conn, request)
-        return self._count(conn, request.application_id, request.time)
+        count = self._count(conn, request.application_id, request.time)
+        if request.earns_ticket(count):
+            self._activated.append((request.time, request.application_id, request.cmid))
+        return count
 
     def flush(self, conn: sqlite3.Connection) -> None:
         """Write the events and counters gathered so far."""
@@ -173,6 +182,9 @@ class RecordBatch:
                 [(host, status, t, f) for (host, status), (t, f) in self._counters.items()],
             )
             self._counters.clear()
+        if self._activated:
+            conn.executemany(SET_ACTIVATED, self._activated)
+            self._activated.clear()
 
     def forget(self) -> None:
         """Drop what this batch knows: another statement changed the tables."""

@@ -72,6 +72,14 @@ class RequestRecord(msgspec.Struct, frozen=True):
         """Whether the request failed (the cumulative counters' ``failed``)."""
         return self.result is not ResultCode.OK
 
+    def earns_ticket(self, count: int) -> bool:
+        """Whether the host answers this request with a ticket, given the count after it.
+
+        The host's rule (``HostService``): a counted request whose count reaches the
+        N-policy it was judged by (the catalog's, kept in ``n_policy``) is activated.
+        """
+        return self.counted and count >= self.n_policy
+
 
 class Counters(msgspec.Struct):
     """Cumulative request counters of one host (reset only when the host is reinstalled)."""
@@ -82,7 +90,12 @@ class Counters(msgspec.Struct):
 
 
 class ClientRecord(msgspec.Struct, frozen=True):
-    """A client machine as the host last saw it."""
+    """A client machine as the host last saw it.
+
+    ``license_status`` is the status the client *reported* with its last counted request;
+    ``last_activated`` is when the host last gave it a ticket (None: never). What the
+    client is in now is derived from both (``openkms.core.derived_state``).
+    """
 
     cmid: str
     application_id: str
@@ -93,6 +106,7 @@ class ClientRecord(msgspec.Struct, frozen=True):
     license_status: int
     n_policy: int
     requests: int
+    last_activated: int | None = None
 
 
 class EventQuery(msgspec.Struct, frozen=True):

@@ -10,6 +10,8 @@ import asyncio
 import collections
 from typing import Final, TypeVar
 
+import msgspec
+
 from openkms.core import settings
 from openkms.core.counting import CountPolicy, current_count
 from openkms.core.events import EventRecord
@@ -87,7 +89,16 @@ class MemoryStore(HostStore):
         self._count_request(request)
         if request.counted:
             self._see_client(request)
-        return self._count(request.application_id, request.time)
+        count = self._count(request.application_id, request.time)
+        if request.earns_ticket(count):
+            self._activated(request)
+        return count
+
+    def _activated(self, request: RequestRecord) -> None:
+        key = (request.application_id, request.cmid)
+        client = self._clients[key]
+        when = max(client.last_activated or request.time, request.time)
+        self._clients[key] = msgspec.structs.replace(client, last_activated=when)
 
     async def log_event(self, event: EventRecord) -> None:
         """Append a host event."""
@@ -122,6 +133,7 @@ class MemoryStore(HostStore):
             license_status=source.license_status,
             n_policy=source.n_policy,
             requests=previous.requests + 1 if previous else 1,
+            last_activated=previous.last_activated if previous else None,
         )
         last_seen = self._last_seen.setdefault(request.application_id, {})
         _see(last_seen, request.cmid.encode(), request.time)

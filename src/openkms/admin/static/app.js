@@ -186,6 +186,9 @@ OK.peers = async () => {
 
 /* -- Clients ------------------------------------------------------------------------- */
 
+/* The state the host derived (core/derived_state.py) -> badge colour. */
+OK.stateBadge = { licensed: "ok", renewal_overdue: "warn", not_renewed: "warn", grace: "warn", expired: "bad", notification: "bad" };
+
 OK.clients = async () => {
   const form = document.getElementById("filters");
   const tbody = document.querySelector("#clients tbody");
@@ -216,10 +219,14 @@ OK.clients = async () => {
     try {
       const page = await OK.api(`/api/clients?${apiQuery}`);
       OK.showError(null);
-      const now = Math.floor(Date.now() / 1000);
+      const now = page.now || Math.floor(Date.now() / 1000);
       OK.fillTable(tbody, page.clients.map((c) => [
         c.machine_name, OK.el("td", { class: "mono", text: c.cmid }), c.product,
-        OK.el("span", { class: `badge ${c.license_status_name === "licensed" ? "ok" : "warn"}`, text: c.license_status_name }),
+        OK.el("td", { class: "state" }, OK.el("span", {
+          class: `badge ${OK.stateBadge[c.state] || "warn"}`, "data-state": c.state, text: c.state_label,
+          title: c.state_until ? `until ${OK.date(c.state_until)}` : "",
+        })),
+        OK.el("td", { class: "reported", text: c.license_status_label }),
         `${OK.date(c.last_seen)} (${OK.ago(c.last_seen, now)})`, OK.date(c.first_seen), c.requests,
       ]), "No client matches.");
       const end = Math.min(page.total, offset + page.clients.length);

@@ -75,6 +75,8 @@ def _role(directory: Path) -> Finding | None:
 
 def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Product | None]:
     where = client.directory / "client.json"
+    if state.setup_key is None and state.partial_key and state.activation_id:
+        return _product_findings(client, where, state.partial_key)  # text cleared by cpky
     if state.setup_key is None:
         code = ResultCode.NO_PRODUCT_KEY
         return [
@@ -104,7 +106,7 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
                 code=ResultCode.INVALID_PRODUCT_KEY.hex,
             )
         ], None
-    return _product_findings(client, where, key)
+    return _product_findings(client, where, key.partial)
 
 
 def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
@@ -118,7 +120,7 @@ def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
 
 
 def _product_findings(
-    client: Client, where: Path, key: ProductKey
+    client: Client, where: Path, partial: str
 ) -> tuple[list[Finding], Product | None]:
     if client.trust() is None:
         code = ResultCode.TRUST_MISSING
@@ -138,7 +140,7 @@ def _product_findings(
     return [
         CATALOGUE["setup-key"].finding(
             Severity.OK,
-            f"{where}: setup key installed (partial {key.partial}): {product.name}, "
+            f"{where}: setup key installed (partial {partial}): {product.name}, "
             f"N-policy {product.n_policy}",
             meaning="A setup key (GVLK analogue) makes this machine a KMS client.",
         )
