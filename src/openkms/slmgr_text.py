@@ -132,7 +132,7 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
         lines += [
             f"Activation ID: {info.activation_id}",
             f"Application ID: {info.application_id}",
-            "Product Key Channel: Volume:GVLK",
+            f"Product Key Channel: {_KEY_CHANNELS.get(info.channel, 'Volume:GVLK')}",
         ]
     lines += [
         f"Partial Product Key: {info.partial_product_key}",
@@ -149,6 +149,8 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
             f"Remaining rearm count: {info.rearms_remaining}",
             f"Trusted time: {_when(info.trusted_time)}",
         ]
+    if info.channel == "VOLUME_MAK":  # activated with the publisher: no KMS lines
+        return "\n".join(lines)
     lines += ["", "Key Management Service client information"]
     lines.append(f"    Client Machine ID (CMID): {info.cmid}")
     if info.registered_kms:
@@ -167,6 +169,9 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
         f"    KMS host caching is {'enabled' if info.host_caching else 'disabled'}",
     ]
     return "\n".join(lines)
+
+
+_KEY_CHANNELS = {"VOLUME_KMSCLIENT": "Volume:GVLK", "VOLUME_MAK": "Volume:MAK"}
 
 
 def _remaining(info: ClientInfo) -> list[str]:

@@ -41,6 +41,9 @@ __all__ = ["client"]
 @click.option("--search-domain", multiple=True, help="DNS search domain (default: resolv.conf).")
 @click.option("--ignore-srv-priority", is_flag=True, help="Pick SRV hosts purely at random.")
 @click.option("--service", help="SRV service to look up (default: the catalog's).")
+@click.option(
+    "--publisher-url", help="The publisher's service, for a MAK (default: the catalog's)."
+)
 @click.pass_context
 def client(
     ctx: click.Context,
@@ -52,6 +55,7 @@ def client(
     search_domain: tuple[str, ...],
     ignore_srv_priority: bool,
     service: str | None,
+    publisher_url: str | None,
 ) -> None:
     """A KMS client: installs a setup key and activates against a host."""
     if store_dir is None:  # e.g. 'client dli --help'; a command that needs it says so
@@ -67,6 +71,7 @@ def client(
             honour_priority=not ignore_srv_priority,
         ),
         service=service,
+        publisher_url=publisher_url,
     )
 
 
@@ -86,7 +91,7 @@ def _client(ctx: click.Context) -> Client:
 @click.option("--trust", "trust_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.pass_context
 def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
-    """Install a setup key (--trust the publisher's trust.json, needed the first time)."""
+    """Install a setup key or a MAK (--trust the publisher's trust.json, the first time)."""
     trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
     product = _client(ctx).install_key(key, trust)
     click.echo(f"Installed product key for {product.name} successfully.")
@@ -109,12 +114,15 @@ def cpky(ctx: click.Context) -> None:
 
 
 def _report(outcome: AttemptOutcome) -> None:
+    if outcome.activated and outcome.count is None:  # a MAK: the publisher, no count
+        click.echo(f"Product activated successfully (MAK, {outcome.host}).")
+        return
     if outcome.activated:
         click.echo(
             f"Product activated successfully (current count {outcome.count}, {outcome.host})."
         )
         return
-    raise ActivationError(outcome.message, code=outcome.result)
+    raise ActivationError(outcome.message, code=outcome.result, fix=outcome.fix)
 
 
 @client.command()
@@ -238,7 +246,7 @@ def run(ctx: click.Context, once: bool, log_level: str) -> None:
 
     outcome = asyncio.run(main())
     if once and not outcome.activated:
-        raise ActivationError(outcome.message, code=outcome.result)
+        raise ActivationError(outcome.message, code=outcome.result, fix=outcome.fix)
 
 
 @client.command()

@@ -32,13 +32,8 @@ from pathlib import Path
 from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
-from openkms.client.phone import (
-    clear_mak,
-    confirm_phone,
-    installation_id,
-    mak_product,
-    mak_reference,
-)
+from openkms.client.mak import MakActivation, product_for_mak
+from openkms.client.phone import clear_mak, confirm_phone, installation_id, mak_reference
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
@@ -81,6 +76,7 @@ class Client:
     search_domains: tuple[str, ...] = ()
     service: str | None = None  # the SRV service; None: the catalog's
     publisher_key: bytes | None = None  # the pinned publisher; None: the store's own pin
+    publisher_url: str | None = None  # the MAK service; None: the catalog's
 
     @classmethod
     def open(
@@ -94,6 +90,7 @@ class Client:
         search_domains: tuple[str, ...] = (),
         service: str | None = None,
         publisher_key: str | None = None,
+        publisher_url: str | None = None,
     ) -> Client:
         """Open (or prepare) a client store; fails early on a corrupt state file.
 
@@ -102,6 +99,8 @@ class Client:
         it was pinned to at its first ``ipk``. ``transport`` defaults to TCP, ``locator``
         to none (no DNS discovery: ``skms`` or the cached host only), ``machine_name`` to
         this machine's host name and ``service`` to the SRV service named in the catalog.
+        ``publisher_url`` is the publisher's service a MAK activates with (default: the
+        catalog's).
         """
         client = cls(
             directory,
@@ -112,6 +111,7 @@ class Client:
             search_domains=search_domains,
             service=service,
             publisher_key=parse_publisher_key(publisher_key) if publisher_key else None,
+            publisher_url=publisher_url,
         )
         client.state()
         return client
@@ -172,7 +172,7 @@ class Client:
     # -- keys ----------------------------------------------------------------------------
 
     def install_key(self, text: str, trust: Trust | None = None) -> Product:
-        """``ipk``: install a setup key (pins ``trust`` the first time)."""
+        """``ipk``: install a setup key or a MAK (pins ``trust`` the first time)."""
         key = ProductKey.parse(text)
         if key.kind is KeyKind.HOST:
             raise KeyFormatError(
@@ -184,14 +184,18 @@ class Client:
         if trust is not None:
             snapshot = self._pin(snapshot, trust)
         catalog = snapshot.require_trust().catalog
-        is_mak = key.kind is KeyKind.MAK
-        product = mak_product(catalog, key) if is_mak else catalog.product_for_setup_key(key)
+        if key.kind is KeyKind.MAK:
+            product: Product | None = product_for_mak(catalog, key)
+        else:
+            product = catalog.product_for_setup_key(key)
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
-        if state.activation_id != product.activation_id:
-            state.ticket = None
         installed = mak_reference(state)
+        if state.activation_id != product.activation_id or (installed is not None) != (
+            key.kind is KeyKind.MAK
+        ):
+            state.ticket = None  # another product, or another channel (setup key / MAK)
         if state.setup_key != key.symbols and (installed is None or installed.key_id != key.key_id):
             state.phone_ticket = None  # another key (the same one again after cpky: kept)
         if not state.grace_started_at:
@@ -305,9 +309,22 @@ class Client:
         return asyncio.run(self.activate_async())
 
     async def activate_async(self) -> AttemptOutcome:
-        """One activation attempt: discovery, each host in turn, events, state saved."""
+        """One activation attempt: discovery, each host in turn, events, state saved.
+
+        With a MAK installed: one request to the publisher's service instead (no host).
+        """
         snapshot = self.snapshot()
         reading = self.observe_time(snapshot)
+        if mak_reference(snapshot.state) is not None:  # a MAK (also after cpky): no host
+            mak = MakActivation(
+                snapshot,
+                clock=self.clock,
+                machine_name=self.machine_name,
+                publisher_url=self.publisher_url,
+                events=self.events,
+            )
+            outcome = await asyncio.to_thread(mak.run)
+            return self._finish(snapshot, reading, outcome)
         attempt = ActivationAttempt(
             snapshot,
             clock=self.clock,
@@ -317,7 +334,11 @@ class Client:
             service=self.service,
             events=self.events,
         )
-        outcome = await attempt.run()
+        return self._finish(snapshot, reading, await attempt.run())
+
+    def _finish(
+        self, snapshot: ClientSnapshot, reading: TimeReading, outcome: AttemptOutcome
+    ) -> AttemptOutcome:
         self._save(snapshot.state)
         trusted = max(reading.trusted, snapshot.state.trusted_time)
         return dataclasses.replace(outcome, license=snapshot.license(trusted))

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from openkms.client.phone import verify_phone_ticket
+from openkms.client.phone import mak_reference, verify_phone_ticket
 from openkms.client.records import License
 from openkms.client.state import ClientState, load_state, load_trust
 from openkms.core.catalog import Product
@@ -122,6 +122,8 @@ class ClientSnapshot:
         if reason is not None and (product is not None or self.foreign is not None):
             return License(LicenseState.NOTIFICATION, None, 0, reason, product, None)
         verified = self.verify(self.state.ticket, now)
+        if verified is not None and verified.mak != (mak_reference(self.state) is not None):
+            verified = None  # a MAK ticket licenses a MAK, a KMS host's ticket a setup key
         phone = verify_phone_ticket(self.state, self.trust)
         ends = [verified.body.valid_until] if verified else []
         if phone is not None:  # a MAK activated by phone: licensed until its grant ends

@@ -27,6 +27,8 @@ __all__ = [
     "ActivationRequestFile",
     "CertificateFile",
     "HostActivationRequest",
+    "ROLE_HOST",
+    "ROLE_MAK",
     "HostCertificate",
     "PHONE_CERTIFICATE_FORMAT",
     "PhoneCertificate",
@@ -35,10 +37,16 @@ __all__ = [
 ]
 
 CERTIFICATE_DOMAIN = b"openkms/host-certificate/v1"
+# A certificate's role: a KMS host (the default, never encoded, so the certificates made
+# before roles existed encode and verify unchanged), or the publisher's own MAK service,
+# whose tickets license one machine without a count.
+ROLE_HOST = ""
+ROLE_MAK = "mak"
+_ROLES = (ROLE_HOST, ROLE_MAK)
 
 
-class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What the publisher vouches for about one host."""
+class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What the publisher vouches for about one host (or, role "mak", its MAK service)."""
 
     serial: str
     application_id: str
@@ -48,6 +56,12 @@ class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     group: str
     issued_at: int
     expires_at: int
+    role: str = ROLE_HOST
+
+    @property
+    def mak(self) -> bool:
+        """True for the certificate of the publisher's MAK service."""
+        return self.role == ROLE_MAK
 
     def valid_at(self, when: int) -> bool:
         """True when ``when`` (epoch seconds) falls in the validity period."""
@@ -71,6 +85,7 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
     if (
         cert.application_id != trust.catalog.application_id
         or cert.group not in trust.catalog.groups
+        or cert.role not in _ROLES
     ):
         raise SignatureError(
             "The host certificate is for another application or an unknown license group.",

@@ -351,6 +351,8 @@ def _problem(
     cert: HostCertificate, key: InstalledKey | None, host_fingerprint: str | None, now: int
 ) -> str | None:
     """Why ``cert`` does not let this host sign, or None."""
+    if cert.mak:
+        return "this is the publisher's MAK service certificate, not a host certificate"
     if key is None or cert.host_key_id != key.key_id:
         return "the certificate is for another host key"
     if host_fingerprint is None:
