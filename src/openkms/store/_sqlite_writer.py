@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
 
 __all__ = [
+    "CHECKPOINT_COMMITS",
+    "PRUNE_STEP",
     "BatchWriter",
     "Forget",
     "RecordBatch",
@@ -40,10 +43,19 @@ __all__ = [
 
 logger = logging.getLogger("openkms.store")
 
-# Retention deletes a tenth of the allowance at a time, so that pruning costs one DELETE
-# per many inserts instead of one per insert.
-_PRUNE_FRACTION: Final = 10
-_PRUNE_CHUNK_MAX: Final = 10_000
+# Retention, incrementally (docs/architecture.md, "Decisions"): a batch deletes only the
+# oldest events that take the store over the limit (about as many as it inserted), and the
+# writer deletes ahead between batches, at most PRUNE_STEP rows per transaction, until the
+# store is a headroom (a tenth of the allowance, at most 10,000) below the limit; bursts
+# then find room and commit no deletes at all. Never a big DELETE in one commit: with random
+# CMIDs each deleted row dirties its own page of events_cmid.
+PRUNE_STEP: Final = 256
+# WAL checkpoints, too, between batches: a passive one once this many commits have gone
+# into the WAL since the last, so that SQLite's own (at 1,000 pages, inside whichever COMMIT
+# crosses it, before that batch is answered) is only the backstop of a writer never idle.
+CHECKPOINT_COMMITS: Final = 16
+_HEADROOM_FRACTION: Final = 10
+_HEADROOM_MAX: Final = 10_000
 
 
 class Forget(msgspec.Struct, frozen=True, array_like=True):
@@ -232,7 +244,10 @@ class BatchWriter:
         self.path = path
         self.policy = policy
         self.event_retention = event_retention
-        self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
+        self._headroom = min(event_retention // _HEADROOM_FRACTION, _HEADROOM_MAX)
+        # Events beyond (retention - headroom) after the last commit: what housekeeping owes.
+        self._over = 0
+        self._commits = 0  # commits since the last checkpoint of ours
         self._stale = False  # the connection failed with the store's error: open a new one
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
@@ -314,19 +329,61 @@ class BatchWriter:
             else:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
-        self._prune_events(conn)
+        self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
         conn.execute("COMMIT")
+        self._commits += 1
         return results
 
-    def _prune_events(self, conn: sqlite3.Connection) -> None:
-        """Keep at most ``event_retention`` events, deleting the oldest a chunk at a time."""
+    @property
+    def housekeeping_due(self) -> bool:
+        """Whether ``housekeep()`` has work: a checkpoint, or old events to delete ahead."""
+        return not self._stale and (self._commits >= CHECKPOINT_COMMITS or self._over > 0)
+
+    def housekeep(self) -> bool:
+        """One bounded step of housekeeping, for the gaps between batches: a passive WAL
+        checkpoint if one is due, else the deletion of at most ``PRUNE_STEP`` of the oldest
+        events ahead of the limit, in its own transaction.
+
+        Returns whether more is due. A failure is logged and left to the next batch (which
+        reports it to its requests, and reopens the connection if the store failed).
+        """
+        if not self.housekeeping_due:
+            return False
+        conn = self.conn
+        try:
+            if self._commits >= CHECKPOINT_COMMITS:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._commits = 0
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                self._prune_events(conn, self.event_retention - self._headroom, PRUNE_STEP)
+                conn.execute("COMMIT")
+                # Its deletes dirtied about a page each: checkpoint them before the next step.
+                self._commits = CHECKPOINT_COMMITS
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):  # a closed connection has no transaction
+                rollback(conn)
+            self._stale = is_environmental(exc)
+            self._over = self._commits = 0
+            logger.warning("store %s: housekeeping failed: %s", self.path, exc)
+            return False
+        return self.housekeeping_due
+
+    def _prune_events(self, conn: sqlite3.Connection, keep: int, most: int) -> None:
+        """Delete the oldest events beyond ``keep``, at most ``most`` of them; note what
+        housekeeping still owes."""
         (newest,) = conn.execute("SELECT max(seq) FROM events").fetchone()
         (oldest,) = conn.execute("SELECT min(seq) FROM events").fetchone()
-        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
-        if newest is None or newest - oldest + 1 <= self.event_retention:
+        if newest is None:
+            self._over = 0
             return
-        keep_from = newest - self.event_retention + 1 + self._prune_chunk
-        conn.execute("DELETE FROM events WHERE seq < ?", (keep_from,))
+        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
+        rows = newest - oldest + 1
+        excess = min(rows - keep, most)
+        if excess > 0:
+            conn.execute("DELETE FROM events WHERE seq < ?", (oldest + excess,))
+            rows -= excess
+        self._over = rows - (self.event_retention - self._headroom)
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRecord) -> None:
