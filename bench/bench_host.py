@@ -24,6 +24,13 @@ over its process tree) and host CPU seconds per 1,000 activations, errors, the s
 results that were OK and how many carried a ticket. After each run the host is stopped
 gracefully and its store is checked: the counters and 12290 events must match the responses
 acknowledged.
+
+``--prefill N`` compares an empty store with a full one: it builds (once, cached under
+``--cache-dir``) a store holding N clients and N events (``_prefill.py``; with N = 1,000,000
+the events are at the retention limit, so every new event makes the host delete an old one),
+then alternates runs on a fresh empty store and on a copy of the full one, and prints both
+sets of medians and their ratio. "stall" is the longest time in a run during which no
+response at all arrived (housekeeping that blocks the writer shows up there).
 """
 
 from __future__ import annotations
@@ -50,13 +57,11 @@ from pathlib import Path
 import msgspec
 import uvloop
 
-from openkms.host.state import HostState
+from _prefill import Site, copy_store, make_site, prefilled_site
 from openkms.protocol.connection import HEADER, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse, ErrorResponse
-from openkms.publisher import Publisher
 from openkms.store.sqlite import SqliteReader
 
-EDITION = "Desktop Professional"
 _RESPONSE = msgspec.msgpack.Decoder(ActivationResponse)
 _ERROR = msgspec.msgpack.Decoder(ErrorResponse)
 
@@ -77,6 +82,7 @@ class Tally:
     """What one generator saw."""
 
     latencies: array[float] = field(default_factory=lambda: array("d"))
+    done_at: array[float] = field(default_factory=lambda: array("d"))
     ok: int = 0
     answered: int = 0  # ActivationResponse received, whatever its result
     tickets: int = 0
@@ -88,6 +94,7 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         self.latencies.extend(other.latencies)
+        self.done_at.extend(other.done_at)
         self.ok += other.ok
         self.answered += other.answered
         self.tickets += other.tickets
@@ -230,7 +237,9 @@ async def _client(load: Load, budget: list[int], deadline: float, tally: Tally, 
                 exchange.transport.close()
             exchange = None
             continue
-        tally.latencies.append(time.perf_counter() - started)
+        finished = time.perf_counter()
+        tally.latencies.append(finished - started)
+        tally.done_at.append(finished)
         if load.mode == "new-connection":
             assert exchange.transport is not None
             exchange.transport.close()
@@ -295,17 +304,9 @@ def run_load(target: Target, args: argparse.Namespace) -> Tally:
 # -- the host under test -------------------------------------------------------------------
 
 
-def make_site(root: Path) -> tuple[Path, Target, str]:
-    """A publisher and an activated host store; the store dir, the product and the host ID."""
-    publisher = Publisher.init(root / "publisher", "Bench Publisher")
-    state = HostState(root / "host")
-    state.install_key(str(publisher.issue_host_key("C")), publisher.trust())
-    request = state.activation_request("bench-kms", int(time.time()))
-    state.install_certificate(publisher.activate_host(request), int(time.time()))
-    catalog = publisher.trust().catalog
-    product = next(p for p in catalog.products if p.edition == EDITION)
-    target = Target("", 0, catalog.application_id, product.activation_id, product.n_policy)
-    return root / "host", target, state.host_id
+def target_of(site: Site) -> Target:
+    """What the generators activate at ``site`` (host and port filled in later)."""
+    return Target("", 0, site.application_id, site.activation_id, site.n_policy)
 
 
 def quiet_options() -> list[str]:
@@ -391,16 +392,38 @@ def cpu_seconds(pids: list[int]) -> tuple[float, float]:
     return user / ticks, system / ticks
 
 
-def verify_store(store: Path, host_id: str, tally: Tally) -> str:
+@dataclass(frozen=True)
+class Baseline:
+    """What the store held before a run: its newest event and its clients."""
+
+    max_seq: int = 0
+    clients: int = 0
+
+    @classmethod
+    def of(cls, store: Path) -> Baseline:
+        conn = sqlite3.connect(store / "host.db")
+        try:
+            (seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+            (clients,) = conn.execute("SELECT count(*) FROM clients").fetchone()
+        finally:
+            conn.close()
+        return cls(int(seq), int(clients))
+
+
+def verify_store(store: Path, host_id: str, tally: Tally, base: Baseline) -> str:
     """Check the store against what the clients were told; return a one-line verdict."""
     with SqliteReader(store / "host.db") as reader:
         counters = reader.counters(host_id)
     conn = sqlite3.connect(store / "host.db")
     try:
-        (events,) = conn.execute("SELECT count(*) FROM events WHERE event_id = 12290").fetchone()
+        (events,) = conn.execute(
+            "SELECT count(*) FROM events WHERE event_id = 12290 AND seq > ?", (base.max_seq,)
+        ).fetchone()
         (clients,) = conn.execute("SELECT count(*) FROM clients").fetchone()
+        (kept,) = conn.execute("SELECT count(*) FROM events").fetchone()
     finally:
         conn.close()
+    clients -= base.clients
     # Every acknowledged response was durable first; a request whose response was lost may
     # also be recorded, so with errors the store may hold more, never less.
     exact = tally.errors == 0
@@ -411,8 +434,9 @@ def verify_store(store: Path, host_id: str, tally: Tally) -> str:
     )
     verdict = "OK" if good else "MISMATCH"
     return (
-        f"store {verdict}: counters.total={counters.total} events12290={events} "
-        f"clients={clients} (acknowledged {tally.answered}, ok {tally.ok})"
+        f"store {verdict}: counters.total={counters.total} new events12290={events} "
+        f"new clients={clients} (acknowledged {tally.answered}, ok {tally.ok}); "
+        f"events kept {kept}"
     )
 
 
@@ -428,6 +452,7 @@ class Result:
     p90: float
     p99: float
     worst: float
+    stall: float
     rss: float
     cpu_per_k: float
     errors: int
@@ -438,16 +463,37 @@ class Result:
     def line(self) -> str:
         return (
             f"{self.rate:8,.0f} act/s  p50 {self.p50:6.2f}  p90 {self.p90:6.2f}  "
-            f"p99 {self.p99:6.2f}  max {self.worst:7.2f} ms  RSS {self.rss:6.1f} MiB  "
-            f"CPU {self.cpu_per_k:5.3f} s/1k  errors {self.errors}  ok {self.ok_ratio:.4f}  "
-            f"tickets {self.tickets}"
+            f"p99 {self.p99:6.2f}  max {self.worst:7.2f}  stall {self.stall:7.2f} ms  "
+            f"RSS {self.rss:6.1f} MiB  CPU {self.cpu_per_k:5.3f} s/1k  errors {self.errors}  "
+            f"ok {self.ok_ratio:.4f}  tickets {self.tickets}"
         )
+
+
+FIGURES = ("rate", "p50", "p90", "p99", "worst", "stall", "rss", "cpu_per_k")
+
+
+def median_of(results: list[Result]) -> Result:
+    """The median of every figure over ``results``."""
+    return Result(
+        *(statistics.median(getattr(r, name) for r in results) for name in FIGURES),
+        errors=sum(r.errors for r in results),
+        ok_ratio=statistics.median(r.ok_ratio for r in results),
+        tickets=int(statistics.median(r.tickets for r in results)),
+        verified=all(r.verified for r in results),
+    )
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000
+
+
+def longest_stall(tally: Tally) -> float:
+    """The longest time (ms) without any response, from the start to the last response."""
+    times = sorted(tally.done_at)
+    gaps = (b - a for a, b in zip([tally.started, *times], times, strict=False))
+    return max(gaps, default=0.0) * 1000
 
 
 def stop_hosts(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -462,15 +508,18 @@ def stop_hosts(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def one_run(args: argparse.Namespace) -> Result:
+def one_run(args: argparse.Namespace, full: Site | None = None) -> Result:
+    """One run on a fresh empty store, or on a copy of the ``full`` one."""
     with tempfile.TemporaryDirectory(prefix="openkms-bench-") as scratch:
-        store, product, host_id = make_site(Path(scratch))
+        site = make_site(Path(scratch)) if full is None else copy_store(full, Path(scratch))
+        store = Path(site.store)
+        base = Baseline.of(store) if full is not None else Baseline()
         process, port = start_host(store, args.host_arg)
         processes = [process]
         try:
             # Experiments with several host processes on one port (SO_REUSEPORT) start the
             # others here with start_host(store, args.host_arg, port, "host2").
-            target = dataclasses.replace(product, host="127.0.0.1", port=port)
+            target = dataclasses.replace(target_of(site), host="127.0.0.1", port=port)
             pids = [pid for p in processes for pid in process_tree(p.pid)]
             cpu_before = cpu_seconds(pids)
             tally = run_load(target, args)
@@ -480,7 +529,7 @@ def one_run(args: argparse.Namespace) -> Result:
             rss = peak_rss_mib(pids)
         finally:
             stop_hosts(processes)
-        verdict = verify_store(store, host_id, tally)
+        verdict = verify_store(store, site.host_id, tally, base)
         for p in processes:
             if p.returncode != 0:
                 verdict += f"; a host exited {p.returncode}: {(store / 'host.log').read_text()}"
@@ -493,6 +542,7 @@ def one_run(args: argparse.Namespace) -> Result:
         p90=percentile(ordered, 0.90),
         p99=percentile(ordered, 0.99),
         worst=ordered[-1] * 1000 if ordered else float("nan"),
+        stall=longest_stall(tally),
         rss=rss,
         cpu_per_k=cpu / done * 1000 if done else float("nan"),
         errors=tally.errors,
@@ -500,7 +550,7 @@ def one_run(args: argparse.Namespace) -> Result:
         tickets=tally.tickets,
         verified=verdict.startswith("store OK"),
     )
-    print(f"  {result.line()}")
+    print(f"  {'full ' if full else 'empty' if args.prefill else ''}{result.line()}")
     busy = (
         f"host {user / elapsed:.2f}+{system / elapsed:.2f} user+sys cores, "
         f"generators {tally.cpu / elapsed:.2f} cores"
@@ -511,7 +561,8 @@ def one_run(args: argparse.Namespace) -> Result:
     return result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--mode", choices=["new-connection", "persistent"], default="new-connection"
@@ -534,26 +585,55 @@ def main() -> None:
         default=[],
         help="extra argument for 'host serve' (repeatable), e.g. --host-arg=--workers=2",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run on a store already holding N clients and N events (built once, "
+        "cached), alternating with the empty store, and print both and their ratio",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path.home() / ".cache" / "openkms-bench",
+        help="where the prefilled store is kept between runs",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     args.host_arg = quiet_options() + args.host_arg
+    full = prefilled_site(args.prefill, args.cache_dir) if args.prefill else None
     print(
         f"mode {args.mode}, {args.clients} clients in {args.generators} generator(s), "
         f"{f'open loop at {args.rate:g}/s' if args.rate else 'closed loop'}, "
-        f"{args.requests} requests x {args.repeat} runs, host args {args.host_arg or '-'}; "
-        f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs"
+        f"{args.requests} requests x {args.repeat} runs, host args {args.host_arg or '-'}"
+        f"{f', empty and full ({args.prefill:,} clients and events) alternated' if full else ''}"
+        f"; load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs"
     )
-    results = [one_run(args) for _ in range(args.repeat)]
-    figures = ("rate", "p50", "p90", "p99", "worst", "rss", "cpu_per_k")
-    median = Result(
-        *(statistics.median(getattr(r, name) for r in results) for name in figures),
-        errors=sum(r.errors for r in results),
-        ok_ratio=statistics.median(r.ok_ratio for r in results),
-        tickets=int(statistics.median(r.tickets for r in results)),
-        verified=all(r.verified for r in results),
-    )
-    print(f"median {median.line()}")
-    print(f"store verified in every run: {'yes' if median.verified else 'NO'}")
-    if not median.verified or median.errors:
+    empty: list[Result] = []
+    filled: list[Result] = []
+    for _ in range(args.repeat):
+        empty.append(one_run(args))
+        if full is not None:
+            filled.append(one_run(args, full))
+    results = empty + filled
+    median = median_of(empty)
+    print(f"median {'empty ' if full else ''}{median.line()}")
+    if full is not None:
+        full_median = median_of(filled)
+        print(f"median full  {full_median.line()}")
+        ratio = full_median.rate / median.rate if median.rate else float("nan")
+        print(
+            f"full/empty: act/s {ratio:.2f}x, p99 {full_median.p99 / median.p99:.2f}x, "
+            f"longest stall {max(r.stall for r in filled):.1f} ms full, "
+            f"{max(r.stall for r in empty):.1f} ms empty; load {os.getloadavg()[0]:.2f}"
+        )
+    verified = all(r.verified for r in results)
+    print(f"store verified in every run: {'yes' if verified else 'NO'}")
+    if not verified or any(r.errors for r in results):
         sys.exit(1)
 
 

@@ -57,6 +57,7 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
         "",
         "Key Management Service is enabled on this machine",
         f"    Current count: {info.current_count}",
+        *_clock_lines(info),
         f"    Listening on Port: {info.port}",
         *_listening_lines(info),
         f"    DNS publishing {'enabled' if info.dns_publishing else 'disabled'}",
@@ -100,6 +101,23 @@ def _listening_lines(info: HostInfo) -> list[str]:
     return [f"    Listening on: {', '.join(info.listening)}"]
 
 
+def _clock_lines(info: HostInfo) -> list[str]:
+    """The host's last clock jump (12321) and its clients dated in the future, if any."""
+    clock, lines = info.clock, []
+    if clock.future_clients:
+        lines.append(
+            f"    Clients dated in the future (not counted): {clock.future_clients} "
+            "(last seen while the host's clock was ahead; each counts again at its next request)"
+        )
+    if clock.last_jump_at is not None and clock.last_jump_seconds is not None:
+        seconds = clock.last_jump_seconds
+        lines.append(
+            f"    Last clock jump: {seconds:+d} seconds ({seconds / 86400:+.1f} days) "
+            f"at {_when(clock.last_jump_at)} (event 12321)"
+        )
+    return lines
+
+
 def _dns_status_lines(info: HostInfo) -> list[str]:
     """The last publishing cycle, one line per domain (12294 ok / 12293 failed)."""
     status = info.dns_status
@@ -132,7 +150,7 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
         lines += [
             f"Activation ID: {info.activation_id}",
             f"Application ID: {info.application_id}",
-            "Product Key Channel: Volume:GVLK",
+            f"Product Key Channel: {_KEY_CHANNELS.get(info.channel, 'Volume:GVLK')}",
         ]
     lines += [
         f"Partial Product Key: {info.partial_product_key}",
@@ -149,6 +167,8 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
             f"Remaining rearm count: {info.rearms_remaining}",
             f"Trusted time: {_when(info.trusted_time)}",
         ]
+    if info.channel == "VOLUME_MAK":  # activated with the publisher: no KMS lines
+        return "\n".join(lines)
     lines += ["", "Key Management Service client information"]
     lines.append(f"    Client Machine ID (CMID): {info.cmid}")
     if info.registered_kms:
@@ -167,6 +187,9 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
         f"    KMS host caching is {'enabled' if info.host_caching else 'disabled'}",
     ]
     return "\n".join(lines)
+
+
+_KEY_CHANNELS = {"VOLUME_KMSCLIENT": "Volume:GVLK", "VOLUME_MAK": "Volume:MAK"}
 
 
 def _remaining(info: ClientInfo) -> list[str]:

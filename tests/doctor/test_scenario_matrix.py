@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from bindserver import Bind
 
+from doctor.hostclock import serve_clock_set_back
 from doctor.sitetools import (
     BoundTransport,
     activate_clients,
@@ -236,3 +237,12 @@ def test_host_count_about_to_fall_below_n(site: Site, tmp_path: Path) -> None:
             "host", "--store", str(site.host_dir), "--address", address, faketime="+25d"
         )
     assert top["check"] == "count-falls-below-n" and "5 day(s)" in top["evidence"]
+
+
+def test_host_clock_jumped(site: Site, tmp_path: Path) -> None:
+    # The host's clock was 3 hours ahead while 6 clients activated, then set right.
+    assert serve_clock_set_back(site, tmp_path, 6) == 6
+    with host_process(site.host_dir) as host:
+        top = top_of("host", "--store", str(site.host_dir), "--address", host.address)
+    assert (top["check"], top["procedure"]) == ("host-clock-jump", "clock")
+    assert "6 not counted (current count 0)" in top["evidence"]

@@ -16,7 +16,6 @@ from openkms.client.api import Client
 from openkms.client.transport import TcpTransport
 from openkms.host.state import HostState
 from openkms.publisher import Publisher
-from openkms.publisher.phone import issue_mak
 
 from helpers import host_process, openkms_cmd
 
@@ -72,7 +71,8 @@ def test_a_host_activated_by_phone_activates_clients(tmp_path: Path) -> None:
 def test_a_mak_client_activated_by_phone_is_licensed_on_the_mak_channel(tmp_path: Path) -> None:
     publisher = Publisher.init(tmp_path / "pub", "Phone Test")
     product = publisher.trust().catalog.products[0]
-    mak = str(issue_mak(publisher, product.activation_id, 1))
+    issue = ("publisher", "issue-mak", str(publisher.directory), "--activations", "1")
+    mak = run(*issue, "--product", product.activation_id).stdout.strip()
     stores = [tmp_path / "pc1", tmp_path / "pc2"]
     for store in stores:
         Client.open(store).install_key(mak, publisher.trust())

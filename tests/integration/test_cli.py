@@ -281,7 +281,7 @@ def test_slmgr_spelling_is_translated(tmp_path: Path, argv: list[str], expected:
 
 
 def test_slmgr_on_a_host_store_refuses_client_options(site: Site) -> None:
-    result = CliRunner().invoke(cli, ["slmgr", "--store", str(site.host_dir), "/ato"])
+    result = CliRunner().invoke(cli, ["slmgr", "--store", str(site.host_dir), "/rearm"])
     assert result.exit_code == 1 and "applies to a client" in result.stderr
     result = CliRunner().invoke(cli, ["slmgr", "--store", str(site.host_dir), "/DLI"])
     assert (

@@ -176,3 +176,29 @@ def test_the_cli_prints_the_publisher_key_and_pins_it_at_the_first_ipk(
     assert refused.stderr.startswith(f"Error: {ResultCode.PUBLISHER_MISMATCH.hex} ")
     assert "another store directory" in refused.stderr
     assert (tmp_path / "pc" / "trust.json").read_bytes() == Path(genuine).read_bytes()
+
+
+def test_cli_ipk_with_publisher_key_refuses_another_trust_and_pins_the_key(
+    tmp_path: Path, site: Site
+) -> None:
+    runner = CliRunner()
+    rogue = Publisher.init(tmp_path / "rogue", "Rogue")
+    genuine_key = format_publisher_key(site.publisher.trust().publisher_key)
+    store, setup = tmp_path / "pc", site.product("Standard").setup_key
+    ipk = ["client", "--store", str(store), "ipk", setup, "--publisher-key", genuine_key]
+    # The first install, with another publisher's trust: refused, nothing pinned.
+    other = str(rogue.directory / "trust.json")
+    refused = runner.invoke(cli, [*ipk, "--trust", other])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: {ResultCode.PUBLISHER_MISMATCH.hex} ")
+    assert "the application is pinned to" in refused.stderr
+    assert not (store / "trust.json").exists()
+    genuine = str(site.publisher.directory / "trust.json")
+    assert runner.invoke(cli, [*ipk, "--trust", genuine]).exit_code == 0
+    assert Client.open(store).state().publisher_key == genuine_key
+    # Pinned: the rogue's trust is refused without --publisher-key too.
+    plain = ["client", "--store", str(store), "ipk", setup, "--trust", other]
+    assert runner.invoke(cli, plain).exit_code == 1
+    assert (store / "trust.json").read_bytes() == Path(genuine).read_bytes()
+    bad = runner.invoke(cli, [*ipk[:-1], "okpk1:short", "--trust", genuine])
+    assert bad.exit_code == 1 and "is not a publisher key" in bad.stderr

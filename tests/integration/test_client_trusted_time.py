@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -251,3 +253,21 @@ def test_reading_the_license_writes_at_most_about_once_an_hour(
     clock.now += 3600
     client.license()
     assert _state(client)["trusted_time"] == int(clock.now)
+
+
+def test_dli_of_a_tampered_store_warns_once(tmp_path: Path, site: Site) -> None:
+    directory = tmp_path / "pc"
+    client = Client.open(directory, machine_name="pc")
+    client.install_key(site.product("Standard").setup_key, site.publisher.trust())
+    document = json.loads((directory / "client.json").read_text())
+    document["state"]["rearms_used"] = 0 if document["state"]["rearms_used"] else 1
+    (directory / "client.json").write_text(json.dumps(document))
+    result = subprocess.run(
+        [sys.executable, "-m", "openkms", "client", "--store", str(directory), "dli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "License Status: Notification" in result.stdout
+    assert result.stderr.count("does not match its seal") == 1, result.stderr

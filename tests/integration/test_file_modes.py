@@ -53,7 +53,7 @@ def test_private_files_and_directories_whatever_the_umask(tmp_path: Path, umask_
         site.host_dir / "host.db",
         site.host_dir / "host.lock",
         site.publisher.directory / "root.key",
-        site.publisher.directory / "host-keys.json",
+        site.publisher.directory / "publisher.db",
     ]
     assert {p.name: _mode(p) for p in secrets} == {p.name: 0o600 for p in secrets}
     assert wal == {"host.db-wal": 0o600, "host.db-shm": 0o600}

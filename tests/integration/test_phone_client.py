@@ -17,7 +17,7 @@ from openkms.core.license import LicenseState
 from openkms.core.phone import ConfirmationId
 from openkms.errors import OpenKMSError, SignatureError
 from openkms.publisher import Publisher
-from openkms.publisher.phone import confirm_installation, issue_mak
+from openkms.publisher.phone import confirm_installation
 
 NOW = time.time()
 
@@ -31,7 +31,7 @@ def mak_client(publisher: Publisher, directory: Path, activations: int = 5) -> C
     product = publisher.trust().catalog.products[0]
     client = Client.open(directory, clock=lambda: NOW)
     client.install_key(
-        str(issue_mak(publisher, product.activation_id, activations)), publisher.trust()
+        str(publisher.issue_mak(product.activation_id, activations)[0]), publisher.trust()
     )
     return client
 

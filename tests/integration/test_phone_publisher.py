@@ -1,8 +1,10 @@
-"""The publisher confirms installation IDs: keys found by reference, limits, blocks, records."""
+"""The publisher confirms installation IDs: keys found in the records, limits, blocks, audit."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -21,9 +23,13 @@ from openkms.core.phone import (
     product_tag_number,
     verify_confirmation,
 )
+from openkms.core.publisher_api import MAK_REQUEST_FORMAT, MakActivationRequest
 from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
-from openkms.publisher.phone import _mak_ledger, _save_mak_ledger, confirm_installation, issue_mak
+from openkms.publisher.authority import Authority
+from openkms.publisher.database import open_records
+from openkms.publisher.phone import PHONE_MACHINE_NAME, confirm_installation
+from openkms.publisher.records import KeyUsage
 
 TODAY = int(time.time()) // 86400
 
@@ -41,6 +47,30 @@ def mak_iid(key: ProductKey, machine: int, day: int = TODAY) -> InstallationId:
 
 def first_product(publisher: Publisher) -> str:
     return publisher.trust().catalog.products[0].activation_id
+
+
+def issue_mak(publisher: Publisher, activation_id: str, activations: int) -> ProductKey:
+    return publisher.issue_mak(activation_id, activations)[0]
+
+
+def usage_of(publisher: Publisher, key: ProductKey) -> KeyUsage:
+    return next(u for u in publisher.usage() if u.key.key_id == key.key_id)
+
+
+def activate_online(publisher: Publisher, key: ProductKey, cmid: uuid.UUID) -> None:
+    """One online MAK activation, as the service makes it."""
+    request = MakActivationRequest(
+        MAK_REQUEST_FORMAT, str(key), str(cmid), "pc-online", first_product(publisher)
+    )
+
+    async def main() -> None:
+        records = await open_records(publisher.directory, None, publisher.trust().catalog)
+        try:
+            await Authority(publisher, records).activate_mak(msgspec.json.encode(request), "test")
+        finally:
+            await records.close()
+
+    asyncio.run(main())
 
 
 def test_a_mak_confirmation_verifies_for_its_machine_and_product(publisher: Publisher) -> None:
@@ -63,19 +93,52 @@ def test_a_mak_counts_each_machine_once_and_stops_at_its_limit(publisher: Publis
     with pytest.raises(OpenKMSError) as info:
         confirm_installation(publisher, str(mak_iid(mak, 3)))
     assert info.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
-    entry = _mak_ledger(publisher).maks[mak.key_id]
-    assert sorted(entry.activations.values()) == [1, 2]
+    machines = usage_of(publisher, mak).machines
+    assert sorted(m.count for m in machines) == [1, 2]
+    assert {m.machine for m in machines} == {"phone:1", "phone:2"}
+    assert {m.machine_name for m in machines} == {PHONE_MACHINE_NAME}
+
+
+def test_online_and_phone_activations_share_the_mak_limit(publisher: Publisher) -> None:
+    mak = issue_mak(publisher, first_product(publisher), 2)
+    activate_online(publisher, mak, uuid.uuid4())
+    confirm_installation(publisher, str(mak_iid(mak, 7)))
+    with pytest.raises(OpenKMSError) as by_phone:
+        confirm_installation(publisher, str(mak_iid(mak, 8)))
+    assert by_phone.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
+    with pytest.raises(OpenKMSError) as online:
+        activate_online(publisher, mak, uuid.uuid4())
+    assert online.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
+    assert usage_of(publisher, mak).used == 2
 
 
 def test_a_blocked_mak_is_refused_and_nothing_is_recorded(publisher: Publisher) -> None:
     mak = issue_mak(publisher, first_product(publisher), 2)
-    ledger = _mak_ledger(publisher)
-    ledger.maks[mak.key_id] = msgspec.structs.replace(ledger.maks[mak.key_id], blocked=True)
-    _save_mak_ledger(publisher, ledger)
+    publisher.block_key(str(mak))
     with pytest.raises(OpenKMSError) as info:
         confirm_installation(publisher, str(mak_iid(mak, 1)))
     assert info.value.code is ResultCode.KEY_BLOCKED
-    assert not _mak_ledger(publisher).maks[mak.key_id].activations
+    assert not usage_of(publisher, mak).machines
+
+
+def test_a_blocked_host_key_is_refused_by_phone(publisher: Publisher) -> None:
+    key = publisher.issue_host_key("B")
+    publisher.block_key(str(key))
+    iid = InstallationId(PhoneKind.HOST, 0, key_reference(key), 99, TODAY)
+    with pytest.raises(OpenKMSError) as info:
+        confirm_installation(publisher, str(iid))
+    assert info.value.code is ResultCode.KEY_BLOCKED
+    assert not usage_of(publisher, key).machines
+
+
+def test_phone_activations_are_in_the_audit_log(publisher: Publisher) -> None:
+    mak = issue_mak(publisher, first_product(publisher), 1)
+    confirm_installation(publisher, str(mak_iid(mak, 1)))
+    with pytest.raises(OpenKMSError):
+        confirm_installation(publisher, str(mak_iid(mak, 2)))
+    lines = [e for e in publisher.audit_log() if e.action == "activate-mak"]
+    assert [e.detail.split()[0] for e in lines] == ["new-machine", "key-used-up"]
+    assert all(e.subject == mak.key_id and e.actor.endswith("(phone)") for e in lines)
 
 
 def test_a_key_the_publisher_never_issued_is_refused(publisher: Publisher) -> None:
@@ -95,7 +158,8 @@ def test_an_old_or_future_installation_id_is_refused(publisher: Publisher) -> No
 def test_a_mistyped_installation_id_names_its_group(publisher: Publisher) -> None:
     mak = issue_mak(publisher, first_product(publisher), 2)
     groups = str(mak_iid(mak, 1)).split()
-    groups[3] = groups[3][::-1] if groups[3] != groups[3][::-1] else "0000000"
+    chunk = groups[3]  # one wrong digit: the group's check digit always catches it
+    groups[3] = chunk[:2] + str((int(chunk[2]) + 5) % 10) + chunk[3:]
     with pytest.raises(OpenKMSError, match="group 4 is mistyped"):
         confirm_installation(publisher, " ".join(groups))
 
@@ -115,7 +179,8 @@ def test_a_host_key_is_confirmed_in_its_group_within_its_limits(publisher: Publi
     with pytest.raises(OpenKMSError) as info:
         confirm_installation(publisher, str(one_more))
     assert info.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
-    assert len(publisher.host_keys()[key.key_id].activations) == catalog.host_key_max_hosts
+    usage = {u.key.key_id: u for u in publisher.usage()}
+    assert usage[key.key_id].used == catalog.host_key_max_hosts
 
 
 def test_a_mak_reference_in_a_host_installation_id_is_not_found(publisher: Publisher) -> None:

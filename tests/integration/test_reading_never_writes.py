@@ -1,5 +1,6 @@
 """Reading never writes: ``host dli``/``dlv``/``events`` create no file, change none, start no
-process, and do not migrate the store (real CLI processes on a prepared host store)."""
+process, and do not migrate the store (real CLI processes on a prepared host store); nor do
+``client --read-only dli``/``dlv``/``xpr`` and ``doctor client`` in a client store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from openkms.client.api import Client
 from openkms.core.events import make_event
 from openkms.store import open_store, sqlite_path
 
@@ -144,3 +146,71 @@ def test_dli_json_reads_the_count_through_the_reader(tmp_path: Path, site: Site)
     _prepare(site)
     out, _ = _run(tmp_path, site, "dli", "--json")
     assert json.loads(out)["current_count"] == 0
+
+
+# -- the client: dli --read-only, the doctor ---------------------------------------------------
+
+
+def _client_store(site: Site, root: Path) -> Path:
+    """A client store whose trusted time is a day old: a plain ``dli`` would record a new one."""
+    directory = root / "client"
+    client = Client.open(directory, clock=lambda: time.time() - 86400, machine_name="pc-1")
+    client.install_key(site.product("Standard").setup_key, site.publisher.trust())
+    client.set_kms("127.0.0.1:1")  # refused at once: the doctor's probe stays on loopback
+    assert not client.activate().activated  # 12288 and 12289 in events.jsonl
+    return directory
+
+
+def _run_cli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    spawn_log = tmp_path / "spawned.log"
+    spawn_log.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-c", _AUDITED, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SPAWN_LOG": str(spawn_log)},
+        check=False,
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result, spawn_log.read_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("client", "--read-only", "--store", "{dir}", "dli"),
+        ("client", "--read-only", "--store", "{dir}", "dli", "--json"),
+        ("client", "--read-only", "--store", "{dir}", "dlv"),
+        ("client", "--read-only", "--store", "{dir}", "xpr"),
+        ("doctor", "client", "--store", "{dir}", "--timeout", "1"),
+    ],
+)
+def test_client_reading_commands_leave_the_client_store_as_it_was(
+    tmp_path: Path, site: Site, args: tuple[str, ...]
+) -> None:
+    directory = _client_store(site, tmp_path)
+    before = _snapshot(directory)
+    result, spawned = _run_cli(tmp_path, *(a.format(dir=directory) for a in args))
+    assert result.stdout
+    assert spawned == []
+    assert _snapshot(directory) == before
+
+
+def test_client_dli_without_read_only_records_the_trusted_time(tmp_path: Path, site: Site) -> None:
+    """The control: the same store does change under a plain ``dli``."""
+    directory = _client_store(site, tmp_path)
+    before = _snapshot(directory)
+    result, _ = _run_cli(tmp_path, "client", "--store", str(directory), "dli")
+    assert result.returncode == 0, result.stderr
+    assert _snapshot(directory)["client.json"] != before["client.json"]
+
+
+def test_client_read_only_refuses_to_write(tmp_path: Path, site: Site) -> None:
+    directory = _client_store(site, tmp_path)
+    before = _snapshot(directory)
+    for command in (("ato",), ("skms", "127.0.0.1:2"), ("rearm",), ("ckhc",)):
+        result, _ = _run_cli(tmp_path, "client", "--read-only", "--store", str(directory), *command)
+        assert result.returncode != 0
+        assert "0x80070005 the client store" in result.stderr
+    assert _snapshot(directory) == before

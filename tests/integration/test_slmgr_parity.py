@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from openkms.cli.main import cli
 from openkms.client.api import Client
 from openkms.publisher import Publisher
-from openkms.publisher.phone import confirm_installation, issue_mak
+from openkms.publisher.phone import confirm_installation
 
 from helpers import Site, host_process, openkms_cmd
 
@@ -167,7 +167,7 @@ def test_cpky_on_a_client_clears_the_key_text_and_keeps_the_product(
 def test_cpky_keeps_a_mak_s_phone_activation_and_its_installation_id(tmp_path: Path) -> None:
     publisher = Publisher.init(tmp_path / "pub", "Phone Client")
     product = publisher.trust().catalog.products[0]
-    mak = issue_mak(publisher, product.activation_id, 5)
+    mak, _ = publisher.issue_mak(product.activation_id, 5)
     client = Client.open(tmp_path / "pc")
     client.install_key(str(mak), publisher.trust())
     iid = str(client.installation_id())

@@ -3,7 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openkms.core.counting import CountPolicy, current_count
+from openkms.core import settings
+from openkms.core.counting import CountPolicy, current_count, future_rows, seen_again
 
 DAY = 86400
 NOW = 1_800_000_000
@@ -32,3 +33,21 @@ def test_the_window_is_thirty_days_inclusive() -> None:
     last = {b"a" * 16: NOW - 30 * DAY, b"b" * 16: NOW - 30 * DAY - 1}
     assert current_count(last, {25: NOW}, NOW) == 1
     assert CountPolicy().window_seconds == 30 * DAY
+
+
+def test_a_cmid_dated_in_the_future_is_not_counted() -> None:
+    hour = settings.COUNT_FUTURE_TOLERANCE_SECONDS
+    last = {b"a" * 16: NOW + hour, b"b" * 16: NOW + hour + 1}
+    assert current_count(last, {25: NOW}, NOW) == 1
+    assert future_rows(last, NOW) == 1
+    # An N-policy dated in the future sets no cap.
+    assert current_count(last, {25: NOW + hour + 1}, NOW) == 0
+
+
+@given(st.integers(NOW - 60 * DAY, NOW + 60 * DAY), st.integers(NOW - 60 * DAY, NOW + 60 * DAY))
+def test_a_request_leaves_its_client_counted_at_its_time(previous: int, time: int) -> None:
+    seen = seen_again(previous, time)
+    assert current_count({b"a" * 16: seen}, {25: time}, time) == 1
+    # Never moved back, except from beyond the tolerance.
+    assert seen >= time
+    assert seen == max(previous, time) or previous > time + settings.COUNT_FUTURE_TOLERANCE_SECONDS

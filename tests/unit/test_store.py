@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openkms.core import settings as core_settings
 from openkms.core.codes import ResultCode
-from openkms.core.counting import CountPolicy, current_count
+from openkms.core.counting import CountPolicy, current_count, future_rows, seen_again
 from openkms.core.events import EventRecord, format_client_time, make_event
 from openkms.errors import StoreError
 from openkms.store import (
@@ -185,6 +186,66 @@ def test_cap_follows_the_n_policies_seen_in_the_window(make_store: StoreFactory)
         later = T0 + 31 * DAY
         counts = await record_all(store, [req(f"s{i}", n=5, t=later) for i in range(15)])
         assert counts[-1] == 10
+
+    run(make_store(), body)
+
+
+def test_client_dated_in_the_future_is_not_counted_and_comes_back(
+    make_store: StoreFactory,
+) -> None:
+    # Seen while the host's clock was two hours ahead; the clock is then set right.
+    async def body(store: HostStore) -> None:
+        await store.record(req("ahead", t=T0 + 2 * 3600))
+        assert await store.current_count(APP, T0) == 0
+        assert await store.future_clients(APP, T0) == 1
+        # Nothing was rewritten: with the clock forward again, the client counts again.
+        assert await store.current_count(APP, T0 + 2 * 3600) == 1
+        assert await store.future_clients(APP, T0 + 2 * 3600) == 0
+
+    run(make_store(), body)
+
+
+def test_future_tolerance_is_one_hour_inclusive(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req("edge", t=T0 + 3600), req("past", t=T0 + 3601)])
+        assert await store.current_count(APP, T0) == 0  # nor is the N-policy they set
+        assert await store.record(req("now", t=T0)) == 2  # its N-policy row takes T0
+        assert await store.future_clients(APP, T0) == 1
+
+    run(make_store(), body)
+
+
+def test_client_back_from_the_future_takes_the_request_time(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await store.record(req("a", t=T0 + 31 * DAY, status=1))
+        # The same client after the clock was set back a month: its row and the N-policy
+        # row take this request's time, so it counts at once.
+        assert await store.record(req("a", t=T0, status=2)) == 1
+        (client,) = await store.clients(ClientQuery())
+        assert (client.first_seen, client.last_seen, client.license_status) == (T0, T0, 2)
+        assert await store.future_clients(APP, T0) == 0
+
+    run(make_store(), body)
+
+
+def test_client_slightly_ahead_keeps_its_time(make_store: StoreFactory) -> None:
+    # Within the tolerance (hosts sharing a store differ by seconds) the later time stays.
+    async def body(store: HostStore) -> None:
+        await store.record(req("a", t=T0 + 1800, status=1))
+        assert await store.record(req("a", t=T0, status=2)) == 1
+        (client,) = await store.clients(ClientQuery())
+        assert (client.last_seen, client.license_status) == (T0 + 1800, 1)
+
+    run(make_store(), body)
+
+
+def test_n_policy_dated_in_the_future_does_not_set_the_cap(make_store: StoreFactory) -> None:
+    async def body(store: HostStore) -> None:
+        await record_all(store, [req(f"d{i}", n=25, t=T0 + 10 * DAY) for i in range(12)])
+        # Only servers (N=5) are seen now: the desktop N-policy, in the future, caps nothing.
+        counts = await record_all(store, [req(f"s{i}", n=5, t=T0) for i in range(12)])
+        assert counts[-1] == 10
+        assert await store.future_clients(APP, T0) == 12
 
     run(make_store(), body)
 
@@ -572,11 +633,18 @@ def test_sqlite_async_context_manager(db_path: Path) -> None:
 
 
 POLICY = CountPolicy(window_days=1, cap_factor=2)
+TOLERANCE = core_settings.COUNT_FUTURE_TOLERANCE_SECONDS
+# Requests are recorded concurrently, so in batches and out of order: one request's time is
+# often in the future of the next one's, beyond the tolerance or just at its edge.
+offsets = st.one_of(
+    st.integers(min_value=0, max_value=3 * DAY),
+    st.sampled_from([0, TOLERANCE, TOLERANCE + 1, DAY, DAY + TOLERANCE, DAY + TOLERANCE + 1]),
+)
 steps = st.lists(
     st.tuples(
         st.sampled_from([f"c{i}" for i in range(8)]),
         st.sampled_from([1, 2, 5]),
-        st.integers(min_value=0, max_value=3 * DAY),
+        offsets,
         st.booleans(),
     ),
     min_size=1,
@@ -584,29 +652,38 @@ steps = st.lists(
 )
 
 
-def expected_counts(steps: list[tuple[str, int, int, bool]]) -> tuple[list[int], int]:
-    """The reference rule's count after each step, and at the end (``T0 + 2 days``)."""
+# The ends at which counts are read after the steps: later, and with the clock set back.
+ENDS = (T0 + 2 * DAY, T0)
+Outcome = tuple[list[int], list[int], list[int]]
+
+
+def expected_counts(steps: list[tuple[str, int, int, bool]]) -> Outcome:
+    """The reference rule's count after each step, then the count and the number of clients
+    dated in the future at each of ``ENDS``."""
     last_seen: dict[bytes, int] = {}
     n_policy_seen: dict[int, int] = {}
     expected: list[int] = []
     for cmid, n, offset, counted in steps:
         t = T0 + offset
         if counted:
-            last_seen[cmid.encode()] = max(t, last_seen.get(cmid.encode(), t))
-            n_policy_seen[n] = max(t, n_policy_seen.get(n, t))
+            last_seen[cmid.encode()] = seen_again(last_seen.get(cmid.encode()), t)
+            n_policy_seen[n] = seen_again(n_policy_seen.get(n), t)
         expected.append(current_count(last_seen, n_policy_seen, t, POLICY))
-    return expected, current_count(last_seen, n_policy_seen, T0 + 2 * DAY, POLICY)
+    ends = [current_count(last_seen, n_policy_seen, end, POLICY) for end in ENDS]
+    return expected, ends, [future_rows(last_seen, end, POLICY) for end in ENDS]
 
 
 def store_counts(
     store: HostStore, steps: list[tuple[str, int, int, bool]], app: str = APP
-) -> tuple[list[int], int]:
-    """The store's count after each step (recorded concurrently, so in batches), and at the end."""
+) -> Outcome:
+    """The store's count after each step (recorded concurrently, so in batches), then its
+    count and clients dated in the future at each of ``ENDS``."""
     requests = [req(c, n=n, t=T0 + o, failed=not k, app=app) for c, n, o, k in steps]
 
-    async def body(store: HostStore) -> tuple[list[int], int]:
+    async def body(store: HostStore) -> Outcome:
         counts = await asyncio.gather(*(store.record(r) for r in requests))
-        return counts, await store.current_count(app, T0 + 2 * DAY)
+        ends = [await store.current_count(app, end) for end in ENDS]
+        return counts, ends, [await store.future_clients(app, end) for end in ENDS]
 
     return run(store, body)
 
@@ -618,6 +695,37 @@ def test_sqlite_counts_equal_the_reference_rule(steps: list[tuple[str, int, int,
         store = SqliteStore(Path(name) / "host.db", policy=POLICY, writer="thread")
         counts = store_counts(store, steps)
     assert counts == expected_counts(steps)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=steps)
+def test_memory_counts_equal_the_reference_rule(steps: list[tuple[str, int, int, bool]]) -> None:
+    assert store_counts(MemoryStore(policy=POLICY), steps) == expected_counts(steps)
+
+
+def test_sqlite_count_queries_walk_the_index(db_path: Path) -> None:
+    run(SqliteStore(db_path, writer="thread"), lambda s: s.record(req("a")))
+    conn = sqlite3.connect(db_path)
+    try:
+        plans = [
+            " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in [
+                (
+                    "SELECT 1 FROM clients WHERE application_id = ? "
+                    "AND last_seen BETWEEN ? AND ? LIMIT ?",
+                    (APP, T0 - DAY, T0 + DAY, 50),
+                ),
+                (
+                    "SELECT count(*) FROM clients WHERE application_id = ? AND last_seen > ?",
+                    (APP, T0),
+                ),
+            ]
+        ]
+    finally:
+        conn.close()
+    for plan in plans:
+        assert "clients_recent" in plan
+        assert "last_seen>?" in plan.replace(" ", "")
 
 
 @pytest.fixture(scope="module")

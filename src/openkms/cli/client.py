@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import socket
 from pathlib import Path
@@ -18,7 +19,7 @@ from openkms.client.info import gather_client_info
 from openkms.client.transport import TcpTransport
 from openkms.core import settings
 from openkms.core.installed_key import CLEARED_MESSAGE
-from openkms.core.trust import Trust
+from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError, OpenKMSError
 from openkms.event_export import FORMATS, export_events
@@ -41,6 +42,15 @@ __all__ = ["client"]
 @click.option("--search-domain", multiple=True, help="DNS search domain (default: resolv.conf).")
 @click.option("--ignore-srv-priority", is_flag=True, help="Pick SRV hosts purely at random.")
 @click.option("--service", help="SRV service to look up (default: the catalog's).")
+@click.option(
+    "--publisher-url", help="The publisher's service, for a MAK (default: the catalog's)."
+)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Only read the store: nothing is written, not even the trusted time; commands "
+    "that change it fail.",
+)
 @click.pass_context
 def client(
     ctx: click.Context,
@@ -52,6 +62,8 @@ def client(
     search_domain: tuple[str, ...],
     ignore_srv_priority: bool,
     service: str | None,
+    publisher_url: str | None,
+    read_only: bool,
 ) -> None:
     """A KMS client: installs a setup key and activates against a host."""
     if store_dir is None:  # e.g. 'client dli --help'; a command that needs it says so
@@ -67,6 +79,8 @@ def client(
             honour_priority=not ignore_srv_priority,
         ),
         service=service,
+        publisher_url=publisher_url,
+        read_only=read_only,
     )
 
 
@@ -84,11 +98,20 @@ def _client(ctx: click.Context) -> Client:
 @client.command()
 @click.argument("key")
 @click.option("--trust", "trust_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--publisher-key",
+    metavar="okpk1:...",
+    help="The publisher's public key ('openkms publisher key DIR'): a trust signed by another "
+    "key is refused (0xE0040021); pinned at the first install.",
+)
 @click.pass_context
-def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
-    """Install a setup key (--trust the publisher's trust.json, needed the first time)."""
+def ipk(ctx: click.Context, key: str, trust_file: Path | None, publisher_key: str | None) -> None:
+    """Install a setup key or a MAK (--trust the publisher's trust.json, the first time)."""
     trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
-    product = _client(ctx).install_key(key, trust)
+    c = _client(ctx)
+    if publisher_key is not None:
+        c = dataclasses.replace(c, publisher_key=parse_publisher_key(publisher_key))
+    product = c.install_key(key, trust)
     click.echo(f"Installed product key for {product.name} successfully.")
 
 
@@ -109,12 +132,15 @@ def cpky(ctx: click.Context) -> None:
 
 
 def _report(outcome: AttemptOutcome) -> None:
+    if outcome.activated and outcome.count is None:  # a MAK: the publisher, no count
+        click.echo(f"Product activated successfully (MAK, {outcome.host}).")
+        return
     if outcome.activated:
         click.echo(
             f"Product activated successfully (current count {outcome.count}, {outcome.host})."
         )
         return
-    raise ActivationError(outcome.message, code=outcome.result)
+    raise ActivationError(outcome.message, code=outcome.result, fix=outcome.fix)
 
 
 @client.command()
@@ -238,7 +264,7 @@ def run(ctx: click.Context, once: bool, log_level: str) -> None:
 
     outcome = asyncio.run(main())
     if once and not outcome.activated:
-        raise ActivationError(outcome.message, code=outcome.result)
+        raise ActivationError(outcome.message, code=outcome.result, fix=outcome.fix)
 
 
 @client.command()

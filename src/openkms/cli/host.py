@@ -29,6 +29,7 @@ from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
 from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
+from openkms.host.online import activate_online
 from openkms.host.state import HostState
 from openkms.slmgr_text import host_text, host_xpr_text
 from openkms.store import BlockingReader, check_integrity, open_reader
@@ -82,6 +83,19 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     cert = host_state(ctx).install_certificate(
         read_bytes(certificate, "certificate"), int(time.time())
     )
+    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
+    click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
+
+
+@host.command()
+@click.option("--publisher-url", help="The publisher's service (default: the catalog's).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 300))
+@click.pass_context
+def ato(ctx: click.Context, publisher_url: str | None, timeout: float) -> None:
+    """Activate the host online with the publisher's service (the offline files stay)."""
+    host = host_context(ctx)
+    click.echo("Activating...")
+    cert = activate_online(host.state, host.machine_name, int(time.time()), publisher_url, timeout)
     expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
     click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
 

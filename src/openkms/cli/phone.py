@@ -18,6 +18,7 @@ from openkms.errors import OpenKMSError
 from openkms.host.phone import host_installation_id, install_confirmation
 from openkms.publisher import Publisher
 from openkms.publisher.phone import confirm_installation
+from openkms.publisher.records import DATABASE_ENV
 
 __all__ = ["client_atp", "client_dti", "host_atp", "host_dti", "publisher_confirm"]
 
@@ -92,16 +93,26 @@ def host_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
     default=None,
     help="Validity granted (default: 3650 for a MAK, the catalog's certificate_days for a host).",
 )
+@click.option(
+    "--database",
+    envvar=DATABASE_ENV,
+    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+)
 @_JSON
 def publisher_confirm(
-    directory: Path, installation_id: tuple[str, ...], days: int | None, as_json: bool
+    directory: Path,
+    installation_id: tuple[str, ...],
+    days: int | None,
+    database: str | None,
+    as_json: bool,
 ) -> None:
     """Confirm an installation ID read out by phone: print the confirmation ID to read back.
 
     The key's limits and blocks apply as for online activation, and the activation is
     recorded. The installation ID may be typed with or without spaces between its groups.
     """
-    confirmation = confirm_installation(Publisher(directory), " ".join(installation_id), days)
+    publisher = Publisher(directory, database=database)
+    confirmation = confirm_installation(publisher, " ".join(installation_id), days)
     if as_json:
         echo_json(confirmation)
         return

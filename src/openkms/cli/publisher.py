@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 import click
+import msgspec
 
+from openkms._address import parse_address
 from openkms._files import atomic_write, read_bytes
-from openkms.cli._common import OpenKMSGroup, echo_json
+from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging
 from openkms.cli.phone import publisher_confirm
+from openkms.cli.rotation import rotate_root_command
 from openkms.core.keys import ProductKey
+from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
+from openkms.publisher._http import DEFAULT_PORT, ServiceConfig
+from openkms.publisher.publisher import MAX_MAK_ACTIVATIONS
+from openkms.publisher.records import DATABASE_ENV
+from openkms.publisher.report import report_text
+from openkms.publisher.service import serve as serve_service
 
 __all__ = ["publisher", "vendor"]
 
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+_DATABASE = click.option(
+    "--database",
+    envvar=DATABASE_ENV,
+    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+)
 
 
 @click.group(cls=OpenKMSGroup)
@@ -28,9 +44,10 @@ def publisher() -> None:
 @publisher.command()
 @_DIR
 @click.option("--name", default="Acme Analytics", show_default=True, help="Publisher name.")
-def init(directory: Path, name: str) -> None:
-    """Create a publisher: root key (0600), catalog.toml and trust.json."""
-    created = Publisher.init(directory, name)
+@_DATABASE
+def init(directory: Path, name: str, database: str | None) -> None:
+    """Create a publisher: root key (0600), catalog.toml, trust.json and the records."""
+    created = Publisher.init(directory, name, database=database)
     click.echo(f"Publisher {name!r} created in {directory}")
     click.echo(f"  root key   {directory / 'root.key'} (keep it offline)")
     click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
@@ -49,9 +66,10 @@ def key(directory: Path) -> None:
 
 @publisher.command("sign-catalog")
 @_DIR
-def sign_catalog(directory: Path) -> None:
+@_DATABASE
+def sign_catalog(directory: Path, database: str | None) -> None:
     """Validate catalog.toml and sign it into trust.json."""
-    trust = Publisher(directory).sign_catalog()
+    trust = Publisher(directory, database=database).sign_catalog()
     click.echo(
         f"Catalog signed: {len(trust.catalog.products)} products -> {directory / 'trust.json'}"
     )
@@ -91,9 +109,10 @@ def _key(symbols: str) -> str:
 @publisher.command("issue-host-key")
 @_DIR
 @click.option("--group", required=True, help="License group of the key (e.g. desktop, A, B, C).")
-def issue_host_key(directory: Path, group: str) -> None:
+@_DATABASE
+def issue_host_key(directory: Path, group: str, database: str | None) -> None:
     """Print a new host key for a license group, and record it."""
-    click.echo(str(Publisher(directory).issue_host_key(group)))
+    click.echo(str(Publisher(directory, database=database).issue_host_key(group)))
 
 
 @publisher.command("activate-host")
@@ -101,14 +120,155 @@ def issue_host_key(directory: Path, group: str) -> None:
 @click.argument("request", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--days", type=click.IntRange(1, 36500), default=None, help="Certificate validity.")
-def activate_host(directory: Path, request: Path, output: Path, days: int | None) -> None:
+@_DATABASE
+def activate_host(
+    directory: Path, request: Path, output: Path, days: int | None, database: str | None
+) -> None:
     """Offline host activation: verify REQUEST, enforce key limits, write a certificate."""
-    data = Publisher(directory).activate_host(read_bytes(request, "activation request"), days)
+    publisher = Publisher(directory, database=database)
+    data = publisher.activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
 
 
 publisher.add_command(publisher_confirm)
+publisher.add_command(rotate_root_command)
+
+
+@publisher.command("issue-mak")
+@_DIR
+@click.option("--product", required=True, help="Activation ID, 'Product, Edition' or edition.")
+@click.option(
+    "--activations",
+    required=True,
+    type=click.IntRange(1, MAX_MAK_ACTIVATIONS),
+    help="How many machines the MAK may activate.",
+)
+@_DATABASE
+def issue_mak(directory: Path, product: str, activations: int, database: str | None) -> None:
+    """Print a new MAK for a product (N machines activate with the publisher), and record it."""
+    key, found = Publisher(directory, database=database).issue_mak(product, activations)
+    click.echo(str(key))
+    click.echo(f"MAK for {found.name}, {activations} activations.", err=True)
+
+
+@publisher.command("block-key")
+@_DIR
+@click.argument("key")
+@_DATABASE
+def block_key(directory: Path, key: str, database: str | None) -> None:
+    """Block a host key or MAK: the service refuses it from now on (0xC004C003)."""
+    blocked = Publisher(directory, database=database).block_key(key)
+    click.echo(f"Blocked {blocked.kind.value} key {blocked.key}.")
+
+
+@publisher.command("list-keys")
+@_DIR
+@_DATABASE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_keys(directory: Path, database: str | None, as_json: bool) -> None:
+    """Every key issued: kind, group or product, activations allowed and used, blocked."""
+    publisher = Publisher(directory, database=database)
+    usage = publisher.usage()
+    if as_json:
+        echo_json([u.key for u in usage])
+        return
+    click.echo(report_text(usage, publisher.trust().catalog, machines=False))
+
+
+@publisher.command()
+@_DIR
+@_DATABASE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def report(directory: Path, database: str | None, as_json: bool) -> None:
+    """Keys, activations used and left, and the hosts and machines that used them."""
+    publisher = Publisher(directory, database=database)
+    usage = publisher.usage()
+    if as_json:
+        echo_json(
+            [{"key": u.key, "used": u.used, "left": u.left, "machines": u.machines} for u in usage]
+        )
+        return
+    click.echo(report_text(usage, publisher.trust().catalog, machines=True))
+
+
+@publisher.command("add-product")
+@_DIR
+@click.option("--name", "product", required=True, help="Product name (e.g. 'Acme Studio').")
+@click.option("--edition", required=True, help="Edition (e.g. 'Team').")
+@click.option("--group", required=True, help="License group of the edition.")
+@click.option(
+    "--n-policy", required=True, type=click.IntRange(1, 1000), help="Activation threshold."
+)
+@_DATABASE
+def add_product(
+    directory: Path, product: str, edition: str, group: str, n_policy: int, database: str | None
+) -> None:
+    """Add an edition (new activation ID and setup key) to catalog.toml, and re-sign."""
+    added = Publisher(directory, database=database).add_product(product, edition, group, n_policy)
+    click.echo(f"Added {added.name} (group {added.group}, N = {added.n_policy})")
+    click.echo(f"  activation ID  {added.activation_id}")
+    click.echo(f"  setup key      {_key(added.setup_key)}")
+    click.echo(f"Catalog signed -> {directory / 'trust.json'} (give it to hosts and clients)")
+
+
+@publisher.command()
+@_DIR
+@click.option(
+    "--listen",
+    default=f"127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    help="ADDR:PORT to listen on (port 0: any free port).",
+)
+@_DATABASE
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--trusted-proxy",
+    multiple=True,
+    help="A reverse proxy's address whose X-Forwarded-For is believed (repeatable).",
+)
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
+def serve(
+    directory: Path,
+    listen: str,
+    database: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    trusted_proxy: tuple[str, ...],
+    ready_file: Path | None,
+    log_level: str,
+) -> None:
+    """Run the activation service (online host activation, MAK) until Ctrl-C."""
+    if (tls_cert is None) != (tls_key is None):
+        raise OpenKMSError(
+            "--tls-cert and --tls-key go together", fix="Give both, or neither (plain HTTP)."
+        )
+    setup_logging(log_level)
+    config = ServiceConfig(
+        directory=directory,
+        listen=parse_address(listen, DEFAULT_PORT),
+        database=database,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        trusted_proxies=trusted_proxy,
+    )
+
+    def ready(urls: list[str]) -> None:
+        click.echo(f"Publisher service listening on {', '.join(urls)}")
+        if ready_file is not None:
+            atomic_write(ready_file, msgspec.json.encode({"urls": urls}) + b"\n")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_service(config, stop, ready)
+
+    asyncio.run(main())
+
 
 vendor = OpenKMSGroup(
     "vendor",

@@ -20,9 +20,9 @@ from openkms.errors import OpenKMSError
 
 __all__ = ["main", "slmgr_command", "translate"]
 
-_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events", "dti", "atp"}
+_BOTH = {"dli", "dlv", "ipk", "upk", "cpky", "xpr", "events", "ato", "dti", "atp"}
 _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
-_CLIENT_ONLY = {"ato", "skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
+_CLIENT_ONLY = {"skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
 _HELP = {"?", "h", "help"}
 USAGE = """\
@@ -35,9 +35,10 @@ On a host or a client:
   /dli            display license information; /dlv [all] detailed
   /xpr            when the activation expires
   /events         the event log (12288-12294)
+  /ato            activate now (a host: online, with the publisher's service)
   /dti, /atp CID  phone activation (MAK client, host): installation ID, confirmation ID
 On a client:
-  /ato            activate now                      /rearm    reset the grace period
+  /rearm          reset the grace period
   /skms HOST[:PORT], /ckms                          use (or forget) a fixed host
   /skms-domain DOMAIN, /ckms-domain                 look hosts up in this domain
   /skhc, /ckhc    (do not) cache the host that activated this machine
@@ -84,7 +85,7 @@ def translate(argv: list[str], store: Path) -> list[str]:
         raise OpenKMSError(
             f"/{option} applies to a client; {store} is a host",
             code=ResultCode.INVALID_ARGUMENT,
-            fix="On a host, activate with 'openkms host activation-request' and the publisher.",
+            fix="On a host: 'slmgr /ato' (online) or the activation-request file path.",
         )
     if role == "client" and option in _HOST_ONLY:
         raise OpenKMSError(

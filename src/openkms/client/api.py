@@ -15,7 +15,8 @@ Each operation reads ``client.json`` and verifies ``trust.json`` once
 ``publisher_key`` pins the publisher (``openkms publisher key DIR`` prints it): a trust
 document, catalog, certificate or ticket chained to any other key never licenses. Timers run
 on the trusted time (:mod:`openkms.client.timekeeping`) and the state is sealed
-(:mod:`openkms.client.seal`).
+(:mod:`openkms.client.seal`). ``read_only=True`` (the doctor, support bundles,
+``client --read-only``) evaluates the licence without ever writing in the directory.
 """
 
 from __future__ import annotations
@@ -32,13 +33,8 @@ from pathlib import Path
 from openkms._address import format_address, parse_address
 from openkms.client.attempt import ActivationAttempt
 from openkms.client.events import ClientEventLog
-from openkms.client.phone import (
-    clear_mak,
-    confirm_phone,
-    installation_id,
-    mak_product,
-    mak_reference,
-)
+from openkms.client.mak import MakActivation, product_for_mak
+from openkms.client.phone import clear_mak, confirm_phone, installation_id, mak_reference
 from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot, pinned_key
 from openkms.client.state import (
@@ -62,7 +58,7 @@ from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.phone import InstallationId
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
-from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
 
@@ -81,6 +77,8 @@ class Client:
     search_domains: tuple[str, ...] = ()
     service: str | None = None  # the SRV service; None: the catalog's
     publisher_key: bytes | None = None  # the pinned publisher; None: the store's own pin
+    publisher_url: str | None = None  # the MAK service; None: the catalog's
+    read_only: bool = False  # never write in the directory (nor log a client event)
 
     @classmethod
     def open(
@@ -94,6 +92,8 @@ class Client:
         search_domains: tuple[str, ...] = (),
         service: str | None = None,
         publisher_key: str | None = None,
+        publisher_url: str | None = None,
+        read_only: bool = False,
     ) -> Client:
         """Open (or prepare) a client store; fails early on a corrupt state file.
 
@@ -102,6 +102,10 @@ class Client:
         it was pinned to at its first ``ipk``. ``transport`` defaults to TCP, ``locator``
         to none (no DNS discovery: ``skms`` or the cached host only), ``machine_name`` to
         this machine's host name and ``service`` to the SRV service named in the catalog.
+        ``publisher_url`` is the publisher's service a MAK activates with (default: the
+        catalog's).
+        ``read_only`` opens the store only to read: the licence is evaluated at the trusted
+        time without recording it, and every operation that would write raises StateError.
         """
         client = cls(
             directory,
@@ -112,8 +116,10 @@ class Client:
             search_domains=search_domains,
             service=service,
             publisher_key=parse_publisher_key(publisher_key) if publisher_key else None,
+            publisher_url=publisher_url,
+            read_only=read_only,
         )
-        client.state()
+        load_state(directory, quiet=True)  # fail early; the operations warn of tampering
         return client
 
     # -- reading -------------------------------------------------------------------------
@@ -145,8 +151,11 @@ class Client:
         return snapshot.license(reading.trusted)
 
     def observe_time(self, snapshot: ClientSnapshot) -> TimeReading:
-        """Read the clock against ``snapshot``'s trusted time; save and log what changed."""
+        """Read the clock against ``snapshot``'s trusted time; save and log what changed
+        (only read when the client is read-only)."""
         reading = read_time(snapshot.state, self._now())
+        if self.read_only:
+            return reading
         changed, events = record_reading(snapshot.state, reading)
         try:
             if events:
@@ -165,14 +174,24 @@ class Client:
     def _now(self) -> int:
         return int(self.clock())
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StateError(
+                f"the client store {self.directory} is open only to read",
+                code=ResultCode.ACCESS_DENIED,
+                fix="Run the command without --read-only (Client.open(read_only=False)).",
+            )
+
     def _save(self, state: ClientState) -> None:
+        self._writable()
         raise_trusted_time(state, self._now())  # every save carries the high-water mark
         save_state(self.directory, state)
 
     # -- keys ----------------------------------------------------------------------------
 
     def install_key(self, text: str, trust: Trust | None = None) -> Product:
-        """``ipk``: install a setup key (pins ``trust`` the first time)."""
+        """``ipk``: install a setup key or a MAK (pins ``trust`` the first time)."""
+        self._writable()
         key = ProductKey.parse(text)
         if key.kind is KeyKind.HOST:
             raise KeyFormatError(
@@ -184,14 +203,18 @@ class Client:
         if trust is not None:
             snapshot = self._pin(snapshot, trust)
         catalog = snapshot.require_trust().catalog
-        is_mak = key.kind is KeyKind.MAK
-        product = mak_product(catalog, key) if is_mak else catalog.product_for_setup_key(key)
+        if key.kind is KeyKind.MAK:
+            product: Product | None = product_for_mak(catalog, key)
+        else:
+            product = catalog.product_for_setup_key(key)
         if product is None:
             raise KeyFormatError("This setup key is not in the publisher's catalog.")
         state = snapshot.state
-        if state.activation_id != product.activation_id:
-            state.ticket = None
         installed = mak_reference(state)
+        if state.activation_id != product.activation_id or (installed is not None) != (
+            key.kind is KeyKind.MAK
+        ):
+            state.ticket = None  # another product, or another channel (setup key / MAK)
         if state.setup_key != key.symbols and (installed is None or installed.key_id != key.key_id):
             state.phone_ticket = None  # another key (the same one again after cpky: kept)
         if not state.grace_started_at:
@@ -305,9 +328,23 @@ class Client:
         return asyncio.run(self.activate_async())
 
     async def activate_async(self) -> AttemptOutcome:
-        """One activation attempt: discovery, each host in turn, events, state saved."""
+        """One activation attempt: discovery, each host in turn, events, state saved.
+
+        With a MAK installed: one request to the publisher's service instead (no host).
+        """
+        self._writable()
         snapshot = self.snapshot()
         reading = self.observe_time(snapshot)
+        if mak_reference(snapshot.state) is not None:  # a MAK (also after cpky): no host
+            mak = MakActivation(
+                snapshot,
+                clock=self.clock,
+                machine_name=self.machine_name,
+                publisher_url=self.publisher_url,
+                events=self.events,
+            )
+            outcome = await asyncio.to_thread(mak.run)
+            return self._finish(snapshot, reading, outcome)
         attempt = ActivationAttempt(
             snapshot,
             clock=self.clock,
@@ -317,7 +354,11 @@ class Client:
             service=self.service,
             events=self.events,
         )
-        outcome = await attempt.run()
+        return self._finish(snapshot, reading, await attempt.run())
+
+    def _finish(
+        self, snapshot: ClientSnapshot, reading: TimeReading, outcome: AttemptOutcome
+    ) -> AttemptOutcome:
         self._save(snapshot.state)
         trusted = max(reading.trusted, snapshot.state.trusted_time)
         return dataclasses.replace(outcome, license=snapshot.license(trusted))

@@ -6,8 +6,8 @@ import msgspec
 
 from openkms import __version__
 from openkms.client.api import Client
+from openkms.client.mak import MAK_CHANNEL
 from openkms.client.phone import mak_reference
-from openkms.client.state import ClientState
 from openkms.core import settings
 
 __all__ = ["ClientInfo", "gather_client_info"]
@@ -42,11 +42,7 @@ class ClientInfo(msgspec.Struct, kw_only=True):
     clock_rollback_seconds: int = 0  # the clock is this far behind the trusted time
     state_tampered: bool = False
     publisher_key: str | None = None
-
-
-def _channel(state: ClientState) -> str:
-    """VOLUME_MAK for a MAK, VOLUME_KMSCLIENT for a setup key (as Windows names them)."""
-    return "VOLUME_MAK" if mak_reference(state) else "VOLUME_KMSCLIENT"
+    channel: str = "VOLUME_KMSCLIENT"  # VOLUME_MAK: activated with the publisher, no host
 
 
 def gather_client_info(client: Client) -> ClientInfo:
@@ -62,9 +58,11 @@ def gather_client_info(client: Client) -> ClientInfo:
     product = lic.product
     trust = snapshot.trust
     publisher = trust.catalog.publisher if trust else None
+    channel = MAK_CHANNEL if mak_reference(state) else "VOLUME_KMSCLIENT"  # also after cpky
     return ClientInfo(
+        channel=channel,
         name=product.name if product else None,
-        description=f"{publisher}, {_channel(state)} channel" if product else None,
+        description=f"{publisher}, {channel} channel" if product else None,
         partial_product_key=state.setup_key[-5:] if state.setup_key else state.partial_key,
         license_status=lic.state.label,
         license_state=int(lic.state),

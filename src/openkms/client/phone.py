@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import msgspec
 
+from openkms.client.mak import installed_mak
 from openkms.client.state import ClearedMak, ClientState
-from openkms.core.catalog import Catalog, Product
 from openkms.core.codes import ResultCode
-from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
+from openkms.core.keys import ProductKey
 from openkms.core.phone import (
     ConfirmationId,
     InstallationId,
@@ -34,7 +34,7 @@ from openkms.core.phone import (
     verify_confirmation,
 )
 from openkms.core.trust import Trust
-from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
+from openkms.errors import OpenKMSError, SignatureError, StateError
 
 __all__ = [
     "PHONE_TICKET_FORMAT",
@@ -43,8 +43,6 @@ __all__ = [
     "clear_mak",
     "confirm_phone",
     "installation_id",
-    "installed_mak",
-    "mak_product",
     "mak_reference",
     "verify_phone_ticket",
 ]
@@ -78,29 +76,6 @@ class VerifiedPhoneTicket:
         return (self.installation_id.day + self.confirmation_id.days) * 86400
 
 
-def mak_product(catalog: Catalog, key: ProductKey) -> Product:
-    """The product of the catalog a MAK is for (its product tag); KeyFormatError if none."""
-    found = [p for p in catalog.products if mak_product_tag(p.activation_id) == key.product_tag]
-    if len(found) != 1:
-        raise KeyFormatError(
-            "This MAK is for no product of the publisher's catalog."
-            if not found
-            else "This MAK's product tag matches several products of the catalog.",
-            fix="Install the MAK the publisher issued for this product, with the publisher's "
-            "current trust.json.",
-        )
-    return found[0]
-
-
-def installed_mak(state: ClientState) -> ProductKey | None:
-    """The MAK installed in ``state``, if the installed key is one (and not cleared)."""
-    try:
-        key = ProductKey.parse(state.setup_key or "")
-    except KeyFormatError:
-        return None
-    return key if key.kind is KeyKind.MAK else None
-
-
 def clear_mak(key: ProductKey) -> ClearedMak:
     """What ``cpky`` keeps of the MAK ``key``: enough to verify its phone activation."""
     return ClearedMak(key.key_id, key.product_tag, key_reference(key))
@@ -108,7 +83,7 @@ def clear_mak(key: ProductKey) -> ClearedMak:
 
 def mak_reference(state: ClientState) -> ClearedMak | None:
     """The installed MAK's key ID, product tag and phone reference (also after ``cpky``)."""
-    key = installed_mak(state)
+    key = installed_mak(state.setup_key)
     if key is not None:
         return clear_mak(key)
     return state.cleared_mak if state.setup_key is None else None
@@ -188,6 +163,11 @@ def verify_phone_ticket(state: ClientState, trust: Trust | None) -> VerifiedPhon
         return None
     if ticket.format != PHONE_TICKET_FORMAT or iid != _installation_on(key, state.cmid, iid.day):
         return None
-    if not verify_confirmation(trust.catalog.phone_key, iid, cid, facts):
+    if not any(  # the current phone key, or a retired root key's for an older grant
+        root.phone_key
+        and root.honours(iid.day * 86400)
+        and verify_confirmation(root.phone_key, iid, cid, facts)
+        for root in trust.root_keys
+    ):
         return None
     return VerifiedPhoneTicket(iid, cid)

@@ -49,6 +49,7 @@ class AttemptOutcome:
     host: str | None = None
     tried: tuple[HostAttempt, ...] = ()
     license: License | None = None
+    fix: str | None = None  # what to do, when the attempt knows better than its code
 
     @property
     def activated(self) -> bool:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from openkms.client.phone import verify_phone_ticket
+from openkms.client.phone import mak_reference, verify_phone_ticket
 from openkms.client.records import License
 from openkms.client.state import ClientState, load_state, load_trust
 from openkms.core.catalog import Product
@@ -38,6 +38,23 @@ def pinned_key(state: ClientState, application_key: bytes | None) -> bytes | Non
         return parse_publisher_key(state.publisher_key)
     except OpenKMSError:
         return b""  # a mangled pin matches no key (and the seal says the state was edited)
+
+
+def _chains_to_pins(trust: Trust, state: ClientState, application_key: bytes | None) -> bool:
+    """True when ``trust`` chains to the pin (root key rotation: the chain starts there).
+
+    With an application pin, the store's own pin (the newest key it accepted) must be in
+    the chain too, so a trust.json put back from before a rotation does not license.
+    """
+    expected = pinned_key(state, application_key)
+    if expected is not None and not trust.descends_from(expected):
+        return False
+    if application_key is None or state.publisher_key is None:
+        return True
+    try:
+        return trust.descends_from(parse_publisher_key(state.publisher_key))
+    except OpenKMSError:
+        return True  # a mangled store pin: the seal reports the edited state
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +81,7 @@ class ClientSnapshot:
         cls, state: ClientState, trust: Trust | None, application_key: bytes | None
     ) -> ClientSnapshot:
         """A snapshot of ``state`` and ``trust``, the trust kept only if the pin allows it."""
-        expected = pinned_key(state, application_key)
-        if trust is not None and expected is not None and trust.publisher_key != expected:
+        if trust is not None and not _chains_to_pins(trust, state, application_key):
             return cls(state, None, trust, application_key)
         if trust is not None and state.publisher_key is None:
             # A store pinned before the pin was recorded: it adopts its trust (saved later).
@@ -106,6 +122,8 @@ class ClientSnapshot:
         if reason is not None and (product is not None or self.foreign is not None):
             return License(LicenseState.NOTIFICATION, None, 0, reason, product, None)
         verified = self.verify(self.state.ticket, now)
+        if verified is not None and verified.mak != (mak_reference(self.state) is not None):
+            verified = None  # a MAK ticket licenses a MAK, a KMS host's ticket a setup key
         phone = verify_phone_ticket(self.state, self.trust)
         ends = [verified.body.valid_until] if verified else []
         if phone is not None:  # a MAK activated by phone: licensed until its grant ends

@@ -107,12 +107,12 @@ class _SealedFile(msgspec.Struct):
     seal: str
 
 
-def load_state(directory: Path) -> ClientState:
+def load_state(directory: Path, *, quiet: bool = False) -> ClientState:
     """The client state of ``directory`` (a fresh one if it has none).
 
     A state that does not match its seal (or is missing from a sealed store) comes back with
-    ``tampered`` set; a file that is not a client state at all raises StateError
-    (0xE0040004).
+    ``tampered`` set (a WARNING, DEBUG when ``quiet``); a file that is not a client state at
+    all raises StateError (0xE0040004).
     """
     path = directory / "client.json"
     if not path.exists():
@@ -123,12 +123,16 @@ def load_state(directory: Path) -> ClientState:
     if fmt == _UNSEALED_FORMAT:
         state = _decode(path, data, ClientState)  # the same fields, no seal
         if SealKey.load(directory) is not None:
-            log.warning("%s: unsealed state in a sealed store: treated as tampered", path)
+            log.log(
+                _tamper_level(quiet),
+                "%s: unsealed state in a sealed store: treated as tampered",
+                path,
+            )
             state.tampered = True
         else:
             log.info("%s: unsealed state of the previous format, sealed at the next save", path)
     elif fmt == STATE_FORMAT:
-        state = _unseal(directory, path, _decode(path, data, _SealedFile))
+        state = _unseal(directory, path, _decode(path, data, _SealedFile), quiet)
     else:
         raise StateError(f"{path}: format {fmt!r}, expected {STATE_FORMAT!r}")
     try:
@@ -138,12 +142,16 @@ def load_state(directory: Path) -> ClientState:
     return state
 
 
-def _unseal(directory: Path, path: Path, sealed: _SealedFile) -> ClientState:
+def _tamper_level(quiet: bool) -> int:
+    return logging.DEBUG if quiet else logging.WARNING
+
+
+def _unseal(directory: Path, path: Path, sealed: _SealedFile, quiet: bool) -> ClientState:
     body = msgspec.json.format(bytes(sealed.state), indent=-1)
     state = _decode(path, body, ClientState)
     key = SealKey.load(directory)
     if key is None or not key.matches(body, sealed.seal):
-        log.warning("%s does not match its seal: licensing data tampered", path)
+        log.log(_tamper_level(quiet), "%s does not match its seal: licensing data tampered", path)
         state.tampered = True
         state.rearms_used = max(state.rearms_used, settings.MAX_REARMS)  # none won back
     return state

@@ -37,8 +37,15 @@ class Product(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return f"{self.product}, {self.edition}"
 
 
-class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Everything a publisher declares about its products."""
+class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Everything a publisher declares about its products.
+
+    Fields at their defaults are not encoded (``omit_defaults``), and a decoder takes a
+    missing field as its default: a catalog without a ``phone_key`` or ``publisher_url`` is
+    still read by older hosts and clients, whose decoders forbid unknown fields; one that
+    carries either is refused by them (docs/upgrading.md). A trust file keeps the signed
+    bytes as they are, so one signed before the fields existed still verifies.
+    """
 
     publisher: str
     application_id: str
@@ -54,6 +61,10 @@ class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The publisher's phone-signing key (core/shortsig.py), derived from the root key:
     # clients and hosts verify confirmation IDs against it. Empty: no phone activation.
     phone_key: bytes = b""
+    # The publisher's activation service (``[publisher] url``), where hosts activate online
+    # and MAK clients activate; empty: none (offline files only). A catalog signed before
+    # the field existed decodes with it empty, and its signed bytes are kept as they are.
+    publisher_url: str = ""
 
     def product(self, activation_id: str) -> Product | None:
         """The product with this activation ID, or None."""
@@ -108,6 +119,7 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     service = str(publisher.get("service", settings.SRV_SERVICE))
     if not re.fullmatch(r"_[A-Za-z0-9-]+\._(tcp|udp)", service):
         raise CatalogError(f"{source}: line {line}: service {service!r} is not like _name._tcp")
+    url = _publisher_url(publisher, source, line)
     groups = _groups(raw, text, source)
     products = tuple(
         _product(entry, index, groups, text, source)
@@ -129,7 +141,24 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
             policy.get("host_key_max_activations", settings.HOST_KEY_MAX_ACTIVATIONS)
         ),
         certificate_days=int(policy.get("certificate_days", 730)),
+        publisher_url=url,
     )
+
+
+def _publisher_url(publisher: dict[str, Any], source: str, line: int) -> str:
+    """``[publisher] url``: an http(s) URL without spaces, or empty."""
+    value = publisher.get("url", "")
+    if not isinstance(value, str):
+        raise CatalogError(f"{source}: line {line}: url must be a string")
+    url = value.strip().rstrip("/")
+    if url and (
+        not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url, re.ASCII) or len(url) > 200
+    ):
+        raise CatalogError(
+            f"{source}: line {line}: url {url[:80]!r} is not an http:// or https:// URL "
+            "(no query, at most 200 characters)"
+        )
+    return url
 
 
 def _tables(raw: dict[str, Any], name: str, text: str, source: str) -> list[dict[str, Any]]:

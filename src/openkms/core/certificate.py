@@ -27,6 +27,8 @@ __all__ = [
     "ActivationRequestFile",
     "CertificateFile",
     "HostActivationRequest",
+    "ROLE_HOST",
+    "ROLE_MAK",
     "HostCertificate",
     "PHONE_CERTIFICATE_FORMAT",
     "PhoneCertificate",
@@ -35,10 +37,16 @@ __all__ = [
 ]
 
 CERTIFICATE_DOMAIN = b"openkms/host-certificate/v1"
+# A certificate's role: a KMS host (the default, never encoded, so the certificates made
+# before roles existed encode and verify unchanged), or the publisher's own MAK service,
+# whose tickets license one machine without a count.
+ROLE_HOST = ""
+ROLE_MAK = "mak"
+_ROLES = (ROLE_HOST, ROLE_MAK)
 
 
-class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What the publisher vouches for about one host."""
+class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What the publisher vouches for about one host (or, role "mak", its MAK service)."""
 
     serial: str
     application_id: str
@@ -48,6 +56,12 @@ class HostCertificate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     group: str
     issued_at: int
     expires_at: int
+    role: str = ROLE_HOST
+
+    @property
+    def mak(self) -> bool:
+        """True for the certificate of the publisher's MAK service."""
+        return self.role == ROLE_MAK
 
     def valid_at(self, when: int) -> bool:
         """True when ``when`` (epoch seconds) falls in the validity period."""
@@ -66,22 +80,33 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
     )
     if not envelope.signature:
         cert = _verify_phone_form(envelope.body, trust, error)
-    elif not verify(trust.publisher_key, CERTIFICATE_DOMAIN, envelope):
-        raise error
     else:
-        try:
-            cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
-        except (msgspec.DecodeError, ValueError):
-            raise error from None
+        cert = _verify_signed_form(envelope, trust, error)
     if (
         cert.application_id != trust.catalog.application_id
         or cert.group not in trust.catalog.groups
+        or cert.role not in _ROLES
     ):
         raise SignatureError(
             "The host certificate is for another application or an unknown license group.",
             code=ResultCode.CERTIFICATE_INVALID,
         )
     return cert
+
+
+def _verify_signed_form(envelope: Envelope, trust: Trust, error: SignatureError) -> HostCertificate:
+    # The current root key, else a retired one (root key rotation) for a certificate it
+    # signed before its transition.
+    for root in trust.root_keys:
+        if not verify(root.public_key, CERTIFICATE_DOMAIN, envelope):
+            continue
+        try:
+            cert = msgspec.msgpack.decode(envelope.body, type=HostCertificate)
+        except (msgspec.DecodeError, ValueError):
+            raise error from None
+        if root.honours(cert.issued_at):
+            return cert
+    raise error
 
 
 PHONE_CERTIFICATE_FORMAT = "openkms-phone-certificate/1"
@@ -120,7 +145,12 @@ def _verify_phone_form(body: bytes, trust: Trust, error: SignatureError) -> Host
     if (
         phone.format != PHONE_CERTIFICATE_FORMAT
         or iid.machine != host_reference(phone.host_public_key, phone.host_fingerprint)
-        or not verify_confirmation(catalog.phone_key, iid, cid, facts)
+        or not any(
+            root.phone_key
+            and root.honours(iid.day * 86400)
+            and verify_confirmation(root.phone_key, iid, cid, facts)
+            for root in trust.root_keys
+        )
     ):
         raise error
     return HostCertificate(

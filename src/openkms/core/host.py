@@ -23,6 +23,7 @@ from openkms.errors import StateError
 __all__ = [
     "DomainStatus",
     "HostActivation",
+    "HostClock",
     "HostInfo",
     "HostSnapshot",
     "PeerHostInfo",
@@ -120,6 +121,15 @@ class PeerHostInfo(msgspec.Struct, frozen=True, kw_only=True):
     listening: list[str] = msgspec.field(default_factory=list)  # known for this host only
 
 
+class HostClock(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``dli`` shows of the host's clock: its last jump (event 12321, ``seconds`` + forward,
+    - back) and the clients dated in the future, which are not counted."""
+
+    last_jump_at: int | None = None
+    last_jump_seconds: int | None = None
+    future_clients: int = 0
+
+
 class HostInfo(msgspec.Struct, kw_only=True):
     """A host's licensing information, as ``slmgr /dlv`` shows it on a KMS host."""
 
@@ -151,3 +161,4 @@ class HostInfo(msgspec.Struct, kw_only=True):
     listening: list[str] = msgspec.field(default_factory=list)
     # The hosts sharing a PostgreSQL store (this one included); empty for a store of its own.
     peers: list[PeerHostInfo] = msgspec.field(default_factory=list)
+    clock: HostClock = msgspec.field(default_factory=HostClock)

@@ -13,6 +13,7 @@ __all__ = [
     "ACTIVATION_VALIDITY_DAYS",
     "CLOCK_ROLLBACK_TOLERANCE_SECONDS",
     "COUNT_CAP_FACTOR",
+    "COUNT_FUTURE_TOLERANCE_SECONDS",
     "COUNT_WINDOW_DAYS",
     "DEFAULT_PORT",
     "DESKTOP_N_POLICY",
@@ -36,6 +37,11 @@ __all__ = [
 DEFAULT_PORT: Final = 1688
 COUNT_WINDOW_DAYS: Final = 30
 COUNT_CAP_FACTOR: Final = 2
+# A client last seen later than now plus this is dated in the future (the host's clock was
+# ahead when it came, or is behind now) and is not counted until it comes back. Hosts that
+# share a PostgreSQL store stamp rows with their own clocks, which differ by seconds; an
+# hour keeps them far apart from a clock that was wrong (the host's jump threshold too).
+COUNT_FUTURE_TOLERANCE_SECONDS: Final = 3600
 DESKTOP_N_POLICY: Final = 25
 SERVER_N_POLICY: Final = 5
 ACTIVATION_INTERVAL_MIN: Final = 120

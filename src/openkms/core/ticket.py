@@ -8,6 +8,10 @@ tree (``openkms.core.merkle``, RFC 9162), the host signs the tree's head (its si
 once, and each ticket carries its audit path and that signature. Verifying one ticket costs
 one signature check and a few hashes; issuing ``k`` tickets costs one signature, not ``k``.
 A batch of one is a tree of one leaf with an empty path.
+
+A *MAK ticket* is a batch-of-one ticket signed by the publisher's MAK service, whose
+certificate (issued by the root, role ``"mak"``) covers every product: it licenses one
+machine for one product and the count does not apply (its ``count`` is 0).
 """
 
 from __future__ import annotations
@@ -77,6 +81,11 @@ class VerifiedTicket:
 
     body: TicketBody
     certificate: HostCertificate
+
+    @property
+    def mak(self) -> bool:
+        """True for a MAK ticket (the publisher activated this machine directly)."""
+        return self.certificate.mak
 
 
 def tree_head(size: int, root: bytes) -> bytes:
@@ -160,7 +169,7 @@ def _check_claims(
     product = trust.catalog.product(activation_id)
     if product is None or not trust.catalog.covers(cert.group, product.group):
         raise _invalid("the host's certificate does not cover this product")
-    if body.count < product.n_policy:
+    if not cert.mak and body.count < product.n_policy:
         raise _invalid(f"the count {body.count} is below the product's N-policy {product.n_policy}")
     if not cert.valid_at(body.issued_at):
         raise _invalid("it was issued outside the host certificate's validity")

@@ -6,6 +6,11 @@ A publisher key travels as text, for pasting into an application's code::
 
 ``openkms publisher init`` prints it and ``openkms publisher key DIR`` prints it again;
 ``Client.open(directory, publisher_key=KEY)`` pins it.
+
+A publisher that rotated its root key (``openkms publisher rotate-root``) ships a trust
+document signed by the new key that carries the chain of transitions from its first key
+(:mod:`openkms.core.rotation`): a holder pinned to any key of the chain accepts it, and the
+retired keys verify only the certificates issued before their transition.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import msgspec
 
 from openkms.core.catalog import Catalog
 from openkms.core.codes import ResultCode
+from openkms.core.rotation import RootKey, RootTransition, RotationLink, verify_chain
 from openkms.core.signing import Envelope, fingerprint, verify
 from openkms.errors import OpenKMSError, SignatureError, StateError
 
@@ -62,24 +68,37 @@ def parse_publisher_key(text: str) -> bytes:
     return raw
 
 
-class _TrustFile(msgspec.Struct, frozen=True):
+class _TrustFile(msgspec.Struct, frozen=True, omit_defaults=True):
     format: str
     publisher: str
     publisher_key: bytes
     catalog: Envelope
+    # Root key transitions, oldest first; omitted (not written) when the key never rotated,
+    # so a document without rotation keeps its exact bytes.
+    rotations: tuple[RotationLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Trust:
-    """A publisher key and its verified catalog."""
+    """A publisher key and its verified catalog (and the verified chain of its rotations)."""
 
     publisher_key: bytes
     catalog_envelope: Envelope
     catalog: Catalog
+    rotations: tuple[RotationLink, ...] = ()
+    transitions: tuple[RootTransition, ...] = ()
 
     @classmethod
-    def create(cls, publisher_key: bytes, catalog_envelope: Envelope) -> Trust:
-        """Verify the catalog signature and decode it; SignatureError if it does not verify."""
+    def create(
+        cls,
+        publisher_key: bytes,
+        catalog_envelope: Envelope,
+        rotations: tuple[RotationLink, ...] = (),
+    ) -> Trust:
+        """Verify the catalog signature (and the rotation chain) and decode the catalog.
+
+        SignatureError if the catalog does not verify or the chain is broken.
+        """
         if not verify(publisher_key, CATALOG_DOMAIN, catalog_envelope):
             raise SignatureError(
                 "The catalog signature does not verify against the publisher key.",
@@ -89,7 +108,8 @@ class Trust:
             catalog = msgspec.msgpack.decode(catalog_envelope.body, type=Catalog)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise StateError(f"The signed catalog cannot be decoded: {exc}") from None
-        return cls(publisher_key, catalog_envelope, catalog)
+        transitions = verify_chain(rotations, publisher_key, catalog.serial)
+        return cls(publisher_key, catalog_envelope, catalog, rotations, transitions)
 
     @classmethod
     def from_json(cls, data: bytes, source: str = "trust.json") -> Trust:
@@ -100,12 +120,16 @@ class Trust:
             raise StateError(f"{source} is not an OpenKMS trust file: {exc}") from None
         if raw.format != TRUST_FORMAT:
             raise StateError(f"{source}: format {raw.format!r}, expected {TRUST_FORMAT!r}")
-        return cls.create(raw.publisher_key, raw.catalog)
+        return cls.create(raw.publisher_key, raw.catalog, raw.rotations)
 
     def to_json(self) -> bytes:
         """The trust file's bytes (JSON, indented)."""
         raw = _TrustFile(
-            TRUST_FORMAT, self.catalog.publisher, self.publisher_key, self.catalog_envelope
+            TRUST_FORMAT,
+            self.catalog.publisher,
+            self.publisher_key,
+            self.catalog_envelope,
+            self.rotations,
         )
         return msgspec.json.format(msgspec.json.encode(raw), indent=2) + b"\n"
 
@@ -119,28 +143,81 @@ class Trust:
         """The publisher key as applications pin it (``okpk1:...``)."""
         return format_publisher_key(self.publisher_key)
 
+    @property
+    def lineage(self) -> tuple[bytes, ...]:
+        """Every root key of this publisher, oldest first; the last is ``publisher_key``."""
+        if not self.transitions:
+            return (self.publisher_key,)
+        return (self.transitions[0].previous_key, *(t.next_key for t in self.transitions))
+
+    @property
+    def root_keys(self) -> tuple[RootKey, ...]:
+        """The keys that verify certificates: the current one, then the retired ones.
+
+        A retired key verifies only certificates issued before its transition (and each
+        certificate only until its own expiry, as always).
+        """
+        current = RootKey(self.publisher_key, self.catalog.phone_key)
+        retired = (
+            RootKey(t.previous_key, t.previous_phone_key, t.at) for t in reversed(self.transitions)
+        )
+        return (current, *retired)
+
+    def descends_from(self, public_key: bytes) -> bool:
+        """True when ``public_key`` is this publisher's key or one it rotated from."""
+        return public_key in self.lineage
+
     def require_publisher(self, public_key: bytes, pinned_by: str) -> None:
-        """SignatureError (PUBLISHER_MISMATCH) unless this trust is signed by ``public_key``."""
-        if self.publisher_key != public_key:
+        """SignatureError (PUBLISHER_MISMATCH) unless this trust chains to ``public_key``.
+
+        The chain starts at the pin: a document signed by a later root key is accepted when
+        its rotation chain passes through ``public_key``.
+        """
+        if not self.descends_from(public_key):
             raise SignatureError(
                 f"This trust document is signed by publisher {self.publisher_key_text} "
                 f"({self.catalog.publisher}), not by {format_publisher_key(public_key)}, the "
-                f"publisher {pinned_by} is pinned to.",
+                f"publisher {pinned_by} is pinned to, and its root key chain does not start "
+                "there.",
                 code=ResultCode.PUBLISHER_MISMATCH,
             )
 
     def check_newer_than(self, installed: Trust) -> bool:
-        """True if this catalog replaces ``installed`` (False: the same one, nothing to do).
+        """True if this trust replaces ``installed`` (False: the same one, nothing to do).
 
-        OpenKMSError (CATALOG_NOT_NEWER) when it is older, or another
-        catalog under the same serial.
+        The acceptance rule of every path that installs a newer trust: the installed chain of
+        root key transitions must be a prefix of this one (so this document descends from the
+        installed key: a rotation is followed, a retired key never comes back), else
+        SignatureError (PUBLISHER_MISMATCH); the catalog serial must be higher, else
+        OpenKMSError (CATALOG_NOT_NEWER: an older catalog, or another one under the same
+        serial).
         """
-        if self.catalog_envelope == installed.catalog_envelope:
+        if (
+            self.catalog_envelope == installed.catalog_envelope
+            and self.rotations == installed.rotations
+        ):
             return False
+        self._require_successor_chain(installed)
         if self.catalog.serial > installed.catalog.serial:
             return True
         raise OpenKMSError(
             f"This catalog (serial {self.catalog.serial}) is not newer than the installed one "
             f"(serial {installed.catalog.serial}).",
             code=ResultCode.CATALOG_NOT_NEWER,
+        )
+
+    def _require_successor_chain(self, installed: Trust) -> None:
+        known = installed.rotations
+        if self.rotations[: len(known)] == known and self.descends_from(installed.publisher_key):
+            return
+        if self.publisher_key in installed.lineage[:-1]:
+            reason = "it is signed by a root key this publisher has retired"
+        else:
+            reason = "its root key chain does not continue the installed one"
+        raise SignatureError(
+            f"This trust document (publisher key {self.publisher_key_text}) does not succeed "
+            f"the installed one (publisher key {installed.publisher_key_text}): {reason}.",
+            code=ResultCode.PUBLISHER_MISMATCH,
+            fix="Install the latest trust.json from the publisher; after a root key rotation "
+            "only documents signed by the new key, with the full chain, are accepted.",
         )

@@ -113,6 +113,14 @@ _CHECKS = (
     # clocks
     Check("clock-skew", _P.CLOCK, (_C, _N), None, "Client and host clocks more than 4 hours "
           "apart are refused (0xC004F06C).", "Synchronise the clocks (NTP)."),
+    Check("host-clock-jump", _P.CLOCK, (_H,), 20, "The host's clock jumped more than an hour "
+          "against its monotonic clock (event 12321): the 30-day count window moved with it.",
+          "Synchronise the host's clock (NTP) and find what set it. A clock set back: the "
+          "clients seen before count again at their next request (renewal, or 'client ato')."),
+    Check("clients-dated-in-future", _P.CLOCK, (_H,), 21, "Clients last seen later than the "
+          "host's clock allows (it was ahead when they came, or is behind now): they are not "
+          "counted until each comes back.", "Set the host's clock right (NTP); each client "
+          "counts again at its next request (renewal within 7 days, or 'client ato')."),
     # clones
     Check("count-stuck-at-1", _P.CMID, (_S, _H), 24, "Every request carries one CMID: "
           "cloned machines counted as one.", _CLONE_FIX),

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from openkms.core.host import HostInfo, HostSnapshot, PeerHostInfo
 from openkms.core.license import LicenseState
+from openkms.host.clock import ClockReader, read_host_clock
 from openkms.store.base import Counters
 from openkms.store.database import PeerHost
 
@@ -15,7 +16,7 @@ from openkms.store.database import PeerHost
 __all__ = ["CountReader", "HostInfo", "gather_host_info", "peer_infos"]
 
 
-class CountReader(Protocol):
+class CountReader(ClockReader, Protocol):
     """The store reads ``gather_host_info`` makes (any store, or a read-only reader)."""
 
     async def current_count(self, application_id: str, now: int) -> int:
@@ -71,6 +72,7 @@ async def gather_host_info(
         dns_status=snapshot.dns_status,
         listening=list(listening),
         peers=peers,
+        clock=await read_host_clock(store, app_id, now),
     )
 
 

@@ -44,7 +44,7 @@ from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.signing import fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
 from openkms.dns.publisher import read_status
-from openkms.errors import KeyFormatError, SignatureError, StateError
+from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 
 # HostActivation and HostSettings live in core/ (the admin server uses them without the
 # host); they stay importable from here for the host's own modules.
@@ -179,7 +179,7 @@ class HostState:
         state.host_key_id = state.host_key_partial = None
         self._save(state)
         if trust is not None:
-            atomic_write(self.directory / "trust.json", trust.to_json())
+            self.install_trust(trust)
         self.create_identity()
         return key
 
@@ -247,7 +247,7 @@ class HostState:
     def install_certificate(self, data: bytes, now: int) -> HostCertificate:
         """Verify and install a certificate file from the publisher."""
         cert_file = _decode_certificate(data)
-        trust = self.trust() or Trust.from_json(cert_file.trust, "certificate trust")
+        trust = self._trust_for(Trust.from_json(cert_file.trust, "certificate trust"))
         cert = verify_certificate(cert_file.certificate, trust)
         private = self._read_private_key()
         host_fingerprint = self._fingerprint(public_bytes(private)) if private else None
@@ -257,6 +257,29 @@ class HostState:
         atomic_write(self.directory / "trust.json", trust.to_json())
         atomic_write(self.directory / "certificate.json", data)
         return cert
+
+    def install_trust(self, trust: Trust) -> bool:
+        """Install ``trust`` unless the installed one is the same (False) or newer.
+
+        The rule of ``Trust.check_newer_than``: a higher catalog serial, and after a root key
+        rotation only a document whose chain continues the installed one (PUBLISHER_MISMATCH
+        for another publisher or a retired key, CATALOG_NOT_NEWER for an older catalog).
+        """
+        installed = self.trust()
+        if installed is not None and not trust.check_newer_than(installed):
+            return False
+        atomic_write(self.directory / "trust.json", trust.to_json())
+        return True
+
+    def _trust_for(self, offered: Trust) -> Trust:
+        """The trust to check a certificate with: ``offered`` if it succeeds the installed one."""
+        installed = self.trust()
+        if installed is None:
+            return offered
+        try:
+            return offered if offered.check_newer_than(installed) else installed
+        except OpenKMSError:
+            return installed
 
     # -- the files -----------------------------------------------------------------------
 
@@ -328,6 +351,8 @@ def _problem(
     cert: HostCertificate, key: InstalledKey | None, host_fingerprint: str | None, now: int
 ) -> str | None:
     """Why ``cert`` does not let this host sign, or None."""
+    if cert.mak:
+        return "this is the publisher's MAK service certificate, not a host certificate"
     if key is None or cert.host_key_id != key.key_id:
         return "the certificate is for another host key"
     if host_fingerprint is None:

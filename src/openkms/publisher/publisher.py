@@ -1,16 +1,22 @@
-"""A publisher directory: root key, catalog, trust file and the host-key ledger.
+"""A publisher directory: root key, catalog, trust file, the records and the MAK service key.
 
 Layout of ``DIR``::
 
-    root.key        Ed25519 private key, PEM, mode 0600 (keep offline)
-    catalog.toml    the editable catalog
-    trust.json      publisher public key + signed catalog (ship to hosts and clients)
-    host-keys.json  every host key issued, and the hosts that activated with it
+    root.key                  Ed25519 private key, PEM, mode 0600 (keep it safe: see
+                              docs/publisher.md)
+    catalog.toml              the editable catalog
+    trust.json                publisher public key + signed catalog (ship to hosts and clients)
+    publisher.db              the records: keys issued, activations, audit log (SQLite, 0600;
+                              or PostgreSQL with a DSN)
+    service.key               the MAK service's signing key (0600), and
+    service-certificate.json  its certificate, issued by the root key (role "mak")
+    host-keys.json.imported   the ledger of an older version, imported into the records once
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import getpass
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -22,50 +28,65 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core.catalog import Catalog, Product, parse_catalog_toml
-from openkms.core.certificate import (
-    ACTIVATION_REQUEST_DOMAIN,
-    CERTIFICATE_DOMAIN,
-    CERTIFICATE_FORMAT,
-    REQUEST_FORMAT,
-    ActivationRequestFile,
-    CertificateFile,
-    HostActivationRequest,
-    HostCertificate,
-)
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.shortsig import PhoneSigningKey
-from openkms.core.signing import fingerprint, public_bytes, sign, verify
+from openkms.core.signing import public_bytes, sign
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
-from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
+from openkms.errors import OpenKMSError, StateError
+from openkms.publisher._products import add_product_toml, find_product
+from openkms.publisher._service_key import MakSigner, load_mak_signer
+from openkms.publisher.authority import Authority
+from openkms.publisher.database import BlockingRecords
 from openkms.publisher.default_catalog import default_catalog_toml
+from openkms.publisher.records import (
+    AuditEntry,
+    IssuedKey,
+    KeyUsage,
+    database_from_env,
+)
 
-__all__ = ["HostKeyEntry", "Publisher"]
+__all__ = ["Publisher", "cli_actor"]
+
+log = logging.getLogger("openkms.publisher")
+
+MAX_MAK_ACTIVATIONS = 1_000_000
 
 
-class HostKeyEntry(msgspec.Struct):
-    """One issued host key and the hosts that activated with it."""
-
-    key: str
-    group: str
-    issued_at: int
-    activations: dict[str, int] = msgspec.field(default_factory=dict)
-
-
-class _Ledger(msgspec.Struct):
-    host_keys: dict[str, HostKeyEntry] = msgspec.field(default_factory=dict)
+def cli_actor() -> str:
+    """Who runs a CLI command, for the audit log (``cli:USER``)."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (OSError, KeyError):
+        return "cli:unknown"
 
 
 class Publisher:
     """The publisher's tools, over one publisher directory."""
 
-    def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        clock: Callable[[], float] = time.time,
+        *,
+        database: str | None = None,
+        actor: str | None = None,
+    ) -> None:
         self.directory = directory
+        self.database = database_from_env(database)
+        self.actor = actor or cli_actor()
         self._clock = clock
 
     @classmethod
-    def init(cls, directory: Path, name: str, clock: Callable[[], float] = time.time) -> Publisher:
-        """Create a new publisher: root key, default catalog, trust file, empty ledger."""
+    def init(
+        cls,
+        directory: Path,
+        name: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        database: str | None = None,
+    ) -> Publisher:
+        """Create a new publisher: root key, default catalog, trust file, empty records."""
         if (directory / "root.key").exists():
             raise StateError(
                 f"{directory} already holds a publisher (root.key exists)",
@@ -80,8 +101,7 @@ class Publisher:
         )
         atomic_write(directory / "root.key", pem, mode=0o600)
         atomic_write(directory / "catalog.toml", default_catalog_toml(name).encode())
-        publisher = cls(directory, clock)
-        publisher._save_ledger(_Ledger())
+        publisher = cls(directory, clock, database=database)
         publisher.sign_catalog()
         return publisher
 
@@ -99,14 +119,18 @@ class Publisher:
         raises it (the first is 1; a trust.json signed before serials existed counts as 0).
         """
         path = self.directory / "trust.json"
-        previous = self.trust().catalog.serial if path.exists() else 0
-        phone_key = PhoneSigningKey.derive(self._root_key().private_bytes_raw()).public_key
+        installed = self.trust() if path.exists() else None
+        previous = installed.catalog.serial if installed else 0
+        phone_key = PhoneSigningKey.derive(self.root_key().private_bytes_raw()).public_key
         catalog = msgspec.structs.replace(self.catalog(), serial=previous + 1, phone_key=phone_key)
         body = msgspec.msgpack.encode(catalog)
-        trust = Trust.create(
-            public_bytes(self._root_key()), sign(self._root_key(), CATALOG_DOMAIN, body)
+        trust = Trust.create(  # the root key rotations (rotate-root) travel on
+            public_bytes(self.root_key()),
+            sign(self.root_key(), CATALOG_DOMAIN, body),
+            installed.rotations if installed else (),
         )
         atomic_write(self.directory / "trust.json", trust.to_json())
+        self.audit("sign-catalog", catalog.application_id, f"serial={catalog.serial}")
         return trust
 
     def trust(self) -> Trust:
@@ -116,16 +140,45 @@ class Publisher:
 
     def public_key_text(self) -> str:
         """The publisher key as applications pin it (``okpk1:...``), from the root key."""
-        return format_publisher_key(public_bytes(self._root_key()))
+        return format_publisher_key(public_bytes(self.root_key()))
 
     def setup_keys(self) -> tuple[Product, ...]:
         """The setup-key table of the signed catalog."""
         return self.trust().catalog.products
 
-    # -- host keys -----------------------------------------------------------------------
+    def add_product(self, product: str, edition: str, group: str, n_policy: int) -> Product:
+        """Add an edition to catalog.toml (new activation ID and setup key), then re-sign."""
+        path = self.directory / "catalog.toml"
+        text = read_bytes(path, "catalog").decode("utf-8", "replace")
+        updated, added = add_product_toml(
+            text, self.catalog(), product=product, edition=edition, group=group, n_policy=n_policy
+        )
+        parse_catalog_toml(updated, str(path))  # the edit must leave a valid catalog
+        atomic_write(path, updated.encode())
+        self.audit("add-product", added.activation_id, f"{added.name} group={group}")
+        self.sign_catalog()
+        return added
+
+    # -- records -------------------------------------------------------------------------
+
+    def now(self) -> int:
+        """The publisher's clock (injected for tests), in whole seconds."""
+        return int(self._clock())
+
+    def records(self, *, readonly: bool = False) -> BlockingRecords:
+        """The records (``with publisher.records() as db: db.run(db.records.keys())``)."""
+        return BlockingRecords(
+            self.directory, self.database, self.trust().catalog, readonly=readonly
+        )
+
+    def audit(self, action: str, subject: str, detail: str = "") -> None:
+        """Append one line to the audit log (as this publisher's actor)."""
+        entry = AuditEntry(int(self._clock()), self.actor, action, subject, detail)
+        with self.records() as db:
+            db.run(db.records.audit(entry))
 
     def issue_host_key(self, group: str) -> ProductKey:
-        """A new host key for license group ``group``, recorded in the ledger."""
+        """A new host key for license group ``group``, recorded."""
         catalog = self.trust().catalog
         if group not in catalog.groups:
             raise OpenKMSError(
@@ -135,63 +188,88 @@ class Publisher:
                 "case-sensitive), or add the group to catalog.toml and run sign-catalog.",
             )
         key = ProductKey.generate(KeyKind.HOST, secrets.token_bytes)
-        ledger = self._ledger()
-        ledger.host_keys[key.key_id] = HostKeyEntry(str(key), group, int(self._clock()))
-        self._save_ledger(ledger)
+        issued = IssuedKey(
+            key.key_id,
+            str(key),
+            KeyKind.HOST,
+            group,
+            None,
+            catalog.host_key_max_hosts,
+            catalog.host_key_max_activations,
+            int(self._clock()),
+        )
+        self._record_key(issued)
         return key
 
-    def host_keys(self) -> dict[str, HostKeyEntry]:
-        """Every host key issued, by key ID."""
-        return self._ledger().host_keys
+    def issue_mak(self, product: str, activations: int) -> tuple[ProductKey, Product]:
+        """A new MAK for ``product`` (activation ID or edition) good for ``activations``."""
+        if not 0 < activations <= MAX_MAK_ACTIVATIONS:
+            raise OpenKMSError(
+                f"a MAK allows 1 to {MAX_MAK_ACTIVATIONS} activations",
+                code=ResultCode.INVALID_ARGUMENT,
+            )
+        found = find_product(self.trust().catalog, product)
+        key = ProductKey.generate_mak(found.activation_id, secrets.token_bytes)
+        issued = IssuedKey(
+            key.key_id,
+            str(key),
+            KeyKind.MAK,
+            None,
+            found.activation_id,
+            activations,
+            None,
+            int(self._clock()),
+        )
+        self._record_key(issued)
+        return key, found
+
+    def _record_key(self, issued: IssuedKey) -> None:
+        with self.records() as db:
+            db.run(db.records.add_key(issued, self.actor))
 
     def activate_host(self, request_data: bytes, days: int | None = None) -> bytes:
-        """Verify a host activation request, enforce the key limits, return a certificate file."""
-        request = _decode_request(request_data)
-        catalog = self.trust().catalog
-        key = ProductKey.parse(request.host_key)
-        ledger = self._ledger()
-        entry = ledger.host_keys.get(key.key_id)
-        if entry is None:
-            raise KeyFormatError("This host key was not issued by this publisher.")
-        self._enforce_limits(entry, request.host_fingerprint, catalog)
-        now = int(self._clock())
-        validity = (days if days is not None else catalog.certificate_days) * 86400
-        cert = HostCertificate(
-            serial=secrets.token_hex(8),
-            application_id=catalog.application_id,
-            host_fingerprint=request.host_fingerprint,
-            host_public_key=request.host_public_key,
-            host_key_id=key.key_id,
-            group=entry.group,
-            issued_at=now - 300,
-            expires_at=now + validity,
-        )
-        envelope = sign(self._root_key(), CERTIFICATE_DOMAIN, msgspec.msgpack.encode(cert))
-        entry.activations[request.host_fingerprint] = (
-            entry.activations.get(request.host_fingerprint, 0) + 1
-        )
-        self._save_ledger(ledger)
-        out = CertificateFile(CERTIFICATE_FORMAT, envelope, self.trust().to_json())
-        return msgspec.json.format(msgspec.json.encode(out), indent=2) + b"\n"
+        """Offline host activation: verify the request, claim the key, return a certificate."""
+        from_file = self.actor + " (request file)"
+        with self.records() as db:
+            authority = Authority(self, db.records, self._clock)
+            return db.run(authority.activate_host(request_data, from_file, days))
 
-    @staticmethod
-    def _enforce_limits(entry: HostKeyEntry, host: str, catalog: Catalog) -> None:
-        if host not in entry.activations and len(entry.activations) >= catalog.host_key_max_hosts:
+    def block_key(self, text: str) -> IssuedKey:
+        """Block a host key or MAK: the service refuses it from now on (0xC004C003)."""
+        key = ProductKey.parse(text)
+        with self.records() as db:
+            blocked = db.run(db.records.block_key(key.key_id, int(self._clock()), self.actor))
+        if blocked is None:
             raise OpenKMSError(
-                f"this host key is already used on {len(entry.activations)} hosts "
-                f"(limit {catalog.host_key_max_hosts})",
-                code=ResultCode.HOST_KEY_LIMIT_EXCEEDED,
+                "This key was not issued by this publisher.",
+                code=ResultCode.INVALID_PRODUCT_KEY,
+                fix="Check the key against 'openkms publisher list-keys DIR'.",
             )
-        if entry.activations.get(host, 0) >= catalog.host_key_max_activations:
-            raise OpenKMSError(
-                f"this host was already activated {entry.activations[host]} times with this key "
-                f"(limit {catalog.host_key_max_activations})",
-                code=ResultCode.HOST_KEY_LIMIT_EXCEEDED,
+        return blocked
+
+    def usage(self) -> list[KeyUsage]:
+        """Every key with the machines that activated with it (reads only)."""
+        with self.records(readonly=True) as db:
+            return db.run(db.records.usage())
+
+    def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
+        """The last ``limit`` lines of the audit log (reads only)."""
+        with self.records(readonly=True) as db:
+            return db.run(db.records.audit_log(limit))
+
+    def mak_signer(self, now: int) -> MakSigner:
+        """The MAK service's key and certificate (renewed by the root key when due)."""
+        signer, renewed = load_mak_signer(self.directory, self.root_key(), self.trust(), now)
+        if renewed:
+            log.info(
+                "MAK service certificate issued, valid until %d", signer.certificate.expires_at
             )
+        return signer
 
     # -- files ---------------------------------------------------------------------------
 
-    def _root_key(self) -> Ed25519PrivateKey:
+    def root_key(self) -> Ed25519PrivateKey:
+        """The root private key (root.key)."""
         data = read_bytes(self.directory / "root.key", "publisher root key")
         try:
             key = serialization.load_pem_private_key(data, password=None)
@@ -200,41 +278,3 @@ class Publisher:
         if not isinstance(key, Ed25519PrivateKey):
             raise StateError(f"{self.directory / 'root.key'} is not an Ed25519 key")
         return key
-
-    def _ledger(self) -> _Ledger:
-        path = self.directory / "host-keys.json"
-        try:
-            return msgspec.json.decode(read_bytes(path, "host-key ledger"), type=_Ledger)
-        except msgspec.DecodeError as exc:
-            raise StateError(f"{path} is corrupt: {exc}") from None
-
-    def _save_ledger(self, ledger: _Ledger) -> None:
-        data = msgspec.json.format(msgspec.json.encode(ledger), indent=2) + b"\n"
-        atomic_write(self.directory / "host-keys.json", data, mode=0o600)
-
-
-def _decode_request(data: bytes) -> HostActivationRequest:
-    try:
-        wrapper = msgspec.json.decode(data, type=ActivationRequestFile)
-        if wrapper.format != REQUEST_FORMAT:
-            raise StateError(f"not a host activation request (format {wrapper.format!r})")
-        request = msgspec.msgpack.decode(wrapper.request.body, type=HostActivationRequest)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise StateError(f"not a host activation request: {exc}") from None
-    if not verify(request.host_public_key, ACTIVATION_REQUEST_DOMAIN, wrapper.request):
-        raise SignatureError(
-            "The activation request's signature does not match its host key.",
-            code=ResultCode.CERTIFICATE_INVALID,
-            fix="Create the request again with 'openkms host activation-request'.",
-        )
-    if not request.host_fingerprint.startswith(fingerprint(request.host_public_key)):
-        raise SignatureError(
-            "The activation request's fingerprint does not belong to its public key.",
-            code=ResultCode.CERTIFICATE_INVALID,
-        )
-    return request
-
-
-def certificate_expiry_text(cert: HostCertificate) -> str:
-    """The certificate's expiry as an ISO date (UTC)."""
-    return dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

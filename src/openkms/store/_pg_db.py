@@ -33,6 +33,7 @@ __all__ = [
     "connect",
     "count_at",
     "event_records",
+    "future_clients",
     "is_connection_error",
     "map_error",
     "migrate",
@@ -231,21 +232,31 @@ async def migrate(conn: asyncpg.Connection, dsn: str) -> None:
 
 async def count_at(conn: Queryable, policy: CountPolicy, application_id: str, now: int) -> int:
     """The count rule of ``openkms.core.counting.current_count``, in two cheap queries."""
-    horizon = policy.horizon(now)
-    cap = policy.cap_factor * await largest_n_policy(conn, application_id, horizon)
+    horizon, ceiling = policy.horizon(now), policy.ceiling(now)
+    cap = policy.cap_factor * await largest_n_policy(conn, application_id, horizon, ceiling)
     if cap <= 0:
         return 0
-    return await recent_clients(conn, application_id, horizon, cap)
+    return await recent_clients(conn, application_id, horizon, ceiling, cap)
 
 
-async def largest_n_policy(conn: Queryable, application_id: str, horizon: int) -> int:
-    """The largest N-policy seen for the application since ``horizon`` (0 if none)."""
-    return int(str(await conn.fetchval(schema.LARGEST_N_POLICY, application_id, horizon)))
+async def largest_n_policy(conn: Queryable, application_id: str, horizon: int, ceiling: int) -> int:
+    """The largest N-policy seen for the application in ``[horizon, ceiling]`` (0 if none)."""
+    largest = await conn.fetchval(schema.LARGEST_N_POLICY, application_id, horizon, ceiling)
+    return int(str(largest))
 
 
-async def recent_clients(conn: Queryable, application_id: str, horizon: int, cap: int) -> int:
-    """Clients of the application seen since ``horizon``, counting no further than ``cap``."""
-    return int(str(await conn.fetchval(schema.RECENT_CLIENTS, application_id, horizon, cap)))
+async def recent_clients(
+    conn: Queryable, application_id: str, horizon: int, ceiling: int, cap: int
+) -> int:
+    """Clients of the application seen in ``[horizon, ceiling]``, counting no further than
+    ``cap``."""
+    count = await conn.fetchval(schema.RECENT_CLIENTS, application_id, horizon, ceiling, cap)
+    return int(str(count))
+
+
+async def future_clients(conn: Queryable, application_id: str, ceiling: int) -> int:
+    """Clients of the application last seen after ``ceiling``: dated in the future."""
+    return int(str(await conn.fetchval(schema.FUTURE_CLIENTS, application_id, ceiling)))
 
 
 async def read_hosts(conn: Queryable) -> list[PeerHost]:

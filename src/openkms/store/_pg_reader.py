@@ -97,6 +97,11 @@ class PostgresReader(HostStoreReader):
         """The application's count at ``now`` (over every host of the database)."""
         return await self.run(lambda c: db.count_at(c, self.policy, application_id, now))
 
+    async def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application dated in the future at ``now`` (over every host)."""
+        ceiling = self.policy.ceiling(now)
+        return await self.run(lambda c: db.future_clients(c, application_id, ceiling))
+
     async def counters(self, host_id: str) -> Counters:
         """The cumulative counters of one host."""
         return await self.run(lambda c: db.read_counters(c, host_id))

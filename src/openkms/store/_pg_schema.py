@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
+from openkms.core import settings
+
 __all__ = [
     "ADD_ACTIVITY",
     "ADD_COUNTERS",
     "APP_LOCK",
+    "FUTURE_CLIENTS",
     "INSERT_EVENT",
     "LOCK_CLASS",
     "MIGRATIONS",
@@ -142,36 +145,51 @@ SEE_HOST: Final = (
     "first_request = least(hosts.first_request, excluded.first_request), "
     "last_request = greatest(hosts.last_request, excluded.last_request)"
 )
+
+
+def _takes_request(table: str) -> str:
+    """Whether a stored row takes the request's values: the request is at least as recent,
+    or the row is dated in the future beyond the tolerance of the request's time (the
+    host's clock was ahead): ``openkms.core.counting.seen_again``."""
+    tolerance = int(settings.COUNT_FUTURE_TOLERANCE_SECONDS)
+    return (
+        f"(excluded.last_seen >= {table}.last_seen "
+        f"OR {table}.last_seen > excluded.last_seen + {tolerance})"
+    )
+
+
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
-UPSERT_CLIENT: Final = """
+UPSERT_CLIENT: Final = f"""
 INSERT INTO clients VALUES ($1, $2, $3, $4, $5, $5, $6, $7, 1, $8, NULL)
 ON CONFLICT (application_id, cmid) DO UPDATE SET
-    (activation_id, machine_name, license_status, n_policy, host_id) = (
+    (activation_id, machine_name, license_status, n_policy, host_id, last_seen) = (
         SELECT CASE WHEN newer THEN excluded.activation_id ELSE clients.activation_id END,
             CASE WHEN newer THEN excluded.machine_name ELSE clients.machine_name END,
             CASE WHEN newer THEN excluded.license_status ELSE clients.license_status END,
             CASE WHEN newer THEN excluded.n_policy ELSE clients.n_policy END,
-            CASE WHEN newer THEN excluded.host_id ELSE clients.host_id END
-        FROM (SELECT excluded.last_seen >= clients.last_seen AS newer) AS latest),
+            CASE WHEN newer THEN excluded.host_id ELSE clients.host_id END,
+            CASE WHEN newer THEN excluded.last_seen ELSE clients.last_seen END
+        FROM (SELECT {_takes_request("clients")} AS newer) AS latest),
     first_seen = least(clients.first_seen, excluded.first_seen),
-    last_seen = greatest(clients.last_seen, excluded.last_seen),
     requests = clients.requests + 1
-"""
+"""  # noqa: S608 (the only interpolation is an integer constant)
 # The client of a request that earned a ticket (after its upsert, in the same batch).
 SET_ACTIVATED: Final = (
     "UPDATE clients SET last_activated = greatest(last_activated, $3) "
     "WHERE application_id = $1 AND cmid = $2"
 )
-UPSERT_N_POLICY: Final = (
-    "INSERT INTO n_policy_seen VALUES ($1, $2, $3) ON CONFLICT (application_id, n_policy) "
-    "DO UPDATE SET last_seen = greatest(n_policy_seen.last_seen, excluded.last_seen)"
-)
+UPSERT_N_POLICY: Final = f"""
+INSERT INTO n_policy_seen VALUES ($1, $2, $3) ON CONFLICT (application_id, n_policy)
+DO UPDATE SET last_seen = CASE WHEN {_takes_request("n_policy_seen")}
+    THEN excluded.last_seen ELSE n_policy_seen.last_seen END
+"""  # noqa: S608 (the only interpolation is an integer constant)
 LARGEST_N_POLICY: Final = (
     "SELECT coalesce(max(n_policy), 0) FROM n_policy_seen "
-    "WHERE application_id = $1 AND last_seen >= $2"
+    "WHERE application_id = $1 AND last_seen BETWEEN $2 AND $3"
 )
 # LIMIT inside: walk at most ``cap`` index entries however many clients there are.
 RECENT_CLIENTS: Final = (
     "SELECT count(*) FROM (SELECT 1 FROM clients "
-    "WHERE application_id = $1 AND last_seen >= $2 LIMIT $3) AS recent"
+    "WHERE application_id = $1 AND last_seen BETWEEN $2 AND $3 LIMIT $4) AS recent"
 )
+FUTURE_CLIENTS: Final = "SELECT count(*) FROM clients WHERE application_id = $1 AND last_seen > $2"

@@ -48,8 +48,10 @@ class _Batch:
     ``flush()``. The count rule's
     queries are answered from what the transaction already knows whenever that is exact
     (the application's lock keeps every other writer out): the cap only changes with an
-    N-policy row; within one horizon a count that reached the cap stays there, and then a
-    client's upsert is only queued, to go with the others in one pipelined ``executemany``.
+    N-policy row; within one horizon a count that reached the cap stays there (a client's
+    time only grows, or moves back from the future to a request's time, which forgets the
+    horizons later than it), and then a client's upsert is only queued, to go with the
+    others in one pipelined ``executemany``.
     """
 
     def __init__(self, conn: asyncpg.Connection, policy: CountPolicy, host_id: str) -> None:
@@ -81,7 +83,8 @@ class _Batch:
             row = (app, request.cmid, request.activation_id, request.machine_name, t,
                    request.license_status, request.n_policy, request.host_id)  # fmt: skip
             n_key = (app, request.n_policy)
-            new_n = self._n_seen.get(n_key, t - 1) < t
+            new_n = self._n_seen.get(n_key) != t
+            self._forget_later_horizons(t)
             if not new_n and self._at_cap(app, t):
                 self._clients.append(row)
             else:
@@ -145,24 +148,31 @@ class _Batch:
             await self._conn.executemany(schema.SET_ACTIVATED, self._activated)
             self._activated.clear()
 
+    def _forget_later_horizons(self, t: int) -> None:
+        # A client dated in the future moves back to the request's time ``t``: that can
+        # take it out of the window of a horizon later than ``t``, whose count may then
+        # fall below the cap.
+        if any(horizon > t for _, horizon, _ in self._full):
+            self._full = {full for full in self._full if full[1] <= t}
+
     def _at_cap(self, application_id: str, now: int) -> bool:
         horizon = self._policy.horizon(now)
         cap = self._caps.get((application_id, horizon))
         return cap is not None and (application_id, horizon, cap) in self._full
 
     async def _count(self, application_id: str, now: int) -> int:
-        horizon = self._policy.horizon(now)
+        horizon, ceiling = self._policy.horizon(now), self._policy.ceiling(now)
         cap = self._caps.get((application_id, horizon))
         if cap is None:
             await self._flush_clients()
-            largest = await db.largest_n_policy(self._conn, application_id, horizon)
+            largest = await db.largest_n_policy(self._conn, application_id, horizon, ceiling)
             cap = self._caps[(application_id, horizon)] = self._policy.cap_factor * largest
         if cap <= 0:
             return 0
         if (application_id, horizon, cap) in self._full:
             return cap
         await self._flush_clients()
-        count = await db.recent_clients(self._conn, application_id, horizon, cap)
+        count = await db.recent_clients(self._conn, application_id, horizon, ceiling, cap)
         if count >= cap:
             self._full.add((application_id, horizon, cap))
         return count

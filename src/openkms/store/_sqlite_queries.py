@@ -18,6 +18,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "count_at",
     "event_from_row",
+    "future_clients",
     "largest_n_policy",
     "read_clients",
     "read_counters",
@@ -42,29 +43,44 @@ def event_from_row(row: tuple[int, int, int, str, int | None]) -> EventRecord:
 
 def count_at(conn: sqlite3.Connection, policy: CountPolicy, application_id: str, now: int) -> int:
     """The count rule of ``openkms.core.counting.current_count``, in two cheap queries."""
-    horizon = policy.horizon(now)
-    cap = policy.cap_factor * largest_n_policy(conn, application_id, horizon)
+    horizon, ceiling = policy.horizon(now), policy.ceiling(now)
+    cap = policy.cap_factor * largest_n_policy(conn, application_id, horizon, ceiling)
     if cap <= 0:
         return 0
-    return recent_clients(conn, application_id, horizon, cap)
+    return recent_clients(conn, application_id, horizon, ceiling, cap)
 
 
-def largest_n_policy(conn: sqlite3.Connection, application_id: str, horizon: int) -> int:
-    """The largest N-policy seen for the application since ``horizon`` (0 if none)."""
+def largest_n_policy(
+    conn: sqlite3.Connection, application_id: str, horizon: int, ceiling: int
+) -> int:
+    """The largest N-policy seen for the application in ``[horizon, ceiling]`` (0 if none)."""
     (largest_n,) = conn.execute(
-        "SELECT max(n_policy) FROM n_policy_seen WHERE application_id = ? AND last_seen >= ?",
-        (application_id, horizon),
+        "SELECT max(n_policy) FROM n_policy_seen "
+        "WHERE application_id = ? AND last_seen BETWEEN ? AND ?",
+        (application_id, horizon, ceiling),
     ).fetchone()
     return int(largest_n or 0)
 
 
-def recent_clients(conn: sqlite3.Connection, application_id: str, horizon: int, cap: int) -> int:
-    """Clients of the application seen since ``horizon``, counting no further than ``cap``."""
+def recent_clients(
+    conn: sqlite3.Connection, application_id: str, horizon: int, ceiling: int, cap: int
+) -> int:
+    """Clients of the application seen in ``[horizon, ceiling]``, counting no further than
+    ``cap``."""
     # LIMIT inside: walk at most ``cap`` index entries however many clients there are.
     (count,) = conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM clients "
-        "WHERE application_id = ? AND last_seen >= ? LIMIT ?)",
-        (application_id, horizon, cap),
+        "WHERE application_id = ? AND last_seen BETWEEN ? AND ? LIMIT ?)",
+        (application_id, horizon, ceiling, cap),
+    ).fetchone()
+    return int(count)
+
+
+def future_clients(conn: sqlite3.Connection, application_id: str, ceiling: int) -> int:
+    """Clients of the application last seen after ``ceiling``: dated in the future."""
+    (count,) = conn.execute(
+        "SELECT count(*) FROM clients WHERE application_id = ? AND last_seen > ?",
+        (application_id, ceiling),
     ).fetchone()
     return int(count)
 

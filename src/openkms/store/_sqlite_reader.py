@@ -92,6 +92,11 @@ class SqliteReader:
         with self._mapped() as conn:
             return queries.count_at(conn, self.policy, application_id, now)
 
+    def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application dated in the future at ``now``."""
+        with self._mapped() as conn:
+            return queries.future_clients(conn, application_id, self.policy.ceiling(now))
+
     def counters(self, host_id: str) -> Counters:
         """The cumulative counters of one host."""
         with self._mapped() as conn:
@@ -136,6 +141,10 @@ class SqliteReads(HostStoreReader):
     async def current_count(self, application_id: str, now: int) -> int:
         """The application's count at ``now`` without recording anything."""
         return await self._read(lambda reader: reader.current_count(application_id, now))
+
+    async def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application dated in the future at ``now`` (not counted)."""
+        return await self._read(lambda reader: reader.future_clients(application_id, now))
 
     async def counters(self, host_id: str) -> Counters:
         """The cumulative counters of one host."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Final
 
 import msgspec
 
+from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
@@ -28,6 +30,8 @@ from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
 
 __all__ = [
+    "CHECKPOINT_COMMITS",
+    "PRUNE_STEP",
     "BatchWriter",
     "Forget",
     "RecordBatch",
@@ -39,10 +43,19 @@ __all__ = [
 
 logger = logging.getLogger("openkms.store")
 
-# Retention deletes a tenth of the allowance at a time, so that pruning costs one DELETE
-# per many inserts instead of one per insert.
-_PRUNE_FRACTION: Final = 10
-_PRUNE_CHUNK_MAX: Final = 10_000
+# Retention, incrementally (docs/architecture.md, "Decisions"): a batch deletes only the
+# oldest events that take the store over the limit (about as many as it inserted), and the
+# writer deletes ahead between batches, at most PRUNE_STEP rows per transaction, until the
+# store is a headroom (a tenth of the allowance, at most 10,000) below the limit; bursts
+# then find room and commit no deletes at all. Never a big DELETE in one commit: with random
+# CMIDs each deleted row dirties its own page of events_cmid.
+PRUNE_STEP: Final = 256
+# WAL checkpoints, too, between batches: a passive one once this many commits have gone
+# into the WAL since the last, so that SQLite's own (at 1,000 pages, inside whichever COMMIT
+# crosses it, before that batch is answered) is only the backstop of a writer never idle.
+CHECKPOINT_COMMITS: Final = 16
+_HEADROOM_FRACTION: Final = 10
+_HEADROOM_MAX: Final = 10_000
 
 
 class Forget(msgspec.Struct, frozen=True, array_like=True):
@@ -86,27 +99,34 @@ ADD_COUNTERS: Final = (
     "INSERT INTO counters VALUES (?, ?, ?, ?) ON CONFLICT (host_id, license_status) "
     "DO UPDATE SET total = total + excluded.total, failed = failed + excluded.failed"
 )
+# A stored row takes the request's values when the request is at least as recent, or when
+# the row is dated in the future beyond the tolerance of the request's time (the host's clock
+# was ahead): ``openkms.core.counting.seen_again``. The tolerance is an integer constant.
+_TAKES_REQUEST: Final = (
+    "(excluded.last_seen >= last_seen OR "
+    f"last_seen > excluded.last_seen + {int(settings.COUNT_FUTURE_TOLERANCE_SECONDS)})"
+)
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
-UPSERT_CLIENT: Final = """
+UPSERT_CLIENT: Final = f"""
 INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL)
 ON CONFLICT (application_id, cmid) DO UPDATE SET
-    activation_id = iif(excluded.last_seen >= last_seen, excluded.activation_id, activation_id),
-    machine_name = iif(excluded.last_seen >= last_seen, excluded.machine_name, machine_name),
-    license_status = iif(excluded.last_seen >= last_seen, excluded.license_status, license_status),
-    n_policy = iif(excluded.last_seen >= last_seen, excluded.n_policy, n_policy),
+    activation_id = iif({_TAKES_REQUEST}, excluded.activation_id, activation_id),
+    machine_name = iif({_TAKES_REQUEST}, excluded.machine_name, machine_name),
+    license_status = iif({_TAKES_REQUEST}, excluded.license_status, license_status),
+    n_policy = iif({_TAKES_REQUEST}, excluded.n_policy, n_policy),
     first_seen = min(first_seen, excluded.first_seen),
-    last_seen = max(last_seen, excluded.last_seen),
+    last_seen = iif({_TAKES_REQUEST}, excluded.last_seen, last_seen),
     requests = requests + 1
-"""
+"""  # noqa: S608 (the only interpolation is an integer constant)
 # The client of a request that earned a ticket (after its upsert, in the same batch).
 SET_ACTIVATED: Final = (
     "UPDATE clients SET last_activated = max(ifnull(last_activated, ?1), ?1) "
     "WHERE application_id = ?2 AND cmid = ?3"
 )
-UPSERT_N_POLICY: Final = (
-    "INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy) "
-    "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
-)
+UPSERT_N_POLICY: Final = f"""
+INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT (application_id, n_policy)
+DO UPDATE SET last_seen = iif({_TAKES_REQUEST}, excluded.last_seen, last_seen)
+"""  # noqa: S608 (the only interpolation is an integer constant)
 
 
 class RecordBatch:
@@ -117,11 +137,13 @@ class RecordBatch:
     rule's two queries are answered from what this transaction already knows whenever that
     is exact (no other writer can change the tables while it holds the write lock):
 
-    * an N-policy already upserted in this batch at the same or a later time needs no upsert;
+    * an N-policy already upserted in this batch at the same time needs no upsert;
     * the cap (``cap_factor`` x the largest recent N-policy) only changes when an N-policy
       row does, so it is queried once per application and horizon;
-    * within one horizon, clients' ``last_seen`` only grows, so a count that reached the cap
-      stays at the cap.
+    * within one horizon, a count that reached the cap stays at the cap: a client's
+      ``last_seen`` only grows, or moves back from the future to a request's time ``t``,
+      which can only take it out of the windows of horizons later than ``t`` (those are
+      forgotten then).
 
     Call ``flush()`` before any other statement runs on the connection, and make a new batch
     for every transaction.
@@ -187,24 +209,26 @@ class RecordBatch:
             (app, request.cmid, request.activation_id, request.machine_name, t, t,
              request.license_status, request.n_policy),
         )  # fmt: skip
+        if any(horizon > t for _, horizon, _ in self._full):
+            self._full = {full for full in self._full if full[1] <= t}
         key = (app, request.n_policy)
-        if self._n_seen.get(key, t - 1) < t:
+        if self._n_seen.get(key) != t:
             conn.execute(UPSERT_N_POLICY, (app, request.n_policy, t))
             self._n_seen[key] = t
             self._caps.clear()
             self._full.clear()
 
     def _count(self, conn: sqlite3.Connection, application_id: str, now: int) -> int:
-        horizon = self._policy.horizon(now)
+        horizon, ceiling = self._policy.horizon(now), self._policy.ceiling(now)
         cap = self._caps.get((application_id, horizon))
         if cap is None:
-            cap = self._policy.cap_factor * largest_n_policy(conn, application_id, horizon)
-            self._caps[(application_id, horizon)] = cap
+            largest = largest_n_policy(conn, application_id, horizon, ceiling)
+            cap = self._caps[(application_id, horizon)] = self._policy.cap_factor * largest
         if cap <= 0:
             return 0
         if (application_id, horizon, cap) in self._full:
             return cap
-        count = recent_clients(conn, application_id, horizon, cap)
+        count = recent_clients(conn, application_id, horizon, ceiling, cap)
         if count >= cap:
             self._full.add((application_id, horizon, cap))
         return count
@@ -220,7 +244,10 @@ class BatchWriter:
         self.path = path
         self.policy = policy
         self.event_retention = event_retention
-        self._prune_chunk = min(event_retention // _PRUNE_FRACTION, _PRUNE_CHUNK_MAX)
+        self._headroom = min(event_retention // _HEADROOM_FRACTION, _HEADROOM_MAX)
+        # Events beyond (retention - headroom) after the last commit: what housekeeping owes.
+        self._over = 0
+        self._commits = 0  # commits since the last checkpoint of ours
         self._stale = False  # the connection failed with the store's error: open a new one
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
@@ -302,19 +329,61 @@ class BatchWriter:
             else:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
-        self._prune_events(conn)
+        self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
         conn.execute("COMMIT")
+        self._commits += 1
         return results
 
-    def _prune_events(self, conn: sqlite3.Connection) -> None:
-        """Keep at most ``event_retention`` events, deleting the oldest a chunk at a time."""
+    @property
+    def housekeeping_due(self) -> bool:
+        """Whether ``housekeep()`` has work: a checkpoint, or old events to delete ahead."""
+        return not self._stale and (self._commits >= CHECKPOINT_COMMITS or self._over > 0)
+
+    def housekeep(self) -> bool:
+        """One bounded step of housekeeping, for the gaps between batches: a passive WAL
+        checkpoint if one is due, else the deletion of at most ``PRUNE_STEP`` of the oldest
+        events ahead of the limit, in its own transaction.
+
+        Returns whether more is due. A failure is logged and left to the next batch (which
+        reports it to its requests, and reopens the connection if the store failed).
+        """
+        if not self.housekeeping_due:
+            return False
+        conn = self.conn
+        try:
+            if self._commits >= CHECKPOINT_COMMITS:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._commits = 0
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                self._prune_events(conn, self.event_retention - self._headroom, PRUNE_STEP)
+                conn.execute("COMMIT")
+                # Its deletes dirtied about a page each: checkpoint them before the next step.
+                self._commits = CHECKPOINT_COMMITS
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):  # a closed connection has no transaction
+                rollback(conn)
+            self._stale = is_environmental(exc)
+            self._over = self._commits = 0
+            logger.warning("store %s: housekeeping failed: %s", self.path, exc)
+            return False
+        return self.housekeeping_due
+
+    def _prune_events(self, conn: sqlite3.Connection, keep: int, most: int) -> None:
+        """Delete the oldest events beyond ``keep``, at most ``most`` of them; note what
+        housekeeping still owes."""
         (newest,) = conn.execute("SELECT max(seq) FROM events").fetchone()
         (oldest,) = conn.execute("SELECT min(seq) FROM events").fetchone()
-        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
-        if newest is None or newest - oldest + 1 <= self.event_retention:
+        if newest is None:
+            self._over = 0
             return
-        keep_from = newest - self.event_retention + 1 + self._prune_chunk
-        conn.execute("DELETE FROM events WHERE seq < ?", (keep_from,))
+        # seq only grows and only the oldest are deleted, so the rows are (at most) this many.
+        rows = newest - oldest + 1
+        excess = min(rows - keep, most)
+        if excess > 0:
+            conn.execute("DELETE FROM events WHERE seq < ?", (oldest + excess,))
+            rows -= excess
+        self._over = rows - (self.event_retention - self._headroom)
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRecord) -> None:

@@ -14,7 +14,9 @@ pair as typed messages (``_writer_messages``), at most one write per loop iterat
 with one frame holding the batch's results in order, only after COMMIT returned. Since both
 keep the order, replies carry no identifiers. The child ignores SIGINT and SIGTERM (a Ctrl-C
 or a service manager signals the whole process group; the host stops it in order) and exits
-after committing what it has when the parent says stop or goes away.
+after committing what it has when the parent says stop or goes away. Between batches, when
+nothing is waiting, it runs the store's housekeeping in small bounded steps
+(``BatchWriter.housekeep``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,25 @@ def _serve(sock: socket.socket, writer: BatchWriter, batch_max: int) -> None:
                 sock.sendall(b"".join(frame(reply) for reply in replies))
             except OSError:  # the parent is gone; what is committed stays committed
                 running = False
+        if running:
+            _housekeep_while_idle(sock, writer)
+
+
+def _housekeep_while_idle(sock: socket.socket, writer: BatchWriter) -> None:
+    """Bounded housekeeping steps while no write waits: one that arrives waits one step."""
+    while writer.housekeeping_due and not _write_waiting(sock):
+        writer.housekeep()
+
+
+def _write_waiting(sock: socket.socket) -> bool:
+    """Whether the parent has sent something (or closed its end) not yet read."""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _replies(outcomes: list[WriteOutcome]) -> list[FromWriter]:

@@ -75,6 +75,8 @@ class ThreadWriter(StoreWriter):
         try:
             more = True
             while more:
+                while writer.housekeeping_due and self._queue.empty():
+                    writer.housekeep()  # bounded steps, only while no write waits
                 batch, more = self._take_batch()
                 try:
                     _commit(writer, batch)

@@ -234,6 +234,11 @@ class HostStoreReader(abc.ABC):
         """The application's count at ``now`` without recording anything."""
 
     @abc.abstractmethod
+    async def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application last seen later than the count's ceiling at ``now``
+        (dated in the future: stored, not counted)."""
+
+    @abc.abstractmethod
     async def counters(self, host_id: str) -> Counters:
         """The cumulative counters of one host."""
 

@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 import msgspec
 
 from openkms.core import settings
-from openkms.core.counting import CountPolicy, current_count
+from openkms.core.counting import CountPolicy, current_count, future_rows, seen_again
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.store import _memory_admin as admin
@@ -121,15 +121,15 @@ class MemoryStore(HostStore):
     def _see_client(self, request: RequestRecord) -> None:
         key = (request.application_id, request.cmid)
         previous = self._clients.get(key)
-        latest = previous is None or request.time >= previous.last_seen
-        source = request if latest or previous is None else previous
+        last = seen_again(previous.last_seen if previous else None, request.time)
+        source = previous if previous is not None and last != request.time else request
         self._clients[key] = ClientRecord(
             cmid=request.cmid,
             application_id=request.application_id,
             activation_id=source.activation_id,
             machine_name=source.machine_name,
             first_seen=min(request.time, previous.first_seen) if previous else request.time,
-            last_seen=max(request.time, previous.last_seen) if previous else request.time,
+            last_seen=last,
             license_status=source.license_status,
             n_policy=source.n_policy,
             requests=previous.requests + 1 if previous else 1,
@@ -152,6 +152,11 @@ class MemoryStore(HostStore):
         """The application's count at ``now``."""
         self._check_open()
         return self._count(application_id, now)
+
+    async def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application dated in the future at ``now`` (not counted)."""
+        self._check_open()
+        return future_rows(self._last_seen.get(application_id, {}), now, self.policy)
 
     async def counters(self, host_id: str) -> Counters:
         """A copy of one host's cumulative counters."""
@@ -211,8 +216,9 @@ class MemoryStore(HostStore):
 
 
 def _see(last_seen: dict[K, int], key: K, time: int) -> None:
-    # Last seen is the latest time, even when requests arrive out of order (as in SQL).
-    last_seen[key] = max(time, last_seen.get(key, time))
+    # Last seen is the latest time, even when requests arrive out of order, unless it is
+    # dated in the future (as in SQL).
+    last_seen[key] = seen_again(last_seen.get(key), time)
 
 
 def _event_matches(event: EventRecord, query: EventQuery) -> bool:

@@ -274,6 +274,11 @@ class PostgresStore(HostStore):
         self._check_open()
         return await self._reader.current_count(application_id, now)
 
+    async def future_clients(self, application_id: str, now: int) -> int:
+        """Clients of the application dated in the future at ``now`` (not counted)."""
+        self._check_open()
+        return await self._reader.future_clients(application_id, now)
+
     async def counters(self, host_id: str) -> Counters:
         """The cumulative counters of one host."""
         self._check_open()

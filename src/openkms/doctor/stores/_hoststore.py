@@ -13,6 +13,7 @@ from openkms.doctor.events._analyzer import EventAnalyzer, evidence, n_policy_la
 from openkms.doctor.events._tally import procedure_of
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.stores._events import CodeTally, host_events, to_windows_event
+from openkms.doctor.stores._hostclock import clock_findings
 from openkms.doctor.stores._hostcount import falling_count, stuck_at_one
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
@@ -238,10 +239,12 @@ async def store_findings(
             summary = _events_summary(path, events, days)
             policies = list(events.analyzer.n_policies)
             falling = await falling_count(reader, app_id, count, policies, now) if app_id else []
+            clock = await clock_findings(reader, app_id, count, now, days)
     except OpenKMSError as exc:
         return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]
     return [
+        *clock,
         *stuck_at_one(count, events.requests, events.analyzer.cmid_names),
         *_count_findings(count, events, trust, days),
         *falling,

@@ -68,7 +68,7 @@ async def _read_host(
 
 
 def _client_files(directory: Path, clock: Callable[[], float]) -> dict[str, Iterable[str]]:
-    client = Client.open(directory, clock=clock, machine_name="doctor")
+    client = Client.open(directory, clock=clock, machine_name="doctor", read_only=True)
     info = gather_client_info(client)
     records: list[EventRecord] = client.events.read()
     return {

@@ -281,7 +281,7 @@ async def check_client_store(
     if stop is not None:
         return [stop]
     try:
-        client = Client.open(directory, clock=options.clock, machine_name="doctor")
+        client = Client.open(directory, clock=options.clock, machine_name="doctor", read_only=True)
         state = client.state()
         findings, product = _key_findings(client, state)
         if product is not None:

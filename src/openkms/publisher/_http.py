@@ -1,0 +1,165 @@
+"""What the service's route modules share: the context, JSON replies, bounded bodies.
+
+Every refusal is a JSON :class:`~openkms.core.publisher_api.ServiceError` with a 4xx status
+(5xx for the service's own trouble) and changes no record. Bodies are bounded
+(``MAX_REQUEST_BYTES``) and read within ``request_timeout`` seconds; a handler that runs
+longer is cancelled. ``X-Forwarded-For`` is honoured only from the addresses configured as
+trusted proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import msgspec
+from aiohttp import web
+
+from openkms.core.codes import ResultCode
+from openkms.core.publisher_api import MAX_REQUEST_BYTES, service_error_of
+from openkms.errors import OpenKMSError
+from openkms.publisher.authority import Authority
+from openkms.publisher.publisher import Publisher
+from openkms.publisher.records import PublisherRecords
+
+__all__ = [
+    "CONTEXT",
+    "DEFAULT_PORT",
+    "RouteModule",
+    "ServiceConfig",
+    "ServiceContext",
+    "client_address",
+    "deadline_middleware",
+    "error_middleware",
+    "error_response",
+    "json_response",
+    "read_body",
+]
+
+log = logging.getLogger("openkms.publisher")
+
+DEFAULT_PORT: Final = 8480
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """How the service runs: where it listens, its TLS files, its limits, its proxies."""
+
+    directory: Path
+    listen: tuple[str, int] = ("127.0.0.1", DEFAULT_PORT)
+    database: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    request_timeout: float = 15.0
+    max_body: int = MAX_REQUEST_BYTES
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """What every route module gets: the publisher, its records, the authority, the config."""
+
+    publisher: Publisher
+    records: PublisherRecords
+    config: ServiceConfig
+    authority: Authority = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "authority", Authority(self.publisher, self.records))
+
+    def actor(self, request: web.Request) -> str:
+        """Who asks, for the audit log: the peer, or the client a trusted proxy names."""
+        return "service:" + client_address(request, self.config.trusted_proxies)
+
+
+CONTEXT: Final = web.AppKey("context", ServiceContext)
+RouteModule = Callable[[ServiceContext], Iterable[web.AbstractRouteDef]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS: dict[ResultCode, int] = {
+    ResultCode.KEY_BLOCKED: 403,
+    ResultCode.HOST_KEY_LIMIT_EXCEEDED: 409,
+    ResultCode.STORE_UNAVAILABLE: 503,
+    ResultCode.DISK_FULL: 503,
+    ResultCode.INTERNAL_ERROR: 500,
+    ResultCode.TIMEOUT: 408,
+}
+
+
+def json_response(value: object, status: int = 200) -> web.Response:
+    """``value`` (a msgspec Struct, dict or list) as a JSON response."""
+    return web.Response(
+        body=msgspec.json.encode(value), status=status, content_type="application/json"
+    )
+
+
+def error_response(exc: OpenKMSError, status: int | None = None) -> web.Response:
+    """The JSON refusal for ``exc`` (4xx unless the service itself is in trouble)."""
+    return json_response(service_error_of(exc), status or _STATUS.get(exc.code, 400))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, bounded in size and in time; an OpenKMSError otherwise."""
+    context = request.app[CONTEXT]
+    try:
+        async with asyncio.timeout(context.config.request_timeout):
+            return await request.read()
+    except TimeoutError:
+        raise OpenKMSError(
+            "the request body did not arrive in time", code=ResultCode.TIMEOUT
+        ) from None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OpenKMSError as exc:
+        log.info("%s %s refused: %s", request.method, request.path, exc)
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = f"{exc.status} {exc.reason}"
+        return error_response(
+            OpenKMSError(message, code=ResultCode.REQUEST_INVALID, fix=_HTTP_FIX), exc.status
+        )
+    except (TimeoutError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(OpenKMSError(code=ResultCode.INTERNAL_ERROR), 500)
+
+
+_HTTP_FIX = "Check the method, the path and the body size against docs/protocol.md."
+
+
+@web.middleware
+async def deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Cancel a handler that runs past twice the request timeout (a stuck database)."""
+    seconds = request.app[CONTEXT].config.request_timeout * 2
+    try:
+        async with asyncio.timeout(seconds):
+            return await handler(request)
+    except TimeoutError:
+        raise OpenKMSError(
+            "the request took too long", code=ResultCode.TIMEOUT, fix="Retry later."
+        ) from None
+
+
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str:
+    """The peer's address, or the last ``X-Forwarded-For`` hop when the peer is trusted."""
+    peer = request.remote or "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(forwarded))
+    except ValueError:
+        return peer

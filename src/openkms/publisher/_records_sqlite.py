@@ -1,0 +1,375 @@
+"""The publisher's records in SQLite (``DIR/publisher.db``, mode 0600).
+
+One connection guarded by a lock, used from a worker thread (``asyncio.to_thread``); every
+claim runs in ``BEGIN IMMEDIATE``, so two processes on the same file (the service and a CLI
+command) serialise on the database's write lock. ``PRAGMA user_version`` holds the schema
+version; migrations are appended, never edited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from openkms._files import PRIVATE_FILE
+from openkms.core.codes import ResultCode
+from openkms.core.keys import KeyKind
+from openkms.errors import StoreError
+from openkms.publisher.records import (
+    AuditEntry,
+    Claim,
+    ClaimOutcome,
+    ClaimRequest,
+    IssuedKey,
+    KeyUsage,
+    MachineActivation,
+    decide_claim,
+)
+
+__all__ = ["MIGRATIONS", "SqliteRecords"]
+
+_T = TypeVar("_T")
+
+# Migration i takes the database from version i to i + 1. Append only.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE issued_keys (
+            key_id TEXT PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            group_name TEXT,
+            activation_id TEXT,
+            activations_allowed INTEGER NOT NULL,
+            per_machine_limit INTEGER,
+            issued_at INTEGER NOT NULL,
+            blocked_at INTEGER
+        )""",
+        """CREATE TABLE key_activations (
+            key_id TEXT NOT NULL REFERENCES issued_keys (key_id),
+            machine TEXT NOT NULL,
+            machine_name TEXT NOT NULL,
+            first_at INTEGER NOT NULL,
+            last_at INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, machine)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    ),
+]
+
+_KEY_COLUMNS = (
+    "key_id, key, kind, group_name, activation_id, activations_allowed, per_machine_limit, "
+    "issued_at, blocked_at"
+)
+_ACTIVATION_COLUMNS = "key_id, machine, machine_name, first_at, last_at, count"
+
+
+def _key(row: tuple[object, ...]) -> IssuedKey:
+    key_id, key, kind, group, activation_id, allowed, per_machine, issued, blocked = row
+    return IssuedKey(
+        str(key_id),
+        str(key),
+        KeyKind(kind),
+        None if group is None else str(group),
+        None if activation_id is None else str(activation_id),
+        int(str(allowed)),
+        None if per_machine is None else int(str(per_machine)),
+        int(str(issued)),
+        None if blocked is None else int(str(blocked)),
+    )
+
+
+def _activation(row: tuple[object, ...]) -> MachineActivation:
+    key_id, machine, name, first, last, count = row
+    return MachineActivation(
+        str(key_id), str(machine), str(name), int(str(first)), int(str(last)), int(str(count))
+    )
+
+
+class SqliteRecords:
+    """:class:`~openkms.publisher.records.PublisherRecords` on SQLite.
+
+    ``path`` None keeps the records in memory (a read-only look at a directory that has
+    no database yet: nothing is written).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file (0600) if needed and migrate it."""
+        await asyncio.to_thread(self._open)
+
+    def _open(self) -> None:
+        target = ":memory:"
+        if self.path is not None:
+            with _mapped(self.path):
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+                os.close(fd)
+            target = str(self.path)
+        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._conn = conn
+        self._locked(self._migrate)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path is not None:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema version {found}, newer than this OpenKMS "
+                    f"supports ({len(MIGRATIONS)})",
+                    code=ResultCode.UNSUPPORTED_VERSION,
+                    fix="Upgrade OpenKMS on this machine.",
+                )
+            for version in range(found, len(MIGRATIONS)):
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the publisher records are closed")
+            with _mapped(self.path):
+                return work(self._conn)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        return await asyncio.to_thread(self._locked, work)
+
+    async def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work`` in one ``BEGIN IMMEDIATE`` transaction."""
+
+        def transaction(conn: sqlite3.Connection) -> _T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await self._run(transaction)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    async def add_key(self, key: IssuedKey, actor: str) -> None:
+        """Record an issued key and its audit line."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            _insert_key(conn, key)
+            scope = key.group if key.group is not None else key.activation_id
+            detail = f"{key.kind.value} {scope} activations={key.activations_allowed}"
+            _append(conn, AuditEntry(key.issued_at, actor, "issue-key", key.key_id, detail))
+
+        await self._write(work)
+
+    async def import_key(
+        self, key: IssuedKey, machines: tuple[MachineActivation, ...], actor: str
+    ) -> bool:
+        """Record a key and its machines from an older ledger; False if already recorded."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if _find_key(conn, key.key_id) is not None:
+                return False
+            _insert_key(conn, key)
+            for m in machines:
+                conn.execute(
+                    f"INSERT INTO key_activations ({_ACTIVATION_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (m.key_id, m.machine, m.machine_name, m.first_at, m.last_at, m.count),
+                )
+            detail = f"{key.kind.value} {key.group} machines={len(machines)}"
+            _append(conn, AuditEntry(key.issued_at, actor, "import-key", key.key_id, detail))
+            return True
+
+        return await self._write(work)
+
+    async def key(self, key_id: str) -> IssuedKey | None:
+        """The issued key with this ID, or None."""
+        return await self._run(lambda conn: _find_key(conn, key_id))
+
+    async def keys(self) -> list[IssuedKey]:
+        """Every issued key, oldest first."""
+        sql = f"SELECT {_KEY_COLUMNS} FROM issued_keys ORDER BY issued_at, key_id"  # noqa: S608
+        return await self._run(lambda conn: [_key(r) for r in conn.execute(sql)])
+
+    async def usage(self) -> list[KeyUsage]:
+        """Every issued key with its machines, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[KeyUsage]:
+            machines: dict[str, list[MachineActivation]] = {}
+            sql = f"SELECT {_ACTIVATION_COLUMNS} FROM key_activations ORDER BY first_at, machine"  # noqa: S608
+            for row in conn.execute(sql):
+                activation = _activation(row)
+                machines.setdefault(activation.key_id, []).append(activation)
+            sql = f"SELECT {_KEY_COLUMNS} FROM issued_keys ORDER BY issued_at, key_id"  # noqa: S608
+            keys = [_key(r) for r in conn.execute(sql)]
+            return [KeyUsage(k, tuple(machines.get(k.key_id, ()))) for k in keys]
+
+        return await self._run(work)
+
+    async def claim(self, request: ClaimRequest) -> Claim:
+        """Apply the claim rule under the database's write lock and record it."""
+
+        key_id, machine, now = request.key_id, request.machine, request.now
+
+        def work(conn: sqlite3.Connection) -> Claim:
+            key = _find_key(conn, key_id)
+            row = conn.execute(
+                f"SELECT {_ACTIVATION_COLUMNS} FROM key_activations "  # noqa: S608
+                "WHERE key_id = ? AND machine = ?",
+                (key_id, machine),
+            ).fetchone()
+            existing = _activation(row) if row is not None else None
+            used = _used(conn, key_id)
+            outcome = decide_claim(key, request.kind, existing, used)
+            if outcome is ClaimOutcome.NEW_MACHINE:
+                conn.execute(
+                    f"INSERT INTO key_activations ({_ACTIVATION_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, 1)",
+                    (key_id, machine, request.machine_name, now, now),
+                )
+                used += 1
+            elif outcome is ClaimOutcome.SAME_MACHINE:
+                conn.execute(
+                    "UPDATE key_activations SET count = count + 1, last_at = ?, machine_name = ? "
+                    "WHERE key_id = ? AND machine = ?",
+                    (now, request.machine_name, key_id, machine),
+                )
+            if key is not None:
+                _append(conn, _claim_audit(request, outcome))
+            return Claim(outcome, key, used)
+
+        return await self._write(work)
+
+    async def block_key(self, key_id: str, now: int, actor: str) -> IssuedKey | None:
+        """Mark a key blocked; None when unknown."""
+
+        def work(conn: sqlite3.Connection) -> IssuedKey | None:
+            conn.execute(
+                "UPDATE issued_keys SET blocked_at = ? WHERE key_id = ? AND blocked_at IS NULL",
+                (now, key_id),
+            )
+            key = _find_key(conn, key_id)
+            if key is not None:
+                _append(conn, AuditEntry(now, actor, "block-key", key_id, key.kind.value))
+            return key
+
+        return await self._write(work)
+
+    # -- audit ---------------------------------------------------------------------------
+
+    async def audit(self, entry: AuditEntry) -> None:
+        """Append one audit line."""
+        await self._write(lambda conn: _append(conn, entry))
+
+    async def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
+        """The last ``limit`` audit lines, oldest first."""
+        sql = (
+            "SELECT seq, at, actor, action, subject, detail FROM audit_log "
+            "ORDER BY seq DESC LIMIT ?"
+        )
+
+        def work(conn: sqlite3.Connection) -> list[AuditEntry]:
+            rows = conn.execute(sql, (limit,)).fetchall()
+            return [
+                AuditEntry(int(at), str(actor), str(action), str(subject), str(detail), int(seq))
+                for seq, at, actor, action, subject, detail in reversed(rows)
+            ]
+
+        return await self._run(work)
+
+
+def _claim_audit(request: ClaimRequest, outcome: ClaimOutcome) -> AuditEntry:
+    action = f"activate-{request.kind.value}"
+    detail = f"{outcome.value} {request.audit_detail}"
+    return AuditEntry(request.now, request.actor, action, request.key_id, detail)
+
+
+def _insert_key(conn: sqlite3.Connection, key: IssuedKey) -> None:
+    conn.execute(
+        f"INSERT INTO issued_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            key.key_id,
+            key.key,
+            key.kind.value,
+            key.group,
+            key.activation_id,
+            key.activations_allowed,
+            key.per_machine_limit,
+            key.issued_at,
+            key.blocked_at,
+        ),
+    )
+
+
+def _find_key(conn: sqlite3.Connection, key_id: str) -> IssuedKey | None:
+    row = conn.execute(
+        f"SELECT {_KEY_COLUMNS} FROM issued_keys WHERE key_id = ?",  # noqa: S608
+        (key_id,),
+    ).fetchone()
+    return _key(row) if row is not None else None
+
+
+def _used(conn: sqlite3.Connection, key_id: str) -> int:
+    row = conn.execute("SELECT count(*) FROM key_activations WHERE key_id = ?", (key_id,))
+    return int(row.fetchone()[0])
+
+
+def _append(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        (entry.at, entry.actor, entry.action, entry.subject, entry.detail),
+    )
+
+
+@contextlib.contextmanager
+def _mapped(path: Path | None) -> Iterator[None]:
+    """sqlite3 and OS errors as StoreError naming the database."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"{path}: {exc}", code=ResultCode.INVALID_ARGUMENT) from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}: {exc.strerror or exc}") from None
