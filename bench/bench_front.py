@@ -40,7 +40,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench_host import Target, cpu_seconds, make_site, peak_rss_mib, process_tree, quiet_options
+from _prefill import Site, make_site
+from bench_host import cpu_seconds, peak_rss_mib, process_tree, quiet_options
 from openkms.protocol.connection import encode
 from openkms.protocol.messages import ActivationRequest
 
@@ -98,7 +99,7 @@ def loadgen(cache: Path) -> Path:
     return binary
 
 
-def write_frames(path: Path, count: int, target: Target) -> None:
+def write_frames(path: Path, count: int, target: Site) -> None:
     """``count`` activation request frames, each with its own CMID, back to back."""
     now = int(time.time())
     with path.open("wb") as out:
@@ -177,7 +178,8 @@ def events_stored(store: Path) -> int:
 def one_run(args: argparse.Namespace, version: str, src: Path | None, generator: Path) -> Run:
     """Start a fresh host, drive it with the generator, stop it, check the store."""
     with tempfile.TemporaryDirectory(prefix="openkms-front-") as scratch:
-        store, target, _host_id = make_site(Path(scratch))
+        target = make_site(Path(scratch))
+        store = Path(target.store)
         frames = Path(scratch) / "frames.bin"
         write_frames(frames, args.requests, target)
         process, port = start_host(store, src, args.host_arg)

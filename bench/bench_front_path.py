@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_host import Target, make_site
+from _prefill import Site, make_site
 from openkms.core.events import EventRecord
 from openkms.host.config import HostConfig
 from openkms.host.runner import run
@@ -130,7 +130,7 @@ async def _drive(server: HostServer, frames: list[bytes], batch: int) -> float:
     return time.process_time() - started
 
 
-def _frames(target: Target, count: int) -> list[bytes]:
+def _frames(target: Site, count: int) -> list[bytes]:
     """``count`` request frames, each with its own CMID."""
     return [
         encode(
@@ -150,7 +150,7 @@ def _frames(target: Target, count: int) -> list[bytes]:
     ]
 
 
-def _calls(server: HostServer, target: Target, args: argparse.Namespace) -> float:
+def _calls(server: HostServer, target: Site, args: argparse.Namespace) -> float:
     """Python function calls per activation (cProfile's count, the bench's own included)."""
     counts = []
     for requests in (args.requests // 2, args.requests):
@@ -174,7 +174,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openkms-path-") as scratch:
-        store_dir, target, _host_id = make_site(Path(scratch))
+        target = make_site(Path(scratch))
+        store_dir = Path(target.store)
         snapshot = HostState(store_dir).snapshot(int(time.time()))
         store = _Store(target.n_policy)
         service = HostService(
