@@ -54,6 +54,7 @@ import asyncpg
 import msgspec
 import uvloop
 
+import _prefill
 import bench_host
 from bench_host import Load, Pace, Tally, Target
 from openkms.host.state import HostState
@@ -114,11 +115,17 @@ def make_site(root: Path) -> SiteInfo:
         state.install_certificate(publisher.activate_host(request), int(time.time()))
         host_ids[name] = state.host_id
     catalog = publisher.trust().catalog
-    product = next(p for p in catalog.products if p.edition == bench_host.EDITION)
+    product = next(p for p in catalog.products if p.edition == _prefill.EDITION)
     target = Target("", 0, catalog.application_id, product.activation_id, product.n_policy)
     info = SiteInfo(target, host_ids)
     (root / "site.json").write_bytes(msgspec.json.encode(info))
     return info
+
+
+CLIENT_COLUMNS = (
+    "application_id", "cmid", "activation_id", "machine_name", "first_seen", "last_seen",
+    "license_status", "n_policy", "requests", "last_activated",
+)  # fmt: skip
 
 
 def prefill_rows(site: SiteInfo, count: int, now: int) -> Iterator[tuple[tuple[object, ...], ...]]:
@@ -129,7 +136,7 @@ def prefill_rows(site: SiteInfo, count: int, now: int) -> Iterator[tuple[tuple[o
         cmid = str(uuid.UUID(int=draw.getrandbits(128), version=4))
         seen = now - draw.randrange(60 * DAY)
         name = f"pc-{i}"
-        client = (app, cmid, activation, name, seen, seen, 1, 25, 1)
+        client = (app, cmid, activation, name, seen, seen, 1, 25, 1, seen)
         info = f"0x0,25,{name},{cmid},2027/1/15 8:00,0,1,43200,{activation}"
         yield client, (12290, seen, info, cmid, activation, 0)
 
@@ -147,7 +154,9 @@ def prefill_sqlite(path: Path, site: SiteInfo, count: int) -> None:
         conn.execute("BEGIN")
         rows = sorted(prefill_rows(site, count, int(time.time())))
         conn.executemany(
-            "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (c for c, _ in rows)
+            f"INSERT INTO clients ({', '.join(CLIENT_COLUMNS)}) VALUES "
+            f"({', '.join('?' * len(CLIENT_COLUMNS))})",
+            (c for c, _ in rows),
         )
         conn.executemany(
             "INSERT INTO events (event_id, time, info, cmid, activation_id, hresult) "
@@ -165,7 +174,11 @@ async def prefill_postgres(dsn: str, site: SiteInfo, count: int) -> None:
     try:
         await pg_db.migrate(conn, dsn)
         rows = sorted(prefill_rows(site, count, int(time.time())))  # key order: less I/O
-        await conn.copy_records_to_table("clients", records=[(*c, "prefill") for c, _ in rows])
+        await conn.copy_records_to_table(
+            "clients",
+            records=[(*c, "prefill") for c, _ in rows],
+            columns=[*CLIENT_COLUMNS, "host_id"],
+        )
         columns = ["event_id", "time", "info", "cmid", "activation_id", "hresult", "host_id"]
         events = [(*e, "prefill") for _, e in rows]
         await conn.copy_records_to_table("events", records=events, columns=columns)
