@@ -8,6 +8,8 @@ import contextlib
 import enum
 import functools
 import logging
+import time
+from collections.abc import Callable
 from typing import cast
 
 from openkms._address import format_address
@@ -58,6 +60,7 @@ class _ActivationProtocol(asyncio.Protocol):
         self._queue: collections.deque[_Reply] = collections.deque()
         self._last_active = 0.0
         self._eof = False
+        self._paused = False  # reading paused: max_pipelined responses are pending
         self.address = ""  # the peer's IP address, the key of the per-address limit
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -77,7 +80,7 @@ class _ActivationProtocol(asyncio.Protocol):
             self._transport.write(self._conn.send(busy))
             self._transport.close()
             return
-        self._last_active = asyncio.get_running_loop().time()
+        self._last_active = self._server.loop_time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.release(self)
@@ -141,6 +144,7 @@ class _ActivationProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         transport.pause_reading()
+        self._paused = True  # never resumed: the connection closes after this answer
         reply = _Reply(self, closing=True)
         self._queue.append(reply)
         self._server.inflight += 1
@@ -152,6 +156,7 @@ class _ActivationProtocol(asyncio.Protocol):
         self._server.inflight += 1
         if len(self._queue) >= self._config.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
+            self._paused = True
         if isinstance(message, InvalidRequestError):
             self._service.answer_invalid(message, self._port, reply)
         else:
@@ -159,23 +164,27 @@ class _ActivationProtocol(asyncio.Protocol):
 
     def flush(self) -> None:
         """Write the responses that are ready, in the order their requests came."""
-        queue, transport = self._queue, self._transport
+        queue, transport, server = self._queue, self._transport, self._server
+        writable = transport is not None and not transport.is_closing()
         while queue and queue[0].response is not None:
             reply = queue.popleft()
-            self._server.answered()
-            if transport is not None and not transport.is_closing():
-                assert reply.response is not None
+            server.answered()
+            if writable:
+                assert transport is not None and reply.response is not None
                 transport.write(self._conn.send(reply.response))
                 if reply.closing:
                     transport.close()
-        if transport is None or transport.is_closing():
+                    writable = False
+        if not writable:
             return
+        assert transport is not None
         if self._eof and not queue:
             transport.close()
             return
-        if len(queue) < self._config.max_pipelined:
+        if self._paused and len(queue) < self._config.max_pipelined:
+            self._paused = False
             transport.resume_reading()
-        self._last_active = asyncio.get_running_loop().time()
+        self._last_active = server.loop_time()
 
 
 class _Reply:
@@ -211,7 +220,8 @@ class HostServer:
         self.service = service
         self._servers: list[asyncio.Server] = []
         self._connections: set[_ActivationProtocol] = set()
-        self._per_address: collections.Counter[str] = collections.Counter()
+        self._per_address: dict[str, int] = {}  # open connections per source address
+        self.loop_time: Callable[[], float] = time.monotonic  # the serving loop's, once started
         self.inflight = 0  # requests received and not yet answered
         self._drained: asyncio.Future[None] | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -220,7 +230,8 @@ class HostServer:
     def admit(self, protocol: _ActivationProtocol) -> _Admission:
         """Register a connection, unless its address or the host is at its limit."""
         address = protocol.address
-        if self._per_address[address] >= self.config.max_connections_per_address:
+        held = self._per_address.get(address, 0)
+        if held >= self.config.max_connections_per_address:
             _refusals.warning(
                 "%s holds %d connections, its limit: closing its new ones",
                 address,
@@ -233,7 +244,7 @@ class HostServer:
             )
             return _Admission.HOST_FULL
         self._connections.add(protocol)
-        self._per_address[address] += 1
+        self._per_address[address] = held + 1
         return _Admission.ADMITTED
 
     def release(self, protocol: _ActivationProtocol) -> None:
@@ -260,6 +271,7 @@ class HostServer:
     async def start(self, default_port: int) -> list[tuple[str, int]]:
         """Bind every listener; return the bound (host, port) pairs."""
         loop = asyncio.get_running_loop()
+        self.loop_time = loop.time
         wanted = self.config.listeners(default_port)
         for host, port in wanted:
             listener = _Listener()

@@ -70,6 +70,8 @@ class _Signing:
     batcher: TicketBatcher
     expires_at: int
     group: str
+    application_id: str | None  # the application of the host's trust (None: no trust)
+    covered: frozenset[str]  # the activation IDs of the products the host's group covers
 
 
 @dataclass(slots=True)
@@ -126,7 +128,10 @@ class HostService:
         cert, envelope = activation.certificate, activation.envelope
         if activation.activated and cert and envelope and private_key is not None:
             self._signing = _Signing(
-                TicketBatcher(TicketSigner(private_key, envelope)), cert.expires_at, cert.group
+                TicketBatcher(TicketSigner(private_key, envelope)),
+                cert.expires_at,
+                cert.group,
+                *_covered(activation, cert.group),
             )
 
     @property
@@ -195,16 +200,15 @@ class HostService:
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
         if _out_of_range(request):  # a message that did not come through the decoder
             return ResultCode.REQUEST_INVALID
-        if self._signing is None or now >= self._signing.expires_at:
+        signing = self._signing
+        if signing is None or now >= signing.expires_at:
             return ResultCode.HOST_NOT_ACTIVATED
         if abs(request.client_time - now) > _MAX_SKEW:
             return ResultCode.CLOCK_SKEW
-        trust = self._activation.trust
         if (
             product is None
-            or trust is None
-            or request.application_id != trust.catalog.application_id
-            or not trust.catalog.covers(self._signing.group, product.group)
+            or request.application_id != signing.application_id
+            or product.activation_id not in signing.covered
         ):
             return ResultCode.PRODUCT_NOT_COVERED
         return ResultCode.OK
@@ -318,7 +322,8 @@ class HostService:
         )
 
     def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
-        self._observe(pending, response.ticket is not None)
+        if self.on_request is not None:
+            self._observe(pending, response.ticket is not None)
         pending.deliver(response)
 
     def _observe(self, pending: _Pending, ticketed: bool = False) -> None:
@@ -361,6 +366,19 @@ class HostService:
         except (Exception, asyncio.CancelledError) as exc:
             response = _failure(request.request_id, exc)
         deliver(response)
+
+
+def _covered(activation: HostActivation, group: str) -> tuple[str | None, frozenset[str]]:
+    """The application a host of ``group`` serves and the activation IDs it may activate,
+    decided once per certificate instead of per request."""
+    if activation.trust is None:
+        return None, frozenset()
+    catalog = activation.trust.catalog
+    return catalog.application_id, frozenset(
+        product.activation_id
+        for product in catalog.products
+        if catalog.covers(group, product.group)
+    )
 
 
 def _failure(request_id: bytes, exc: BaseException) -> ErrorResponse:

@@ -133,7 +133,13 @@ class Connection:
                 raise ProtocolError("the peer is not speaking the OpenKMS protocol (bad magic)")
             return NEED_DATA
         magic, version, type_id, length = HEADER.unpack_from(self._buffer)
-        self._check_header(magic, version, type_id, length)
+        if (
+            magic != MAGIC
+            or version != VERSION
+            or type_id not in self._receives
+            or length > self._max_payload
+        ):
+            self._check_header(magic, version, type_id, length)  # raises, saying which
         end = HEADER.size + length
         if len(self._buffer) < end:
             return NEED_DATA
