@@ -94,3 +94,14 @@ def test_without_the_host_extra_the_scripts_name_it() -> None:
     assert run.returncode == 1
     assert "'click'" in run.stderr and "pip install 'openkms[host]'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_command_line_loads_neither_aiohttp_nor_asyncpg_until_a_command_needs_them() -> None:
+    # Every process of a host (and `host serve` itself) imports the command line: the
+    # publisher's service (aiohttp) and PostgreSQL driver (asyncpg) cost ~15 MiB resident.
+    code = (
+        "import sys, openkms.cli.main; "
+        "print(sorted(m for m in ('aiohttp', 'asyncpg') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

@@ -17,11 +17,10 @@ from openkms.cli.rotation import rotate_root_command
 from openkms.core.keys import ProductKey
 from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
-from openkms.publisher._http import DEFAULT_PORT, ServiceConfig
 from openkms.publisher.publisher import MAX_MAK_ACTIVATIONS
 from openkms.publisher.records import DATABASE_ENV
 from openkms.publisher.report import report_text
-from openkms.publisher.service import serve as serve_service
+from openkms.publisher.service_config import DEFAULT_PORT, ServiceConfig
 
 __all__ = ["publisher", "vendor"]
 
@@ -265,6 +264,9 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        # aiohttp is loaded only by the command that serves: every command imports this module.
+        from openkms.publisher.service import serve as serve_service  # noqa: PLC0415
+
         await serve_service(config, stop, ready)
 
     asyncio.run(main())

@@ -14,18 +14,18 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 import msgspec
 from aiohttp import web
 
 from openkms.core.codes import ResultCode
-from openkms.core.publisher_api import MAX_REQUEST_BYTES, service_error_of
+from openkms.core.publisher_api import service_error_of
 from openkms.errors import OpenKMSError
 from openkms.publisher.authority import Authority
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import PublisherRecords
+from openkms.publisher.service_config import DEFAULT_PORT, ServiceConfig
 
 __all__ = [
     "CONTEXT",
@@ -42,23 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("openkms.publisher")
-
-DEFAULT_PORT: Final = 8480
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceConfig:
-    """How the service runs: where it listens, its TLS files, its limits, its proxies."""
-
-    directory: Path
-    listen: tuple[str, int] = ("127.0.0.1", DEFAULT_PORT)
-    database: str | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    request_timeout: float = 15.0
-    max_body: int = MAX_REQUEST_BYTES
-    shutdown_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from openkms._files import read_bytes
 from openkms.core.catalog import Catalog
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import KeyFormatError, StateError, StoreError
-from openkms.publisher._records_pg import PostgresRecords
 from openkms.publisher._records_sqlite import SqliteRecords
 from openkms.publisher.records import IssuedKey, MachineActivation, PublisherRecords
 
@@ -56,6 +55,9 @@ async def open_records(
     path = directory / DATABASE_FILE
     records: PublisherRecords
     if database:
+        # asyncpg is loaded only for a PostgreSQL DSN: every command imports this module.
+        from openkms.publisher._records_pg import PostgresRecords  # noqa: PLC0415
+
         records = PostgresRecords(database)
     elif readonly and not path.exists():
         records = SqliteRecords(None)
