@@ -10,6 +10,7 @@ from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json
 from openkms.core.keys import ProductKey
 from openkms.publisher import Publisher
+from openkms.publisher.revocations import RevocationUpdate, block_key, revoke_host
 
 __all__ = ["publisher", "vendor"]
 
@@ -105,6 +106,36 @@ def activate_host(directory: Path, request: Path, output: Path, days: int | None
     data = Publisher(directory).activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
     click.echo(f"Host certificate written to {output}")
+
+
+_REASON = click.option("--reason", default="", help="Why (carried in the signed list).")
+
+
+@publisher.command("block-key")
+@_DIR
+@click.argument("key")
+@_REASON
+def block_key_command(directory: Path, key: str, reason: str) -> None:
+    """Block a host key or MAK: write the next signed revocation list."""
+    _echo_revocation(block_key(Publisher(directory), key, reason), f"Key {key}")
+
+
+@publisher.command("revoke-host")
+@_DIR
+@click.argument("host_id", metavar="HOST-ID")
+@_REASON
+def revoke_host_command(directory: Path, host_id: str, reason: str) -> None:
+    """Revoke a host (fingerprint) or one certificate (serial): write the next list."""
+    _echo_revocation(revoke_host(Publisher(directory), host_id, reason), f"Host {host_id}")
+
+
+def _echo_revocation(update: RevocationUpdate, what: str) -> None:
+    serial, count = update.revocations.serial, len(update.revocations.body.entries)
+    if not update.added:
+        click.echo(f"{what} is already in revocation list {serial}; nothing to do.")
+        return
+    click.echo(f"{what} revoked: revocation list {serial} ({count} entries) -> {update.path}")
+    click.echo("Hosts fetch it from the publisher service or take it with 'install-revocations'.")
 
 
 vendor = OpenKMSGroup(
