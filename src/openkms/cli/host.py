@@ -21,6 +21,11 @@ from openkms.cli._common import (
 )
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
+from openkms.cli.host_updates import (
+    fetch_updates_command,
+    install_revocations_command,
+    install_trust_command,
+)
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
@@ -239,3 +244,6 @@ host.add_command(serve)
 host.add_command(show_config)
 host.add_command(backup)
 host.add_command(restore)
+host.add_command(install_revocations_command)
+host.add_command(install_trust_command)
+host.add_command(fetch_updates_command)
