@@ -134,6 +134,8 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
             f"Clock rollback: the clock is {minutes_text(info.clock_rollback_seconds // 60)} "
             f"behind the trusted time {_when(info.trusted_time)} (0xE0040023)"
         )
+    if info.last_result:
+        lines.append(f"Last activation attempt: {info.last_result} ({info.last_message})")
     if verbose:
         lines += [
             f"Remaining rearm count: {info.rearms_remaining}",

@@ -78,7 +78,7 @@ def _cli(*args: str, ok: bool = True) -> str:
     return result.output
 
 
-def test_a_host_whose_key_is_blocked_refuses_with_0xC004C003_and_passes_the_list(
+def test_a_host_whose_key_is_blocked_refuses_and_passes_the_list_on(
     site: Site,
 ) -> None:
     key = site.host_state.host_key()

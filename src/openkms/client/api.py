@@ -276,6 +276,8 @@ class Client:
             events=self.events,
         )
         outcome = await attempt.run()
+        if attempt.new_trust is not None:  # a newer catalog of the pinned publisher
+            save_trust(self.directory, attempt.new_trust)
         self._save(snapshot.state)
         trusted = max(reading.trusted, snapshot.state.trusted_time)
         return dataclasses.replace(outcome, license=snapshot.license(trusted))

@@ -71,6 +71,9 @@ class ClientState(msgspec.Struct):
     trusted_time: int = 0  # the highest time seen (clock, verified tickets): never goes back
     clock_rollback: int = 0  # seconds the clock was behind trusted_time when last looked at
     tampered: bool = False  # the seal did not match once: Notification until reactivated
+    # The publisher's revocation list as a host passed it on (encoded, verified when taken).
+    revocations: bytes | None = None
+    last_message: str = ""  # what the last attempt's result means (client dli shows it)
 
 
 class _Probe(msgspec.Struct):

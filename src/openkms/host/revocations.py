@@ -220,6 +220,9 @@ class UpdateWatch:
             log.warning("the updated list or catalog is not taken: %s", exc.message)
             return False
         self._service.set_activation(activation, self._private_key)
+        listed = activation.revocations.serial if activation.revocations else 0
+        catalog = activation.trust.catalog.serial if activation.trust else 0
+        log.info("serving with catalog %d and revocation list %d", catalog, listed)
         if activation.revoked is not None and not was_revoked:
             await log_revoked(self._store, activation, int(self._clock()))
         return True
@@ -230,9 +233,10 @@ async def log_revoked(store: HostStore, activation: HostActivation, now: int) ->
     revoked, cert = activation.revoked, activation.certificate
     if revoked is None or cert is None:
         return
-    log.error("%s: refusing activations with 0xC004C003", activation.problem)
     event = host_revoked_event(now, cert.serial, revoked.revoked_at, revoked.reason)
     try:
         await store.log_event(event)
     except OpenKMSError as exc:
         log.warning("the revocation could not be recorded: %s", exc.message)
+    # Logged once the event is recorded: whoever reads this line finds the event.
+    log.error("%s: refusing activations with 0xC004C003", activation.problem)
