@@ -78,7 +78,21 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
     for key, label in _STATUS_LABELS:
         count = info.requests_by_status.get(key, 0)
         lines.append(f"    Requests with License Status {label}: {count}")
+    lines += _peer_lines(info)
     return "\n".join(lines)
+
+
+def _peer_lines(info: HostInfo) -> list[str]:
+    """The hosts of a shared store (PostgreSQL): none for a store of its own."""
+    if not info.peers:
+        return []
+    lines = ["", f"Peer hosts sharing this store: {len(info.peers)} (one count)"]
+    for peer in info.peers:
+        this = " (this host)" if peer.this_host else ""
+        where = f", listening on {', '.join(peer.listening)}" if peer.listening else ""
+        when = _when(peer.last_request) if peer.last_request else "never"
+        lines.append(f"    {peer.host_id}{this}{where}: last request {when}")
+    return lines
 
 
 def _listening_lines(info: HostInfo) -> list[str]:

@@ -60,6 +60,8 @@ def test_overview_counts_against_each_n_policy(site: Site) -> None:
         assert status["current_count"] == 6 and status["total_requests"] == 6
         counters = await get_json(env, "/api/counters")
         assert counters["total"] == 6 and counters["by_status"] == {"initial_grace": 6}
+        hosts = await get_json(env, "/api/hosts")  # a store of its own: no peers
+        assert hosts == {"host_id": status["extended_pid"], "hosts": []}
         activity = await get_json(env, "/api/activity?days=2&bucket=hour")
         assert sum(b["succeeded"] for b in activity["buckets"]) == 6
 

@@ -6,15 +6,19 @@ Playwright, except under CI (env ``CI``), where it must run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from e2e.test_shared_database_e2e import activate, desktop_product, second_host
 from openkms.client.api import Client
+from openkms.host.state import HostState
 
 try:
     from playwright.sync_api import sync_playwright
@@ -83,6 +87,7 @@ def test_dashboard_pages_in_chromium(host_with_clients: HostProcess) -> None:
             assert "17 more needed" in page.text_content(".threshold[data-n='25']")
             assert "falls below 5 on" in page.text_content(".threshold[data-n='5'] .forecast")
             page.wait_for_selector("#chart svg rect")
+            assert page.locator("#peers-panel").is_hidden()  # a store of its own: no peers
             page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
 
             page.goto(base + "/clients")
@@ -107,6 +112,56 @@ def test_dashboard_pages_in_chromium(host_with_clients: HostProcess) -> None:
             page.screenshot(path=str(SCREENSHOTS / "events.png"), full_page=True)
             page.select_option("select[name=failed]", "true")
             page.wait_for_function("document.querySelector('#events tbody td.muted') !== null")
+        finally:
+            browser.close()
+    assert problems == []
+
+
+@pytest.fixture
+def two_hosts_on_postgres(
+    site: Site, tmp_path: Path, pg_dsn: str
+) -> Iterator[tuple[HostProcess, HostProcess, Path]]:
+    """Two hosts on one real PostgreSQL, the first with its dashboard; each answered."""
+    other = second_host(site, tmp_path)
+    product = desktop_product(site)
+    with (
+        host_process(site.host_dir, "--database", pg_dsn, "--admin", "127.0.0.1:0") as one,
+        host_process(other, "--database", pg_dsn) as two,
+    ):
+
+        async def answer() -> None:
+            for host in (one, two, two):
+                assert await activate(host, site, product, uuid.uuid4().bytes) is not None
+
+        asyncio.run(answer())
+        yield one, two, other
+
+
+def test_the_hosts_sharing_a_postgresql_store_in_chromium(
+    two_hosts_on_postgres: tuple[HostProcess, HostProcess, Path], site: Site
+) -> None:
+    sync_playwright = _playwright()
+    one, _, other = two_hosts_on_postgres
+    ids = [HostState(site.host_dir).host_id, HostState(other).host_id]
+    assert one.admin is not None
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"http://{one.admin}/")
+            page.wait_for_function("document.querySelectorAll('#peers tbody tr').length === 2")
+            assert page.locator("#peers-panel").is_visible()
+            assert page.text_content("#count") == "3"  # the shared count
+            rows = page.locator("#peers tbody tr").all_text_contents()
+            this = next(r for r in rows if ids[0] in r)
+            assert "this host" in this and one.address in this
+            assert any(ids[1] in r and "this host" not in r for r in rows)
+            assert "2 host(s) answer from one database" in page.text_content("#peers-note")
+            page.screenshot(path=str(SCREENSHOTS / "overview-shared.png"), full_page=True)
         finally:
             browser.close()
     assert problems == []

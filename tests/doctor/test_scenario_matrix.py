@@ -20,11 +20,14 @@ from bindserver import Bind
 from doctor.sitetools import (
     BoundTransport,
     activate_clients,
+    by_check,
     client_of,
+    doctor_json,
     export_events,
     top_in_process,
     top_of,
 )
+from doctor.sitetools import one as one_finding
 from doctor.test_doctor_dns_bind import ZONE, _update
 from openkms.client.api import Client
 from openkms.core.codes import ResultCode
@@ -182,6 +185,33 @@ def test_two_hosts_split_the_count_dns(doctor_bind: Bind, two_hosts: tuple[str, 
     finally:
         _update(doctor_bind, ZONE, *records, delete=True)
     assert top["check"] == "several-hosts" and "2 hosts" in top["evidence"]
+
+
+def test_two_hosts_sharing_one_database_share_the_count_dns(
+    doctor_bind: Bind, site: Site, tmp_path: Path, pg_dsn: str
+) -> None:
+    HostState(site.host_dir).update_settings(dns_publishing=False)
+    second = _second_host(site, tmp_path / "host2")
+    shared = ("--database", pg_dsn)
+    with host_process(site.host_dir, *shared) as one, host_process(second, *shared) as two:
+        activate_clients(site, tmp_path / "a", "Standard", one.address, 2, "pa")
+        activate_clients(site, tmp_path / "b", "Standard", two.address, 2, "pb")
+        records = [("kms", 600, "A", "127.0.0.1")] + [
+            ("_openkms._tcp", 900, "SRV", f"0 0 {host.port} kms.{ZONE}.") for host in (one, two)
+        ]
+        dns_args = ("dns", ZONE, "--dns-server", doctor_bind.address, "--search-domain", ZONE)
+        _update(doctor_bind, ZONE, *records)
+        try:
+            code, findings = doctor_json(*dns_args, "--store", str(site.host_dir), *shared)
+            without_store = top_of(*dns_args)
+        finally:
+            _update(doctor_bind, ZONE, *records, delete=True)
+    found = one_finding(findings, "hosts-share-count")
+    assert (
+        found["severity"] == "ok" and "2 hosts share one count (shared store)" in found["evidence"]
+    )
+    assert by_check(findings, "several-hosts") == [] and code == 0
+    assert without_store["check"] == "several-hosts"  # no store to read: it may be split
 
 
 def test_client_activation_expiring_soon(site: Site, tmp_path: Path) -> None:

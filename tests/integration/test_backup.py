@@ -148,3 +148,36 @@ def test_the_serve_lock_tells_readers_where_the_host_listens(site: Site) -> None
         assert serving.listen == [host.address]
         assert serving.admin == host.admin
     assert serving_host(site.host_dir) is None  # stopped: the file stays, the lock is gone
+
+
+@pytest.mark.parametrize("source", ["flag", "environment", "configuration"])
+def test_backup_and_restore_of_a_shared_database_fail_at_once_naming_pg_tools(
+    site: Site, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = "postgresql://openkms:secret@db.invalid/openkms"  # never connected to
+    monkeypatch.delenv("OPENKMS_DATABASE", raising=False)
+    monkeypatch.delenv("OPENKMS_CONFIG", raising=False)
+    given: list[str] = []
+    if source == "flag":
+        given = ["--database", dsn]
+    elif source == "environment":
+        monkeypatch.setenv("OPENKMS_DATABASE", dsn)
+    else:
+        config = site.host_dir.parent / "host.toml"
+        config.write_text(f'[database]\ndsn = "{dsn}"\n')
+        given = ["--config", str(config)]
+    runner = CliRunner()
+    store = ["host", "--store", str(site.host_dir)]
+    copy = site.host_dir.parent / "never.db"
+    for command, tool in (
+        (["backup", "-o", str(copy)], "pg_dump"),
+        (["restore", str(copy)], "pg_restore"),
+    ):
+        result = runner.invoke(cli, [*store, *command, *given])
+        assert result.exit_code == 1, result.output
+        assert (
+            "Error: 0x80070057" in result.stderr and "shared PostgreSQL database" in result.stderr
+        )
+        assert "Fix: " in result.stderr and tool in result.stderr
+        assert "secret" not in result.stderr and "Traceback" not in result.output
+    assert not copy.exists() and not (site.host_dir / "host.db").exists()

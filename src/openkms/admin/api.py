@@ -13,7 +13,7 @@ from openkms.admin import exports, views
 from openkms.admin._http import CONTEXT, json_error, json_response
 from openkms.admin.metrics import status_label
 from openkms.core.catalog import Catalog
-from openkms.core.host import HostInfo
+from openkms.core.host import HostInfo, PeerHostInfo
 from openkms.core.host_settings import HostSettings, SettingError
 from openkms.store.base import ActivityBucket, ClientRecord, Counters
 
@@ -124,6 +124,15 @@ class Forgotten(msgspec.Struct):
     current_count: int
 
 
+class PeerHosts(msgspec.Struct):
+    """The hosts sharing this host's database (PostgreSQL), most recently active first.
+
+    Empty for a store of its own (SQLite), and until a host of the database answered."""
+
+    host_id: str
+    hosts: list[PeerHostInfo]
+
+
 def _context(request: web.Request) -> views.AdminContext:
     return request.app[CONTEXT]
 
@@ -166,6 +175,13 @@ async def status(request: web.Request) -> web.Response:
     context = _context(request)
     info: HostInfo = await context.host.info(context.now())
     return json_response(info)
+
+
+async def peer_hosts(request: web.Request) -> web.Response:
+    """GET /api/hosts: the hosts sharing this store and their last requests."""
+    context = _context(request)
+    info: HostInfo = await context.host.info(context.now())
+    return json_response(PeerHosts(context.host_id, info.peers))
 
 
 async def overview(request: web.Request) -> web.Response:
@@ -365,6 +381,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/status", status),
         web.get("/api/overview", overview),
+        web.get("/api/hosts", peer_hosts),
         web.get("/api/activity", activity),
         web.get("/api/clients", clients),
         web.get("/api/clients/export", clients_export),

@@ -28,6 +28,7 @@ _STRUCTS: Final = (
     api.SettingsView,
     api.SettingsChange,
     api.Forgotten,
+    api.PeerHosts,
 )
 
 
@@ -135,6 +136,7 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/status": {"get": _op("Host status (slmgr /dlv data)", "HostInfo")},
         "/api/overview": {"get": _op("Count against each N-policy, forecast, DNS", "Overview")},
+        "/api/hosts": {"get": _op("Hosts sharing this store (PostgreSQL)", "PeerHosts")},
         "/api/activity": {
             "get": _op("Requests and failures over time", "ActivitySeries", activity)
         },

@@ -175,14 +175,42 @@ def show_config(
         click.echo(f"{setting.key:<{width}}  {_shown(setting):<28} {setting.source}{origin}")
 
 
+def _store_options(command: F) -> F:
+    """``--config`` and ``--database`` of ``backup``/``restore``: where serve finds its store."""
+    command = click.option(
+        "--database", help="The store's shared PostgreSQL DSN, if any (or OPENKMS_DATABASE)."
+    )(command)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The configuration file of 'serve' (or OPENKMS_CONFIG), for its database.",
+    )(command)
+
+
+def _database(ctx: click.Context, config_file: Path | None, database: str | None) -> str | None:
+    """The shared database 'serve' would use (flag, environment, file), None for SQLite."""
+    dsn = _load(ctx, config_file, {"database": database}).value("database.dsn")
+    return dsn if isinstance(dsn, str) and dsn else None
+
+
 @click.command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@_store_options
 @click.pass_context
-def backup(ctx: click.Context, output: Path, force: bool) -> None:
-    """Copy the store's database to OUTPUT, also while the host serves."""
+def backup(
+    ctx: click.Context,
+    output: Path,
+    force: bool,
+    config_file: Path | None,
+    database: str | None,
+) -> None:
+    """Copy the store's SQLite database to OUTPUT, also while the host serves (PostgreSQL:
+    pg_dump)."""
     state = host_state(ctx)
-    info = backup_store(state.directory, output, force=force)
+    dsn = _database(ctx, config_file, database)
+    info = backup_store(state.directory, output, force=force, database=dsn)
     click.echo(
         f"Store backed up to {info.path} (schema version {info.schema_version}, {info.size} bytes)."
     )
@@ -190,11 +218,16 @@ def backup(ctx: click.Context, output: Path, force: bool) -> None:
 
 @click.command()
 @click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@_store_options
 @click.pass_context
-def restore(ctx: click.Context, backup_file: Path) -> None:
-    """Replace the store's database by BACKUP_FILE (the host must be stopped)."""
+def restore(
+    ctx: click.Context, backup_file: Path, config_file: Path | None, database: str | None
+) -> None:
+    """Replace the store's SQLite database by BACKUP_FILE (the host must be stopped;
+    PostgreSQL: pg_restore)."""
     state = host_state(ctx)
-    result = restore_store(state.directory, backup_file)
+    dsn = _database(ctx, config_file, database)
+    result = restore_store(state.directory, backup_file, dsn)
     click.echo(
         f"Store restored from {backup_file} (schema version {result.backup.schema_version})."
     )

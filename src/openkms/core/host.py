@@ -26,6 +26,7 @@ __all__ = [
     "HostActivation",
     "HostInfo",
     "HostSnapshot",
+    "PeerHostInfo",
     "PublishStatus",
     "missing_identity",
 ]
@@ -114,6 +115,16 @@ def missing_identity(directory: Path) -> StateError:
     )
 
 
+class PeerHostInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A host sharing this host's database, as ``dli`` and the dashboard show it."""
+
+    host_id: str
+    first_request: int  # epoch seconds (UTC) of its first and last recorded request
+    last_request: int
+    this_host: bool
+    listening: list[str] = msgspec.field(default_factory=list)  # known for this host only
+
+
 class HostInfo(msgspec.Struct, kw_only=True):
     """A host's licensing information, as ``slmgr /dlv`` shows it on a KMS host."""
 
@@ -149,3 +160,5 @@ class HostInfo(msgspec.Struct, kw_only=True):
     # The addresses a serving host listens on (``port`` is then the first one's); empty when
     # no host serves the store, and ``port`` is the one set with ``sprt``.
     listening: list[str] = msgspec.field(default_factory=list)
+    # The hosts sharing a PostgreSQL store (this one included); empty for a store of its own.
+    peers: list[PeerHostInfo] = msgspec.field(default_factory=list)

@@ -125,6 +125,8 @@ _CHECKS = (
           "the count is split.", "Keep the hosts you need; remove stale SRV records."),
     Check("several-hosts", _P.COUNT, (_D,), 30, "DNS lists several hosts: the count may be "
           "split.", "Keep the hosts you need; remove stale SRV records."),
+    Check("hosts-share-count", _P.COUNT, (_D, _H), None, "Several hosts share one PostgreSQL "
+          "store: one count, not a split count."),
     Check("expiry-soon", _P.CLIENT, (_S, _C), 35, "The 180-day cliff: activation or grace "
           "about to end.", "Make the client reach a host and renew."),
     Check("count-falls-below-n", _P.COUNT, (_H,), 35, "Fewer than N clients renew: the count "

@@ -196,6 +196,13 @@ def client_command(
 @_SEARCH
 @_TIMEOUT
 @click.option("--no-probe", is_flag=True, help="Only TCP-connect to OpenKMS targets.")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A host's store: SRV hosts sharing its database count together.",
+)
+@click.option("--database", help="The shared PostgreSQL DSN of --store (or OPENKMS_DATABASE).")
 @_JSON
 def dns_command(
     *,
@@ -205,6 +212,8 @@ def dns_command(
     search_domains: tuple[str, ...],
     timeout: float,
     no_probe: bool,
+    store_dir: Path | None,
+    database: str | None,
     as_json: bool,
 ) -> None:
     """SRV records of OpenKMS and _vlmcs._tcp: targets, ports, several hosts, search list."""
@@ -215,6 +224,8 @@ def dns_command(
         search_domains=search_domains or None,
         timeout=timeout,
         probe=not no_probe,
+        store_dir=store_dir,
+        database=database,
     )
     _report(check_dns(options), as_json)
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from openkms.core.host import HostInfo, HostSnapshot
+from openkms.core.host import HostInfo, HostSnapshot, PeerHostInfo
 from openkms.core.license import LicenseState
 from openkms.store.base import Counters
+from openkms.store.database import PeerHost
 
 # HostInfo lives in core/ (the admin server serves it without the host); it stays
 # importable from here.
-__all__ = ["CountReader", "HostInfo", "gather_host_info"]
+__all__ = ["CountReader", "HostInfo", "gather_host_info", "peer_infos"]
 
 
 class CountReader(Protocol):
-    """The two store reads ``gather_host_info`` makes (any store, or a read-only reader)."""
+    """The store reads ``gather_host_info`` makes (any store, or a read-only reader)."""
 
     async def current_count(self, application_id: str, now: int) -> int:
         """The current count of ``application_id`` at ``now``."""
@@ -23,6 +24,10 @@ class CountReader(Protocol):
 
     async def counters(self, host_id: str) -> Counters:
         """The cumulative request counters of ``host_id``."""
+        ...
+
+    async def peer_hosts(self) -> list[PeerHost]:
+        """The hosts sharing the store (none for a store of one host)."""
         ...
 
 
@@ -38,6 +43,7 @@ async def gather_host_info(
     app_id = trust.catalog.application_id if trust else None
     count = await store.current_count(app_id, now) if app_id else 0
     counters = await store.counters(snapshot.host_id) if snapshot.host_id else Counters()
+    peers = peer_infos(await store.peer_hosts(), snapshot.host_id, listening)
     return HostInfo(
         name=f"{publisher}, KMS host" + (f" (license group {group})" if group else ""),
         description=f"{publisher}, VOLUME_KMS_{group or 'HOST'} channel",
@@ -69,7 +75,25 @@ async def gather_host_info(
         revocation_reason=activation.revoked.reason if activation.revoked else "",
         revocations_serial=activation.revocations.serial if activation.revocations else 0,
         catalog_serial=trust.catalog.serial if trust else 0,
+        peers=peers,
     )
+
+
+def peer_infos(
+    peers: Sequence[PeerHost], host_id: str | None, listening: Sequence[str]
+) -> list[PeerHostInfo]:
+    """The peers of a shared store as ``dli`` shows them: which one is this host, and where
+    this host listens (the others' addresses are not in the database)."""
+    return [
+        PeerHostInfo(
+            host_id=peer.host_id,
+            first_request=peer.first_request,
+            last_request=peer.last_request,
+            this_host=peer.host_id == host_id,
+            listening=list(listening) if peer.host_id == host_id else [],
+        )
+        for peer in peers
+    ]
 
 
 def _port(address: str) -> int:

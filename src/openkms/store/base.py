@@ -24,6 +24,7 @@ import msgspec
 from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
+from openkms.store.database import PeerHost
 
 __all__ = [
     "CLIENT_SORTS",
@@ -238,6 +239,11 @@ class HostStoreReader(abc.ABC):
             if len(batch) < page:
                 return
             after = batch[-1].seq
+
+    async def peer_hosts(self) -> list[PeerHost]:
+        """The hosts sharing this store, most recently active first; none for one host's own
+        store (SQLite, memory): only a shared database has peers."""
+        return []
 
     @abc.abstractmethod
     async def clients(self, query: ClientQuery) -> list[ClientRecord]:

@@ -7,7 +7,7 @@ hosts of a site that share one count all name the same database.
 from __future__ import annotations
 
 import os
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -15,7 +15,7 @@ import msgspec
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 
-__all__ = ["DATABASE_ENV", "PeerHost", "resolve_database"]
+__all__ = ["DATABASE_ENV", "PeerHost", "refuse_shared_database", "resolve_database"]
 
 DATABASE_ENV: Final = "OPENKMS_DATABASE"
 _SCHEMES: Final = ("postgresql", "postgres")
@@ -45,3 +45,26 @@ def resolve_database(database: str | None) -> str | None:
             "host's own SQLite file.",
         )
     return dsn
+
+
+# What replaces each SQLite-only store operation on a shared database.
+_POSTGRES_WAY: Final = {
+    "backup": "Back up the shared database with pg_dump (pg_dump -Fc -d DSN -f openkms.dump) "
+    "while the hosts run, and each host's store directory (host.key, certificate.json, "
+    "trust.json, host.json) with your file backups; see docs/operations.md.",
+    "restore": "Restore the shared database with pg_restore into an empty database (stop "
+    "every host of the site first: pg_restore -d DSN openkms.dump); see docs/operations.md.",
+}
+
+
+def refuse_shared_database(database: str | None, operation: Literal["backup", "restore"]) -> None:
+    """Raise StoreError when the store is a shared PostgreSQL database (``database``, else
+    ``$OPENKMS_DATABASE``): ``operation`` ("backup", "restore") works on the SQLite file."""
+    if resolve_database(database) is None:
+        return
+    raise StoreError(
+        f"'host {operation}' works on the host's own SQLite file, but this host's store is a "
+        "shared PostgreSQL database",
+        code=ResultCode.INVALID_ARGUMENT,
+        fix=_POSTGRES_WAY[operation],
+    )

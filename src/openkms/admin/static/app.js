@@ -155,6 +155,7 @@ OK.overview = async () => {
         OK.el("dt", { text: "Failed" }), OK.el("dd", { class: o.failed_requests ? "warn" : "", text: o.failed_requests }),
         OK.el("dt", { text: "Activation interval" }), OK.el("dd", { text: `${status.activation_interval} min` }),
         OK.el("dt", { text: "Renewal interval" }), OK.el("dd", { text: `${status.renewal_interval} min` }));
+      await OK.peers();
       const [days, bucket] = range.value.split(":");
       OK.chart(document.getElementById("chart"), await OK.api(`/api/activity?days=${days}&bucket=${bucket}`));
     } catch (error) {
@@ -164,6 +165,23 @@ OK.overview = async () => {
   range.addEventListener("change", load);
   await load();
   setInterval(load, 10000);
+};
+
+/* The hosts of a shared PostgreSQL store (one count); the card stays hidden otherwise. */
+OK.peers = async () => {
+  const p = await OK.api("/api/hosts");
+  const panel = document.getElementById("peers-panel");
+  panel.hidden = !p.hosts.length;
+  if (!p.hosts.length) return;
+  const now = Math.floor(Date.now() / 1000);
+  document.getElementById("peers-note").textContent =
+    `${p.hosts.length} host(s) answer from one database: one count, not a split count.`;
+  OK.fillTable(document.querySelector("#peers tbody"), p.hosts.map((h) => [
+    OK.el("td", { class: "mono", text: h.host_id },
+      h.this_host ? " " : null, h.this_host ? OK.el("span", { class: "badge ok", text: "this host" }) : null),
+    h.listening.length ? h.listening.join(", ") : "—",
+    `${OK.date(h.last_request)} (${OK.ago(h.last_request, now)})`, OK.date(h.first_request),
+  ]), "No host has answered yet.");
 };
 
 /* -- Clients ------------------------------------------------------------------------- */

@@ -2,8 +2,9 @@
 
 For the OpenKMS service (``_openkms._tcp`` unless told otherwise) and for Windows KMS
 (``_vlmcs._tcp``), in the domain given or in each domain of the machine's search list:
-the records (priority, weight, port, TTL), how many hosts (several split the count), each
-target's addresses, a TCP connect to each (short timeout) and, for OpenKMS targets, a probe
+the records (priority, weight, port, TTL), how many hosts (several split the count, unless
+they share the PostgreSQL store examined with ``--store``: ``_shared.py``), each target's
+addresses, a TCP connect to each (short timeout) and, for OpenKMS targets, a probe
 that is never counted. Windows KMS targets are only connected to: the doctor does not speak
 Microsoft's protocol.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.asyncresolver
 import dns.exception
@@ -31,6 +33,7 @@ from openkms.dns.srv import (
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
+from openkms.doctor.network._shared import read_peers, several_hosts_finding
 from openkms.doctor.network.probe import probe, tcp_connect
 from openkms.errors import DnsError
 
@@ -49,6 +52,9 @@ class DnsCheckOptions:
     search_domains: tuple[str, ...] | None = None  # None: resolv.conf
     timeout: float = 3.0  # per DNS query and per TCP connect
     probe: bool = True
+    # A host store whose peers (hosts sharing its PostgreSQL database) share one count.
+    store_dir: Path | None = None
+    database: str | None = None  # its DSN; None: $OPENKMS_DATABASE, else its SQLite file
 
 
 def _servers(resolver: dns.asyncresolver.Resolver) -> str:
@@ -104,7 +110,11 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
 
 
 async def _service_findings(
-    resolver: dns.asyncresolver.Resolver, service: str, domain: str, options: DnsCheckOptions
+    resolver: dns.asyncresolver.Resolver,
+    service: str,
+    domain: str,
+    options: DnsCheckOptions,
+    peers: frozenset[str] | None = None,
 ) -> list[Finding]:
     name = f"{service}.{domain}"
     windows = service == WINDOWS_SERVICE
@@ -122,11 +132,13 @@ async def _service_findings(
             + (" for Windows KMS." if windows else " for OpenKMS clients."),
         )
     ]
-    if len(usable) > 1:
-        findings.append(_several(name, usable))
+    answered: dict[SrvRecord, set[str]] = {}
+    targets: list[Finding] = []
     for record in usable:
-        findings += await _target_findings(resolver, record, windows, options)
-    return findings
+        targets += await _target_findings(resolver, record, windows, options, answered)
+    if len(usable) > 1:
+        findings.append(several_hosts_finding(name, usable, answered, peers))
+    return findings + targets
 
 
 def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
@@ -151,22 +163,14 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
     )
 
 
-def _several(name: str, records: list[SrvRecord]) -> Finding:
-    return CATALOGUE["several-hosts"].finding(
-        Severity.WARNING,
-        f"{name}: {len(records)} hosts ({', '.join(r.target for r in records)})",
-        meaning="Clients pick among several hosts, so the count may be split between them and "
-        "stay below N on each; a retired host may still be published.",
-        fix="Keep only the hosts you need; remove stale SRV records.",
-    )
-
-
 async def _target_findings(
     resolver: dns.asyncresolver.Resolver,
     record: SrvRecord,
     windows: bool,
     options: DnsCheckOptions,
+    answered: dict[SrvRecord, set[str]],
 ) -> list[Finding]:
+    """Resolve, connect and probe one target; the host IDs that answered go to ``answered``."""
     addresses = await resolve_addresses(resolver, record.target)
     if not addresses:
         return [
@@ -193,6 +197,8 @@ async def _target_findings(
         else:
             result = await probe(address, record.port, options.timeout)
             findings += probe_findings(result, Procedure.PORT, clock=False)
+            if result.response is not None:
+                answered.setdefault(record, set()).add(result.response.host_id)
     return findings
 
 
@@ -220,7 +226,15 @@ async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
                 code=code,
             ),
         ]
+    peers: frozenset[str] | None = None
+    if options.store_dir is not None:
+        read = await read_peers(options.store_dir, options.database)
+        if isinstance(read, Finding):
+            findings.append(read)
+        else:
+            peers = read
     for domain in domains:
         for service in dict.fromkeys((options.service, WINDOWS_SERVICE)):
-            findings += await _service_findings(resolver, service, domain, options)
+            peers_here = None if service == WINDOWS_SERVICE else peers
+            findings += await _service_findings(resolver, service, domain, options, peers_here)
     return findings
