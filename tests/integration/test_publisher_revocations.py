@@ -54,13 +54,38 @@ def test_block_key_and_revoke_host_write_successive_signed_lists(tmp_path: Path)
     assert json.loads((tmp_path / "pub" / REVOCATIONS_FILE).read_text())["format"]
 
 
+def test_block_key_records_the_block_and_publishes_it_both_audited(tmp_path: Path) -> None:
+    publisher = Publisher.init(tmp_path / "pub", "Test")
+    host_key = publisher.issue_host_key("C")
+    _, out = _run("publisher", "block-key", str(tmp_path / "pub"), str(host_key))
+    assert "Blocked host key" in out and "revocation list 1" in out
+    # The records (what the service and 'confirm' consult) and the list say the same.
+    (usage,) = publisher.usage()
+    assert usage.key.blocked_at is not None
+    revocations = latest_revocations(publisher)
+    assert revocations is not None and revocations.blocked_key(host_key.key_id) is not None
+    _run("publisher", "revoke-host", str(tmp_path / "pub"), "0123456789abcdef", "--reason", "r")
+    log = [(e.action, e.subject) for e in publisher.audit_log()]
+    assert log[-2:] == [("block-key", host_key.key_id), ("revoke-host", "0123456789abcdef")]
+    assert publisher.audit_log()[-1].detail == "certificate list=2 r"
+
+
+def test_a_key_the_publisher_never_issued_is_neither_recorded_nor_listed(tmp_path: Path) -> None:
+    publisher = Publisher.init(tmp_path / "pub", "Test")
+    stranger = ProductKey.generate(KeyKind.HOST)
+    code, out = _run("publisher", "block-key", str(tmp_path / "pub"), str(stranger), ok=False)
+    assert code != 0 and "not issued by this publisher" in out
+    assert latest_revocations(publisher) is None
+
+
 def test_a_mak_can_be_blocked_a_setup_key_cannot(tmp_path: Path) -> None:
     publisher = Publisher.init(tmp_path / "pub", "Test")
     product = publisher.trust().catalog.products[0]
-    mak = ProductKey.generate_mak(product.activation_id)
+    mak, _ = publisher.issue_mak(product.activation_id, 5)
     assert mak.kind is KeyKind.MAK
     update = block_key(publisher, str(mak))
     assert update.revocations.blocked_key(mak.key_id) is not None
+    assert update.blocked is not None and update.blocked.blocked_at is not None
     code, out = _run("publisher", "block-key", str(tmp_path / "pub"), product.setup_key, ok=False)
     assert code != 0 and "setup key" in out
 

@@ -29,10 +29,9 @@ _REASON = click.option("--reason", default="", help="Why (carried in the signed 
 def block_key_command(directory: Path, key: str, reason: str, database: str | None) -> None:
     """Block a host key or MAK: recorded (the service refuses it, 0xC004C003) and published
     in the next signed revocation list (hosts certified under it stop serving)."""
-    publisher = Publisher(directory, database=database)
-    update = block_key(publisher, key, reason)  # refuses a setup key before recording
-    blocked = publisher.block_key(key)
-    click.echo(f"Blocked {blocked.kind.value} key {blocked.key}.")
+    update = block_key(Publisher(directory, database=database), key, reason)
+    if update.blocked is not None:
+        click.echo(f"Blocked {update.blocked.kind.value} key {update.blocked.key}.")
     _echo_revocation(update, f"Key {key}")
 
 

@@ -5,12 +5,15 @@ take it as a file, and pass it to their clients). Each change writes the whole l
 under the next serial, so a list always carries every entry of the lists before it.
 
 ``block_key`` and ``revoke_host`` are what ``openkms publisher block-key`` and
-``revoke-host`` call; the publisher's records (when it keeps a database) record the block
-alongside, from the same call.
+``revoke-host`` call. The publisher's records are the one source of truth for "is this key
+blocked" (the service and ``publisher confirm`` refuse a blocked key from them, 0xC004C003):
+``block_key`` records the block first, then publishes it in the list, which is what hosts
+and clients see. Both actions are in the records' audit log.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ from openkms.core.revocation import (
 )
 from openkms.errors import OpenKMSError
 from openkms.publisher.publisher import Publisher
+from openkms.publisher.records import IssuedKey
 
 __all__ = [
     "REVOCATIONS_FILE",
@@ -49,6 +53,7 @@ class RevocationUpdate:
     entry: RevocationEntry
     added: bool
     path: Path
+    blocked: IssuedKey | None = None  # the key as the records now hold it (block_key)
 
 
 def latest_revocations(publisher: Publisher) -> RevocationList | None:
@@ -72,13 +77,19 @@ def block_key(publisher: Publisher, key_text: str, reason: str = "") -> Revocati
             code=ResultCode.INVALID_ARGUMENT,
             fix="Give the host key or the MAK to block.",
         )
-    return _add(publisher, RevocationKind.KEY, key.key_id, reason)
+    blocked = publisher.block_key(key_text)  # the records first: the service refuses it now
+    update = _add(publisher, RevocationKind.KEY, key.key_id, reason)
+    return dataclasses.replace(update, blocked=blocked)
 
 
 def revoke_host(publisher: Publisher, host_id: str, reason: str = "") -> RevocationUpdate:
     """Revoke a host: its fingerprint (all its certificates) or one certificate's serial."""
     kind, subject = parse_host_id(host_id)
-    return _add(publisher, kind, subject, reason)
+    update = _add(publisher, kind, subject, reason)
+    if update.added:
+        detail = f"{kind.value} list={update.revocations.serial} {update.entry.reason}"
+        publisher.audit("revoke-host", subject, detail.rstrip())
+    return update
 
 
 def parse_host_id(text: str) -> tuple[RevocationKind, str]:
