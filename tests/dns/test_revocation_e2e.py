@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from openkms.core.codes import ResultCode
 from openkms.dns.srv import DnsLocator
 from openkms.host.state import HostState
 from openkms.publisher.revocations import REVOCATIONS_FILE, revoke_host
+from pubservice import publisher_service
 
 from helpers import HostProcess, Site, host_process, openkms_cmd
 
@@ -196,58 +196,24 @@ def test_a_newer_catalog_reaches_a_client_through_its_host(
     assert trust.to_json() == site.publisher.trust().to_json()
 
 
-_SERVICE_SCRIPT = """
-import asyncio, sys
-from pathlib import Path
-from aiohttp import web
-from openkms.publisher import Publisher
-from openkms.publisher.service_revocations import routes
-
-async def main() -> None:
-    publisher = Publisher(Path(sys.argv[1]))
-    async def trust(request: web.Request) -> web.Response:
-        return web.Response(body=publisher.trust().to_json(), content_type="application/json")
-    app = web.Application()
-    app.add_routes([*routes(publisher), web.get("/v1/trust", trust)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    Path(sys.argv[2]).write_text(str(port))
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
-
-
 @pytest.fixture
-def publisher_service(site: Site, tmp_path: Path) -> Iterator[str]:
-    """A publisher service process serving GET /v1/revocations and /v1/trust."""
-    ready = tmp_path / "service-port"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SERVICE_SCRIPT, str(site.publisher.directory), str(ready)],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: ready.exists() and ready.read_text(), READY_TIMEOUT, "the service")
-        yield f"http://127.0.0.1:{ready.read_text()}"
-    finally:
-        process.terminate()
-        process.wait(10)
+def service(site: Site) -> Iterator[str]:
+    """The real publisher service (``openkms publisher serve``) over the site's publisher."""
+    with publisher_service(site.publisher.directory) as running:
+        yield running.url
 
 
 def test_a_host_fetches_the_list_from_the_publisher_service(
-    site: Site, served: Callable[..., HostProcess], publisher_service: str
+    site: Site, served: Callable[..., HostProcess], service: str
 ) -> None:
     revoke_host(site.publisher, HostState(site.host_dir).fingerprint, "moved")
-    host = served(site.host_dir, "--publisher-url", publisher_service, dns=False)
+    host = served(site.host_dir, "--publisher-url", service, dns=False)
     wait_for(lambda: "refusing activations" in host.log(), what="the host refusing")
     assert "moved" in host_events(site.host_dir, 12330)[0]
     assert "Traceback" not in host.log()
     # The fetch command does the same by hand; the list is already there.
     out = cli(
-        "host", "--store", str(site.host_dir), "fetch-updates", "--publisher-url", publisher_service
+        "host", "--store", str(site.host_dir), "fetch-updates", "--publisher-url", service
     ).stdout
     assert "revocation list 1 is already installed" in out
 

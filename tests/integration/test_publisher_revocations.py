@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
@@ -17,6 +16,8 @@ from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.revocation import RevocationKind, RevocationList
 from openkms.errors import OpenKMSError
 from openkms.publisher import Publisher
+from openkms.publisher._http import ServiceConfig, ServiceContext
+from openkms.publisher.database import open_records
 from openkms.publisher.revocations import (
     REVOCATIONS_FILE,
     block_key,
@@ -24,7 +25,8 @@ from openkms.publisher.revocations import (
     parse_host_id,
     revoke_host,
 )
-from openkms.publisher.service_revocations import SERIAL_HEADER, routes
+from openkms.publisher.service import build_app
+from openkms.publisher.service_revocations import SERIAL_HEADER
 
 FINGERPRINT = "0123456789abcdef" * 2
 
@@ -121,11 +123,15 @@ def test_a_tampered_list_file_is_refused_before_anything_is_added(tmp_path: Path
 
 
 async def _get(publisher: Publisher, query: str = "") -> tuple[int, bytes, dict[str, str]]:
-    app = web.Application()
-    app.add_routes(routes(publisher))
-    async with TestClient(TestServer(app)) as client:
-        response = await client.get("/v1/revocations" + query)
-        return response.status, await response.read(), dict(response.headers)
+    """GET /v1/revocations from the service's whole application (ROUTE_MODULES)."""
+    records = await open_records(publisher.directory, None, publisher.trust().catalog)
+    context = ServiceContext(publisher, records, ServiceConfig(publisher.directory))
+    try:
+        async with TestClient(TestServer(build_app(context))) as client:
+            response = await client.get("/v1/revocations" + query)
+            return response.status, await response.read(), dict(response.headers)
+    finally:
+        await records.close()
 
 
 def test_the_service_serves_the_latest_list(tmp_path: Path) -> None:

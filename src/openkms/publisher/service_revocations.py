@@ -1,7 +1,7 @@
 """The publisher service's revocation route: ``GET /v1/revocations``, the latest signed list.
 
-``routes(publisher)`` gives the route definitions to add to the service's application. The
-list is public (it is signed, and hosts pass it on to every client): no authentication.
+``routes(context)`` is a route module of the service (``publisher/routes.py``). The list is
+public (it is signed, and hosts pass it on to every client): no authentication.
 
 - ``200``: the encoded list (``application/vnd.openkms.revocations``: the MessagePack
   envelope ``[body, signature]``), header ``OpenKMS-Revocations-Serial``; with
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiohttp import web
 
 from openkms.core.codes import ResultCode
 from openkms.core.revocation import RevocationList
 from openkms.errors import OpenKMSError
-from openkms.publisher.publisher import Publisher
+from openkms.publisher._http import CONTEXT, ServiceContext
 from openkms.publisher.revocations import latest_revocations
 
 __all__ = ["REVOCATIONS_CONTENT_TYPE", "SERIAL_HEADER", "routes"]
@@ -31,21 +32,23 @@ REVOCATIONS_CONTENT_TYPE = "application/vnd.openkms.revocations"
 SERIAL_HEADER = "OpenKMS-Revocations-Serial"
 
 
-def routes(publisher: Publisher) -> list[web.RouteDef]:
-    """The revocation routes of the publisher service, over ``publisher``'s directory."""
+def routes(context: ServiceContext) -> Iterable[web.AbstractRouteDef]:
+    """The revocation route (the context is read from the app on each request)."""
+    del context
+    return (web.get("/v1/revocations", _get_revocations),)
 
-    async def get_revocations(request: web.Request) -> web.StreamResponse:
-        """The latest revocation list."""
-        try:
-            revocations = await asyncio.to_thread(latest_revocations, publisher)
-        except OpenKMSError as exc:
-            log.error("the revocation list cannot be served: %s", exc)
-            return _error(500, exc.code, "The publisher's revocation list cannot be read.")
-        if revocations is None:
-            return _error(404, ResultCode.OK, "The publisher has revoked nothing yet.")
-        return _list_response(revocations, as_json=request.query.get("format") == "json")
 
-    return [web.get("/v1/revocations", get_revocations)]
+async def _get_revocations(request: web.Request) -> web.StreamResponse:
+    """The latest revocation list."""
+    publisher = request.app[CONTEXT].publisher
+    try:
+        revocations = await asyncio.to_thread(latest_revocations, publisher)
+    except OpenKMSError as exc:
+        log.error("the revocation list cannot be served: %s", exc)
+        return _error(500, exc.code, "The publisher's revocation list cannot be read.")
+    if revocations is None:
+        return _error(404, ResultCode.OK, "The publisher has revoked nothing yet.")
+    return _list_response(revocations, as_json=request.query.get("format") == "json")
 
 
 def _list_response(revocations: RevocationList, *, as_json: bool) -> web.Response:
