@@ -23,7 +23,7 @@ from openkms.core.codes import ResultCode
 from openkms.dns.srv import DnsLocator
 from openkms.host.state import HostState
 from openkms.publisher.revocations import REVOCATIONS_FILE, revoke_host
-from pubservice import publisher_service
+from pubservice import publisher_service, set_publisher_url
 
 from helpers import HostProcess, Site, host_process, openkms_cmd
 
@@ -215,6 +215,23 @@ def test_a_host_fetches_the_list_from_the_publisher_service(
     out = cli(
         "host", "--store", str(site.host_dir), "fetch-updates", "--publisher-url", service
     ).stdout
+    assert "revocation list 1 is already installed" in out
+
+
+def test_without_publisher_url_a_host_fetches_from_its_catalogs_service(
+    site: Site, served: Callable[..., HostProcess], service: str
+) -> None:
+    directory = str(site.host_dir)
+    missing = cli("host", "--store", directory, "fetch-updates", check=False)
+    assert missing.returncode != 0 and "--publisher-url" in missing.stdout + missing.stderr
+    set_publisher_url(site.publisher.directory, service)  # the catalog now names the service
+    trust = str(site.publisher.directory / "trust.json")
+    cli("host", "--store", directory, "install-trust", trust)
+    revoke_host(site.publisher, HostState(site.host_dir).fingerprint, "moved")
+    host = served(site.host_dir, dns=False)  # no --publisher-url: the catalog's URL
+    wait_for(lambda: "refusing activations" in host.log(), what="the host refusing")
+    assert "moved" in host_events(site.host_dir, 12330)[0]
+    out = cli("host", "--store", directory, "fetch-updates").stdout
     assert "revocation list 1 is already installed" in out
 
 

@@ -8,7 +8,13 @@ import click
 
 from openkms._files import read_bytes
 from openkms.cli._common import host_state
-from openkms.host.revocations import Installed, fetch_updates, install_revocations, install_trust
+from openkms.host.revocations import (
+    Installed,
+    fetch_updates,
+    install_revocations,
+    install_trust,
+    require_update_url,
+)
 
 __all__ = ["fetch_updates_command", "install_revocations_command", "install_trust_command"]
 
@@ -33,11 +39,14 @@ def install_trust_command(ctx: click.Context, file: Path) -> None:
 
 
 @click.command("fetch-updates")
-@click.option("--publisher-url", required=True, help="The publisher service, e.g. https://...")
+@click.option(
+    "--publisher-url", help="The publisher service (default: the catalog's publisher URL)."
+)
 @click.pass_context
-def fetch_updates_command(ctx: click.Context, publisher_url: str) -> None:
+def fetch_updates_command(ctx: click.Context, publisher_url: str | None) -> None:
     """Fetch the latest revocation list and catalog from the publisher service."""
-    results = fetch_updates(host_state(ctx), publisher_url)
+    state = host_state(ctx)
+    results = fetch_updates(state, require_update_url(state, publisher_url))
     if not results:
         click.echo("The publisher service has no revocation list or catalog to give.")
     for result in results:

@@ -198,7 +198,8 @@ OPTIONS: Final = (
         "--publisher-url",
         optional_text,
         None,
-        "The publisher service to fetch revocation lists and catalogs from (hourly).",
+        "The publisher service to fetch revocation lists and catalogs from (hourly; default: "
+        "the catalog's publisher URL).",
     ),
     Option(
         "database.dsn",

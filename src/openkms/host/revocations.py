@@ -45,6 +45,8 @@ __all__ = [
     "install_revocations",
     "install_trust",
     "log_revoked",
+    "require_update_url",
+    "update_url",
 ]
 
 log = logging.getLogger("openkms.host")
@@ -100,6 +102,34 @@ def install_trust(state: HostState, data: bytes, source: str) -> Installed:
     atomic_write(state.directory / "trust.json", offered.to_json())
     log.info("catalog %d installed", offered.catalog.serial)
     return Installed("catalog", offered.catalog.serial, replaced=True)
+
+
+def update_url(state: HostState, given: str | None) -> str | None:
+    """Where a host fetches updates: ``given`` (``--publisher-url``), else the installed
+    catalog's ``publisher_url`` (read again each time: a newer catalog may move it), else None.
+    """
+    if given:
+        return given
+    try:
+        trust = state.trust()
+    except OpenKMSError:
+        return None
+    if trust is None or not trust.catalog.publisher_url:
+        return None
+    return trust.catalog.publisher_url
+
+
+def require_update_url(state: HostState, given: str | None) -> str:
+    """``update_url``, or an error saying how to name the service or carry the files."""
+    url = update_url(state, given)
+    if url is None:
+        raise OpenKMSError(
+            "The publisher's catalog names no activation service to fetch updates from.",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="Give the service with --publisher-url URL, or install the files by hand: "
+            "'openkms host install-revocations FILE', 'openkms host install-trust FILE'.",
+        )
+    return url
 
 
 def fetch_updates(state: HostState, publisher_url: str) -> list[Installed]:
@@ -191,9 +221,10 @@ class UpdateWatch:
     async def run(self) -> None:
         """Check every ``poll_seconds`` until cancelled; never fails the host."""
         while True:
-            if self._publisher_url and time.monotonic() - self._fetched_at >= self._fetch_every:
+            url = update_url(self._state, self._publisher_url)
+            if url and time.monotonic() - self._fetched_at >= self._fetch_every:
                 self._fetched_at = time.monotonic()
-                await self._fetch(self._publisher_url)
+                await self._fetch(url)
             await self.reload_if_changed()
             await asyncio.sleep(self._poll)
 
