@@ -196,6 +196,40 @@ def test_a_newer_catalog_reaches_a_client_through_its_host(
     assert trust.to_json() == site.publisher.trust().to_json()
 
 
+def test_a_rotated_root_reaches_a_client_pinned_to_the_old_key_through_its_host(
+    site: Site, tmp_path: Path, served: Callable[..., HostProcess]
+) -> None:
+    old_key = site.publisher.trust().publisher_key_text
+    host = served(site.host_dir, dns=False)
+    client = Client.open(tmp_path / "client", machine_name="c")
+    client.install_key(site.product("Standard").setup_key, site.publisher.trust())
+    client.set_kms(host.address)
+    client.activate()
+    assert load_state(tmp_path / "client").publisher_key == old_key
+
+    old_trust = tmp_path / "old-trust.json"
+    old_trust.write_bytes(site.publisher.trust().to_json())
+    cli("publisher", "rotate-root", str(site.publisher.directory))
+    rotated = site.publisher.trust()
+    assert rotated.publisher_key_text != old_key and rotated.rotations
+    directory, trust_file = str(site.host_dir), str(site.publisher.directory / "trust.json")
+    out = cli("host", "--store", directory, "install-trust", trust_file).stdout
+    assert f"Installed catalog {rotated.catalog.serial}" in out
+    wait_for(
+        lambda: f"serving with catalog {rotated.catalog.serial}" in host.log(),
+        what="the host taking the rotated trust",
+    )
+    # One client is below the threshold; the answer still carries the rotated catalog.
+    assert client.activate().result is ResultCode.COUNT_TOO_LOW
+    trust = client.trust()
+    assert trust is not None and trust.to_json() == rotated.to_json()
+    assert load_state(tmp_path / "client").publisher_key == rotated.publisher_key_text
+    # The old document (signed by the retired key) never comes back on the host.
+    refused = cli("host", "--store", directory, "install-trust", str(old_trust), check=False)
+    assert refused.returncode != 0 and "0xE0040021" in refused.stdout + refused.stderr
+    assert "Traceback" not in host.log()
+
+
 @pytest.fixture
 def service(site: Site) -> Iterator[str]:
     """The real publisher service (``openkms publisher serve``) over the site's publisher."""

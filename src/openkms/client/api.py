@@ -357,6 +357,7 @@ class Client:
         outcome = await attempt.run()
         if attempt.new_trust is not None:  # a newer catalog of the pinned publisher
             save_trust(self.directory, attempt.new_trust)
+            snapshot.state.publisher_key = attempt.new_trust.publisher_key_text  # the new pin
         return self._finish(snapshot, reading, outcome)
 
     def _finish(

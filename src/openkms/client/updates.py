@@ -23,7 +23,6 @@ import msgspec
 from openkms.client.state import ClientState
 from openkms.core.certificate import HostCertificate
 from openkms.core.revocation import RevocationEntry, RevocationList
-from openkms.core.signing import Envelope
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.protocol.messages import ActivationResponse
@@ -62,8 +61,9 @@ def take_updates(state: ClientState, trust: Trust, response: ActivationResponse)
     if response.catalog is None:
         return None
     try:
-        envelope = msgspec.msgpack.decode(response.catalog, type=Envelope)
-        offered = Trust.create(trust.publisher_key, envelope)
+        # A chain of root key transitions comes along after a rotation: the rule of
+        # Trust.check_newer_than follows it from the pinned key, as for 'ipk --trust'.
+        offered = Trust.from_catalog_update(response.catalog, trust)
         if offered.catalog.application_id != trust.catalog.application_id:
             log.warning("a host sent the catalog of another application: ignored")
             return None

@@ -87,19 +87,20 @@ def install_revocations(state: HostState, data: bytes, source: str) -> Installed
 
 
 def install_trust(state: HostState, data: bytes, source: str) -> Installed:
-    """Verify a trust document of the pinned publisher and install it if its catalog is newer."""
+    """Install a trust document that succeeds the installed one (its catalog newer, its root
+    key chain continuing the installed one: a rotation is followed)."""
     installed = _pinned(state)
     offered = Trust.from_json(data, source)
-    offered.require_publisher(installed.publisher_key, "this host")
     if offered.catalog.application_id != installed.catalog.application_id:
         raise OpenKMSError(
             "This catalog is for another application than the host's.",
             code=ResultCode.CATALOG_INVALID,
             fix="Install the trust.json of the application this host serves.",
         )
-    if not offered.check_newer_than(installed):
+    # HostState.install_trust: the rule of Trust.check_newer_than, so a root key rotation
+    # travels this way too (the chain must continue the installed one).
+    if not state.install_trust(offered):
         return Installed("catalog", offered.catalog.serial, replaced=False)
-    atomic_write(state.directory / "trust.json", offered.to_json())
     log.info("catalog %d installed", offered.catalog.serial)
     return Installed("catalog", offered.catalog.serial, replaced=True)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import msgspec
-
 from openkms.core.host import HostActivation
 from openkms.protocol.messages import MAX_CATALOG_BYTES, ActivationRequest
 
@@ -37,7 +35,7 @@ class Updates:
         serial = 0
         if activation.trust is not None:
             serial = activation.trust.catalog.serial
-            catalog = msgspec.msgpack.encode(activation.trust.catalog_envelope)
+            catalog = activation.trust.catalog_update()
             if len(catalog) > MAX_CATALOG_BYTES:
                 log.warning(
                     "the catalog takes %d bytes, over the %d a response carries: clients "
