@@ -14,19 +14,21 @@ from click.testing import CliRunner
 
 from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
-from openkms.core.revocation import RevocationList
+from openkms.core.revocation import RevocationKind, RevocationList
 from openkms.core.signing import Envelope
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.host.config import HostConfig
+from openkms.host.phone import host_installation_id, install_confirmation
 from openkms.host.revocations import UpdateWatch, install_revocations, install_trust
 from openkms.host.service import HostService
 from openkms.protocol import ActivationRequest, ActivationResponse
+from openkms.publisher.phone import confirm_installation
 from openkms.publisher.revocations import REVOCATIONS_FILE, block_key, revoke_host
 from openkms.store.base import EventQuery
 from openkms.store.memory import MemoryStore
 
-from helpers import Site
+from helpers import Site, make_site
 
 
 def _request(site: Site, **changes: object) -> ActivationRequest:
@@ -208,3 +210,21 @@ def _host_key_text(site: Site) -> str:
     installed = site.host_state.host_key()
     assert installed is not None and installed.key is not None
     return str(installed.key)
+
+
+def test_a_phone_activated_hosts_certificate_is_revoked_by_its_serial(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "B", activate=False)
+    now = int(time.time())
+    iid = host_installation_id(site.host_state, now)
+    confirmation = confirm_installation(site.publisher, str(iid))
+    certificate = install_confirmation(site.host_state, confirmation.confirmation_id, now)
+    assert site.host_state.activation(now).revoked is None
+    # The serial 'host dli' shows for a phone certificate names it in revoke-host.
+    _cli("publisher", "revoke-host", str(site.publisher.directory), certificate.serial.upper())
+    listed = _install_list(site)
+    (entry,) = listed.body.entries
+    assert (entry.kind, entry.subject) == (RevocationKind.CERTIFICATE, certificate.serial)
+    assert site.host_state.activation(now).revoked == entry
+    response = _answer(_service(site, MemoryStore()), _request(site, revocations_serial=0))
+    assert response.result == ResultCode.KEY_BLOCKED and response.ticket is None
+    assert response.revocations == listed.encoded
