@@ -42,17 +42,21 @@ def host_text(info: HostInfo, *, verbose: bool = False) -> str:
             f"Extended PID: {info.extended_pid}",
             "Product Key Channel: Volume:CSVLK",
             f"Installation ID: {info.installation_id}",
+            f"Certificate serial: {info.certificate_serial or '-'}",
         ]
     lines += [
         f"Partial Product Key: {info.partial_product_key or '-'}",
         f"License Status: {info.license_status}",
     ]
     if info.problem:
-        lines.append(f"Notification Reason: 0xC004F041 ({info.problem}).")
+        code = "0xC004C003" if info.revoked_at is not None else "0xC004F041"
+        lines.append(f"Notification Reason: {code} ({info.problem}).")
     if info.certificate_expires_at:
         lines.append(f"Host certificate expiration: {_when(info.certificate_expires_at)}")
     if verbose:
         lines.append(f"Trusted time: {_when(info.trusted_time)}")
+        lines.append(f"Catalog serial: {info.catalog_serial}")
+        lines.append(f"Revocation list serial: {info.revocations_serial or '-'}")
     lines += [
         "",
         "Key Management Service is enabled on this machine",
@@ -162,6 +166,8 @@ def client_text(info: ClientInfo, *, verbose: bool = False) -> str:
             f"Clock rollback: the clock is {minutes_text(info.clock_rollback_seconds // 60)} "
             f"behind the trusted time {_when(info.trusted_time)} (0xE0040023)"
         )
+    if info.last_result:
+        lines.append(f"Last activation attempt: {info.last_result} ({info.last_message})")
     if verbose:
         lines += [
             f"Remaining rearm count: {info.rearms_remaining}",

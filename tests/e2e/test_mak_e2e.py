@@ -59,7 +59,13 @@ def test_a_mak_up_to_its_limit_then_used_up_then_blocked(tmp_path: Path) -> None
         assert blocked.returncode == 0, blocked.stderr
         refused = client("pc2", "ato")
         assert refused.returncode == 1 and "0xC004C003" in refused.stderr
-        assert "Licensed" in client("pc2", "dli").stdout  # its ticket stays valid offline
+        # pc2 was activated: at its next online renewal the records refuse the blocked MAK;
+        # its ticket stays valid offline, and dli says why the renewal failed.
+        dli = client("pc2", "dli").stdout
+        assert "Licensed" in dli
+        assert "Last activation attempt: 0xC004C003 (The publisher has blocked" in dli
+        listed = json.loads((pub / "revocations.json").read_text())  # and it is published
+        assert listed["format"] == "openkms-revocations/1"
         assert "Traceback" not in service.log()
 
     report = json.loads(_run("publisher", "report", str(pub), "--json").stdout)

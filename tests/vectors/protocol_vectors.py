@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from revocation_vectors import revocation_vectors
 
 from openkms.core.certificate import CERTIFICATE_DOMAIN
 from openkms.core.signing import public_bytes, sign
@@ -63,4 +64,5 @@ def vectors() -> dict[str, str]:
         "host-public-key": public_bytes(host_key()).hex(),
         "ticket": ticket.hex(),
         "ticket-batch-3-index-1": batch[1].hex(),
+        **revocation_vectors(),
     }

@@ -21,6 +21,11 @@ from openkms.cli._common import (
 )
 from openkms.cli.host_dns import dns_config, unpublish
 from openkms.cli.host_serve import backup, restore, serve, show_config
+from openkms.cli.host_updates import (
+    fetch_updates_command,
+    install_revocations_command,
+    install_trust_command,
+)
 from openkms.cli.phone import host_atp, host_dti
 from openkms.core.codes import ResultCode
 from openkms.core.installed_key import CLEARED_MESSAGE
@@ -266,3 +271,6 @@ host.add_command(backup)
 host.add_command(restore)
 host.add_command(host_dti)
 host.add_command(host_atp)
+host.add_command(install_revocations_command)
+host.add_command(install_trust_command)
+host.add_command(fetch_updates_command)

@@ -43,6 +43,7 @@ _PARAMS = {
     "max_connections_per_address": "limits.max_connections_per_address",
     "idle_timeout": "limits.idle_timeout",
     "database": "database.dsn",
+    "publisher_url": "publisher.url",
 }
 
 
@@ -79,6 +80,7 @@ def _serve_options(command: F) -> F:
         ),
         click.option("--idle-timeout", type=click.FloatRange(0.1), help="Seconds; default 10."),
         click.option("--database", help=_HELP["database.dsn"]),
+        click.option("--publisher-url", help=_HELP["publisher.url"]),
     ]
     for option in reversed(options):
         command = option(command)

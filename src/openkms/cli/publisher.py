@@ -13,6 +13,7 @@ from openkms._address import parse_address
 from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import OpenKMSGroup, echo_json, setup_logging
 from openkms.cli.phone import publisher_confirm
+from openkms.cli.publisher_revocations import block_key_command, revoke_host_command
 from openkms.cli.rotation import rotate_root_command
 from openkms.core.keys import ProductKey
 from openkms.errors import OpenKMSError
@@ -132,6 +133,8 @@ def activate_host(
 
 publisher.add_command(publisher_confirm)
 publisher.add_command(rotate_root_command)
+publisher.add_command(block_key_command)
+publisher.add_command(revoke_host_command)
 
 
 @publisher.command("issue-mak")
@@ -149,16 +152,6 @@ def issue_mak(directory: Path, product: str, activations: int, database: str | N
     key, found = Publisher(directory, database=database).issue_mak(product, activations)
     click.echo(str(key))
     click.echo(f"MAK for {found.name}, {activations} activations.", err=True)
-
-
-@publisher.command("block-key")
-@_DIR
-@click.argument("key")
-@_DATABASE
-def block_key(directory: Path, key: str, database: str | None) -> None:
-    """Block a host key or MAK: the service refuses it from now on (0xC004C003)."""
-    blocked = Publisher(directory, database=database).block_key(key)
-    click.echo(f"Blocked {blocked.kind.value} key {blocked.key}.")
 
 
 @publisher.command("list-keys")

@@ -354,7 +354,11 @@ class Client:
             service=self.service,
             events=self.events,
         )
-        return self._finish(snapshot, reading, await attempt.run())
+        outcome = await attempt.run()
+        if attempt.new_trust is not None:  # a newer catalog of the pinned publisher
+            save_trust(self.directory, attempt.new_trust)
+            snapshot.state.publisher_key = attempt.new_trust.publisher_key_text  # the new pin
+        return self._finish(snapshot, reading, outcome)
 
     def _finish(
         self, snapshot: ClientSnapshot, reading: TimeReading, outcome: AttemptOutcome

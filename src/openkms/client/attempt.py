@@ -28,9 +28,11 @@ from openkms.client.records import AttemptOutcome, HostAttempt, License
 from openkms.client.snapshot import ClientSnapshot
 from openkms.client.timekeeping import raise_trusted_time
 from openkms.client.transport import Transport
+from openkms.client.updates import held_revocations, revocation_of, take_updates
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.events import client_request_event, client_response_event
+from openkms.core.trust import Trust
 from openkms.errors import KeyFormatError, OpenKMSError, ProtocolError
 from openkms.protocol.messages import (
     ActivationRequest,
@@ -70,6 +72,7 @@ class ActivationAttempt:
         self.service = service or self.trust.catalog.service
         self.events = events
         self.tried: list[HostAttempt] = []
+        self.new_trust: Trust | None = None  # a newer catalog a host passed on (to save)
 
     def _now(self) -> int:
         return int(self.clock())
@@ -98,6 +101,7 @@ class ActivationAttempt:
         if outcome is None:
             outcome = _no_host(self.tried, dns_error)
         state.last_result = int(outcome.result)
+        state.last_message = _printable(outcome.message)
         return AttemptOutcome(
             outcome.result, outcome.message, outcome.count, outcome.host, tuple(self.tried)
         )
@@ -140,7 +144,13 @@ class ActivationAttempt:
             int(before.state),
             before.minutes_remaining,
             self.product.n_policy,
+            revocations_serial=self._held_list_serial(),
+            catalog_serial=self.trust.catalog.serial,
         )
+
+    def _held_list_serial(self) -> int:
+        held = held_revocations(self.state, self.trust)
+        return held.serial if held is not None else 0
 
     async def _exchange(
         self, candidate: Candidate, request: ActivationRequest
@@ -164,6 +174,7 @@ class ActivationAttempt:
         state.activation_interval = response.activation_interval
         state.renewal_interval = response.renewal_interval
         state.last_count = response.current_count
+        self._take_updates(response)
         if code is not ResultCode.OK:
             self._log_response(code, response)
             self._tried(candidate, code, code.info.message)
@@ -173,6 +184,10 @@ class ActivationAttempt:
         else:
             result = self._accept_ticket(response.ticket, response.host_time)
         self._log_response(result, response, activated=result is ResultCode.OK)
+        if result is ResultCode.KEY_BLOCKED:  # a revoked chain: the next host, if any
+            detail = f"{where} ({response.host_id}): its certificate is revoked by the publisher"
+            self._tried(candidate, result, _printable(detail))
+            return None
         message = result.info.message
         if result is ResultCode.COUNT_TOO_LOW:  # say how far the site is from the N-policy
             count, needed = response.current_count, self.product.n_policy
@@ -185,6 +200,8 @@ class ActivationAttempt:
         verified = self.snapshot.verify(ticket, self._trusted())
         if verified is None:
             return ResultCode.TICKET_INVALID
+        if revocation_of(self.state, self.trust, verified.certificate) is not None:
+            return ResultCode.KEY_BLOCKED
         state = self.state
         state.ticket = ticket
         state.tampered = False  # a genuine host vouched for this machine again
@@ -192,6 +209,14 @@ class ActivationAttempt:
         raise_trusted_time(state, verified.body.issued_at)
         raise_trusted_time(state, min(host_time, self._now() + _SKEW))
         return ResultCode.OK
+
+    def _take_updates(self, response: ActivationResponse) -> None:
+        """A newer list (kept in the state) and catalog (verified tickets use it at once)."""
+        newer = take_updates(self.state, self.trust, response)
+        if newer is None or newer.catalog.product(self.product.activation_id) is None:
+            return
+        self.new_trust = self.trust = newer
+        self.snapshot = ClientSnapshot.of(self.state, newer, self.snapshot.application_key)
 
     def _remember_host(
         self, candidate: Candidate, address: str, response: ActivationResponse

@@ -43,6 +43,8 @@ class ClientInfo(msgspec.Struct, kw_only=True):
     state_tampered: bool = False
     publisher_key: str | None = None
     channel: str = "VOLUME_KMSCLIENT"  # VOLUME_MAK: activated with the publisher, no host
+    last_result: str | None = None  # the last activation attempt's code, when it failed
+    last_message: str = ""
 
 
 def gather_client_info(client: Client) -> ClientInfo:
@@ -86,4 +88,6 @@ def gather_client_info(client: Client) -> ClientInfo:
         clock_rollback_seconds=reading.behind,
         state_tampered=state.tampered,
         publisher_key=state.publisher_key,
+        last_result=f"0x{state.last_result:08X}" if state.last_result & 0x80000000 else None,
+        last_message=state.last_message,
     )

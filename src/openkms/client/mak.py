@@ -129,6 +129,8 @@ class MakActivation:
         )
         self.state.last_attempt_at = self._now()
         self.state.last_result = int(result)
+        # What dli shows next to the code (the service's text: printable, bounded).
+        self.state.last_message = "".join(c if c.isprintable() else "?" for c in message[:200])
         tried = (HostAttempt(self.service.url, "publisher", result, message),)
         return AttemptOutcome(result, message, None, self.service.url, tried, fix=fix)
 

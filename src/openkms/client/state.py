@@ -95,6 +95,9 @@ class ClientState(msgspec.Struct):
     phone_ticket: bytes | None = None  # a MAK activated by phone (client/phone.py)
     partial_key: str | None = None  # the installed key's last five symbols (kept by cpky)
     cleared_mak: ClearedMak | None = None  # a MAK whose text cpky cleared
+    # The publisher's revocation list as a host passed it on (encoded, verified when taken).
+    revocations: bytes | None = None
+    last_message: str = ""  # what the last attempt's result means (client dli shows it)
 
 
 class _Probe(msgspec.Struct):

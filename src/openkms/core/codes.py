@@ -58,10 +58,12 @@ class ResultCode(enum.IntEnum):
     HOST_BUSY = 0xE0040008
     REQUEST_INVALID = 0xE0040009
     CERTIFICATE_INVALID = 0xE004000A
+    REVOCATIONS_INVALID = 0xE004000B
     # The client's trust and state (0xE004002x)
     PUBLISHER_MISMATCH = 0xE0040021
     CATALOG_NOT_NEWER = 0xE0040022
     CLOCK_ROLLBACK = 0xE0040023
+    REVOCATIONS_NOT_NEWER = 0xE0040024
     # Phone activation (0xE004003x)
     PHONE_ID_MISTYPED = 0xE0040030
     CONFIRMATION_INVALID = 0xE0040031
@@ -293,6 +295,11 @@ _INFO: dict[ResultCode, CodeInfo] = {
         "Install the certificate issued for this host's activation request.",
         ("host",),
     ),
+    ResultCode.REVOCATIONS_INVALID: CodeInfo(
+        "The revocation list is malformed, too large, or not signed by the pinned publisher.",
+        "Install the revocations.json that 'openkms publisher block-key' or 'revoke-host' "
+        "wrote (or fetch it from the publisher's service again); never edit it by hand.",
+    ),
     ResultCode.PUBLISHER_MISMATCH: CodeInfo(
         "The trust document is signed by another publisher than the one this store or "
         "application is pinned to.",
@@ -305,6 +312,11 @@ _INFO: dict[ResultCode, CodeInfo] = {
         "Install the latest trust.json from the publisher ('openkms publisher sign-catalog' "
         "raises the serial).",
         ("client",),
+    ),
+    ResultCode.REVOCATIONS_NOT_NEWER: CodeInfo(
+        "The revocation list is not newer than the installed one (its serial is not higher).",
+        "Install the publisher's latest revocations.json; an older list never replaces a "
+        "newer one.",
     ),
     ResultCode.CLOCK_ROLLBACK: CodeInfo(
         "The system clock is behind the client's trusted time: it was set back.",

@@ -1,5 +1,7 @@
 """Event definitions: 12288/12289 (client), 12290/12293/12294 (host), and their Info strings.
 
+OpenKMS's own: 12320 (client clock set back), 12321 (host clock jump), 12330 (host revoked).
+
 Each event's Info is a comma-separated list of values in Microsoft's field order, so that
 people (and ``openkms doctor``) read OpenKMS logs exactly like Windows ones.
 """
@@ -23,6 +25,7 @@ __all__ = [
     "client_request_event",
     "client_response_event",
     "clock_jump_event",
+    "host_revoked_event",
     "format_client_time",
     "make_event",
     "parse_info",
@@ -70,6 +73,8 @@ EVENT_FIELDS: dict[int, tuple[str, ...]] = {
     12320: ("hresult", "seconds_behind", "trusted_time", "client_time"),
     # OpenKMS's own host event: the wall clock jumped against the monotonic clock.
     12321: ("hresult", "seconds"),
+    # OpenKMS's own host event: the publisher revoked this host's certificate or host key.
+    12330: ("hresult", "certificate_serial", "revoked_at", "reason"),
 }
 
 EVENT_MESSAGES: dict[int, str] = {
@@ -81,6 +86,7 @@ EVENT_MESSAGES: dict[int, str] = {
     12294: "Publishing the Key Management Service (KMS) to DNS in the following domain succeeded.",
     12320: "The system clock is behind the client's trusted time: it was set back.",
     12321: "The host's clock jumped against its monotonic clock: the count window moved.",
+    12330: "The publisher revoked this host's certificate: it refuses activation requests.",
 }
 
 
@@ -182,6 +188,13 @@ def clock_jump_event(time: int, seconds: int) -> EventRecord:
     """The 12321 event: the host's wall clock moved ``seconds`` against its monotonic clock."""
     code = ResultCode.CLOCK_SKEW
     return EventRecord(12321, time, f"{code.hex},{seconds:+d}", 0, int(code))
+
+
+def host_revoked_event(time: int, serial: str, revoked_at: int, reason: str) -> EventRecord:
+    """The 12330 event: the installed revocation list revokes this host's certificate."""
+    code = ResultCode.KEY_BLOCKED
+    values = (code.hex, serial, format_client_time(revoked_at), reason.replace(",", " "))
+    return EventRecord(12330, time, ",".join(values), 0, int(code))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -16,6 +16,7 @@ from openkms import __version__
 from openkms.core.certificate import HostCertificate
 from openkms.core.host_settings import HostSettings
 from openkms.core.installed_key import InstalledKey
+from openkms.core.revocation import RevocationEntry, RevocationList
 from openkms.core.signing import Envelope
 from openkms.core.trust import Trust
 from openkms.errors import StateError
@@ -40,6 +41,10 @@ class HostActivation:
     envelope: Envelope | None
     trust: Trust | None
     problem: str | None
+    # The publisher's revocation list installed in the store, and its entry that revokes
+    # this host's certificate (the host then refuses activations with 0xC004C003).
+    revocations: RevocationList | None = None
+    revoked: RevocationEntry | None = None
 
     @property
     def activated(self) -> bool:
@@ -156,6 +161,12 @@ class HostInfo(msgspec.Struct, kw_only=True):
     installation_id: str = ""
     trusted_time: int = 0
     dns_status: PublishStatus | None = None
+    certificate_serial: str | None = None
+    # When the publisher revoked this host's certificate (or host key), and why.
+    revoked_at: int | None = None
+    revocation_reason: str = ""
+    revocations_serial: int = 0  # the serial of the installed revocation list (0: none)
+    catalog_serial: int = 0
     # The addresses a serving host listens on (``port`` is then the first one's); empty when
     # no host serves the store, and ``port`` is the one set with ``sprt``.
     listening: list[str] = msgspec.field(default_factory=list)

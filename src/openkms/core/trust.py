@@ -31,6 +31,7 @@ __all__ = [
     "CATALOG_DOMAIN",
     "PUBLISHER_KEY_PREFIX",
     "TRUST_FORMAT",
+    "CatalogUpdate",
     "Trust",
     "format_publisher_key",
     "parse_publisher_key",
@@ -75,6 +76,19 @@ class _TrustFile(msgspec.Struct, frozen=True, omit_defaults=True):
     catalog: Envelope
     # Root key transitions, oldest first; omitted (not written) when the key never rotated,
     # so a document without rotation keeps its exact bytes.
+    rotations: tuple[RotationLink, ...] = ()
+
+
+class CatalogUpdate(msgspec.Struct, array_like=True, frozen=True):
+    """A catalog as a host passes it to its clients (the response's ``catalog`` field).
+
+    Without rotation it is written as the catalog envelope ``[body, signature]`` exactly;
+    after a root key rotation a third element carries the chain of transitions, so that a
+    client pinned to a retired key can follow it (an older reader ignores the element).
+    """
+
+    body: bytes
+    signature: bytes
     rotations: tuple[RotationLink, ...] = ()
 
 
@@ -132,6 +146,34 @@ class Trust:
             self.rotations,
         )
         return msgspec.json.format(msgspec.json.encode(raw), indent=2) + b"\n"
+
+    def catalog_update(self) -> bytes:
+        """This trust as a host passes it on (:class:`CatalogUpdate`, MessagePack)."""
+        if not self.rotations:
+            return msgspec.msgpack.encode(self.catalog_envelope)
+        envelope = self.catalog_envelope
+        return msgspec.msgpack.encode(
+            CatalogUpdate(envelope.body, envelope.signature, self.rotations)
+        )
+
+    @classmethod
+    def from_catalog_update(cls, data: bytes, pinned: Trust) -> Trust:
+        """The trust a host passed on, verified; its key is the chain's last key if it carries
+        a chain, else ``pinned``'s. Whether it replaces ``pinned`` is ``check_newer_than``'s
+        to say. SignatureError / StateError when it does not verify or decode."""
+        try:
+            update = msgspec.msgpack.decode(data, type=CatalogUpdate)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise StateError(f"The catalog a host sent cannot be decoded: {exc}") from None
+        key = pinned.publisher_key
+        if update.rotations:
+            try:
+                last = msgspec.msgpack.decode(update.rotations[-1].body, type=RootTransition)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                raise StateError(f"A root key transition cannot be decoded: {exc}") from None
+            key = last.next_key
+        envelope = Envelope(update.body, update.signature)
+        return cls.create(key, envelope, update.rotations)
 
     @property
     def publisher_id(self) -> str:

@@ -20,6 +20,7 @@ from openkms.host.clock import ClockJump, ClockWatch, clock_jump_event
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
 from openkms.host.publishing import host_publisher
+from openkms.host.revocations import UpdateWatch, log_revoked
 from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
@@ -126,6 +127,7 @@ class HostApp:
             clock=self._clock,
         )
         self.server = HostServer(self.config, self.service)
+        await log_revoked(self.store, activation, int(self._clock()))
         try:
             addresses = await self.server.start(host_settings.port)
             if self.admin_config is not None:
@@ -167,16 +169,18 @@ class HostApp:
         poller: asyncio.Future[None] | None = None
         watcher: asyncio.Future[None] | None = None
         publisher: asyncio.Task[None] | None = None
+        updates: asyncio.Future[None] | None = None
         try:
             if on_ready is not None:
                 on_ready(addresses)
             notify("READY=1")
             poller = asyncio.ensure_future(self._poll_settings())
             watcher = asyncio.ensure_future(self._watch_clock())
+            updates = asyncio.ensure_future(self.update_watch().run())
             publisher = self._start_dns_publisher(addresses)
             await self._stopping.wait()
         finally:
-            for task in (poller, watcher):
+            for task in (poller, watcher, updates):
                 if task is not None:
                     task.cancel()
             if publisher is not None:
@@ -191,6 +195,20 @@ class HostApp:
             return None
 
         return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
+
+    def update_watch(self) -> UpdateWatch:
+        """The watch that hands the service newer revocation lists and catalogs."""
+        assert self.service is not None and self.snapshot is not None
+        return UpdateWatch(
+            state=self.state,
+            service=self.service,
+            store=self.store,
+            private_key=self.snapshot.signing_key(),
+            clock=self._clock,
+            publisher_url=self.config.publisher_url,
+            poll_seconds=self.config.settings_poll_seconds,
+            fetch_seconds=self.config.publisher_fetch_seconds,
+        )
 
     def admin_view(self, service: HostService) -> HostAdminView:
         """The host as its admin server sees it (the admin never imports ``host/``)."""

@@ -26,6 +26,9 @@ class HostConfig:
     clock_check_seconds: float = 10.0  # how often the clock is compared with the monotonic one
     dns_publishing: bool = True  # False: never publish in DNS this run (tests, --no-dns)
     database: str | None = None  # a shared PostgreSQL DSN; None: $OPENKMS_DATABASE or SQLite
+    # The publisher service to fetch revocation lists and catalogs from (None: files only).
+    publisher_url: str | None = None
+    publisher_fetch_seconds: float = 3600.0
 
     def listeners(self, default_port: int) -> tuple[tuple[str, int], ...]:
         """The addresses to bind: the explicit ones, else 0.0.0.0 and [::] on the set port."""

@@ -193,6 +193,15 @@ OPTIONS: Final = (
         "Seconds before an idle client connection is closed.",
     ),
     Option(
+        "publisher.url",
+        "OPENKMS_PUBLISHER_URL",
+        "--publisher-url",
+        optional_text,
+        None,
+        "The publisher service to fetch revocation lists and catalogs from (hourly; default: "
+        "the catalog's publisher URL).",
+    ),
+    Option(
         "database.dsn",
         "OPENKMS_DATABASE",
         "--database",
@@ -282,6 +291,7 @@ class ServeConfig:
             idle_timeout=float(str(self.value("limits.idle_timeout"))),
             dns_publishing=self.value("dns.publishing") is True,
             database=dsn if isinstance(dsn := self.value("database.dsn"), str) else None,
+            publisher_url=url if isinstance(url := self.value("publisher.url"), str) else None,
         )
 
     def admin_config(self, environ: Mapping[str, str]) -> AdminConfig | None:

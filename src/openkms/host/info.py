@@ -71,6 +71,11 @@ async def gather_host_info(
         trusted_time=now,
         dns_status=snapshot.dns_status,
         listening=list(listening),
+        certificate_serial=cert.serial if cert else None,
+        revoked_at=activation.revoked.revoked_at if activation.revoked else None,
+        revocation_reason=activation.revoked.reason if activation.revoked else "",
+        revocations_serial=activation.revocations.serial if activation.revocations else 0,
+        catalog_serial=trust.catalog.serial if trust else 0,
         peers=peers,
         clock=await read_host_clock(store, app_id, now),
     )

@@ -28,12 +28,14 @@ from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import StoreError
 from openkms.host.state import HostActivation, HostSettings
 from openkms.host.tickets import TicketBatcher
+from openkms.host.updates import Updates
 from openkms.protocol.connection import InvalidRequestError
 from openkms.protocol.messages import (
     MAX_CLIENT_TIME,
     MAX_ID_LENGTH,
     MAX_MACHINE_NAME,
     MAX_N_POLICY,
+    MAX_SERIAL,
     ActivationRequest,
     ActivationResponse,
     ErrorResponse,
@@ -61,6 +63,7 @@ _STATUSES = range(7)
 _MINUTES = range(2**32)
 _N_POLICIES = range(MAX_N_POLICY + 1)
 _CLIENT_TIMES = range(MAX_CLIENT_TIME + 1)
+_SERIALS = range(MAX_SERIAL + 1)
 
 
 @dataclass(slots=True)
@@ -113,6 +116,7 @@ class HostService:
         self._activation = activation
         self._signing: _Signing | None = None
         self._products: dict[str, Product] = {}
+        self._updates = Updates()
         self.on_request = on_request
         self.set_activation(activation, private_key)
 
@@ -123,6 +127,7 @@ class HostService:
         self._activation = activation
         self._signing = None
         self._products = {}
+        self._updates = Updates.of(activation)
         if activation.trust is not None:
             self._products = {p.activation_id: p for p in activation.trust.catalog.products}
         cert, envelope = activation.certificate, activation.envelope
@@ -133,6 +138,11 @@ class HostService:
                 cert.group,
                 *_covered(activation, cert.group),
             )
+
+    @property
+    def activation(self) -> HostActivation:
+        """The activation the host serves under (certificate, trust, revocation list)."""
+        return self._activation
 
     @property
     def application_id(self) -> str | None:
@@ -200,6 +210,8 @@ class HostService:
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
         if _out_of_range(request):  # a message that did not come through the decoder
             return ResultCode.REQUEST_INVALID
+        if self._activation.revoked is not None:  # the publisher revoked this host
+            return ResultCode.KEY_BLOCKED
         signing = self._signing
         if signing is None or now >= signing.expires_at:
             return ResultCode.HOST_NOT_ACTIVATED
@@ -309,6 +321,7 @@ class HostService:
                 pending.result.hex,
                 pending.count,
             )
+        revocations, catalog = self._updates.for_request(request)
         return ActivationResponse(
             request.request_id,
             int(pending.result),
@@ -319,6 +332,8 @@ class HostService:
             pending.now,
             self.host_id,
             ticket,
+            revocations,
+            catalog,
         )
 
     def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
@@ -404,7 +419,13 @@ def _out_of_range(request: ActivationRequest) -> bool:
         or len(request.activation_id) > MAX_ID_LENGTH
         or len(request.application_id) > MAX_ID_LENGTH
         or request.client_time not in _CLIENT_TIMES
+        or _bad_serial(request.revocations_serial)
+        or _bad_serial(request.catalog_serial)
     )
+
+
+def _bad_serial(serial: int | None) -> bool:
+    return serial is not None and serial not in _SERIALS
 
 
 def _bounded(request: ActivationRequest) -> ActivationRequest:
@@ -420,6 +441,8 @@ def _bounded(request: ActivationRequest) -> ActivationRequest:
         request.minutes_to_expiration if request.minutes_to_expiration in _MINUTES else 0,
         request.n_policy if request.n_policy in _N_POLICIES else 0,
         bool(request.vm),
+        None if _bad_serial(request.revocations_serial) else request.revocations_serial,
+        None if _bad_serial(request.catalog_serial) else request.catalog_serial,
     )
 
 

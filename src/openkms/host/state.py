@@ -12,6 +12,7 @@ Layout of ``--store DIR``::
     host.key          the host's Ed25519 private key, PEM, mode 0600
     trust.json        the publisher's trust document (pinned at ipk or with the certificate)
     certificate.json  the host certificate issued by the publisher
+    revocations.json  the publisher's latest revocation list (install-revocations, fetched)
     host.db           the SQLite database (clients, counters, events)
 """
 
@@ -45,6 +46,7 @@ from openkms.core.signing import fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
 from openkms.dns.publisher import read_status
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
+from openkms.host.revocation_file import read_revocations, revoked_problem
 
 # HostActivation and HostSettings live in core/ (the admin server uses them without the
 # host); they stay importable from here for the host's own modules.
@@ -326,15 +328,21 @@ class HostState:
     ) -> HostActivation:
         path = self.directory / "certificate.json"
         trust = self.trust()
+        revocations = read_revocations(self.directory, trust)
         if not path.exists() or trust is None:
-            return HostActivation(None, None, trust, "no host certificate is installed")
+            missing = "no host certificate is installed"
+            return HostActivation(None, None, trust, missing, revocations)
         try:
             cert_file = _decode_certificate(read_bytes(path, "certificate"))
             cert = verify_certificate(cert_file.certificate, trust)
         except (SignatureError, StateError) as exc:
-            return HostActivation(None, None, trust, f"the certificate is invalid: {exc}")
+            invalid = f"the certificate is invalid: {exc}"
+            return HostActivation(None, None, trust, invalid, revocations)
         problem = _problem(cert, key, host_fingerprint, now)
-        return HostActivation(cert, cert_file.certificate, trust, problem)
+        revoked = revocations.revocation_of(cert) if revocations is not None else None
+        if revoked is not None:
+            problem = revoked_problem(revoked)
+        return HostActivation(cert, cert_file.certificate, trust, problem, revocations, revoked)
 
 
 def _decode_certificate(data: bytes) -> CertificateFile:

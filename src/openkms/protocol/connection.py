@@ -33,6 +33,7 @@ from openkms.protocol.messages import (
     MESSAGE_TYPES,
     REQUEST_TYPES,
     RESPONSE_TYPES,
+    V1_FIELDS,
     ActivationRequest,
     Message,
     ProbeRequest,
@@ -96,10 +97,22 @@ class Role(enum.Enum):
 
 def encode(message: Message) -> bytes:
     """One frame carrying ``message``."""
-    payload = _ENCODER.encode(message)
+    payload = _ENCODER.encode(_wire_form(message))
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(f"message of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     return HEADER.pack(MAGIC, VERSION, message.type_id, len(payload)) + payload
+
+
+def _wire_form(message: Message) -> Message | tuple[object, ...]:
+    """``message``, or its values without the trailing nil fields added after version 1.0."""
+    base = V1_FIELDS.get(message.type_id)
+    if base is None:
+        return message
+    values = msgspec.structs.astuple(message)
+    end = len(values)
+    while end > base and values[end - 1] is None:
+        end -= 1
+    return message if end == len(values) else values[:end]
 
 
 class Connection:

@@ -7,11 +7,12 @@ function here (one line); :func:`openkms.publisher.service.build_app` mounts the
 
 from __future__ import annotations
 
-from openkms.publisher import _activation_routes
+from openkms.publisher import _activation_routes, service_revocations
 from openkms.publisher._http import RouteModule
 
 __all__ = ["ROUTE_MODULES"]
 
 ROUTE_MODULES: tuple[RouteModule, ...] = (
     _activation_routes.routes,  # /healthz, /v1/trust, /v1/host-activations, /v1/mak-activations
+    service_revocations.routes,  # /v1/revocations
 )

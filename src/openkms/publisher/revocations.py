@@ -1,0 +1,142 @@
+"""The publisher's revocation list: block a key, revoke a host, write the next signed list.
+
+``DIR/revocations.json`` holds the latest list (public: hosts fetch it from the service or
+take it as a file, and pass it to their clients). Each change writes the whole list again
+under the next serial, so a list always carries every entry of the lists before it.
+
+``block_key`` and ``revoke_host`` are what ``openkms publisher block-key`` and
+``revoke-host`` call. The publisher's records are the one source of truth for "is this key
+blocked" (the service and ``publisher confirm`` refuse a blocked key from them, 0xC004C003):
+``block_key`` records the block first, then publishes it in the list, which is what hosts
+and clients see. Both actions are in the records' audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from openkms._files import atomic_write, read_bytes
+from openkms.core.codes import ResultCode
+from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.revocation import (
+    RevocationEntry,
+    RevocationKind,
+    RevocationList,
+    RevocationListBody,
+)
+from openkms.errors import OpenKMSError
+from openkms.publisher.publisher import Publisher
+from openkms.publisher.records import IssuedKey
+
+__all__ = [
+    "REVOCATIONS_FILE",
+    "RevocationUpdate",
+    "block_key",
+    "latest_revocations",
+    "parse_host_id",
+    "revoke_host",
+]
+
+REVOCATIONS_FILE = "revocations.json"
+_FINGERPRINT = re.compile(r"([0-9a-f]{32})(:[0-9a-f]{16})?")
+_SERIAL = re.compile(r"[0-9a-f]{16}")
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationUpdate:
+    """The list after a change, the entry concerned, and whether the change was new."""
+
+    revocations: RevocationList
+    entry: RevocationEntry
+    added: bool
+    path: Path
+    blocked: IssuedKey | None = None  # the key as the records now hold it (block_key)
+
+
+def latest_revocations(publisher: Publisher) -> RevocationList | None:
+    """The publisher's current list (``DIR/revocations.json``), verified; None before any."""
+    path = publisher.directory / REVOCATIONS_FILE
+    if not path.exists():
+        return None
+    trust = publisher.trust()
+    data = read_bytes(path, "revocation list")
+    return RevocationList.from_json(
+        data, trust.publisher_key, trust.catalog.application_id, str(path)
+    )
+
+
+def block_key(publisher: Publisher, key_text: str, reason: str = "") -> RevocationUpdate:
+    """Block a host key or a MAK: hosts certified under it refuse to serve, clients leave."""
+    key = ProductKey.parse(key_text)
+    if key.kind is KeyKind.SETUP:
+        raise OpenKMSError(
+            "This is a setup key: it is public, printed in the catalog, and cannot be blocked.",
+            code=ResultCode.INVALID_ARGUMENT,
+            fix="Give the host key or the MAK to block.",
+        )
+    blocked = publisher.block_key(key_text)  # the records first: the service refuses it now
+    update = _add(publisher, RevocationKind.KEY, key.key_id, reason)
+    return dataclasses.replace(update, blocked=blocked)
+
+
+def revoke_host(publisher: Publisher, host_id: str, reason: str = "") -> RevocationUpdate:
+    """Revoke a host: its fingerprint (all its certificates) or one certificate's serial."""
+    kind, subject = parse_host_id(host_id)
+    update = _add(publisher, kind, subject, reason)
+    if update.added:
+        detail = f"{kind.value} list={update.revocations.serial} {update.entry.reason}"
+        publisher.audit("revoke-host", subject, detail.rstrip())
+    return update
+
+
+def parse_host_id(text: str) -> tuple[RevocationKind, str]:
+    """What ``revoke-host`` names: a host fingerprint (``host dli``'s Installation ID, with
+    or without its machine part) or a certificate serial (16 hex digits)."""
+    cleaned = text.strip().lower()
+    fingerprint = _FINGERPRINT.fullmatch(cleaned)
+    if fingerprint is not None:
+        return RevocationKind.HOST, fingerprint.group(1)
+    if _SERIAL.fullmatch(cleaned):
+        return RevocationKind.CERTIFICATE, cleaned
+    raise OpenKMSError(
+        f"{text[:80]!r} names no host: give the host's fingerprint (32 hex digits, as "
+        "'openkms host dli' shows its Installation ID) or a certificate serial (16 hex digits).",
+        code=ResultCode.INVALID_ARGUMENT,
+        fix="Copy the Installation ID or the Certificate serial from the host's 'dli'.",
+    )
+
+
+def _add(publisher: Publisher, kind: RevocationKind, subject: str, reason: str) -> RevocationUpdate:
+    """Write the next list with the entry ``(kind, subject)`` (the same list if it is in)."""
+    path = publisher.directory / REVOCATIONS_FILE
+    current = latest_revocations(publisher)
+    entries = current.body.entries if current is not None else ()
+    for entry in entries:
+        if entry.kind is kind and entry.subject == subject:
+            assert current is not None
+            return RevocationUpdate(current, entry, added=False, path=path)
+    now = publisher.now()
+    entry = RevocationEntry(kind, subject, now, _reason(reason))
+    body = RevocationListBody(
+        application_id=publisher.trust().catalog.application_id,
+        serial=(current.serial if current is not None else 0) + 1,
+        issued_at=max(now, current.body.issued_at if current is not None else 0),
+        entries=(*entries, entry),
+    )
+    signed = RevocationList.sign(publisher.root_key(), body)
+    atomic_write(path, signed.to_json())
+    return RevocationUpdate(signed, entry, added=True, path=path)
+
+
+def _reason(text: str) -> str:
+    """A reason as a list may carry it: one printable line of at most 200 characters."""
+    cleaned = " ".join(text.split())
+    if len(cleaned) > 200 or not cleaned.isprintable():
+        raise OpenKMSError(
+            "The reason must be one printable line of at most 200 characters.",
+            code=ResultCode.INVALID_ARGUMENT,
+        )
+    return cleaned
