@@ -39,7 +39,7 @@ from openkms.publisher.records import ClaimRequest, IssuedKey, PublisherRecords,
 __all__ = ["MAK_PHONE_DAYS", "PHONE_MACHINE_NAME", "Confirmation", "confirm_installation"]
 
 MAK_PHONE_DAYS = 3650  # a MAK activated by phone: ten years (Windows: for good)
-PHONE_MACHINE_NAME = "(by phone)"  # the records' machine name of a phone activation
+PHONE_MACHINE_NAME = "by phone"  # the records' machine name of a phone activation
 _KINDS = {PhoneKind.MAK: KeyKind.MAK, PhoneKind.HOST: KeyKind.HOST}
 
 
