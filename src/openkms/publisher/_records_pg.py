@@ -17,6 +17,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
 from openkms.publisher.records import (
+    KEY_COLUMNS,
     AuditEntry,
     Claim,
     ClaimOutcome,
@@ -74,10 +75,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ),
 ]
 
-_KEY_COLUMNS = (
-    "key_id, key, kind, group_name, activation_id, activations_allowed, per_machine_limit, "
-    "issued_at, blocked_at"
-)
+_KEY_COLUMNS = KEY_COLUMNS
 _ACTIVATION_COLUMNS = "key_id, machine, machine_name, first_at, last_at, count"
 
 
@@ -305,24 +303,14 @@ async def _claim(conn: _Conn, request: ClaimRequest) -> Claim:
             machine,
         )
     if key is not None:
-        detail = f"{outcome.value} {request.audit_detail}"
-        entry = AuditEntry(now, request.actor, f"activate-{request.kind.value}", key_id, detail)
-        await _append(conn, entry)
+        await _append(conn, request.audit_entry(outcome))
     return Claim(outcome, key, used)
 
 
 async def _insert_key(conn: _Conn, key: IssuedKey) -> None:
     await conn.execute(
         f"INSERT INTO issued_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",  # noqa: S608
-        key.key_id,
-        key.key,
-        key.kind.value,
-        key.group,
-        key.activation_id,
-        key.activations_allowed,
-        key.per_machine_limit,
-        key.issued_at,
-        key.blocked_at,
+        *key.row(),
     )
 
 

@@ -22,6 +22,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
 from openkms.publisher.records import (
+    KEY_COLUMNS,
     AuditEntry,
     Claim,
     ClaimOutcome,
@@ -74,10 +75,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ),
 ]
 
-_KEY_COLUMNS = (
-    "key_id, key, kind, group_name, activation_id, activations_allowed, per_machine_limit, "
-    "issued_at, blocked_at"
-)
+_KEY_COLUMNS = KEY_COLUMNS
 _ACTIVATION_COLUMNS = "key_id, machine, machine_name, first_at, last_at, count"
 
 
@@ -276,7 +274,7 @@ class SqliteRecords:
                     (now, request.machine_name, key_id, machine),
                 )
             if key is not None:
-                _append(conn, _claim_audit(request, outcome))
+                _append(conn, request.audit_entry(outcome))
             return Claim(outcome, key, used)
 
         return await self._write(work)
@@ -319,26 +317,10 @@ class SqliteRecords:
         return await self._run(work)
 
 
-def _claim_audit(request: ClaimRequest, outcome: ClaimOutcome) -> AuditEntry:
-    action = f"activate-{request.kind.value}"
-    detail = f"{outcome.value} {request.audit_detail}"
-    return AuditEntry(request.now, request.actor, action, request.key_id, detail)
-
-
 def _insert_key(conn: sqlite3.Connection, key: IssuedKey) -> None:
     conn.execute(
         f"INSERT INTO issued_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-        (
-            key.key_id,
-            key.key,
-            key.kind.value,
-            key.group,
-            key.activation_id,
-            key.activations_allowed,
-            key.per_machine_limit,
-            key.issued_at,
-            key.blocked_at,
-        ),
+        key.row(),
     )
 
 

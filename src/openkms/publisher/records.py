@@ -26,6 +26,7 @@ from openkms.core.keys import KeyKind
 from openkms.errors import KeyFormatError, OpenKMSError
 
 __all__ = [
+    "KEY_COLUMNS",
     "DATABASE_ENV",
     "AuditEntry",
     "Claim",
@@ -48,6 +49,13 @@ def database_from_env(given: str | None) -> str | None:
     return given or os.environ.get(DATABASE_ENV) or None
 
 
+# The ``issued_keys`` columns, in the order of IssuedKey.row() (both databases).
+KEY_COLUMNS = (
+    "key_id, key, kind, group_name, activation_id, activations_allowed, per_machine_limit, "
+    "issued_at, blocked_at"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
     """One key the publisher issued: a host key (of a license group) or a MAK (of a product).
@@ -65,6 +73,20 @@ class IssuedKey:
     per_machine_limit: int | None
     issued_at: int
     blocked_at: int | None = None
+
+    def row(self) -> tuple[object, ...]:
+        """The values of an ``issued_keys`` row, in the order of ``KEY_COLUMNS``."""
+        return (
+            self.key_id,
+            self.key,
+            self.kind.value,
+            self.group,
+            self.activation_id,
+            self.activations_allowed,
+            self.per_machine_limit,
+            self.issued_at,
+            self.blocked_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +162,13 @@ class ClaimRequest:
     def audit_detail(self) -> str:
         """The audit line's detail of this claim (the outcome is prepended)."""
         return f"machine={self.machine} name={self.machine_name}"
+
+    def audit_entry(self, outcome: ClaimOutcome) -> AuditEntry:
+        """The audit line both databases append for this claim's ``outcome``."""
+        action = f"activate-{self.kind.value}"
+        return AuditEntry(
+            self.now, self.actor, action, self.key_id, f"{outcome.value} {self.audit_detail}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
