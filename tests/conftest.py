@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from openkms.i18n import use_language
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -20,3 +23,12 @@ __all__ = ["pg_dsn", "postgres"]  # fixtures of pgfixtures, for every tier of te
 def site(tmp_path: Path) -> Site:
     """A publisher and an activated group-C host store."""
     return make_site(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Iterator[None]:
+    """Every test starts and ends in English: ``--lang`` in an in-process command sets the
+    process's language, which would otherwise leak into the next test."""
+    use_language("en")
+    yield
+    use_language("en")

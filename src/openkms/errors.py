@@ -26,6 +26,7 @@ import socket
 from typing import Self
 
 from openkms.core.codes import ResultCode
+from openkms.i18n import _
 
 __all__ = [
     "ActivationError",
@@ -51,8 +52,10 @@ class OpenKMSError(Exception):
         self, message: str | None = None, *, code: ResultCode | None = None, fix: str | None = None
     ) -> None:
         self.code = code if code is not None else self.default_code
-        self.message = message if message is not None else self.code.info.message
-        self.fix = fix if fix is not None else self.code.info.fix
+        # A code's own message and fix are translated here; a message given is already in the
+        # language of the process (raised as ``_("...{x}").format(x=...)``).
+        self.message = message if message is not None else _(self.code.info.message)
+        self.fix = fix if fix is not None else _(self.code.info.fix)
         super().__init__(self.message)
 
     def __str__(self) -> str:

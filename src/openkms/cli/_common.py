@@ -15,6 +15,7 @@ import msgspec
 
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
+from openkms.i18n import LANGUAGE_NAMES, N_, _, use_language
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +28,7 @@ __all__ = [
     "host_context",
     "host_state",
     "setup_logging",
+    "lang_option",
     "store_option",
 ]
 
@@ -44,9 +46,11 @@ class OpenKMSGroup(click.Group):
 
 def fail(exc: OpenKMSError, exit_code: int = 1) -> NoReturn:
     """The one error printer of every command: ``Error: CODE message``, ``Fix: ...``, exit."""
-    click.echo(f"Error: {exc.code.hex} {exc.message}", err=True)
+    click.echo(
+        _("Error: {code} {message}").format(code=exc.code.hex, message=exc.message), err=True
+    )
     if exc.fix:
-        click.echo(f"Fix: {exc.fix}", err=True)
+        click.echo(_("Fix: {fix}").format(fix=exc.fix), err=True)
     sys.exit(exit_code)
 
 
@@ -117,3 +121,24 @@ def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
 def setup_logging(level: str) -> None:
     """Log to stderr, one line per record, for the long-running commands."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _set_language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        use_language(value)
+
+
+def lang_option() -> Callable[[F], F]:
+    """``--lang fr|de|en``: the language of every message (default: LC_ALL, LC_MESSAGES, LANG).
+
+    Eager, so that it applies before any other option is read; JSON and CSV never change.
+    """
+    return click.option(
+        "--lang",
+        metavar="LANG",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_language,
+        type=click.Choice(list(LANGUAGE_NAMES)),
+        help=N_("Language of the messages: en, fr or de (default: LC_ALL, LC_MESSAGES or LANG)."),
+    )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from openkms.i18n import use_language
+
 __all__ = ["HOST_EXTRA_MODULES", "openkms", "slmgr"]
 
 # Top-level modules that come with the ``host`` extra (see pyproject.toml).
-HOST_EXTRA_MODULES = frozenset({"click", "aiohttp", "uvloop", "evtx", "asyncpg"})
+HOST_EXTRA_MODULES = frozenset({"click", "aiohttp", "uvloop", "evtx", "asyncpg", "babel"})
 
 _openkms: Callable[[], None] | None
 _slmgr: Callable[[], None] | None
@@ -36,6 +38,7 @@ def _start(main: Callable[[], None] | None) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
+    use_language()  # from LC_ALL, LC_MESSAGES or LANG; --lang may change it
     main()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from openkms import __version__
-from openkms.cli._common import OpenKMSGroup
+from openkms.cli._common import OpenKMSGroup, lang_option
 from openkms.cli.client import client
 from openkms.cli.demo import demo
 from openkms.cli.host import host
@@ -33,4 +33,4 @@ def build_group(*extra: click.Command) -> OpenKMSGroup:
         commands={command.name or "": command for command in commands},
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    return click.version_option(__version__, prog_name="openkms")(group)
+    return click.version_option(__version__, prog_name="openkms")(lang_option()(group))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from openkms.cli._common import fail
+from openkms.cli._common import fail, lang_option
 from openkms.cli.commands import build_group
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
@@ -109,6 +109,7 @@ def translate(argv: list[str], store: Path) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Store directory (or OPENKMS_STORE).",
 )
+@lang_option()
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def slmgr_command(store: Path | None, argv: tuple[str, ...]) -> None:
     """Windows spelling: slmgr /dli, /dlv, /ato, /ipk KEY, /skms HOST:PORT, /xpr, ..."""
