@@ -75,8 +75,21 @@ def search_clients(clients: Iterable[ClientRecord], search: ClientSearch) -> Cli
     # Stable sorts: the tie-breakers first, then the column (ascending or descending).
     matching.sort(key=lambda c: (c.application_id, c.cmid))
     matching.sort(key=lambda c: getattr(c, search.sort), reverse=search.descending)
+    total = len(matching)
+    if search.after is not None:
+        matching = [c for c in matching if _after(c, search)]
     start = max(search.offset, 0)
-    return ClientPage(len(matching), matching[start : start + max(search.limit, 0)])
+    return ClientPage(total, matching[start : start + max(search.limit, 0)])
+
+
+def _after(client: ClientRecord, search: ClientSearch) -> bool:
+    """Whether ``client`` comes after the cursor ``search.after`` in the search's order."""
+    assert search.after is not None
+    value, application_id, cmid = search.after
+    mine = getattr(client, search.sort)
+    if mine != value:
+        return bool(mine < value if search.descending else mine > value)
+    return (client.application_id, client.cmid) > (application_id, cmid)
 
 
 def client_totals(clients: Iterable[ClientRecord], application_id: str | None) -> list[ClientTotal]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
+import msgspec
+
 from openkms.core.events import EventRecord
+from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_queries import CLIENT_COLUMNS, EVENT_COLUMNS, event_from_row
 from openkms.store.base import (
     CLIENT_SORTS,
@@ -26,6 +29,7 @@ __all__ = [
     "activity",
     "client_totals",
     "forget_client",
+    "kept_total",
     "recent_last_seen",
     "search_clients",
     "search_events",
@@ -60,37 +64,110 @@ def _client_where(search: ClientSearch) -> tuple[str, list[object]]:
     if search.text:
         where.append("(machine_name LIKE ? ESCAPE '\\' OR cmid LIKE ? ESCAPE '\\')")
         params += [_like(search.text)] * 2
+    if search.after is not None:
+        value, application_id, cmid = search.after
+        # Redundant first condition: it bounds the walk of the sort's index.
+        cmp = "<" if search.descending else ">"
+        where.append(
+            f"{search.sort} {cmp}= ? AND ({search.sort} {cmp} ? OR (application_id, cmid) > (?, ?))"
+        )
+        params += [value, value, application_id, cmid]
     return " AND ".join(where), params
+
+
+def _source(search: ClientSearch) -> tuple[str, list[object]]:
+    """The FROM clause: every client, or the text index's candidates joined to theirs."""
+    found = text.candidates(search.text) if search.text else None
+    if found is None:
+        return "clients", []
+    subquery, params = found
+    # CROSS JOIN: SQLite keeps this order, from the few candidates to their rows.
+    return (
+        f"({subquery}) AS m CROSS JOIN clients "
+        "ON clients.application_id = m.m_app AND clients.cmid = m.m_cmid",
+        params,
+    )
 
 
 def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage:
     """One page of clients and the number matching in all."""
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
+    source, source_params = _source(search)
     conditions, params = _client_where(search)
     direction = "DESC" if search.descending else "ASC"
-    (total,) = conn.execute(
-        f"SELECT count(*) FROM clients WHERE {conditions}",  # noqa: S608
-        params,
-    ).fetchone()
     order = f"ORDER BY {search.sort} {direction}, application_id, cmid"
     # A deferred join: the inner query skips ``offset`` rows on an index alone (keys only),
-    # and only the page's rows are read whole; a deep page costs an index walk.
+    # and only the page's rows are read whole; a deep page costs an index walk (``after``,
+    # a keyset page, costs none).
     sql = (
         f"SELECT {CLIENT_COLUMNS} FROM clients WHERE (application_id, cmid) IN "  # noqa: S608
-        f"(SELECT application_id, cmid FROM clients WHERE {conditions} {order} "
-        f"LIMIT ? OFFSET ?) {order}"
+        f"(SELECT clients.application_id, clients.cmid FROM {source} WHERE {conditions} "
+        f"{order} LIMIT ? OFFSET ?) {order}"
     )
-    rows = conn.execute(sql, [*params, max(search.limit, 0), max(search.offset, 0)])
-    return ClientPage(int(total), [ClientRecord(*row) for row in rows.fetchall()])
+    limit, offset = max(search.limit, 0), max(search.offset, 0)
+    rows = conn.execute(sql, [*source_params, *params, limit, offset]).fetchall()
+    page = [ClientRecord(*row) for row in rows]
+    if search.text or search.after is not None:
+        total = _counted(conn, msgspec.structs.replace(search, after=None))
+    elif offset == 0 and len(page) < limit:
+        total = len(page)  # the whole answer is on this page
+    else:
+        total = kept_total(conn, search)
+    return ClientPage(total, page)
+
+
+def _counted(conn: sqlite3.Connection, search: ClientSearch) -> int:
+    """Clients matching ``search``, counted row by row (a text search: few candidates)."""
+    source, source_params = _source(search)
+    conditions, params = _client_where(search)
+    (total,) = conn.execute(
+        f"SELECT count(*) FROM {source} WHERE {conditions}",  # noqa: S608
+        [*source_params, *params],
+    ).fetchone()
+    return int(total)
+
+
+def kept_total(conn: sqlite3.Connection, search: ClientSearch) -> int:
+    """Clients matching ``search`` (no text) from the kept totals: the sum of the whole hours
+    of last_seen inside the search's range, plus the clients of its partial hours at each
+    end, counted on the index of last_seen (an hour's clients at most, at either end)."""
+    since, before = search.seen_since, search.seen_before
+    # Hours are last_seen / 3600 (rounded towards zero): from hour 1 on, exactly the times
+    # [3600 h, 3600 h + 3600), all positive. Times before that are always counted exactly.
+    first = 1 if since is None else max(1, -(-since // _HOUR))
+    end = None if before is None else before // _HOUR
+    if end is not None and first >= end:
+        return _counted(conn, search)
+    where = ["hour >= ?"]
+    params: list[object] = [first]
+    if end is not None:
+        where.append("hour < ?")
+        params.append(end)
+    for column, value in (
+        ("application_id", search.application_id),
+        ("activation_id", search.activation_id),
+        ("license_status", search.license_status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    (whole,) = conn.execute(
+        f"SELECT ifnull(sum(clients), 0) FROM client_totals WHERE {' AND '.join(where)}",  # noqa: S608
+        params,
+    ).fetchone()
+    total = int(whole) + _counted(conn, msgspec.structs.replace(search, seen_before=first * _HOUR))
+    if end is not None:
+        total += _counted(conn, msgspec.structs.replace(search, seen_since=end * _HOUR))
+    return total
 
 
 def client_totals(conn: sqlite3.Connection, application_id: str | None) -> list[ClientTotal]:
-    """Clients by product and license status."""
+    """Clients by product and license status (from the kept totals)."""
     where, params = ("WHERE application_id = ?", [application_id]) if application_id else ("", [])
     rows = conn.execute(
-        "SELECT activation_id, license_status, count(*) FROM clients "  # noqa: S608
-        f"{where} GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT activation_id, license_status, sum(clients) FROM client_totals "  # noqa: S608
+        f"{where} GROUP BY 1, 2 HAVING sum(clients) > 0 ORDER BY 1, 2",
         params,
     ).fetchall()
     return [ClientTotal(str(a), int(s), int(n)) for a, s, n in rows]
