@@ -154,7 +154,7 @@ def calls(act_id: str, cmid: str, after: str) -> list[str]:
         "/api/activity?days=90&bucket=day", "/api/clients", "/api/clients?sort=machine_name",
         f"/api/clients?product={act_id}&state=licensed", "/api/clients?q=pc-0999",
         "/api/clients?seen_before=" + str(int(time.time()) - 30 * DAY),
-        "/api/clients?offset=99000", "/api/clients?sort=machine_name&q=pc-09&order=asc",
+        "/api/clients?offset=99000", f"/api/clients?q={cmid[:8]}&sort=machine_name&order=asc",
         "/api/clients?after=" + after, "/api/events", "/api/events?id=12290",
         "/api/events?failed=true", "/api/events?id=12293,12294", f"/api/events?cmid={cmid}",
         f"/api/events?since={int(time.time()) - 40 * DAY}&until={int(time.time()) - 39 * DAY}",

@@ -97,7 +97,7 @@ def test_indexing_runs_in_bounded_steps(writer: BatchWriter) -> None:
     assert queued(writer.conn) == 0
 
 
-NAMES = st.text(st.sampled_from('ab"%_\\*-: éÉ'), min_size=1, max_size=8)
+NAMES = st.text(st.sampled_from('ab"%_\\*-: éÉ'), min_size=1, max_size=24)
 
 
 @settings(

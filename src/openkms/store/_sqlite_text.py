@@ -17,6 +17,8 @@ __all__ = ["INDEX_STEP", "MIN_INDEXED", "candidates", "index_step", "match_expre
 
 # Clients indexed per housekeeping transaction: a few milliseconds of the writer's time.
 INDEX_STEP: Final = 128
+# Trigrams of a text the query ANDs at most (each more narrows the candidates less).
+MAX_TRIGRAMS: Final = 16
 # Trigrams: shorter text cannot use the index and is searched by a scan.
 MIN_INDEXED: Final = 3
 
@@ -35,8 +37,9 @@ def match_expression(text: str) -> str:
     The index keeps no positions (``detail=none``), so the query is the trigrams ANDed, each
     a quoted string; the real rows are checked afterwards.
     """
-    grams = dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2))
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+    grams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))
+    # Fewer trigrams only widen the candidates: a long text is bounded to a short query.
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams[:MAX_TRIGRAMS])
 
 
 def candidates(text: str) -> tuple[str, list[object]] | None:
