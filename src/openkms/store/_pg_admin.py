@@ -63,7 +63,7 @@ def _client_where(search: ClientSearch) -> Where:
         # Redundant first condition: it bounds the walk of the sort's index.
         where.add(
             f"{col} {cmp}= {{0}} AND "
-            f"({col} {cmp} {{0}} OR (application_id, cmid) > ({{1}}, {{2}}))",
+            f"({col} {cmp} {{0}} OR (application_id, cmid) {cmp} ({{1}}, {{2}}))",
             value,
             application_id,
             cmid,
@@ -76,20 +76,21 @@ async def search_clients(conn: Queryable, search: ClientSearch) -> ClientPage:
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
     where = _client_where(search)
-    direction = "DESC" if search.descending else "ASC"
-    order = f"ORDER BY {search.sort} {direction}, application_id, cmid"
+    direction = "DESC" if search.descending else "ASC"  # ties too (as _sqlite_admin)
+    order = f"ORDER BY {search.sort} {direction}, application_id {direction}, cmid {direction}"
     limit, offset = max(search.limit, 0), max(search.offset, 0)
     sql = (
         f"SELECT {CLIENT_COLUMNS} FROM clients {where.sql()} "  # noqa: S608
         f"{order} LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
     )
     page = [ClientRecord(*row) for row in await conn.fetch(sql, *where.params)]
-    if search.text or search.after is not None:
-        total = await _counted(conn, msgspec.structs.replace(search, after=None))
-    elif offset == 0 and len(page) < limit:
+    everything = msgspec.structs.replace(search, after=None)
+    if search.text:
+        total = await _counted(conn, everything)
+    elif search.after is None and offset == 0 and len(page) < limit:
         total = len(page)  # the whole answer is on this page
     else:
-        total = await kept_total(conn, search)
+        total = await kept_total(conn, everything)
     return ClientPage(total, page)
 
 

@@ -65,19 +65,29 @@ def _client_where(search: ClientSearch) -> tuple[str, list[object]]:
         where.append("(machine_name LIKE ? ESCAPE '\\' OR cmid LIKE ? ESCAPE '\\')")
         params += [_like(search.text)] * 2
     if search.after is not None:
-        value, application_id, cmid = search.after
-        # Redundant first condition: it bounds the walk of the sort's index.
-        cmp = "<" if search.descending else ">"
-        where.append(
-            f"{search.sort} {cmp}= ? AND ({search.sort} {cmp} ? OR (application_id, cmid) > (?, ?))"
-        )
-        params += [value, value, application_id, cmid]
+        condition, values = _after(search)
+        where.append(condition)
+        params += values
     return " AND ".join(where), params
 
 
-def _source(search: ClientSearch) -> tuple[str, list[object]]:
+def _after(search: ClientSearch) -> tuple[str, list[object]]:
+    """The condition of a keyset page: the rows after ``search.after`` in the order."""
+    assert search.after is not None
+    value, application_id, cmid = search.after
+    # Ties are ordered by (application, CMID) in the sort's direction. The redundant first
+    # condition bounds the walk of the sort's index.
+    cmp = "<" if search.descending else ">"
+    return (
+        f"{search.sort} {cmp}= ? AND "
+        f"({search.sort} {cmp} ? OR (application_id, cmid) {cmp} (?, ?))",
+        [value, value, application_id, cmid],
+    )
+
+
+def _source(conn: sqlite3.Connection, search: ClientSearch) -> tuple[str, list[object]]:
     """The FROM clause: every client, or the text index's candidates joined to theirs."""
-    found = text.candidates(search.text) if search.text else None
+    found = text.candidates(conn, search.text) if search.text else None
     if found is None:
         return "clients", []
     subquery, params = found
@@ -93,10 +103,13 @@ def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage
     """One page of clients and the number matching in all."""
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
-    source, source_params = _source(search)
+    if search.text and len(search.text) >= text.MIN_INDEXED:
+        return _search_text(conn, search)
+    source, source_params = _source(conn, search)
     conditions, params = _client_where(search)
-    direction = "DESC" if search.descending else "ASC"
-    order = f"ORDER BY {search.sort} {direction}, application_id, cmid"
+    # Ties in the same direction: an index of the sort column (which ends with the key)
+    # then gives the whole order, and a deep offset walks it without sorting.
+    order = _order(search)
     # A deferred join: the inner query skips ``offset`` rows on an index alone (keys only),
     # and only the page's rows are read whole; a deep page costs an index walk (``after``,
     # a keyset page, costs none).
@@ -108,18 +121,42 @@ def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage
     limit, offset = max(search.limit, 0), max(search.offset, 0)
     rows = conn.execute(sql, [*source_params, *params, limit, offset]).fetchall()
     page = [ClientRecord(*row) for row in rows]
-    if search.text or search.after is not None:
-        total = _counted(conn, msgspec.structs.replace(search, after=None))
-    elif offset == 0 and len(page) < limit:
+    everything = msgspec.structs.replace(search, after=None)
+    if search.text:  # too short for the index: a scan
+        total = _counted(conn, everything)
+    elif search.after is None and offset == 0 and len(page) < limit:
         total = len(page)  # the whole answer is on this page
     else:
-        total = kept_total(conn, search)
+        total = kept_total(conn, everything)
     return ClientPage(total, page)
+
+
+def _order(search: ClientSearch) -> str:
+    direction = "DESC" if search.descending else "ASC"
+    return f"ORDER BY {search.sort} {direction}, application_id {direction}, cmid {direction}"
+
+
+def _search_text(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage:
+    """A page of a search by text, and the total, in one pass over the index's candidates
+    (each read whole anyway, for its name)."""
+    source, source_params = _source(conn, search)
+    conditions, params = _client_where(msgspec.structs.replace(search, after=None))
+    beyond, beyond_params = _after(search) if search.after is not None else ("1", [])
+    sql = (
+        f"SELECT {CLIENT_COLUMNS}, total FROM (SELECT {CLIENT_COLUMNS}, "  # noqa: S608
+        f"count(*) OVER () AS total, {beyond} AS beyond FROM {source} WHERE {conditions}) "
+        f"WHERE beyond {_order(search)} LIMIT ? OFFSET ?"
+    )
+    limit, offset = max(search.limit, 0), max(search.offset, 0)
+    rows = conn.execute(sql, [*beyond_params, *source_params, *params, limit, offset]).fetchall()
+    if not rows:
+        return ClientPage(_counted(conn, msgspec.structs.replace(search, after=None)), [])
+    return ClientPage(int(rows[0][-1]), [ClientRecord(*row[:-1]) for row in rows])
 
 
 def _counted(conn: sqlite3.Connection, search: ClientSearch) -> int:
     """Clients matching ``search``, counted row by row (a text search: few candidates)."""
-    source, source_params = _source(search)
+    source, source_params = _source(conn, search)
     conditions, params = _client_where(search)
     (total,) = conn.execute(
         f"SELECT count(*) FROM {source} WHERE {conditions}",  # noqa: S608

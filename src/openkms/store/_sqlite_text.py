@@ -17,8 +17,11 @@ __all__ = ["INDEX_STEP", "MIN_INDEXED", "candidates", "index_step", "match_expre
 
 # Clients indexed per housekeeping transaction: a few milliseconds of the writer's time.
 INDEX_STEP: Final = 128
-# Trigrams of a text the query ANDs at most (each more narrows the candidates less).
+# Trigrams of a text probed at most, and queried at most (the rarest).
 MAX_TRIGRAMS: Final = 16
+KEEP: Final = 3
+# Index entries read per trigram to tell a rare one from a common one.
+PROBE: Final = 256
 # Trigrams: shorter text cannot use the index and is searched by a scan.
 MIN_INDEXED: Final = 3
 
@@ -31,23 +34,43 @@ CANDIDATES: Final = (
 )
 
 
-def match_expression(text: str) -> str:
-    """An FTS5 query for the rows holding every trigram of ``text`` (3 characters or more).
+def _quoted(gram: str) -> str:
+    return '"' + gram.replace('"', '""') + '"'
 
-    The index keeps no positions (``detail=none``), so the query is the trigrams ANDed, each
-    a quoted string; the real rows are checked afterwards.
+
+def _share(conn: sqlite3.Connection, gram: str, rows: int) -> float:
+    """About which share of the indexed clients hold ``gram``: exact when fewer than
+    ``PROBE`` do, else estimated from how close together the first ``PROBE`` rowids are."""
+    found = conn.execute(
+        "SELECT rowid FROM client_text WHERE client_text MATCH ? LIMIT ?", (_quoted(gram), PROBE)
+    ).fetchall()
+    if len(found) < PROBE:
+        return len(found) / rows
+    return PROBE / (int(found[-1][0]) - int(found[0][0]) + 1)
+
+
+def match_expression(conn: sqlite3.Connection, text: str) -> str:
+    """An FTS5 query for the rows holding the rarest trigrams of ``text`` (3 characters
+    or more), rarest first.
+
+    The index keeps no positions (``detail=none``), so the query is trigrams ANDed, each a
+    quoted string; the real rows are checked afterwards, so leaving trigrams out only widens
+    the candidates. A trigram most names share (``pc-``) would cost a read of a million
+    entries: a probe of ``PROBE`` rows per trigram (a fraction of a millisecond) tells the
+    rare ones from the common ones, and only the ``KEEP`` rarest are queried.
     """
-    grams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))
-    # Fewer trigrams only widen the candidates: a long text is bounded to a short query.
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams[:MAX_TRIGRAMS])
+    grams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))[:MAX_TRIGRAMS]
+    (rows,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM client_text_keys").fetchone()
+    grams.sort(key=lambda gram: _share(conn, gram, int(rows)))
+    return " AND ".join(_quoted(gram) for gram in grams[:KEEP])
 
 
-def candidates(text: str) -> tuple[str, list[object]] | None:
+def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] | None:
     """The subquery of possible matches of ``text`` and its parameters; None when ``text``
     is too short for the index (the caller scans)."""
     if len(text) < MIN_INDEXED:
         return None
-    return CANDIDATES, [match_expression(text)]
+    return CANDIDATES, [match_expression(conn, text)]
 
 
 def pending(conn: sqlite3.Connection) -> bool:
