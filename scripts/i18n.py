@@ -43,7 +43,16 @@ PROJECT = "OpenKMS"
 # below it; the first domain that matches a file owns it. "messages" takes everything else.
 DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("codes", ("core/codes.py", "errors.py")),
-    ("events", ("core/events.py", "event_export.py", "client/events.py", "host/logs.py")),
+    (
+        "events",
+        (
+            "core/events.py",
+            "event_export.py",
+            "client/events.py",
+            "host/logs.py",
+            "doctor/events/_blocks.py",
+        ),
+    ),
     (
         "slmgr",
         (
@@ -52,6 +61,9 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "core/license.py",
             "core/derived_state.py",
             "localformat.py",
+            "client/info.py",
+            "cli/demo.py",
+            "sim/",
         ),
     ),
     ("doctor", ("doctor/",)),
