@@ -66,6 +66,7 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "sim/",
         ),
     ),
+    ("cli", ("doctor/cli.py",)),
     ("doctor", ("doctor/",)),
     ("admin", ("admin/",)),
     ("cli", ("cli/",)),
