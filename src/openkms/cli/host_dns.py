@@ -123,7 +123,8 @@ def unpublish(ctx: click.Context, service: str | None) -> None:
         click.echo(_("Note: DNS publishing is still enabled; run 'cdns' to stop republishing."))
     if failed:
         raise DnsError(
-            f"{failed[0].domain}: {failed[0].message}", code=ResultCode(int(failed[0].result, 16))
+            _("{domain}: {message}").format(domain=failed[0].domain, message=failed[0].message),
+            code=ResultCode(int(failed[0].result, 16)),
         )
 
 
