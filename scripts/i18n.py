@@ -226,7 +226,7 @@ def compiled(language: str) -> tuple[bytes, list[str]]:
     merged, problems = _new_catalog(language), []
     merged.fuzzy = False
     seen: dict[object, tuple[str, object]] = {}
-    for domain, _patterns in DOMAINS:
+    for domain in dict.fromkeys(domain for domain, _patterns in DOMAINS):
         for message in read_catalog(po_path(language, domain), language):
             if not message.id or not message.string or message.fuzzy:
                 continue
