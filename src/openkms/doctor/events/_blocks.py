@@ -77,6 +77,9 @@ _END_OF_TEXT = ("event xml", "xml de l'evenement", "ereignis-xml", "xml del even
 # wevtutil's "Event[0]:", "Événement[0] :", "Ereignis[0]:" (matched on the normalized line).
 _EVENT_INDEX = re.compile(r"^(?:event|evenement|ereignis)\[\d+\] ?:?$")
 _LABEL = re.compile(r"^(\s*)([^:]{1,40}?)\s*:(?:\s|$)(.*)$")
+# Event Viewer pads labels to one column; a longer one (French "Nom du journal :", German
+# "Aufgabenkategorie:") runs into its value. Read so only for the labels known above.
+_LABEL_RUN_ON = re.compile(r"^(\s*)([^:]{1,40}?)\s*:(.*)$")
 _MAX_MESSAGE_LINES = 200
 # Each KMS event's fixed message in every language OpenKMS writes its text exports in.
 _MESSAGES = {
@@ -104,9 +107,15 @@ def _is_event_index(line: str) -> bool:
 
 def _label(line: str) -> tuple[str, str] | None:
     match = _LABEL.match(line)
+    if match is not None:
+        return normalize_label(match.group(2)), match.group(3).strip()
+    match = _LABEL_RUN_ON.match(line)
     if match is None:
         return None
-    return normalize_label(match.group(2)), match.group(3).strip()
+    name = normalize_label(match.group(2))
+    if name in _FIELDS or name in _END_OF_TEXT:
+        return name, match.group(3).strip()
+    return None
 
 
 def _event_id_from_message(message: str) -> int | None:
