@@ -9,9 +9,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openkms.core.codes import ResultCode
 from openkms.core.events import (
+    EVENT_FIELDS,
     EventRecord,
     activation_request_event,
     client_request_event,
@@ -20,6 +23,7 @@ from openkms.core.events import (
     publish_succeeded_event,
 )
 from openkms.doctor import EventFormat, check_event_files, detect_format, read_events
+from openkms.doctor.events._blocks import read_text_events
 from openkms.event_export import export_events
 from openkms.i18n import language_scope
 
@@ -149,3 +153,38 @@ def test_a_run_on_label_is_read_only_when_it_is_a_known_one(tmp_path: Path) -> N
     )
     (event,) = read_events(path)
     assert event.event_id == 12290 and event.info_fields["machine_name"] == "PC1"
+
+
+_PIECES = st.sampled_from(
+    [
+        "Nom du journal :",
+        "ID de l\u2019événement :",
+        "Ereignis-ID:",
+        "Événement[0] :",
+        "Ereignis[3]:",
+        "Beschreibung:",
+        "Description :",
+        "Informations :",
+        "Info:",
+        "Une demande d'activation a été traitée.",
+        "Eine Aktivierungsanforderung wurde verarbeitet.",
+        "12290",
+        "0x0, 25, PC1",
+        " ",
+        ":",
+        "\n",
+    ]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pieces=st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=40))
+def test_any_mix_of_localised_labels_reads_without_an_error(
+    pieces: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "copy.txt"
+    path.write_text("".join(pieces), encoding="utf-8", errors="replace")
+    for event in read_text_events(path):
+        assert event.event_id in EVENT_FIELDS
