@@ -13,7 +13,7 @@ from openkms.core.license import LicenseState
 from openkms.doctor._text import normalize_label
 from openkms.doctor.slmgr._labels import field_of, flag_of, state_of
 
-__all__ = ["SlmgrLicense", "parse_slmgr_text"]
+__all__ = ["SlmgrLicense", "parse_slmgr_text", "recognised_lines"]
 
 _CHANNEL = re.compile(r"\b(VOLUME_[A-Z0-9_]+|MAK|RETAIL|OEM[A-Z0-9_:]*)\b")
 _NUMBER = re.compile(r"-?\d+")
@@ -151,3 +151,14 @@ def parse_slmgr_text(text: str, source_file: str = "<text>") -> list[SlmgrLicens
     if not blocks and preamble.values:
         blocks.append(preamble)
     return blocks
+
+
+def recognised_lines(text: str) -> int:
+    """How many lines of ``text`` are known slmgr fields or flags: how well a decoding of a
+    saved file reads (cp850 and cp1252 differ in their umlauts and accents)."""
+    count = 0
+    for line in text.splitlines():
+        pair = _split(line)
+        if flag_of(line) is not None or (pair is not None and field_of(pair[0]) is not None):
+            count += 1
+    return count
