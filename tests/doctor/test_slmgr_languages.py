@@ -3,7 +3,7 @@
 Each German or French fixture says what its English twin says, in the words a German or
 French Windows prints. The labels are those of Microsoft's localised KMS troubleshooting
 guide ("Richtlinien für die Problembehandlung des Schlüsselverwaltungsdiensts (KMS)",
-learn.microsoft.com/de-de/windows-server/get-started/common-troubleshooting-procedures-kms-dns
+learn.microsoft.com/de-de/windows-server/get-started/activation-troubleshoot-kms-general
 and its neighbour "Instructions pour le dépannage du service de gestion de clés (KMS)",
 fr-fr, also in ../shared/seeds/000_*.txt): "Lizenzstatus: Lizenziert", "Aktuelle Anzahl",
 "Lauschen am Port", "Anforderungen mit Lizenzstatus", "Clientcomputer-ID (CMID)",
