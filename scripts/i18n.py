@@ -75,7 +75,7 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("messages", ("",)),
 )
 # The command line's help (click command docstrings, ``help="..."`` of options and arguments)
-# is extracted without marking from these files, into the cli domain (see _click_help).
+# is extracted without marking from these files, into their domain (see _click_help).
 CLICK_HELP_FILES = ("cli/", "doctor/cli.py")
 EXTENSIONS = {".py": "python", ".js": "javascript"}
 JS_KEYWORDS = {"_": None, "ngettext": (1, 2)}
@@ -156,7 +156,7 @@ def extract() -> dict[str, Catalog]:
         if path.suffix == ".py" and relative.startswith(CLICK_HELP_FILES):
             for lineno, text in _click_help(path):
                 where = (path.relative_to(ROOT).as_posix(), lineno)
-                templates["cli"].add(text, locations=[where])
+                templates[domain].add(text, locations=[where])
         method = EXTENSIONS[path.suffix]
         keywords = DEFAULT_KEYWORDS if method == "python" else JS_KEYWORDS
         options = {"encoding": "utf-8"}
