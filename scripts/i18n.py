@@ -27,11 +27,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
+
+from openkms.admin.pages import html_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "src" / "openkms"
@@ -72,7 +75,19 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("cli/",)),
     ("messages", ("",)),
 )
-EXTENSIONS = {".py": "python", ".js": "javascript"}
+
+
+def extract_html(
+    fileobj: IO[bytes], keywords: object, comment_tags: object, options: dict[str, Any]
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extraction method for the dashboard's HTML pages: their text and translated
+    attributes, as openkms.admin.pages serves them translated."""
+    text = fileobj.read().decode(options.get("encoding", "utf-8"))
+    for lineno, message in html_messages(text):
+        yield lineno, None, message, []
+
+
+EXTENSIONS: dict[str, Any] = {".py": "python", ".js": "javascript", ".html": extract_html}
 JS_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGoc%]")
@@ -264,7 +279,14 @@ def check() -> list[str]:
 
 def _messages(mo: bytes) -> dict[object, object]:
     """A compiled catalog's translations (its header, which names Babel's version, aside)."""
-    return {(m.context, m.id): m.string for m in read_mo(io.BytesIO(mo)) if m.id}
+    # A plural message's id and strings come back as lists: tuples, to be hashable.
+    return {
+        (m.context, _hashable(m.id)): _hashable(m.string) for m in read_mo(io.BytesIO(mo)) if m.id
+    }
+
+
+def _hashable(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True, slots=True)
