@@ -141,9 +141,12 @@ class _Walker(HTMLParser):
         if self.language is None:
             self.found.append(_Found(lineno, core))
             return text
+        translated = _(core)
+        if translated == core:  # English, or the same words: the text as written
+            return text
         head = text[: len(text) - len(text.lstrip())]
         tail = text[len(text.rstrip()) :]
-        return head + _(core) + tail
+        return head + translated + tail
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._html_unit is not None:

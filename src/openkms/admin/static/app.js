@@ -80,6 +80,8 @@ OK.ago = (epoch, now) => {
   if (s < 172800) return _("{n} h ago", { n: OK.num(Math.round(s / 3600)) });
   return _("{n} days ago", { n: OK.num(Math.round(s / 86400)) });
 };
+/* A time and how long ago it was: "2026-11-30 16:40 UTC (5 min ago)". */
+OK.when = (epoch, now) => _("{date} ({ago})", { date: OK.date(epoch), ago: OK.ago(epoch, now) });
 
 OK.fillTable = (tbody, rows, empty) => {
   tbody.replaceChildren();
@@ -227,7 +229,7 @@ OK.peers = async () => {
     OK.el("td", { class: "mono", text: h.host_id },
       h.this_host ? " " : null, h.this_host ? OK.el("span", { class: "badge ok", text: _("this host") }) : null),
     h.listening.length ? h.listening.join(", ") : "—",
-    `${OK.date(h.last_request)} (${OK.ago(h.last_request, now)})`, OK.date(h.first_request),
+    OK.when(h.last_request, now), OK.date(h.first_request),
   ]), _("No host has answered yet."));
 };
 
@@ -293,7 +295,7 @@ OK.clients = async () => {
           title: c.state_until ? _("until {date}", { date: OK.date(c.state_until) }) : "",
         })),
         OK.el("td", { class: "reported", text: OK.reportedLabels[c.license_status] || c.license_status_label }),
-        `${OK.date(c.last_seen)} (${OK.ago(c.last_seen, now)})`, OK.date(c.first_seen), OK.num(c.requests),
+        OK.when(c.last_seen, now), OK.date(c.first_seen), OK.num(c.requests),
       ]), _("No client matches."));
       const end = Math.min(page.total, offset + page.clients.length);
       document.getElementById("range-text").textContent = page.total
