@@ -367,5 +367,11 @@ OK.events = async () => {
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   for (const link of document.querySelectorAll("header nav a")) if (link.dataset.page === page) link.classList.add("active");
+  /* The language switcher comes back to this page as it is now (filters in the URL). */
+  for (const link of document.querySelectorAll("header .lang a[data-lang]")) {
+    link.addEventListener("click", () => {
+      link.href = `/lang?set=${link.dataset.lang}&next=${encodeURIComponent(location.pathname + location.search)}`;
+    });
+  }
   OK[page]();
 });
