@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from admin.adminenv import admin_env
+from admin.adminenv import TOKEN, admin_env
 from openkms.admin import pages
+from openkms.admin.config import AdminConfig
 from openkms.admin.pages import (
     cookie_language,
     html_messages,
@@ -259,5 +260,19 @@ def test_machine_output_is_the_same_in_every_language(site: Site) -> None:
                 "Licensed",
                 "Grace, not activated",
             }
+
+    asyncio.run(main())
+
+
+def test_signing_in_comes_back_only_to_a_page_of_this_server(site: Site) -> None:
+    async def main() -> None:
+        async with admin_env(site, AdminConfig(token=TOKEN)) as env:
+            for target, expected in (("/\\evil.example", "/"), ("/events?id=1", "/events?id=1")):
+                login = await env.client.post(
+                    "/login", data={"token": TOKEN, "next": target}, allow_redirects=False
+                )
+                assert login.status == 303 and login.headers["Location"] == expected
+            page = await env.client.get("/login", headers={"Accept-Language": "fr"})
+            assert '<button type="submit">Se connecter</button>' in await page.text()
 
     asyncio.run(main())
