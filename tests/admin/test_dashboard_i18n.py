@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from admin.adminenv import TOKEN, admin_env
 from openkms.admin import pages
-from openkms.admin.config import AdminConfig
+from openkms.admin.config import AdminConfig, read_token
 from openkms.admin.pages import (
     cookie_language,
     html_messages,
@@ -24,6 +24,7 @@ from openkms.admin.pages import (
     request_language,
     safe_target,
 )
+from openkms.errors import OpenKMSError
 from openkms.i18n import _, language_scope
 
 from helpers import Site
@@ -276,3 +277,22 @@ def test_signing_in_comes_back_only_to_a_page_of_this_server(site: Site) -> None
             assert '<button type="submit">Se connecter</button>' in await page.text()
 
     asyncio.run(main())
+
+
+def test_the_admin_servers_errors_in_french_and_german(tmp_path: Path) -> None:
+    """What the command line prints when the admin server cannot start, in the language."""
+    with pytest.raises(OpenKMSError) as english:
+        AdminConfig(token="short")
+    assert english.value.message == "the admin token is too short (5 characters)"
+    with language_scope("fr"), pytest.raises(OpenKMSError) as french:
+        AdminConfig(token="short")
+    assert french.value.message == "le jeton d'administration est trop court (5 caractères)"
+    assert (french.value.fix or "").startswith("Utilisez un jeton aléatoire d'au moins ")
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    with language_scope("de"), pytest.raises(OpenKMSError) as german:
+        read_token(empty)
+    assert german.value.message == f"die Token-Datei der Verwaltung {empty} ist leer"
+    with language_scope("de"), pytest.raises(OpenKMSError) as remote:
+        AdminConfig("192.0.2.1", 8080)
+    assert "ohne Token auf 192.0.2.1 lauschen" in remote.value.message

@@ -34,7 +34,7 @@ from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
-from openkms.i18n import SUPPORTED_LANGUAGES
+from openkms.i18n import SUPPORTED_LANGUAGES, _
 from openkms.store.base import HostStore
 
 __all__ = ["AdminServer"]
@@ -86,10 +86,14 @@ class AdminServer:
         except OSError as exc:
             await runner.cleanup()
             raise OpenKMSError(
-                f"the admin server cannot listen on "
-                f"{format_address(self.config.host, self.config.port)}: {exc.strerror or exc}",
+                _("the admin server cannot listen on {address}: {reason}").format(
+                    address=format_address(self.config.host, self.config.port),
+                    reason=exc.strerror or exc,
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin.",
+                fix=_(
+                    "Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin."
+                ),
             ) from None
         self._runner = runner
         server = site._server  # the asyncio.Server: the only way to read back port 0
