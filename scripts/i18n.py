@@ -29,11 +29,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
+
+from openkms.admin.pages import html_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "src" / "openkms"
@@ -77,7 +80,19 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # The command line's help (click command docstrings, ``help="..."`` of options and arguments)
 # is extracted without marking from these files, into their domain (see _click_help).
 CLICK_HELP_FILES = ("cli/", "doctor/cli.py")
-EXTENSIONS = {".py": "python", ".js": "javascript"}
+
+
+def extract_html(
+    fileobj: IO[bytes], keywords: object, comment_tags: object, options: dict[str, Any]
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extraction method for the dashboard's HTML pages: their text and translated
+    attributes, as openkms.admin.pages serves them translated."""
+    text = fileobj.read().decode(options.get("encoding", "utf-8"))
+    for lineno, message in html_messages(text):
+        yield lineno, None, message, []
+
+
+EXTENSIONS: dict[str, Any] = {".py": "python", ".js": "javascript", ".html": extract_html}
 JS_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGoc%]")
