@@ -21,17 +21,22 @@ See docs/i18n.md.
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import io
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
+
+from openkms.admin.pages import html_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "src" / "openkms"
@@ -43,7 +48,16 @@ PROJECT = "OpenKMS"
 # below it; the first domain that matches a file owns it. "messages" takes everything else.
 DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("codes", ("core/codes.py", "errors.py")),
-    ("events", ("core/events.py", "event_export.py", "client/events.py", "host/logs.py")),
+    (
+        "events",
+        (
+            "core/events.py",
+            "event_export.py",
+            "client/events.py",
+            "host/logs.py",
+            "doctor/events/_blocks.py",
+        ),
+    ),
     (
         "slmgr",
         (
@@ -52,14 +66,33 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "core/license.py",
             "core/derived_state.py",
             "localformat.py",
+            "client/info.py",
+            "cli/demo.py",
+            "sim/",
         ),
     ),
+    ("cli", ("doctor/cli.py",)),
     ("doctor", ("doctor/",)),
     ("admin", ("admin/",)),
     ("cli", ("cli/",)),
     ("messages", ("",)),
 )
-EXTENSIONS = {".py": "python", ".js": "javascript"}
+# The command line's help (click command docstrings, ``help="..."`` of options and arguments)
+# is extracted without marking from these files, into their domain (see _click_help).
+CLICK_HELP_FILES = ("cli/", "doctor/cli.py")
+
+
+def extract_html(
+    fileobj: IO[bytes], keywords: object, comment_tags: object, options: dict[str, Any]
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extraction method for the dashboard's HTML pages: their text and translated
+    attributes, as openkms.admin.pages serves them translated."""
+    text = fileobj.read().decode(options.get("encoding", "utf-8"))
+    for lineno, message in html_messages(text):
+        yield lineno, None, message, []
+
+
+EXTENSIONS: dict[str, Any] = {".py": "python", ".js": "javascript", ".html": extract_html}
 JS_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGoc%]")
@@ -103,10 +136,42 @@ def _new_catalog(locale: str | None = None) -> Catalog:
     )
 
 
+def _is_click_command(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function is decorated as a click command or group (``@x.command(...)``)."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name in ("command", "group"):
+            return True
+    return False
+
+
+def _click_help(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text) of the help texts of a command-line file, as click shows them (cleaned):
+    the docstrings of click commands and the ``help="..."`` literals of any call."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_click_command(node):
+            docstring = ast.get_docstring(node, clean=True)
+            if docstring:
+                yield node.lineno, docstring
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                text = value.value if isinstance(value, ast.Constant) else None
+                if keyword.arg == "help" and isinstance(text, str) and text:
+                    yield value.lineno, inspect.cleandoc(text)
+
+
 def extract() -> dict[str, Catalog]:
     """Every domain's template, from the sources."""
     templates = {domain: _new_catalog() for domain, _patterns in DOMAINS}
     for domain, path in source_files():
+        relative = path.relative_to(SOURCES).as_posix()
+        if path.suffix == ".py" and relative.startswith(CLICK_HELP_FILES):
+            for lineno, text in _click_help(path):
+                where = (path.relative_to(ROOT).as_posix(), lineno)
+                templates[domain].add(text, locations=[where])
         method = EXTENSIONS[path.suffix]
         keywords = DEFAULT_KEYWORDS if method == "python" else JS_KEYWORDS
         options = {"encoding": "utf-8"}
@@ -176,7 +241,7 @@ def compiled(language: str) -> tuple[bytes, list[str]]:
     merged, problems = _new_catalog(language), []
     merged.fuzzy = False
     seen: dict[object, tuple[str, object]] = {}
-    for domain, _patterns in DOMAINS:
+    for domain in dict.fromkeys(domain for domain, _patterns in DOMAINS):
         for message in read_catalog(po_path(language, domain), language):
             if not message.id or not message.string or message.fuzzy:
                 continue
@@ -210,8 +275,10 @@ def _string_problems(language: str, domain: str, message: Message) -> Iterator[s
         yield f"{where} is not translated"
         return
     braces = "{" in singular
+    # A plural form may name the plural's fields ("{possibility}" / "{possibilities}").
+    allowed = [placeholders(text)[0] for text in (message.id if message.pluralizable else [])]
     for string in strings:
-        if braces and placeholders(string)[0] != placeholders(singular)[0]:
+        if braces and placeholders(string)[0] not in [placeholders(singular)[0], *allowed]:
             yield f"{where}: the translation's {{fields}} differ from the English"
         if "%" in singular and placeholders(string)[1] != placeholders(singular)[1]:
             yield f"{where}: the translation's % conversions differ from the English"
@@ -251,7 +318,11 @@ def check() -> list[str]:
 
 def _messages(mo: bytes) -> dict[object, object]:
     """A compiled catalog's translations (its header, which names Babel's version, aside)."""
-    return {(m.context, m.id): m.string for m in read_mo(io.BytesIO(mo)) if m.id}
+
+    def frozen(value: object) -> object:  # a plural's forms come as a list
+        return tuple(value) if isinstance(value, list) else value
+
+    return {(m.context, frozen(m.id)): frozen(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Final
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["DEFAULT_ADMIN_ADDRESS", "TOKEN_ENV", "AdminConfig", "is_loopback", "read_token"]
 
@@ -47,18 +48,26 @@ class AdminConfig:
     def __post_init__(self) -> None:
         if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:
             raise OpenKMSError(
-                f"the admin token is too short ({len(self.token)} characters)",
+                _("the admin token is too short ({length} characters)").format(
+                    length=len(self.token)
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix=f"Use a random token of at least {MIN_TOKEN_LENGTH} characters, e.g. "
-                "'openssl rand -hex 32'.",
+                fix=_(
+                    "Use a random token of at least {minimum} characters, e.g. "
+                    "'openssl rand -hex 32'."
+                ).format(minimum=MIN_TOKEN_LENGTH),
             )
         if self.token is None and not self.loopback:
             raise OpenKMSError(
-                f"the admin server would listen on {self.host}, which is not loopback, "
-                "without a token",
+                _(
+                    "the admin server would listen on {host}, which is not loopback, "
+                    "without a token"
+                ).format(host=self.host),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix=f"Set a token with --admin-token-file FILE or {TOKEN_ENV}, listen on "
-                "127.0.0.1 (--admin 127.0.0.1:8080), or turn it off with --no-admin.",
+                fix=_(
+                    "Set a token with --admin-token-file FILE or {variable}, listen on "
+                    "127.0.0.1 (--admin 127.0.0.1:8080), or turn it off with --no-admin."
+                ).format(variable=TOKEN_ENV),
             )
 
     @property
@@ -97,14 +106,17 @@ def read_token(token_file: Path | None, environ: dict[str, str] | None = None) -
             text = token_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise OpenKMSError(
-                f"cannot read the admin token file {token_file}: {exc}",
+                _("cannot read the admin token file {path}: {reason}").format(
+                    path=token_file, reason=exc
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Check the path and that this user may read it.",
+                fix=_("Check the path and that this user may read it."),
             ) from None
         token = text.strip().splitlines()[0].strip() if text.strip() else ""
         if not token:
             raise OpenKMSError(
-                f"the admin token file {token_file} is empty", code=ResultCode.INVALID_ARGUMENT
+                _("the admin token file {path} is empty").format(path=token_file),
+                code=ResultCode.INVALID_ARGUMENT,
             )
         return token
     env = os.environ if environ is None else environ

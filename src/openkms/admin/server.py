@@ -14,7 +14,7 @@ from typing import Final
 from aiohttp import web
 
 from openkms._address import format_address
-from openkms.admin import api, health
+from openkms.admin import api, health, pages
 from openkms.admin._http import (
     CONFIG,
     CONTEXT,
@@ -23,6 +23,7 @@ from openkms.admin._http import (
     auth_middleware,
     error_middleware,
     host_middleware,
+    json_error,
     json_response,
     token_matches,
 )
@@ -33,6 +34,7 @@ from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import SUPPORTED_LANGUAGES, _
 from openkms.store.base import HostStore
 
 __all__ = ["AdminServer"]
@@ -41,6 +43,7 @@ log = logging.getLogger("openkms.admin")
 
 STATIC: Final = Path(__file__).parent / "static"
 PAGES: Final = {"/": "index.html", "/clients": "clients.html", "/events": "events.html"}
+LANG_COOKIE_AGE: Final = 365 * 86400  # the switcher's choice, remembered for a year
 
 
 class AdminServer:
@@ -83,10 +86,14 @@ class AdminServer:
         except OSError as exc:
             await runner.cleanup()
             raise OpenKMSError(
-                f"the admin server cannot listen on "
-                f"{format_address(self.config.host, self.config.port)}: {exc.strerror or exc}",
+                _("the admin server cannot listen on {address}: {reason}").format(
+                    address=format_address(self.config.host, self.config.port),
+                    reason=exc.strerror or exc,
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin.",
+                fix=_(
+                    "Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin."
+                ),
             ) from None
         self._runner = runner
         server = site._server  # the asyncio.Server: the only way to read back port 0
@@ -118,6 +125,7 @@ def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) 
             web.get("/metrics", _metrics),
             web.get("/login", _login_page),
             web.post("/login", _login),
+            web.get("/lang", _set_language),
             *(web.get(path, _page) for path in PAGES),
         ]
     )
@@ -126,25 +134,59 @@ def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) 
     return app
 
 
-async def _page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / PAGES[request.path], headers={"Cache-Control": "no-store"})
+def _language(request: web.Request) -> str:
+    return pages.request_language(
+        request.cookies.get(pages.LANG_COOKIE), request.headers.get("Accept-Language")
+    )
+
+
+def _html(request: web.Request, name: str) -> web.Response:
+    """The page ``name`` in the request's language (never cached: it depends on the cookie
+    and ``Accept-Language``, and shows the host's data)."""
+    text = pages.render_page(STATIC / name, _language(request), switch_next=request.path_qs)
+    return web.Response(
+        text=text,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"},
+    )
+
+
+async def _page(request: web.Request) -> web.Response:
+    return _html(request, PAGES[request.path])
+
+
+async def _set_language(request: web.Request) -> web.StreamResponse:
+    """GET /lang?set=fr&next=/clients: the switcher. Remember the language, go back."""
+    wanted = request.query.get("set", "")
+    language = pages.cookie_language(wanted)
+    if language is None:
+        return json_error(
+            400,
+            "bad_parameter",
+            f"unsupported language {wanted[:20]!r}",
+            fix="Choose one of: " + ", ".join(SUPPORTED_LANGUAGES) + ".",
+            parameter="set",
+        )
+    response = web.HTTPSeeOther(pages.safe_target(request.query.get("next")))
+    response.set_cookie(
+        pages.LANG_COOKIE, language, max_age=LANG_COOKIE_AGE, samesite="Strict", path="/"
+    )
+    raise response
 
 
 async def _openapi(request: web.Request) -> web.Response:
     return json_response(openapi_spec())
 
 
-async def _login_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "login.html")
+async def _login_page(request: web.Request) -> web.Response:
+    return _html(request, "login.html")
 
 
 async def _login(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     form = await request.post()
     token = str(form.get("token", ""))
-    target = str(form.get("next", "/"))
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = pages.safe_target(str(form.get("next", "/")))
     if config.token is None or not token_matches(token, config.token):
         log.warning("admin: failed login from %s", request.remote)
         raise web.HTTPSeeOther(f"/login?failed=1&next={target}")

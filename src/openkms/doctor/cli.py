@@ -27,6 +27,7 @@ from openkms.doctor.stores.bundle import store_kind, write_bundle
 from openkms.doctor.stores.clientcheck import ClientCheckOptions, check_client_store
 from openkms.doctor.stores.hostcheck import HostCheckOptions, check_host_store
 from openkms.errors import OpenKMSError
+from openkms.i18n import DEFAULT_LANGUAGE, _, current_language, language_scope
 
 __all__ = ["doctor"]
 
@@ -49,8 +50,11 @@ def doctor() -> None:
 def _run(
     check: Callable[[Sequence[Path]], list[Finding]], files: Sequence[Path], as_json: bool
 ) -> None:
-    report = Report(check(files))
-    click.echo(report.to_json() if as_json else report.render_text())
+    # JSON is machine output: its findings' words stay English in every language.
+    with language_scope(DEFAULT_LANGUAGE if as_json else current_language()):
+        report = Report(check(files))
+        text = report.to_json() if as_json else report.render_text()
+    click.echo(text)
     raise SystemExit(report.exit_code)
 
 
@@ -60,7 +64,9 @@ def _run(
 def explain_command(code: str, as_json: bool) -> None:
     """Explain a result code, like 'slui 0x2a CODE': meaning, fix, checks to run."""
     try:
-        result = explain(code)
+        # JSON is machine output: its meaning and fix stay English in every language.
+        with language_scope(DEFAULT_LANGUAGE if as_json else current_language()):
+            result = explain(code)
     except OpenKMSError as exc:
         _fail(exc)
     if as_json:
@@ -117,10 +123,13 @@ _SEARCH = click.option(
 def _report(findings: Coroutine[Any, Any, list[Finding]], as_json: bool) -> None:
     """Run the checks, print the report, exit 0/1/2; bad arguments are 'Error:' lines."""
     try:
-        report = Report(asyncio.run(findings))
+        # JSON is machine output: its findings' words stay English in every language.
+        with language_scope(DEFAULT_LANGUAGE if as_json else current_language()):
+            report = Report(asyncio.run(findings))
+            text = report.to_json() if as_json else report.render_text()
     except OpenKMSError as exc:
         _fail(exc)
-    click.echo(report.to_json() if as_json else report.render_text())
+    click.echo(text)
     raise SystemExit(report.exit_code)
 
 
@@ -252,7 +261,7 @@ async def _store_findings(store_dir: Path, address: str | None, timeout: float) 
         store_problem(
             store_dir,
             "not-a-store",
-            "neither a host store (host.json) nor a client store (client.json)",
+            _("neither a host store (host.json) nor a client store (client.json)"),
         )
     ]
 
@@ -278,10 +287,10 @@ def bundle_command(store_dir: Path, output: Path, address: str | None, timeout: 
     except OSError as exc:
         _fail(
             OpenKMSError(
-                f"cannot write {output}: {exc.strerror or exc}",
-                fix="Choose a writable path for --output, on a disk with free space.",
+                _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror or exc),
+                fix=_("Choose a writable path for --output, on a disk with free space."),
             )
         )
-    click.echo(f"Wrote {output}: {', '.join(names)}")
+    click.echo(_("Wrote {path}: {files}").format(path=output, files=", ".join(names)))
     summary = report.render_text().splitlines()[-1]
-    click.echo(f"Doctor report: {summary}")
+    click.echo(_("Doctor report: {summary}").format(summary=summary))

@@ -4,6 +4,41 @@
 
 const OK = {};
 
+/* Translations. The server puts this script's catalog in the page, in the page's language
+   (admin/pages.py); the catalogs are extracted from the _("...") and ngettext(...) calls
+   below (scripts/i18n.py). Values go in after translating: _("{n} min ago", { n: 5 }).
+   Machine values (API fields, export links) are never translated. */
+OK.i18n = (() => {
+  const node = document.getElementById("openkms-i18n");
+  try {
+    return node ? JSON.parse(node.textContent) : null;
+  } catch (error) {
+    return null;
+  }
+})() || { language: "en", messages: {}, plurals: {} };
+OK.lang = OK.i18n.language || "en";
+OK.fill = (text, values) =>
+  text.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+function _(message, values) {
+  return OK.fill(OK.i18n.messages[message] || message, values);
+}
+function ngettext(singular, plural, n, values) {
+  const forms = OK.i18n.plurals[singular];
+  const many = OK.lang === "fr" ? n > 1 : n !== 1; /* French: 0 and 1 are singular */
+  return OK.fill(forms ? forms[many ? 1 : 0] : many ? plural : singular, values);
+}
+/* Numbers and dates in the page's language; English keeps the forms it always had. */
+OK.num = (n) => (OK.lang === "en" || typeof n !== "number" ? String(n) : new Intl.NumberFormat(OK.lang).format(n));
+OK.formats = OK.lang === "en" ? null : {
+  day: new Intl.DateTimeFormat(OK.lang, { timeZone: "UTC", day: "2-digit", month: "2-digit", year: "numeric" }),
+  time: new Intl.DateTimeFormat(OK.lang, { timeZone: "UTC", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
+};
+OK.stamp = (epoch) => {
+  const when = new Date(epoch * 1000);
+  if (!OK.formats) return when.toISOString().slice(0, 16).replace("T", " ");
+  return `${OK.formats.day.format(when)} ${OK.formats.time.format(when)}`;
+};
+
 OK.el = (tag, attrs, ...children) => {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -32,15 +67,21 @@ OK.showError = (error) => {
   box.style.display = error ? "block" : "none";
 };
 
-OK.date = (epoch) => (epoch ? `${new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC` : "—");
-OK.day = (epoch) => (epoch ? new Date(epoch * 1000).toISOString().slice(0, 10) : "—");
+OK.date = (epoch) => (epoch ? `${OK.stamp(epoch)} UTC` : "—");
+OK.day = (epoch) => {
+  if (!epoch) return "—";
+  const when = new Date(epoch * 1000);
+  return OK.formats ? OK.formats.day.format(when) : when.toISOString().slice(0, 10);
+};
 OK.ago = (epoch, now) => {
   const s = Math.max(0, now - epoch);
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} days ago`;
+  if (s < 120) return _("{n} s ago", { n: OK.num(s) });
+  if (s < 7200) return _("{n} min ago", { n: OK.num(Math.round(s / 60)) });
+  if (s < 172800) return _("{n} h ago", { n: OK.num(Math.round(s / 3600)) });
+  return _("{n} days ago", { n: OK.num(Math.round(s / 86400)) });
 };
+/* A time and how long ago it was: "2026-11-30 16:40 UTC (5 min ago)". */
+OK.when = (epoch, now) => _("{date} ({ago})", { date: OK.date(epoch), ago: OK.ago(epoch, now) });
 
 OK.fillTable = (tbody, rows, empty) => {
   tbody.replaceChildren();
@@ -77,7 +118,7 @@ OK.chart = (container, series) => {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Activation requests over time");
+  svg.setAttribute("aria-label", _("Activation requests over time"));
   const count = Math.max(1, Math.round((series.until - series.since) / series.bucket));
   const byStart = new Map(series.buckets.map((b) => [b.start, b]));
   const max = Math.max(1, ...series.buckets.map((b) => b.succeeded + b.failed));
@@ -93,7 +134,7 @@ OK.chart = (container, series) => {
   for (const frac of [0, 0.5, 1]) {
     const y = height - bottom - frac * max * scale;
     add("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#dde1e7" });
-    add("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5f6b7a" }, Math.round(frac * max));
+    add("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5f6b7a" }, OK.num(Math.round(frac * max)));
   }
   for (let i = 0; i < count; i++) {
     const start = series.since + i * series.bucket;
@@ -101,7 +142,7 @@ OK.chart = (container, series) => {
     const x = left + i * slot + slot * 0.1, w = Math.max(1, slot * 0.8);
     const hOk = b.succeeded * scale, hBad = b.failed * scale;
     const base = height - bottom;
-    const title = `${OK.date(start)}: ${b.succeeded} succeeded, ${b.failed} failed`;
+    const title = _("{time}: {succeeded} succeeded, {failed} failed", { time: OK.date(start), succeeded: OK.num(b.succeeded), failed: OK.num(b.failed) });
     if (hOk) add("rect", { x, y: base - hOk, width: w, height: hOk, fill: "#1f8a4c" }).append(Object.assign(document.createElementNS(NS, "title"), { textContent: title }));
     if (hBad) add("rect", { x, y: base - hOk - hBad, width: w, height: hBad, fill: "#c0392b" }).append(Object.assign(document.createElementNS(NS, "title"), { textContent: title }));
     const every = Math.ceil(count / 8);
@@ -118,43 +159,48 @@ OK.overview = async () => {
     try {
       const [o, status] = await Promise.all([OK.api("/api/overview"), OK.api("/api/status")]);
       OK.showError(null);
-      document.getElementById("host").textContent = `${status.name} · port ${status.port}`;
-      document.getElementById("count").textContent = o.current_count;
-      document.getElementById("count-note").textContent =
-        `${o.clients_in_window} clients seen in the last ${o.window_days} days, ${o.clients_total} known`;
+      document.getElementById("host").textContent = _("{name} · port {port}", { name: status.name, port: status.port });
+      document.getElementById("count").textContent = OK.num(o.current_count);
+      document.getElementById("count-note").textContent = ngettext(
+        "{seen} client seen in the last {days} days, {known} known",
+        "{seen} clients seen in the last {days} days, {known} known",
+        o.clients_in_window, { seen: OK.num(o.clients_in_window), days: OK.num(o.window_days), known: OK.num(o.clients_total) });
       const list = document.getElementById("thresholds");
       list.replaceChildren();
       for (const t of o.thresholds) {
         const pct = Math.min(100, Math.round((100 * o.current_count) / t.n_policy));
         const bar = OK.el("div", { class: "bar" + (t.reached ? " reached" : "") }, OK.el("span", { style: `width:${pct}%` }));
         const state = t.reached
-          ? OK.el("span", { class: "badge ok", text: "reached" })
-          : OK.el("span", { class: "badge warn", text: `${t.missing} more needed` });
+          ? OK.el("span", { class: "badge ok", text: _("reached") })
+          : OK.el("span", { class: "badge warn", text: ngettext("{n} more needed", "{n} more needed", t.missing, { n: OK.num(t.missing) }) });
         const forecast = t.falls_below_at
-          ? `falls below ${t.n_policy} on ${OK.day(t.falls_below_at)} if no new machine appears`
-          : t.reached ? "" : "below this threshold now";
+          ? _("falls below {n} on {date} if no new machine appears", { n: OK.num(t.n_policy), date: OK.day(t.falls_below_at) })
+          : t.reached ? "" : _("below this threshold now");
         list.append(OK.el("div", { class: "threshold", "data-n": t.n_policy },
           OK.el("div", {}, OK.el("strong", { text: `N = ${t.n_policy}` }), " ", state),
           bar, OK.el("div", { class: "muted forecast", text: forecast })));
       }
       const c = o.certificate;
       document.getElementById("cert").replaceChildren(
-        OK.el("dt", { text: "Activated" }), OK.el("dd", { class: c.activated ? "ok" : "bad", text: c.activated ? "yes" : `no — ${c.problem}` }),
-        OK.el("dt", { text: "License group" }), OK.el("dd", { text: c.group || "—" }),
-        OK.el("dt", { text: "Expires" }), OK.el("dd", { class: c.days_left !== null && c.days_left < 30 ? "warn" : "", text: c.expires_at ? `${OK.day(c.expires_at)} (${c.days_left} days)` : "—" }));
+        OK.el("dt", { text: _("Activated") }), OK.el("dd", { class: c.activated ? "ok" : "bad", text: c.activated ? _("yes") : _("no — {problem}", { problem: c.problem }) }),
+        OK.el("dt", { text: _("License group") }), OK.el("dd", { text: c.group || "—" }),
+        OK.el("dt", { text: _("Expires") }), OK.el("dd", {
+          class: c.days_left !== null && c.days_left < 30 ? "warn" : "",
+          text: c.expires_at ? ngettext("{date} ({days} day)", "{date} ({days} days)", c.days_left, { date: OK.day(c.expires_at), days: OK.num(c.days_left) }) : "—",
+        }));
       const d = o.dns;
       const badge = { ok: "ok", failing: "bad", disabled: "", never: "warn" }[d.state];
       document.getElementById("dns").replaceChildren(
-        OK.el("dt", { text: "State" }), OK.el("dd", {}, OK.el("span", { class: `badge ${badge}`, id: "dns-state", text: d.state })),
-        OK.el("dt", { text: "Own domain" }), OK.el("dd", { id: "dns-own", text: d.own_domain || "from the host name" }),
-        OK.el("dt", { text: "Publish list" }), OK.el("dd", { id: "dns-list", text: d.publish_list.length ? d.publish_list.join(", ") : "—" }),
-        OK.el("dt", { text: "Last success" }), OK.el("dd", { text: d.last_success ? `${OK.date(d.last_success)} ${d.last_success_domain || ""}` : "—" }),
-        OK.el("dt", { text: "Last failure" }), OK.el("dd", { text: d.last_failure ? `${OK.date(d.last_failure)} ${d.last_failure_hresult || ""} ${d.last_failure_domain || ""}` : "—" }));
+        OK.el("dt", { text: _("State") }), OK.el("dd", {}, OK.el("span", { class: `badge ${badge}`, id: "dns-state", "data-state": d.state, text: OK.dnsStates[d.state] || d.state })),
+        OK.el("dt", { text: _("Own domain") }), OK.el("dd", { id: "dns-own", text: d.own_domain || _("from the host name") }),
+        OK.el("dt", { text: _("Publish list") }), OK.el("dd", { id: "dns-list", text: d.publish_list.length ? d.publish_list.join(", ") : "—" }),
+        OK.el("dt", { text: _("Last success") }), OK.el("dd", { text: d.last_success ? `${OK.date(d.last_success)} ${d.last_success_domain || ""}` : "—" }),
+        OK.el("dt", { text: _("Last failure") }), OK.el("dd", { text: d.last_failure ? `${OK.date(d.last_failure)} ${d.last_failure_hresult || ""} ${d.last_failure_domain || ""}` : "—" }));
       document.getElementById("requests").replaceChildren(
-        OK.el("dt", { text: "Total" }), OK.el("dd", { text: o.total_requests }),
-        OK.el("dt", { text: "Failed" }), OK.el("dd", { class: o.failed_requests ? "warn" : "", text: o.failed_requests }),
-        OK.el("dt", { text: "Activation interval" }), OK.el("dd", { text: `${status.activation_interval} min` }),
-        OK.el("dt", { text: "Renewal interval" }), OK.el("dd", { text: `${status.renewal_interval} min` }));
+        OK.el("dt", { text: _("Total") }), OK.el("dd", { text: OK.num(o.total_requests) }),
+        OK.el("dt", { text: _("Failed") }), OK.el("dd", { class: o.failed_requests ? "warn" : "", text: OK.num(o.failed_requests) }),
+        OK.el("dt", { text: _("Activation interval") }), OK.el("dd", { text: _("{minutes} min", { minutes: OK.num(status.activation_interval) }) }),
+        OK.el("dt", { text: _("Renewal interval") }), OK.el("dd", { text: _("{minutes} min", { minutes: OK.num(status.renewal_interval) }) }));
       await OK.peers();
       const [days, bucket] = range.value.split(":");
       OK.chart(document.getElementById("chart"), await OK.api(`/api/activity?days=${days}&bucket=${bucket}`));
@@ -167,6 +213,9 @@ OK.overview = async () => {
   setInterval(load, 10000);
 };
 
+/* The DNS publishing states (the API's values) in words. */
+OK.dnsStates = { ok: _("ok"), failing: _("failing"), disabled: _("disabled"), never: _("never") };
+
 /* The hosts of a shared PostgreSQL store (one count); the card stays hidden otherwise. */
 OK.peers = async () => {
   const p = await OK.api("/api/hosts");
@@ -175,19 +224,38 @@ OK.peers = async () => {
   if (!p.hosts.length) return;
   const now = Math.floor(Date.now() / 1000);
   document.getElementById("peers-note").textContent =
-    `${p.hosts.length} host(s) answer from one database: one count, not a split count.`;
+    _("{count} host(s) answer from one database: one count, not a split count.", { count: OK.num(p.hosts.length) });
   OK.fillTable(document.querySelector("#peers tbody"), p.hosts.map((h) => [
     OK.el("td", { class: "mono", text: h.host_id },
-      h.this_host ? " " : null, h.this_host ? OK.el("span", { class: "badge ok", text: "this host" }) : null),
+      h.this_host ? " " : null, h.this_host ? OK.el("span", { class: "badge ok", text: _("this host") }) : null),
     h.listening.length ? h.listening.join(", ") : "—",
-    `${OK.date(h.last_request)} (${OK.ago(h.last_request, now)})`, OK.date(h.first_request),
-  ]), "No host has answered yet.");
+    OK.when(h.last_request, now), OK.date(h.first_request),
+  ]), _("No host has answered yet."));
 };
 
 /* -- Clients ------------------------------------------------------------------------- */
 
 /* The state the host derived (core/derived_state.py) -> badge colour. */
 OK.stateBadge = { licensed: "ok", renewal_overdue: "warn", not_renewed: "warn", grace: "warn", expired: "bad", notification: "bad" };
+/* The words for the derived states (the API's ``state``) and for the reported license status
+   (``license_status``, numbered as Windows numbers them): the API's labels stay English. */
+OK.stateLabels = {
+  licensed: _("Licensed"),
+  renewal_overdue: _("Licensed, renewal overdue"),
+  not_renewed: _("Licensed, not renewed (count below N)"),
+  grace: _("Grace, not activated"),
+  expired: _("Expired"),
+  notification: _("Notification"),
+};
+OK.reportedLabels = [
+  _("Unlicensed"),
+  _("Licensed"),
+  _("Initial grace period"),
+  _("Additional grace period (KMS license expired or hardware out of tolerance)"),
+  _("Non-genuine grace period"),
+  _("Notification"),
+  _("Extended grace period"),
+];
 
 OK.clients = async () => {
   const form = document.getElementById("filters");
@@ -224,14 +292,16 @@ OK.clients = async () => {
       OK.fillTable(tbody, page.clients.map((c) => [
         c.machine_name, OK.el("td", { class: "mono", text: c.cmid }), c.product,
         OK.el("td", { class: "state" }, OK.el("span", {
-          class: `badge ${OK.stateBadge[c.state] || "warn"}`, "data-state": c.state, text: c.state_label,
-          title: c.state_until ? `until ${OK.date(c.state_until)}` : "",
+          class: `badge ${OK.stateBadge[c.state] || "warn"}`, "data-state": c.state, text: OK.stateLabels[c.state] || c.state_label,
+          title: c.state_until ? _("until {date}", { date: OK.date(c.state_until) }) : "",
         })),
-        OK.el("td", { class: "reported", text: c.license_status_label }),
-        `${OK.date(c.last_seen)} (${OK.ago(c.last_seen, now)})`, OK.date(c.first_seen), c.requests,
-      ]), "No client matches.");
+        OK.el("td", { class: "reported", text: OK.reportedLabels[c.license_status] || c.license_status_label }),
+        OK.when(c.last_seen, now), OK.date(c.first_seen), OK.num(c.requests),
+      ]), _("No client matches."));
       const end = Math.min(page.total, offset + page.clients.length);
-      document.getElementById("range-text").textContent = page.total ? `${offset + 1}–${end} of ${page.total}` : "0 clients";
+      document.getElementById("range-text").textContent = page.total
+        ? _("{first}–{last} of {total}", { first: OK.num(offset + 1), last: OK.num(end), total: OK.num(page.total) })
+        : _("0 clients");
       document.getElementById("prev").disabled = offset === 0;
       document.getElementById("next").disabled = !page.next || end >= page.total;
       cursors.next = page.next;
@@ -249,6 +319,9 @@ OK.clients = async () => {
 };
 
 /* -- Events -------------------------------------------------------------------------- */
+
+/* An event's level (the API's value, as Windows names it) in words. */
+OK.levels = { Information: _("Information"), Warning: _("Warning"), Error: _("Error") };
 
 OK.events = async () => {
   const form = document.getElementById("filters");
@@ -272,11 +345,11 @@ OK.events = async () => {
       next = page.next;
       OK.fillTable(tbody, page.events.map((e) => [
         OK.date(e.time), e.event_id,
-        OK.el("span", { class: `badge ${e.level === "Information" ? "ok" : e.level === "Error" ? "bad" : "warn"}`, text: e.level }),
+        OK.el("span", { class: `badge ${e.level === "Information" ? "ok" : e.level === "Error" ? "bad" : "warn"}`, text: OK.levels[e.level] || e.level }),
         OK.el("td", { class: "mono", text: e.fields.hresult || "" }), e.fields.machine_name || e.fields.domain || "",
         OK.el("td", { class: "mono", text: e.fields.cmid || "" }), OK.el("td", { class: "info", text: e.info }),
-      ]), "No event matches.");
-      document.getElementById("range-text").textContent = `page ${cursors.length}`;
+      ]), _("No event matches."));
+      document.getElementById("range-text").textContent = _("page {n}", { n: OK.num(cursors.length) });
       document.getElementById("newer").disabled = cursors.length === 1;
       document.getElementById("older").disabled = !next;
       apiQuery.delete("limit"); apiQuery.delete("before");
@@ -296,5 +369,11 @@ OK.events = async () => {
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   for (const link of document.querySelectorAll("header nav a")) if (link.dataset.page === page) link.classList.add("active");
+  /* The language switcher comes back to this page as it is now (filters in the URL). */
+  for (const link of document.querySelectorAll("header .lang a[data-lang]")) {
+    link.addEventListener("click", () => {
+      link.href = `/lang?set=${link.dataset.lang}&next=${encodeURIComponent(location.pathname + location.search)}`;
+    });
+  }
   OK[page]();
 });

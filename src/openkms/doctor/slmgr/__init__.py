@@ -15,7 +15,7 @@ from openkms.doctor._text import ArtefactError, decode_text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.slmgr._checks import check_license, check_snapshots
-from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text, recognised_lines
 from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
 
 __all__ = [
@@ -37,7 +37,7 @@ _NOTHING = (
 
 
 def _labels_read(text: str) -> int:
-    return sum(bool(block.values) for block in parse_slmgr_text(text))
+    return recognised_lines(text)
 
 
 def read_slmgr_text(path: Path) -> str:
