@@ -12,6 +12,8 @@ import msgspec
 from openkms.core.codes import ResultCode, decode_hresult, describe
 from openkms.doctor._mscodes import MsCode, ms_code
 from openkms.doctor._text import ArtefactError
+from openkms.doctor.findings import labelled
+from openkms.i18n import N_, _, pgettext
 
 __all__ = ["Explanation", "explain", "parse_code"]
 
@@ -31,16 +33,16 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
 
     def render_text(self) -> str:
-        """Human text, one fact per line."""
-        lines = [f"{self.code} {self.name}", f"  meaning: {self.meaning}"]
+        """Human text in the current language, one fact per line (``--json`` stays English)."""
+        pairs = [(pgettext("finding", "meaning:"), _(self.meaning))]
         if self.cause:
-            lines.append(f"  cause:   {self.cause}")
+            pairs.append((pgettext("finding", "cause:"), _(self.cause)))
         if self.known:
-            lines.append(f"  fix:     {self.fix}")
+            pairs.append((pgettext("finding", "fix:"), _(self.fix)))
         if self.checks:
-            lines.append(f"  checks:  {', '.join(self.checks)}")
-        lines.append(f"  decoded: {self.decoded}")
-        return "\n".join(lines)
+            pairs.append((pgettext("finding", "checks:"), ", ".join(self.checks)))
+        pairs.append((pgettext("finding", "decoded:"), self.decoded))
+        return "\n".join([f"{self.code} {_(self.name)}", *labelled(pairs)])
 
 
 def parse_code(text: str | int) -> int:
@@ -89,7 +91,7 @@ def explain(code: str | int) -> Explanation:
         name, info = describe(value)
         return Explanation(
             code=f"0x{value:08X}",
-            name="unknown code",
+            name=N_("unknown code"),
             known=False,
             meaning=info.message,
             fix="",
