@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -273,3 +274,26 @@ def test_text_values_are_never_formatted_again(first: str, second: str) -> None:
     for language in ("fr", "de"):
         with language_scope(language):
             assert shown(text) == f"{first}: {second}"
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_port_refused_in_french_json_identical() -> None:
+    target = f"127.0.0.1:{_closed_port()}"
+    french = _run("--lang", "fr", "doctor", "port", target, "--timeout", "2").stdout
+    assert f"  constaté :      {target}: connection refused (rien n’écoute sur ce port)" in (
+        french.splitlines()
+    )
+    assert "[ERREUR] tcp-connect 0x8007274D" in french
+    outputs = {
+        language: _run("--lang", language, "doctor", "port", "--json", target).stdout
+        for language in ("en", "fr", "de")
+    }
+    assert outputs["en"] == outputs["fr"] == outputs["de"]
+    assert "(nothing listens on this port)" in outputs["de"]

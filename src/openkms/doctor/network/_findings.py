@@ -68,7 +68,7 @@ def connect_finding(
         )
     return CATALOGUE["tcp-connect"].finding(
         Severity.ERROR,
-        f"{what}{result.detail}",
+        Text("{what}{detail}", what=what, detail=result.detail),
         meaning=Text(
             "{name}: {message}", name=result.code.name, message=Text(result.code.info.message)
         ),

@@ -186,7 +186,7 @@ async def _listening(
         return [
             CATALOGUE["host-listening"].finding(
                 Severity.ERROR,
-                f"{result.detail} ({result.code.hex})",
+                Text("{detail} ({code})", detail=result.detail, code=result.code.hex),
                 meaning=Text(
                     N_(
                         "The host is not running, or listens on another address or port; "
