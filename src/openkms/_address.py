@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["format_address", "parse_address"]
 
@@ -33,7 +34,7 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
 
 def _bad(text: str) -> OpenKMSError:
     return OpenKMSError(
-        f"{text!r} is not an address: use HOST, HOST:PORT or [IPv6]:PORT",
+        _("{text!r} is not an address: use HOST, HOST:PORT or [IPv6]:PORT").format(text=text),
         code=ResultCode.INVALID_ARGUMENT,
     )
 

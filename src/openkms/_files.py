@@ -10,6 +10,7 @@ from pathlib import Path
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StateError, StoreError
+from openkms.i18n import _
 
 __all__ = [
     "PRIVATE_DIR",
@@ -86,10 +87,17 @@ def _fsync_dir(directory: Path) -> None:
 
 def _store_error(path: Path, exc: OSError) -> StoreError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreError(f"cannot write {path}: disk full", code=ResultCode.DISK_FULL)
+        return StoreError(
+            _("cannot write {path}: disk full").format(path=path), code=ResultCode.DISK_FULL
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StoreError(f"cannot write {path}: {exc.strerror}", code=ResultCode.ACCESS_DENIED)
-    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+        return StoreError(
+            _("cannot write {path}: {error}").format(path=path, error=exc.strerror),
+            code=ResultCode.ACCESS_DENIED,
+        )
+    return StoreError(
+        _("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)
+    )
 
 
 def read_bytes(path: Path, what: str) -> bytes:
@@ -97,11 +105,18 @@ def read_bytes(path: Path, what: str) -> bytes:
     try:
         size = path.stat().st_size
         if size > _MAX_STATE_FILE:
-            raise StateError(f"{what} {path} is {size} bytes: not an OpenKMS file")
+            raise StateError(
+                _("{what} {path} is {size} bytes: not an OpenKMS file").format(
+                    what=what, path=path, size=size
+                )
+            )
         return path.read_bytes()
     except FileNotFoundError:
-        raise StateError(f"{what} {path} does not exist") from None
+        raise StateError(_("{what} {path} does not exist").format(what=what, path=path)) from None
     except IsADirectoryError:
-        raise StateError(f"{what} {path} is a directory") from None
+        raise StateError(_("{what} {path} is a directory").format(what=what, path=path)) from None
     except PermissionError:
-        raise StateError(f"cannot read {what} {path}", code=ResultCode.ACCESS_DENIED) from None
+        raise StateError(
+            _("cannot read {what} {path}").format(what=what, path=path),
+            code=ResultCode.ACCESS_DENIED,
+        ) from None

@@ -297,3 +297,20 @@ def test_port_refused_in_french_json_identical() -> None:
     }
     assert outputs["en"] == outputs["fr"] == outputs["de"]
     assert "(nothing listens on this port)" in outputs["de"]
+
+
+def test_store_errors_keep_the_json_english(tmp_path: Path) -> None:
+    """An error raised below the doctor (translated where it is raised) does not make the
+    JSON depend on the language: the checks are built in English, shown translated."""
+    (tmp_path / "host.json").write_text("{bad", encoding="utf-8")
+    outputs = {
+        language: _run("--lang", language, "doctor", "host", "--store", str(tmp_path), "--json")
+        for language in ("en", "fr", "de")
+    }
+    assert outputs["en"].stdout == outputs["fr"].stdout == outputs["de"].stdout
+    assert json.loads(outputs["fr"].stdout)["top"]["check"] == "host-state-unreadable"
+    french = _run("--lang", "fr", "doctor", "host", "--store", str(tmp_path)).stdout
+    assert (
+        "  signification : Le doctor ne peut pas lire ce magasin ; les vérifications qui en ont "
+        "besoin ont été ignorées."
+    ) in french.splitlines()

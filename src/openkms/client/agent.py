@@ -21,6 +21,7 @@ from openkms.client.phone import mak_reference
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import N_, _
 
 __all__ = ["next_delay_minutes", "run_agent"]
 
@@ -61,7 +62,7 @@ async def run_agent(
             return outcome
 
 
-_PHONE_ONLY_FIX = (
+_PHONE_ONLY_FIX = N_(
     "Activate by phone: 'client dti', read the installation ID to the publisher, then "
     "'client atp CONFIRMATION-ID' (or give the publisher's service with --publisher-url)."
 )
@@ -86,13 +87,15 @@ def phone_only_outcome(client: Client) -> AttemptOutcome | None:
     license = client.license()
     if license.licensed and license.ends_at is not None:
         until = dt.datetime.fromtimestamp(license.ends_at, dt.UTC).date()
-        message = f"MAK licensed until {until}; nothing to renew with (activated by phone)"
+        message = _(
+            "MAK licensed until {until}; nothing to renew with (activated by phone)"
+        ).format(until=until)
         return AttemptOutcome(ResultCode.OK, message, license=license)
     return AttemptOutcome(
         ResultCode.INVALID_ARGUMENT,
-        "this MAK is not activated and the catalog names no publisher service",
+        _("this MAK is not activated and the catalog names no publisher service"),
         license=license,
-        fix=_PHONE_ONLY_FIX,
+        fix=_(_PHONE_ONLY_FIX),
     )
 
 

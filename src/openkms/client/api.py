@@ -59,6 +59,7 @@ from openkms.core.phone import InstallationId
 from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.locator import Locator, NoLocator
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
+from openkms.i18n import _
 
 __all__ = ["AttemptOutcome", "Client", "HostAttempt", "License"]
 
@@ -177,9 +178,11 @@ class Client:
     def _writable(self) -> None:
         if self.read_only:
             raise StateError(
-                f"the client store {self.directory} is open only to read",
+                _("the client store {directory} is open only to read").format(
+                    directory=self.directory
+                ),
                 code=ResultCode.ACCESS_DENIED,
-                fix="Run the command without --read-only (Client.open(read_only=False)).",
+                fix=_("Run the command without --read-only (Client.open(read_only=False))."),
             )
 
     def _save(self, state: ClientState) -> None:
@@ -195,9 +198,11 @@ class Client:
         key = ProductKey.parse(text)
         if key.kind is KeyKind.HOST:
             raise KeyFormatError(
-                "This is a host key: a client needs its edition's setup key.",
-                fix="Install the setup key from 'openkms vendor setup-keys' (a host key on a "
-                "client is a known mistake).",
+                _("This is a host key: a client needs its edition's setup key."),
+                fix=_(
+                    "Install the setup key from 'openkms vendor setup-keys' (a host key on a "
+                    "client is a known mistake)."
+                ),
             )
         snapshot = self.snapshot()
         if trust is not None:
@@ -208,7 +213,7 @@ class Client:
         else:
             product = catalog.product_for_setup_key(key)
         if product is None:
-            raise KeyFormatError("This setup key is not in the publisher's catalog.")
+            raise KeyFormatError(_("This setup key is not in the publisher's catalog."))
         state = snapshot.state
         installed = mak_reference(state)
         if state.activation_id != product.activation_id or (installed is not None) != (
@@ -237,9 +242,11 @@ class Client:
                 raise SignatureError(
                     exc.message,
                     code=exc.code,
-                    fix="Use the trust.json of the pinned publisher. A store serves one "
-                    "publisher: for another, use another store directory (this one keeps "
-                    f"{self.directory / 'trust.json'}).",
+                    fix=_(
+                        "Use the trust.json of the pinned publisher. A store serves one "
+                        "publisher: for another, use another store directory (this one keeps "
+                        "{directory})."
+                    ).format(directory=self.directory / "trust.json"),
                 ) from None
         if snapshot.trust is None or trust.check_newer_than(snapshot.trust):
             save_trust(self.directory, trust)

@@ -35,6 +35,7 @@ from openkms.core.publisher_api import (
     MakActivationResponse,
 )
 from openkms.errors import KeyFormatError, OpenKMSError, ProtocolError
+from openkms.i18n import N_, _
 
 if TYPE_CHECKING:
     from openkms.client.snapshot import ClientSnapshot
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["MAK_CHANNEL", "MakActivation", "installed_mak", "product_for_mak"]
 
 MAK_CHANNEL = "VOLUME_MAK"
-_OFFLINE_FIX = "activate by phone when the publisher offers it"
+_OFFLINE_FIX = N_("activate by phone when the publisher offers it")
 
 
 def installed_mak(setup_key: str | None) -> ProductKey | None:
@@ -59,11 +60,13 @@ def product_for_mak(catalog: Catalog, key: ProductKey) -> Product:
     found = [p for p in catalog.products if mak_product_tag(p.activation_id) == key.product_tag]
     if len(found) != 1:
         raise KeyFormatError(
-            "This MAK is not for a product of the publisher's catalog."
+            _("This MAK is not for a product of the publisher's catalog.")
             if not found
-            else "This MAK's product tag matches several products of the catalog.",
-            fix="Install the MAK the publisher issued for this product, with the publisher's "
-            "current trust.json.",
+            else _("This MAK's product tag matches several products of the catalog."),
+            fix=_(
+                "Install the MAK the publisher issued for this product, with the publisher's "
+                "current trust.json."
+            ),
         )
     return found[0]
 
@@ -94,9 +97,9 @@ class MakActivation:
         url = publisher_url or self.trust.catalog.publisher_url
         if not url:
             raise OpenKMSError(
-                "the publisher's catalog names no activation service for MAK activation",
+                _("the publisher's catalog names no activation service for MAK activation"),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Give the service with --publisher-url URL (the publisher tells it).",
+                fix=_("Give the service with --publisher-url URL (the publisher tells it)."),
             )
         self.service = PublisherService(url, timeout, offline_fix=_OFFLINE_FIX)
         self.events = events
@@ -146,9 +149,9 @@ class MakActivation:
         try:
             answer = msgspec.json.decode(reply.body, type=MakActivationResponse)
         except (msgspec.DecodeError, UnicodeDecodeError):
-            raise ProtocolError("the publisher's answer is not a MAK activation") from None
+            raise ProtocolError(_("the publisher's answer is not a MAK activation")) from None
         if answer.format != MAK_RESPONSE_FORMAT:
-            raise ProtocolError("the publisher's answer is not a MAK activation")
+            raise ProtocolError(_("the publisher's answer is not a MAK activation"))
         return self._accept(answer.ticket)
 
     def _accept(self, ticket: bytes) -> ResultCode:
@@ -161,7 +164,7 @@ class MakActivation:
             or verified.body.cmid != uuid.UUID(state.cmid).bytes
         ):
             raise OpenKMSError(
-                "The publisher's MAK ticket does not verify against the pinned publisher key.",
+                _("The publisher's MAK ticket does not verify against the pinned publisher key."),
                 code=ResultCode.TICKET_INVALID,
             )
         state.ticket = ticket

@@ -35,6 +35,7 @@ from openkms.core.phone import (
 )
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError, SignatureError, StateError
+from openkms.i18n import _
 
 __all__ = [
     "PHONE_TICKET_FORMAT",
@@ -93,9 +94,9 @@ def _mak(state: ClientState) -> ClearedMak:
     mak = mak_reference(state)
     if mak is None:
         raise OpenKMSError(
-            "Phone activation needs a MAK installed (a KMS client activates with its host).",
+            _("Phone activation needs a MAK installed (a KMS client activates with its host)."),
             code=ResultCode.NO_PRODUCT_KEY,
-            fix="Install the MAK with 'client ipk MAK', then run 'client dti'.",
+            fix=_("Install the MAK with 'client ipk MAK', then run 'client dti'."),
         )
     return mak
 
@@ -127,8 +128,8 @@ def confirm_phone(state: ClientState, trust: Trust, text: str, now: int) -> Veri
     key = _mak(state)
     if not trust.catalog.phone_key:
         raise StateError(
-            "The pinned catalog has no phone key: confirmation IDs cannot be verified.",
-            fix="Install the publisher's current trust.json (client ipk MAK --trust FILE).",
+            _("The pinned catalog has no phone key: confirmation IDs cannot be verified."),
+            fix=_("Install the publisher's current trust.json (client ipk MAK --trust FILE)."),
         )
     iid = confirmed_installation(
         trust.catalog.phone_key,
@@ -139,9 +140,11 @@ def confirm_phone(state: ClientState, trust: Trust, text: str, now: int) -> Veri
     )
     if iid is None:
         raise SignatureError(
-            "The confirmation ID does not confirm this machine's installation ID (it was "
-            "made for another machine, key or installation ID, or mistyped in more than one "
-            "digit).",
+            _(
+                "The confirmation ID does not confirm this machine's installation ID (it was "
+                "made for another machine, key or installation ID, or mistyped in more than one "
+                "digit)."
+            ),
             code=ResultCode.CONFIRMATION_INVALID,
         )
     ticket = PhoneTicket(PHONE_TICKET_FORMAT, iid.data_digits, cid.data_digits)

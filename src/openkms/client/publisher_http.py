@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from openkms.core.codes import ResultCode
 from openkms.core.publisher_api import MAX_RESPONSE_BYTES, decode_service_error
 from openkms.errors import ActivationError, OpenKMSError, ProtocolError, network_error
+from openkms.i18n import _
 
 __all__ = ["DEFAULT_TIMEOUT", "PublisherService", "ServiceReply"]
 
@@ -36,15 +37,17 @@ class PublisherService:
 
     url: str
     timeout: float = DEFAULT_TIMEOUT
-    offline_fix: str = ""  # what to do instead when the service cannot be reached
+    offline_fix: str = ""  # what to do instead (marked with N_()) when it cannot be reached
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise OpenKMSError(
-                f"{self.url[:80]!r} is not an http:// or https:// URL of a publisher service",
+                _("{url!r} is not an http:// or https:// URL of a publisher service").format(
+                    url=self.url[:80]
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Give the URL the publisher gave (e.g. https://activation.example.com).",
+                fix=_("Give the URL the publisher gave (e.g. https://activation.example.com)."),
             )
 
     def post(self, path: str, body: bytes) -> ServiceReply:
@@ -69,8 +72,10 @@ class PublisherService:
             raise self._unreachable(network_error(exc, where, self.timeout)) from None
         except http.client.HTTPException as exc:
             raise ProtocolError(
-                f"{where} is not a publisher service ({type(exc).__name__})",
-                fix="Check the publisher URL.",
+                _("{where} is not a publisher service ({kind})").format(
+                    where=where, kind=type(exc).__name__
+                ),
+                fix=_("Check the publisher URL."),
             ) from None
         finally:
             conn.close()
@@ -84,7 +89,8 @@ class PublisherService:
             port = -1
         if port == -1 or parts.hostname is None:
             raise OpenKMSError(
-                f"{self.url[:80]!r} has an invalid port", code=ResultCode.INVALID_ARGUMENT
+                _("{url!r} has an invalid port").format(url=self.url[:80]),
+                code=ResultCode.INVALID_ARGUMENT,
             )
         if parts.scheme == "https":
             context = ssl.create_default_context()
@@ -94,25 +100,36 @@ class PublisherService:
         return http.client.HTTPConnection(parts.hostname, port, timeout=self.timeout)
 
     def _unreachable(self, error: ActivationError) -> ActivationError:
-        fix = "Check the publisher URL and the network path to it"
+        fix = _("Check the publisher URL and the network path to it.")
         if self.offline_fix:
-            fix += f", or {self.offline_fix}"
+            # offline_fix is marked with N_() where it is defined.
+            fix = _("Check the publisher URL and the network path to it, or {offline}.").format(
+                offline=_(self.offline_fix)
+            )
         return ActivationError(
-            f"the publisher service {self.url} cannot be reached: {error.message}",
+            _("the publisher service {url} cannot be reached: {message}").format(
+                url=self.url, message=error.message
+            ),
             code=error.code,
-            fix=fix + ".",
+            fix=fix,
         )
 
 
 def _reply(where: str, status: int, data: bytes) -> ServiceReply:
     if len(data) > MAX_RESPONSE_BYTES:
-        raise ProtocolError(f"{where} sent more than {MAX_RESPONSE_BYTES} bytes")
+        raise ProtocolError(
+            _("{where} sent more than {max_response_bytes} bytes").format(
+                where=where, max_response_bytes=MAX_RESPONSE_BYTES
+            )
+        )
     if status == 200:
         return ServiceReply(data)
     refused = decode_service_error(data)
     if refused is not None:
         raise refused
     raise ProtocolError(
-        f"{where} answered HTTP {status} without an OpenKMS error",
-        fix="Check the publisher URL (a proxy or another service may be answering).",
+        _("{where} answered HTTP {status} without an OpenKMS error").format(
+            where=where, status=status
+        ),
+        fix=_("Check the publisher URL (a proxy or another service may be answering)."),
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from openkms._files import read_bytes
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import _
 
 __all__ = ["SEAL_FILE", "SealKey", "machine_id"]
 
@@ -54,7 +55,7 @@ class SealKey:
         path = directory / SEAL_FILE
         if not path.exists():
             return None
-        return cls(read_bytes(path, "state seal key"), machine_id())
+        return cls(read_bytes(path, _("state seal key")), machine_id())
 
     @classmethod
     def load_or_create(cls, directory: Path) -> SealKey:
@@ -73,7 +74,10 @@ class SealKey:
             code = (
                 ResultCode.ACCESS_DENIED if exc.errno in _DENIED else ResultCode.STORE_UNAVAILABLE
             )
-            raise StoreError(f"cannot write {path}: {exc.strerror or exc}", code=code) from None
+            raise StoreError(
+                _("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc),
+                code=code,
+            ) from None
         key = cls.load(directory)
         assert key is not None  # created above, or by a concurrent writer
         return key

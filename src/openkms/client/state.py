@@ -33,6 +33,7 @@ from openkms.client.seal import SealKey
 from openkms.core import settings
 from openkms.core.trust import Trust
 from openkms.errors import StateError
+from openkms.i18n import _
 
 __all__ = [
     "ClearedMak",
@@ -121,7 +122,7 @@ def load_state(directory: Path, *, quiet: bool = False) -> ClientState:
     if not path.exists():
         # A sealed store whose state was deleted: not a fresh install (no new grace).
         return ClientState(tampered=SealKey.load(directory) is not None)
-    data = read_bytes(path, "client state")
+    data = read_bytes(path, _("client state"))
     fmt = _decode(path, data, _Probe).format
     if fmt == _UNSEALED_FORMAT:
         state = _decode(path, data, ClientState)  # the same fields, no seal
@@ -137,11 +138,15 @@ def load_state(directory: Path, *, quiet: bool = False) -> ClientState:
     elif fmt == STATE_FORMAT:
         state = _unseal(directory, path, _decode(path, data, _SealedFile), quiet)
     else:
-        raise StateError(f"{path}: format {fmt!r}, expected {STATE_FORMAT!r}")
+        raise StateError(
+            _("{path}: format {fmt!r}, expected {state_format!r}").format(
+                path=path, fmt=fmt, state_format=STATE_FORMAT
+            )
+        )
     try:
         uuid.UUID(state.cmid)
     except ValueError:
-        raise _corrupt(path, f"the CMID {state.cmid!r} is not a UUID") from None
+        raise _corrupt(path, _("the CMID {cmid!r} is not a UUID").format(cmid=state.cmid)) from None
     return state
 
 
@@ -169,8 +174,10 @@ def _decode(path: Path, data: bytes, kind: type[_T]) -> _T:
 
 def _corrupt(path: Path, detail: str) -> StateError:
     return StateError(
-        f"{path} is corrupt: {detail}",
-        fix=f"Restore {path} from a backup, or move it aside and install the key again.",
+        _("{path} is corrupt: {detail}").format(path=path, detail=detail),
+        fix=_("Restore {path} from a backup, or move it aside and install the key again.").format(
+            path=path
+        ),
     )
 
 
@@ -189,7 +196,7 @@ def load_trust(directory: Path) -> Trust | None:
     path = directory / "trust.json"
     if not path.exists():
         return None
-    return Trust.from_json(read_bytes(path, "trust file"), str(path))
+    return Trust.from_json(read_bytes(path, _("trust file")), str(path))
 
 
 def save_trust(directory: Path, trust: Trust) -> None:

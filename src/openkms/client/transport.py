@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import ActivationError, OpenKMSError, ProtocolError, network_error
+from openkms.i18n import _
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import Message
 
@@ -68,9 +69,12 @@ async def _read_message(reader: asyncio.StreamReader, where: str) -> Message:
 def _closed(conn: Connection, where: str) -> OpenKMSError:
     """The error of a host that closed the connection before a whole response."""
     if conn.buffered:
-        return ProtocolError(f"{where} closed the connection in the middle of a response")
+        return ProtocolError(
+            _("{where} closed the connection in the middle of a response").format(where=where)
+        )
     return ActivationError(
-        f"{where} closed the connection without answering", code=ResultCode.KMS_NOT_RESPONDING
+        _("{where} closed the connection without answering").format(where=where),
+        code=ResultCode.KMS_NOT_RESPONDING,
     )
 
 
@@ -83,11 +87,15 @@ def read_response(conn: Connection, data: bytes, where: str) -> Message | None:
     try:
         message = conn.next_event()
     except ProtocolError as exc:
-        raise ProtocolError(f"{where}: {exc.message}", code=exc.code) from None
+        raise ProtocolError(
+            _("{where}: {message}").format(where=where, message=exc.message), code=exc.code
+        ) from None
     # msgspec raises UnicodeDecodeError (a ValueError) for invalid UTF-8 in a text field.
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ProtocolError(
-            f"{where} sent an undecodable response: {type(exc).__name__}: {exc}"[:300]
+            _("{where} sent an undecodable response: {kind}: {exc}").format(
+                where=where, kind=type(exc).__name__, exc=exc
+            )[:300]
         ) from None
     return None if message is NEED_DATA else message
 
@@ -106,7 +114,7 @@ class MemoryTransport(Transport):
         handler = self.hosts.get((host, port))
         if handler is None:
             raise ActivationError(
-                f"{format_address(host, port)}: connection refused",
+                _("{address}: connection refused").format(address=format_address(host, port)),
                 code=ResultCode.CONNECTION_REFUSED,
             )
         response = await handler(_through_framing(request, Role.SERVER), port)

@@ -17,6 +17,7 @@ import msgspec
 from openkms.core import settings
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import CatalogError, KeyFormatError
+from openkms.i18n import _
 
 __all__ = ["Catalog", "Product", "parse_catalog_toml"]
 
@@ -102,23 +103,27 @@ def parse_catalog_toml(text: str, source: str = "catalog.toml") -> Catalog:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{source}: {exc}") from None
+        raise CatalogError(_("{source}: {exc}").format(source=source, exc=exc)) from None
     try:
         return _build(raw, text, source)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CatalogError(f"{source}: line 1: {exc}") from None
+        raise CatalogError(_("{source}: line 1: {exc}").format(source=source, exc=exc)) from None
 
 
 def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     publisher = raw.get("publisher")
     if not isinstance(publisher, dict):
-        raise CatalogError(f"{source}: line 1: missing [publisher] table")
+        raise CatalogError(_("{source}: line 1: missing [publisher] table").format(source=source))
     line = _line_of(text, r"^[ \t]*\[publisher\]")
     name = _require_str(publisher, "name", source, line)
     application_id = _require_uuid(publisher, "application_id", source, line)
     service = str(publisher.get("service", settings.SRV_SERVICE))
     if not re.fullmatch(r"_[A-Za-z0-9-]+\._(tcp|udp)", service):
-        raise CatalogError(f"{source}: line {line}: service {service!r} is not like _name._tcp")
+        raise CatalogError(
+            _("{source}: line {line}: service {service!r} is not like _name._tcp").format(
+                source=source, line=line, service=service
+            )
+        )
     url = _publisher_url(publisher, source, line)
     groups = _groups(raw, text, source)
     products = tuple(
@@ -129,7 +134,11 @@ def _build(raw: dict[str, Any], text: str, source: str) -> Catalog:
     policy = raw.get("policy", {})
     if not isinstance(policy, dict):
         line = _line_of(text, r"^[ \t]*\[*policy\b")
-        raise CatalogError(f"{source}: line {line}: policy must be a [policy] table")
+        raise CatalogError(
+            _("{source}: line {line}: policy must be a [policy] table").format(
+                source=source, line=line
+            )
+        )
     return Catalog(
         publisher=name,
         application_id=application_id,
@@ -149,14 +158,18 @@ def _publisher_url(publisher: dict[str, Any], source: str, line: int) -> str:
     """``[publisher] url``: an http(s) URL without spaces, or empty."""
     value = publisher.get("url", "")
     if not isinstance(value, str):
-        raise CatalogError(f"{source}: line {line}: url must be a string")
+        raise CatalogError(
+            _("{source}: line {line}: url must be a string").format(source=source, line=line)
+        )
     url = value.strip().rstrip("/")
     if url and (
         not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url, re.ASCII) or len(url) > 200
     ):
         raise CatalogError(
-            f"{source}: line {line}: url {url[:80]!r} is not an http:// or https:// URL "
-            "(no query, at most 200 characters)"
+            _(
+                "{source}: line {line}: url {url!r} is not an http:// or https:// URL "
+                "(no query, at most 200 characters)"
+            ).format(source=source, line=line, url=url[:80])
         )
     return url
 
@@ -166,20 +179,30 @@ def _tables(raw: dict[str, Any], name: str, text: str, source: str) -> list[dict
     entries = raw.get(name, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         line = _line_of(text, rf"^[ \t]*\[*{name}\b")
-        raise CatalogError(f"{source}: line {line}: {name} must be [[{name}]] tables")
+        raise CatalogError(
+            _("{source}: line {line}: {name} must be [[{name}]] tables").format(
+                source=source, line=line, name=name
+            )
+        )
     return entries
 
 
 def _groups(raw: dict[str, Any], text: str, source: str) -> tuple[str, ...]:
     entries = _tables(raw, "group", text, source)
     if not entries:
-        raise CatalogError(f"{source}: line 1: no [[group]] entries (lowest group first)")
+        raise CatalogError(
+            _("{source}: line 1: no [[group]] entries (lowest group first)").format(source=source)
+        )
     names = []
     for index, entry in enumerate(entries):
         line = _line_of(text, r"^[ \t]*\[\[group\]\]", index)
         names.append(_require_str(entry, "name", source, line))
     if len(set(names)) != len(names):
-        raise CatalogError(f"{source}: line 1: license group names repeat: {names}")
+        raise CatalogError(
+            _("{source}: line 1: license group names repeat: {names}").format(
+                source=source, names=names
+            )
+        )
     return tuple(names)
 
 
@@ -190,18 +213,32 @@ def _product(
     group = _require_str(entry, "group", source, line)
     if group not in groups:
         raise CatalogError(
-            f"{source}: line {line}: product group {group!r} is not one of {list(groups)}"
+            _("{source}: line {line}: product group {group!r} is not one of {groups}").format(
+                source=source, line=line, group=group, groups=list(groups)
+            )
         )
     n_policy = entry.get("n_policy")
     if not isinstance(n_policy, int) or isinstance(n_policy, bool) or not 1 <= n_policy <= 1000:
-        raise CatalogError(f"{source}: line {line}: n_policy must be a whole number 1..1000")
+        raise CatalogError(
+            _("{source}: line {line}: n_policy must be a whole number 1..1000").format(
+                source=source, line=line
+            )
+        )
     raw_key = _require_str(entry, "setup_key", source, line)
     try:
         key = ProductKey.parse(raw_key)
     except KeyFormatError as exc:
-        raise CatalogError(f"{source}: line {line}: setup_key: {exc.message}") from None
+        raise CatalogError(
+            _("{source}: line {line}: setup_key: {message}").format(
+                source=source, line=line, message=exc.message
+            )
+        ) from None
     if key.kind is not KeyKind.SETUP:
-        raise CatalogError(f"{source}: line {line}: setup_key {raw_key} is a host key")
+        raise CatalogError(
+            _("{source}: line {line}: setup_key {raw_key} is a host key").format(
+                source=source, line=line, raw_key=raw_key
+            )
+        )
     return Product(
         activation_id=_require_uuid(entry, "activation_id", source, line),
         product=_require_str(entry, "product", source, line),
@@ -218,9 +255,13 @@ def _check_unique(products: tuple[Product, ...], text: str, source: str) -> None
     for index, product in enumerate(products):
         line = _line_of(text, r"^[ \t]*\[\[product\]\]", index)
         if product.activation_id in seen_ids:
-            raise CatalogError(f"{source}: line {line}: activation_id repeats")
+            raise CatalogError(
+                _("{source}: line {line}: activation_id repeats").format(source=source, line=line)
+            )
         if product.setup_key in seen_keys:
-            raise CatalogError(f"{source}: line {line}: setup_key repeats")
+            raise CatalogError(
+                _("{source}: line {line}: setup_key repeats").format(source=source, line=line)
+            )
         seen_ids.add(product.activation_id)
         seen_keys.add(product.setup_key)
 
@@ -228,7 +269,11 @@ def _check_unique(products: tuple[Product, ...], text: str, source: str) -> None
 def _require_str(table: dict[str, Any], field: str, source: str, line: int) -> str:
     value = table.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise CatalogError(f"{source}: line {line}: {field} must be a non-empty string")
+        raise CatalogError(
+            _("{source}: line {line}: {field} must be a non-empty string").format(
+                source=source, line=line, field=field
+            )
+        )
     return value.strip()
 
 
@@ -237,4 +282,8 @@ def _require_uuid(table: dict[str, Any], field: str, source: str, line: int) -> 
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise CatalogError(f"{source}: line {line}: {field} {value!r} is not a UUID") from None
+        raise CatalogError(
+            _("{source}: line {line}: {field} {value!r} is not a UUID").format(
+                source=source, line=line, field=field, value=value
+            )
+        ) from None

@@ -18,6 +18,7 @@ from openkms.core.phone import (
 from openkms.core.signing import Envelope, verify
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError, SignatureError
+from openkms.i18n import _
 
 __all__ = [
     "ACTIVATION_REQUEST_DOMAIN",
@@ -75,7 +76,7 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
     confirmation ID is the publisher's signature.
     """
     error = SignatureError(
-        "The host certificate does not verify against the pinned publisher key.",
+        _("The host certificate does not verify against the pinned publisher key."),
         code=ResultCode.CERTIFICATE_INVALID,
     )
     if not envelope.signature:
@@ -88,7 +89,7 @@ def verify_certificate(envelope: Envelope, trust: Trust) -> HostCertificate:
         or cert.role not in _ROLES
     ):
         raise SignatureError(
-            "The host certificate is for another application or an unknown license group.",
+            _("The host certificate is for another application or an unknown license group."),
             code=ResultCode.CERTIFICATE_INVALID,
         )
     return cert

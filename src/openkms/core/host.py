@@ -20,6 +20,7 @@ from openkms.core.revocation import RevocationEntry, RevocationList
 from openkms.core.signing import Envelope
 from openkms.core.trust import Trust
 from openkms.errors import StateError
+from openkms.i18n import _
 
 __all__ = [
     "DomainStatus",
@@ -110,9 +111,13 @@ class HostSnapshot:
 def missing_identity(directory: Path) -> StateError:
     """The error of an operation that needs the host's identity when host.key is missing."""
     return StateError(
-        f"{directory / 'host.key'} is missing: the host has no identity",
-        fix="Restore host.key from a backup, or make a new identity with "
-        "'openkms host activation-request' and activate the host again.",
+        _("{directory} is missing: the host has no identity").format(
+            directory=directory / "host.key"
+        ),
+        fix=_(
+            "Restore host.key from a backup, or make a new identity with "
+            "'openkms host activation-request' and activate the host again."
+        ),
     )
 
 

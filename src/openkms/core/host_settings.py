@@ -23,6 +23,7 @@ from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["HostSettings", "SettingError", "check_dns_name", "check_setting"]
 
@@ -82,8 +83,8 @@ def check_setting(name: str, value: object) -> Any:
     if rule is None:
         raise SettingError(
             name,
-            f"there is no host setting {name!r}",
-            fix=f"Use one of: {', '.join(sorted(_RULES))}.",
+            _("there is no host setting {name!r}").format(name=name),
+            fix=_("Use one of: {names}.").format(names=", ".join(sorted(_RULES))),
         )
     return rule(name, value)
 
@@ -96,8 +97,10 @@ def check_dns_name(text: str, what: str = "domain") -> str:
     except dns.exception.DNSException as exc:
         raise SettingError(
             what,
-            f"{what} {text!r} is not a valid DNS name: {exc}",
-            fix="Use labels of letters, digits and hyphens separated by single dots.",
+            _("{what} {text!r} is not a valid DNS name: {exc}").format(
+                what=what, text=text, exc=exc
+            ),
+            fix=_("Use labels of letters, digits and hyphens separated by single dots."),
         ) from None
     return name
 
@@ -108,9 +111,19 @@ def check_dns_name(text: str, what: str = "domain") -> str:
 def _integer(low: int, high: int, unit: str, fix: str) -> Callable[[str, object], int]:
     def check(name: str, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingError(name, f"{name} must be a whole number, got {value!r}", fix=fix)
+            raise SettingError(
+                name,
+                _("{name} must be a whole number, got {value!r}").format(name=name, value=value),
+                fix=fix,
+            )
         if not low <= value <= high:
-            raise SettingError(name, f"{name} must be {low}..{high}{unit}, got {value}", fix=fix)
+            raise SettingError(
+                name,
+                _("{name} must be {low}..{high}{unit}, got {value}").format(
+                    name=name, low=low, high=high, unit=unit, value=value
+                ),
+                fix=fix,
+            )
         return value
 
     return check
@@ -119,10 +132,20 @@ def _integer(low: int, high: int, unit: str, fix: str) -> Callable[[str, object]
 def _number(low: float, high: float, unit: str, fix: str) -> Callable[[str, object], float]:
     def check(name: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SettingError(name, f"{name} must be a number, got {value!r}", fix=fix)
+            raise SettingError(
+                name,
+                _("{name} must be a number, got {value!r}").format(name=name, value=value),
+                fix=fix,
+            )
         if math.isnan(value) or not low <= value <= high:
             shown = f"at least {low:g}" if math.isinf(high) else f"{low:g}..{high:g}"
-            raise SettingError(name, f"{name} must be {shown}{unit}, got {value:g}", fix=fix)
+            raise SettingError(
+                name,
+                _("{name} must be {shown}{unit}, got {value:g}").format(
+                    name=name, shown=shown, unit=unit, value=value
+                ),
+                fix=fix,
+            )
         return float(value)
 
     return check
@@ -131,14 +154,20 @@ def _number(low: float, high: float, unit: str, fix: str) -> Callable[[str, obje
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise SettingError(
-            name, f"{name} must be true or false, got {value!r}", fix="Use true or false."
+            name,
+            _("{name} must be true or false, got {value!r}").format(name=name, value=value),
+            fix=_("Use true or false."),
         )
     return value
 
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise SettingError(name, f"{name} must be text, got {value!r}", fix="Give it as text.")
+        raise SettingError(
+            name,
+            _("{name} must be text, got {value!r}").format(name=name, value=value),
+            fix=_("Give it as text."),
+        )
     return value.strip()
 
 
@@ -159,7 +188,11 @@ def _each(check: Callable[[str, str], object]) -> Callable[[str, object], list[s
 
     def each(name: str, value: object) -> list[str]:
         if isinstance(value, str) or not isinstance(value, list | tuple):
-            raise SettingError(name, f"{name} must be a list, got {value!r}", fix="Give a list.")
+            raise SettingError(
+                name,
+                _("{name} must be a list, got {value!r}").format(name=name, value=value),
+                fix=_("Give a list."),
+            )
         texts = [_text(name, item) for item in value]
         for text in texts:
             check(name, text)
@@ -176,8 +209,10 @@ def _service(name: str, text: str) -> str:
     if not _SERVICE.fullmatch(text):
         raise SettingError(
             name,
-            f"{name} {text!r} is not like _name._tcp",
-            fix=f"Use an SRV service name such as {settings.SRV_SERVICE}.",
+            _("{name} {text!r} is not like _name._tcp").format(name=name, text=text),
+            fix=_("Use an SRV service name such as {srv_service}.").format(
+                srv_service=settings.SRV_SERVICE
+            ),
         )
     return text
 
@@ -188,12 +223,18 @@ def _path(name: str, text: str) -> str:
 
 def _publish_entry(name: str, text: str) -> str:
     parts = [p.strip() for p in text.split(",")]
-    fix = "Give each entry as 'domain[,priority[,weight]]', numbers 0..65535."
+    fix = _("Give each entry as 'domain[,priority[,weight]]', numbers 0..65535.")
     if not parts[0] or len(parts) > 3:
-        raise SettingError(name, f"{text!r} is not 'domain[, priority[, weight]]'", fix=fix)
+        raise SettingError(
+            name, _("{text!r} is not 'domain[, priority[, weight]]'").format(text=text), fix=fix
+        )
     for value in parts[1:]:
         if not value.isdigit() or int(value) > _SRV_FIELD[1]:
-            raise SettingError(name, f"{text!r}: {value!r} is not a number 0..65535", fix=fix)
+            raise SettingError(
+                name,
+                _("{text!r}: {value!r} is not a number 0..65535").format(text=text, value=value),
+                fix=fix,
+            )
     check_dns_name(parts[0], name)
     return text
 
@@ -204,22 +245,24 @@ def _ip_address(name: str, text: str) -> str:
     except ValueError:
         raise SettingError(
             name,
-            f"{text!r} is not an IPv4 or IPv6 address",
-            fix="Give addresses such as 192.0.2.10 or 2001:db8::10.",
+            _("{text!r} is not an IPv4 or IPv6 address").format(text=text),
+            fix=_("Give addresses such as 192.0.2.10 or 2001:db8::10."),
         ) from None
     return text
 
 
 def _server(name: str, text: str) -> str:
-    fix = "Give DNS servers as ADDR, ADDR:PORT or [IPv6]:PORT, by IP address."
+    fix = _("Give DNS servers as ADDR, ADDR:PORT or [IPv6]:PORT, by IP address.")
     try:
-        host, _ = parse_address(text, 53)
+        host, _port = parse_address(text, 53)
     except OpenKMSError as exc:
         raise SettingError(name, exc.message, fix=fix) from None
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise SettingError(name, f"DNS server {text!r} is not an IP address", fix=fix) from None
+        raise SettingError(
+            name, _("DNS server {text!r} is not an IP address").format(text=text), fix=fix
+        ) from None
     return text
 
 
@@ -231,18 +274,29 @@ _INTERVAL_FIX: Final = (
 _SRV_FIX: Final = "Use 0..65535 (RFC 2782; lower priority first, higher weight more often)."
 
 _RULES: Final[Mapping[str, Callable[[str, object], Any]]] = {
-    "port": _integer(*_PORTS, "", f"Use a TCP port 1..65535 (default {settings.DEFAULT_PORT})."),
-    "activation_interval": _integer(*settings.INTERVAL_RANGE_MIN, " minutes", _INTERVAL_FIX),
-    "renewal_interval": _integer(*settings.INTERVAL_RANGE_MIN, " minutes", _INTERVAL_FIX),
+    "port": _integer(
+        *_PORTS,
+        "",
+        _("Use a TCP port 1..65535 (default {default_port}).").format(
+            default_port=settings.DEFAULT_PORT
+        ),
+    ),
+    "activation_interval": _integer(*settings.INTERVAL_RANGE_MIN, _(" minutes"), _INTERVAL_FIX),
+    "renewal_interval": _integer(*settings.INTERVAL_RANGE_MIN, _(" minutes"), _INTERVAL_FIX),
     "dns_publishing": _flag,
     "low_priority": _flag,
     "dns_domain": _optional(_dns_name),
     "dns_publish_list": _each(_publish_entry),
     "dns_servers": _each(_server),
     "dns_tsig_key_file": _optional(_path),
-    "dns_ttl": _integer(*_TTL, " seconds", f"Use 1..{_TTL[1]} seconds (default 3600)."),
+    "dns_ttl": _integer(
+        *_TTL, _(" seconds"), _("Use 1..{ttl} seconds (default 3600).").format(ttl=_TTL[1])
+    ),
     "dns_republish_hours": _number(
-        _REPUBLISH_MIN_HOURS, math.inf, " hours", "Use a positive number of hours (default 24)."
+        _REPUBLISH_MIN_HOURS,
+        math.inf,
+        _(" hours"),
+        _("Use a positive number of hours (default 24)."),
     ),
     "dns_target": _optional(_dns_name),
     "dns_priority": _integer(*_SRV_FIELD, "", _SRV_FIX),
@@ -250,5 +304,5 @@ _RULES: Final[Mapping[str, Callable[[str, object], Any]]] = {
     "dns_publish_addresses": _flag,
     "dns_addresses": _each(_ip_address),
     "dns_service": _optional(_service),
-    "dns_timeout": _number(*_TIMEOUT, " seconds", "Use 0.1..60 seconds (default 5)."),
+    "dns_timeout": _number(*_TIMEOUT, _(" seconds"), _("Use 0.1..60 seconds (default 5).")),
 }

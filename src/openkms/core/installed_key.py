@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from openkms.core.codes import ResultCode
 from openkms.core.keys import ProductKey
 from openkms.errors import KeyFormatError
+from openkms.i18n import _
 
 __all__ = ["CLEARED_MESSAGE", "InstalledKey"]
 
@@ -46,10 +47,14 @@ class InstalledKey:
         """
         if self.key is None:
             raise KeyFormatError(
-                f"The product key (partial {self.partial}) was cleared from this machine "
-                f"('cpky'): {needed_for} needs the whole key.",
+                _(
+                    "The product key (partial {partial}) was cleared from this machine "
+                    "('cpky'): {needed_for} needs the whole key."
+                ).format(partial=self.partial, needed_for=needed_for),
                 code=ResultCode.NO_PRODUCT_KEY,
-                fix=f"Install the same key again with '{reinstall}' (nothing else changes), "
-                "then retry.",
+                fix=_(
+                    "Install the same key again with '{reinstall}' (nothing else changes), "
+                    "then retry."
+                ).format(reinstall=reinstall),
             )
         return self.key

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from openkms.errors import KeyFormatError
+from openkms.i18n import _
 
 __all__ = ["ALPHABET", "KeyKind", "ProductKey", "mak_product_tag"]
 
@@ -75,21 +76,26 @@ class ProductKey:
         cleaned = "".join(ch for ch in text.upper() if ch not in "- \t")
         if len(cleaned) != _LENGTH:
             raise KeyFormatError(
-                f"The product key has {len(cleaned)} characters; a key has {_LENGTH} "
-                "(5 groups of 5)."
+                _(
+                    "The product key has {count} characters; a key has {length} (5 groups of 5)."
+                ).format(count=len(cleaned), length=_LENGTH)
             )
         bad = sorted({ch for ch in cleaned if ch not in _INDEX})
         if bad:
             raise KeyFormatError(
-                f"The product key contains {''.join(bad)!r}, which never appear in a key "
-                f"(the letters used are {ALPHABET})."
+                _(
+                    "The product key contains {bad!r}, which never appear in a key (the "
+                    "letters used are {alphabet})."
+                ).format(bad="".join(bad), alphabet=ALPHABET)
             )
         check = cleaned[-_CHECK:]
         if check not in (
             _check_symbols(cleaned[:-_CHECK]),
             _check_symbols(cleaned[:-_CHECK], _MAK_DOMAIN),
         ):
-            raise KeyFormatError("The product key is mistyped: its check characters do not match.")
+            raise KeyFormatError(
+                _("The product key is mistyped: its check characters do not match.")
+            )
         return cls(cleaned)
 
     @classmethod
@@ -103,7 +109,7 @@ class ProductKey:
         first = value % 12 + (12 if kind is KeyKind.HOST else 0)
         value //= 12
         body = [ALPHABET[first]]
-        for _ in range(_LENGTH - _CHECK - 1):
+        for _index in range(_LENGTH - _CHECK - 1):
             value, digit = divmod(value, _BASE)
             body.append(ALPHABET[digit])
         text = "".join(body)
@@ -118,7 +124,7 @@ class ProductKey:
         for attempt in range(1 << 16):  # 1 in 576 draws also passes the other check
             value = int.from_bytes(hashlib.sha256(seed + attempt.to_bytes(4, "big")).digest())
             body = [mak_product_tag(activation_id)]
-            for _ in range(_LENGTH - _CHECK - _TAG):
+            for _index in range(_LENGTH - _CHECK - _TAG):
                 value, digit = divmod(value, _BASE)
                 body.append(ALPHABET[digit])
             text = "".join(body)

@@ -39,6 +39,7 @@ from openkms.core.shortsig import (
     verify_short,
 )
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "CONFIRMATION_DOMAIN",
@@ -168,7 +169,7 @@ class InstallationId:
     @classmethod
     def from_data_digits(cls, text: str, kind: PhoneKind) -> InstallationId:
         """The ID whose data digits (no check digits) are ``text``, as a statement has them."""
-        return cls.from_value(_data_value(text, kind.groups, "installation ID"), kind)
+        return cls.from_value(_data_value(text, kind.groups, _("installation ID")), kind)
 
     @classmethod
     def from_value(cls, value: int, kind: PhoneKind) -> InstallationId:
@@ -177,7 +178,7 @@ class InstallationId:
         bits += _DAY_BITS
         body, check = value >> _CHECK_BITS, value & ((1 << _CHECK_BITS) - 1)
         if body >> bits or check != _iid_check(body, bits):
-            raise _not_checking("installation ID")
+            raise _not_checking(_("installation ID"))
         day, rest = body & 0xFFFF, body >> _DAY_BITS
         machine, rest = rest & ((1 << kind.machine_bits) - 1), rest >> kind.machine_bits
         key_ref, rest = rest & ((1 << _KEY_BITS) - 1), rest >> _KEY_BITS
@@ -186,9 +187,11 @@ class InstallationId:
             tag, rest = rest & ((1 << _TAG_BITS) - 1), rest >> _TAG_BITS
         if rest != IID_VERSION << 1 | int(kind):
             raise OpenKMSError(
-                f"This installation ID is of another version ({rest >> 1}) or kind.",
+                _("This installation ID is of another version ({rest}) or kind.").format(
+                    rest=rest >> 1
+                ),
                 code=ResultCode.UNSUPPORTED_VERSION,
-                fix="Make the installation ID with this version of OpenKMS (dti).",
+                fix=_("Make the installation ID with this version of OpenKMS (dti)."),
             )
         return cls(kind, tag, key_ref, machine, day)
 
@@ -201,7 +204,9 @@ def _iid_check(body: int, bits: int) -> int:
 def _data_value(text: str, groups: int, what: str) -> int:
     if len(text) != groups * DATA_DIGITS or not (text.isascii() and text.isdigit()):
         raise OpenKMSError(
-            f"A stored {what} is not {groups * DATA_DIGITS} digits.",
+            _("A stored {what} is not {groups} digits.").format(
+                what=what, groups=groups * DATA_DIGITS
+            ),
             code=ResultCode.PHONE_ID_MISTYPED,
         )
     return int(text)
@@ -214,9 +219,11 @@ def _check_grant(days: int, group_rank: int) -> None:
 
 def _not_checking(what: str) -> OpenKMSError:
     return OpenKMSError(
-        f"The {what} does not check as a whole: more than one digit of a group is wrong.",
+        _("The {what} does not check as a whole: more than one digit of a group is wrong.").format(
+            what=what
+        ),
         code=ResultCode.PHONE_ID_MISTYPED,
-        fix=f"Read the whole {what} again, digit by digit.",
+        fix=_("Read the whole {what} again, digit by digit.").format(what=what),
     )
 
 
@@ -247,13 +254,13 @@ class ConfirmationId:
     @classmethod
     def parse(cls, text: str) -> ConfirmationId:
         """Parse a confirmation ID as typed; OpenKMSError naming what is wrong."""
-        value, _ = parse_groups(text, "confirmation ID", (_CID_GROUPS,))
+        value, _groups = parse_groups(text, "confirmation ID", (_CID_GROUPS,))
         return cls.from_value(value)
 
     @classmethod
     def from_data_digits(cls, text: str) -> ConfirmationId:
         """The ID whose data digits (no check digits) are ``text``."""
-        return cls.from_value(_data_value(text, _CID_GROUPS, "confirmation ID"))
+        return cls.from_value(_data_value(text, _CID_GROUPS, _("confirmation ID")))
 
     @classmethod
     def from_value(cls, value: int) -> ConfirmationId:
@@ -262,7 +269,7 @@ class ConfirmationId:
         grant, challenge = head >> CHALLENGE_BITS, head & ((1 << CHALLENGE_BITS) - 1)
         days, rank = grant & 0xFFF, grant >> 12
         if days == 0 or rank > MAX_GROUP_RANK or response == 0:
-            raise _not_checking("confirmation ID")
+            raise _not_checking(_("confirmation ID"))
         return cls(days, rank, ShortSignature(challenge, response))
 
 

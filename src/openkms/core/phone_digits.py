@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["DATA_DIGITS", "GROUP_LENGTH", "damm", "format_groups", "parse_groups"]
 
@@ -62,9 +63,13 @@ def _mistyped(what: str, bad: list[int]) -> OpenKMSError:
     else:
         said = "groups " + ", ".join(map(str, bad[:-1])) + f" and {bad[-1]} are mistyped"
     return OpenKMSError(
-        f"The {what} is not right: {said} (its check digit does not match).",
+        _("The {what} is not right: {said} (its check digit does not match).").format(
+            what=what, said=said
+        ),
         code=ResultCode.PHONE_ID_MISTYPED,
-        fix=f"Read the {what} again and type the named group(s) digit by digit.",
+        fix=_("Read the {what} again and type the named group(s) digit by digit.").format(
+            what=what
+        ),
     )
 
 
@@ -73,9 +78,13 @@ def _split(text: str, what: str, allowed: tuple[int, ...]) -> list[str]:
     bad = sorted({ch for ch in stripped if not ch.isdigit() and ch not in " -\t"})
     if bad or not stripped.isascii():
         raise OpenKMSError(
-            f"The {what} contains {''.join(bad)[:20]!r}: it is made of digits only.",
+            _("The {what} contains {bad!r}: it is made of digits only.").format(
+                what=what, bad="".join(bad)[:20]
+            ),
             code=ResultCode.PHONE_ID_MISTYPED,
-            fix=f"Type the {what} as it was read out: groups of {GROUP_LENGTH} digits.",
+            fix=_("Type the {what} as it was read out: groups of {group_length} digits.").format(
+                what=what, group_length=GROUP_LENGTH
+            ),
         )
     chunks = stripped.replace("-", " ").split()
     lengths = ", ".join(f"{n * GROUP_LENGTH} ({n} groups of {GROUP_LENGTH})" for n in allowed)
@@ -83,19 +92,25 @@ def _split(text: str, what: str, allowed: tuple[int, ...]) -> list[str]:
         for index, chunk in enumerate(chunks, 1):
             if len(chunk) != GROUP_LENGTH:
                 raise OpenKMSError(
-                    f"The {what}'s group {index} has {len(chunk)} digits; every group has "
-                    f"{GROUP_LENGTH}.",
+                    _(
+                        "The {what}'s group {index} has {count} digits; every group has "
+                        "{group_length}."
+                    ).format(what=what, index=index, count=len(chunk), group_length=GROUP_LENGTH),
                     code=ResultCode.PHONE_ID_MISTYPED,
-                    fix=f"Read group {index} again (a {what} has {lengths} digits).",
+                    fix=_("Read group {index} again (a {what} has {lengths} digits).").format(
+                        index=index, what=what, lengths=lengths
+                    ),
                 )
         joined = "".join(chunks)
     else:
         joined = chunks[0] if chunks else ""
     if len(joined) not in {n * GROUP_LENGTH for n in allowed}:
         raise OpenKMSError(
-            f"The {what} has {len(joined)} digits; it has {lengths}.",
+            _("The {what} has {count} digits; it has {lengths}.").format(
+                what=what, count=len(joined), lengths=lengths
+            ),
             code=ResultCode.PHONE_ID_MISTYPED,
-            fix=f"Read the {what} again: a group is missing or one too many.",
+            fix=_("Read the {what} again: a group is missing or one too many.").format(what=what),
         )
     return [joined[i : i + GROUP_LENGTH] for i in range(0, len(joined), GROUP_LENGTH)]
 

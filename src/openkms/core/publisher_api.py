@@ -23,6 +23,7 @@ import msgspec
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
 from openkms.errors import KeyFormatError, OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "ERROR_FORMAT",
@@ -108,18 +109,20 @@ def check_machine_name(name: str) -> str:
     """A machine name as sent over the wire: 1..63 printable characters, else an error."""
     if not 0 < len(name) <= _MAX_MACHINE_NAME or not name.isprintable():
         raise OpenKMSError(
-            f"the machine name must be 1 to {_MAX_MACHINE_NAME} printable characters",
+            _("the machine name must be 1 to {max_machine_name} printable characters").format(
+                max_machine_name=_MAX_MACHINE_NAME
+            ),
             code=ResultCode.REQUEST_INVALID,
-            fix="Give a plain machine name (--machine-name).",
+            fix=_("Give a plain machine name (--machine-name)."),
         )
     return name
 
 
 def _request_invalid(reason: str) -> OpenKMSError:
     return OpenKMSError(
-        f"not a MAK activation request: {reason}",
+        _("not a MAK activation request: {reason}").format(reason=reason),
         code=ResultCode.REQUEST_INVALID,
-        fix="Send the request 'openkms client ato' makes (docs/protocol.md).",
+        fix=_("Send the request 'openkms client ato' makes (docs/protocol.md)."),
     )
 
 
@@ -130,20 +133,22 @@ def decode_mak_request(data: bytes) -> tuple[MakActivationRequest, ProductKey]:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _request_invalid(str(exc)[:200]) from None
     if request.format != MAK_REQUEST_FORMAT:
-        raise _request_invalid(f"format {request.format[:60]!r}")
+        raise _request_invalid(_("format {format!r}").format(format=request.format[:60]))
     for name, value in (("cmid", request.cmid), ("activation_id", request.activation_id)):
         try:
             if str(uuid.UUID(value)) != value:
                 raise ValueError(value)
         except ValueError:
-            raise _request_invalid(f"{name} is not a UUID in canonical form") from None
+            raise _request_invalid(
+                _("{name} is not a UUID in canonical form").format(name=name)
+            ) from None
     check_machine_name(request.machine_name)
     key = ProductKey.parse(request.key[:64])
     if key.kind is not KeyKind.MAK:
         raise KeyFormatError(
-            "This is not a MAK: only a MAK activates with the publisher directly.",
-            fix="Install the MAK the publisher issued ('client ipk MAK').",
+            _("This is not a MAK: only a MAK activates with the publisher directly."),
+            fix=_("Install the MAK the publisher issued ('client ipk MAK')."),
         )
     if key.product_tag != mak_product_tag(request.activation_id):
-        raise KeyFormatError("This MAK is for another product than the one requested.")
+        raise KeyFormatError(_("This MAK is for another product than the one requested."))
     return request, key

@@ -30,6 +30,7 @@ from openkms.core.certificate import HostCertificate
 from openkms.core.codes import ResultCode
 from openkms.core.signing import Envelope, sign, verify
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "MAX_LIST_BYTES",
@@ -105,7 +106,8 @@ def fingerprint_subject(host_fingerprint: str) -> str:
 
 def _invalid(reason: str) -> OpenKMSError:
     return OpenKMSError(
-        f"The revocation list is not valid: {reason}.", code=ResultCode.REVOCATIONS_INVALID
+        _("The revocation list is not valid: {reason}.").format(reason=reason),
+        code=ResultCode.REVOCATIONS_INVALID,
     )
 
 
@@ -129,8 +131,11 @@ class RevocationList:
         _check_body(body)
         if len(encoded) > MAX_LIST_BYTES:
             raise _invalid(
-                f"it takes {len(encoded)} bytes, over the limit of {MAX_LIST_BYTES} "
-                f"({len(body.entries)} entries)"
+                _(
+                    "it takes {count} bytes, over the limit of {max_list_bytes} ({entries} entries)"
+                ).format(
+                    count=len(encoded), max_list_bytes=MAX_LIST_BYTES, entries=len(body.entries)
+                )
             )
         return cls(body, encoded)
 
@@ -138,20 +143,28 @@ class RevocationList:
     def decode(cls, data: bytes, publisher_key: bytes, application_id: str) -> RevocationList:
         """Verify and decode an encoded list (any bytes); OpenKMSError (0xE004000B) if not."""
         if len(data) > MAX_LIST_BYTES:
-            raise _invalid(f"{len(data)} bytes, over the limit of {MAX_LIST_BYTES}")
+            raise _invalid(
+                _("{count} bytes, over the limit of {max_list_bytes}").format(
+                    count=len(data), max_list_bytes=MAX_LIST_BYTES
+                )
+            )
         try:
             envelope = _ENVELOPE.decode(data)
         except _UNREADABLE:
-            raise _invalid("it cannot be decoded") from None
+            raise _invalid(_("it cannot be decoded")) from None
         if not verify(publisher_key, REVOCATIONS_DOMAIN, envelope):
-            raise _invalid("its signature does not verify against the publisher key")
+            raise _invalid(_("its signature does not verify against the publisher key"))
         try:
             body = _BODY.decode(envelope.body)
         except _UNREADABLE as exc:
-            raise _invalid(f"its content is malformed ({exc})") from None
+            raise _invalid(_("its content is malformed ({exc})").format(exc=exc)) from None
         _check_body(body)
         if body.application_id != application_id:
-            raise _invalid(f"it is for another application ({body.application_id[:40]!r})")
+            raise _invalid(
+                _("it is for another application ({application_id!r})").format(
+                    application_id=body.application_id[:40]
+                )
+            )
         return cls(body, bytes(data))
 
     @classmethod
@@ -162,9 +175,15 @@ class RevocationList:
         try:
             raw = _FILE.decode(data)
         except _UNREADABLE as exc:
-            raise _invalid(f"{source} is not a revocation list file ({exc})") from None
+            raise _invalid(
+                _("{source} is not a revocation list file ({exc})").format(source=source, exc=exc)
+            ) from None
         if raw.format != REVOCATIONS_FORMAT:
-            raise _invalid(f"{source} has format {raw.format[:40]!r}, not {REVOCATIONS_FORMAT!r}")
+            raise _invalid(
+                _("{source} has format {format!r}, not {revocations_format!r}").format(
+                    source=source, format=raw.format[:40], revocations_format=REVOCATIONS_FORMAT
+                )
+            )
         return cls.decode(msgspec.msgpack.encode(raw.revocations), publisher_key, application_id)
 
     def to_json(self) -> bytes:
@@ -184,8 +203,10 @@ class RevocationList:
         if self.serial > installed.serial:
             return True
         raise OpenKMSError(
-            f"This revocation list (serial {self.serial}) is not newer than the installed one "
-            f"(serial {installed.serial}).",
+            _(
+                "This revocation list (serial {serial}) is not newer than the installed "
+                "one (serial {installed_serial})."
+            ).format(serial=self.serial, installed_serial=installed.serial),
             code=ResultCode.REVOCATIONS_NOT_NEWER,
         )
 
@@ -214,9 +235,15 @@ def _check_body(body: RevocationListBody) -> None:
     seen: set[tuple[RevocationKind, str]] = set()
     for entry in body.entries:
         if entry.kind is not RevocationKind.CERTIFICATE and not _HEX32.fullmatch(entry.subject):
-            raise _invalid(f"a {entry.kind.value} entry's subject is not 32 hex digits")
+            raise _invalid(
+                _("a {kind} entry's subject is not 32 hex digits").format(kind=entry.kind.value)
+            )
         if entry.revoked_at > body.issued_at:
-            raise _invalid("an entry is dated after the list was issued")
+            raise _invalid(_("an entry is dated after the list was issued"))
         if (entry.kind, entry.subject) in seen:
-            raise _invalid(f"the {entry.kind.value} {entry.subject} is listed twice")
+            raise _invalid(
+                _("the {kind} {subject} is listed twice").format(
+                    kind=entry.kind.value, subject=entry.subject
+                )
+            )
         seen.add((entry.kind, entry.subject))

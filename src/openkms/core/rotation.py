@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openkms.core.codes import ResultCode
 from openkms.core.signing import Envelope, fingerprint, public_bytes, sign, verify
 from openkms.errors import SignatureError
+from openkms.i18n import _
 
 __all__ = [
     "MAX_TRANSITIONS",
@@ -104,9 +105,11 @@ def make_link(
 
 def _broken(number: int, reason: str) -> SignatureError:
     return SignatureError(
-        f"The root key chain of this trust document is broken at transition {number}: {reason}.",
+        _(
+            "The root key chain of this trust document is broken at transition {number}: {reason}."
+        ).format(number=number, reason=reason),
         code=ResultCode.PUBLISHER_MISMATCH,
-        fix="Obtain trust.json again from the publisher; never edit its 'rotations'.",
+        fix=_("Obtain trust.json again from the publisher; never edit its 'rotations'."),
     )
 
 
@@ -114,14 +117,14 @@ def _decode(number: int, link: RotationLink) -> RootTransition:
     try:
         transition = msgspec.msgpack.decode(link.body, type=RootTransition)
     except (msgspec.DecodeError, ValueError):
-        raise _broken(number, "it cannot be decoded") from None
+        raise _broken(number, _("it cannot be decoded")) from None
     if len(transition.previous_key) != 32 or len(transition.next_key) != 32:
-        raise _broken(number, "a key is not 32 bytes")
+        raise _broken(number, _("a key is not 32 bytes"))
     if not verify(transition.previous_key, ROTATION_DOMAIN, Envelope(link.body, link.signature)):
-        raise _broken(number, "the retiring key's signature does not verify")
+        raise _broken(number, _("the retiring key's signature does not verify"))
     accept = Envelope(link.body, link.countersignature)
     if not verify(transition.next_key, ROTATION_ACCEPT_DOMAIN, accept):
-        raise _broken(number, "the new key's countersignature does not verify")
+        raise _broken(number, _("the new key's countersignature does not verify"))
     return transition
 
 
@@ -136,29 +139,37 @@ def verify_chain(
     that signed the catalog) and the catalog's serial is not below the last transition's.
     """
     if len(links) > MAX_TRANSITIONS:
-        raise _broken(MAX_TRANSITIONS + 1, f"more than {MAX_TRANSITIONS} transitions")
+        raise _broken(
+            MAX_TRANSITIONS + 1,
+            _("more than {max_transitions} transitions").format(max_transitions=MAX_TRANSITIONS),
+        )
     chain: list[RootTransition] = []
     for number, link in enumerate(links, start=1):
         transition = _decode(number, link)
         _check_order(number, transition, chain)
         chain.append(transition)
     if chain and chain[-1].next_key != current_key:
-        raise _broken(len(chain), "it does not end at the key that signed the catalog")
+        raise _broken(len(chain), _("it does not end at the key that signed the catalog"))
     if chain and catalog_serial < chain[-1].catalog_serial:
-        raise _broken(len(chain), "the catalog is older than the transition")
+        raise _broken(len(chain), _("the catalog is older than the transition"))
     return tuple(chain)
 
 
 def _check_order(number: int, transition: RootTransition, chain: list[RootTransition]) -> None:
     if transition.sequence != number:
-        raise _broken(number, f"it is numbered {transition.sequence}")
+        raise _broken(number, _("it is numbered {sequence}").format(sequence=transition.sequence))
     seen = {t.previous_key for t in chain}
     if transition.next_key in seen or transition.next_key == transition.previous_key:
-        raise _broken(number, f"it returns to the retired key {fingerprint(transition.next_key)}")
+        raise _broken(
+            number,
+            _("it returns to the retired key {fingerprint}").format(
+                fingerprint=fingerprint(transition.next_key)
+            ),
+        )
     if not chain:
         return
     last = chain[-1]
     if transition.previous_key != last.next_key:
-        raise _broken(number, "it does not start at the key the previous one ended at")
+        raise _broken(number, _("it does not start at the key the previous one ended at"))
     if transition.at < last.at or transition.catalog_serial <= last.catalog_serial:
-        raise _broken(number, "its time or catalog serial goes back")
+        raise _broken(number, _("its time or catalog serial goes back"))

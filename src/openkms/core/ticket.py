@@ -28,6 +28,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.signing import Envelope, sign, verify
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError
+from openkms.i18n import _
 
 __all__ = [
     "TICKET_BATCH_MAX",
@@ -123,7 +124,8 @@ class TicketSigner:
 
 def _invalid(reason: str) -> SignatureError:
     return SignatureError(
-        f"The activation ticket is not valid: {reason}.", code=ResultCode.TICKET_INVALID
+        _("The activation ticket is not valid: {reason}.").format(reason=reason),
+        code=ResultCode.TICKET_INVALID,
     )
 
 
@@ -140,15 +142,15 @@ def verify_ticket(
         ticket = msgspec.msgpack.decode(data, type=Ticket)
         body = msgspec.msgpack.decode(ticket.body, type=TicketBody)
     except (msgspec.DecodeError, ValueError):  # ValueError: UnicodeDecodeError in a text field
-        raise _invalid("it cannot be decoded") from None
+        raise _invalid(_("it cannot be decoded")) from None
     cert = verify_certificate(ticket.certificate, trust)
     proof = ticket.proof
     root = merkle.root_from_path(merkle.leaf_hash(ticket.body), proof.index, proof.size, proof.path)
     if root is None or proof.size > TICKET_BATCH_MAX:
-        raise _invalid("its batch proof is malformed")
+        raise _invalid(_("its batch proof is malformed"))
     head = Envelope(tree_head(proof.size, root), proof.signature)
     if not verify(cert.host_public_key, TICKET_DOMAIN, head):
-        raise _invalid("its signature does not match the host certificate")
+        raise _invalid(_("its signature does not match the host certificate"))
     _check_claims(body, cert, trust, cmid=cmid, activation_id=activation_id, now=now)
     return VerifiedTicket(body, cert)
 
@@ -163,15 +165,19 @@ def _check_claims(
     now: int,
 ) -> None:
     if body.cmid != cmid:
-        raise _invalid("it was issued to another machine (CMID)")
+        raise _invalid(_("it was issued to another machine (CMID)"))
     if body.activation_id != activation_id:
-        raise _invalid("it was issued for another product")
+        raise _invalid(_("it was issued for another product"))
     product = trust.catalog.product(activation_id)
     if product is None or not trust.catalog.covers(cert.group, product.group):
-        raise _invalid("the host's certificate does not cover this product")
+        raise _invalid(_("the host's certificate does not cover this product"))
     if not cert.mak and body.count < product.n_policy:
-        raise _invalid(f"the count {body.count} is below the product's N-policy {product.n_policy}")
+        raise _invalid(
+            _("the count {count} is below the product's N-policy {n_policy}").format(
+                count=body.count, n_policy=product.n_policy
+            )
+        )
     if not cert.valid_at(body.issued_at):
-        raise _invalid("it was issued outside the host certificate's validity")
+        raise _invalid(_("it was issued outside the host certificate's validity"))
     if body.issued_at > now + _SKEW:
-        raise _invalid("it was issued in the future")
+        raise _invalid(_("it was issued in the future"))

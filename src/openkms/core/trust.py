@@ -26,6 +26,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.rotation import RootKey, RootTransition, RotationLink, verify_chain
 from openkms.core.signing import Envelope, fingerprint, verify
 from openkms.errors import OpenKMSError, SignatureError, StateError
+from openkms.i18n import _
 
 __all__ = [
     "CATALOG_DOMAIN",
@@ -52,10 +53,12 @@ def parse_publisher_key(text: str) -> bytes:
     """The 32 key bytes of ``okpk1:...`` (spaces around are ignored); OpenKMSError if not."""
     text = text.strip()
     error = OpenKMSError(
-        f"{text[:60]!r} is not a publisher key (expected {PUBLISHER_KEY_PREFIX} and 43 "
-        "base64url characters)",
+        _(
+            "{text!r} is not a publisher key (expected {publisher_key_prefix} and 43 "
+            "base64url characters)"
+        ).format(text=text[:60], publisher_key_prefix=PUBLISHER_KEY_PREFIX),
         code=ResultCode.INVALID_ARGUMENT,
-        fix="Copy the key that 'openkms publisher key DIR' prints, whole.",
+        fix=_("Copy the key that 'openkms publisher key DIR' prints, whole."),
     )
     body = text.removeprefix(PUBLISHER_KEY_PREFIX)
     if body == text or len(body) != 43:
@@ -115,13 +118,15 @@ class Trust:
         """
         if not verify(publisher_key, CATALOG_DOMAIN, catalog_envelope):
             raise SignatureError(
-                "The catalog signature does not verify against the publisher key.",
-                fix="Obtain trust.json again from the publisher.",
+                _("The catalog signature does not verify against the publisher key."),
+                fix=_("Obtain trust.json again from the publisher."),
             )
         try:
             catalog = msgspec.msgpack.decode(catalog_envelope.body, type=Catalog)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"The signed catalog cannot be decoded: {exc}") from None
+            raise StateError(
+                _("The signed catalog cannot be decoded: {exc}").format(exc=exc)
+            ) from None
         transitions = verify_chain(rotations, publisher_key, catalog.serial)
         return cls(publisher_key, catalog_envelope, catalog, rotations, transitions)
 
@@ -131,9 +136,15 @@ class Trust:
         try:
             raw = msgspec.json.decode(data, type=_TrustFile)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"{source} is not an OpenKMS trust file: {exc}") from None
+            raise StateError(
+                _("{source} is not an OpenKMS trust file: {exc}").format(source=source, exc=exc)
+            ) from None
         if raw.format != TRUST_FORMAT:
-            raise StateError(f"{source}: format {raw.format!r}, expected {TRUST_FORMAT!r}")
+            raise StateError(
+                _("{source}: format {format!r}, expected {trust_format!r}").format(
+                    source=source, format=raw.format, trust_format=TRUST_FORMAT
+                )
+            )
         return cls.create(raw.publisher_key, raw.catalog, raw.rotations)
 
     def to_json(self) -> bytes:
@@ -164,13 +175,17 @@ class Trust:
         try:
             update = msgspec.msgpack.decode(data, type=CatalogUpdate)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"The catalog a host sent cannot be decoded: {exc}") from None
+            raise StateError(
+                _("The catalog a host sent cannot be decoded: {exc}").format(exc=exc)
+            ) from None
         key = pinned.publisher_key
         if update.rotations:
             try:
                 last = msgspec.msgpack.decode(update.rotations[-1].body, type=RootTransition)
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                raise StateError(f"A root key transition cannot be decoded: {exc}") from None
+                raise StateError(
+                    _("A root key transition cannot be decoded: {exc}").format(exc=exc)
+                ) from None
             key = last.next_key
         envelope = Envelope(update.body, update.signature)
         return cls.create(key, envelope, update.rotations)
@@ -217,10 +232,16 @@ class Trust:
         """
         if not self.descends_from(public_key):
             raise SignatureError(
-                f"This trust document is signed by publisher {self.publisher_key_text} "
-                f"({self.catalog.publisher}), not by {format_publisher_key(public_key)}, the "
-                f"publisher {pinned_by} is pinned to, and its root key chain does not start "
-                "there.",
+                _(
+                    "This trust document is signed by publisher {publisher_key_text} "
+                    "({publisher}), not by {key}, the publisher {pinned_by} is pinned to, "
+                    "and its root key chain does not start there."
+                ).format(
+                    publisher_key_text=self.publisher_key_text,
+                    publisher=self.catalog.publisher,
+                    key=format_publisher_key(public_key),
+                    pinned_by=pinned_by,
+                ),
                 code=ResultCode.PUBLISHER_MISMATCH,
             )
 
@@ -243,8 +264,10 @@ class Trust:
         if self.catalog.serial > installed.catalog.serial:
             return True
         raise OpenKMSError(
-            f"This catalog (serial {self.catalog.serial}) is not newer than the installed one "
-            f"(serial {installed.catalog.serial}).",
+            _(
+                "This catalog (serial {serial}) is not newer than the installed one "
+                "(serial {installed_serial})."
+            ).format(serial=self.catalog.serial, installed_serial=installed.catalog.serial),
             code=ResultCode.CATALOG_NOT_NEWER,
         )
 
@@ -253,13 +276,21 @@ class Trust:
         if self.rotations[: len(known)] == known and self.descends_from(installed.publisher_key):
             return
         if self.publisher_key in installed.lineage[:-1]:
-            reason = "it is signed by a root key this publisher has retired"
+            reason = _("it is signed by a root key this publisher has retired")
         else:
-            reason = "its root key chain does not continue the installed one"
+            reason = _("its root key chain does not continue the installed one")
         raise SignatureError(
-            f"This trust document (publisher key {self.publisher_key_text}) does not succeed "
-            f"the installed one (publisher key {installed.publisher_key_text}): {reason}.",
+            _(
+                "This trust document (publisher key {publisher_key_text}) does not "
+                "succeed the installed one (publisher key {other_key}): {reason}."
+            ).format(
+                publisher_key_text=self.publisher_key_text,
+                other_key=installed.publisher_key_text,
+                reason=reason,
+            ),
             code=ResultCode.PUBLISHER_MISMATCH,
-            fix="Install the latest trust.json from the publisher; after a root key rotation "
-            "only documents signed by the new key, with the full chain, are accepted.",
+            fix=_(
+                "Install the latest trust.json from the publisher; after a root key rotation "
+                "only documents signed by the new key, with the full chain, are accepted."
+            ),
         )

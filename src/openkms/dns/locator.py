@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from openkms.core.codes import ResultCode
 from openkms.errors import DnsError
+from openkms.i18n import _
 
 __all__ = ["Candidate", "Locator", "NoLocator"]
 
@@ -46,7 +47,7 @@ class NoLocator(Locator):
     async def locate(self, service: str, domain: str | None) -> list[Candidate]:
         """Raise DnsError: discovery is not available."""
         raise DnsError(
-            f"no {service} SRV record could be looked up",
+            _("no {service} SRV record could be looked up").format(service=service),
             code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
-            fix="Set the host by hand with 'skms HOST[:PORT]'.",
+            fix=_("Set the host by hand with 'skms HOST[:PORT]'."),
         )

@@ -27,6 +27,7 @@ from openkms.core.host import DomainStatus, PublishStatus
 from openkms.dns.srv import DnsServer
 from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
 from openkms.errors import DnsError, OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "DnsPublisher",
@@ -57,13 +58,15 @@ def parse_publish_entry(text: str, priority: int = 0, weight: int = 0) -> Publis
     parts = [p.strip() for p in text.split(",")]
     if not parts[0] or len(parts) > 3:
         raise OpenKMSError(
-            f"{text!r} is not 'domain[, priority[, weight]]'", code=ResultCode.INVALID_ARGUMENT
+            _("{text!r} is not 'domain[, priority[, weight]]'").format(text=text),
+            code=ResultCode.INVALID_ARGUMENT,
         )
     numbers = [priority, weight]
     for index, value in enumerate(parts[1:]):
         if not value.isdigit() or int(value) > 65535:
             raise OpenKMSError(
-                f"{text!r}: {value!r} is not a number 0..65535", code=ResultCode.INVALID_ARGUMENT
+                _("{text!r}: {value!r} is not a number 0..65535").format(text=text, value=value),
+                code=ResultCode.INVALID_ARGUMENT,
             )
         numbers[index] = int(value)
     return PublishDomain(check_dns_name(parts[0]), numbers[0], numbers[1])
@@ -76,9 +79,11 @@ def check_dns_name(text: str, what: str = "domain") -> str:
         dns.name.from_text(name)
     except dns.exception.DNSException as exc:
         raise OpenKMSError(
-            f"{what} {text!r} is not a valid DNS name: {exc}",
+            _("{what} {text!r} is not a valid DNS name: {exc}").format(
+                what=what, text=text, exc=exc
+            ),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Use labels of letters, digits and hyphens separated by single dots.",
+            fix=_("Use labels of letters, digits and hyphens separated by single dots."),
         ) from None
     return name
 

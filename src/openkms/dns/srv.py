@@ -26,6 +26,7 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.dns.locator import Candidate, Locator
 from openkms.errors import DnsError, OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "DnsLocator",
@@ -73,7 +74,8 @@ def parse_server(text: str) -> DnsServer:
         ipaddress.ip_address(host)
     except ValueError:
         raise OpenKMSError(
-            f"DNS server {text!r} is not an IP address", code=ResultCode.INVALID_ARGUMENT
+            _("DNS server {text!r} is not an IP address").format(text=text),
+            code=ResultCode.INVALID_ARGUMENT,
         ) from None
     return DnsServer(host, port)
 
@@ -114,23 +116,35 @@ def _weighted_order(group: list[SrvRecord], rng: random.Random) -> list[SrvRecor
 def lookup_error(exc: Exception, name: str, servers: str, timeout: float) -> DnsError:
     """Map a dnspython lookup failure to the error a client reports."""
     if isinstance(exc, dns.resolver.NXDOMAIN | dns.resolver.NoAnswer):
-        return DnsError(f"no SRV record {name} exists", code=ResultCode.DNS_NAME_DOES_NOT_EXIST)
+        return DnsError(
+            _("no SRV record {name} exists").format(name=name),
+            code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
+        )
     if isinstance(exc, dns.resolver.NoResolverConfiguration):
         return DnsError(code=ResultCode.NO_DNS_SERVERS)
     if isinstance(exc, dns.exception.Timeout):
         return DnsError(
-            f"No KMS host could be looked up: no DNS server ({servers}) answered the SRV "
-            f"query for {name} within {timeout:g}s.",
+            _(
+                "No KMS host could be looked up: no DNS server ({servers}) answered the "
+                "SRV query for {name} within {timeout:g}s."
+            ).format(servers=servers, name=name, timeout=timeout),
             code=ResultCode.NO_KMS_HOST_CONTACTED,
-            fix="Check that the DNS server is running and reachable (UDP/TCP 53), or set the "
-            "host by hand with 'skms HOST[:PORT]'.",
+            fix=_(
+                "Check that the DNS server is running and reachable (UDP/TCP 53), or set the "
+                "host by hand with 'skms HOST[:PORT]'."
+            ),
         )
     if isinstance(exc, dns.resolver.NoNameservers):
         return DnsError(
-            f"the DNS server(s) {servers} failed the SRV query for {name}",
+            _("the DNS server(s) {servers} failed the SRV query for {name}").format(
+                servers=servers, name=name
+            ),
             code=ResultCode.DNS_SERVER_FAILURE,
         )
-    return DnsError(f"SRV lookup of {name} failed: {exc}", code=ResultCode.DNS_SERVER_FAILURE)
+    return DnsError(
+        _("SRV lookup of {name} failed: {exc}").format(name=name, exc=exc),
+        code=ResultCode.DNS_SERVER_FAILURE,
+    )
 
 
 def system_nameservers() -> list[DnsServer]:
@@ -191,9 +205,11 @@ class DnsLocator(Locator):
         domains = self._domains(domain)
         if not domains:
             raise DnsError(
-                f"no DNS domain to look up {service} in (no search list, no skms-domain)",
+                _("no DNS domain to look up {service} in (no search list, no skms-domain)").format(
+                    service=service
+                ),
                 code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
-                fix="Set the lookup domain with 'skms-domain DOMAIN' or a DNS search list.",
+                fix=_("Set the lookup domain with 'skms-domain DOMAIN' or a DNS search list."),
             )
         errors: list[DnsError] = []
         for name in (f"{service}.{d}" for d in domains):
@@ -204,7 +220,9 @@ class DnsLocator(Locator):
                 continue
             if records:
                 return await self._candidates(resolver, records)
-            errors.append(DnsError(f"no usable SRV record {name}", code=_NOT_FOUND))
+            errors.append(
+                DnsError(_("no usable SRV record {name}").format(name=name), code=_NOT_FOUND)
+            )
         raise _worst(errors, service, domains)
 
     async def _lookup_srv(self, resolver: dns.asyncresolver.Resolver, name: str) -> list[SrvRecord]:
@@ -261,7 +279,9 @@ def _worst(errors: list[DnsError], service: str, domains: list[str]) -> DnsError
         if error.code is not ResultCode.DNS_NAME_DOES_NOT_EXIST:
             return error
     return DnsError(
-        f"no {service} SRV record in {', '.join(domains)}",
+        _("no {service} SRV record in {domains}").format(
+            service=service, domains=", ".join(domains)
+        ),
         code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
     )
 

@@ -35,6 +35,7 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.dns.srv import DnsServer
 from openkms.errors import DnsError
+from openkms.i18n import _
 
 __all__ = [
     "DnsUpdater",
@@ -71,15 +72,20 @@ def parse_tsig_key(text: str, source: str = "TSIG key") -> TsigKey:
     match = _KEY_RE.search(text)
     if match is None:
         raise DnsError(
-            f'{source}: not a BIND key file (key "NAME" {{ algorithm ...; secret ...; }};)',
+            _(
+                '{source}: not a BIND key file (key "NAME" {{ algorithm ...; secret ...; }};)'
+            ).format(source=source),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Create the key with 'tsig-keygen -a hmac-sha256 NAME > FILE'.",
+            fix=_("Create the key with 'tsig-keygen -a hmac-sha256 NAME > FILE'."),
         )
     body = match.group("body")
     secret = re.search(r'secret\s+"([^"]+)"', body)
     algorithm = re.search(r"algorithm\s+([A-Za-z0-9.-]+)", body)
     if secret is None:
-        raise DnsError(f"{source}: the key has no secret", code=ResultCode.INVALID_ARGUMENT)
+        raise DnsError(
+            _("{source}: the key has no secret").format(source=source),
+            code=ResultCode.INVALID_ARGUMENT,
+        )
     return TsigKey(
         match.group("name"), secret.group(1), algorithm.group(1) if algorithm else "hmac-sha256"
     )
@@ -91,7 +97,9 @@ def load_tsig_key(path: Path) -> TsigKey:
         text = path.read_text()
     except OSError as exc:
         raise DnsError(
-            f"cannot read the TSIG key file {path}: {exc.strerror or exc}",
+            _("cannot read the TSIG key file {path}: {error}").format(
+                path=path, error=exc.strerror or exc
+            ),
             code=ResultCode.INVALID_ARGUMENT,
         ) from None
     return parse_tsig_key(text, str(path))
@@ -138,26 +146,46 @@ def rcode_error(rcode: dns.rcode.Rcode, server: str, domain: str) -> DnsError:
     """The error for an update answered with a failing rcode."""
     code = _RCODE_CODES.get(rcode, ResultCode.DNS_SERVER_FAILURE)
     text = dns.rcode.to_text(rcode)
-    return DnsError(f"{server} answered {text} to the update of {domain}", code=code)
+    return DnsError(
+        _("{server} answered {text} to the update of {domain}").format(
+            server=server, text=text, domain=domain
+        ),
+        code=code,
+    )
 
 
 def update_error(exc: BaseException, server: str, domain: str, timeout: float) -> DnsError:
     """Map an exception raised while sending an update to our error."""
     if isinstance(exc, dns.tsig.PeerBadKey):
         return DnsError(
-            f"{server} does not know the TSIG key ({domain})", code=ResultCode.DNS_BAD_KEY
+            _("{server} does not know the TSIG key ({domain})").format(
+                server=server, domain=domain
+            ),
+            code=ResultCode.DNS_BAD_KEY,
         )
     if isinstance(exc, dns.tsig.PeerBadSignature | dns.tsig.PeerBadTime | dns.tsig.BadSignature):
         return DnsError(
-            f"{server} rejected the TSIG signature ({domain})", code=ResultCode.DNS_BAD_SIGNATURE
+            _("{server} rejected the TSIG signature ({domain})").format(
+                server=server, domain=domain
+            ),
+            code=ResultCode.DNS_BAD_SIGNATURE,
         )
     if isinstance(exc, dns.exception.Timeout | TimeoutError):
         return DnsError(
-            f"{server} did not answer within {timeout:g}s ({domain})", code=ResultCode.TIMEOUT
+            _("{server} did not answer within {timeout:g}s ({domain})").format(
+                server=server, timeout=timeout, domain=domain
+            ),
+            code=ResultCode.TIMEOUT,
         )
     if isinstance(exc, ConnectionRefusedError):
-        return DnsError(f"{server} refused the connection ({domain})", code=ResultCode.TIMEOUT)
-    return DnsError(f"{server}: {exc} ({domain})", code=ResultCode.DNS_SERVER_FAILURE)
+        return DnsError(
+            _("{server} refused the connection ({domain})").format(server=server, domain=domain),
+            code=ResultCode.TIMEOUT,
+        )
+    return DnsError(
+        _("{server}: {exc} ({domain})").format(server=server, exc=exc, domain=domain),
+        code=ResultCode.DNS_SERVER_FAILURE,
+    )
 
 
 class DnsUpdater:
@@ -273,7 +301,9 @@ def _bad_names(registration: Registration) -> Iterator[None]:
         yield
     except dns.exception.DNSException as exc:  # exchanges map their own; these are names
         raise DnsError(
-            f"a name of this registration ({registration.domain}) is not valid DNS: {exc}",
+            _("a name of this registration ({domain}) is not valid DNS: {exc}").format(
+                domain=registration.domain, exc=exc
+            ),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Correct the domain, target or service with 'host dns-config'.",
+            fix=_("Correct the domain, target or service with 'host dns-config'."),
         ) from None

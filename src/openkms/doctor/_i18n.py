@@ -18,12 +18,27 @@ form on screen.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, Self, TypeVar
 
-from openkms.i18n import DEFAULT_LANGUAGE, _, current_language
+from openkms.errors import OpenKMSError
+from openkms.i18n import DEFAULT_LANGUAGE, _, current_language, language_scope
 from openkms.localformat import format_date, format_number, format_timestamp
 
-__all__ = ["Decimal", "Stamp", "Text", "joined", "shown"]
+__all__ = [
+    "Decimal",
+    "Stamp",
+    "Text",
+    "built_in_english",
+    "built_in_english_async",
+    "error_words",
+    "joined",
+    "shown",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Text(str):
@@ -109,3 +124,38 @@ def joined(items: list[str], separator: str = ", ") -> Text:
     names = [f"item{index}" for index in range(len(items))]
     template = separator.join("{" + name + "}" for name in names)
     return Text(template, **dict(zip(names, items, strict=True)))
+
+
+def built_in_english(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a check in English: the errors of the layers below it (translated where they are
+    raised) then give English findings, so the ``--json`` report is the same in every
+    language; :class:`Text` is translated when the report is rendered, not here."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with language_scope(DEFAULT_LANGUAGE):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def built_in_english_async(
+    function: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """:func:`built_in_english` for a coroutine function."""
+
+    @functools.wraps(function)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with language_scope(DEFAULT_LANGUAGE):
+            return await function(*args, **kwargs)
+
+    return wrapper
+
+
+def error_words(exc: OpenKMSError) -> tuple[str, str]:
+    """An error's message and fix for a finding (raised in English by a check): the words of
+    its result code become :class:`Text`, shown in the reader's language; others stay."""
+    info = exc.code.info
+    message = Text(info.message) if exc.message == info.message else exc.message
+    fix = Text(info.fix) if exc.fix == info.fix else exc.fix
+    return message, fix

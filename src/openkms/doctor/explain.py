@@ -60,9 +60,9 @@ def parse_code(text: str | int) -> int:
             else:
                 value = int(raw, 16)
         except ValueError:
-            raise ArtefactError(f"not a result code: {text!r}") from None
+            raise ArtefactError(_("not a result code: {text}").format(text=repr(text))) from None
     if not -(2**31) <= value < 2**32:
-        raise ArtefactError(f"not a 32-bit result code: {text!r}")
+        raise ArtefactError(_("not a 32-bit result code: {text}").format(text=repr(text)))
     return value & 0xFFFFFFFF
 
 

@@ -25,6 +25,7 @@ from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.i18n import _
 from openkms.store import open_store  # re-exported: the host's store is the store's to decide
 from openkms.store.base import HostStore
 from openkms.store.lock import ServingHost, StoreLock, serving_host
@@ -101,9 +102,9 @@ class HostApp:
         snapshot = self.state.snapshot(int(self._clock()))
         if snapshot.host_key is None:
             raise KeyFormatError(
-                "No host key is installed in this store.",
+                _("No host key is installed in this store."),
                 code=ResultCode.NO_PRODUCT_KEY,
-                fix="Install the host key with 'openkms host --store DIR ipk KEY'.",
+                fix=_("Install the host key with 'openkms host --store DIR ipk KEY'."),
             )
         # Check the identity before opening the store: a missing host.key must not leave it open.
         private_key, host_id = snapshot.signing_key(), snapshot.identity()

@@ -37,6 +37,7 @@ from openkms.host._config_values import (
     seconds,
 )
 from openkms.host.config import HostConfig
+from openkms.i18n import _
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -258,10 +259,12 @@ class ServeConfig:
         store = self.value("store")
         if not isinstance(store, str):
             raise OpenKMSError(
-                "no store directory is configured",
+                _("no store directory is configured"),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Give --store DIR, set OPENKMS_STORE, or set 'store' in the configuration "
-                "file (--config FILE).",
+                fix=_(
+                    "Give --store DIR, set OPENKMS_STORE, or set 'store' in the configuration "
+                    "file (--config FILE)."
+                ),
             )
         return Path(store)
 
@@ -327,7 +330,7 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, object]
 
 def _line_of(text: str, key: str) -> int | None:
     """The line that sets ``key`` (under its ``[table]`` header), when it can be found."""
-    table, _, name = key.rpartition(".")
+    table, _dot, name = key.rpartition(".")
     current = ""
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"\s*\[([^\]]+)\]", line)
@@ -343,15 +346,15 @@ def _read_file(path: Path) -> tuple[dict[str, object], str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _config_error(
-            f"cannot read the configuration file {path}: {exc}",
-            "Check the path (--config or OPENKMS_CONFIG) and that this user may read it.",
+            _("cannot read the configuration file {path}: {exc}").format(path=path, exc=exc),
+            _("Check the path (--config or OPENKMS_CONFIG) and that this user may read it."),
         ) from None
     try:
         return _flatten(tomllib.loads(text)), text
     except tomllib.TOMLDecodeError as exc:
         raise _config_error(
-            f"{path} is not valid TOML: {exc}",
-            "Correct the line named above; see docs/operations.md for the file's format.",
+            _("{path} is not valid TOML: {exc}").format(path=path, exc=exc),
+            _("Correct the line named above; see docs/operations.md for the file's format."),
         ) from None
 
 
@@ -361,8 +364,10 @@ def _parse(option: Option, raw: object, where: str) -> Value:
     except (ValueError, OpenKMSError) as exc:
         reason = exc.message if isinstance(exc, OpenKMSError) else str(exc)
         raise _config_error(
-            f"{where}: bad value {raw!r} for {option.key}: {reason}",
-            f"Correct {option.key} ({option.help})",
+            _("{where}: bad value {raw!r} for {key}: {reason}").format(
+                where=where, raw=raw, key=option.key, reason=reason
+            ),
+            _("Correct {key} ({help})").format(key=option.key, help=option.help),
         ) from None
 
 
@@ -376,8 +381,8 @@ def _from_file(path: Path) -> dict[str, tuple[Value, str]]:
         if option is None:
             known = ", ".join(o.key for o in OPTIONS)
             raise _config_error(
-                f"{where}: unknown key {key!r}",
-                f"Remove it or correct its spelling; the keys are: {known}.",
+                _("{where}: unknown key {key!r}").format(where=where, key=key),
+                _("Remove it or correct its spelling; the keys are: {known}.").format(known=known),
             )
         found[key] = (_parse(option, raw, where), where)
     return found

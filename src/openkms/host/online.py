@@ -14,10 +14,11 @@ from openkms.core.codes import ResultCode
 from openkms.core.publisher_api import HOST_ACTIVATIONS_PATH
 from openkms.errors import OpenKMSError, StateError
 from openkms.host.state import HostState
+from openkms.i18n import N_, _
 
 __all__ = ["OFFLINE_FIX", "activate_online", "publisher_url"]
 
-OFFLINE_FIX = (
+OFFLINE_FIX = N_(
     "activate offline: 'openkms host --store DIR activation-request -o req.json', "
     "'openkms publisher activate-host PUBDIR req.json -o cert.json' at the publisher, then "
     "'openkms host --store DIR install-certificate cert.json'"
@@ -33,9 +34,11 @@ def publisher_url(state: HostState, given: str | None) -> str:
         raise StateError(code=ResultCode.TRUST_MISSING)
     if not trust.catalog.publisher_url:
         raise OpenKMSError(
-            "the publisher's catalog names no activation service",
+            _("the publisher's catalog names no activation service"),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Give the service with --publisher-url URL, or " + OFFLINE_FIX + ".",
+            fix=_("Give the service with --publisher-url URL, or {offline}.").format(
+                offline=_(OFFLINE_FIX)
+            ),
         )
     return trust.catalog.publisher_url
 

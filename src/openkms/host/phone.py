@@ -33,6 +33,7 @@ from openkms.core.signing import public_bytes
 from openkms.core.trust import Trust
 from openkms.errors import KeyFormatError, SignatureError, StateError
 from openkms.host.state import HostState
+from openkms.i18n import _
 
 __all__ = ["host_installation_id", "install_confirmation"]
 
@@ -41,7 +42,7 @@ def _host_key(state: HostState) -> ProductKey:
     key = state.host_key()
     if key is None:
         raise KeyFormatError(code=ResultCode.NO_PRODUCT_KEY)
-    return key.require_text("phone activation", "openkms host --store DIR ipk HOST-KEY")
+    return key.require_text(_("phone activation"), "openkms host --store DIR ipk HOST-KEY")
 
 
 def _installation_on(state: HostState, key: ProductKey, day: int) -> InstallationId:
@@ -61,10 +62,14 @@ def _trust(state: HostState) -> Trust:
         raise StateError(code=ResultCode.TRUST_MISSING)
     if not trust.catalog.phone_key:
         raise StateError(
-            "The pinned catalog has no phone key: this publisher's confirmation IDs cannot "
-            "be verified.",
-            fix="Install the publisher's current trust.json (signed by 'publisher "
-            "sign-catalog' of this version) with 'host ipk KEY --trust FILE'.",
+            _(
+                "The pinned catalog has no phone key: this publisher's confirmation IDs cannot "
+                "be verified."
+            ),
+            fix=_(
+                "Install the publisher's current trust.json (signed by 'publisher "
+                "sign-catalog' of this version) with 'host ipk KEY --trust FILE'."
+            ),
         )
     return trust
 
@@ -81,8 +86,10 @@ def install_confirmation(state: HostState, text: str, now: int) -> HostCertifica
     trust = _trust(state)
     catalog = trust.catalog
     refused = SignatureError(
-        "The confirmation ID does not confirm this host's installation ID (it was made for "
-        "another machine, key or installation ID, or mistyped in more than one digit).",
+        _(
+            "The confirmation ID does not confirm this host's installation ID (it was made for "
+            "another machine, key or installation ID, or mistyped in more than one digit)."
+        ),
         code=ResultCode.CONFIRMATION_INVALID,
     )
     if cid.group_rank >= len(catalog.groups):

@@ -14,6 +14,7 @@ from openkms._files import read_bytes
 from openkms.core.revocation import RevocationEntry, RevocationList
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["REVOCATIONS_FILE", "parse_revocations", "read_revocations", "revoked_problem"]
 
@@ -38,7 +39,7 @@ def read_revocations(directory: Path, trust: Trust | None) -> RevocationList | N
     if trust is None or not path.exists():
         return None
     try:
-        return parse_revocations(read_bytes(path, "revocation list"), trust, str(path))
+        return parse_revocations(read_bytes(path, _("revocation list")), trust, str(path))
     except OpenKMSError as exc:
         log.warning("%s is ignored: %s", path, exc.message)
         return None

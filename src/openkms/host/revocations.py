@@ -36,6 +36,7 @@ from openkms.errors import OpenKMSError, StateError
 from openkms.host.revocation_file import REVOCATIONS_FILE, parse_revocations, read_revocations
 from openkms.host.service import HostService
 from openkms.host.state import HostState
+from openkms.i18n import _
 from openkms.store.base import HostStore
 
 __all__ = [
@@ -69,7 +70,7 @@ def _pinned(state: HostState) -> Trust:
     if trust is None:
         raise StateError(
             code=ResultCode.TRUST_MISSING,
-            fix="Pin the publisher first: 'openkms host ipk KEY --trust trust.json'.",
+            fix=_("Pin the publisher first: 'openkms host ipk KEY --trust trust.json'."),
         )
     return trust
 
@@ -93,9 +94,9 @@ def install_trust(state: HostState, data: bytes, source: str) -> Installed:
     offered = Trust.from_json(data, source)
     if offered.catalog.application_id != installed.catalog.application_id:
         raise OpenKMSError(
-            "This catalog is for another application than the host's.",
+            _("This catalog is for another application than the host's."),
             code=ResultCode.CATALOG_INVALID,
-            fix="Install the trust.json of the application this host serves.",
+            fix=_("Install the trust.json of the application this host serves."),
         )
     # HostState.install_trust: the rule of Trust.check_newer_than, so a root key rotation
     # travels this way too (the chain must continue the installed one).
@@ -125,10 +126,12 @@ def require_update_url(state: HostState, given: str | None) -> str:
     url = update_url(state, given)
     if url is None:
         raise OpenKMSError(
-            "The publisher's catalog names no activation service to fetch updates from.",
+            _("The publisher's catalog names no activation service to fetch updates from."),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Give the service with --publisher-url URL, or install the files by hand: "
-            "'openkms host install-revocations FILE', 'openkms host install-trust FILE'.",
+            fix=_(
+                "Give the service with --publisher-url URL, or install the files by hand: "
+                "'openkms host install-revocations FILE', 'openkms host install-trust FILE'."
+            ),
         )
     return url
 
@@ -155,7 +158,9 @@ def _fetch(base_url: str, path: str, limit: int) -> bytes | None:
     url = base_url.rstrip("/") + path
     if not url.startswith(("http://", "https://")):
         raise OpenKMSError(
-            f"The publisher URL {base_url[:80]!r} is not http:// or https://.",
+            _("The publisher URL {base_url!r} is not http:// or https://.").format(
+                base_url=base_url[:80]
+            ),
             code=ResultCode.INVALID_ARGUMENT,
         )
     agent = {"User-Agent": f"openkms-host/{__version__}"}
@@ -170,16 +175,20 @@ def _fetch(base_url: str, path: str, limit: int) -> bytes | None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise _unreachable(url, str(exc)) from None
     if len(body) > limit:
-        raise _unreachable(url, f"the answer is over {limit} bytes")
+        raise _unreachable(url, _("the answer is over {limit} bytes").format(limit=limit))
     return body
 
 
 def _unreachable(url: str, detail: str) -> OpenKMSError:
     return OpenKMSError(
-        f"The publisher service at {url} could not be used: {detail[:200]}.",
+        _("The publisher service at {url} could not be used: {detail}.").format(
+            url=url, detail=detail[:200]
+        ),
         code=ResultCode.RPC_SERVER_UNAVAILABLE,
-        fix="Check the publisher URL and the network path, or install the files by hand: "
-        "'openkms host install-revocations FILE' and 'install-trust FILE'.",
+        fix=_(
+            "Check the publisher URL and the network path, or install the files by hand: "
+            "'openkms host install-revocations FILE' and 'install-trust FILE'."
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from openkms.errors import OpenKMSError
 from openkms.host._throttle import ThrottledLog
 from openkms.host.config import HostConfig
 from openkms.host.service import HostService
+from openkms.i18n import _
 from openkms.protocol.connection import NEED_DATA, Connection, InvalidRequestError, Role
 from openkms.protocol.messages import ErrorResponse, Message
 
@@ -287,11 +288,13 @@ class HostServer:
                 if self.config.listen:
                     await self.close_listeners()
                     raise OpenKMSError(
-                        f"cannot listen on {format_address(host, port)}: {exc.strerror or exc}",
+                        _("cannot listen on {address}: {error}").format(
+                            address=format_address(host, port), error=exc.strerror or exc
+                        ),
                         code=ResultCode.ACCESS_DENIED
                         if exc.errno == 13
                         else ResultCode.INVALID_ARGUMENT,
-                        fix="Choose a free port (--listen ADDR:PORT) or stop the other service.",
+                        fix=_("Choose a free port (--listen ADDR:PORT) or stop the other service."),
                     ) from None
                 log.warning("not listening on %s: %s", format_address(host, port), exc.strerror)
                 continue
@@ -302,7 +305,7 @@ class HostServer:
             # One port for the whole listener, unless port 0 gave its sockets different ones.
             listener.port = ports.pop() if len(ports) == 1 else 0
         if not self._servers:
-            raise OpenKMSError("no listener could be bound", code=ResultCode.INVALID_ARGUMENT)
+            raise OpenKMSError(_("no listener could be bound"), code=ResultCode.INVALID_ARGUMENT)
         self._sweep()
         return self.addresses
 

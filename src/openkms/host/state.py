@@ -47,6 +47,7 @@ from openkms.core.trust import Trust
 from openkms.dns.publisher import read_status
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 from openkms.host.revocation_file import read_revocations, revoked_problem
+from openkms.i18n import N_, _
 
 # HostActivation and HostSettings live in core/ (the admin server uses them without the
 # host); they stay importable from here for the host's own modules.
@@ -132,7 +133,7 @@ class HostState:
         path = self.directory / "trust.json"
         if not path.exists():
             return None
-        return Trust.from_json(read_bytes(path, "trust file"), str(path))
+        return Trust.from_json(read_bytes(path, _("trust file")), str(path))
 
     def activation(self, now: int) -> HostActivation:
         """The host's activation: certificate and trust, or the reason it cannot sign."""
@@ -169,8 +170,8 @@ class HostState:
         key = ProductKey.parse(text)
         if key.kind is not KeyKind.HOST:
             raise KeyFormatError(
-                "This is a setup (client) key; a host needs the host key sold by the publisher.",
-                fix="Install the setup key on a client with 'openkms client ipk'.",
+                _("This is a setup (client) key; a host needs the host key sold by the publisher."),
+                fix=_("Install the setup key on a client with 'openkms client ipk'."),
             )
         private_directory(self.directory)
         state = self._read()
@@ -235,7 +236,7 @@ class HostState:
         if installed is None:
             raise KeyFormatError(code=ResultCode.NO_PRODUCT_KEY)
         key = installed.require_text(
-            "an activation request", "openkms host --store DIR ipk HOST-KEY"
+            _("an activation request"), "openkms host --store DIR ipk HOST-KEY"
         )
         private = self.create_identity()
         public = public_bytes(private)
@@ -249,7 +250,7 @@ class HostState:
     def install_certificate(self, data: bytes, now: int) -> HostCertificate:
         """Verify and install a certificate file from the publisher."""
         cert_file = _decode_certificate(data)
-        trust = self._trust_for(Trust.from_json(cert_file.trust, "certificate trust"))
+        trust = self._trust_for(Trust.from_json(cert_file.trust, _("certificate trust")))
         cert = verify_certificate(cert_file.certificate, trust)
         private = self._read_private_key()
         host_fingerprint = self._fingerprint(public_bytes(private)) if private else None
@@ -291,15 +292,21 @@ class HostState:
         if not path.exists():
             return _HostFile()
         try:
-            state = msgspec.json.decode(read_bytes(path, "host state"), type=_HostFile)
+            state = msgspec.json.decode(read_bytes(path, _("host state")), type=_HostFile)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"{path} is corrupt: {exc}") from None
+            raise StateError(_("{path} is corrupt: {exc}").format(path=path, exc=exc)) from None
         if state.format != STATE_FORMAT:
-            raise StateError(f"{path}: format {state.format!r}, expected {STATE_FORMAT!r}")
+            raise StateError(
+                _("{path}: format {format!r}, expected {state_format!r}").format(
+                    path=path, format=state.format, state_format=STATE_FORMAT
+                )
+            )
         try:
             state.settings = state.settings.checked()
         except SettingError as exc:
-            raise StateError(f"{path}: {exc.message}", fix=exc.fix) from None
+            raise StateError(
+                _("{path}: {message}").format(path=path, message=exc.message), fix=exc.fix
+            ) from None
         return state
 
     def _save(self, state: _HostFile) -> None:
@@ -311,11 +318,11 @@ class HostState:
         if not path.exists():
             return None
         try:
-            loaded = serialization.load_pem_private_key(read_bytes(path, "host key"), None)
+            loaded = serialization.load_pem_private_key(read_bytes(path, _("host key")), None)
         except (ValueError, TypeError):
-            raise StateError(f"{path} is not a PEM private key") from None
+            raise StateError(_("{path} is not a PEM private key").format(path=path)) from None
         if not isinstance(loaded, Ed25519PrivateKey):
-            raise StateError(f"{path} is not an Ed25519 key")
+            raise StateError(_("{path} is not an Ed25519 key").format(path=path))
         return loaded
 
     def _fingerprint(self, public: bytes) -> str:
@@ -330,10 +337,10 @@ class HostState:
         trust = self.trust()
         revocations = read_revocations(self.directory, trust)
         if not path.exists() or trust is None:
-            missing = "no host certificate is installed"
+            missing = N_("no host certificate is installed")
             return HostActivation(None, None, trust, missing, revocations)
         try:
-            cert_file = _decode_certificate(read_bytes(path, "certificate"))
+            cert_file = _decode_certificate(read_bytes(path, _("certificate")))
             cert = verify_certificate(cert_file.certificate, trust)
         except (SignatureError, StateError) as exc:
             invalid = f"the certificate is invalid: {exc}"
@@ -349,9 +356,11 @@ def _decode_certificate(data: bytes) -> CertificateFile:
     try:
         cert_file = msgspec.json.decode(data, type=CertificateFile)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise StateError(f"not a host certificate file: {exc}") from None
+        raise StateError(_("not a host certificate file: {exc}").format(exc=exc)) from None
     if cert_file.format != CERTIFICATE_FORMAT:
-        raise StateError(f"not a host certificate file (format {cert_file.format!r})")
+        raise StateError(
+            _("not a host certificate file (format {format!r})").format(format=cert_file.format)
+        )
     return cert_file
 
 
@@ -360,13 +369,13 @@ def _problem(
 ) -> str | None:
     """Why ``cert`` does not let this host sign, or None."""
     if cert.mak:
-        return "this is the publisher's MAK service certificate, not a host certificate"
+        return N_("this is the publisher's MAK service certificate, not a host certificate")
     if key is None or cert.host_key_id != key.key_id:
-        return "the certificate is for another host key"
+        return N_("the certificate is for another host key")
     if host_fingerprint is None:
-        return "host.key is missing: the certificate's identity is gone"
+        return N_("host.key is missing: the certificate's identity is gone")
     if cert.host_fingerprint != host_fingerprint:
-        return "the certificate is for another machine (hardware out of tolerance)"
+        return N_("the certificate is for another machine (hardware out of tolerance)")
     if now >= cert.expires_at:
-        return "the certificate has expired"
+        return N_("the certificate has expired")
     return None

@@ -28,6 +28,7 @@ import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.errors import ProtocolError
+from openkms.i18n import _
 from openkms.protocol.messages import (
     LENIENT_REQUEST_TYPES,
     MESSAGE_TYPES,
@@ -99,7 +100,11 @@ def encode(message: Message) -> bytes:
     """One frame carrying ``message``."""
     payload = _ENCODER.encode(_wire_form(message))
     if len(payload) > MAX_PAYLOAD:
-        raise ProtocolError(f"message of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+        raise ProtocolError(
+            _("message of {count} bytes exceeds {max_payload}").format(
+                count=len(payload), max_payload=MAX_PAYLOAD
+            )
+        )
     return HEADER.pack(MAGIC, VERSION, message.type_id, len(payload)) + payload
 
 
@@ -143,7 +148,7 @@ class Connection:
         """The next complete message, or NEED_DATA; ProtocolError on a bad frame."""
         if len(self._buffer) < HEADER.size:
             if self._buffer and not MAGIC.startswith(bytes(self._buffer[:2])):
-                raise ProtocolError("the peer is not speaking the OpenKMS protocol (bad magic)")
+                raise ProtocolError(_("the peer is not speaking the OpenKMS protocol (bad magic)"))
             return NEED_DATA
         magic, version, type_id, length = HEADER.unpack_from(self._buffer)
         if (
@@ -163,30 +168,43 @@ class Connection:
         except msgspec.ValidationError as exc:
             raise _invalid(type_id, payload, exc) from None
         except _UNREADABLE as exc:
-            raise ProtocolError(f"malformed message of type {type_id}: {exc}") from None
+            raise ProtocolError(
+                _("malformed message of type {type_id}: {exc}").format(type_id=type_id, exc=exc)
+            ) from None
 
     def _check_header(self, magic: bytes, version: int, type_id: int, length: int) -> None:
         if magic != MAGIC:
-            raise ProtocolError("the peer is not speaking the OpenKMS protocol (bad magic)")
+            raise ProtocolError(_("the peer is not speaking the OpenKMS protocol (bad magic)"))
         if version != VERSION:
             raise ProtocolError(
-                f"protocol version {version} is not supported (this side speaks {VERSION})",
+                _(
+                    "protocol version {version} is not supported (this side speaks {supported})"
+                ).format(version=version, supported=VERSION),
                 code=ResultCode.UNSUPPORTED_VERSION,
             )
         if type_id not in _DECODERS:
-            raise ProtocolError(f"unknown message type {type_id}")
+            raise ProtocolError(_("unknown message type {type_id}").format(type_id=type_id))
         if type_id not in self._receives:
             name = MESSAGE_TYPES[type_id].__name__
-            raise ProtocolError(f"a {self.role.value} does not accept {name} (type {type_id})")
+            raise ProtocolError(
+                _("a {value} does not accept {name} (type {type_id})").format(
+                    value=self.role.value, name=name, type_id=type_id
+                )
+            )
         if length > self._max_payload:
-            raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self._max_payload}")
+            raise ProtocolError(
+                _("frame of {length} bytes exceeds the limit of {max_payload}").format(
+                    length=length, max_payload=self._max_payload
+                )
+            )
 
     def send(self, message: Message) -> bytes:
         """The bytes to write for ``message``; ProtocolError if this role does not send it."""
         if message.type_id not in self._sends:
             raise ProtocolError(
-                f"a {self.role.value} does not send {type(message).__name__} "
-                f"(type {message.type_id})"
+                _("a {value} does not send {kind} (type {type_id})").format(
+                    value=self.role.value, kind=type(message).__name__, type_id=message.type_id
+                )
             )
         return encode(message)
 
@@ -210,7 +228,7 @@ def _invalid(type_id: int, payload: bytes, exc: msgspec.ValidationError) -> Prot
 
 def _field_named(problem: str, cls: type[Message]) -> str:
     """msgspec's "Expected `int` <= 6 - at `$[6]`" with the field's name for ``$[6]``."""
-    head, _, where = problem.rpartition(" - at `$[")
+    head, _sep, where = problem.rpartition(" - at `$[")
     index = where.rstrip("]`")
     fields = msgspec.structs.fields(cls)
     if not head or not index.isdigit() or int(index) >= len(fields):

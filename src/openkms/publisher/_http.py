@@ -22,6 +22,7 @@ from aiohttp import web
 from openkms.core.codes import ResultCode
 from openkms.core.publisher_api import service_error_of
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 from openkms.publisher.authority import Authority
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import PublisherRecords
@@ -95,7 +96,7 @@ async def read_body(request: web.Request) -> bytes:
             return await request.read()
     except TimeoutError:
         raise OpenKMSError(
-            "the request body did not arrive in time", code=ResultCode.TIMEOUT
+            _("the request body did not arrive in time"), code=ResultCode.TIMEOUT
         ) from None
 
 
@@ -132,7 +133,7 @@ async def deadline_middleware(request: web.Request, handler: Handler) -> web.Str
             return await handler(request)
     except TimeoutError:
         raise OpenKMSError(
-            "the request took too long", code=ResultCode.TIMEOUT, fix="Retry later."
+            _("the request took too long"), code=ResultCode.TIMEOUT, fix=_("Retry later.")
         ) from None
 
 

@@ -9,6 +9,7 @@ from openkms.core.catalog import Catalog, Product
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
 from openkms.errors import CatalogError, OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["add_product_toml", "find_product"]
 
@@ -24,9 +25,11 @@ def find_product(catalog: Catalog, text: str) -> Product:
         return matches[0]
     names = "; ".join(p.name for p in catalog.products)
     raise OpenKMSError(
-        f"no single product of the catalog is {text!r} (products: {names})",
+        _("no single product of the catalog is {text!r} (products: {names})").format(
+            text=text, names=names
+        ),
         code=ResultCode.INVALID_ARGUMENT,
-        fix="Give the activation ID or 'Product, Edition' as 'publisher setup-keys DIR' lists.",
+        fix=_("Give the activation ID or 'Product, Edition' as 'publisher setup-keys DIR' lists."),
     )
 
 
@@ -54,16 +57,22 @@ def add_product_toml(
         or not edition.strip()
         or any(not part.isprintable() for part in (product, edition))
     ):
-        raise CatalogError("the product and edition names must be printable and non-empty")
+        raise CatalogError(_("the product and edition names must be printable and non-empty"))
     if group not in catalog.groups:
         raise CatalogError(
-            f"license group {group!r} is not in the catalog ({', '.join(catalog.groups)})"
+            _("license group {group!r} is not in the catalog ({groups})").format(
+                group=group, groups=", ".join(catalog.groups)
+            )
         )
     if not 1 <= n_policy <= 1000:
-        raise CatalogError("n_policy must be a whole number 1..1000")
+        raise CatalogError(_("n_policy must be a whole number 1..1000"))
     name = f"{product.strip()}, {edition.strip()}".casefold()
     if any(p.name.casefold() == name for p in catalog.products):
-        raise CatalogError(f"the catalog already has {product.strip()}, {edition.strip()}")
+        raise CatalogError(
+            _("the catalog already has {product}, {edition}").format(
+                product=product.strip(), edition=edition.strip()
+            )
+        )
     tags = {mak_product_tag(p.activation_id) for p in catalog.products}
     activation_id = str(new_uuid())
     while mak_product_tag(activation_id) in tags:

@@ -16,6 +16,7 @@ from asyncpg.pool import PoolConnectionProxy
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.publisher.records import (
     KEY_COLUMNS,
     AuditEntry,
@@ -131,7 +132,7 @@ class PostgresRecords:
 
     def _require(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise StoreError("the publisher records are closed")
+            raise StoreError(_("the publisher records are closed"))
         return self._pool
 
     async def add_key(self, key: IssuedKey, actor: str) -> None:
@@ -146,7 +147,7 @@ class PostgresRecords:
                 )
         except asyncpg.UniqueViolationError:
             raise StoreError(
-                "this key is already recorded", code=ResultCode.INVALID_ARGUMENT
+                _("this key is already recorded"), code=ResultCode.INVALID_ARGUMENT
             ) from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise map_error(exc, self.dsn) from None
@@ -336,10 +337,12 @@ async def _migrate(conn: _Conn, dsn: str) -> None:
         )
         if found > len(MIGRATIONS):
             raise StoreError(
-                f"the database {redact(dsn)} has publisher schema version {found}, newer than "
-                f"this OpenKMS supports ({len(MIGRATIONS)})",
+                _(
+                    "the database {dsn} has publisher schema version {found}, newer than "
+                    "this OpenKMS supports ({count})"
+                ).format(dsn=redact(dsn), found=found, count=len(MIGRATIONS)),
                 code=ResultCode.UNSUPPORTED_VERSION,
-                fix="Upgrade OpenKMS on this machine.",
+                fix=_("Upgrade OpenKMS on this machine."),
             )
         for version in range(found, len(MIGRATIONS)):
             for statement in MIGRATIONS[version]:

@@ -21,6 +21,7 @@ from openkms._files import PRIVATE_FILE
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.publisher.records import (
     KEY_COLUMNS,
     AuditEntry,
@@ -139,10 +140,12 @@ class SqliteRecords:
             found = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if found > len(MIGRATIONS):
                 raise StoreError(
-                    f"{self.path} has schema version {found}, newer than this OpenKMS "
-                    f"supports ({len(MIGRATIONS)})",
+                    _(
+                        "{path} has schema version {found}, newer than this OpenKMS supports "
+                        "({count})"
+                    ).format(path=self.path, found=found, count=len(MIGRATIONS)),
                     code=ResultCode.UNSUPPORTED_VERSION,
-                    fix="Upgrade OpenKMS on this machine.",
+                    fix=_("Upgrade OpenKMS on this machine."),
                 )
             for version in range(found, len(MIGRATIONS)):
                 for statement in MIGRATIONS[version]:
@@ -165,7 +168,7 @@ class SqliteRecords:
     def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._lock:
             if self._conn is None:
-                raise StoreError("the publisher records are closed")
+                raise StoreError(_("the publisher records are closed"))
             with _mapped(self.path):
                 return work(self._conn)
 
@@ -350,8 +353,12 @@ def _mapped(path: Path | None) -> Iterator[None]:
     try:
         yield
     except sqlite3.IntegrityError as exc:
-        raise StoreError(f"{path}: {exc}", code=ResultCode.INVALID_ARGUMENT) from None
+        raise StoreError(
+            _("{path}: {exc}").format(path=path, exc=exc), code=ResultCode.INVALID_ARGUMENT
+        ) from None
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: {exc}") from None
+        raise StoreError(_("{path}: {exc}").format(path=path, exc=exc)) from None
     except OSError as exc:
-        raise StoreError(f"cannot open {path}: {exc.strerror or exc}") from None
+        raise StoreError(
+            _("cannot open {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None

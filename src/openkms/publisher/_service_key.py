@@ -32,6 +32,7 @@ from openkms.core.certificate import (
 from openkms.core.signing import Envelope, fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError, StateError
+from openkms.i18n import _
 
 __all__ = ["MakSigner", "load_mak_signer"]
 
@@ -80,7 +81,7 @@ def _current(directory: Path, trust: Trust, now: int) -> tuple[Envelope, HostCer
     if not path.exists():
         return None
     try:
-        envelope = msgspec.json.decode(read_bytes(path, "service certificate"), type=Envelope)
+        envelope = msgspec.json.decode(read_bytes(path, _("service certificate")), type=Envelope)
         cert = verify_certificate(envelope, trust)
     except (msgspec.DecodeError, UnicodeDecodeError, SignatureError):
         return None
@@ -102,9 +103,9 @@ def _service_key(directory: Path) -> Ed25519PrivateKey:
         atomic_write(path, pem, mode=0o600)
         return key
     try:
-        loaded = serialization.load_pem_private_key(read_bytes(path, "service key"), None)
+        loaded = serialization.load_pem_private_key(read_bytes(path, _("service key")), None)
     except (ValueError, TypeError):
-        raise StateError(f"{path} is not a PEM private key") from None
+        raise StateError(_("{path} is not a PEM private key").format(path=path)) from None
     if not isinstance(loaded, Ed25519PrivateKey):
-        raise StateError(f"{path} is not an Ed25519 key")
+        raise StateError(_("{path} is not an Ed25519 key").format(path=path))
     return loaded

@@ -38,6 +38,7 @@ from openkms.core.publisher_api import (
 from openkms.core.signing import fingerprint, sign, verify
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
+from openkms.i18n import _
 from openkms.publisher.records import ClaimRequest, PublisherRecords, claim_error
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Authority:
         if product is None or (
             issued is not None and issued.activation_id != product.activation_id
         ):
-            raise KeyFormatError("This MAK is not for a product of the publisher's catalog.")
+            raise KeyFormatError(_("This MAK is not for a product of the publisher's catalog."))
         now = int(self._clock())
         claim = await self.records.claim(
             ClaimRequest(key.key_id, KeyKind.MAK, request.cmid, request.machine_name, now, actor)
@@ -121,30 +122,30 @@ def decode_host_request(data: bytes) -> HostActivationRequest:
     try:
         wrapper = msgspec.json.decode(data, type=ActivationRequestFile)
         if wrapper.format != REQUEST_FORMAT:
-            raise _not_a_request(f"format {str(wrapper.format)[:60]!r}")
+            raise _not_a_request(_("format {format!r}").format(format=str(wrapper.format)[:60]))
         request = msgspec.msgpack.decode(wrapper.request.body, type=HostActivationRequest)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _not_a_request(str(exc)[:200]) from None
     if not verify(request.host_public_key, ACTIVATION_REQUEST_DOMAIN, wrapper.request):
         raise SignatureError(
-            "The activation request's signature does not match its host key.",
+            _("The activation request's signature does not match its host key."),
             code=ResultCode.CERTIFICATE_INVALID,
-            fix="Create the request again with 'openkms host activation-request'.",
+            fix=_("Create the request again with 'openkms host activation-request'."),
         )
     if not request.host_fingerprint.startswith(fingerprint(request.host_public_key) + ":"):
         raise SignatureError(
-            "The activation request's fingerprint does not belong to its public key.",
+            _("The activation request's fingerprint does not belong to its public key."),
             code=ResultCode.CERTIFICATE_INVALID,
         )
     if len(request.host_fingerprint) > 200:
-        raise _not_a_request("the host fingerprint is too long")
+        raise _not_a_request(_("the host fingerprint is too long"))
     check_machine_name(request.machine_name)
     return request
 
 
 def _not_a_request(reason: str) -> OpenKMSError:
     return OpenKMSError(
-        f"not a host activation request: {reason}",
+        _("not a host activation request: {reason}").format(reason=reason),
         code=ResultCode.REQUEST_INVALID,
-        fix="Create the request with 'openkms host activation-request' (or 'host ato').",
+        fix=_("Create the request with 'openkms host activation-request' (or 'host ato')."),
     )

@@ -23,6 +23,7 @@ from openkms._files import read_bytes
 from openkms.core.catalog import Catalog
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import KeyFormatError, StateError, StoreError
+from openkms.i18n import _
 from openkms.publisher._records_sqlite import SqliteRecords
 from openkms.publisher.records import IssuedKey, MachineActivation, PublisherRecords
 
@@ -79,9 +80,9 @@ async def _import_ledger(
     if not path.exists():
         return
     try:
-        ledger = msgspec.json.decode(read_bytes(path, "host-key ledger"), type=_Ledger)
+        ledger = msgspec.json.decode(read_bytes(path, _("host-key ledger")), type=_Ledger)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise StateError(f"{path} is corrupt: {exc}") from None
+        raise StateError(_("{path} is corrupt: {exc}").format(path=path, exc=exc)) from None
     for key_id, entry in ledger.host_keys.items():
         key = _ledger_key(key_id, entry, catalog)
         machines = tuple(
@@ -93,16 +94,26 @@ async def _import_ledger(
         try:
             os.replace(path, path.with_name(LEDGER_FILE + ".imported"))
         except OSError as exc:
-            raise StoreError(f"cannot rename {path}: {exc.strerror or exc}") from None
+            raise StoreError(
+                _("cannot rename {path}: {error}").format(path=path, error=exc.strerror or exc)
+            ) from None
 
 
 def _ledger_key(key_id: str, entry: _LedgerEntry, catalog: Catalog) -> IssuedKey:
     try:
         key = ProductKey.parse(entry.key)
     except KeyFormatError:
-        raise StateError(f"{LEDGER_FILE}: {entry.key!r} is not a product key") from None
+        raise StateError(
+            _("{ledger_file}: {key!r} is not a product key").format(
+                ledger_file=LEDGER_FILE, key=entry.key
+            )
+        ) from None
     if key.key_id != key_id or key.kind is not KeyKind.HOST:
-        raise StateError(f"{LEDGER_FILE}: entry {key_id} does not match its host key")
+        raise StateError(
+            _("{ledger_file}: entry {key_id} does not match its host key").format(
+                ledger_file=LEDGER_FILE, key_id=key_id
+            )
+        )
     return IssuedKey(
         key_id=key_id,
         key=str(key),
@@ -136,7 +147,7 @@ class BlockingRecords:
     def records(self) -> PublisherRecords:
         """The open records."""
         if self._records is None:
-            raise StoreError("the publisher records are closed")
+            raise StoreError(_("the publisher records are closed"))
         return self._records
 
     def __enter__(self) -> Self:

@@ -33,6 +33,7 @@ from openkms.core.phone import (
 )
 from openkms.core.shortsig import PhoneSigningKey
 from openkms.errors import KeyFormatError, OpenKMSError, StateError
+from openkms.i18n import _
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import ClaimRequest, IssuedKey, PublisherRecords, claim_error
 
@@ -80,9 +81,11 @@ async def _find(records: PublisherRecords, iid: InstallationId) -> tuple[IssuedK
         iid.kind is PhoneKind.MAK and product_tag_number(found[0][1].product_tag) != iid.product_tag
     ):
         raise KeyFormatError(
-            "The installation ID names no key this publisher issued.",
-            fix="Check that the machine installed a key of this publisher (a MAK for a client, "
-            "a host key for a host) and read the installation ID again.",
+            _("The installation ID names no key this publisher issued."),
+            fix=_(
+                "Check that the machine installed a key of this publisher (a MAK for a client, "
+                "a host key for a host) and read the installation ID again."
+            ),
         )
     return found[0]
 
@@ -91,10 +94,12 @@ def _check_day(iid: InstallationId, today: int) -> None:
     if not today - IID_MAX_AGE_DAYS <= iid.day <= today + 1:
         made = dt.date(1970, 1, 1) + dt.timedelta(days=iid.day)
         raise OpenKMSError(
-            f"The installation ID was made on {made.isoformat()}: more than "
-            f"{IID_MAX_AGE_DAYS} days ago, or in the future.",
+            _(
+                "The installation ID was made on {made}: more than {iid_max_age_days} "
+                "days ago, or in the future."
+            ).format(made=made.isoformat(), iid_max_age_days=IID_MAX_AGE_DAYS),
             code=ResultCode.CLOCK_SKEW,
-            fix="Set the machine's clock right and make a new installation ID with 'dti'.",
+            fix=_("Set the machine's clock right and make a new installation ID with 'dti'."),
         )
 
 
@@ -103,13 +108,15 @@ def _grant(issued: IssuedKey, key: ProductKey, catalog: Catalog, days: int | Non
     if issued.kind is KeyKind.MAK:
         activation_id = issued.activation_id or ""
         if catalog.product(activation_id) is None:
-            raise KeyFormatError("This MAK is not for a product of the publisher's catalog.")
+            raise KeyFormatError(_("This MAK is not for a product of the publisher's catalog."))
         granted = min(days or MAK_PHONE_DAYS, MAX_GRANT_DAYS)
         facts = PhoneFacts(catalog.application_id, key.key_id, activation_id)
         return _Grant(issued, key, granted, 0, activation_id, facts)
     group = issued.group or ""
     if group not in catalog.groups:
-        raise StateError(f"the host key's license group {group!r} is not in the catalog")
+        raise StateError(
+            _("the host key's license group {group!r} is not in the catalog").format(group=group)
+        )
     granted = min(days or catalog.certificate_days, MAX_GRANT_DAYS)
     facts = PhoneFacts(catalog.application_id, key.key_id, group=group)
     return _Grant(issued, key, granted, catalog.group_rank(group), group, facts)
@@ -119,10 +126,14 @@ def _phone_key(publisher: Publisher, catalog: Catalog) -> PhoneSigningKey:
     phone = PhoneSigningKey.derive(publisher.root_key().private_bytes_raw())
     if phone.public_key != catalog.phone_key:
         raise StateError(
-            "trust.json carries no phone key of this root key: clients could not verify a "
-            "confirmation ID.",
-            fix="Run 'openkms publisher sign-catalog DIR' and give the new trust.json to the "
-            "hosts and clients.",
+            _(
+                "trust.json carries no phone key of this root key: clients could not verify a "
+                "confirmation ID."
+            ),
+            fix=_(
+                "Run 'openkms publisher sign-catalog DIR' and give the new trust.json to the "
+                "hosts and clients."
+            ),
         )
     return phone
 

@@ -34,6 +34,7 @@ from openkms.core.shortsig import PhoneSigningKey
 from openkms.core.signing import public_bytes, sign
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
 from openkms.errors import OpenKMSError, StateError
+from openkms.i18n import _
 from openkms.publisher._products import add_product_toml, find_product
 from openkms.publisher._service_key import MakSigner, load_mak_signer
 from openkms.publisher.authority import Authority
@@ -89,8 +90,10 @@ class Publisher:
         """Create a new publisher: root key, default catalog, trust file, empty records."""
         if (directory / "root.key").exists():
             raise StateError(
-                f"{directory} already holds a publisher (root.key exists)",
-                fix="Choose another directory; never overwrite a root key.",
+                _("{directory} already holds a publisher (root.key exists)").format(
+                    directory=directory
+                ),
+                fix=_("Choose another directory; never overwrite a root key."),
             )
         private_directory(directory)
         key = Ed25519PrivateKey.generate()
@@ -110,7 +113,9 @@ class Publisher:
     def catalog(self) -> Catalog:
         """The catalog as edited (validated, not necessarily signed yet)."""
         path = self.directory / "catalog.toml"
-        return parse_catalog_toml(read_bytes(path, "catalog").decode("utf-8", "replace"), str(path))
+        return parse_catalog_toml(
+            read_bytes(path, _("catalog")).decode("utf-8", "replace"), str(path)
+        )
 
     def sign_catalog(self) -> Trust:
         """Validate and sign catalog.toml under the next serial; write trust.json.
@@ -136,7 +141,7 @@ class Publisher:
     def trust(self) -> Trust:
         """The signed trust document (trust.json)."""
         path = self.directory / "trust.json"
-        return Trust.from_json(read_bytes(path, "trust file"), str(path))
+        return Trust.from_json(read_bytes(path, _("trust file")), str(path))
 
     def public_key_text(self) -> str:
         """The publisher key as applications pin it (``okpk1:...``), from the root key."""
@@ -149,7 +154,7 @@ class Publisher:
     def add_product(self, product: str, edition: str, group: str, n_policy: int) -> Product:
         """Add an edition to catalog.toml (new activation ID and setup key), then re-sign."""
         path = self.directory / "catalog.toml"
-        text = read_bytes(path, "catalog").decode("utf-8", "replace")
+        text = read_bytes(path, _("catalog")).decode("utf-8", "replace")
         updated, added = add_product_toml(
             text, self.catalog(), product=product, edition=edition, group=group, n_policy=n_policy
         )
@@ -182,10 +187,14 @@ class Publisher:
         catalog = self.trust().catalog
         if group not in catalog.groups:
             raise OpenKMSError(
-                f"license group {group!r} is not in the catalog ({', '.join(catalog.groups)})",
+                _("license group {group!r} is not in the catalog ({groups})").format(
+                    group=group, groups=", ".join(catalog.groups)
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
-                fix="Give one of the catalog's license groups with --group (names are "
-                "case-sensitive), or add the group to catalog.toml and run sign-catalog.",
+                fix=_(
+                    "Give one of the catalog's license groups with --group (names are "
+                    "case-sensitive), or add the group to catalog.toml and run sign-catalog."
+                ),
             )
         key = ProductKey.generate(KeyKind.HOST, secrets.token_bytes)
         issued = IssuedKey(
@@ -205,7 +214,9 @@ class Publisher:
         """A new MAK for ``product`` (activation ID or edition) good for ``activations``."""
         if not 0 < activations <= MAX_MAK_ACTIVATIONS:
             raise OpenKMSError(
-                f"a MAK allows 1 to {MAX_MAK_ACTIVATIONS} activations",
+                _("a MAK allows 1 to {max_mak_activations} activations").format(
+                    max_mak_activations=MAX_MAK_ACTIVATIONS
+                ),
                 code=ResultCode.INVALID_ARGUMENT,
             )
         found = find_product(self.trust().catalog, product)
@@ -241,9 +252,9 @@ class Publisher:
             blocked = db.run(db.records.block_key(key.key_id, int(self._clock()), self.actor))
         if blocked is None:
             raise OpenKMSError(
-                "This key was not issued by this publisher.",
+                _("This key was not issued by this publisher."),
                 code=ResultCode.INVALID_PRODUCT_KEY,
-                fix="Check the key against 'openkms publisher list-keys DIR'.",
+                fix=_("Check the key against 'openkms publisher list-keys DIR'."),
             )
         return blocked
 
@@ -270,11 +281,17 @@ class Publisher:
 
     def root_key(self) -> Ed25519PrivateKey:
         """The root private key (root.key)."""
-        data = read_bytes(self.directory / "root.key", "publisher root key")
+        data = read_bytes(self.directory / "root.key", _("publisher root key"))
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError):
-            raise StateError(f"{self.directory / 'root.key'} is not a PEM private key") from None
+            raise StateError(
+                _("{directory} is not a PEM private key").format(
+                    directory=self.directory / "root.key"
+                )
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise StateError(f"{self.directory / 'root.key'} is not an Ed25519 key")
+            raise StateError(
+                _("{directory} is not an Ed25519 key").format(directory=self.directory / "root.key")
+            )
         return key

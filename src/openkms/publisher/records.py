@@ -24,6 +24,7 @@ from typing import Protocol
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import KeyFormatError, OpenKMSError
+from openkms.i18n import _
 
 __all__ = [
     "KEY_COLUMNS",
@@ -206,24 +207,28 @@ def claim_error(claim: Claim) -> OpenKMSError:
     key = claim.key
     if claim.outcome is ClaimOutcome.UNKNOWN_KEY or key is None:
         return KeyFormatError(
-            "This key was not issued by this publisher (or is not of this kind).",
-            fix="Check the key; a host key activates a host, a MAK a client.",
+            _("This key was not issued by this publisher (or is not of this kind)."),
+            fix=_("Check the key; a host key activates a host, a MAK a client."),
         )
     if claim.outcome is ClaimOutcome.BLOCKED:
         return OpenKMSError(
-            "The publisher has blocked this product key.",
+            _("The publisher has blocked this product key."),
             code=_BLOCKED,
-            fix="Obtain a new key from the publisher; this one will not activate again.",
+            fix=_("Obtain a new key from the publisher; this one will not activate again."),
         )
     if claim.outcome is ClaimOutcome.MACHINE_LIMIT:
         return OpenKMSError(
-            f"this host was already activated {key.per_machine_limit} times with this key "
-            f"(limit {key.per_machine_limit})",
+            _(
+                "this host was already activated {per_machine_limit} times with this key "
+                "(limit {per_machine_limit})"
+            ).format(per_machine_limit=key.per_machine_limit),
             code=_USED_UP,
         )
     what = "hosts" if key.kind is KeyKind.HOST else "machines"
     return OpenKMSError(
-        f"this key is already used on {claim.used} {what} (limit {key.activations_allowed})",
+        _("this key is already used on {used} {what} (limit {activations_allowed})").format(
+            used=claim.used, what=what, activations_allowed=key.activations_allowed
+        ),
         code=_USED_UP,
     )
 

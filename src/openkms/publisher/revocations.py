@@ -28,6 +28,7 @@ from openkms.core.revocation import (
     RevocationListBody,
 )
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import IssuedKey
 
@@ -62,7 +63,7 @@ def latest_revocations(publisher: Publisher) -> RevocationList | None:
     if not path.exists():
         return None
     trust = publisher.trust()
-    data = read_bytes(path, "revocation list")
+    data = read_bytes(path, _("revocation list"))
     return RevocationList.from_json(
         data, trust.publisher_key, trust.catalog.application_id, str(path)
     )
@@ -73,9 +74,9 @@ def block_key(publisher: Publisher, key_text: str, reason: str = "") -> Revocati
     key = ProductKey.parse(key_text)
     if key.kind is KeyKind.SETUP:
         raise OpenKMSError(
-            "This is a setup key: it is public, printed in the catalog, and cannot be blocked.",
+            _("This is a setup key: it is public, printed in the catalog, and cannot be blocked."),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Give the host key or the MAK to block.",
+            fix=_("Give the host key or the MAK to block."),
         )
     blocked = publisher.block_key(key_text)  # the records first: the service refuses it now
     update = _add(publisher, RevocationKind.KEY, key.key_id, reason)
@@ -102,10 +103,13 @@ def parse_host_id(text: str) -> tuple[RevocationKind, str]:
     if _SERIAL.fullmatch(cleaned):
         return RevocationKind.CERTIFICATE, cleaned
     raise OpenKMSError(
-        f"{text[:80]!r} names no host: give the host's fingerprint (32 hex digits, as "
-        "'openkms host dli' shows its Installation ID) or a certificate serial (16 hex digits).",
+        _(
+            "{text!r} names no host: give the host's fingerprint (32 hex digits, as "
+            "'openkms host dli' shows its Installation ID) or a certificate serial "
+            "(16 hex digits)."
+        ).format(text=text[:80]),
         code=ResultCode.INVALID_ARGUMENT,
-        fix="Copy the Installation ID or the Certificate serial from the host's 'dli'.",
+        fix=_("Copy the Installation ID or the Certificate serial from the host's 'dli'."),
     )
 
 
@@ -136,7 +140,7 @@ def _reason(text: str) -> str:
     cleaned = " ".join(text.split())
     if len(cleaned) > 200 or not cleaned.isprintable():
         raise OpenKMSError(
-            "The reason must be one printable line of at most 200 characters.",
+            _("The reason must be one printable line of at most 200 characters."),
             code=ResultCode.INVALID_ARGUMENT,
         )
     return cleaned

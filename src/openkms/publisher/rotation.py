@@ -31,6 +31,7 @@ from openkms.core.shortsig import PhoneSigningKey
 from openkms.core.signing import public_bytes, sign
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
 from openkms.errors import StateError
+from openkms.i18n import _
 from openkms.publisher.publisher import Publisher
 
 __all__ = ["RootRotation", "rotate_root"]
@@ -59,13 +60,18 @@ def rotate_root(directory: Path, clock: Callable[[], float] = time.time) -> Root
     old = _load_key(directory / "root.key")
     if public_bytes(old) != installed.publisher_key:
         raise StateError(
-            f"{directory / 'root.key'} is not the key that signed {directory / 'trust.json'}",
-            fix="Restore the root key that signed trust.json before rotating it.",
+            _("{directory} is not the key that signed {trust}").format(
+                directory=directory / "root.key", trust=directory / "trust.json"
+            ),
+            fix=_("Restore the root key that signed trust.json before rotating it."),
         )
     sequence = len(installed.transitions) + 1
     retired = directory / f"root.key.{sequence}.retired"
     if retired.exists():
-        raise StateError(f"{retired} exists already", fix="Move it aside, then rotate again.")
+        raise StateError(
+            _("{retired} exists already").format(retired=retired),
+            fix=_("Move it aside, then rotate again."),
+        )
     new = Ed25519PrivateKey.generate()
     trust = _successor(publisher, installed, (old, new), int(clock()))
     atomic_write(directory / "root.key.new", _pem(new), mode=0o600)
@@ -125,9 +131,9 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
 
 def _load_key(path: Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(read_bytes(path, "root key"), password=None)
+        key = serialization.load_pem_private_key(read_bytes(path, _("root key")), password=None)
     except (ValueError, TypeError):
-        raise StateError(f"{path} is not a PEM private key") from None
+        raise StateError(_("{path} is not a PEM private key").format(path=path)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise StateError(f"{path} is not an Ed25519 key")
+        raise StateError(_("{path} is not an Ed25519 key").format(path=path))
     return key

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StateError
+from openkms.i18n import _
 from openkms.publisher._http import (
     CONTEXT,
     RouteModule,
@@ -88,10 +89,14 @@ async def serve(
         except OSError as exc:
             host, port = config.listen
             raise OpenKMSError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                _("cannot listen on {host}:{port}: {error}").format(
+                    host=host, port=port, error=exc.strerror or exc
+                ),
                 code=ResultCode.ACCESS_DENIED if exc.errno == errno.EACCES else None,
-                fix="Choose a free address and port with --listen (ports below 1024 need "
-                "privileges); is another service already running?",
+                fix=_(
+                    "Choose a free address and port with --listen (ports below 1024 need "
+                    "privileges); is another service already running?"
+                ),
             ) from None
         urls = [_url(tls is not None, address) for address in runner.addresses]
         log.info("publisher service listening on %s", ", ".join(urls))
@@ -135,7 +140,9 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
         raise StateError(
-            f"cannot load the TLS certificate {cert} and key {key}: {exc}",
-            fix="Give a PEM certificate (chain) with --tls-cert and its key with --tls-key.",
+            _("cannot load the TLS certificate {cert} and key {key}: {exc}").format(
+                cert=cert, key=key, exc=exc
+            ),
+            fix=_("Give a PEM certificate (chain) with --tls-cert and its key with --tls-key."),
         ) from None
     return context

@@ -17,6 +17,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _pg_schema as schema
 from openkms.store.base import ClientQuery, ClientRecord, Counters, EventQuery
 from openkms.store.database import PeerHost
@@ -119,33 +120,45 @@ def map_error(exc: BaseException, dsn: str) -> StoreError:
         return exc
     if isinstance(exc, asyncpg.exceptions.DiskFullError):
         return StoreError(
-            f"the database {where} cannot grow: its disk is full ({exc})",
+            _("the database {where} cannot grow: its disk is full ({exc})").format(
+                where=where, exc=exc
+            ),
             code=ResultCode.DISK_FULL,
-            fix="Free space on the database server; nothing acknowledged has been lost.",
+            fix=_("Free space on the database server; nothing acknowledged has been lost."),
         )
     if isinstance(exc, asyncpg.exceptions.InvalidPasswordError | asyncpg.InvalidCatalogNameError):
         return StoreError(
-            f"cannot log in to the database {where} ({exc})",
-            fix="Check the DSN's user, password and database name, and pg_hba.conf.",
+            _("cannot log in to the database {where} ({exc})").format(where=where, exc=exc),
+            fix=_("Check the DSN's user, password and database name, and pg_hba.conf."),
         )
     if isinstance(exc, TimeoutError):
         return StoreError(
-            f"the database {where} is unreachable: it did not answer in time",
-            fix="Check that PostgreSQL is running and reachable; the host retries by itself "
-            "and nothing acknowledged has been lost.",
+            _("the database {where} is unreachable: it did not answer in time").format(where=where),
+            fix=_(
+                "Check that PostgreSQL is running and reachable; the host retries by itself "
+                "and nothing acknowledged has been lost."
+            ),
         )
     if is_connection_error(exc):
         return StoreError(
-            f"the database {where} is unreachable ({type(exc).__name__}: {exc})",
-            fix="Check that PostgreSQL is running and reachable; the host retries by itself "
-            "and nothing acknowledged has been lost.",
+            _("the database {where} is unreachable ({kind}: {exc})").format(
+                where=where, kind=type(exc).__name__, exc=exc
+            ),
+            fix=_(
+                "Check that PostgreSQL is running and reachable; the host retries by itself "
+                "and nothing acknowledged has been lost."
+            ),
         )
-    return StoreError(f"the database {where} failed: {type(exc).__name__}: {exc}")
+    return StoreError(
+        _("the database {where} failed: {kind}: {exc}").format(
+            where=where, kind=type(exc).__name__, exc=exc
+        )
+    )
 
 
 def closed_error() -> StoreError:
     """The error of any call made after ``close()``."""
-    return StoreError("store is closed", fix="Open the store again before using it.")
+    return StoreError(_("store is closed"), fix=_("Open the store again before using it."))
 
 
 async def connect(dsn: str, *, timeout: float = CONNECT_TIMEOUT) -> asyncpg.Connection:
@@ -172,18 +185,20 @@ async def _has_tables(conn: Queryable) -> bool:
 
 def _newer_error(dsn: str, found: int) -> StoreError:
     return StoreError(
-        f"the database {redact(dsn)} has schema version {found}, newer than this OpenKMS "
-        f"supports ({schema.schema_version()})",
+        _(
+            "the database {dsn} has schema version {found}, newer than this OpenKMS "
+            "supports ({schema_version})"
+        ).format(dsn=redact(dsn), found=found, schema_version=schema.schema_version()),
         code=ResultCode.UNSUPPORTED_VERSION,
-        fix="Upgrade OpenKMS on this machine (every host of a site runs the same version).",
+        fix=_("Upgrade OpenKMS on this machine (every host of a site runs the same version)."),
     )
 
 
 def _foreign_error(dsn: str) -> StoreError:
     return StoreError(
-        f"the database {redact(dsn)} has tables but no OpenKMS store",
+        _("the database {dsn} has tables but no OpenKMS store").format(dsn=redact(dsn)),
         code=ResultCode.STATE_CORRUPT,
-        fix="Give OpenKMS a database (or schema) of its own.",
+        fix=_("Give OpenKMS a database (or schema) of its own."),
     )
 
 
@@ -197,14 +212,16 @@ async def check_readable(conn: Queryable, dsn: str) -> None:
             _foreign_error(dsn)
             if await _has_tables(conn)
             else StoreError(
-                f"the database {redact(dsn)} has no OpenKMS store yet",
-                fix="Start a host on this database once to create the store.",
+                _("the database {dsn} has no OpenKMS store yet").format(dsn=redact(dsn)),
+                fix=_("Start a host on this database once to create the store."),
             )
         )
     if found < schema.schema_version():
         raise StoreError(
-            f"the database {redact(dsn)} has the older schema version {found}",
-            fix="Start a host of this version once (it migrates the store), then read again.",
+            _("the database {dsn} has the older schema version {found}").format(
+                dsn=redact(dsn), found=found
+            ),
+            fix=_("Start a host of this version once (it migrates the store), then read again."),
         )
 
 

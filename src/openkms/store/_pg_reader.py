@@ -14,6 +14,7 @@ import asyncpg
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _pg_admin as admin
 from openkms.store import _pg_db as db
 from openkms.store.base import (
@@ -84,8 +85,8 @@ class PostgresReader(HostStoreReader):
             raise db.closed_error()
         if self._pool is None:
             raise StoreError(
-                f"the store {db.redact(self.dsn)} is not open",
-                fix="Call open() before using the store.",
+                _("the store {dsn} is not open").format(dsn=db.redact(self.dsn)),
+                fix=_("Call open() before using the store."),
             )
         try:
             async with self._pool.acquire(timeout=db.CONNECT_TIMEOUT) as conn:

@@ -19,6 +19,7 @@ from typing import Final
 
 from openkms.core.counting import CountPolicy
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store._sqlite_writer import StoreWriter, WriteOp, WriteResult
 from openkms.store._writer_messages import (
     FROM_WRITER,
@@ -108,13 +109,17 @@ class ProcessWriter(StoreWriter):
             )
         except OSError as exc:
             parent.close()
-            raise StoreError(f"cannot start the store writer process: {exc}") from exc
+            raise StoreError(
+                _("cannot start the store writer process: {exc}").format(exc=exc)
+            ) from exc
         finally:
             child.close()
         self._buffer.clear()
         self._ready = loop.create_future()
         self._gone = loop.create_future()
-        self._transport, _ = await loop.create_connection(lambda: _Replies(self), sock=parent)
+        self._transport, _protocol = await loop.create_connection(
+            lambda: _Replies(self), sock=parent
+        )
         try:
             await self._ready
         except BaseException:
@@ -222,10 +227,14 @@ class ProcessWriter(StoreWriter):
         if self._gone is not None and not self._gone.done():
             self._gone.set_result(None)
         error = StoreError(
-            f"the store writer process for {self.path} stopped before answering",
-            fix="The host starts a new writer for the next requests; if this repeats, look "
-            "for a killed process or a full disk in the host's log and run "
-            "'openkms doctor host'.",
+            _("the store writer process for {path} stopped before answering").format(
+                path=self.path
+            ),
+            fix=_(
+                "The host starts a new writer for the next requests; if this repeats, look "
+                "for a killed process or a full disk in the host's log and run "
+                "'openkms doctor host'."
+            ),
         )
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(error)
@@ -249,7 +258,7 @@ class ProcessWriter(StoreWriter):
 
     def _fail(self, count: int, error: StoreError) -> None:
         """Fail the ``count`` oldest pending writes, each with its own copy of ``error``."""
-        for _ in range(count):
+        for _index in range(count):
             future = self._pending.popleft()
             if not future.done():
                 future.set_exception(error.copy())

@@ -17,6 +17,7 @@ from typing import Final
 from openkms._files import PRIVATE_FILE
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store._sqlite_schema import check_version, migrate
 
 __all__ = [
@@ -52,30 +53,37 @@ def map_error(exc: sqlite3.Error, path: Path) -> StoreError:
         return closed_error()
     if primary == _SQLITE_FULL:
         return StoreError(
-            f"the store {path} cannot grow: the disk is full ({exc})", code=ResultCode.DISK_FULL
+            _("the store {path} cannot grow: the disk is full ({exc})").format(path=path, exc=exc),
+            code=ResultCode.DISK_FULL,
         )
     if primary in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
         return StoreError(
-            f"{path} is not an OpenKMS store or is damaged ({exc})",
+            _("{path} is not an OpenKMS store or is damaged ({exc})").format(path=path, exc=exc),
             code=ResultCode.STATE_CORRUPT,
-            fix="Restore the store from a backup, or move the file aside: the host starts an "
-            "empty store and the count rebuilds as clients renew.",
+            fix=_(
+                "Restore the store from a backup, or move the file aside: the host starts an "
+                "empty store and the count rebuilds as clients renew."
+            ),
         )
     if primary == _SQLITE_BUSY:
         return StoreError(
-            f"the store {path} is locked by another process ({exc})",
-            fix="Check that only one host uses this store; stop the other one.",
+            _("the store {path} is locked by another process ({exc})").format(path=path, exc=exc),
+            fix=_("Check that only one host uses this store; stop the other one."),
         )
     if primary in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY):
         return StoreError(
-            f"cannot open or write the store {path} ({exc})",
+            _("cannot open or write the store {path} ({exc})").format(path=path, exc=exc),
             code=ResultCode.ACCESS_DENIED,
-            fix="Make the store directory and its host.db* files writable by the user the "
-            "host runs as, on a file system mounted read-write.",
+            fix=_(
+                "Make the store directory and its host.db* files writable by the user the "
+                "host runs as, on a file system mounted read-write."
+            ),
         )
     if primary == _SQLITE_IOERR:
-        return StoreError(f"cannot read or write the store {path} ({exc})")
-    return StoreError(f"the store {path} failed: {exc}")
+        return StoreError(
+            _("cannot read or write the store {path} ({exc})").format(path=path, exc=exc)
+        )
+    return StoreError(_("the store {path} failed: {exc}").format(path=path, exc=exc))
 
 
 # Errors of the file or the disk, not of one operation: every write would fail the same way.
@@ -98,7 +106,7 @@ def is_environmental(exc: BaseException | None) -> bool:
 
 def closed_error() -> StoreError:
     """The error of any call made after ``close()``."""
-    return StoreError("store is closed", fix="Open the store again before using it.")
+    return StoreError(_("store is closed"), fix=_("Open the store again before using it."))
 
 
 def _connect(target: str, path: Path, *, uri: bool) -> sqlite3.Connection:
@@ -138,8 +146,8 @@ def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
     """
     if not path.parent.is_dir():
         raise StoreError(
-            f"the directory of the store {path} does not exist",
-            fix="Create the directory, or choose a store path in an existing one.",
+            _("the directory of the store {path} does not exist").format(path=path),
+            fix=_("Create the directory, or choose a store path in an existing one."),
         )
     _create_private(path)
     conn = _connect(str(path), path, uri=False)
@@ -167,9 +175,11 @@ def _create_private(path: Path) -> None:
         return
     except OSError as exc:
         raise StoreError(
-            f"cannot create the store {path}: {exc.strerror or exc}",
+            _("cannot create the store {path}: {error}").format(
+                path=path, error=exc.strerror or exc
+            ),
             code=ResultCode.ACCESS_DENIED,
-            fix="Make the store directory writable by the user the host runs as.",
+            fix=_("Make the store directory writable by the user the host runs as."),
         ) from None
 
 
@@ -184,11 +194,13 @@ def damaged_error(path: Path, problems: list[str]) -> StoreError:
     """The error of a store whose integrity check found ``problems``."""
     shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if problems[3:] else "")
     return StoreError(
-        f"the store {path} is damaged: {shown}",
+        _("the store {path} is damaged: {shown}").format(path=path, shown=shown),
         code=ResultCode.STATE_CORRUPT,
-        fix="Run 'openkms host check --store DIR' for the full check; restore host.db from a "
-        "backup, or move it aside: the host starts an empty store and the count rebuilds as "
-        "clients renew.",
+        fix=_(
+            "Run 'openkms host check --store DIR' for the full check; restore host.db from a "
+            "backup, or move it aside: the host starts an empty store and the count rebuilds as "
+            "clients renew."
+        ),
     )
 
 
@@ -215,9 +227,11 @@ def _configure_writer(conn: sqlite3.Connection, path: Path) -> None:
 
 def _missing_error(path: Path) -> StoreError:
     return StoreError(
-        f"there is no store at {path}",
-        fix="Check the --store directory; the host creates its store when it first starts "
-        "('openkms host serve').",
+        _("there is no store at {path}").format(path=path),
+        fix=_(
+            "Check the --store directory; the host creates its store when it first starts "
+            "('openkms host serve')."
+        ),
     )
 
 

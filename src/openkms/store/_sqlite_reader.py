@@ -23,6 +23,7 @@ import msgspec
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _sqlite_admin as admin
 from openkms.store import _sqlite_queries as queries
 from openkms.store._sqlite_conn import closed_error, connect_read_only, connect_reader, map_error
@@ -218,6 +219,7 @@ class SqliteStoreReader(SqliteReads):
             if self._closed:
                 raise closed_error()
             raise StoreError(
-                f"the store {self.path} is not open", fix="Call open() before reading the store."
+                _("the store {path} is not open").format(path=self.path),
+                fix=_("Call open() before reading the store."),
             )
         return await asyncio.to_thread(read, reader)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store.backup import backup_before_migration
 
 __all__ = ["MIGRATIONS", "check_version", "migrate", "schema_version"]
@@ -112,19 +113,23 @@ def _user_version(conn: sqlite3.Connection) -> int:
 
 def _newer_error(path: Path, version: int) -> StoreError:
     return StoreError(
-        f"the store {path} has schema version {version}: it was written by a newer "
-        f"OpenKMS (this one reads version {schema_version()})",
+        _(
+            "the store {path} has schema version {version}: it was written by a "
+            "newer OpenKMS (this one reads version {schema_version})"
+        ).format(path=path, version=version, schema_version=schema_version()),
         code=ResultCode.UNSUPPORTED_VERSION,
-        fix="Upgrade OpenKMS on this machine to the version the host runs, or use a store "
-        "written by this version.",
+        fix=_(
+            "Upgrade OpenKMS on this machine to the version the host runs, or use a store "
+            "written by this version."
+        ),
     )
 
 
 def _foreign_error(path: Path) -> StoreError:
     return StoreError(
-        f"{path} is an SQLite database but not an OpenKMS store",
+        _("{path} is an SQLite database but not an OpenKMS store").format(path=path),
         code=ResultCode.STATE_CORRUPT,
-        fix="Choose another store path; do not point OpenKMS at another program's database.",
+        fix=_("Choose another store path; do not point OpenKMS at another program's database."),
     )
 
 
@@ -138,16 +143,21 @@ def check_version(conn: sqlite3.Connection, path: Path) -> None:
             _foreign_error(path)
             if _has_tables(conn)
             else StoreError(
-                f"the store {path} is empty", fix="Start the host once to create the store."
+                _("the store {path} is empty").format(path=path),
+                fix=_("Start the host once to create the store."),
             )
         )
     if version < schema_version():
         raise StoreError(
-            f"the store {path} has the older schema version {version} (this OpenKMS reads "
-            f"version {schema_version()}); reading never upgrades it",
+            _(
+                "the store {path} has the older schema version {version} (this OpenKMS "
+                "reads version {schema_version}); reading never upgrades it"
+            ).format(path=path, version=version, schema_version=schema_version()),
             code=ResultCode.UNSUPPORTED_VERSION,
-            fix="Start the host once to upgrade the store ('openkms host serve'), then read "
-            "it again.",
+            fix=_(
+                "Start the host once to upgrade the store ('openkms host serve'), then read "
+                "it again."
+            ),
         )
 
 

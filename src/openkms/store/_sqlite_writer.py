@@ -24,6 +24,7 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _sqlite_admin as admin
 from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
@@ -269,7 +270,9 @@ class BatchWriter:
         except Exception as exc:  # a bug fails its batch but must never kill the writer
             rollback(conn)
             logger.exception("store write of %d items failed", len(ops))
-            raise StoreError(f"the store {self.path} failed: {exc!r}") from exc
+            raise StoreError(
+                _("the store {path} failed: {exc!r}").format(path=self.path, exc=exc)
+            ) from exc
 
     def commit_each(self, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
         """``commit(ops)``; if the batch fails, each operation again in its own transaction,

@@ -22,6 +22,7 @@ from typing import Final
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import _
 
 __all__ = [
     "BackupInfo",
@@ -47,8 +48,8 @@ class BackupInfo:
 
 def _sqlite_error(exc: sqlite3.Error | OSError, what: str) -> StoreError:
     return StoreError(
-        f"{what}: {exc}",
-        fix="Check the paths, the free space and that this user may read and write them.",
+        _("{what}: {exc}").format(what=what, exc=exc),
+        fix=_("Check the paths, the free space and that this user may read and write them."),
     )
 
 
@@ -80,8 +81,8 @@ def _install(temporary: Path, output: Path) -> None:
 def _open_source(database: Path) -> sqlite3.Connection:
     if not database.is_file():
         raise StoreError(
-            f"there is no store at {database}",
-            fix="Check --store: the host creates host.db when it first starts.",
+            _("there is no store at {database}").format(database=database),
+            fix=_("Check --store: the host creates host.db when it first starts."),
         )
     # mode=rw + query_only, as the store's readers: a WAL reader may need to create -shm.
     conn = sqlite3.connect(database.resolve().as_uri() + "?mode=rw", uri=True)
@@ -96,13 +97,14 @@ def backup_database(
     """Copy a store, served or not, into ``output``; refuses to overwrite without ``force``."""
     if output.exists() and not force:
         raise StoreError(
-            f"{output} exists",
+            _("{output} exists").format(output=output),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Choose another file name, or give --force to replace it.",
+            fix=_("Choose another file name, or give --force to replace it."),
         )
     if not output.parent.is_dir():
         raise StoreError(
-            f"the directory of {output} does not exist", fix="Create it or choose another path."
+            _("the directory of {output} does not exist").format(output=output),
+            fix=_("Create it or choose another path."),
         )
     temporary = _temporary(output)
     try:
@@ -114,7 +116,9 @@ def backup_database(
         info = verify_backup(temporary, newest_version)
         _install(temporary, output)
     except (sqlite3.Error, OSError) as exc:
-        raise _sqlite_error(exc, f"cannot back up {database} to {output}") from None
+        raise _sqlite_error(
+            exc, _("cannot back up {database} to {output}").format(database=database, output=output)
+        ) from None
     finally:
         temporary.unlink(missing_ok=True)
     logger.info(
@@ -132,7 +136,9 @@ def backup_before_migration(conn: sqlite3.Connection, database: Path, version: i
         _install(temporary, output)
     except (sqlite3.Error, OSError) as exc:
         temporary.unlink(missing_ok=True)
-        raise _sqlite_error(exc, f"cannot back up {database} before migrating it") from None
+        raise _sqlite_error(
+            exc, _("cannot back up {database} before migrating it").format(database=database)
+        ) from None
     logger.info("store %s backed up to %s before its migration", database, output)
     return output
 
@@ -140,12 +146,14 @@ def backup_before_migration(conn: sqlite3.Connection, database: Path, version: i
 def verify_backup(path: Path, newest_version: int) -> BackupInfo:
     """Check that ``path`` is an intact OpenKMS store this version can use."""
     not_a_store = StoreError(
-        f"{path} is not an OpenKMS store",
+        _("{path} is not an OpenKMS store").format(path=path),
         code=ResultCode.STATE_CORRUPT,
-        fix="Choose a file written by 'openkms host backup'.",
+        fix=_("Choose a file written by 'openkms host backup'."),
     )
     if not path.is_file():
-        raise StoreError(f"there is no file {path}", fix="Check the path of the backup.")
+        raise StoreError(
+            _("there is no file {path}").format(path=path), fix=_("Check the path of the backup.")
+        )
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
@@ -158,18 +166,20 @@ def verify_backup(path: Path, newest_version: int) -> BackupInfo:
         raise not_a_store from None
     if checks != ["ok"]:
         raise StoreError(
-            f"{path} is damaged: {'; '.join(checks[:3])}",
+            _("{path} is damaged: {checks}").format(path=path, checks="; ".join(checks[:3])),
             code=ResultCode.STATE_CORRUPT,
-            fix="Use another backup; this one cannot be restored.",
+            fix=_("Use another backup; this one cannot be restored."),
         )
     if version < 1 or not {"events", "clients", "counters"} <= tables:
         raise not_a_store
     if version > newest_version:
         raise StoreError(
-            f"{path} has schema version {version}, newer than this OpenKMS supports "
-            f"({newest_version})",
+            _(
+                "{path} has schema version {version}, newer than this OpenKMS supports "
+                "({newest_version})"
+            ).format(path=path, version=version, newest_version=newest_version),
             code=ResultCode.UNSUPPORTED_VERSION,
-            fix="Restore it with the OpenKMS version that wrote it (see docs/upgrading.md).",
+            fix=_("Restore it with the OpenKMS version that wrote it (see docs/upgrading.md)."),
         )
     return BackupInfo(path, int(version), path.stat().st_size)
 
@@ -195,7 +205,9 @@ def restore_database(backup: Path, database: Path, newest_version: int) -> Path 
             database.with_name(database.name + suffix).unlink(missing_ok=True)
         _install(temporary, database)
     except (sqlite3.Error, OSError) as exc:
-        raise _sqlite_error(exc, f"cannot restore {backup} to {database}") from None
+        raise _sqlite_error(
+            exc, _("cannot restore {backup} to {database}").format(backup=backup, database=database)
+        ) from None
     finally:
         temporary.unlink(missing_ok=True)
     logger.info("store %s restored from %s", database, backup)

@@ -14,6 +14,7 @@ import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import N_, _
 
 __all__ = ["DATABASE_ENV", "PeerHost", "refuse_shared_database", "resolve_database"]
 
@@ -39,21 +40,29 @@ def resolve_database(database: str | None) -> str | None:
         return None
     if urlsplit(dsn).scheme not in _SCHEMES:
         raise StoreError(
-            f"unsupported database {dsn.split('://', 1)[0]!r}: only PostgreSQL can be shared",
+            _("unsupported database {scheme!r}: only PostgreSQL can be shared").format(
+                scheme=dsn.split("://", 1)[0]
+            ),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Give a DSN like postgresql://user@db.example.com/openkms, or none for the "
-            "host's own SQLite file.",
+            fix=_(
+                "Give a DSN like postgresql://user@db.example.com/openkms, or none for the "
+                "host's own SQLite file."
+            ),
         )
     return dsn
 
 
 # What replaces each SQLite-only store operation on a shared database.
 _POSTGRES_WAY: Final = {
-    "backup": "Back up the shared database with pg_dump (pg_dump -Fc -d DSN -f openkms.dump) "
-    "while the hosts run, and each host's store directory (host.key, certificate.json, "
-    "trust.json, host.json) with your file backups; see docs/operations.md.",
-    "restore": "Restore the shared database with pg_restore into an empty database (stop "
-    "every host of the site first: pg_restore -d DSN openkms.dump); see docs/operations.md.",
+    "backup": N_(
+        "Back up the shared database with pg_dump (pg_dump -Fc -d DSN -f openkms.dump) "
+        "while the hosts run, and each host's store directory (host.key, certificate.json, "
+        "trust.json, host.json) with your file backups; see docs/operations.md."
+    ),
+    "restore": N_(
+        "Restore the shared database with pg_restore into an empty database (stop "
+        "every host of the site first: pg_restore -d DSN openkms.dump); see docs/operations.md."
+    ),
 }
 
 
@@ -63,8 +72,10 @@ def refuse_shared_database(database: str | None, operation: Literal["backup", "r
     if resolve_database(database) is None:
         return
     raise StoreError(
-        f"'host {operation}' works on the host's own SQLite file, but this host's store is a "
-        "shared PostgreSQL database",
+        _(
+            "'host {operation}' works on the host's own SQLite file, but this host's "
+            "store is a shared PostgreSQL database"
+        ).format(operation=operation),
         code=ResultCode.INVALID_ARGUMENT,
-        fix=_POSTGRES_WAY[operation],
+        fix=_(_POSTGRES_WAY[operation]),
     )

@@ -20,6 +20,7 @@ import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
+from openkms.i18n import _
 
 __all__ = ["LOCK_NAME", "ServingHost", "StoreLock", "serving_host"]
 
@@ -73,8 +74,8 @@ class StoreLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(
-                f"cannot open {self.path}: {exc.strerror}",
-                fix="Check that this user owns the store directory.",
+                _("cannot open {path}: {error}").format(path=self.path, error=exc.strerror),
+                fix=_("Check that this user owns the store directory."),
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -83,9 +84,11 @@ class StoreLock:
             os.close(fd)
             pid = holder.pid if holder is not None else "unknown"
             raise StoreError(
-                f"the store {self.path.parent} is in use by a running host (pid {pid})",
+                _("the store {parent} is in use by a running host (pid {pid})").format(
+                    parent=self.path.parent, pid=pid
+                ),
                 code=ResultCode.STORE_UNAVAILABLE,
-                fix="Stop that host first (e.g. 'systemctl stop openkms'), then try again.",
+                fix=_("Stop that host first (e.g. 'systemctl stop openkms'), then try again."),
             ) from None
         self._fd = fd
         self.publish(ServingHost(pid=os.getpid()))

@@ -16,6 +16,7 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy, current_count, future_rows, seen_again
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _memory_admin as admin
 from openkms.store.base import (
     ActivityBucket,
@@ -72,7 +73,7 @@ class MemoryStore(HostStore):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreError("store is closed", fix="Open the store again before using it.")
+            raise StoreError(_("store is closed"), fix=_("Open the store again before using it."))
 
     def submit_record(self, request: RequestRecord) -> asyncio.Future[int]:
         """Record one request at once; the future holds the application's count after it."""

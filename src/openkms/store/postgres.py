@@ -28,6 +28,7 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store import _pg_db as db
 from openkms.store._pg_reader import PostgresReader
 from openkms.store._pg_writer import Forget, WriteOp, write_batch
@@ -131,8 +132,8 @@ class PostgresStore(HostStore):
             raise db.closed_error()
         if self._state != "open":
             raise StoreError(
-                f"the store {db.redact(self.dsn)} is not open",
-                fix="Call open() before using the store.",
+                _("the store {dsn} is not open").format(dsn=db.redact(self.dsn)),
+                fix=_("Call open() before using the store."),
             )
 
     # -- writes ----------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class PostgresStore(HostStore):
             failure: Exception = TimeoutError() if self._cut_off else exc
             self._cut_off = False
             error = await self._failed(failure, len(batch))
-            for _, future in batch:
+            for _op, future in batch:
                 if not future.done():
                     future.set_exception(error.copy())
             return
@@ -206,7 +207,7 @@ class PostgresStore(HostStore):
         if logger.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("store committed a batch of %d in %.2f ms", len(batch), elapsed_ms)
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_op, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 

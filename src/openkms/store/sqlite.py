@@ -25,6 +25,7 @@ from openkms.core import settings
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.errors import StoreError
+from openkms.i18n import _
 from openkms.store._process_writer import RESTART_BACKOFF, ProcessWriter
 from openkms.store._sqlite_conn import closed_error
 from openkms.store._sqlite_reader import (
@@ -94,7 +95,7 @@ class SqliteStore(SqliteReads, HostStore):
         if self._state == "open":
             return
         if self._state == "opening":
-            raise StoreError(f"the store {self.path} is already being opened")
+            raise StoreError(_("the store {path} is already being opened").format(path=self.path))
         self._state = "opening"
         try:
             await self.writer.start()
@@ -122,7 +123,8 @@ class SqliteStore(SqliteReads, HostStore):
             raise closed_error()
         if self._state != "open":
             raise StoreError(
-                f"the store {self.path} is not open", fix="Call open() before using the store."
+                _("the store {path} is not open").format(path=self.path),
+                fix=_("Call open() before using the store."),
             )
 
     # -- writes ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, built_in_english
 from openkms.doctor._text import normalize_label, sniff_encoding
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._analyzer import EventAnalyzer
@@ -199,6 +199,7 @@ def _empty(path: Path) -> Finding:
     )
 
 
+@built_in_english
 def check_event_files(paths: Sequence[Path]) -> list[Finding]:
     """Read every export into one analysis; unreadable files become findings."""
     analyzer = EventAnalyzer()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from openkms._address import format_address
 from openkms.dns.srv import SrvRecord
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import OpenKMSError
@@ -30,12 +30,13 @@ async def read_peers(store_dir: Path, database: str | None) -> frozenset[str] | 
         async with open_reader(store_dir, database, missing_ok=True) as reader:
             return frozenset(peer.host_id for peer in await reader.peer_hosts())
     except OpenKMSError as exc:
+        message, fix = error_words(exc)
         return CATALOGUE["hosts-share-count"].finding(
             Severity.WARNING,
             Text(
                 N_("{store}: cannot read the hosts sharing its store: {message}"),
                 store=store_dir,
-                message=exc.message,
+                message=message,
             ),
             meaning=Text(
                 N_(
@@ -43,7 +44,7 @@ async def read_peers(store_dir: Path, database: str | None) -> frozenset[str] | 
                     "hosts that split it."
                 )
             ),
-            fix=exc.fix,
+            fix=fix,
             code=exc.code.hex,
         )
 

@@ -30,7 +30,7 @@ from openkms.dns.srv import (
     resolve_addresses,
     system_search_domains,
 )
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
@@ -198,9 +198,10 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
                 )
             ),
         )
+    message, fix = error_words(exc)
     return CATALOGUE["srv-records"].finding(
         Severity.ERROR,
-        Text("{name}: {message}", name=name, message=exc.message),
+        Text("{name}: {message}", name=name, message=message),
         meaning=Text(
             N_("{name}: {message} Clients cannot discover a host."),
             name=exc.code.name,
@@ -214,7 +215,7 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
             )
         )
         if not_found
-        else exc.fix,
+        else fix,
         code=exc.code.hex,
     )
 
@@ -262,6 +263,7 @@ async def _target_findings(
     return findings
 
 
+@built_in_english_async
 async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
     """SRV records of OpenKMS and Windows KMS in the domain(s), targets and ports."""
     options = options or DnsCheckOptions()

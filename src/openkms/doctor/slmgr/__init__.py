@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, built_in_english
 from openkms.doctor._text import ArtefactError, decode_text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
@@ -88,6 +88,7 @@ def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Find
     return blocks, findings
 
 
+@built_in_english
 def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
     """Parse each file and run the slmgr checks; unreadable files become findings."""
     findings: list[Finding] = []

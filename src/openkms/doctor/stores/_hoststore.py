@@ -8,7 +8,7 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
 from openkms.core.trust import Trust
 from openkms.dns.publisher import DomainStatus, PublishStatus, read_status
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._analyzer import EventAnalyzer, evidence, n_policy_label
 from openkms.doctor.events._tally import procedure_of
@@ -357,7 +357,7 @@ async def store_findings(
             falling = await falling_count(reader, app_id, count, policies, now) if app_id else []
             clock = await clock_findings(reader, app_id, count, now, days)
     except OpenKMSError as exc:
-        return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
+        return [store_problem(path, "store-unreadable", *error_words(exc)), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]
     return [
         *clock,

@@ -23,7 +23,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.srv import DnsLocator, DnsServer
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
@@ -143,15 +143,16 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
 
 
 def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
+    message, fix = error_words(exc)
     return CATALOGUE["invalid-key"].finding(
         Severity.ERROR,
         Text(
             N_("{where}: the installed key does not parse: {message}"),
             where=where,
-            message=exc.message,
+            message=message,
         ),
         meaning=Text(exc.code.info.message),
-        fix=exc.fix,
+        fix=fix,
         code=exc.code.hex,
     )
 
@@ -303,13 +304,14 @@ async def _targets(
 
 def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: bool) -> Finding:
     domain = state.kms_domain or Text(N_("the DNS search list"))
+    message, fix = error_words(exc)
     return CATALOGUE["discovery"].finding(
         Severity.WARNING if cached else Severity.ERROR,
         Text(
             N_("SRV lookup of {service} in {domain}: {message}"),
             service=service,
             domain=domain,
-            message=exc.message,
+            message=message,
         ),
         meaning=Text(
             N_("{name}: {message} The cached host is tried first, so renewal may still work.")
@@ -318,7 +320,7 @@ def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: 
             name=exc.code.name,
             message=Text(exc.code.info.message),
         ),
-        fix=Text(N_("{fix} See 'openkms doctor dns'."), fix=exc.fix),
+        fix=Text(N_("{fix} See 'openkms doctor dns'."), fix=fix),
         code=exc.code.hex,
     )
 
@@ -380,6 +382,7 @@ async def _host_findings(
     return findings
 
 
+@built_in_english_async
 async def check_client_store(
     directory: Path, options: ClientCheckOptions | None = None
 ) -> list[Finding]:
@@ -397,5 +400,5 @@ async def check_client_store(
         findings.append(_rearm_finding(client, state))
         findings += await _host_findings(client, state, product, options)
     except OpenKMSError as exc:
-        return [store_problem(directory, "client-state-unreadable", exc.message, exc.fix)]
+        return [store_problem(directory, "client-state-unreadable", *error_words(exc))]
     return findings + event_findings(client, state)

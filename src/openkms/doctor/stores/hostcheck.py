@@ -17,7 +17,7 @@ from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
-from openkms.doctor._i18n import Stamp, Text
+from openkms.doctor._i18n import Stamp, Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
@@ -230,6 +230,7 @@ async def _listening(
     return findings
 
 
+@built_in_english_async
 async def check_host_store(
     directory: Path, options: HostCheckOptions | None = None
 ) -> list[Finding]:
@@ -261,5 +262,5 @@ async def check_host_store(
         findings += _activation_findings(directory, activation, now)
         findings += await _listening(state, options, activation.trust)
     except OpenKMSError as exc:
-        return [store_problem(directory, "host-state-unreadable", exc.message, exc.fix)]
+        return [store_problem(directory, "host-state-unreadable", *error_words(exc))]
     return findings + await store_findings(state, activation.trust, now, options.days)
