@@ -21,6 +21,8 @@ See docs/i18n.md.
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import io
 import re
 import sys
@@ -72,6 +74,9 @@ DOMAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("cli/",)),
     ("messages", ("",)),
 )
+# The command line's help (click command docstrings, ``help="..."`` of options and arguments)
+# is extracted without marking from these files, into their domain (see _click_help).
+CLICK_HELP_FILES = ("cli/", "doctor/cli.py")
 EXTENSIONS = {".py": "python", ".js": "javascript"}
 JS_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 _FIELD = re.compile(r"\{([^{}]*)\}")
@@ -116,10 +121,42 @@ def _new_catalog(locale: str | None = None) -> Catalog:
     )
 
 
+def _is_click_command(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function is decorated as a click command or group (``@x.command(...)``)."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name in ("command", "group"):
+            return True
+    return False
+
+
+def _click_help(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text) of the help texts of a command-line file, as click shows them (cleaned):
+    the docstrings of click commands and the ``help="..."`` literals of any call."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_click_command(node):
+            docstring = ast.get_docstring(node, clean=True)
+            if docstring:
+                yield node.lineno, docstring
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                text = value.value if isinstance(value, ast.Constant) else None
+                if keyword.arg == "help" and isinstance(text, str) and text:
+                    yield value.lineno, inspect.cleandoc(text)
+
+
 def extract() -> dict[str, Catalog]:
     """Every domain's template, from the sources."""
     templates = {domain: _new_catalog() for domain, _patterns in DOMAINS}
     for domain, path in source_files():
+        relative = path.relative_to(SOURCES).as_posix()
+        if path.suffix == ".py" and relative.startswith(CLICK_HELP_FILES):
+            for lineno, text in _click_help(path):
+                where = (path.relative_to(ROOT).as_posix(), lineno)
+                templates[domain].add(text, locations=[where])
         method = EXTENSIONS[path.suffix]
         keywords = DEFAULT_KEYWORDS if method == "python" else JS_KEYWORDS
         options = {"encoding": "utf-8"}
@@ -189,7 +226,7 @@ def compiled(language: str) -> tuple[bytes, list[str]]:
     merged, problems = _new_catalog(language), []
     merged.fuzzy = False
     seen: dict[object, tuple[str, object]] = {}
-    for domain, _patterns in DOMAINS:
+    for domain in dict.fromkeys(domain for domain, _patterns in DOMAINS):
         for message in read_catalog(po_path(language, domain), language):
             if not message.id or not message.string or message.fuzzy:
                 continue
@@ -223,8 +260,10 @@ def _string_problems(language: str, domain: str, message: Message) -> Iterator[s
         yield f"{where} is not translated"
         return
     braces = "{" in singular
+    # A plural form may name the plural's fields ("{possibility}" / "{possibilities}").
+    allowed = [placeholders(text)[0] for text in (message.id if message.pluralizable else [])]
     for string in strings:
-        if braces and placeholders(string)[0] != placeholders(singular)[0]:
+        if braces and placeholders(string)[0] not in [placeholders(singular)[0], *allowed]:
             yield f"{where}: the translation's {{fields}} differ from the English"
         if "%" in singular and placeholders(string)[1] != placeholders(singular)[1]:
             yield f"{where}: the translation's % conversions differ from the English"
@@ -264,7 +303,11 @@ def check() -> list[str]:
 
 def _messages(mo: bytes) -> dict[object, object]:
     """A compiled catalog's translations (its header, which names Babel's version, aside)."""
-    return {(m.context, m.id): m.string for m in read_mo(io.BytesIO(mo)) if m.id}
+
+    def frozen(value: object) -> object:  # a plural's forms come as a list
+        return tuple(value) if isinstance(value, list) else value
+
+    return {(m.context, frozen(m.id)): frozen(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import socket
 from typing import Self
 
 from openkms.core.codes import ResultCode
-from openkms.i18n import _
+from openkms.i18n import N_, _
 
 __all__ = [
     "ActivationError",
@@ -52,10 +52,11 @@ class OpenKMSError(Exception):
         self, message: str | None = None, *, code: ResultCode | None = None, fix: str | None = None
     ) -> None:
         self.code = code if code is not None else self.default_code
-        # A code's own message and fix are translated here; a message given is already in the
-        # language of the process (raised as ``_("...{x}").format(x=...)``).
-        self.message = message if message is not None else _(self.code.info.message)
-        self.fix = fix if fix is not None else _(self.code.info.fix)
+        # A code's own message and fix come translated (ResultCode.info); a message given is
+        # already in the language of the process (raised as ``_("...{x}").format(x=...)``).
+        info = self.code.info
+        self.message = message if message is not None else info.message
+        self.fix = fix if fix is not None else info.fix
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -124,12 +125,12 @@ class ArtefactError(OpenKMSError):
 # What a failed connection means, by errno: the one table (client and doctor). ETIMEDOUT
 # needs no row: Python raises it as TimeoutError.
 _NETWORK_ERRORS: dict[int, tuple[ResultCode, str]] = {
-    errno.ECONNREFUSED: (ResultCode.CONNECTION_REFUSED, "connection refused"),
-    errno.EHOSTUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
-    errno.ENETUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
-    errno.EHOSTDOWN: (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable"),
+    errno.ECONNREFUSED: (ResultCode.CONNECTION_REFUSED, N_("connection refused")),
+    errno.EHOSTUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, N_("unreachable")),
+    errno.ENETUNREACH: (ResultCode.RPC_SERVER_UNAVAILABLE, N_("unreachable")),
+    errno.EHOSTDOWN: (ResultCode.RPC_SERVER_UNAVAILABLE, N_("unreachable")),
 }
-_UNREACHABLE = (ResultCode.RPC_SERVER_UNAVAILABLE, "unreachable")
+_UNREACHABLE = (ResultCode.RPC_SERVER_UNAVAILABLE, N_("unreachable"))
 
 
 def network_error(exc: OSError, where: str, timeout: float | None = None) -> ActivationError:
@@ -140,15 +141,23 @@ def network_error(exc: OSError, where: str, timeout: float | None = None) -> Act
     anything else on the way (no route, a reset, several failed addresses) 0x800706BA.
     """
     if isinstance(exc, TimeoutError):
-        within = f" within {timeout:g}s" if timeout is not None else ""
-        return ActivationError(f"{where}: no answer{within}", code=ResultCode.TIMEOUT)
+        if timeout is None:
+            text = _("{where}: no answer").format(where=where)
+        else:
+            text = _("{where}: no answer within {seconds}s").format(
+                where=where, seconds=f"{timeout:g}"
+            )
+        return ActivationError(text, code=ResultCode.TIMEOUT)
     reason = exc.strerror or str(exc)
     if isinstance(exc, socket.gaierror) or (exc.errno is not None and exc.errno < 0):
         return ActivationError(
-            f"{where}: the name does not resolve ({reason})",
+            _("{where}: the name does not resolve ({reason})").format(where=where, reason=reason),
             code=ResultCode.DNS_NAME_DOES_NOT_EXIST,
         )
     code, what = _NETWORK_ERRORS.get(exc.errno or 0, _UNREACHABLE)
     if code is ResultCode.CONNECTION_REFUSED:
-        return ActivationError(f"{where}: {what}", code=code)
-    return ActivationError(f"{where}: {what} ({reason})", code=code)
+        return ActivationError(_("{where}: {what}").format(where=where, what=_(what)), code=code)
+    return ActivationError(
+        _("{where}: {what} ({reason})").format(where=where, what=_(what), reason=reason),
+        code=code,
+    )

@@ -1,8 +1,14 @@
 """Event log exports: text (Event Viewer's clipboard form), JSON and CSV.
 
 The JSON form is a list of objects and the CSV form has the columns
-``seq,time,event_id,level,info``; ``time`` is ISO 8601 in UTC. ``openkms doctor events``
-reads all three, as it reads Windows' own exports.
+``seq,time,event_id,level,info``; ``time`` is ISO 8601 in UTC. JSON and CSV are machine
+output: the same bytes in every language (English ``level`` and ``message``).
+
+The text form is for people, so it speaks their language as a French or German Windows does:
+the labels (``Nom du journal :``, ``Ereignis-ID:``), the level (``Avertissement``) and the
+description are translated; the values that a program reads back stay as they are (the log's
+name, the ISO time, the event ID, the record number and the Info string). ``openkms doctor
+events`` reads all three forms, in any of the languages, as it reads Windows' own exports.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from openkms.core.events import EventRecord
+from openkms.core.events import EventRecord, level_label
+from openkms.i18n import pgettext
 
 __all__ = ["FORMATS", "export_events", "iso_time"]
 
@@ -66,15 +73,32 @@ def _csv(records: Iterable[EventRecord]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def _labels() -> tuple[str, ...]:
+    """The text form's labels in the current language, padded to one column like Windows'."""
+    labels = (
+        pgettext("event text", "Log Name:"),
+        pgettext("event text", "Source:"),
+        pgettext("event text", "Date:"),
+        pgettext("event text", "Event ID:"),
+        pgettext("event text", "Level:"),
+        pgettext("event text", "Record:"),
+    )
+    width = max(14, *(len(label) for label in labels)) + 1
+    return tuple(label.ljust(width) for label in labels)
+
+
 def _text(records: Iterable[EventRecord], log_name: str) -> Iterator[str]:
+    log, source, date, event_id, level, record_label = _labels()
+    description = pgettext("event text", "Description:")
+    info = pgettext("event text", "Info:")
     for record in records:
         yield (
-            f"Log Name:      {log_name}\n"
-            f"Source:        OpenKMS\n"
-            f"Date:          {iso_time(record.time)}\n"
-            f"Event ID:      {record.event_id}\n"
-            f"Level:         {record.level}\n"
-            f"Record:        {record.seq}\n"
-            f"Description:\n{record.message}\n"
-            f"Info:\n{record.info}\n\n"
+            f"{log}{log_name}\n"
+            f"{source}OpenKMS\n"
+            f"{date}{iso_time(record.time)}\n"
+            f"{event_id}{record.event_id}\n"
+            f"{level}{level_label(record.level)}\n"
+            f"{record_label}{record.seq}\n"
+            f"{description}\n{record.description}\n"
+            f"{info}\n{record.info}\n\n"
         )

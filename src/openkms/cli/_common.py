@@ -70,9 +70,11 @@ class HostContext:
         """The host's state; an error naming the fix when no store was given."""
         if self.given_state is None:
             raise OpenKMSError(
-                "no store directory was given",
-                fix="Give it before the command: 'openkms host --store DIR COMMAND' (or set "
-                "OPENKMS_STORE).",
+                _("no store directory was given"),
+                fix=_(
+                    "Give it before the command: 'openkms host --store DIR COMMAND' (or set "
+                    "OPENKMS_STORE)."
+                ),
             )
         return self.given_state
 
@@ -81,7 +83,7 @@ def host_context(ctx: click.Context) -> HostContext:
     """The HostContext the ``host`` group put in the context."""
     found = ctx.find_object(HostContext)
     if found is None:  # only when a host command is invoked outside its group
-        raise click.UsageError("this command runs under 'openkms host --store DIR'")
+        raise click.UsageError(_("this command runs under 'openkms host --store DIR'"))
     return found
 
 
@@ -106,6 +108,13 @@ def echo_json(value: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+# The help of ``--store`` by role (whole sentences, for the translations).
+_STORE_HELP = {
+    "host": N_("The host's store directory (or OPENKMS_STORE)."),
+    "client": N_("The client's store directory (or OPENKMS_STORE)."),
+}
+
+
 def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
     """The ``--store DIR`` option (or ``OPENKMS_STORE``) of the host and client groups."""
     return click.option(
@@ -114,7 +123,7 @@ def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
         envvar="OPENKMS_STORE",
         required=required,
         type=click.Path(file_okay=False, path_type=Path),
-        help=f"The {role}'s store directory (or OPENKMS_STORE).",
+        help=_STORE_HELP[role],
     )
 
 

@@ -23,6 +23,7 @@ from openkms.core.trust import Trust, parse_publisher_key
 from openkms.dns.srv import DnsLocator, parse_server
 from openkms.errors import ActivationError, OpenKMSError
 from openkms.event_export import FORMATS, export_events
+from openkms.i18n import _
 from openkms.slmgr_text import client_text, xpr_text
 
 __all__ = ["client"]
@@ -88,9 +89,11 @@ def _client(ctx: click.Context) -> Client:
     found = ctx.find_object(Client)
     if found is None:
         raise OpenKMSError(
-            "no store directory was given",
-            fix="Give it before the command: 'openkms client --store DIR COMMAND' (or set "
-            "OPENKMS_STORE).",
+            _("no store directory was given"),
+            fix=_(
+                "Give it before the command: 'openkms client --store DIR COMMAND' (or set "
+                "OPENKMS_STORE)."
+            ),
         )
     return found
 
@@ -112,7 +115,7 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None, publisher_key: st
     if publisher_key is not None:
         c = dataclasses.replace(c, publisher_key=parse_publisher_key(publisher_key))
     product = c.install_key(key, trust)
-    click.echo(f"Installed product key for {product.name} successfully.")
+    click.echo(_("Installed product key for {product} successfully.").format(product=product.name))
 
 
 @client.command()
@@ -120,7 +123,7 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None, publisher_key: st
 def upk(ctx: click.Context) -> None:
     """Uninstall the product key."""
     _client(ctx).uninstall_key()
-    click.echo("Uninstalled product key successfully.")
+    click.echo(_("Uninstalled product key successfully."))
 
 
 @client.command()
@@ -128,16 +131,18 @@ def upk(ctx: click.Context) -> None:
 def cpky(ctx: click.Context) -> None:
     """Clear the product key's text from the store (the partial key stays)."""
     _client(ctx).clear_key_text()
-    click.echo(CLEARED_MESSAGE)
+    click.echo(_(CLEARED_MESSAGE))
 
 
 def _report(outcome: AttemptOutcome) -> None:
     if outcome.activated and outcome.count is None:  # a MAK: the publisher, no count
-        click.echo(f"Product activated successfully (MAK, {outcome.host}).")
+        click.echo(_("Product activated successfully (MAK, {host}).").format(host=outcome.host))
         return
     if outcome.activated:
         click.echo(
-            f"Product activated successfully (current count {outcome.count}, {outcome.host})."
+            _("Product activated successfully (current count {count}, {host}).").format(
+                count=outcome.count, host=outcome.host
+            )
         )
         return
     raise ActivationError(outcome.message, code=outcome.result, fix=outcome.fix)
@@ -147,7 +152,7 @@ def _report(outcome: AttemptOutcome) -> None:
 @click.pass_context
 def ato(ctx: click.Context) -> None:
     """Activate now."""
-    click.echo("Activating...")
+    click.echo(_("Activating..."))
     _report(_client(ctx).activate())
 
 
@@ -184,10 +189,16 @@ def skms(ctx: click.Context, address: str) -> None:
     c = _client(ctx)
     c.set_kms(address)
     state = c.state()
-    click.echo(f"Key Management Service machine name set to {state.registered_host} successfully.")
+    click.echo(
+        _("Key Management Service machine name set to {host} successfully.").format(
+            host=state.registered_host
+        )
+    )
     if state.kms_domain:
         click.echo(
-            f"Warning: the SRV lookup domain {state.kms_domain} is ignored while skms is set."
+            _("Warning: the SRV lookup domain {domain} is ignored while skms is set.").format(
+                domain=state.kms_domain
+            )
         )
 
 
@@ -196,7 +207,7 @@ def skms(ctx: click.Context, address: str) -> None:
 def ckms(ctx: click.Context) -> None:
     """Clear the KMS host set by hand (back to DNS discovery; cache cleared)."""
     _client(ctx).set_kms(None)
-    click.echo("Key Management Service machine name cleared successfully.")
+    click.echo(_("Key Management Service machine name cleared successfully."))
 
 
 @client.command("skms-domain")
@@ -206,9 +217,13 @@ def skms_domain(ctx: click.Context, domain: str) -> None:
     """Set the domain in which to look up the SRV record."""
     c = _client(ctx)
     c.set_kms_domain(domain)
-    click.echo(f"Key Management Service lookup domain set to {domain} successfully.")
+    click.echo(
+        _("Key Management Service lookup domain set to {domain} successfully.").format(
+            domain=domain
+        )
+    )
     if c.state().registered_host:
-        click.echo("Warning: skms is set; the lookup domain is ignored until ckms.")
+        click.echo(_("Warning: skms is set; the lookup domain is ignored until ckms."))
 
 
 @client.command("ckms-domain")
@@ -216,7 +231,7 @@ def skms_domain(ctx: click.Context, domain: str) -> None:
 def ckms_domain(ctx: click.Context) -> None:
     """Clear the SRV lookup domain (back to the DNS search list)."""
     _client(ctx).set_kms_domain(None)
-    click.echo("Key Management Service lookup domain cleared successfully.")
+    click.echo(_("Key Management Service lookup domain cleared successfully."))
 
 
 @client.command()
@@ -224,7 +239,7 @@ def ckms_domain(ctx: click.Context) -> None:
 def skhc(ctx: click.Context) -> None:
     """Enable KMS host caching."""
     _client(ctx).set_host_caching(True)
-    click.echo("KMS host caching is enabled.")
+    click.echo(_("KMS host caching is enabled."))
 
 
 @client.command()
@@ -232,7 +247,7 @@ def skhc(ctx: click.Context) -> None:
 def ckhc(ctx: click.Context) -> None:
     """Disable KMS host caching."""
     _client(ctx).set_host_caching(False)
-    click.echo("KMS host caching is disabled.")
+    click.echo(_("KMS host caching is disabled."))
 
 
 @client.command()
@@ -240,7 +255,7 @@ def ckhc(ctx: click.Context) -> None:
 def rearm(ctx: click.Context) -> None:
     """Reset the grace timer and the CMID (limited)."""
     _client(ctx).rearm()
-    click.echo("Command completed successfully. The machine now has a new CMID.")
+    click.echo(_("Command completed successfully. The machine now has a new CMID."))
 
 
 @client.command()
@@ -253,7 +268,11 @@ def run(ctx: click.Context, once: bool, log_level: str) -> None:
     c = _client(ctx)
 
     def show(outcome: AttemptOutcome, delay: int) -> None:
-        click.echo(f"{outcome.result.hex} {outcome.message} (next attempt in {delay} minutes)")
+        click.echo(
+            _("{code} {message} (next attempt in {minutes} minutes)").format(
+                code=outcome.result.hex, message=outcome.message, minutes=delay
+            )
+        )
 
     async def main() -> AttemptOutcome:
         stop = asyncio.Event()

@@ -10,27 +10,35 @@ import click
 
 from openkms import __version__
 from openkms.cli._common import OpenKMSGroup, lang_option
+from openkms.cli._language import localize_tree, speak_click
 from openkms.cli.client import client
 from openkms.cli.demo import demo
 from openkms.cli.host import host
 from openkms.cli.publisher import publisher, vendor
 from openkms.doctor.cli import doctor
+from openkms.i18n import N_
 
 __all__ = ["build_group"]
 
 
 def _root() -> None:
-    """OpenKMS: volume activation for your own products, with troubleshooting built in."""
+    """Nothing to do before a subcommand (the group's help is ``help=`` below)."""
 
 
 def build_group(*extra: click.Command) -> OpenKMSGroup:
-    """The ``openkms`` group: publisher (alias vendor), host, client, demo, doctor, ``extra``."""
+    """The ``openkms`` group: publisher (alias vendor), host, client, demo, doctor, ``extra``.
+
+    Its help, its click messages and its commands' help speak the current language.
+    """
     commands: list[click.Command] = [publisher, vendor, host, client, demo, doctor, *extra]
     group = OpenKMSGroup(
         "openkms",
         callback=_root,
-        help=_root.__doc__,
+        help=N_("OpenKMS: volume activation for your own products, with troubleshooting built in."),
         commands={command.name or "": command for command in commands},
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    return click.version_option(__version__, prog_name="openkms")(lang_option()(group))
+    speak_click()
+    group = click.version_option(__version__, prog_name="openkms")(lang_option()(group))
+    localize_tree(group)
+    return group

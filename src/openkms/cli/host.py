@@ -36,6 +36,8 @@ from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.online import activate_online
 from openkms.host.state import HostState
+from openkms.i18n import N_, _
+from openkms.localformat import format_date
 from openkms.slmgr_text import host_text, host_xpr_text
 from openkms.store import BlockingReader, check_integrity, open_reader
 from openkms.store.base import EventQuery
@@ -43,7 +45,7 @@ from openkms.store.lock import serving_host
 
 __all__ = ["host"]
 
-_DATABASE_HELP = "A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE)."
+_DATABASE_HELP = N_("A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE).")
 
 
 @click.group(cls=OpenKMSGroup)
@@ -66,7 +68,7 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
     """Install a host key (optionally pinning the publisher's trust.json)."""
     trust = Trust.from_json(read_bytes(trust_file, "trust file")) if trust_file else None
     installed = host_state(ctx).install_key(key, trust)
-    click.echo(f"Installed host key {installed} successfully.")
+    click.echo(_("Installed host key {key} successfully.").format(key=installed))
 
 
 @host.command("activation-request")
@@ -77,7 +79,9 @@ def activation_request(ctx: click.Context, output: Path) -> None:
     host = host_context(ctx)
     data = host.state.activation_request(host.machine_name, int(time.time()))
     atomic_write(output, data)
-    click.echo(f"Activation request written to {output}; send it to the publisher.")
+    click.echo(
+        _("Activation request written to {path}; send it to the publisher.").format(path=output)
+    )
 
 
 @host.command("install-certificate")
@@ -88,8 +92,15 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
     cert = host_state(ctx).install_certificate(
         read_bytes(certificate, "certificate"), int(time.time())
     )
-    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
-    click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
+    _echo_activated(cert.group, cert.expires_at)
+
+
+def _echo_activated(group: str, expires_at: int) -> None:
+    click.echo(
+        _("Host activated: license group {group}, certificate valid until {date}.").format(
+            group=group, date=format_date(expires_at)
+        )
+    )
 
 
 @host.command()
@@ -99,10 +110,9 @@ def install_certificate(ctx: click.Context, certificate: Path) -> None:
 def ato(ctx: click.Context, publisher_url: str | None, timeout: float) -> None:
     """Activate the host online with the publisher's service (the offline files stay)."""
     host = host_context(ctx)
-    click.echo("Activating...")
+    click.echo(_("Activating..."))
     cert = activate_online(host.state, host.machine_name, int(time.time()), publisher_url, timeout)
-    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
-    click.echo(f"Host activated: license group {cert.group}, certificate valid until {expires}.")
+    _echo_activated(cert.group, cert.expires_at)
 
 
 @host.command()
@@ -111,7 +121,9 @@ def check(ctx: click.Context) -> None:
     """Run the full integrity check of the store's database (read-only; reads every page)."""
     directory = host_state(ctx).directory
     pages = check_integrity(directory)
-    click.echo(f"The store {directory} is sound ({pages} pages checked).")
+    click.echo(
+        _("The store {path} is sound ({pages} pages checked).").format(path=directory, pages=pages)
+    )
 
 
 def _host_info(ctx: click.Context, database: str | None = None) -> HostInfo:
@@ -152,7 +164,7 @@ def upk(ctx: click.Context) -> None:
     """Uninstall the host key and its certificate (the identity and the store stay)."""
     if host_state(ctx).uninstall_key() is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
-    click.echo("Uninstalled product key successfully.")
+    click.echo(_("Uninstalled product key successfully."))
 
 
 @host.command()
@@ -161,7 +173,7 @@ def cpky(ctx: click.Context) -> None:
     """Clear the host key's text from the store (its ID and partial key stay)."""
     if host_state(ctx).clear_key_text() is None:
         raise OpenKMSError(code=ResultCode.NO_PRODUCT_KEY)
-    click.echo(CLEARED_MESSAGE)
+    click.echo(_(CLEARED_MESSAGE))
 
 
 @host.command()
@@ -188,7 +200,11 @@ def dlv(ctx: click.Context, as_json: bool, database: str | None) -> None:
 def sprt(ctx: click.Context, port: int) -> None:
     """Set the listening port (takes effect when the host restarts)."""
     host_state(ctx).update_settings(port=port)
-    click.echo(f"KMS port set to {port} successfully. Restart the host for it to take effect.")
+    click.echo(
+        _("KMS port set to {port} successfully. Restart the host for it to take effect.").format(
+            port=port
+        )
+    )
 
 
 @host.command()
@@ -197,7 +213,9 @@ def sprt(ctx: click.Context, port: int) -> None:
 def sai(ctx: click.Context, minutes: int) -> None:
     """Set the clients' activation (retry) interval, 15..43200 minutes."""
     host_state(ctx).update_settings(activation_interval=minutes)
-    click.echo(f"Activation interval set to {minutes} minutes successfully.")
+    click.echo(
+        _("Activation interval set to {minutes} minutes successfully.").format(minutes=minutes)
+    )
 
 
 @host.command()
@@ -206,7 +224,7 @@ def sai(ctx: click.Context, minutes: int) -> None:
 def sri(ctx: click.Context, minutes: int) -> None:
     """Set the clients' renewal interval, 15..43200 minutes."""
     host_state(ctx).update_settings(renewal_interval=minutes)
-    click.echo(f"Renewal interval set to {minutes} minutes successfully.")
+    click.echo(_("Renewal interval set to {minutes} minutes successfully.").format(minutes=minutes))
 
 
 @host.command()
@@ -214,7 +232,7 @@ def sri(ctx: click.Context, minutes: int) -> None:
 def sdns(ctx: click.Context) -> None:
     """Enable DNS publishing."""
     host_state(ctx).update_settings(dns_publishing=True)
-    click.echo("DNS publishing enabled successfully.")
+    click.echo(_("DNS publishing enabled successfully."))
 
 
 @host.command()
@@ -222,7 +240,7 @@ def sdns(ctx: click.Context) -> None:
 def cdns(ctx: click.Context) -> None:
     """Disable DNS publishing (removes nothing)."""
     host_state(ctx).update_settings(dns_publishing=False)
-    click.echo("DNS publishing disabled successfully.")
+    click.echo(_("DNS publishing disabled successfully."))
 
 
 @host.command()
@@ -230,7 +248,7 @@ def cdns(ctx: click.Context) -> None:
 def spri(ctx: click.Context) -> None:
     """Set the KMS priority to Normal."""
     host_state(ctx).update_settings(low_priority=False)
-    click.echo("KMS priority set to Normal successfully.")
+    click.echo(_("KMS priority set to Normal successfully."))
 
 
 @host.command()
@@ -238,7 +256,7 @@ def spri(ctx: click.Context) -> None:
 def cpri(ctx: click.Context) -> None:
     """Set the KMS priority to Low."""
     host_state(ctx).update_settings(low_priority=True)
-    click.echo("KMS priority set to Low successfully.")
+    click.echo(_("KMS priority set to Low successfully."))
 
 
 @host.command()

@@ -13,6 +13,8 @@ from openkms.core.host_settings import check_setting
 from openkms.dns.publisher import DnsPublisher, PublishConfig
 from openkms.errors import DnsError
 from openkms.host.publishing import publish_config
+from openkms.i18n import DEFAULT_LANGUAGE, _, current_language
+from openkms.localformat import format_number
 
 __all__ = ["dns_config", "unpublish"]
 
@@ -39,18 +41,35 @@ def _changes(options: dict[str, object]) -> dict[str, object]:
 
 
 def _show(config: PublishConfig) -> None:
-    click.echo(f"DNS publishing: {'enabled' if config.enabled else 'disabled'}")
-    click.echo(f"Record: {config.service} SRV -> {config.target}:{config.port} TTL {config.ttl}")
+    click.echo(_("DNS publishing: enabled") if config.enabled else _("DNS publishing: disabled"))
+    click.echo(
+        _("Record: {service} SRV -> {target}:{port} TTL {ttl}").format(
+            service=config.service, target=config.target, port=config.port, ttl=config.ttl
+        )
+    )
     for entry in config.domains:
-        click.echo(f"    domain {entry.domain} (priority {entry.priority}, weight {entry.weight})")
+        click.echo(
+            _("    domain {domain} (priority {priority}, weight {weight})").format(
+                domain=entry.domain, priority=entry.priority, weight=entry.weight
+            )
+        )
     for problem in config.problems:
-        click.echo(f"    warning: {problem}")
-    servers = ", ".join(str(s) for s in config.servers) or "none (0x8007267C)"
-    click.echo(f"DNS servers: {servers}")
-    click.echo(f"TSIG key file: {config.tsig_key_file or 'none (unsigned updates)'}")
+        click.echo(_("    warning: {problem}").format(problem=problem))
+    servers = ", ".join(str(s) for s in config.servers) or _("none (0x8007267C)")
+    click.echo(_("DNS servers: {servers}").format(servers=servers))
+    tsig = config.tsig_key_file or _("none (unsigned updates)")
+    click.echo(_("TSIG key file: {path}").format(path=tsig))
     if config.addresses:
-        click.echo(f"Address records: {', '.join(config.addresses)}")
-    click.echo(f"Republish every {config.republish_seconds / 3600:g} hours")
+        click.echo(_("Address records: {addresses}").format(addresses=", ".join(config.addresses)))
+    click.echo(_("Republish every {hours} hours").format(hours=_hours(config.republish_seconds)))
+
+
+def _hours(seconds: float) -> str:
+    """Hours as English always printed them (``1.5``, ``24``); ``1,5`` in French or German."""
+    text = f"{seconds / 3600:g}"
+    if current_language() == DEFAULT_LANGUAGE or "e" in text:
+        return text
+    return format_number(seconds / 3600, len(text.partition(".")[2]))
 
 
 @click.command("dns-config")
@@ -95,12 +114,17 @@ def unpublish(ctx: click.Context, service: str | None) -> None:
     results = asyncio.run(DnsPublisher(lambda: config, _no_event).unpublish(config))
     failed = [r for r in results if r.result != ResultCode.OK.hex]
     for result in results:
-        click.echo(f"{result.domain}: {result.result} {result.message}")
+        click.echo(
+            _("{domain}: {code} {message}").format(
+                domain=result.domain, code=result.result, message=result.message
+            )
+        )
     if config.enabled:
-        click.echo("Note: DNS publishing is still enabled; run 'cdns' to stop republishing.")
+        click.echo(_("Note: DNS publishing is still enabled; run 'cdns' to stop republishing."))
     if failed:
         raise DnsError(
-            f"{failed[0].domain}: {failed[0].message}", code=ResultCode(int(failed[0].result, 16))
+            _("{domain}: {message}").format(domain=failed[0].domain, message=failed[0].message),
+            code=ResultCode(int(failed[0].result, 16)),
         )
 
 

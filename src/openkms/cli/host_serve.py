@@ -20,6 +20,7 @@ from openkms.host.logs import configure_logging
 from openkms.host.maintenance import backup_store, restore_store
 from openkms.host.runner import run
 from openkms.host.state import HostState
+from openkms.i18n import _
 
 __all__ = ["backup", "restore", "serve", "show_config"]
 
@@ -125,11 +126,11 @@ def serve(
     def ready(addresses: list[tuple[str, int]]) -> None:
         shown = [format_address(h, p) for h, p in addresses]
         for address in shown:
-            click.echo(f"listening on {address}")
+            click.echo(_("listening on {address}").format(address=address))
         document: dict[str, object] = {"listen": shown}
         if app.admin is not None and app.admin.address is not None:
             document["admin"] = format_address(*app.admin.address)
-            click.echo(f"admin on {app.admin.url}")
+            click.echo(_("admin on {url}").format(url=app.admin.url))
         if ready_file is not None:
             atomic_write(ready_file, msgspec.json.encode(document) + b"\n")
 
@@ -168,7 +169,7 @@ def show_config(
         document = {"config_file": str(config.config_file or ""), "settings": rows}
         click.echo(msgspec.json.format(msgspec.json.encode(document), indent=2))
         return
-    click.echo(f"configuration file: {config.config_file or '(none)'}")
+    click.echo(_("configuration file: {path}").format(path=config.config_file or _("(none)")))
     width = max(len(s.key) for s in config.settings)
     for setting in config.settings:
         origin = "" if setting.origin == "default" else f" ({setting.origin})"
@@ -212,7 +213,9 @@ def backup(
     dsn = _database(ctx, config_file, database)
     info = backup_store(state.directory, output, force=force, database=dsn)
     click.echo(
-        f"Store backed up to {info.path} (schema version {info.schema_version}, {info.size} bytes)."
+        _("Store backed up to {path} (schema version {version}, {size} bytes).").format(
+            path=info.path, version=info.schema_version, size=info.size
+        )
     )
 
 
@@ -229,7 +232,9 @@ def restore(
     dsn = _database(ctx, config_file, database)
     result = restore_store(state.directory, backup_file, dsn)
     click.echo(
-        f"Store restored from {backup_file} (schema version {result.backup.schema_version})."
+        _("Store restored from {path} (schema version {version}).").format(
+            path=backup_file, version=result.backup.schema_version
+        )
     )
     if result.kept is not None:
-        click.echo(f"The replaced database was kept as {result.kept}.")
+        click.echo(_("The replaced database was kept as {path}.").format(path=result.kept))

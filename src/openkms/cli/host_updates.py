@@ -15,8 +15,23 @@ from openkms.host.revocations import (
     install_trust,
     require_update_url,
 )
+from openkms.i18n import N_, _
 
 __all__ = ["fetch_updates_command", "install_revocations_command", "install_trust_command"]
+
+# Installed.what -> the sentence (whole sentences: French and German agree them by gender).
+_INSTALLED = {
+    "revocation list": N_("Installed revocation list {serial}. A serving host takes it at once."),
+    "catalog": N_("Installed catalog {serial}. A serving host takes it at once."),
+}
+_ALREADY = {
+    "revocation list": N_("The revocation list {serial} is already installed; nothing to do."),
+    "catalog": N_("The catalog {serial} is already installed; nothing to do."),
+}
+_GENERIC = {
+    True: "Installed {what} {serial}. A serving host takes it at once.",
+    False: "The {what} {serial} is already installed; nothing to do.",
+}
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 
@@ -48,13 +63,14 @@ def fetch_updates_command(ctx: click.Context, publisher_url: str | None) -> None
     state = host_state(ctx)
     results = fetch_updates(state, require_update_url(state, publisher_url))
     if not results:
-        click.echo("The publisher service has no revocation list or catalog to give.")
+        click.echo(_("The publisher service has no revocation list or catalog to give."))
     for result in results:
         _echo(result)
 
 
 def _echo(result: Installed) -> None:
-    if result.replaced:
-        click.echo(f"Installed {result.what} {result.serial}. A serving host takes it at once.")
-    else:
-        click.echo(f"The {result.what} {result.serial} is already installed; nothing to do.")
+    messages = _INSTALLED if result.replaced else _ALREADY
+    message = messages.get(result.what)
+    if message is None:  # a kind of file this table does not know yet: English
+        message = _GENERIC[result.replaced].replace("{what}", result.what)
+    click.echo(_(message).format(serial=result.serial))

@@ -5,7 +5,6 @@ Each group registers these with one line (``group.add_command(...)``).
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from openkms.client.api import Client
 from openkms.core.phone import InstallationId
 from openkms.errors import OpenKMSError
 from openkms.host.phone import host_installation_id, install_confirmation
+from openkms.i18n import _
+from openkms.localformat import format_date
 from openkms.publisher import Publisher
 from openkms.publisher.phone import confirm_installation
 from openkms.publisher.records import DATABASE_ENV
@@ -30,10 +31,12 @@ def _print_installation_id(iid: InstallationId, as_json: bool) -> None:
     if as_json:
         echo_json({"installation_id": str(iid), "kind": iid.kind.name.lower()})
         return
-    click.echo(f"Installation ID: {iid}")
+    click.echo(_("Installation ID: {id}").format(id=iid))
     click.echo(
-        "Read it to the publisher (openkms publisher confirm DIR ID); install the "
-        "confirmation ID it reads back with 'atp CONFIRMATION-ID'."
+        _(
+            "Read it to the publisher (openkms publisher confirm DIR ID); install the "
+            "confirmation ID it reads back with 'atp CONFIRMATION-ID'."
+        )
     )
 
 
@@ -41,9 +44,11 @@ def _client(ctx: click.Context) -> Client:
     found = ctx.find_object(Client)
     if found is None:
         raise OpenKMSError(
-            "no store directory was given",
-            fix="Give it before the command: 'openkms client --store DIR COMMAND' (or set "
-            "OPENKMS_STORE).",
+            _("no store directory was given"),
+            fix=_(
+                "Give it before the command: 'openkms client --store DIR COMMAND' (or set "
+                "OPENKMS_STORE)."
+            ),
         )
     return found
 
@@ -62,8 +67,11 @@ def client_dti(ctx: click.Context, as_json: bool) -> None:
 def client_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
     """Activate a MAK with the confirmation ID the publisher read back (phone activation)."""
     license = _client(ctx).install_confirmation(" ".join(confirmation_id))
-    until = dt.datetime.fromtimestamp(license.ends_at or 0, dt.UTC).date()
-    click.echo(f"Confirmation ID installed: product activated (MAK) until {until}.")
+    click.echo(
+        _("Confirmation ID installed: product activated (MAK) until {date}.").format(
+            date=format_date(license.ends_at or 0)
+        )
+    )
 
 
 @click.command("dti")
@@ -80,8 +88,11 @@ def host_dti(ctx: click.Context, as_json: bool) -> None:
 def host_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
     """Activate with the confirmation ID the publisher read back (phone activation)."""
     cert = install_confirmation(host_state(ctx), " ".join(confirmation_id), int(time.time()))
-    expires = dt.datetime.fromtimestamp(cert.expires_at, dt.UTC).date()
-    click.echo(f"Confirmation ID installed: license group {cert.group}, valid until {expires}.")
+    click.echo(
+        _("Confirmation ID installed: license group {group}, valid until {date}.").format(
+            group=cert.group, date=format_date(cert.expires_at)
+        )
+    )
 
 
 @click.command("confirm")
@@ -96,7 +107,7 @@ def host_atp(ctx: click.Context, confirmation_id: tuple[str, ...]) -> None:
 @click.option(
     "--database",
     envvar=DATABASE_ENV,
-    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+    help="PostgreSQL DSN of the records (else OPENKMS_PUBLISHER_DATABASE, else DIR/publisher.db).",
 )
 @_JSON
 def publisher_confirm(
@@ -117,11 +128,18 @@ def publisher_confirm(
         echo_json(confirmation)
         return
     click.echo(
-        f"Installation ID of a {confirmation.kind.upper()} activation "
-        f"(key ending {confirmation.partial_product_key}, {confirmation.product})."
+        _("Installation ID of a {kind} activation (key ending {partial}, {product}).").format(
+            kind=confirmation.kind.upper(),
+            partial=confirmation.partial_product_key,
+            product=confirmation.product,
+        )
     )
-    click.echo(f"Valid for {confirmation.days} days, until {confirmation.valid_until}.")
-    click.echo("Confirmation ID (read it back group by group):")
+    click.echo(
+        _("Valid for {days} days, until {date}.").format(
+            days=confirmation.days, date=confirmation.valid_until
+        )
+    )
+    click.echo(_("Confirmation ID (read it back group by group):"))
     groups = confirmation.confirmation_id.split()
     for row in range(0, len(groups), 5):
         letters = "ABCDEFGHIJKLMNOPQRST"[row : row + 5]

@@ -17,6 +17,7 @@ from openkms.cli.publisher_revocations import block_key_command, revoke_host_com
 from openkms.cli.rotation import rotate_root_command
 from openkms.core.keys import ProductKey
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 from openkms.publisher import Publisher
 from openkms.publisher.publisher import MAX_MAK_ACTIVATIONS
 from openkms.publisher.records import DATABASE_ENV
@@ -29,7 +30,7 @@ _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Pa
 _DATABASE = click.option(
     "--database",
     envvar=DATABASE_ENV,
-    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+    help="PostgreSQL DSN of the records (else OPENKMS_PUBLISHER_DATABASE, else DIR/publisher.db).",
 )
 
 
@@ -48,13 +49,17 @@ def publisher() -> None:
 def init(directory: Path, name: str, database: str | None) -> None:
     """Create a publisher: root key (0600), catalog.toml, trust.json and the records."""
     created = Publisher.init(directory, name, database=database)
-    click.echo(f"Publisher {name!r} created in {directory}")
-    click.echo(f"  root key   {directory / 'root.key'} (keep it offline)")
-    click.echo(f"  catalog    {directory / 'catalog.toml'} (edit, then sign-catalog)")
-    click.echo(f"  trust      {directory / 'trust.json'} (give to hosts and clients)")
-    click.echo(f"  publisher  {created.trust().publisher_id}")
-    click.echo(f"  key        {created.public_key_text()}")
-    click.echo("Pin the key in the application: Client.open(directory, publisher_key=KEY)")
+    click.echo(_("Publisher {name} created in {path}").format(name=repr(name), path=directory))
+    click.echo(_("  root key   {path} (keep it offline)").format(path=directory / "root.key"))
+    click.echo(
+        _("  catalog    {path} (edit, then sign-catalog)").format(path=directory / "catalog.toml")
+    )
+    click.echo(
+        _("  trust      {path} (give to hosts and clients)").format(path=directory / "trust.json")
+    )
+    click.echo(_("  publisher  {id}").format(id=created.trust().publisher_id))
+    click.echo(_("  key        {key}").format(key=created.public_key_text()))
+    click.echo(_("Pin the key in the application: Client.open(directory, publisher_key=KEY)"))
 
 
 @publisher.command()
@@ -71,7 +76,9 @@ def sign_catalog(directory: Path, database: str | None) -> None:
     """Validate catalog.toml and sign it into trust.json."""
     trust = Publisher(directory, database=database).sign_catalog()
     click.echo(
-        f"Catalog signed: {len(trust.catalog.products)} products -> {directory / 'trust.json'}"
+        _("Catalog signed: {count} products -> {path}").format(
+            count=len(trust.catalog.products), path=directory / "trust.json"
+        )
     )
 
 
@@ -94,7 +101,7 @@ def setup_keys(directory: Path, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{'Product':<14} {'Edition':<22} {'Group':<8} {'N':>3}  Setup key")
+    click.echo(f"{_('Product'):<14} {_('Edition'):<22} {_('Group'):<8} {'N':>3}  {_('Setup key')}")
     for row in rows:
         click.echo(
             f"{row['product']:<14} {row['edition']:<22} {row['group']:<8} "
@@ -128,7 +135,7 @@ def activate_host(
     publisher = Publisher(directory, database=database)
     data = publisher.activate_host(read_bytes(request, "activation request"), days)
     atomic_write(output, data)
-    click.echo(f"Host certificate written to {output}")
+    click.echo(_("Host certificate written to {path}").format(path=output))
 
 
 publisher.add_command(publisher_confirm)
@@ -151,7 +158,10 @@ def issue_mak(directory: Path, product: str, activations: int, database: str | N
     """Print a new MAK for a product (N machines activate with the publisher), and record it."""
     key, found = Publisher(directory, database=database).issue_mak(product, activations)
     click.echo(str(key))
-    click.echo(f"MAK for {found.name}, {activations} activations.", err=True)
+    click.echo(
+        _("MAK for {product}, {count} activations.").format(product=found.name, count=activations),
+        err=True,
+    )
 
 
 @publisher.command("list-keys")
@@ -198,10 +208,18 @@ def add_product(
 ) -> None:
     """Add an edition (new activation ID and setup key) to catalog.toml, and re-sign."""
     added = Publisher(directory, database=database).add_product(product, edition, group, n_policy)
-    click.echo(f"Added {added.name} (group {added.group}, N = {added.n_policy})")
-    click.echo(f"  activation ID  {added.activation_id}")
-    click.echo(f"  setup key      {_key(added.setup_key)}")
-    click.echo(f"Catalog signed -> {directory / 'trust.json'} (give it to hosts and clients)")
+    click.echo(
+        _("Added {product} (group {group}, N = {n})").format(
+            product=added.name, group=added.group, n=added.n_policy
+        )
+    )
+    click.echo(_("  activation ID  {id}").format(id=added.activation_id))
+    click.echo(_("  setup key      {key}").format(key=_key(added.setup_key)))
+    click.echo(
+        _("Catalog signed -> {path} (give it to hosts and clients)").format(
+            path=directory / "trust.json"
+        )
+    )
 
 
 @publisher.command()
@@ -235,7 +253,8 @@ def serve(
     """Run the activation service (online host activation, MAK) until Ctrl-C."""
     if (tls_cert is None) != (tls_key is None):
         raise OpenKMSError(
-            "--tls-cert and --tls-key go together", fix="Give both, or neither (plain HTTP)."
+            _("--tls-cert and --tls-key go together"),
+            fix=_("Give both, or neither (plain HTTP)."),
         )
     setup_logging(log_level)
     config = ServiceConfig(
@@ -248,7 +267,7 @@ def serve(
     )
 
     def ready(urls: list[str]) -> None:
-        click.echo(f"Publisher service listening on {', '.join(urls)}")
+        click.echo(_("Publisher service listening on {urls}").format(urls=", ".join(urls)))
         if ready_file is not None:
             atomic_write(ready_file, msgspec.json.encode({"urls": urls}) + b"\n")
 

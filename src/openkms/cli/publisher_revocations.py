@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from openkms.i18n import _
 from openkms.publisher import Publisher
 from openkms.publisher.records import DATABASE_ENV
 from openkms.publisher.revocations import RevocationUpdate, block_key, revoke_host
@@ -16,7 +17,7 @@ _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Pa
 _DATABASE = click.option(
     "--database",
     envvar=DATABASE_ENV,
-    help=f"PostgreSQL DSN of the records (else {DATABASE_ENV}, else DIR/publisher.db).",
+    help="PostgreSQL DSN of the records (else OPENKMS_PUBLISHER_DATABASE, else DIR/publisher.db).",
 )
 _REASON = click.option("--reason", default="", help="Why (carried in the signed list).")
 
@@ -31,8 +32,12 @@ def block_key_command(directory: Path, key: str, reason: str, database: str | No
     in the next signed revocation list (hosts certified under it stop serving)."""
     update = block_key(Publisher(directory, database=database), key, reason)
     if update.blocked is not None:
-        click.echo(f"Blocked {update.blocked.kind.value} key {update.blocked.key}.")
-    _echo_revocation(update, f"Key {key}")
+        click.echo(
+            _("Blocked {kind} key {key}.").format(
+                kind=update.blocked.kind.value, key=update.blocked.key
+            )
+        )
+    _echo_revocation(update, _("Key {key}").format(key=key))
 
 
 @click.command("revoke-host")
@@ -43,13 +48,23 @@ def block_key_command(directory: Path, key: str, reason: str, database: str | No
 def revoke_host_command(directory: Path, host_id: str, reason: str, database: str | None) -> None:
     """Revoke a host (fingerprint) or one certificate (serial): write the next list."""
     update = revoke_host(Publisher(directory, database=database), host_id, reason)
-    _echo_revocation(update, f"Host {host_id}")
+    _echo_revocation(update, _("Host {id}").format(id=host_id))
 
 
 def _echo_revocation(update: RevocationUpdate, what: str) -> None:
     serial, count = update.revocations.serial, len(update.revocations.body.entries)
     if not update.added:
-        click.echo(f"{what} is already in revocation list {serial}; nothing to do.")
+        click.echo(
+            _("{what} is already in revocation list {serial}; nothing to do.").format(
+                what=what, serial=serial
+            )
+        )
         return
-    click.echo(f"{what} revoked: revocation list {serial} ({count} entries) -> {update.path}")
-    click.echo("Hosts fetch it from the publisher service or take it with 'install-revocations'.")
+    click.echo(
+        _("{what} revoked: revocation list {serial} ({count} entries) -> {path}").format(
+            what=what, serial=serial, count=count, path=update.path
+        )
+    )
+    click.echo(
+        _("Hosts fetch it from the publisher service or take it with 'install-revocations'.")
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from openkms.cli._common import echo_json
+from openkms.i18n import _
 from openkms.publisher.rotation import rotate_root
 
 __all__ = ["rotate_root_command"]
@@ -35,12 +36,30 @@ def rotate_root_command(directory: Path, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"Root key rotated (rotation {done.sequence}) in {directory}")
-    click.echo(f"  new key      {done.new_key}")
-    click.echo(f"  retired key  {done.previous_key} -> {done.retired_file} (keep it offline)")
-    click.echo(f"  catalog      serial {trust.catalog.serial}, new phone key")
-    click.echo(f"  trust        {directory / 'trust.json'} (signed by the new key, with the chain)")
-    click.echo("Distribute trust.json to every host (host ipk KEY --trust FILE) and client")
-    click.echo("(client ipk KEY --trust FILE). Applications pinned to the old key keep working;")
-    click.echo("pin the new key in new releases: Client.open(directory, publisher_key=NEW).")
-    click.echo("Certificates issued before keep verifying until they expire.")
+    click.echo(
+        _("Root key rotated (rotation {number}) in {path}").format(
+            number=done.sequence, path=directory
+        )
+    )
+    click.echo(_("  new key      {key}").format(key=done.new_key))
+    click.echo(
+        _("  retired key  {key} -> {path} (keep it offline)").format(
+            key=done.previous_key, path=done.retired_file
+        )
+    )
+    click.echo(
+        _("  catalog      serial {serial}, new phone key").format(serial=trust.catalog.serial)
+    )
+    click.echo(
+        _("  trust        {path} (signed by the new key, with the chain)").format(
+            path=directory / "trust.json"
+        )
+    )
+    click.echo(
+        _(
+            "Distribute trust.json to every host (host ipk KEY --trust FILE) and client\n"
+            "(client ipk KEY --trust FILE). Applications pinned to the old key keep working;\n"
+            "pin the new key in new releases: Client.open(directory, publisher_key=NEW).\n"
+            "Certificates issued before keep verifying until they expire."
+        )
+    )

@@ -17,6 +17,7 @@ from openkms.cli.commands import build_group
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import OpenKMSError
+from openkms.i18n import N_, _
 
 __all__ = ["main", "slmgr_command", "translate"]
 
@@ -25,7 +26,7 @@ _HOST_ONLY = {"sprt", "sai", "sri", "sdns", "cdns", "spri", "cpri"}
 _CLIENT_ONLY = {"skms", "ckms", "skms-domain", "ckms-domain", "skhc", "ckhc", "rearm"}
 _ALIASES = {"skms_domain": "skms-domain", "ckms_domain": "ckms-domain"}
 _HELP = {"?", "h", "help"}
-USAGE = """\
+USAGE = N_("""\
 slmgr [--store DIR] /OPTION [ARGS]    (the store: --store or OPENKMS_STORE)
 
 On a host or a client:
@@ -45,7 +46,7 @@ On a client:
 On a host:
   /sprt PORT, /sai MINUTES, /sri MINUTES, /sdns, /cdns, /spri, /cpri
 
-Every option is also an 'openkms host' or 'openkms client' command; see 'openkms --help'."""
+Every option is also an 'openkms host' or 'openkms client' command; see 'openkms --help'.""")
 # The translated command line runs through an ``openkms`` group without ``slmgr`` in it.
 _OPENKMS = build_group()
 
@@ -66,7 +67,7 @@ def translate(argv: list[str], store: Path) -> list[str]:
     """``['/dli']`` -> ``['client', '--store', STORE, 'dli']`` (or host)."""
     if not argv or argv[0][:1] not in "/-":
         raise OpenKMSError(
-            "usage: slmgr /OPTION [ARGS]  (e.g. /dli, /ato, /skms host:port)",
+            _("usage: slmgr /OPTION [ARGS]  (e.g. /dli, /ato, /skms host:port)"),
             code=ResultCode.INVALID_ARGUMENT,
         )
     option = argv[0][1:].lower()
@@ -76,21 +77,25 @@ def translate(argv: list[str], store: Path) -> list[str]:
         args = []  # one product per store: 'all' is that one
     if option not in _BOTH | _HOST_ONLY | _CLIENT_ONLY:
         raise OpenKMSError(
-            f"unknown option /{option}",
+            _("unknown option /{option}").format(option=option),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Run 'slmgr /?' for the options.",
+            fix=_("Run 'slmgr /?' for the options."),
         )
     role = _role(store, option, args)
     if role == "host" and option in _CLIENT_ONLY:
         raise OpenKMSError(
-            f"/{option} applies to a client; {store} is a host",
+            _("/{option} applies to a client; {store} is a host").format(
+                option=option, store=store
+            ),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="On a host: 'slmgr /ato' (online) or the activation-request file path.",
+            fix=_("On a host: 'slmgr /ato' (online) or the activation-request file path."),
         )
     if role == "client" and option in _HOST_ONLY:
         raise OpenKMSError(
-            f"/{option} applies to a host; {store} is a client",
-            fix="Run it with the store of a host: 'slmgr --store HOST_STORE /OPTION'.",
+            _("/{option} applies to a host; {store} is a client").format(
+                option=option, store=store
+            ),
+            fix=_("Run it with the store of a host: 'slmgr --store HOST_STORE /OPTION'."),
         )
     extra: list[str] = []
     trust = os.environ.get("OPENKMS_TRUST")
@@ -107,20 +112,20 @@ def translate(argv: list[str], store: Path) -> list[str]:
     "--store",
     envvar="OPENKMS_STORE",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Store directory (or OPENKMS_STORE).",
+    help=N_("Store directory (or OPENKMS_STORE)."),
 )
 @lang_option()
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def slmgr_command(store: Path | None, argv: tuple[str, ...]) -> None:
     """Windows spelling: slmgr /dli, /dlv, /ato, /ipk KEY, /skms HOST:PORT, /xpr, ..."""
     if not argv or argv[0][1:].lower() in _HELP:
-        click.echo(USAGE)
+        click.echo(_(USAGE))
         return
     try:
         if store is None:
             raise OpenKMSError(
-                "no store directory was given",
-                fix="Give it as 'slmgr --store DIR /OPTION' or set OPENKMS_STORE.",
+                _("no store directory was given"),
+                fix=_("Give it as 'slmgr --store DIR /OPTION' or set OPENKMS_STORE."),
             )
         translated = translate(list(argv), store)
     except OpenKMSError as exc:

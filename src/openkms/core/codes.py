@@ -3,12 +3,20 @@
 Codes in the 0xC004xxxx and 0x8007xxxx ranges mean what they mean on Windows volume
 activation. Codes with the customer bit set (0xE004xxxx) are OpenKMS's own, for conditions
 Windows has no code for (a malformed frame, a corrupt state file, a forged ticket, ...).
+
+Messages and fixes are written in English and translated where they are shown:
+:attr:`ResultCode.info` and :func:`describe` give them in the current language (French and
+German in the words of Microsoft's localised activation documentation), and
+:attr:`ResultCode.english_info` gives the English of docs/result-codes.md for machine output.
+Names, hex codes and ``checks`` are never translated.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from openkms.i18n import N_, _, pgettext
 
 __all__ = ["CodeInfo", "ResultCode", "decode_hresult", "describe"]
 
@@ -83,7 +91,12 @@ class ResultCode(enum.IntEnum):
 
     @property
     def info(self) -> CodeInfo:
-        """Message and fix of this code."""
+        """Message and fix of this code, in the current language (for people)."""
+        return _INFO[self].translated()
+
+    @property
+    def english_info(self) -> CodeInfo:
+        """Message and fix of this code in English, whatever the language (machine output)."""
         return _INFO[self]
 
     @property
@@ -100,260 +113,324 @@ class CodeInfo:
     fix: str
     checks: tuple[str, ...] = ()
 
+    def translated(self) -> CodeInfo:
+        """The same info with its message and fix in the current language."""
+        return CodeInfo(_(self.message), _(self.fix), self.checks)
+
 
 _INFO: dict[ResultCode, CodeInfo] = {
-    ResultCode.OK: CodeInfo("The operation completed successfully.", "Nothing to do."),
+    ResultCode.OK: CodeInfo(N_("The operation completed successfully."), N_("Nothing to do.")),
     ResultCode.NO_KMS_HOST_CONTACTED: CodeInfo(
-        "No Key Management Service (KMS) could be contacted.",
-        "Read the client's 12288 events to see which hosts were tried; check that the host "
-        "service is running, that TCP 1688 (or the configured port) is open, that the SRV "
-        "records are not stale, and that the clocks agree.",
+        N_("No Key Management Service (KMS) could be contacted."),
+        N_(
+            "Read the client's 12288 events to see which hosts were tried; check that the host "
+            "service is running, that TCP 1688 (or the configured port) is open, that the SRV "
+            "records are not stale, and that the clocks agree."
+        ),
         ("dns", "port", "events", "clock"),
     ),
     ResultCode.COUNT_TOO_LOW: CodeInfo(
-        "The count reported by your Key Management Service (KMS) is insufficient.",
-        "Add unique clients until the count reaches this product's N-policy (25 desktop, "
-        "5 server); check the count with 'dli' on the host and look for cloned machines "
-        "sharing one CMID.",
+        N_("The count reported by your Key Management Service (KMS) is insufficient."),
+        N_(
+            "Add unique clients until the count reaches this product's N-policy (25 desktop, "
+            "5 server); check the count with 'dli' on the host and look for cloned machines "
+            "sharing one CMID."
+        ),
         ("count", "cmid"),
     ),
     ResultCode.KMS_NOT_RESPONDING: CodeInfo(
-        "The Key Management Service (KMS) did not respond or is not enabled.",
-        "Check the network path and that the host listens on its port (TCP 1688 by default).",
+        N_("The Key Management Service (KMS) did not respond or is not enabled."),
+        N_("Check the network path and that the host listens on its port (TCP 1688 by default)."),
         ("port",),
     ),
     ResultCode.HOST_NOT_ACTIVATED: CodeInfo(
-        "The Key Management Service (KMS) host is not activated.",
-        "Activate the host: 'openkms host activation-request', have the publisher sign it, "
-        "then 'openkms host install-certificate'.",
+        N_("The Key Management Service (KMS) host is not activated."),
+        N_(
+            "Activate the host: 'openkms host activation-request', have the publisher sign it, "
+            "then 'openkms host install-certificate'."
+        ),
         ("host",),
     ),
     ResultCode.PRODUCT_NOT_COVERED: CodeInfo(
-        "The specified Key Management Service (KMS) host cannot be used for this product.",
-        "Point the client at a host whose host key covers the product's license group, or "
-        "install a host key of a higher group on the host.",
+        N_("The specified Key Management Service (KMS) host cannot be used for this product."),
+        N_(
+            "Point the client at a host whose host key covers the product's license group, or "
+            "install a host key of a higher group on the host."
+        ),
         ("host",),
     ),
     ResultCode.CLOCK_SKEW: CodeInfo(
-        "The activation request timestamp is invalid: client and host clocks differ by more "
-        "than 4 hours.",
-        "Synchronise the clocks of the client and the host (NTP).",
+        N_(
+            "The activation request timestamp is invalid: client and host clocks differ by more "
+            "than 4 hours."
+        ),
+        N_("Synchronise the clocks of the client and the host (NTP)."),
         ("clock",),
     ),
     ResultCode.INVALID_PRODUCT_KEY: CodeInfo(
-        "The product key is invalid.",
-        "Check the key for typos; install the setup key of this edition on a client and a "
-        "host key only on the host.",
+        N_("The product key is invalid."),
+        N_(
+            "Check the key for typos; install the setup key of this edition on a client and a "
+            "host key only on the host."
+        ),
         ("key",),
     ),
     ResultCode.NO_PRODUCT_KEY: CodeInfo(
-        "No product key is installed.",
-        "Install the edition's setup key with 'ipk'.",
+        N_("No product key is installed."),
+        N_("Install the edition's setup key with 'ipk'."),
         ("key",),
     ),
     ResultCode.GRACE_EXPIRED: CodeInfo(
-        "The grace period has expired.",
-        "Activate the product ('ato').",
+        N_("The grace period has expired."),
+        N_("Activate the product ('ato')."),
         ("count", "dns", "port"),
     ),
     ResultCode.HARDWARE_OUT_OF_TOLERANCE: CodeInfo(
-        "The hardware has changed beyond tolerance; the activation no longer applies.",
-        "Reactivate: on a host, send a new activation request to the publisher.",
+        N_("The hardware has changed beyond tolerance; the activation no longer applies."),
+        N_("Reactivate: on a host, send a new activation request to the publisher."),
         ("host",),
     ),
     ResultCode.HOST_KEY_LIMIT_EXCEEDED: CodeInfo(
-        "The product key has been used up: a host key on too many hosts or activated too "
-        "many times, or a MAK past its number of activations.",
-        "Contact the publisher to raise the limit or obtain another key.",
+        N_(
+            "The product key has been used up: a host key on too many hosts or activated too "
+            "many times, or a MAK past its number of activations."
+        ),
+        N_("Contact the publisher to raise the limit or obtain another key."),
     ),
     ResultCode.KEY_BLOCKED: CodeInfo(
-        "The activation server determined that the product key is blocked, or that the "
-        "host's certificate was revoked by the publisher.",
-        "Obtain a new key (or, on a host, a new host key and certificate) from the publisher; "
-        "clients fail over to another host meanwhile.",
+        N_(
+            "The activation server determined that the product key is blocked, or that the "
+            "host's certificate was revoked by the publisher."
+        ),
+        N_(
+            "Obtain a new key (or, on a host, a new host key and certificate) from the publisher; "
+            "clients fail over to another host meanwhile."
+        ),
     ),
     ResultCode.MAX_REARMS_EXCEEDED: CodeInfo(
-        "The maximum allowed number of re-arms has been exceeded.",
-        "Reinstall the product or activate it; no further rearm is possible.",
+        N_("The maximum allowed number of re-arms has been exceeded."),
+        N_("Reinstall the product or activate it; no further rearm is possible."),
     ),
     ResultCode.STATE_TAMPERED: CodeInfo(
-        "The security processor reported that the trusted data store was tampered: the "
-        "client's state file does not match its seal.",
-        "Activate again against a genuine host ('ato'); the product stays in Notification "
-        "until then. Restore client.json only from a backup of this same machine.",
+        N_(
+            "The security processor reported that the trusted data store was tampered: the "
+            "client's state file does not match its seal."
+        ),
+        N_(
+            "Activate again against a genuine host ('ato'); the product stays in Notification "
+            "until then. Restore client.json only from a backup of this same machine."
+        ),
         ("client",),
     ),
     ResultCode.DNS_NAME_DOES_NOT_EXIST: CodeInfo(
-        "DNS name does not exist: no SRV record for the activation service was found.",
-        "Check that a host publishes its SRV record (DNS publishing enabled, dynamic updates "
-        "allowed), or set the host by hand with 'skms'.",
+        N_("DNS name does not exist: no SRV record for the activation service was found."),
+        N_(
+            "Check that a host publishes its SRV record (DNS publishing enabled, dynamic updates "
+            "allowed), or set the host by hand with 'skms'."
+        ),
         ("dns",),
     ),
     ResultCode.DNS_SERVER_FAILURE: CodeInfo(
-        "The DNS server failed to answer (SERVFAIL).",
-        "Check the DNS server's logs and its zone configuration.",
+        N_("The DNS server failed to answer (SERVFAIL)."),
+        N_("Check the DNS server's logs and its zone configuration."),
         ("dns",),
     ),
     ResultCode.DNS_UPDATE_REFUSED: CodeInfo(
-        "The DNS server refused the dynamic update.",
-        "Allow dynamic updates for the zone (BIND: allow-update) or give this host write "
-        "permission on the SRV record another host created.",
+        N_("The DNS server refused the dynamic update."),
+        N_(
+            "Allow dynamic updates for the zone (BIND: allow-update) or give this host write "
+            "permission on the SRV record another host created."
+        ),
         ("dns",),
     ),
     ResultCode.DNS_NOT_AUTHORITATIVE: CodeInfo(
-        "The DNS server is not authoritative for the zone, or refused the update's key.",
-        "Send updates to the zone's primary server; check the zone name and the TSIG key.",
+        N_("The DNS server is not authoritative for the zone, or refused the update's key."),
+        N_("Send updates to the zone's primary server; check the zone name and the TSIG key."),
         ("dns",),
     ),
     ResultCode.DNS_BAD_SIGNATURE: CodeInfo(
-        "The DNS server rejected the update's TSIG signature.",
-        "Check the TSIG secret and the clocks of the host and the DNS server.",
+        N_("The DNS server rejected the update's TSIG signature."),
+        N_("Check the TSIG secret and the clocks of the host and the DNS server."),
         ("dns", "clock"),
     ),
     ResultCode.DNS_BAD_KEY: CodeInfo(
-        "The DNS server does not know the update's TSIG key.",
-        "Check the TSIG key name and algorithm configured on both sides.",
+        N_("The DNS server does not know the update's TSIG key."),
+        N_("Check the TSIG key name and algorithm configured on both sides."),
         ("dns",),
     ),
     ResultCode.NO_DNS_SERVERS: CodeInfo(
-        "No DNS servers are configured for this machine.",
-        "Configure a DNS server (resolv.conf, DHCP) or set the host by hand with 'skms'.",
+        N_("No DNS servers are configured for this machine."),
+        N_("Configure a DNS server (resolv.conf, DHCP) or set the host by hand with 'skms'."),
         ("dns",),
     ),
     ResultCode.RPC_SERVER_UNAVAILABLE: CodeInfo(
-        "The RPC server is unavailable: the host could not be reached.",
-        "Open the host's port in the firewalls; remove stale SRV records of retired hosts.",
+        N_("The RPC server is unavailable: the host could not be reached."),
+        N_("Open the host's port in the firewalls; remove stale SRV records of retired hosts."),
         ("port", "dns"),
     ),
     ResultCode.ACCESS_DENIED: CodeInfo(
-        "Access denied.",
-        "Run the command with the rights needed on the store directory (elevate).",
+        N_("Access denied."),
+        N_("Run the command with the rights needed on the store directory (elevate)."),
     ),
     ResultCode.CONNECTION_REFUSED: CodeInfo(
-        "The host refused the connection: nothing listens on that port.",
-        "Start the host service, or check the port the client uses ('skms host:port').",
+        N_("The host refused the connection: nothing listens on that port."),
+        N_("Start the host service, or check the port the client uses ('skms host:port')."),
         ("port",),
     ),
     ResultCode.TIMEOUT: CodeInfo(
-        "The operation timed out.",
-        "Check the network path and firewalls between the two machines.",
+        N_("The operation timed out."),
+        N_("Check the network path and firewalls between the two machines."),
         ("port",),
     ),
     ResultCode.INVALID_ARGUMENT: CodeInfo(
-        "A parameter is invalid.",
-        "Check the value against the documented range.",
+        N_("A parameter is invalid."),
+        N_("Check the value against the documented range."),
     ),
     ResultCode.DISK_FULL: CodeInfo(
-        "There is not enough space on the disk.",
-        "Free space on the volume holding the store; nothing acknowledged has been lost.",
+        N_("There is not enough space on the disk."),
+        N_("Free space on the volume holding the store; nothing acknowledged has been lost."),
     ),
     ResultCode.INTERNAL_ERROR: CodeInfo(
-        "An internal error occurred.",
-        "Look at the host's log for the cause and report it with 'openkms doctor bundle'.",
+        N_("An internal error occurred."),
+        N_("Look at the host's log for the cause and report it with 'openkms doctor bundle'."),
     ),
     ResultCode.TICKET_INVALID: CodeInfo(
-        "The activation ticket does not verify against the pinned publisher key.",
-        "Activate again against a genuine host ('ato'); if it persists, the host's "
-        "certificate is not from this publisher.",
+        N_("The activation ticket does not verify against the pinned publisher key."),
+        N_(
+            "Activate again against a genuine host ('ato'); if it persists, the host's "
+            "certificate is not from this publisher."
+        ),
         ("host",),
     ),
     ResultCode.PROTOCOL_ERROR: CodeInfo(
-        "The peer sent data that is not a valid OpenKMS frame.",
-        "Check that the address and port belong to an OpenKMS host, not another service.",
+        N_("The peer sent data that is not a valid OpenKMS frame."),
+        N_("Check that the address and port belong to an OpenKMS host, not another service."),
         ("port",),
     ),
     ResultCode.UNSUPPORTED_VERSION: CodeInfo(
-        "The peer speaks a protocol version this program does not support.",
-        "Upgrade the older of the two programs.",
+        N_("The peer speaks a protocol version this program does not support."),
+        N_("Upgrade the older of the two programs."),
     ),
     ResultCode.STATE_CORRUPT: CodeInfo(
-        "The state file is corrupt or not an OpenKMS state file.",
-        "Restore the file from a backup, or move it aside and install the key again.",
+        N_("The state file is corrupt or not an OpenKMS state file."),
+        N_("Restore the file from a backup, or move it aside and install the key again."),
     ),
     ResultCode.STORE_UNAVAILABLE: CodeInfo(
-        "The store cannot be opened or written.",
-        "Check the store directory's permissions and free space; see the log for the cause.",
+        N_("The store cannot be opened or written."),
+        N_("Check the store directory's permissions and free space; see the log for the cause."),
     ),
     ResultCode.CATALOG_INVALID: CodeInfo(
-        "The catalog is invalid.",
-        "Fix the line named in the message, then sign the catalog again.",
+        N_("The catalog is invalid."),
+        N_("Fix the line named in the message, then sign the catalog again."),
     ),
     ResultCode.TRUST_MISSING: CodeInfo(
-        "No publisher trust file is installed in this store.",
-        "Pass --trust with the publisher's trust.json the first time you install a key.",
+        N_("No publisher trust file is installed in this store."),
+        N_("Pass --trust with the publisher's trust.json the first time you install a key."),
     ),
     ResultCode.HOST_BUSY: CodeInfo(
-        "The host is at its connection limit.",
-        "Retry later; if it persists, raise the host's max_connections.",
+        N_("The host is at its connection limit."),
+        N_("Retry later; if it persists, raise the host's max_connections."),
     ),
     ResultCode.REQUEST_INVALID: CodeInfo(
-        "The request is invalid for this host.",
-        "Check that the client's product belongs to this host's application.",
+        N_("The request is invalid for this host."),
+        N_("Check that the client's product belongs to this host's application."),
     ),
     ResultCode.CERTIFICATE_INVALID: CodeInfo(
-        "The host certificate does not verify or is not for this host.",
-        "Install the certificate issued for this host's activation request.",
+        N_("The host certificate does not verify or is not for this host."),
+        N_("Install the certificate issued for this host's activation request."),
         ("host",),
     ),
     ResultCode.REVOCATIONS_INVALID: CodeInfo(
-        "The revocation list is malformed, too large, or not signed by the pinned publisher.",
-        "Install the revocations.json that 'openkms publisher block-key' or 'revoke-host' "
-        "wrote (or fetch it from the publisher's service again); never edit it by hand.",
+        N_("The revocation list is malformed, too large, or not signed by the pinned publisher."),
+        N_(
+            "Install the revocations.json that 'openkms publisher block-key' or 'revoke-host' "
+            "wrote (or fetch it from the publisher's service again); never edit it by hand."
+        ),
     ),
     ResultCode.PUBLISHER_MISMATCH: CodeInfo(
-        "The trust document is signed by another publisher than the one this store or "
-        "application is pinned to.",
-        "Use the trust.json of the pinned publisher ('openkms publisher key DIR' prints its "
-        "key); to move a store to another publisher, uninstall it and remove its trust.json.",
+        N_(
+            "The trust document is signed by another publisher than the one this store or "
+            "application is pinned to."
+        ),
+        N_(
+            "Use the trust.json of the pinned publisher ('openkms publisher key DIR' prints its "
+            "key); to move a store to another publisher, uninstall it and remove its trust.json."
+        ),
         ("client",),
     ),
     ResultCode.CATALOG_NOT_NEWER: CodeInfo(
-        "The publisher's catalog is not newer than the installed one (its serial is not higher).",
-        "Install the latest trust.json from the publisher ('openkms publisher sign-catalog' "
-        "raises the serial).",
+        N_(
+            "The publisher's catalog is not newer than the installed one (its serial is not "
+            "higher)."
+        ),
+        N_(
+            "Install the latest trust.json from the publisher ('openkms publisher sign-catalog' "
+            "raises the serial)."
+        ),
         ("client",),
     ),
     ResultCode.REVOCATIONS_NOT_NEWER: CodeInfo(
-        "The revocation list is not newer than the installed one (its serial is not higher).",
-        "Install the publisher's latest revocations.json; an older list never replaces a "
-        "newer one.",
+        N_("The revocation list is not newer than the installed one (its serial is not higher)."),
+        N_(
+            "Install the publisher's latest revocations.json; an older list never replaces a "
+            "newer one."
+        ),
     ),
     ResultCode.CLOCK_ROLLBACK: CodeInfo(
-        "The system clock is behind the client's trusted time: it was set back.",
-        "Set the clock right (NTP). Licence timers keep counting from the trusted time, so "
-        "setting the clock back gains nothing.",
+        N_("The system clock is behind the client's trusted time: it was set back."),
+        N_(
+            "Set the clock right (NTP). Licence timers keep counting from the trusted time, so "
+            "setting the clock back gains nothing."
+        ),
         ("clock",),
     ),
     ResultCode.PHONE_ID_MISTYPED: CodeInfo(
-        "The installation or confirmation ID is mistyped.",
-        "Read the ID again; the message names the group whose check digit does not match.",
+        N_("The installation or confirmation ID is mistyped."),
+        N_("Read the ID again; the message names the group whose check digit does not match."),
     ),
     ResultCode.CONFIRMATION_INVALID: CodeInfo(
-        "The confirmation ID does not confirm this installation.",
-        "Make a new installation ID with 'dti' on this machine, have the publisher confirm "
-        "it, and install the confirmation ID it reads back with 'atp' on the same machine.",
+        N_("The confirmation ID does not confirm this installation."),
+        N_(
+            "Make a new installation ID with 'dti' on this machine, have the publisher confirm "
+            "it, and install the confirmation ID it reads back with 'atp' on the same machine."
+        ),
     ),
 }
 
 
 def describe(value: int) -> tuple[str, CodeInfo]:
-    """Name and info for any HRESULT; unknown codes are decoded, never refused."""
+    """Name and info (in the current language) for any HRESULT; unknown codes are decoded,
+    never refused. Inside ``language_scope("en")`` it gives the English for machine output."""
     try:
         code = ResultCode(value)
     except ValueError:
-        return f"0x{value & 0xFFFFFFFF:08X}", CodeInfo(decode_hresult(value), "Unknown code.")
+        return f"0x{value & 0xFFFFFFFF:08X}", CodeInfo(decode_hresult(value), _("Unknown code."))
     return code.name, code.info
 
 
-_FACILITIES = {0: "NULL", 4: "ITF (licensing)", 7: "WIN32", 0xC: "RPC"}
+# The facility names are Windows' identifiers; only "licensing" is a word for people.
+_FACILITIES = {0: "NULL", 4: "ITF ({licensing})", 7: "WIN32", 0xC: "RPC"}
 
 
 def decode_hresult(value: int) -> str:
-    """Severity, customer bit, facility and code of an HRESULT, in words."""
+    """Severity, customer bit, facility and code of an HRESULT, in words (current language)."""
     value &= 0xFFFFFFFF
-    severity = "failure" if value & 0x80000000 else "success"
-    customer = " (customer-defined)" if value & 0x20000000 else ""
+    severity = (
+        pgettext("hresult", "failure") if value & 0x80000000 else pgettext("hresult", "success")
+    )
+    customer = _(" (customer-defined)") if value & 0x20000000 else ""
     facility = (value >> 16) & 0x7FF
     code = value & 0xFFFF
-    name = _FACILITIES.get(facility, f"facility {facility}")
-    return f"{severity}{customer}, facility {name} ({facility}), code {code} (0x{code:04X})"
+    known = _FACILITIES.get(facility)
+    if known is None:
+        name = pgettext("hresult", "unknown")
+    else:
+        name = known.format(licensing=pgettext("hresult", "licensing"))
+    return _("{severity}{customer}, facility {name} ({facility}), code {code} (0x{hex})").format(
+        severity=severity,
+        customer=customer,
+        name=name,
+        facility=facility,
+        code=code,
+        hex=f"{code:04X}",
+    )

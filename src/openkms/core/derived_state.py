@@ -21,6 +21,7 @@ from typing import Final
 
 from openkms.core import settings
 from openkms.core.license import LicenseState
+from openkms.i18n import N_
 
 __all__ = [
     "RENEWAL_MARGIN_SECONDS",
@@ -48,7 +49,7 @@ class DerivedState(enum.Enum):
 
     @property
     def label(self) -> str:
-        """The words the dashboard and exports show."""
+        """The words the dashboard and exports show (English; ``_()`` where shown to people)."""
         return _LABELS[self]
 
     @property
@@ -58,12 +59,12 @@ class DerivedState(enum.Enum):
 
 
 _LABELS: Final = {
-    DerivedState.LICENSED: "Licensed",
-    DerivedState.RENEWAL_OVERDUE: "Licensed, renewal overdue",
-    DerivedState.NOT_RENEWED: "Licensed, not renewed (count below N)",
-    DerivedState.GRACE: "Grace, not activated",
-    DerivedState.EXPIRED: "Expired",
-    DerivedState.NOTIFICATION: "Notification",
+    DerivedState.LICENSED: N_("Licensed"),
+    DerivedState.RENEWAL_OVERDUE: N_("Licensed, renewal overdue"),
+    DerivedState.NOT_RENEWED: N_("Licensed, not renewed (count below N)"),
+    DerivedState.GRACE: N_("Grace, not activated"),
+    DerivedState.EXPIRED: N_("Expired"),
+    DerivedState.NOTIFICATION: N_("Notification"),
 }
 _RANKS: Final = {state: rank for rank, state in enumerate(DerivedState)}
 # Reported statuses of a client that has no licence and no grace left.

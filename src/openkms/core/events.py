@@ -4,6 +4,11 @@ OpenKMS's own: 12320 (client clock set back), 12321 (host clock jump), 12330 (ho
 
 Each event's Info is a comma-separated list of values in Microsoft's field order, so that
 people (and ``openkms doctor``) read OpenKMS logs exactly like Windows ones.
+
+The machine-readable parts never change with the language: the event ID, the Info string,
+its field names, :attr:`EventRecord.message` and :attr:`EventRecord.level` (English, as the
+JSON and CSV exports write them). :attr:`EventRecord.description` and :func:`level_label` are
+the same in the current language, for people.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 import msgspec
 
 from openkms.core.codes import ResultCode
+from openkms.i18n import N_, _, pgettext
 
 __all__ = [
     "EVENT_FIELDS",
@@ -26,7 +32,9 @@ __all__ = [
     "client_response_event",
     "clock_jump_event",
     "host_revoked_event",
+    "event_description",
     "format_client_time",
+    "level_label",
     "make_event",
     "parse_info",
     "publish_failed_event",
@@ -78,16 +86,38 @@ EVENT_FIELDS: dict[int, tuple[str, ...]] = {
 }
 
 EVENT_MESSAGES: dict[int, str] = {
-    12288: "The client has sent an activation request to the key management service machine.",
-    12289: "The client has processed an activation response from the key management service "
-    "machine.",
-    12290: "An activation request has been processed.",
-    12293: "Publishing the Key Management Service (KMS) to DNS in the following domain failed.",
-    12294: "Publishing the Key Management Service (KMS) to DNS in the following domain succeeded.",
-    12320: "The system clock is behind the client's trusted time: it was set back.",
-    12321: "The host's clock jumped against its monotonic clock: the count window moved.",
-    12330: "The publisher revoked this host's certificate: it refuses activation requests.",
+    12288: N_("The client has sent an activation request to the key management service machine."),
+    12289: N_(
+        "The client has processed an activation response from the key management service machine."
+    ),
+    12290: N_("An activation request has been processed."),
+    12293: N_("Publishing the Key Management Service (KMS) to DNS in the following domain failed."),
+    12294: N_(
+        "Publishing the Key Management Service (KMS) to DNS in the following domain succeeded."
+    ),
+    12320: N_("The system clock is behind the client's trusted time: it was set back."),
+    12321: N_("The host's clock jumped against its monotonic clock: the count window moved."),
+    12330: N_("The publisher revoked this host's certificate: it refuses activation requests."),
 }
+"""Each event's fixed message in English (the JSON export's ``message``); translate it with
+:func:`event_description` where a person reads it."""
+
+
+def event_description(event_id: int) -> str:
+    """The fixed message of ``event_id`` in the current language ('' for an unknown ID)."""
+    message = EVENT_MESSAGES.get(event_id)
+    return _(message) if message else ""
+
+
+def level_label(level: str) -> str:
+    """An event level (``Information``, ``Warning``, ``Error``) as Event Viewer prints it in
+    the current language."""
+    labels = {
+        "Information": pgettext("event level", "Information"),
+        "Warning": pgettext("event level", "Warning"),
+        "Error": pgettext("event level", "Error"),
+    }
+    return labels.get(level, level)
 
 
 class EventRecord(msgspec.Struct, frozen=True):
@@ -105,8 +135,13 @@ class EventRecord(msgspec.Struct, frozen=True):
 
     @property
     def message(self) -> str:
-        """The event's fixed message."""
+        """The event's fixed message in English (machine output: JSON, the dashboard's API)."""
         return EVENT_MESSAGES.get(self.event_id, "")
+
+    @property
+    def description(self) -> str:
+        """The event's fixed message in the current language (for people)."""
+        return event_description(self.event_id)
 
     @property
     def level(self) -> str:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from openkms.core.codes import ResultCode
 from openkms.core.keys import ProductKey
 from openkms.errors import KeyFormatError
-from openkms.i18n import _
+from openkms.i18n import N_, _
 
 __all__ = ["CLEARED_MESSAGE", "InstalledKey"]
 
 # What Windows prints after /cpky.
-CLEARED_MESSAGE = "Product key from registry cleared successfully."
+CLEARED_MESSAGE = N_("Product key from registry cleared successfully.")
 
 
 @dataclass(frozen=True, slots=True)

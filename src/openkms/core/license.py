@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode
+from openkms.i18n import N_
 
 __all__ = ["LicenseState", "LicenseStatus", "LicenseTimers", "evaluate"]
 
@@ -26,20 +27,21 @@ class LicenseState(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """The words ``slmgr /dli`` prints after ``License Status:``."""
+        """The words ``slmgr /dli`` prints after ``License Status:`` (English: the JSON value;
+        translate with ``_()`` where shown)."""
         return _LABELS[self]
 
 
 _LABELS = {
-    LicenseState.UNLICENSED: "Unlicensed",
-    LicenseState.LICENSED: "Licensed",
-    LicenseState.INITIAL_GRACE: "Initial grace period",
-    LicenseState.OUT_OF_TOLERANCE_GRACE: (
+    LicenseState.UNLICENSED: N_("Unlicensed"),
+    LicenseState.LICENSED: N_("Licensed"),
+    LicenseState.INITIAL_GRACE: N_("Initial grace period"),
+    LicenseState.OUT_OF_TOLERANCE_GRACE: N_(
         "Additional grace period (KMS license expired or hardware out of tolerance)"
     ),
-    LicenseState.NON_GENUINE_GRACE: "Non-genuine grace period",
-    LicenseState.NOTIFICATION: "Notification",
-    LicenseState.EXTENDED_GRACE: "Extended grace period",
+    LicenseState.NON_GENUINE_GRACE: N_("Non-genuine grace period"),
+    LicenseState.NOTIFICATION: N_("Notification"),
+    LicenseState.EXTENDED_GRACE: N_("Extended grace period"),
 }
 
 

@@ -27,6 +27,7 @@ from openkms.doctor.stores.bundle import store_kind, write_bundle
 from openkms.doctor.stores.clientcheck import ClientCheckOptions, check_client_store
 from openkms.doctor.stores.hostcheck import HostCheckOptions, check_host_store
 from openkms.errors import OpenKMSError
+from openkms.i18n import _
 
 __all__ = ["doctor"]
 
@@ -252,7 +253,7 @@ async def _store_findings(store_dir: Path, address: str | None, timeout: float) 
         store_problem(
             store_dir,
             "not-a-store",
-            "neither a host store (host.json) nor a client store (client.json)",
+            _("neither a host store (host.json) nor a client store (client.json)"),
         )
     ]
 
@@ -278,10 +279,10 @@ def bundle_command(store_dir: Path, output: Path, address: str | None, timeout: 
     except OSError as exc:
         _fail(
             OpenKMSError(
-                f"cannot write {output}: {exc.strerror or exc}",
-                fix="Choose a writable path for --output, on a disk with free space.",
+                _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror or exc),
+                fix=_("Choose a writable path for --output, on a disk with free space."),
             )
         )
-    click.echo(f"Wrote {output}: {', '.join(names)}")
+    click.echo(_("Wrote {path}: {files}").format(path=output, files=", ".join(names)))
     summary = report.render_text().splitlines()[-1]
-    click.echo(f"Doctor report: {summary}")
+    click.echo(_("Doctor report: {summary}").format(summary=summary))

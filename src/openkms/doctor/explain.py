@@ -13,7 +13,7 @@ from openkms.core.codes import ResultCode, decode_hresult, describe
 from openkms.doctor._mscodes import MsCode, ms_code
 from openkms.doctor._text import ArtefactError
 from openkms.doctor.findings import labelled
-from openkms.i18n import N_, _, pgettext
+from openkms.i18n import DEFAULT_LANGUAGE, N_, _, language_scope, pgettext
 
 __all__ = ["Explanation", "explain", "parse_code"]
 
@@ -41,7 +41,9 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
             pairs.append((pgettext("finding", "fix:"), _(self.fix)))
         if self.checks:
             pairs.append((pgettext("finding", "checks:"), ", ".join(self.checks)))
-        pairs.append((pgettext("finding", "decoded:"), self.decoded))
+        # Decoded again here: the field is English (JSON), the line in the reader's language.
+        decoded = decode_hresult(parse_code(self.code))
+        pairs.append((pgettext("finding", "decoded:"), decoded))
         return "\n".join([f"{self.code} {_(self.name)}", *labelled(pairs)])
 
 
@@ -82,8 +84,16 @@ def _published(value: int, entry: MsCode) -> Explanation:
 
 
 def explain(code: str | int) -> Explanation:
-    """Name, meaning, cause, fix and checks of a result code; unknown codes are decoded."""
+    """Name, meaning, cause, fix and checks of a result code; unknown codes are decoded.
+
+    A code that cannot be read is an :class:`ArtefactError` in the reader's language; the
+    explanation itself is English (``--json``), shown translated by :meth:`render_text`."""
     value = parse_code(code)
+    with language_scope(DEFAULT_LANGUAGE):
+        return _explained(value)
+
+
+def _explained(value: int) -> Explanation:
     entry = ms_code(value)
     if value not in ResultCode._value2member_map_:
         if entry is not None:

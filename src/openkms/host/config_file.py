@@ -37,7 +37,7 @@ from openkms.host._config_values import (
     seconds,
 )
 from openkms.host.config import HostConfig
-from openkms.i18n import _
+from openkms.i18n import N_, _
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -91,14 +91,14 @@ def _host_default(name: str) -> int | float:
 
 
 OPTIONS: Final = (
-    Option("store", "OPENKMS_STORE", "--store", optional_text, None, "The store directory."),
+    Option("store", "OPENKMS_STORE", "--store", optional_text, None, N_("The store directory.")),
     Option(
         "machine_name",
         "OPENKMS_MACHINE_NAME",
         "--machine-name",
         optional_text,
         None,
-        "This host's name (default: the host name).",
+        N_("This host's name (default: the host name)."),
     ),
     Option(
         "listen.addresses",
@@ -106,16 +106,18 @@ OPTIONS: Final = (
         "--listen",
         addresses,
         (),
-        "ADDR:PORT to listen on (empty: 0.0.0.0 and [::] on the store's port).",
+        N_("ADDR:PORT to listen on (empty: 0.0.0.0 and [::] on the store's port)."),
     ),
-    Option("admin.enabled", "OPENKMS_ADMIN_ENABLED", "--no-admin", boolean, True, "Serve admin."),
+    Option(
+        "admin.enabled", "OPENKMS_ADMIN_ENABLED", "--no-admin", boolean, True, N_("Serve admin.")
+    ),
     Option(
         "admin.address",
         "OPENKMS_ADMIN",
         "--admin",
         address,
         DEFAULT_ADMIN_ADDRESS,
-        "Admin ADDR:PORT.",
+        N_("Admin ADDR:PORT."),
     ),
     Option(
         "admin.token_file",
@@ -123,7 +125,7 @@ OPTIONS: Final = (
         "--admin-token-file",
         optional_text,
         None,
-        "File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN).",
+        N_("File holding the admin bearer token (else OPENKMS_ADMIN_TOKEN)."),
     ),
     Option(
         "admin.allowed_hosts",
@@ -131,10 +133,15 @@ OPTIONS: Final = (
         "--admin-allowed-host",
         names,
         (),
-        "Host names the admin API answers for besides loopback and IP addresses (421 else).",
+        N_("Host names the admin API answers for besides loopback and IP addresses (421 else)."),
     ),
     Option(
-        "log.level", "OPENKMS_LOG_LEVEL", "--log-level", choice(LOG_LEVELS), "INFO", "Log level."
+        "log.level",
+        "OPENKMS_LOG_LEVEL",
+        "--log-level",
+        choice(LOG_LEVELS),
+        "INFO",
+        N_("Log level."),
     ),
     Option(
         "log.destination",
@@ -142,7 +149,7 @@ OPTIONS: Final = (
         "--log-destination",
         choice(LOG_DESTINATIONS),
         "stderr",
-        "stderr (the journal under systemd) or file.",
+        N_("stderr (the journal under systemd) or file."),
     ),
     Option(
         "log.file",
@@ -150,7 +157,7 @@ OPTIONS: Final = (
         "--log-file",
         optional_text,
         "/var/log/openkms/host.log",
-        "The log file when destination is file.",
+        N_("The log file when destination is file."),
     ),
     Option(
         "log.max_bytes",
@@ -158,16 +165,18 @@ OPTIONS: Final = (
         "--log-max-bytes",
         count,
         10_485_760,
-        "Rotate the log file at this size (0: never; use logrotate).",
+        N_("Rotate the log file at this size (0: never; use logrotate)."),
     ),
-    Option("log.backups", "OPENKMS_LOG_BACKUPS", "--log-backups", count, 5, "Rotated files kept."),
+    Option(
+        "log.backups", "OPENKMS_LOG_BACKUPS", "--log-backups", count, 5, N_("Rotated files kept.")
+    ),
     Option(
         "dns.publishing",
         "OPENKMS_DNS_PUBLISHING",
         "--no-dns",
         boolean,
         True,
-        "Publish the SRV record (false: never this run, whatever sdns says).",
+        N_("Publish the SRV record (false: never this run, whatever sdns says)."),
     ),
     Option(
         "limits.max_connections",
@@ -175,7 +184,7 @@ OPTIONS: Final = (
         "--max-connections",
         positive_int,
         _host_default("max_connections"),
-        "Open client connections at most.",
+        N_("Open client connections at most."),
     ),
     Option(
         "limits.max_connections_per_address",
@@ -183,7 +192,7 @@ OPTIONS: Final = (
         "--max-connections-per-address",
         positive_int,
         _host_default("max_connections_per_address"),
-        "Connections one source address may hold at once; its next ones are closed.",
+        N_("Connections one source address may hold at once; its next ones are closed."),
     ),
     Option(
         "limits.idle_timeout",
@@ -191,7 +200,7 @@ OPTIONS: Final = (
         "--idle-timeout",
         seconds,
         _host_default("idle_timeout"),
-        "Seconds before an idle client connection is closed.",
+        N_("Seconds before an idle client connection is closed."),
     ),
     Option(
         "publisher.url",
@@ -199,8 +208,10 @@ OPTIONS: Final = (
         "--publisher-url",
         optional_text,
         None,
-        "The publisher service to fetch revocation lists and catalogs from (hourly; default: "
-        "the catalog's publisher URL).",
+        N_(
+            "The publisher service to fetch revocation lists and catalogs from (hourly; default: "
+            "the catalog's publisher URL)."
+        ),
     ),
     Option(
         "database.dsn",
@@ -208,7 +219,7 @@ OPTIONS: Final = (
         "--database",
         optional_text,
         None,
-        "Reserved for PostgreSQL (shared counts); empty: SQLite in the store.",
+        N_("Reserved for PostgreSQL (shared counts); empty: SQLite in the store."),
         secret=True,
     ),
 )
@@ -367,7 +378,7 @@ def _parse(option: Option, raw: object, where: str) -> Value:
             _("{where}: bad value {raw!r} for {key}: {reason}").format(
                 where=where, raw=raw, key=option.key, reason=reason
             ),
-            _("Correct {key} ({help})").format(key=option.key, help=option.help),
+            _("Correct {key} ({help})").format(key=option.key, help=_(option.help)),
         ) from None
 
 

@@ -12,6 +12,7 @@ from typing import Final
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.host.config_file import LogConfig
+from openkms.i18n import _
 
 __all__ = ["configure_logging", "journal_attached"]
 
@@ -45,9 +46,9 @@ def journal_attached(environ: Mapping[str, str], fd: int = 2) -> bool:
 def _file_handler(config: LogConfig) -> logging.Handler:
     if config.file is None:
         raise OpenKMSError(
-            "log destination is 'file' but no log file is configured",
+            _("log destination is 'file' but no log file is configured"),
             code=ResultCode.INVALID_ARGUMENT,
-            fix="Set log.file (--log-file, OPENKMS_LOG_FILE), or log to stderr.",
+            fix=_("Set log.file (--log-file, OPENKMS_LOG_FILE), or log to stderr."),
         )
     try:
         if config.max_bytes == 0:  # rotated by logrotate: reopen when the file is moved
@@ -57,9 +58,11 @@ def _file_handler(config: LogConfig) -> logging.Handler:
         )
     except OSError as exc:
         raise OpenKMSError(
-            f"cannot open the log file {config.file}: {exc.strerror}",
+            _("cannot open the log file {path}: {reason}").format(
+                path=config.file, reason=exc.strerror
+            ),
             code=ResultCode.ACCESS_DENIED,
-            fix="Create its directory and let the host's user write it, or log to stderr.",
+            fix=_("Create its directory and let the host's user write it, or log to stderr."),
         ) from None
 
 

@@ -12,6 +12,11 @@ Read, streaming, one block per event:
   ``Description:``).
 
 A block ends where a header label repeats, at ``Event[N]:``, or at ``Event Xml:``.
+
+Labels are read in English, French and German as Windows prints them (``Nom du journal :``,
+``ID de l'événement :``, ``Protokollname:``, ``Ereignis-ID:``...), and so are OpenKMS's own
+text exports in every language it speaks: a message without an event ID is told from its
+text in any of them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.i18n import SUPPORTED_LANGUAGES, gettext_for
 
 __all__ = ["looks_like_event_text", "read_text_events"]
 
@@ -48,6 +54,9 @@ _FIELDS = {
     "timecreated": "date",
     "datum": "date",
     "fecha": "date",
+    "logged": "date",
+    "ouvert le": "date",
+    "protokolliert": "date",
     "event id": "event_id",
     "id": "event_id",
     "id de l'evenement": "event_id",
@@ -65,11 +74,18 @@ _FIELDS = {
     "descripcion": "message",
 }
 _END_OF_TEXT = ("event xml", "xml de l'evenement", "ereignis-xml", "xml del evento")
-_EVENT_INDEX = re.compile(r"^\s*event\[\d+\]\s*:?\s*$", re.IGNORECASE)
+# wevtutil's "Event[0]:", "Événement[0] :", "Ereignis[0]:" (matched on the normalized line).
+_EVENT_INDEX = re.compile(r"^(?:event|evenement|ereignis)\[\d+\] ?:?$")
 _LABEL = re.compile(r"^(\s*)([^:]{1,40}?)\s*:(?:\s|$)(.*)$")
+# Event Viewer pads labels to one column; a longer one (French "Nom du journal :", German
+# "Aufgabenkategorie:") runs into its value. Read so only for the labels known above.
+_LABEL_RUN_ON = re.compile(r"^(\s*)([^:]{1,40}?)\s*:(.*)$")
 _MAX_MESSAGE_LINES = 200
+# Each KMS event's fixed message in every language OpenKMS writes its text exports in.
 _MESSAGES = {
-    normalize_label(text).rstrip("."): event_id for event_id, text in EVENT_MESSAGES.items()
+    normalize_label(gettext_for(language).gettext(text)).rstrip("."): event_id
+    for language in SUPPORTED_LANGUAGES
+    for event_id, text in EVENT_MESSAGES.items()
 }
 # The 12293/12294 messages name the domain in the middle; their fixed start is enough.
 _MESSAGE_STARTS = {
@@ -85,11 +101,21 @@ class _Block:
     in_message: bool = False
 
 
+def _is_event_index(line: str) -> bool:
+    return "[" in line and _EVENT_INDEX.match(normalize_label(line)) is not None
+
+
 def _label(line: str) -> tuple[str, str] | None:
     match = _LABEL.match(line)
+    if match is not None:
+        return normalize_label(match.group(2)), match.group(3).strip()
+    match = _LABEL_RUN_ON.match(line)
     if match is None:
         return None
-    return normalize_label(match.group(2)), match.group(3).strip()
+    name = normalize_label(match.group(2))
+    if name in _FIELDS or name in _END_OF_TEXT:
+        return name, match.group(3).strip()
+    return None
 
 
 def _event_id_from_message(message: str) -> int | None:
@@ -137,7 +163,7 @@ class _Reader:
         return self.block
 
     def feed(self, number: int, line: str) -> None:
-        if _EVENT_INDEX.match(line):
+        if _is_event_index(line):
             self._open(number)
             return
         pair = _label(line)
@@ -180,7 +206,8 @@ class _Reader:
 
 def _has_info(block: _Block) -> bool:
     return any(
-        normalize_label(line).startswith(("info:", "informations:")) for line in block.message
+        normalize_label(line).replace(" :", ":").startswith(("info:", "informations:"))
+        for line in block.message
     )
 
 
@@ -199,7 +226,7 @@ def read_text_events(path: Path) -> Iterator[WindowsEvent]:
 def looks_like_event_text(lines: Iterable[str]) -> bool:
     """True when some line is an event header label or a KMS event's message."""
     for line in lines:
-        if _EVENT_INDEX.match(line):
+        if _is_event_index(line):
             return True
         pair = _label(line)
         if pair and _FIELDS.get(pair[0]) in ("log", "source", "event_id"):

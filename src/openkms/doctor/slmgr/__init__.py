@@ -16,7 +16,7 @@ from openkms.doctor._text import ArtefactError, decode_text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.slmgr._checks import check_license, check_snapshots
-from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text
+from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text, recognised_lines
 from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
 from openkms.i18n import N_
 
@@ -39,7 +39,7 @@ _NOTHING = N_(
 
 
 def _labels_read(text: str) -> int:
-    return sum(bool(block.values) for block in parse_slmgr_text(text))
+    return recognised_lines(text)
 
 
 def read_slmgr_text(path: Path) -> str:

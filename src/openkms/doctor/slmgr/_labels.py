@@ -1,14 +1,30 @@
 """The labels ``slmgr /dli`` and ``/dlv`` print, in English, French, German and Spanish.
 
 Keys are passed through :func:`normalize_label` (lower case, no accents, straight quotes),
-so "État de la licence :" and "Etat de la licence:" both match ``etat de la licence``.
+so "État de la licence :" and "Etat de la licence:" both match ``etat de la licence``. German
+text saved without umlauts ("Schluesselverwaltungsdienst", "Ausserhalb") is matched too:
+:func:`fold` writes both sides the same way. The French and German labels are those of
+Microsoft's localised KMS documentation and of OpenKMS's own output (docs/i18n.md, "slmgr
+labels"), plus the variants seen in saved Windows output.
 """
 
 from __future__ import annotations
 
-from openkms.core.license import LicenseState
+import re
 
-__all__ = ["FLAG_LINES", "LABELS", "STATUS_WORDS", "fallback_field"]
+from openkms.core.license import LicenseState
+from openkms.doctor._text import normalize_label
+
+__all__ = [
+    "FLAG_LINES",
+    "LABELS",
+    "STATUS_WORDS",
+    "fallback_field",
+    "field_of",
+    "flag_of",
+    "fold",
+    "state_of",
+]
 
 _EN = {
     "software licensing service version": "version",
@@ -65,10 +81,19 @@ _FR = {
     "intervalle d'activation": "activation_interval",
     "intervalle de renouvellement": "renewal_interval",
     "nombre actuel": "current_count",
+    "decompte actuel": "current_count",
     "ecoute sur le port": "listening_port",
     "priorite kms": "priority",
     "nombre total de requetes recues": "total_requests",
     "requetes ayant echoue recues": "failed_requests",
+    "nombre total de demandes recues": "total_requests",
+    "demandes ayant echoue recues": "failed_requests",
+    "version du service de gestion de licences des logiciels": "version",
+    "id d'ordinateur client (cmid)": "cmid",
+    "nom d'ordinateur kms a partir de dns": "kms_dns",
+    "nom d'ordinateur kms provenant du dns": "kms_dns",
+    "adresse ip d'ordinateur kms": "kms_ip",
+    "pid etendu d'ordinateur kms": "kms_pid",
 }
 
 _DE = {
@@ -81,6 +106,7 @@ _DE = {
     "produktschlusselkanal": "product_key_channel",
     "teilweiser product key": "partial_key",
     "teil-product key": "partial_key",
+    "product key (teilweise)": "partial_key",
     "lizenzstatus": "license_status",
     "ablauf der volumenaktivierung": "expiration",
     "verbleibende zeit": "expiration",
@@ -96,6 +122,7 @@ _DE = {
     "erneuerungsintervall": "renewal_interval",
     "aktuelle anzahl": "current_count",
     "lauschen an port": "listening_port",
+    "lauschen am port": "listening_port",
     "uberwachung an port": "listening_port",
     "kms-prioritat": "priority",
     "insgesamt empfangene anforderungen": "total_requests",
@@ -149,6 +176,10 @@ FLAG_LINES: dict[str, tuple[str, str]] = {
     "key management service client information": ("client_section", "1"),
     "informations sur le client du service de gestion de cles": ("client_section", "1"),
     "der schlusselverwaltungsdienst ist auf diesem computer aktiviert": ("kms_enabled", "1"),
+    "kms-hostzwischenspeicherung ist aktiviert": ("host_caching", "1"),
+    "kms-hostzwischenspeicherung ist deaktiviert": ("host_caching", "0"),
+    "die kms-hostzwischenspeicherung ist aktiviert": ("host_caching", "1"),
+    "die kms-hostzwischenspeicherung ist deaktiviert": ("host_caching", "0"),
     "dns-veroffentlichung aktiviert": ("dns_publishing", "1"),
     "dns-veroffentlichung deaktiviert": ("dns_publishing", "0"),
     "informationen zum schlusselverwaltungsdienst-client": ("client_section", "1"),
@@ -164,6 +195,7 @@ FLAG_LINES: dict[str, tuple[str, str]] = {
 _REQUEST_PREFIXES = (
     "requests with license status ",
     "requetes avec l'etat de licence ",
+    "demandes avec l'etat de licence ",
     "anforderungen mit lizenzstatus ",
     "solicitudes con estado de licencia ",
 )
@@ -176,6 +208,8 @@ STATUS_WORDS: tuple[tuple[str, LicenseState], ...] = (
     ("sin licencia", LicenseState.UNLICENSED),
     ("non-genuine", LicenseState.NON_GENUINE_GRACE),
     ("non authentique", LicenseState.NON_GENUINE_GRACE),
+    ("nicht originale", LicenseState.NON_GENUINE_GRACE),
+    ("nicht-originale", LicenseState.NON_GENUINE_GRACE),
     ("initial grace", LicenseState.INITIAL_GRACE),
     ("out-of-box", LicenseState.INITIAL_GRACE),
     ("grace initiale", LicenseState.INITIAL_GRACE),
@@ -185,8 +219,12 @@ STATUS_WORDS: tuple[tuple[str, LicenseState], ...] = (
     ("out-of-tolerance", LicenseState.OUT_OF_TOLERANCE_GRACE),
     ("grace supplementaire", LicenseState.OUT_OF_TOLERANCE_GRACE),
     ("hors tolerance", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("zusatzliche toleranz", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("ausserhalb der toleranz", LicenseState.OUT_OF_TOLERANCE_GRACE),
+    ("lizenz abgelaufen", LicenseState.OUT_OF_TOLERANCE_GRACE),
     ("extended grace", LicenseState.EXTENDED_GRACE),
     ("grace etendue", LicenseState.EXTENDED_GRACE),
+    ("erweiterte toleranz", LicenseState.EXTENDED_GRACE),
     ("notification", LicenseState.NOTIFICATION),
     ("benachrichtigung", LicenseState.NOTIFICATION),
     ("notificacion", LicenseState.NOTIFICATION),
@@ -203,4 +241,51 @@ def fallback_field(label: str) -> str | None:
     for prefix in _REQUEST_PREFIXES:
         if label.startswith(prefix):
             return "requests:" + label[len(prefix) :]
+    return None
+
+
+# German written without umlauts: "ae", "oe", "ue" for "ä", "ö", "ü" and "ss" for "ß".
+_DIGRAPHS = re.compile(r"(?<=[a-z])(ae|oe|ue)")
+
+
+def fold(label: str) -> str:
+    """A normalised label with German umlauts and their spelled-out forms written alike:
+    ``schlusselverwaltungsdienst`` and ``schluesselverwaltungsdienst`` both fold to the
+    same text (both sides of a comparison must be folded)."""
+    return _DIGRAPHS.sub(lambda m: m.group(1)[0], label.replace("ß", "ss"))
+
+
+_FOLDED_LABELS = {fold(key): name for key, name in LABELS.items()}
+_FOLDED_FLAGS = {fold(key): value for key, value in FLAG_LINES.items()}
+_FOLDED_PREFIXES = tuple(fold(prefix) for prefix in _REQUEST_PREFIXES)
+_FOLDED_WORDS = tuple((fold(words), state) for words, state in STATUS_WORDS)
+
+
+def field_of(label: str) -> str | None:
+    """The field of a normalised label (any known language, umlauts or not), or None."""
+    found = LABELS.get(label) or fallback_field(label)
+    if found is not None:
+        return found
+    folded = fold(label)
+    found = _FOLDED_LABELS.get(folded)
+    if found is not None:
+        return found
+    for prefix in _FOLDED_PREFIXES:
+        if folded.startswith(prefix):
+            return "requests:" + folded[len(prefix) :]
+    return None
+
+
+def flag_of(line: str) -> tuple[str, str] | None:
+    """(field, value) of a line without a colon ("DNS publishing enabled"), or None."""
+    key = normalize_label(line).rstrip(". ")
+    return FLAG_LINES.get(key) or _FOLDED_FLAGS.get(fold(key))
+
+
+def state_of(value: str) -> LicenseState | None:
+    """The license state a License Status value names, in any known language, or None."""
+    raw = fold(normalize_label(value))
+    for words, state in _FOLDED_WORDS:
+        if raw and words in raw:
+            return state
     return None

@@ -1,7 +1,7 @@
 """One license block of ``slmgr /dli`` or ``/dlv`` output, and the text parser that splits it.
 
 Labels are matched after normalisation (case, accents, the space French puts before the
-colon); unknown lines are skipped.
+colon, German umlauts spelled out); unknown lines are skipped.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from openkms.core.license import LicenseState
 from openkms.doctor._text import normalize_label
-from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, STATUS_WORDS, fallback_field
+from openkms.doctor.slmgr._labels import field_of, flag_of, state_of
 
-__all__ = ["SlmgrLicense", "parse_slmgr_text"]
+__all__ = ["SlmgrLicense", "parse_slmgr_text", "recognised_lines"]
 
 _CHANNEL = re.compile(r"\b(VOLUME_[A-Z0-9_]+|MAK|RETAIL|OEM[A-Z0-9_:]*)\b")
 _NUMBER = re.compile(r"-?\d+")
@@ -70,11 +70,7 @@ class SlmgrLicense:
     @property
     def state(self) -> LicenseState | None:
         """License Status as a :class:`LicenseState`, None if absent or unknown."""
-        raw = normalize_label(self.values.get("license_status", ""))
-        for words, state in STATUS_WORDS:
-            if raw and words in raw:
-                return state
-        return None
+        return state_of(self.values.get("license_status", ""))
 
     @property
     def expiration_minutes(self) -> int | None:
@@ -129,23 +125,19 @@ def _split(line: str) -> tuple[str, str] | None:
     return normalize_label(label), value.strip()
 
 
-def _field_of(label: str) -> str | None:
-    return LABELS.get(label) or fallback_field(label)
-
-
 def parse_slmgr_text(text: str, source_file: str = "<text>") -> list[SlmgrLicense]:
     """Split slmgr output into license blocks; only recognised lines are kept."""
     blocks: list[SlmgrLicense] = []
     preamble = SlmgrLicense(source_file, 1)
     current = preamble
     for number, line in enumerate(text.splitlines(), start=1):
-        flag = FLAG_LINES.get(normalize_label(line).rstrip(". "))
+        flag = flag_of(line)
         if flag:
             current.values[flag[0]] = flag[1]
             current.lines[flag[0]] = number
             continue
         pair = _split(line)
-        name = _field_of(pair[0]) if pair else None
+        name = field_of(pair[0]) if pair else None
         if pair is None or name is None:
             continue
         if name == "name":
@@ -159,3 +151,14 @@ def parse_slmgr_text(text: str, source_file: str = "<text>") -> list[SlmgrLicens
     if not blocks and preamble.values:
         blocks.append(preamble)
     return blocks
+
+
+def recognised_lines(text: str) -> int:
+    """How many lines of ``text`` are known slmgr fields or flags: how well a decoding of a
+    saved file reads (cp850 and cp1252 differ in their umlauts and accents)."""
+    count = 0
+    for line in text.splitlines():
+        pair = _split(line)
+        if flag_of(line) is not None or (pair is not None and field_of(pair[0]) is not None):
+            count += 1
+    return count

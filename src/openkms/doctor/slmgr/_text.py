@@ -18,7 +18,7 @@ from openkms.doctor._text import normalize_label
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
-from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, fallback_field
+from openkms.doctor.slmgr._labels import field_of, flag_of
 from openkms.i18n import N_
 
 __all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
@@ -49,7 +49,7 @@ class TextScan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _known(label: str) -> bool:
-    return label in LABELS or fallback_field(label) is not None
+    return field_of(label) is not None
 
 
 def scan_text(text: str) -> TextScan:
@@ -63,7 +63,7 @@ def scan_text(text: str) -> TextScan:
         if match and _known(label):
             known += 1
             continue
-        if normalize_label(line).rstrip(". ") in FLAG_LINES:
+        if flag_of(line) is not None:
             known += 1
             continue
         error = _ERROR_LINE.match(line)
