@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import pytest
 from click.testing import CliRunner
 
 from openkms.cli._click_words import CLICK_MESSAGES, METAVAR_WORDS, click_plurals
@@ -65,7 +64,6 @@ def test_every_help_text_is_translated() -> None:
     assert missing == [], "\n".join(missing)
 
 
-@pytest.mark.xfail(strict=False, reason="host/config_file.py's help texts: messages domain")
 def test_serve_flags_from_the_config_file_are_translated() -> None:
     missing = _untranslated(config_file=True)
     assert missing == [], "\n".join(missing)

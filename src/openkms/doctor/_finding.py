@@ -6,6 +6,8 @@ import enum
 
 import msgspec
 
+from openkms.i18n import N_, _
+
 __all__ = ["PROCEDURES", "Finding", "Procedure", "Severity"]
 
 
@@ -25,23 +27,23 @@ class Procedure(enum.StrEnum):
 
     @property
     def heading(self) -> str:
-        """The report's heading for this procedure."""
-        return _TITLES[self]
+        """The report's heading for this procedure, in the current language."""
+        return _(_TITLES[self])
 
 
 PROCEDURES: tuple[Procedure, ...] = tuple(Procedure)
 
 _TITLES = {
-    Procedure.INPUT: "Input files",
-    Procedure.HOST: "KMS host",
-    Procedure.KEY: "Product keys and channels",
-    Procedure.CLIENT: "KMS client",
-    Procedure.COUNT: "Activation count",
-    Procedure.CMID: "Client machine IDs (CMID)",
-    Procedure.DNS: "DNS publishing and discovery",
-    Procedure.PORT: "Network path and port",
-    Procedure.EVENTS: "Event logs",
-    Procedure.CLOCK: "Clocks",
+    Procedure.INPUT: N_("Input files"),
+    Procedure.HOST: N_("KMS host"),
+    Procedure.KEY: N_("Product keys and channels"),
+    Procedure.CLIENT: N_("KMS client"),
+    Procedure.COUNT: N_("Activation count"),
+    Procedure.CMID: N_("Client machine IDs (CMID)"),
+    Procedure.DNS: N_("DNS publishing and discovery"),
+    Procedure.PORT: N_("Network path and port"),
+    Procedure.EVENTS: N_("Event logs"),
+    Procedure.CLOCK: N_("Clocks"),
 }
 
 
@@ -59,7 +61,12 @@ class Severity(enum.Enum):
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
-    """One thing the doctor saw, in the words of the troubleshooting guides."""
+    """One thing the doctor saw, in the words of the troubleshooting guides.
+
+    ``evidence``, ``meaning`` and ``fix`` are English (the ``--json`` report); where they are a
+    :class:`~openkms.doctor._i18n.Text` the text report shows them in the reader's language.
+    Encode findings with :meth:`Report.to_dict` (``enc_hook=str``), not ``msgspec`` directly.
+    """
 
     procedure: Procedure
     severity: Severity

@@ -12,6 +12,8 @@ import msgspec
 from openkms.core.codes import ResultCode, decode_hresult, describe
 from openkms.doctor._mscodes import MsCode, ms_code
 from openkms.doctor._text import ArtefactError
+from openkms.doctor.findings import labelled
+from openkms.i18n import DEFAULT_LANGUAGE, N_, _, language_scope, pgettext
 
 __all__ = ["Explanation", "explain", "parse_code"]
 
@@ -31,16 +33,18 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
 
     def render_text(self) -> str:
-        """Human text, one fact per line."""
-        lines = [f"{self.code} {self.name}", f"  meaning: {self.meaning}"]
+        """Human text in the current language, one fact per line (``--json`` stays English)."""
+        pairs = [(pgettext("finding", "meaning:"), _(self.meaning))]
         if self.cause:
-            lines.append(f"  cause:   {self.cause}")
+            pairs.append((pgettext("finding", "cause:"), _(self.cause)))
         if self.known:
-            lines.append(f"  fix:     {self.fix}")
+            pairs.append((pgettext("finding", "fix:"), _(self.fix)))
         if self.checks:
-            lines.append(f"  checks:  {', '.join(self.checks)}")
-        lines.append(f"  decoded: {self.decoded}")
-        return "\n".join(lines)
+            pairs.append((pgettext("finding", "checks:"), ", ".join(self.checks)))
+        # Decoded again here: the field is English (JSON), the line in the reader's language.
+        decoded = decode_hresult(parse_code(self.code))
+        pairs.append((pgettext("finding", "decoded:"), decoded))
+        return "\n".join([f"{self.code} {_(self.name)}", *labelled(pairs)])
 
 
 def parse_code(text: str | int) -> int:
@@ -58,9 +62,9 @@ def parse_code(text: str | int) -> int:
             else:
                 value = int(raw, 16)
         except ValueError:
-            raise ArtefactError(f"not a result code: {text!r}") from None
+            raise ArtefactError(_("not a result code: {text}").format(text=repr(text))) from None
     if not -(2**31) <= value < 2**32:
-        raise ArtefactError(f"not a 32-bit result code: {text!r}")
+        raise ArtefactError(_("not a 32-bit result code: {text}").format(text=repr(text)))
     return value & 0xFFFFFFFF
 
 
@@ -80,8 +84,16 @@ def _published(value: int, entry: MsCode) -> Explanation:
 
 
 def explain(code: str | int) -> Explanation:
-    """Name, meaning, cause, fix and checks of a result code; unknown codes are decoded."""
+    """Name, meaning, cause, fix and checks of a result code; unknown codes are decoded.
+
+    A code that cannot be read is an :class:`ArtefactError` in the reader's language; the
+    explanation itself is English (``--json``), shown translated by :meth:`render_text`."""
     value = parse_code(code)
+    with language_scope(DEFAULT_LANGUAGE):
+        return _explained(value)
+
+
+def _explained(value: int) -> Explanation:
     entry = ms_code(value)
     if value not in ResultCode._value2member_map_:
         if entry is not None:
@@ -89,7 +101,7 @@ def explain(code: str | int) -> Explanation:
         name, info = describe(value)
         return Explanation(
             code=f"0x{value:08X}",
-            name="unknown code",
+            name=N_("unknown code"),
             known=False,
             meaning=info.message,
             fix="",

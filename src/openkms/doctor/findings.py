@@ -19,9 +19,21 @@ from collections.abc import Iterable
 import msgspec
 
 from openkms.doctor._finding import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor._i18n import shown
 from openkms.doctor.catalogue import CATALOGUE, check_of
+from openkms.i18n import _, pgettext
 
-__all__ = ["CHECK_RANKS", "PROCEDURES", "Finding", "Procedure", "Report", "Severity", "rank_of"]
+__all__ = [
+    "CHECK_RANKS",
+    "PROCEDURES",
+    "Finding",
+    "Procedure",
+    "Report",
+    "Severity",
+    "labelled",
+    "rank_of",
+    "severity_label",
+]
 
 
 # Lower is more likely the real cause: the catalogue's fixed ranks (docs/doctor.md).
@@ -115,10 +127,9 @@ class Report:
         return {
             "exit_code": self.exit_code,
             "worst": self.worst.value,
-            "top": None if top is None else msgspec.to_builtins(top),
+            "top": None if top is None else _builtins(top),
             "procedures": [
-                {"procedure": name, "findings": msgspec.to_builtins(items)}
-                for name, items in self.grouped()
+                {"procedure": name, "findings": _builtins(items)} for name, items in self.grouped()
             ],
         }
 
@@ -127,35 +138,63 @@ class Report:
         return msgspec.json.encode(self.to_dict()).decode()
 
     def render_text(self) -> str:
-        """Human text: one section per procedure, one block per finding."""
+        """Human text in the current language: one section per procedure, one block per
+        finding, then a summary line (``--json`` stays English: :meth:`to_json`)."""
         if not self.findings:
-            return "No findings."
+            return _("No findings.")
         lines: list[str] = []
         top = self.top
         if top is not None and top.severity is not Severity.OK:
-            lines.append("== Most likely cause ==")
+            lines.append(_heading(_("Most likely cause")))
             lines.extend(_finding_lines(top))
             lines.append("")
         for procedure, items in self.grouped():
-            lines.append(f"== {procedure.heading} ==")
+            lines.append(_heading(procedure.heading))
             for finding in items:
                 lines.extend(_finding_lines(finding))
                 lines.append("")
         summary = {s: sum(f.severity is s for f in self.findings) for s in Severity}
         lines.append(
-            f"{summary[Severity.ERROR]} error(s), {summary[Severity.WARNING]} warning(s), "
-            f"{summary[Severity.OK]} ok"
+            _("{errors} error(s), {warnings} warning(s), {ok} ok").format(
+                errors=summary[Severity.ERROR],
+                warnings=summary[Severity.WARNING],
+                ok=summary[Severity.OK],
+            )
         )
         return "\n".join(lines)
 
 
+def _builtins(value: Finding | list[Finding]) -> object:
+    """Plain data; a finding's :class:`~openkms.doctor._i18n.Text` is its English ``str``."""
+    return msgspec.to_builtins(value, enc_hook=str)
+
+
+def _heading(title: str) -> str:
+    return f"== {title} =="
+
+
+def labelled(pairs: list[tuple[str, str]]) -> list[str]:
+    """``  label: value`` lines with the values aligned, labels already translated."""
+    width = max(len(label) for label, _value in pairs) + 1
+    return [f"  {label.ljust(width)}{value}" for label, value in pairs]
+
+
+def severity_label(severity: Severity) -> str:
+    """``ERROR``, ``ERREUR``, ``FEHLER``: a severity as a report shows it."""
+    words = {
+        Severity.OK: pgettext("severity", "OK"),
+        Severity.WARNING: pgettext("severity", "WARNING"),
+        Severity.ERROR: pgettext("severity", "ERROR"),
+    }
+    return words[severity]
+
+
 def _finding_lines(finding: Finding) -> list[str]:
     code = f" {finding.code}" if finding.code else ""
-    lines = [
-        f"[{finding.severity.value.upper()}] {finding.check}{code}",
-        f"  seen:    {finding.evidence}",
-        f"  meaning: {finding.meaning}",
+    pairs = [
+        (pgettext("finding", "seen:"), shown(finding.evidence)),
+        (pgettext("finding", "meaning:"), shown(finding.meaning)),
     ]
     if finding.fix:
-        lines.append(f"  fix:     {finding.fix}")
-    return lines
+        pairs.append((pgettext("finding", "fix:"), shown(finding.fix)))
+    return [f"[{severity_label(finding.severity)}] {finding.check}{code}", *labelled(pairs)]

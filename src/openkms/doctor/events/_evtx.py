@@ -20,9 +20,11 @@ from pathlib import Path
 
 from evtx import PyEvtxParser
 
+from openkms.doctor._i18n import Text
 from openkms.doctor._text import ArtefactError
 from openkms.doctor.events._model import KMS_EVENT_IDS, WindowsEvent
 from openkms.doctor.events._xml import event_from_element
+from openkms.i18n import N_
 
 __all__ = ["EVTX_MAGIC", "DamagedRecordsError", "EvtxStats", "read_evtx_events"]
 
@@ -51,10 +53,19 @@ class DamagedRecordsError(ArtefactError):
     def __init__(self, path: Path, stats: EvtxStats) -> None:
         shown = "; ".join(stats.damaged[:_SHOWN])
         more = len(stats.damaged) - _SHOWN
-        tail = f"; and {more} more" if more > 0 else ""
+        tail = Text(N_("; and {more} more"), more=more) if more > 0 else ""
         super().__init__(
-            f"{path}: {len(stats.damaged)} damaged record(s) or chunk(s) skipped, "
-            f"{stats.records} record(s) read: {shown}{tail}"
+            Text(
+                N_(
+                    "{path}: {damaged} damaged record(s) or chunk(s) skipped, "
+                    "{records} record(s) read: {shown}{tail}"
+                ),
+                path=path,
+                damaged=len(stats.damaged),
+                records=stats.records,
+                shown=shown,
+                tail=tail,
+            )
         )
         self.stats = stats
 
@@ -64,11 +75,17 @@ def _expected_size(path: Path) -> int:
         with path.open("rb") as stream:
             head = stream.read(_HEADER_SIZE)
     except OSError as exc:
-        raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc.strerror or exc)
+        ) from exc
     if not head.startswith(EVTX_MAGIC):
-        raise ArtefactError(f"{path}: not an EVTX file (no 'ElfFile' signature)")
+        raise ArtefactError(
+            Text(N_("{path}: not an EVTX file (no 'ElfFile' signature)"), path=path)
+        )
     if len(head) < _HEADER_SIZE or path.stat().st_size < _HEADER_SIZE + _CHUNK_SIZE:
-        raise ArtefactError(f"{path}: EVTX file is truncated (no complete chunk)")
+        raise ArtefactError(
+            Text(N_("{path}: EVTX file is truncated (no complete chunk)"), path=path)
+        )
     (chunks,) = struct.unpack_from("<H", head, _CHUNK_COUNT_OFFSET)
     return _HEADER_SIZE + int(chunks) * _CHUNK_SIZE
 
@@ -87,7 +104,9 @@ def _records(path: Path, stats: EvtxStats) -> Iterator[tuple[str, int | None]]:
     try:
         records = PyEvtxParser(str(path)).records()
     except (OSError, RuntimeError) as exc:
-        raise ArtefactError(f"{path}: cannot read EVTX: {exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read EVTX: {reason}"), path=path, reason=exc)
+        ) from exc
     while True:
         try:
             record = next(records)
@@ -119,7 +138,13 @@ def read_evtx_events(path: Path, stats: EvtxStats | None = None) -> Iterator[Win
     if path.stat().st_size < expected:
         stats.damaged.append("file shorter than its header says (truncated)")
     if stats.damaged and not stats.records:
-        raise ArtefactError(f"{path}: EVTX damaged, no record readable: {stats.damaged[0]}")
+        raise ArtefactError(
+            Text(
+                N_("{path}: EVTX damaged, no record readable: {reason}"),
+                path=path,
+                reason=stats.damaged[0],
+            )
+        )
     if stats.damaged:
         logger.debug("EVTX %s: %d damaged part(s) skipped", path, len(stats.damaged))
         raise DamagedRecordsError(path, stats)

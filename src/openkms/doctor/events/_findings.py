@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
+from openkms.doctor._i18n import Text, joined
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._model import WindowsEvent, parse_int
 from openkms.doctor.events._tally import (
@@ -15,6 +16,7 @@ from openkms.doctor.events._tally import (
     short_name,
 )
 from openkms.doctor.findings import Finding, Severity
+from openkms.i18n import N_
 
 __all__ = ["CLONE_MIN_INTERLEAVINGS", "build_findings"]
 
@@ -35,7 +37,7 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
         tally = state.unanswered
         if tally is None:
             continue
-        servers = ", ".join(sorted(tally.extra)) or "unknown"
+        servers = ", ".join(sorted(tally.extra))
         arrived = analyzer.host_seen.get(short_name(name), 0)
         if arrived:
             out.append(_arrived(name, tally, arrived))
@@ -43,14 +45,30 @@ def _unanswered(analyzer: EventTallies) -> list[Finding]:
         out.append(
             CATALOGUE["request-unanswered"].finding(
                 Severity.WARNING if state.answered else Severity.ERROR,
-                f"{name}: {tally.count} 12288 without a 12289 within 5 minutes "
-                f"(host(s) tried: {servers}; {state.answered} answered); first "
-                f"{evidence(tally.first)}",
-                meaning="The client sent a request and got no response: the host was not "
-                "reached, did not answer, or the response was lost.",
-                fix="Check that the host is discoverable (SRV record) and reachable on TCP "
-                "1688 from the client, and that its service runs; look for the matching 12290 "
-                "on the host.",
+                Text(
+                    N_(
+                        "{name}: {count} 12288 without a 12289 within 5 minutes "
+                        "(host(s) tried: {servers}; {answered} answered); first {first}"
+                    ),
+                    name=name,
+                    count=tally.count,
+                    servers=servers or Text(N_("unknown")),
+                    answered=state.answered,
+                    first=evidence(tally.first),
+                ),
+                meaning=Text(
+                    N_(
+                        "The client sent a request and got no response: the host was not "
+                        "reached, did not answer, or the response was lost."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Check that the host is discoverable (SRV record) and reachable on TCP "
+                        "1688 from the client, and that its service runs; look for the matching "
+                        "12290 on the host."
+                    )
+                ),
                 code=ResultCode.NO_KMS_HOST_CONTACTED.hex,
             )
         )
@@ -61,12 +79,29 @@ def _arrived(name: str, tally: Tally, arrived: int) -> Finding:
     """12288 without 12289 on the client, but the host logged the requests: they arrived."""
     return CATALOGUE["response-not-in-client-log"].finding(
         Severity.WARNING,
-        f"{name}: {tally.count} 12288 without a 12289 in the client's export, but "
-        f"the host's log has {arrived} 12290 for this machine; first {evidence(tally.first)}",
-        meaning="The requests reached the host and it answered them; the client's export "
-        "lacks the 12289 (a filter, another log) or the response was lost on the way back.",
-        fix="Read the result codes of the host's 12290 for this machine; export the client's "
-        "Application log with both 12288 and 12289.",
+        Text(
+            N_(
+                "{name}: {count} 12288 without a 12289 in the client's export, but "
+                "the host's log has {arrived} 12290 for this machine; first {first}"
+            ),
+            name=name,
+            count=tally.count,
+            arrived=arrived,
+            first=evidence(tally.first),
+        ),
+        meaning=Text(
+            N_(
+                "The requests reached the host and it answered them; the client's export "
+                "lacks the 12289 (a filter, another log) or the response was lost on the way "
+                "back."
+            )
+        ),
+        fix=Text(
+            N_(
+                "Read the result codes of the host's 12290 for this machine; export the "
+                "client's Application log with both 12288 and 12289."
+            )
+        ),
     )
 
 
@@ -79,26 +114,42 @@ def _clones(analyzer: EventTallies) -> list[Finding]:
         name = next(iter(names), "?")
         tally = analyzer.cmid_interleaved.get(cmid)
         if tally is not None and tally.count >= CLONE_MIN_INTERLEAVINGS:
-            seen = (
-                f"{tally.count + 1} requests within minutes of each other with license states "
-                "or remaining times one machine cannot have"
+            seen = Text(
+                N_(
+                    "{count} requests within minutes of each other with license states "
+                    "or remaining times one machine cannot have"
+                ),
+                count=tally.count + 1,
             )
         elif cmid in analyzer.cmid_bursts:
             tally = analyzer.cmid_bursts[cmid]
-            seen = (
-                f"{tally.count} requests within {CLONE_WINDOW_MINUTES} minutes (one machine "
-                "retries every 2 hours and renews every 7 days)"
+            seen = Text(
+                N_(
+                    "{count} requests within {minutes} minutes (one machine "
+                    "retries every 2 hours and renews every 7 days)"
+                ),
+                count=tally.count,
+                minutes=CLONE_WINDOW_MINUTES,
             )
         else:
             continue
         out.append(
             CATALOGUE["cmid-clones-one-name"].finding(
                 Severity.ERROR,
-                f"CMID {cmid} ({name}): {seen}; e.g. {evidence(tally.first)}",
-                meaning="Several machines share one CMID and one name: a cloned image that was "
-                "not generalized. The host counts them as one machine, so the count stays low.",
-                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, "
-                "and give each clone its own name.",
+                Text(
+                    N_("CMID {cmid} ({name}): {seen}; e.g. {first}"),
+                    cmid=cmid,
+                    name=name,
+                    seen=seen,
+                    first=evidence(tally.first),
+                ),
+                meaning=Text(
+                    N_(
+                        "Several machines share one CMID and one name: a cloned image that was "
+                        "not generalized. The host counts them as one machine, so the count "
+                        "stays low."
+                    )
+                ),
             )
         )
     return out
@@ -114,9 +165,17 @@ def _low_count(analyzer: EventTallies) -> list[Finding]:
         out.append(
             CATALOGUE["count-below-n-policy"].finding(
                 Severity.ERROR,
-                f"{name}: host count {count} < N-policy {state.max_n}; {evidence(last)}",
-                meaning="The host answered, but its count is below what this client needs.",
-                fix=ResultCode.COUNT_TOO_LOW.info.fix,
+                Text(
+                    N_("{name}: host count {count} < N-policy {n}; {last}"),
+                    name=name,
+                    count=count,
+                    n=state.max_n,
+                    last=evidence(last),
+                ),
+                meaning=Text(
+                    N_("The host answered, but its count is below what this client needs.")
+                ),
+                fix=Text(ResultCode.COUNT_TOO_LOW.info.fix),
                 code=ResultCode.COUNT_TOO_LOW.hex,
             )
         )
@@ -132,11 +191,22 @@ def _cmids(analyzer: EventTallies) -> list[Finding]:
         out.append(
             CATALOGUE["duplicate-cmid"].finding(
                 Severity.ERROR,
-                f"CMID {cmid} used by {len(names)} machines "
-                f"({', '.join(sorted(names))}); first {evidence(first)}",
-                meaning="Several machines share one CMID: they were cloned from an image that "
-                "was not generalized, and the host counts them as one.",
-                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone.",
+                Text(
+                    N_("CMID {cmid} used by {count} machines ({names}); first {first}"),
+                    cmid=cmid,
+                    count=len(names),
+                    names=", ".join(sorted(names)),
+                    first=evidence(first),
+                ),
+                meaning=Text(
+                    N_(
+                        "Several machines share one CMID: they were cloned from an image that "
+                        "was not generalized, and the host counts them as one."
+                    )
+                ),
+                fix=Text(
+                    N_("Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone.")
+                ),
             )
         )
     return out
@@ -144,7 +214,12 @@ def _cmids(analyzer: EventTallies) -> list[Finding]:
 
 def _policies(analyzer: EventTallies) -> list[Finding]:
     known = {settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY}
-    mix = ", ".join(f"{n_policy_label(n)} x{c}" for n, c in sorted(analyzer.n_policies.items()))
+    mix = joined(
+        [
+            Text("{label} x{count}", label=n_policy_label(n), count=c)
+            for n, c in sorted(analyzer.n_policies.items())
+        ]
+    )
     if not mix:
         return []
     odd = sorted(set(analyzer.n_policies) - known)
@@ -153,22 +228,30 @@ def _policies(analyzer: EventTallies) -> list[Finding]:
         return [
             CATALOGUE["n-policy-unexpected"].finding(
                 Severity.WARNING,
-                f"N-policies seen: {mix}; first unusual {evidence(first)}",
-                meaning="Clients ask for a minimum count other than 25 (desktop) or 5 "
-                "(server); the host keeps 2 x the largest N it has seen.",
-                fix="Check which products these clients run and their N-policy.",
+                Text(
+                    N_("N-policies seen: {mix}; first unusual {first}"),
+                    mix=mix,
+                    first=evidence(first),
+                ),
+                meaning=Text(
+                    N_(
+                        "Clients ask for a minimum count other than 25 (desktop) or 5 "
+                        "(server); the host keeps 2 x the largest N it has seen."
+                    )
+                ),
+                fix=Text(N_("Check which products these clients run and their N-policy.")),
             )
         ]
     server_only = set(analyzer.n_policies) == {settings.SERVER_N_POLICY}
-    meaning = (
-        "Only server clients: the count never exceeds 10 and desktops could not activate."
+    meaning = Text(
+        N_("Only server clients: the count never exceeds 10 and desktops could not activate.")
         if server_only
-        else "Desktop clients need a count of 25, server clients 5."
+        else N_("Desktop clients need a count of 25, server clients 5.")
     )
     return [
         CATALOGUE["n-policy-mix"].finding(
             Severity.OK,
-            f"N-policies seen: {mix}",
+            Text(N_("N-policies seen: {mix}"), mix=mix),
             meaning=meaning,
         )
     ]
@@ -181,12 +264,24 @@ def _servers(analyzer: EventTallies) -> list[Finding]:
     return [
         CATALOGUE["several-kms-hosts"].finding(
             Severity.WARNING,
-            f"12288 requests went to {len(analyzer.servers)} hosts: {listed}",
-            meaning="The count is split: clients activate against several KMS hosts, each "
-            "counts only the machines that ask it, so each may stay below 25; a rogue or "
-            "retired host may still be published.",
-            fix="Keep only the hosts you need (or give every client the same host with "
-            "'slmgr /skms'); remove stale _vlmcs._tcp SRV records.",
+            Text(
+                N_("12288 requests went to {count} hosts: {listed}"),
+                count=len(analyzer.servers),
+                listed=listed,
+            ),
+            meaning=Text(
+                N_(
+                    "The count is split: clients activate against several KMS hosts, each "
+                    "counts only the machines that ask it, so each may stay below 25; a rogue "
+                    "or retired host may still be published."
+                )
+            ),
+            fix=Text(
+                N_(
+                    "Keep only the hosts you need (or give every client the same host with "
+                    "'slmgr /skms'); remove stale _vlmcs._tcp SRV records."
+                )
+            ),
         )
     ]
 
@@ -198,8 +293,8 @@ def _dns(analyzer: EventTallies) -> list[Finding]:
             out.append(
                 CATALOGUE["dns-publishing"].finding(
                     Severity.OK,
-                    f"12294 for {domain}: {evidence(success)}",
-                    meaning="The host published its SRV record in this domain.",
+                    Text(N_("12294 for {domain}: {first}"), domain=domain, first=evidence(success)),
+                    meaning=Text(N_("The host published its SRV record in this domain.")),
                 )
             )
             continue
@@ -215,11 +310,24 @@ def _dns_failure(domain: str, success: WindowsEvent | None, failures: Tally) -> 
     recovered = success is not None and _after(success, latest)
     return CATALOGUE["dns-publishing-failed"].finding(
         Severity.WARNING if recovered else Severity.ERROR,
-        f"{failures.count} 12293 for {domain}"
-        + (" (a later 12294 succeeded)" if recovered else "")
-        + f"; first {evidence(failures.first)}",
-        meaning=f"The host could not publish its SRV record in {domain} ({name}: {info.message})",
-        fix=info.fix + " Or create the SRV record by hand (priority 0, weight 0, port 1688).",
+        Text(
+            N_("{count} 12293 for {domain} (a later 12294 succeeded); first {first}")
+            if recovered
+            else N_("{count} 12293 for {domain}; first {first}"),
+            count=failures.count,
+            domain=domain,
+            first=evidence(failures.first),
+        ),
+        meaning=Text(
+            N_("The host could not publish its SRV record in {domain} ({name}: {message})"),
+            domain=domain,
+            name=name,
+            message=Text(info.message),
+        ),
+        fix=Text(
+            N_("{fix} Or create the SRV record by hand (priority 0, weight 0, port 1688)."),
+            fix=Text(info.fix),
+        ),
         code=f"0x{code & 0xFFFFFFFF:08X}",
     )
 
@@ -235,11 +343,23 @@ def _summary(analyzer: EventTallies) -> list[Finding]:
     return [
         CATALOGUE["events-read"].finding(
             Severity.OK,
-            f"{analyzer.total} KMS event(s) read; {answered} request(s) paired with "
-            f"a response on clients, {sum(analyzer.host_seen.values())} processed by a host "
-            f"(12290), {len(analyzer.cmid_names)} CMID(s) seen by the host",
-            meaning="Success is a 12288 followed by a 12289 with result 0 on the client, and "
-            "a 12290 on the host.",
+            Text(
+                N_(
+                    "{total} KMS event(s) read; {answered} request(s) paired with "
+                    "a response on clients, {processed} processed by a host "
+                    "(12290), {cmids} CMID(s) seen by the host"
+                ),
+                total=analyzer.total,
+                answered=answered,
+                processed=sum(analyzer.host_seen.values()),
+                cmids=len(analyzer.cmid_names),
+            ),
+            meaning=Text(
+                N_(
+                    "Success is a 12288 followed by a 12289 with result 0 on the client, and "
+                    "a 12290 on the host."
+                )
+            ),
         )
     ]
 

@@ -8,6 +8,8 @@ import re
 import msgspec
 
 from openkms.core.events import EVENT_FIELDS, parse_info
+from openkms.doctor._i18n import Text
+from openkms.i18n import N_
 
 __all__ = ["KMS_EVENT_IDS", "WindowsEvent", "info_from_message", "make_windows_event", "parse_time"]
 
@@ -36,8 +38,8 @@ class WindowsEvent(msgspec.Struct, frozen=True, kw_only=True):
     def where(self) -> str:
         """``file record N``, or ``file line N`` for formats without record numbers."""
         if self.record is None and self.line is not None:
-            return f"{self.source_file} line {self.line}"
-        return f"{self.source_file} record {self.record}"
+            return Text(N_("{file} line {line}"), file=self.source_file, line=self.line)
+        return Text(N_("{file} record {record}"), file=self.source_file, record=self.record)
 
     @property
     def hresult(self) -> int | None:

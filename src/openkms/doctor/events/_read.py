@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from openkms.doctor._i18n import Text, built_in_english
 from openkms.doctor._text import normalize_label, sniff_encoding
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._analyzer import EventAnalyzer
@@ -27,6 +28,7 @@ from openkms.doctor.events._text import (
 from openkms.doctor.events._xml import read_xml_events
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import ArtefactError
+from openkms.i18n import N_
 
 __all__ = [
     "ArtefactError",
@@ -87,20 +89,27 @@ def detect_format(path: Path) -> EventFormat:
         with path.open("rb") as stream:
             head = stream.read(8192)
     except OSError as exc:
-        raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc.strerror or exc)
+        ) from exc
     if head.startswith(EVTX_MAGIC):
         return EventFormat.EVTX
     if not head:
-        raise ArtefactError(f"{path}: empty file")
+        raise ArtefactError(Text(N_("{path}: empty file"), path=path))
     encoding = sniff_encoding(head)
     text = head.decode(encoding, errors="replace")
     if "\x00" in text or text.count("\ufffd") > len(text) // 10:
-        raise ArtefactError(f"{path}: binary data, not an event export")
+        raise ArtefactError(Text(N_("{path}: binary data, not an event export"), path=path))
     found = _format_of_text(text)
     if found is None:
         raise ArtefactError(
-            f"{path}: not a known event export (EVTX, wevtutil XML, Event Viewer CSV or "
-            "copied text, OpenKMS JSON/CSV)"
+            Text(
+                N_(
+                    "{path}: not a known event export (EVTX, wevtutil XML, Event Viewer CSV or "
+                    "copied text, OpenKMS JSON/CSV)"
+                ),
+                path=path,
+            )
         )
     return found
 
@@ -111,7 +120,9 @@ def read_events(path: Path) -> Iterator[WindowsEvent]:
     try:
         yield from reader(path)
     except (OSError, UnicodeError, csv.Error) as exc:
-        raise ArtefactError(f"{path}: cannot read: {exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc)
+        ) from exc
 
 
 def analyze_events(events: Iterator[WindowsEvent], analyzer: EventAnalyzer) -> int:
@@ -124,15 +135,29 @@ def analyze_events(events: Iterator[WindowsEvent], analyzer: EventAnalyzer) -> i
 
 
 def _unreadable(exc: ArtefactError, read: int) -> Finding:
-    partial = f" ({read} KMS event(s) before that were checked)" if read else ""
+    seen: str = exc.message
+    if read:
+        seen = Text(
+            N_("{error} ({read} KMS event(s) before that were checked)"),
+            error=exc.message,
+            read=read,
+        )
     return CATALOGUE["events-unreadable"].finding(
         Severity.ERROR,
-        exc.message + partial,
-        meaning="This export could not be read to its end; what it holds past that point was "
-        "not checked.",
-        fix="Export the log again: 'wevtutil epl \"Key Management Service\" kms.evtx' on the "
-        'host, \'wevtutil qe Application /q:"*[System[(EventID=12288 or EventID=12289)]]" '
-        "/f:xml > client.xml' on a client, or Event Viewer's 'Save All Events As...'.",
+        seen,
+        meaning=Text(
+            N_(
+                "This export could not be read to its end; what it holds past that point was "
+                "not checked."
+            )
+        ),
+        fix=Text(
+            N_(
+                "Export the log again: 'wevtutil epl \"Key Management Service\" kms.evtx' on the "
+                'host, \'wevtutil qe Application /q:"*[System[(EventID=12288 or EventID=12289)]]" '
+                "/f:xml > client.xml' on a client, or Event Viewer's 'Save All Events As...'."
+            )
+        ),
     )
 
 
@@ -140,24 +165,41 @@ def _skipped(exc: DamagedRecordsError) -> Finding:
     return CATALOGUE["evtx-records-skipped"].finding(
         Severity.WARNING,
         exc.message,
-        meaning="Some records of this log could not be parsed and were skipped; every other "
-        "record was read and checked.",
-        fix="If a KMS event may be among the skipped records, export the log again "
-        "('wevtutil epl \"Key Management Service\" kms.evtx').",
+        meaning=Text(
+            N_(
+                "Some records of this log could not be parsed and were skipped; every other "
+                "record was read and checked."
+            )
+        ),
+        fix=Text(
+            N_(
+                "If a KMS event may be among the skipped records, export the log again "
+                "('wevtutil epl \"Key Management Service\" kms.evtx')."
+            )
+        ),
     )
 
 
 def _empty(path: Path) -> Finding:
     return CATALOGUE["no-kms-events"].finding(
         Severity.WARNING,
-        f"{path}: no event 12288, 12289, 12290, 12293 or 12294",
-        meaning="The export holds no KMS events: wrong log (the host logs to 'Key Management "
-        "Service', clients to 'Application'), a filter, or a log that was cleared.",
-        fix="Export the right log; export the KMS log periodically, as cleaning tools may "
-        "erase it.",
+        Text(N_("{path}: no event 12288, 12289, 12290, 12293 or 12294"), path=path),
+        meaning=Text(
+            N_(
+                "The export holds no KMS events: wrong log (the host logs to 'Key Management "
+                "Service', clients to 'Application'), a filter, or a log that was cleared."
+            )
+        ),
+        fix=Text(
+            N_(
+                "Export the right log; export the KMS log periodically, as cleaning tools may "
+                "erase it."
+            )
+        ),
     )
 
 
+@built_in_english
 def check_event_files(paths: Sequence[Path]) -> list[Finding]:
     """Read every export into one analysis; unreadable files become findings."""
     analyzer = EventAnalyzer()

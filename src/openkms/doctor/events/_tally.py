@@ -10,9 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from openkms.core import settings
+from openkms.doctor._i18n import Text
 from openkms.doctor.events._model import WindowsEvent
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.i18n import N_
 
 __all__ = [
     "MAX_TRACKED",
@@ -29,12 +31,19 @@ __all__ = [
 MAX_TRACKED = 100_000
 
 
-def evidence(event: WindowsEvent, extra: str = "") -> str:
+def evidence(event: WindowsEvent, extra: str = "") -> Text:
     """Where an event is, when, on which machine."""
-    when = event.time.isoformat() if event.time else "time unknown"
+    when = event.time.isoformat() if event.time else Text(N_("time unknown"))
     machine = f", {event.machine}" if event.machine else ""
     tail = f": {extra}" if extra else ""
-    return f"{event.where()} (event {event.event_id}, {when}{machine}){tail}"
+    return Text(
+        N_("{where} (event {event_id}, {when}{machine}){tail}"),
+        where=event.where(),
+        event_id=event.event_id,
+        when=when,
+        machine=machine,
+        tail=tail,
+    )
 
 
 @dataclass
@@ -95,19 +104,26 @@ def procedure_of(code: int) -> Procedure:
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
     """A failing HRESULT seen in events, explained (OpenKMS or published Windows code)."""
     words = explain(code & 0xFFFFFFFF)
-    cause = f" {words.cause}" if words.cause else ""
+    meaning = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+    if words.cause:
+        meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
     return Finding(
         procedure=procedure_of(code),
         severity=Severity.ERROR,
         check=f"event-{event_id}-failed",
-        evidence=f"{tally.count} event(s), first {evidence(tally.first)}",
-        meaning=f"{words.name}: {words.meaning}{cause}",
-        fix=words.fix,
+        evidence=Text(
+            N_("{count} event(s), first {first}"), count=tally.count, first=evidence(tally.first)
+        ),
+        meaning=meaning,
+        fix=Text(words.fix),
         code=words.code,
     )
 
 
 def n_policy_label(n: int) -> str:
     """'25 (desktop)', '5 (server)' or the bare number."""
-    words = {settings.DESKTOP_N_POLICY: "desktop", settings.SERVER_N_POLICY: "server"}
-    return f"{n} ({words[n]})" if n in words else str(n)
+    if n == settings.DESKTOP_N_POLICY:
+        return Text(N_("{n} (desktop)"), n=n)
+    if n == settings.SERVER_N_POLICY:
+        return Text(N_("{n} (server)"), n=n)
+    return str(n)

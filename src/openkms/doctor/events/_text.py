@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from openkms.doctor._i18n import Text
 from openkms.doctor._text import ArtefactError, open_text
 from openkms.doctor.events._model import (
     KMS_EVENT_IDS,
@@ -20,6 +21,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.i18n import N_
 
 __all__ = [
     "read_eventviewer_csv",
@@ -66,7 +68,9 @@ def read_eventviewer_csv(path: Path) -> Iterator[WindowsEvent]:
 
 def _openkms_event(path: Path, obj: object, fallback: int) -> WindowsEvent | None:
     if not isinstance(obj, dict):
-        raise ArtefactError(f"{path}: entry {fallback} is not an object")
+        raise ArtefactError(
+            Text(N_("{path}: entry {entry} is not an object"), path=path, entry=fallback)
+        )
     seq = obj.get("seq")
     raw_time = obj.get("time")
     when = (
@@ -111,7 +115,11 @@ def _json_values(path: Path) -> Iterator[object]:
             except json.JSONDecodeError as exc:
                 if eof or len(buffer) > _MAX_JSON_VALUE:
                     raise ArtefactError(
-                        f"{path}: JSON breaks off or is malformed: {exc.msg}"
+                        Text(
+                            N_("{path}: JSON breaks off or is malformed: {reason}"),
+                            path=path,
+                            reason=exc.msg,
+                        )
                     ) from exc
                 more = stream.read(_JSON_BUFFER * 4)
                 eof, buffer = not more, buffer + more

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+from openkms.doctor._i18n import Text
 from openkms.doctor._text import ArtefactError, open_text
 from openkms.doctor.events._model import (
     KMS_EVENT_IDS,
@@ -21,6 +22,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.i18n import N_
 
 __all__ = ["event_from_element", "read_xml_events"]
 
@@ -87,7 +89,7 @@ def _chunks(path: Path) -> Iterator[str]:
                 first = False
             window = tail + chunk
             if "<!DOCTYPE" in window or "<!ENTITY" in window:
-                raise ArtefactError(f"{path}: XML with a DTD is refused")
+                raise ArtefactError(Text(N_("{path}: XML with a DTD is refused"), path=path))
             tail = window[-16:]
             yield chunk
 
@@ -122,8 +124,18 @@ def read_xml_events(path: Path) -> Iterator[WindowsEvent]:
     except ET.ParseError as exc:
         line, column = exc.position
         raise ArtefactError(
-            f"{path}: XML breaks off or is malformed near line {line}, column {column} "
-            f"(after {count} events)"
+            Text(
+                N_(
+                    "{path}: XML breaks off or is malformed near line {line}, column {column} "
+                    "(after {count} events)"
+                ),
+                path=path,
+                line=line,
+                column=column,
+                count=count,
+            )
         ) from exc
     except OSError as exc:
-        raise ArtefactError(f"{path}: cannot read: {exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc)
+        ) from exc

@@ -6,13 +6,13 @@ cached host) and ``doctor dns`` (each SRV target).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from openkms.core import settings
 from openkms.core.codes import ResultCode
+from openkms.doctor._i18n import Decimal, Stamp, Text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network.probe import ProbeOutcome, ProbeResult
+from openkms.i18n import N_
 
 __all__ = [
     "SKEW_ERROR_SECONDS",
@@ -26,15 +26,21 @@ SKEW_ERROR_SECONDS = settings.MAX_CLOCK_SKEW_HOURS * 3600
 SKEW_WARNING_SECONDS = 5 * 60
 
 _CONNECT_FIXES = {
-    ProbeOutcome.REFUSED: "Nothing listens there: start the host ('openkms host --store DIR "
-    "serve'), and check the port it listens on ('Listening on Port' in 'host dli', 'sprt') "
-    "against the SRV record and any 'skms HOST:PORT'.",
-    ProbeOutcome.TIMEOUT: "A firewall drops the connection: open the port (TCP 1688 by "
-    "default) on the host and on the path, then repeat the telnet test "
-    "('openkms doctor port HOST:PORT').",
-    ProbeOutcome.UNREACHABLE: "Check the name and the route; an SRV record or a cached host "
-    "that points to a retired machine gives 0x800706BA: remove the stale record, or clear "
-    "the client's cache ('client ckms').",
+    ProbeOutcome.REFUSED: N_(
+        "Nothing listens there: start the host ('openkms host --store DIR "
+        "serve'), and check the port it listens on ('Listening on Port' in 'host dli', 'sprt') "
+        "against the SRV record and any 'skms HOST:PORT'."
+    ),
+    ProbeOutcome.TIMEOUT: N_(
+        "A firewall drops the connection: open the port (TCP 1688 by "
+        "default) on the host and on the path, then repeat the telnet test "
+        "('openkms doctor port HOST:PORT')."
+    ),
+    ProbeOutcome.UNREACHABLE: N_(
+        "Check the name and the route; an SRV record or a cached host "
+        "that points to a retired machine gives 0x800706BA: remove the stale record, or clear "
+        "the client's cache ('client ckms')."
+    ),
 }
 
 
@@ -44,26 +50,36 @@ def connect_finding(
     """The telnet test: did the TCP connection open?"""
     what = f"{label} " if label else ""
     if result.connected:
-        took = f" in {result.connect_ms:.0f} ms" if result.connect_ms is not None else ""
         peer = f" ({result.address})" if result.address and result.address != result.host else ""
+        seen = Text(
+            N_("{what}{where}{peer}: TCP connection established"),
+            what=what,
+            where=result.where,
+            peer=peer,
+        )
+        if result.connect_ms is not None:
+            took = Text(N_("in {ms} ms"), ms=f"{result.connect_ms:.0f}")
+            seen = Text("{seen} {took}", seen=seen, took=took)
         return CATALOGUE["tcp-connect"].finding(
             Severity.OK,
-            f"{what}{result.where}{peer}: TCP connection established{took}",
-            meaning="Something listens on this port and the network path is open.",
+            seen,
+            meaning=Text(N_("Something listens on this port and the network path is open.")),
             procedure=procedure,
         )
     return CATALOGUE["tcp-connect"].finding(
         Severity.ERROR,
-        f"{what}{result.detail}",
-        meaning=f"{result.code.name}: {result.code.info.message}",
-        fix=_CONNECT_FIXES.get(result.outcome, result.code.info.fix),
+        Text("{what}{detail}", what=what, detail=result.detail),
+        meaning=Text(
+            "{name}: {message}", name=result.code.name, message=Text(result.code.info.message)
+        ),
+        fix=Text(_CONNECT_FIXES.get(result.outcome, result.code.info.fix)),
         code=result.code.hex,
         procedure=procedure,
     )
 
 
-def _when(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _when(epoch: float) -> Stamp:
+    return Stamp.utc(epoch, "%Y-%m-%d %H:%M:%S UTC")
 
 
 def _answer_finding(result: ProbeResult, procedure: Procedure) -> Finding:
@@ -71,26 +87,47 @@ def _answer_finding(result: ProbeResult, procedure: Procedure) -> Finding:
     assert response is not None
     return CATALOGUE["openkms-host"].finding(
         Severity.OK,
-        f"{result.where}: OpenKMS {response.version}, host {response.host_id}, "
-        f"activated {'yes' if response.activated else 'no'}, current count "
-        f"{response.current_count}, listening on port {response.port}, host clock "
-        f"{_when(response.host_time)}",
-        meaning="An OpenKMS host answered the probe; a probe is never counted and logs no 12290.",
+        Text(
+            N_(
+                "{where}: OpenKMS {version}, host {host}, activated {activated}, current count "
+                "{count}, listening on port {port}, host clock {clock}"
+            ),
+            where=result.where,
+            version=response.version,
+            host=response.host_id,
+            activated=Text(N_("yes")) if response.activated else Text(N_("no")),
+            count=response.current_count,
+            port=response.port,
+            clock=_when(response.host_time),
+        ),
+        meaning=Text(
+            N_("An OpenKMS host answered the probe; a probe is never counted and logs no 12290.")
+        ),
         procedure=procedure,
     )
 
 
 def _not_openkms(result: ProbeResult, procedure: Procedure) -> Finding:
-    windows = " On port 1688 this may be a Windows KMS host, which speaks Microsoft's RPC "
-    windows += "protocol: that is fine for Windows clients, but OpenKMS clients cannot use it."
+    meaning = Text(N_("The port is open, but what listens there is not an OpenKMS host."))
+    if result.port == settings.DEFAULT_PORT:
+        windows = Text(
+            N_(
+                "On port 1688 this may be a Windows KMS host, which speaks Microsoft's RPC "
+                "protocol: that is fine for Windows clients, but OpenKMS clients cannot use it."
+            )
+        )
+        meaning = Text("{meaning} {windows}", meaning=meaning, windows=windows)
     return CATALOGUE["not-openkms"].finding(
         Severity.ERROR if result.outcome is not ProbeOutcome.SILENT else Severity.WARNING,
         result.detail,
-        meaning="The port is open, but what listens there is not an OpenKMS host."
-        + (windows if result.port == settings.DEFAULT_PORT else ""),
-        fix="Point OpenKMS clients at the OpenKMS host's address and port (SRV record of the "
-        "OpenKMS service, or 'client skms HOST:PORT'); keep Windows KMS and OpenKMS on "
-        "different ports or machines.",
+        meaning=meaning,
+        fix=Text(
+            N_(
+                "Point OpenKMS clients at the OpenKMS host's address and port (SRV record of "
+                "the OpenKMS service, or 'client skms HOST:PORT'); keep Windows KMS and OpenKMS "
+                "on different ports or machines."
+            )
+        ),
         code=result.code.hex,
         procedure=procedure,
     )
@@ -101,8 +138,8 @@ def _refused_probe(result: ProbeResult, procedure: Procedure) -> Finding:
     return CATALOGUE["openkms-host"].finding(
         Severity.ERROR,
         result.detail,
-        meaning=f"{name}: {info.message}",
-        fix=info.fix,
+        meaning=Text("{name}: {message}", name=name, message=Text(info.message)),
+        fix=Text(info.fix),
         code=result.code.hex,
         procedure=procedure,
     )
@@ -115,10 +152,13 @@ def _activation_finding(result: ProbeResult) -> Finding | None:
     code = ResultCode.HOST_NOT_ACTIVATED
     return CATALOGUE["host-activated"].finding(
         Severity.ERROR,
-        f"{result.where}: the host says it is not activated",
-        meaning=f"{code.info.message} It counts requests but refuses every activation "
-        f"({code.hex}).",
-        fix=code.info.fix,
+        Text(N_("{where}: the host says it is not activated"), where=result.where),
+        meaning=Text(
+            N_("{message} It counts requests but refuses every activation ({code})."),
+            message=Text(code.info.message),
+            code=code.hex,
+        ),
+        fix=Text(code.info.fix),
         code=code.hex,
     )
 
@@ -129,30 +169,48 @@ def skew_finding(result: ProbeResult) -> Finding | None:
     if skew is None:
         return None
     size = abs(skew)
-    direction = "ahead of" if skew > 0 else "behind"
-    evidence = f"{result.where}: the host's clock is {_duration(size)} {direction} this machine's"
+    evidence = Text(
+        N_("{where}: the host's clock is {duration} ahead of this machine's")
+        if skew > 0
+        else N_("{where}: the host's clock is {duration} behind this machine's"),
+        where=result.where,
+        duration=_duration(size),
+    )
     if size > SKEW_ERROR_SECONDS:
         code = ResultCode.CLOCK_SKEW
         return CATALOGUE["clock-skew"].finding(
             Severity.ERROR,
             evidence,
-            meaning=f"Clocks more than {settings.MAX_CLOCK_SKEW_HOURS} hours apart: the host "
-            f"refuses this machine's requests ({code.hex}).",
-            fix="Synchronise both clocks (NTP, or the domain's time source).",
+            meaning=Text(
+                N_(
+                    "Clocks more than {hours} hours apart: the host refuses this machine's "
+                    "requests ({code})."
+                ),
+                hours=settings.MAX_CLOCK_SKEW_HOURS,
+                code=code.hex,
+            ),
+            fix=Text(N_("Synchronise both clocks (NTP, or the domain's time source).")),
             code=code.hex,
         )
     if size > SKEW_WARNING_SECONDS:
         return CATALOGUE["clock-skew"].finding(
             Severity.WARNING,
             evidence,
-            meaning=f"Within the {settings.MAX_CLOCK_SKEW_HOURS}-hour tolerance, but the "
-            "clocks drift: one of them is not synchronised.",
-            fix="Synchronise both clocks (NTP).",
+            meaning=Text(
+                N_(
+                    "Within the {hours}-hour tolerance, but the clocks drift: one of them is "
+                    "not synchronised."
+                ),
+                hours=settings.MAX_CLOCK_SKEW_HOURS,
+            ),
+            fix=Text(N_("Synchronise both clocks (NTP).")),
         )
     return CATALOGUE["clock-skew"].finding(
         Severity.OK,
         evidence,
-        meaning=f"Clocks agree (tolerance {settings.MAX_CLOCK_SKEW_HOURS} hours).",
+        meaning=Text(
+            N_("Clocks agree (tolerance {hours} hours)."), hours=settings.MAX_CLOCK_SKEW_HOURS
+        ),
     )
 
 
@@ -161,7 +219,7 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return Text("{hours} h", hours=Decimal(seconds / 3600))
 
 
 def probe_findings(

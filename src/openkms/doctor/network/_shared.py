@@ -13,9 +13,11 @@ from pathlib import Path
 
 from openkms._address import format_address
 from openkms.dns.srv import SrvRecord
+from openkms.doctor._i18n import Text, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.errors import OpenKMSError
+from openkms.i18n import N_
 from openkms.store import open_reader
 
 __all__ = ["read_peers", "several_hosts_finding"]
@@ -28,12 +30,21 @@ async def read_peers(store_dir: Path, database: str | None) -> frozenset[str] | 
         async with open_reader(store_dir, database, missing_ok=True) as reader:
             return frozenset(peer.host_id for peer in await reader.peer_hosts())
     except OpenKMSError as exc:
+        message, fix = error_words(exc)
         return CATALOGUE["hosts-share-count"].finding(
             Severity.WARNING,
-            f"{store_dir}: cannot read the hosts sharing its store: {exc.message}",
-            meaning="Without them the doctor cannot tell hosts that share one count from "
-            "hosts that split it.",
-            fix=exc.fix,
+            Text(
+                N_("{store}: cannot read the hosts sharing its store: {message}"),
+                store=store_dir,
+                message=message,
+            ),
+            meaning=Text(
+                N_(
+                    "Without them the doctor cannot tell hosts that share one count from "
+                    "hosts that split it."
+                )
+            ),
+            fix=fix,
             code=exc.code.hex,
         )
 
@@ -57,16 +68,38 @@ def several_hosts_finding(
         hosts = sorted(set().union(*(answered[r] for r in records)))
         return CATALOGUE["hosts-share-count"].finding(
             Severity.OK,
-            f"{name}: {len(hosts)} hosts share one count (shared store): {listed} "
-            f"({', '.join(hosts)})",
+            Text(
+                N_("{name}: {count} hosts share one count (shared store): {listed} ({hosts})"),
+                name=name,
+                count=len(hosts),
+                listed=listed,
+                hosts=", ".join(hosts),
+            ),
         )
     return CATALOGUE["several-hosts"].finding(
         Severity.WARNING,
-        f"{name}: {len(records)} hosts ({listed})" + _not_peers(records, answered, peers),
-        meaning="Clients pick among several hosts, so the count may be split between them and "
-        "stay below N on each; a retired host may still be published.",
-        fix="Keep only the hosts you need; remove stale SRV records. Hosts that share one "
-        "PostgreSQL database count together: check with 'doctor dns --store DIR'.",
+        Text(
+            "{seen}{why}",
+            seen=Text(
+                N_("{name}: {count} hosts ({listed})"),
+                name=name,
+                count=len(records),
+                listed=listed,
+            ),
+            why=_not_peers(records, answered, peers),
+        ),
+        meaning=Text(
+            N_(
+                "Clients pick among several hosts, so the count may be split between them and "
+                "stay below N on each; a retired host may still be published."
+            )
+        ),
+        fix=Text(
+            N_(
+                "Keep only the hosts you need; remove stale SRV records. Hosts that share one "
+                "PostgreSQL database count together: check with 'doctor dns --store DIR'."
+            )
+        ),
     )
 
 
@@ -83,8 +116,10 @@ def _not_peers(
     if peers is None:
         return ""
     if len(peers) < 2:
-        return "; the examined store is shared by no other host"
+        return Text(N_("; the examined store is shared by no other host"))
     if not answered:
-        return "; no target answered a probe, so none could be matched to the examined store"
+        return Text(
+            N_("; no target answered a probe, so none could be matched to the examined store")
+        )
     outside = [_where(r) for r in records if not answered.get(r) or not answered[r] <= peers]
-    return f"; not hosts of the examined store: {', '.join(outside)}"
+    return Text(N_("; not hosts of the examined store: {hosts}"), hosts=", ".join(outside))

@@ -30,12 +30,14 @@ from openkms.dns.srv import (
     resolve_addresses,
     system_search_domains,
 )
+from openkms.doctor._i18n import Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
 from openkms.doctor.network._shared import read_peers, several_hosts_finding
 from openkms.doctor.network.probe import probe, tcp_connect
 from openkms.errors import DnsError
+from openkms.i18n import N_
 
 __all__ = ["WINDOWS_SERVICE", "DnsCheckOptions", "check_dns"]
 
@@ -81,31 +83,64 @@ def _search_list_finding(options: DnsCheckOptions, domains: Sequence[str]) -> Fi
     search = list(
         options.search_domains if options.search_domains is not None else system_search_domains()
     )
-    listed = ", ".join(search) or "empty"
+    listed = ", ".join(search) or Text(N_("empty"))
     if options.domain is None:
         return CATALOGUE["dns-search-list"].finding(
             Severity.OK if search else Severity.ERROR,
-            f"this machine's DNS search list: {listed}",
-            meaning="Clients look for SRV records in these domains (primary DNS suffix, DHCP "
-            "option 15)." + ("" if search else " With none, discovery cannot work."),
+            Text(N_("this machine's DNS search list: {listed}"), listed=listed),
+            meaning=Text(
+                N_(
+                    "Clients look for SRV records in these domains (primary DNS suffix, DHCP "
+                    "option 15)."
+                )
+                if search
+                else N_(
+                    "Clients look for SRV records in these domains (primary DNS suffix, DHCP "
+                    "option 15). With none, discovery cannot work."
+                )
+            ),
             fix=""
             if search
-            else "Give the domain ('doctor dns DOMAIN'); on clients set "
-            "'client skms-domain DOMAIN' or a search list.",
+            else Text(
+                N_(
+                    "Give the domain ('doctor dns DOMAIN'); on clients set "
+                    "'client skms-domain DOMAIN' or a search list."
+                )
+            ),
             code=None if search else "0x8007232B",
         )
     domain = domains[0].lower()
     inside = any(d.lower().rstrip(".") == domain for d in search)
     return CATALOGUE["dns-search-list"].finding(
         Severity.OK if inside else Severity.WARNING,
-        f"this machine's DNS search list: {listed}; {domain} "
-        + ("is in it" if inside else "is not in it"),
-        meaning="Clients look for SRV records only in their search list unless a lookup "
-        "domain is set." + ("" if inside else f" This machine would not look in {domain}."),
+        Text(
+            N_("this machine's DNS search list: {listed}; {domain} is in it")
+            if inside
+            else N_("this machine's DNS search list: {listed}; {domain} is not in it"),
+            listed=listed,
+            domain=domain,
+        ),
+        meaning=Text(
+            N_(
+                "Clients look for SRV records only in their search list unless a lookup "
+                "domain is set."
+            )
+            if inside
+            else N_(
+                "Clients look for SRV records only in their search list unless a lookup "
+                "domain is set. This machine would not look in {domain}."
+            ),
+            domain=domain,
+        ),
         fix=""
         if inside
-        else f"Set 'client skms-domain {domain}' on the clients, or add "
-        f"{domain} to their DNS search list (DHCP option 15).",
+        else Text(
+            N_(
+                "Set 'client skms-domain {domain}' on the clients, or add "
+                "{domain} to their DNS search list (DHCP option 15)."
+            ),
+            domain=domain,
+        ),
     )
 
 
@@ -127,9 +162,18 @@ async def _service_findings(
     findings = [
         CATALOGUE["srv-records"].finding(
             Severity.OK,
-            f"{name} SRV (priority weight port target, TTL {ttl} s): {listed}",
-            meaning=f"{len(usable)} host(s) published"
-            + (" for Windows KMS." if windows else " for OpenKMS clients."),
+            Text(
+                N_("{name} SRV (priority weight port target, TTL {ttl} s): {listed}"),
+                name=name,
+                ttl=ttl,
+                listed=listed,
+            ),
+            meaning=Text(
+                N_("{count} host(s) published for Windows KMS.")
+                if windows
+                else N_("{count} host(s) published for OpenKMS clients."),
+                count=len(usable),
+            ),
         )
     ]
     answered: dict[SrvRecord, set[str]] = {}
@@ -146,19 +190,32 @@ def _missing(name: str, exc: DnsError, windows: bool) -> Finding:
     if windows and not_found:
         return CATALOGUE["srv-records"].finding(
             Severity.OK,
-            f"{name}: no SRV record ({exc.code.hex})",
-            meaning="No Windows KMS host is published in this domain (fine without Windows "
-            "volume activation).",
+            Text(N_("{name}: no SRV record ({code})"), name=name, code=exc.code.hex),
+            meaning=Text(
+                N_(
+                    "No Windows KMS host is published in this domain (fine without Windows "
+                    "volume activation)."
+                )
+            ),
         )
+    message, fix = error_words(exc)
     return CATALOGUE["srv-records"].finding(
         Severity.ERROR,
-        f"{name}: {exc.message}",
-        meaning=f"{exc.code.name}: {exc.code.info.message} Clients cannot discover a host.",
-        fix="Turn publishing on ('host sdns') and check its 12293 events, allow dynamic "
-        "updates (BIND: 'allow-update'), or create the record by hand; else set hosts by hand "
-        "('client skms HOST:PORT')."
+        Text("{name}: {message}", name=name, message=message),
+        meaning=Text(
+            N_("{name}: {message} Clients cannot discover a host."),
+            name=exc.code.name,
+            message=Text(exc.code.info.message),
+        ),
+        fix=Text(
+            N_(
+                "Turn publishing on ('host sdns') and check its 12293 events, allow dynamic "
+                "updates (BIND: 'allow-update'), or create the record by hand; else set hosts "
+                "by hand ('client skms HOST:PORT')."
+            )
+        )
         if not_found
-        else exc.fix,
+        else fix,
         code=exc.code.hex,
     )
 
@@ -176,10 +233,14 @@ async def _target_findings(
         return [
             CATALOGUE["srv-target"].finding(
                 Severity.ERROR,
-                f"{record.target}: no A or AAAA record",
-                meaning="The SRV record names a host that does not resolve: a stale record, "
-                "or a host without an address record.",
-                fix="Remove the stale SRV record, or add the host's A/AAAA record.",
+                Text(N_("{target}: no A or AAAA record"), target=record.target),
+                meaning=Text(
+                    N_(
+                        "The SRV record names a host that does not resolve: a stale record, "
+                        "or a host without an address record."
+                    )
+                ),
+                fix=Text(N_("Remove the stale SRV record, or add the host's A/AAAA record.")),
                 code="0x8007232B",
             )
         ]
@@ -187,7 +248,7 @@ async def _target_findings(
         CATALOGUE["srv-target"].finding(
             Severity.OK,
             f"{record.target} -> {', '.join(addresses)}",
-            meaning="The SRV target resolves.",
+            meaning=Text(N_("The SRV target resolves.")),
         )
     ]
     for address in addresses:
@@ -202,6 +263,7 @@ async def _target_findings(
     return findings
 
 
+@built_in_english_async
 async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
     """SRV records of OpenKMS and Windows KMS in the domain(s), targets and ports."""
     options = options or DnsCheckOptions()
@@ -220,9 +282,9 @@ async def check_dns(options: DnsCheckOptions | None = None) -> list[Finding]:
             *findings,
             CATALOGUE["dns-servers"].finding(
                 Severity.ERROR,
-                "no DNS server configured (resolv.conf)",
-                meaning="Without a DNS server clients cannot look up SRV records.",
-                fix="Configure a DNS server, or give one with --dns-server ADDR[:PORT].",
+                Text(N_("no DNS server configured (resolv.conf)")),
+                meaning=Text(N_("Without a DNS server clients cannot look up SRV records.")),
+                fix=Text(N_("Configure a DNS server, or give one with --dns-server ADDR[:PORT].")),
                 code=code,
             ),
         ]

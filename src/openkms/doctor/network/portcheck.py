@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from openkms._address import parse_address
 from openkms.core import settings
+from openkms.doctor._i18n import built_in_english_async
 from openkms.doctor.findings import Finding, Procedure
 from openkms.doctor.network._findings import probe_findings
 from openkms.doctor.network.probe import probe
@@ -14,6 +15,7 @@ from openkms.doctor.network.probe import probe
 __all__ = ["check_port"]
 
 
+@built_in_english_async
 async def check_port(
     address: str,
     *,

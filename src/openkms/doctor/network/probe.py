@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from openkms._address import format_address
 from openkms.core.codes import ResultCode
+from openkms.doctor._i18n import Text
 from openkms.errors import ProtocolError, network_error
+from openkms.i18n import DEFAULT_LANGUAGE, N_, language_scope
 from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ErrorResponse, Message, ProbeRequest, ProbeResponse
 
@@ -85,18 +87,22 @@ class ProbeResult:
 
 # The doctor's outcome and its hint for each code of the shared table (errors.network_error).
 _CONNECT_OUTCOMES: dict[ResultCode, tuple[ProbeOutcome, str]] = {
-    ResultCode.CONNECTION_REFUSED: (ProbeOutcome.REFUSED, " (nothing listens on this port)"),
+    ResultCode.CONNECTION_REFUSED: (ProbeOutcome.REFUSED, N_("(nothing listens on this port)")),
     ResultCode.TIMEOUT: (
         ProbeOutcome.TIMEOUT,
-        " (a firewall drops the TCP connect, or the host is down)",
+        N_("(a firewall drops the TCP connect, or the host is down)"),
     ),
 }
 
 
 def _connect_failure(host: str, port: int, exc: OSError, timeout: float) -> ProbeResult:
-    error = network_error(exc, format_address(host, port), timeout)
+    with language_scope(DEFAULT_LANGUAGE):  # the finding's English text (the --json report)
+        error = network_error(exc, format_address(host, port), timeout)
     outcome, hint = _CONNECT_OUTCOMES.get(error.code, (ProbeOutcome.UNREACHABLE, ""))
-    return ProbeResult(host, port, outcome, error.code, error.message + hint)
+    detail = (
+        Text("{message} {hint}", message=error.message, hint=Text(hint)) if hint else error.message
+    )
+    return ProbeResult(host, port, outcome, error.code, detail)
 
 
 async def _open(
@@ -120,7 +126,7 @@ async def tcp_connect(host: str, port: int, timeout: float = 3.0) -> ProbeResult
     writer.close()
     return ProbeResult(
         host, port, ProbeOutcome.CONNECTED, ResultCode.OK,
-        f"{format_address(host, port)}: TCP connection established",
+        Text(N_("{where}: TCP connection established"), where=format_address(host, port)),
         address=address, connect_ms=(time.monotonic() - started) * 1000,
     )  # fmt: skip
 
@@ -152,7 +158,7 @@ async def probe(
     except TimeoutError:
         answer = None
     except OSError as exc:
-        answer = f"the peer closed the connection ({exc.strerror or exc})"
+        answer = Text(N_("the peer closed the connection ({reason})"), reason=exc.strerror or exc)
     finally:
         writer.close()
     local_time = (sent_at + clock()) / 2
@@ -170,16 +176,19 @@ async def _read_answer(reader: asyncio.StreamReader) -> Message | str:
         data = await reader.read(_READ_LIMIT)
         if not data:
             if received:
-                return (
-                    f"the peer sent {received} byte(s) that are not an OpenKMS frame, then closed"
+                return Text(
+                    N_("the peer sent {count} byte(s) that are not an OpenKMS frame, then closed"),
+                    count=received,
                 )
-            return "the peer closed the connection without answering"
+            return Text(N_("the peer closed the connection without answering"))
         received += len(data)
         conn.receive_data(data)
         try:
             message = conn.next_event()
         except ProtocolError as exc:
-            return f"the peer's answer is not an OpenKMS frame ({exc.message})"
+            return Text(
+                N_("the peer's answer is not an OpenKMS frame ({reason})"), reason=exc.message
+            )
         if message is not NEED_DATA:
             return message
 
@@ -200,7 +209,7 @@ def _result(
         outcome: ProbeOutcome, code: ResultCode, detail: str, response: ProbeResponse | None = None
     ) -> ProbeResult:
         return ProbeResult(
-            host, port, outcome, code, f"{where}: {detail}",
+            host, port, outcome, code, Text("{where}: {detail}", where=where, detail=detail),
             address=address, response=response, local_time=local_time, connect_ms=connect_ms,
         )  # fmt: skip
 
@@ -208,7 +217,10 @@ def _result(
         return make(
             ProbeOutcome.SILENT,
             ResultCode.KMS_NOT_RESPONDING,
-            f"connected, but no answer to the probe within {timeout:g}s",
+            Text(
+                N_("connected, but no answer to the probe within {timeout}s"),
+                timeout=f"{timeout:g}",
+            ),
         )
     if isinstance(answer, ProbeResponse):
         return make(ProbeOutcome.OPENKMS, ResultCode.OK, f"OpenKMS {answer.version}", answer)
@@ -216,7 +228,7 @@ def _result(
         return make(
             ProbeOutcome.ERROR,
             ResultCode.from_wire(answer.result),
-            f"the OpenKMS host refused the probe: {answer.message}",
+            Text(N_("the OpenKMS host refused the probe: {message}"), message=answer.message),
         )
     if isinstance(answer, str):
         closed = "closed the connection" in answer
@@ -225,5 +237,5 @@ def _result(
     return make(
         ProbeOutcome.NOT_OPENKMS,
         ResultCode.PROTOCOL_ERROR,
-        f"answered a probe with {type(answer).__name__}",
+        Text(N_("answered a probe with {message}"), message=type(answer).__name__),
     )

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from openkms.doctor._i18n import Text, built_in_english
 from openkms.doctor._text import ArtefactError, decode_text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.doctor.slmgr._checks import check_license, check_snapshots
 from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text, recognised_lines
 from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
+from openkms.i18n import N_
 
 __all__ = [
     "MAX_SLMGR_BYTES",
@@ -30,7 +32,7 @@ __all__ = [
 logger = logging.getLogger("openkms.doctor")
 
 MAX_SLMGR_BYTES = 4 * 1024 * 1024
-_NOTHING = (
+_NOTHING = N_(
     "no slmgr /dli or /dlv fields and no error code found (English, French, German and "
     "Spanish labels are known)"
 )
@@ -45,12 +47,16 @@ def read_slmgr_text(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_SLMGR_BYTES:
-            raise ArtefactError(f"{path}: {size} bytes is too large for slmgr output")
+            raise ArtefactError(
+                Text(N_("{path}: {size} bytes is too large for slmgr output"), path=path, size=size)
+            )
         raw = path.read_bytes()
     except OSError as exc:
-        raise ArtefactError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ArtefactError(
+            Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc.strerror or exc)
+        ) from exc
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ArtefactError(f"{path}: binary data, not slmgr text output")
+        raise ArtefactError(Text(N_("{path}: binary data, not slmgr text output"), path=path))
     return decode_text(raw, _labels_read)
 
 
@@ -58,7 +64,7 @@ def parse_slmgr(path: Path) -> list[SlmgrLicense]:
     """Read one saved slmgr output file; raise :class:`ArtefactError` if it is not one."""
     blocks = [b for b in parse_slmgr_text(read_slmgr_text(path), str(path)) if b.installed]
     if not blocks:
-        raise ArtefactError(f"{path}: {_NOTHING}")
+        raise ArtefactError(Text("{path}: {nothing}", path=path, nothing=Text(_NOTHING)))
     return blocks
 
 
@@ -72,12 +78,17 @@ def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Find
     if not blocks and not scan.codes:
         if scan.unknown_labels:
             return [], [labels_finding(scan, str(path))]
-        return [], [_unreadable(path, ArtefactError(f"{path}: {_NOTHING}"))]
+        return [], [
+            _unreadable(
+                path, ArtefactError(Text("{path}: {nothing}", path=path, nothing=Text(_NOTHING)))
+            )
+        ]
     if not blocks and scan.unknown_labels and not scan.known_labels:
         findings.append(labels_finding(scan, str(path)))
     return blocks, findings
 
 
+@built_in_english
 def check_slmgr_files(paths: Sequence[Path]) -> list[Finding]:
     """Parse each file and run the slmgr checks; unreadable files become findings."""
     findings: list[Finding] = []
@@ -108,9 +119,14 @@ def _unreadable(path: Path, exc: ArtefactError) -> Finding:
     return CATALOGUE["slmgr-unreadable"].finding(
         Severity.ERROR,
         exc.message,
-        meaning="This file is not readable slmgr /dli or /dlv output, so nothing in it was "
-        "checked.",
-        fix="Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
-        "from the window with Ctrl+C), or the output of 'slmgr /ato' with its error "
-        "code, and pass that file.",
+        meaning=Text(
+            N_("This file is not readable slmgr /dli or /dlv output, so nothing in it was checked.")
+        ),
+        fix=Text(
+            N_(
+                "Save the output with 'cscript //nologo slmgr.vbs /dlv > dlv.txt' (or copy it "
+                "from the window with Ctrl+C), or the output of 'slmgr /ato' with its error "
+                "code, and pass that file."
+            )
+        ),
     )

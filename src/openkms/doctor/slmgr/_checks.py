@@ -9,8 +9,10 @@ from collections.abc import Callable
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.license import LicenseState
+from openkms.doctor._i18n import Text
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.slmgr._parse import SlmgrLicense
+from openkms.i18n import N_
 
 __all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
 
@@ -20,7 +22,7 @@ STUCK_COUNT_MIN_REQUESTS = 10
 _TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 Check = Callable[[SlmgrLicense], list[Finding]]
-_MAK_FIX = (
+_MAK_FIX = N_(
     "MAK or retail: activate online with 'slmgr /ato' (the machine needs Internet access to "
     "Microsoft) or by phone with 'slui 4'; if the key is blocked or over its limit, install "
     "another with 'slmgr /ipk'. To use KMS instead, install the edition's KMS client setup "
@@ -37,8 +39,8 @@ def _not_kms(lic: SlmgrLicense) -> bool:
 
 
 def _finding(lic: SlmgrLicense, field: str, severity: Severity, **kw: str | None) -> Finding:
-    seen = lic.text(field)
-    evidence = f"{lic.where(field)}: {kw.pop('evidence', None) or seen}"
+    seen = kw.pop("evidence", None) or lic.text(field)
+    evidence = Text("{where}: {seen}", where=lic.where(field), seen=seen)
     return Finding(severity=severity, evidence=evidence, **kw)  # type: ignore[arg-type]
 
 
@@ -53,27 +55,37 @@ def _status(lic: SlmgrLicense) -> list[Finding]:
                 Severity.OK,
                 procedure=role,
                 check="license-status",
-                meaning="The product is activated.",
+                meaning=Text(N_("The product is activated.")),
             )
         ]
     if state is None and lic.text("license_status") is None:
         return []
     if role == "host":
-        fix = ResultCode.HOST_NOT_ACTIVATED.info.fix + " (Windows: slmgr /ato on the host.)"
+        fix: str = Text(
+            N_("{fix} (Windows: slmgr /ato on the host.)"),
+            fix=Text(ResultCode.HOST_NOT_ACTIVATED.info.fix),
+        )
         code: str | None = ResultCode.HOST_NOT_ACTIVATED.hex
-        meaning = "The KMS host is not Licensed: it cannot activate anyone until it is."
+        meaning = Text(N_("The KMS host is not Licensed: it cannot activate anyone until it is."))
     elif _not_kms(lic):
-        fix = _MAK_FIX
+        fix = Text(_MAK_FIX)
         code = lic.notification_code
-        meaning = f"The {lic.channel} product is not activated; it never asks a KMS host."
+        meaning = Text(
+            N_("The {channel} product is not activated; it never asks a KMS host."),
+            channel=lic.channel,
+        )
     else:
-        fix = (
-            "Find what keeps the client from its host: check DNS discovery, the port "
-            "(TCP 1688), the count on the host and the client's 12288/12289 events; then "
-            "'slmgr /ato'."
+        fix = Text(
+            N_(
+                "Find what keeps the client from its host: check DNS discovery, the port "
+                "(TCP 1688), the count on the host and the client's 12288/12289 events; then "
+                "'slmgr /ato'."
+            )
         )
         code = lic.notification_code
-        meaning = "The client is not activated; it runs on a grace period or is unlicensed."
+        meaning = Text(
+            N_("The client is not activated; it runs on a grace period or is unlicensed.")
+        )
     return [
         _finding(
             lic,
@@ -100,10 +112,14 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
                 Severity.ERROR,
                 procedure=Procedure.KEY,
                 check="host-key-on-client",
-                meaning="A KMS host key (CSVLK) is installed on a KMS client.",
-                fix="Install the edition's KMS client setup key (GVLK) with "
-                "'slmgr /ipk <setup key>', remove unneeded SRV records from DNS, "
-                "and restart the machine.",
+                meaning=Text(N_("A KMS host key (CSVLK) is installed on a KMS client.")),
+                fix=Text(
+                    N_(
+                        "Install the edition's KMS client setup key (GVLK) with "
+                        "'slmgr /ipk <setup key>', remove unneeded SRV records from DNS, "
+                        "and restart the machine."
+                    )
+                ),
             )
         ]
     if _not_kms(lic):
@@ -115,11 +131,21 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
                 Severity.WARNING if licensed else Severity.ERROR,
                 procedure=Procedure.KEY,
                 check="not-kms-client",
-                meaning=f"The {channel} channel: this machine is not a KMS client and never "
-                "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do not "
-                "apply."
-                + ("" if licensed else " It activates with Microsoft, online or by phone."),
-                fix=_MAK_FIX,
+                meaning=Text(
+                    N_(
+                        "The {channel} channel: this machine is not a KMS client and never "
+                        "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do "
+                        "not apply."
+                    )
+                    if licensed
+                    else N_(
+                        "The {channel} channel: this machine is not a KMS client and never "
+                        "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do "
+                        "not apply. It activates with Microsoft, online or by phone."
+                    ),
+                    channel=channel,
+                ),
+                fix=Text(_MAK_FIX),
             )
         ]
     return [
@@ -129,7 +155,7 @@ def _channel(lic: SlmgrLicense) -> list[Finding]:
             Severity.OK,
             procedure=Procedure.KEY,
             check="channel",
-            meaning=f"The {channel} channel fits this machine's role.",
+            meaning=Text(N_("The {channel} channel fits this machine's role."), channel=channel),
         )
     ]
 
@@ -145,10 +171,19 @@ def _expiry(lic: SlmgrLicense) -> list[Finding]:
             Severity.WARNING,
             procedure=Procedure.CLIENT,
             check="expiry-soon",
-            meaning=f"Activation or grace ends in {minutes // 1440} day(s): renewals "
-            "have not succeeded for a long time.",
-            fix="Make sure the client reaches a host (DNS, TCP 1688) and renews; "
-            "'slmgr /ato' forces an attempt.",
+            meaning=Text(
+                N_(
+                    "Activation or grace ends in {days} day(s): renewals "
+                    "have not succeeded for a long time."
+                ),
+                days=minutes // 1440,
+            ),
+            fix=Text(
+                N_(
+                    "Make sure the client reaches a host (DNS, TCP 1688) and renews; "
+                    "'slmgr /ato' forces an attempt."
+                )
+            ),
         )
     ]
 
@@ -165,8 +200,8 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 Severity.OK,
                 procedure=Procedure.DNS,
                 check="kms-set-by-hand",
-                meaning="The host was set by hand (slmgr /skms): DNS discovery is off.",
-                fix="If that host is retired, 'slmgr /ckms' returns to DNS discovery.",
+                meaning=Text(N_("The host was set by hand (slmgr /skms): DNS discovery is off.")),
+                fix=Text(N_("If that host is retired, 'slmgr /ckms' returns to DNS discovery.")),
             )
         )
     elif lic.text("dns_autodiscovery") and not lic.text("kms_dns"):
@@ -177,14 +212,14 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 Severity.WARNING,
                 procedure=Procedure.DNS,
                 check="no-kms-from-dns",
-                meaning="No KMS host was found through DNS (_vlmcs._tcp SRV).",
-                fix=ResultCode.DNS_NAME_DOES_NOT_EXIST.info.fix,
+                meaning=Text(N_("No KMS host was found through DNS (_vlmcs._tcp SRV).")),
+                fix=Text(ResultCode.DNS_NAME_DOES_NOT_EXIST.info.fix),
                 code=ResultCode.DNS_NAME_DOES_NOT_EXIST.hex,
             )
         )
     caching = lic.flag("host_caching")
     if caching is not None:
-        word = "enabled" if caching else "disabled"
+        state = N_("KMS host caching is enabled") if caching else N_("KMS host caching is disabled")
         out.append(
             _finding(
                 lic,
@@ -192,11 +227,15 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
                 Severity.OK,
                 procedure=Procedure.CLIENT,
                 check="host-caching",
-                evidence=f"KMS host caching is {word}",
-                meaning="With caching the client renews with the host it last "
-                "used and rediscovers through DNS only if that fails; without, "
-                "every renewal starts from DNS.",
-                fix="slmgr /skhc enables caching, /ckhc disables it.",
+                evidence=Text(state),
+                meaning=Text(
+                    N_(
+                        "With caching the client renews with the host it last "
+                        "used and rediscovers through DNS only if that fails; without, "
+                        "every renewal starts from DNS."
+                    )
+                ),
+                fix=Text(N_("slmgr /skhc enables caching, /ckhc disables it.")),
             )
         )
     return out
@@ -215,22 +254,36 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
                 Severity.ERROR,
                 procedure=Procedure.CMID,
                 check="count-stuck-at-1",
-                evidence=f"Current count: 1 after {total} requests",
-                meaning="Many requests but one distinct CMID: the clients were "
-                "cloned from an image that was not generalized and share a CMID.",
-                fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on "
-                "each cloned client, to give every machine its own CMID.",
+                evidence=Text(N_("Current count: 1 after {total} requests"), total=total),
+                meaning=Text(
+                    N_(
+                        "Many requests but one distinct CMID: the clients were "
+                        "cloned from an image that was not generalized and share a CMID."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on "
+                        "each cloned client, to give every machine its own CMID."
+                    )
+                ),
             )
         ]
     desktop, server = settings.DESKTOP_N_POLICY, settings.SERVER_N_POLICY
     if count < server:
-        severity, meaning = Severity.ERROR, f"Below {server}: no client can activate yet."
+        severity = Severity.ERROR
+        meaning = Text(N_("Below {server}: no client can activate yet."), server=server)
     elif count < desktop:
         severity = Severity.WARNING
-        meaning = f"Server editions (N={server}) activate; desktop editions need {desktop}."
+        meaning = Text(
+            N_("Server editions (N={server}) activate; desktop editions need {desktop}."),
+            server=server,
+            desktop=desktop,
+        )
     else:
-        severity, meaning = Severity.OK, "Enough for both desktop and server clients."
-    fix = "" if severity is Severity.OK else ResultCode.COUNT_TOO_LOW.info.fix
+        severity = Severity.OK
+        meaning = Text(N_("Enough for both desktop and server clients."))
+    fix = "" if severity is Severity.OK else Text(ResultCode.COUNT_TOO_LOW.info.fix)
     code = None if severity is Severity.OK else ResultCode.COUNT_TOO_LOW.hex
     return [
         _finding(
@@ -239,7 +292,7 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
             severity,
             procedure=Procedure.COUNT,
             check="current-count",
-            evidence=f"Current count: {count}",
+            evidence=Text(N_("Current count: {count}"), count=count),
             meaning=meaning,
             fix=fix,
             code=code,
@@ -259,11 +312,19 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
                 Severity.WARNING,
                 procedure=Procedure.DNS,
                 check="dns-publishing-disabled",
-                evidence="DNS publishing disabled",
-                meaning="The host does not register its _vlmcs._tcp SRV record; "
-                "clients find it only through a record made by hand or /skms.",
-                fix="'slmgr /sdns' re-enables publishing, or create the SRV "
-                "record by hand (priority 0, weight 0, port 1688).",
+                evidence=Text(N_("DNS publishing disabled")),
+                meaning=Text(
+                    N_(
+                        "The host does not register its _vlmcs._tcp SRV record; "
+                        "clients find it only through a record made by hand or /skms."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "'slmgr /sdns' re-enables publishing, or create the SRV "
+                        "record by hand (priority 0, weight 0, port 1688)."
+                    )
+                ),
             )
         )
     port = lic.number("listening_port")
@@ -275,9 +336,17 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
                 Severity.WARNING,
                 procedure=Procedure.PORT,
                 check="non-default-port",
-                meaning=f"The host listens on {port}, not {settings.DEFAULT_PORT}.",
-                fix="Open this port in every firewall between clients and host; "
-                "SRV records and '/skms name:port' must name it.",
+                meaning=Text(
+                    N_("The host listens on {port}, not {default}."),
+                    port=port,
+                    default=settings.DEFAULT_PORT,
+                ),
+                fix=Text(
+                    N_(
+                        "Open this port in every firewall between clients and host; "
+                        "SRV records and '/skms name:port' must name it."
+                    )
+                ),
             )
         )
     return out + _failed_requests(lic)
@@ -294,11 +363,19 @@ def _failed_requests(lic: SlmgrLicense) -> list[Finding]:
             Severity.WARNING,
             procedure=Procedure.HOST,
             check="failed-requests-high",
-            evidence=f"Failed requests received: {failed} of {total}",
-            meaning="Many requests come from products this host key does not cover (0xC004F042).",
+            evidence=Text(
+                N_("Failed requests received: {failed} of {total}"), failed=failed, total=total
+            ),
+            meaning=Text(
+                N_("Many requests come from products this host key does not cover (0xC004F042).")
+            ),
             code=ResultCode.PRODUCT_NOT_COVERED.hex,
-            fix="Check the host key's group against the clients' editions; install "
-            "a host key of a higher group if needed.",
+            fix=Text(
+                N_(
+                    "Check the host key's group against the clients' editions; install "
+                    "a host key of a higher group if needed."
+                )
+            ),
         )
     ]
 
@@ -346,12 +423,25 @@ def check_snapshots(groups: list[list[SlmgrLicense]]) -> list[Finding]:
                     Severity.WARNING,
                     procedure=Procedure.HOST,
                     check="failed-requests-rising",
-                    evidence=f"Failed requests {failed[0]} ({first.source_file}) -> {failed[-1]}",
-                    meaning="Failed requests keep rising: clients of products "
-                    "this host key does not cover keep asking.",
+                    evidence=Text(
+                        N_("Failed requests {first} ({file}) -> {last}"),
+                        first=failed[0],
+                        file=first.source_file,
+                        last=failed[-1],
+                    ),
+                    meaning=Text(
+                        N_(
+                            "Failed requests keep rising: clients of products "
+                            "this host key does not cover keep asking."
+                        )
+                    ),
                     code=ResultCode.PRODUCT_NOT_COVERED.hex,
-                    fix="Check the product key used to activate the host; point "
-                    "those clients at a host whose key covers them.",
+                    fix=Text(
+                        N_(
+                            "Check the product key used to activate the host; point "
+                            "those clients at a host whose key covers them."
+                        )
+                    ),
                 )
             )
     return out

@@ -13,11 +13,13 @@ import re
 
 import msgspec
 
+from openkms.doctor._i18n import Text
 from openkms.doctor._text import normalize_label
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 from openkms.doctor.slmgr._labels import field_of, flag_of
+from openkms.i18n import N_
 
 __all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
 
@@ -90,14 +92,20 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
     for code, items in seen.items():
         words = explain(code)
         first = items[0]
-        more = f" (and {len(items) - 1} more line(s))" if len(items) > 1 else ""
-        cause = f" {words.cause}" if words.cause else ""
+        where = Text("{source}:{line}: {text}", source=source, line=first.line, text=first.text)
+        if len(items) > 1:
+            more = Text(N_("(and {more} more line(s))"), more=len(items) - 1)
+            where = Text("{where} {more}", where=where, more=more)
+        meaning = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+        if words.cause:
+            meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
+        fix = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
         out.append(
             CATALOGUE["slmgr-error-code"].finding(
                 Severity.ERROR,
-                f"{source}:{first.line}: {first.text}{more}",
-                meaning=f"{words.name}: {words.meaning}{cause}",
-                fix=words.fix or "Look the code up with 'openkms doctor explain CODE'.",
+                where,
+                meaning=meaning,
+                fix=fix,
                 code=words.code,
                 procedure=Procedure(words.procedure)
                 if words.procedure in PROCEDURES
@@ -109,15 +117,32 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
 
 def labels_finding(scan: TextScan, source: str) -> Finding:
     """Labels not recognised: name them and say what was still read."""
-    codes = ", ".join(sorted({f"0x{c.code:08X}" for c in scan.codes})) or "none"
+    codes = ", ".join(sorted({f"0x{c.code:08X}" for c in scan.codes}))
+    evidence = Text(
+        N_(
+            "{source}: labels not recognised: {labels}; "
+            "still read: codes {codes}, {numbers} number(s)"
+        ),
+        source=source,
+        labels=", ".join(scan.unknown_labels),
+        codes=codes or Text(N_("none")),
+        numbers=scan.numbers,
+    )
     return CATALOGUE["slmgr-labels-unknown"].finding(
         Severity.WARNING if scan.codes else Severity.ERROR,
-        f"{source}: labels not recognised: {', '.join(scan.unknown_labels)}; "
-        f"still read: codes {codes}, {scan.numbers} number(s)",
-        meaning="This slmgr output is in a display language whose labels the doctor does not "
-        "know (English, French, German and Spanish are known), so its fields were not "
-        "checked; failure codes are read in any language.",
-        fix="Save the output again on an English display language ('cscript //nologo "
-        "slmgr.vbs /dlv > dlv.txt' after switching the display language), or pass the "
-        "codes to 'openkms doctor explain'.",
+        evidence,
+        meaning=Text(
+            N_(
+                "This slmgr output is in a display language whose labels the doctor does not "
+                "know (English, French, German and Spanish are known), so its fields were not "
+                "checked; failure codes are read in any language."
+            )
+        ),
+        fix=Text(
+            N_(
+                "Save the output again on an English display language ('cscript //nologo "
+                "slmgr.vbs /dlv > dlv.txt' after switching the display language), or pass the "
+                "codes to 'openkms doctor explain'."
+            )
+        ),
     )

@@ -7,39 +7,54 @@ dated in the future and are not counted until each comes back (``core.counting``
 
 from __future__ import annotations
 
-import datetime as dt
-
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.host import HostClock
+from openkms.doctor._i18n import Decimal, Stamp, Text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Severity
 from openkms.host.clock import ClockReader, read_host_clock
+from openkms.i18n import N_
 
 __all__ = ["clock_findings"]
 
 _DAY = 86400
 
 
-def _when(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(epoch: int) -> Stamp:
+    return Stamp.utc(epoch, "%Y-%m-%d %H:%M UTC")
 
 
-def _span(seconds: int) -> str:
+def _size(seconds: int) -> Text:
     size = abs(seconds)
-    text = f"{size / _DAY:.1f} day(s)" if size >= _DAY else f"{size / 3600:.1f} hour(s)"
-    return f"{'forward' if seconds > 0 else 'back'} {text}"
+    if size >= _DAY:
+        return Text(N_("{size} day(s)"), size=Decimal(size / _DAY))
+    return Text(N_("{size} hour(s)"), size=Decimal(size / 3600))
 
 
-def _effect(clock: HostClock, seconds: int, count: int) -> str:
+def _span(seconds: int) -> Text:
     if seconds > 0:
-        return (
-            f"the count window moved forward with it: clients seen before the jump leave the "
-            f"count {_span(seconds).removeprefix('forward ')} early (current count {count})"
+        return Text(N_("forward {size}"), size=_size(seconds))
+    return Text(N_("back {size}"), size=_size(seconds))
+
+
+def _effect(clock: HostClock, seconds: int, count: int) -> Text:
+    if seconds > 0:
+        return Text(
+            N_(
+                "the count window moved forward with it: clients seen before the jump leave the "
+                "count {size} early (current count {count})"
+            ),
+            size=_size(seconds),
+            count=count,
         )
-    return (
-        f"clients seen before it are dated in the future: {clock.future_clients} not counted "
-        f"(current count {count}) until each comes back"
+    return Text(
+        N_(
+            "clients seen before it are dated in the future: {future} not counted "
+            "(current count {count}) until each comes back"
+        ),
+        future=clock.future_clients,
+        count=count,
     )
 
 
@@ -49,8 +64,13 @@ def _jump_finding(clock: HostClock, count: int) -> Finding | None:
     seconds = clock.last_jump_seconds
     return CATALOGUE["host-clock-jump"].finding(
         Severity.WARNING,
-        f"the host's clock jumped {_span(seconds)} ({seconds:+d} s) at "
-        f"{_when(clock.last_jump_at)} (event 12321); {_effect(clock, seconds, count)}",
+        Text(
+            N_("the host's clock jumped {span} ({seconds} s) at {when} (event 12321); {effect}"),
+            span=_span(seconds),
+            seconds=f"{seconds:+d}",
+            when=_when(clock.last_jump_at),
+            effect=_effect(clock, seconds, count),
+        ),
         code=ResultCode.CLOCK_SKEW.hex,
     )
 
@@ -61,8 +81,15 @@ def _future_finding(clock: HostClock, count: int) -> Finding | None:
     tolerance = settings.COUNT_FUTURE_TOLERANCE_SECONDS // 60
     return CATALOGUE["clients-dated-in-future"].finding(
         Severity.WARNING,
-        f"{clock.future_clients} client(s) last seen more than {tolerance} minutes after the "
-        f"host's clock now: not counted (current count {count})",
+        Text(
+            N_(
+                "{future} client(s) last seen more than {tolerance} minutes after the "
+                "host's clock now: not counted (current count {count})"
+            ),
+            future=clock.future_clients,
+            tolerance=tolerance,
+            count=count,
+        ),
     )
 
 

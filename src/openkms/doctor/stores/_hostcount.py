@@ -8,14 +8,15 @@ doctor says when the count falls below each N-policy in use if no other client r
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 
 from openkms.core import settings
+from openkms.doctor._i18n import Stamp, Text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._analyzer import n_policy_label
 from openkms.doctor.findings import Finding, Severity
+from openkms.i18n import N_
 from openkms.store.base import ClientQuery, HostStoreReader
 
 __all__ = ["STUCK_MIN_REQUESTS", "falling_count", "stuck_at_one"]
@@ -34,18 +35,27 @@ def stuck_at_one(
     return [
         CATALOGUE["count-stuck-at-1"].finding(
             Severity.ERROR,
-            f"current count 1 after {requests} request(s) (12290), all from CMID {cmid} "
-            f"({', '.join(sorted(names)) or '?'})",
-            meaning="Every request carries the same CMID: the machines were cloned from an image "
-            "that was not generalized, and the host counts them as one machine.",
-            fix="Run 'sysprep /generalize' on the image, or 'slmgr /rearm' on each clone, and "
-            "give each clone its own name.",
+            Text(
+                N_(
+                    "current count 1 after {requests} request(s) (12290), "
+                    "all from CMID {cmid} ({names})"
+                ),
+                requests=requests,
+                cmid=cmid,
+                names=", ".join(sorted(names)) or "?",
+            ),
+            meaning=Text(
+                N_(
+                    "Every request carries the same CMID: the machines were cloned from an "
+                    "image that was not generalized, and the host counts them as one machine."
+                )
+            ),
         )
     ]
 
 
-def _when(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")
+def _when(epoch: int) -> Stamp:
+    return Stamp.utc(epoch, "%Y-%m-%d", with_time=False)
 
 
 async def falling_count(
@@ -67,14 +77,34 @@ async def falling_count(
         out.append(
             CATALOGUE["count-falls-below-n"].finding(
                 Severity.WARNING,
-                f"current count {count} >= N-policy {n_policy_label(n)}, but only "
-                f"{renewing} client(s) asked in the last {renewal // _DAY} day(s): the count falls "
-                f"below {n} in {days} day(s) ({_when(falls)}) unless more clients renew",
-                meaning="Clients renew every 7 days; those not seen for longer have stopped "
-                f"asking and leave the count {settings.COUNT_WINDOW_DAYS} days after their last "
-                "request. Below N the host stops activating these clients (0xC004F038).",
-                fix="Find why the clients stopped asking (moved to another host, DNS, the port, "
-                "machines retired) or add clients before that day.",
+                Text(
+                    N_(
+                        "current count {count} >= N-policy {label}, but only {renewing} "
+                        "client(s) asked in the last {renewal} day(s): the count falls below {n} "
+                        "in {days} day(s) ({date}) unless more clients renew"
+                    ),
+                    count=count,
+                    label=n_policy_label(n),
+                    renewing=renewing,
+                    renewal=renewal // _DAY,
+                    n=n,
+                    days=days,
+                    date=_when(falls),
+                ),
+                meaning=Text(
+                    N_(
+                        "Clients renew every 7 days; those not seen for longer have stopped "
+                        "asking and leave the count {window} days after their last request. "
+                        "Below N the host stops activating these clients (0xC004F038)."
+                    ),
+                    window=settings.COUNT_WINDOW_DAYS,
+                ),
+                fix=Text(
+                    N_(
+                        "Find why the clients stopped asking (moved to another host, DNS, the "
+                        "port, machines retired) or add clients before that day."
+                    )
+                ),
             )
         )
     return out

@@ -8,6 +8,7 @@ from openkms.core import settings
 from openkms.core.codes import ResultCode, describe
 from openkms.core.trust import Trust
 from openkms.dns.publisher import DomainStatus, PublishStatus, read_status
+from openkms.doctor._i18n import Text, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._analyzer import EventAnalyzer, evidence, n_policy_label
 from openkms.doctor.events._tally import procedure_of
@@ -17,6 +18,7 @@ from openkms.doctor.stores._hostclock import clock_findings
 from openkms.doctor.stores._hostcount import falling_count, stuck_at_one
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
+from openkms.i18n import N_
 from openkms.store import open_reader, sqlite_path
 from openkms.store.base import Counters, HostStoreReader
 
@@ -40,8 +42,10 @@ def store_problem(directory: Path, check: str, message: str, fix: str = "") -> F
     """A store that is not what it claims: an ``input`` error, never a traceback."""
     return CATALOGUE[check].finding(
         Severity.ERROR,
-        f"{directory}: {message}",
-        meaning="The doctor cannot read this store; the checks that need it were skipped.",
+        Text("{directory}: {message}", directory=directory, message=message),
+        meaning=Text(
+            N_("The doctor cannot read this store; the checks that need it were skipped.")
+        ),
         fix=fix,
         procedure=Procedure.INPUT,
     )
@@ -83,15 +87,25 @@ def _count_findings(
 ) -> list[Finding]:
     policies = events.analyzer.n_policies
     catalog = trust.catalog if trust else None
-    seen = f"{events.requests} request(s) (12290) in the last {days} day(s)"
+    seen = Text(
+        N_("{requests} request(s) (12290) in the last {days} day(s)"),
+        requests=events.requests,
+        days=days,
+    )
     if not policies:
         return [
             CATALOGUE["current-count"].finding(
                 Severity.WARNING if catalog else Severity.OK,
-                f"current count {count}; no N-policy seen: {seen}",
-                meaning="No client asked this host recently, so its count only falls; clients "
-                "may not find it (DNS) or may not reach it (port).",
-                fix="Check DNS publishing and the port; look at the clients' 12288 events.",
+                Text(N_("current count {count}; no N-policy seen: {seen}"), count=count, seen=seen),
+                meaning=Text(
+                    N_(
+                        "No client asked this host recently, so its count only falls; clients "
+                        "may not find it (DNS) or may not reach it (port)."
+                    )
+                ),
+                fix=Text(
+                    N_("Check DNS publishing and the port; look at the clients' 12288 events.")
+                ),
             )
         ]
     out: list[Finding] = []
@@ -102,8 +116,13 @@ def _count_findings(
             out.append(
                 CATALOGUE["count-vs-n-policy"].finding(
                     Severity.OK,
-                    f"current count {count} >= N-policy {label} ({requests} request(s))",
-                    meaning=f"Clients with N-policy {n} get activated.",
+                    Text(
+                        N_("current count {count} >= N-policy {label} ({requests} request(s))"),
+                        count=count,
+                        label=label,
+                        requests=requests,
+                    ),
+                    meaning=Text(N_("Clients with N-policy {n} get activated."), n=n),
                 )
             )
             continue
@@ -111,12 +130,31 @@ def _count_findings(
         out.append(
             CATALOGUE["count-vs-n-policy"].finding(
                 Severity.ERROR,
-                f"current count {count} < N-policy {label}: {requests} request(s) "
-                f"with this N, e.g. {evidence(example)}",
-                meaning=f"Clients that need {n} are counted but not activated ({code.hex}); "
-                f"the count is the distinct CMIDs of the last {settings.COUNT_WINDOW_DAYS} days.",
-                fix=code.info.fix
-                + " Too many hosts can also split the count between them ('doctor dns').",
+                Text(
+                    N_(
+                        "current count {count} < N-policy {label}: {requests} request(s) "
+                        "with this N, e.g. {example}"
+                    ),
+                    count=count,
+                    label=label,
+                    requests=requests,
+                    example=evidence(example),
+                ),
+                meaning=Text(
+                    N_(
+                        "Clients that need {n} are counted but not activated ({code}); "
+                        "the count is the distinct CMIDs of the last {window} days."
+                    ),
+                    n=n,
+                    code=code.hex,
+                    window=settings.COUNT_WINDOW_DAYS,
+                ),
+                fix=Text(
+                    N_(
+                        "{fix} Too many hosts can also split the count between them ('doctor dns')."
+                    ),
+                    fix=Text(code.info.fix),
+                ),
                 code=code.hex,
             )
         )
@@ -127,24 +165,42 @@ def _failed_findings(counters: Counters, events: _HostEvents, days: int) -> list
     ratio = counters.failed / counters.total if counters.total else 0.0
     summary = CATALOGUE["failed-requests"].finding(
         Severity.WARNING if ratio >= _FAILED_RATIO_WARNING else Severity.OK,
-        f"cumulative requests: {counters.total} total, {counters.failed} failed ({ratio:.0%})",
-        meaning="Failed requests are refused and do not raise the count; the counters reset "
-        "only when the host is reinstalled.",
-        fix="See why below (the 12290 events by result code)." if counters.failed else "",
+        Text(
+            N_("cumulative requests: {total} total, {failed} failed ({ratio})"),
+            total=counters.total,
+            failed=counters.failed,
+            ratio=f"{ratio:.0%}",
+        ),
+        meaning=Text(
+            N_(
+                "Failed requests are refused and do not raise the count; the counters reset "
+                "only when the host is reinstalled."
+            )
+        ),
+        fix=Text(N_("See why below (the 12290 events by result code).")) if counters.failed else "",
     )
     out = [summary]
     for code, tally in sorted(events.failures.items(), key=lambda item: -item[1].count):
         name, info = describe(code)
-        machines = ", ".join(sorted(tally.machines)) or "unknown"
+        machines = ", ".join(sorted(tally.machines)) or Text(N_("unknown"))
         severity = Severity.ERROR if code == ResultCode.HOST_NOT_ACTIVATED else Severity.WARNING
         out.append(
             CATALOGUE["failed-requests-why"].finding(
                 severity,
-                f"{tally.count} request(s) failed with 0x{code:08X} in the last {days} "
-                f"day(s) (machines: {machines}); first {evidence(tally.first)}, last "
-                f"{evidence(tally.last)}",
-                meaning=f"{name}: {info.message}",
-                fix=info.fix,
+                Text(
+                    N_(
+                        "{count} request(s) failed with {code} in the last {days} "
+                        "day(s) (machines: {machines}); first {first}, last {last}"
+                    ),
+                    count=tally.count,
+                    code=f"0x{code:08X}",
+                    days=days,
+                    machines=machines,
+                    first=evidence(tally.first),
+                    last=evidence(tally.last),
+                ),
+                meaning=Text("{name}: {message}", name=name, message=Text(info.message)),
+                fix=Text(info.fix),
                 code=f"0x{code:08X}",
                 procedure=procedure_of(code),
             )
@@ -158,29 +214,53 @@ def _dns_findings(state: HostState, status: PublishStatus | None) -> list[Findin
         return [
             CATALOGUE["dns-publishing-disabled"].finding(
                 Severity.WARNING,
-                f"{where}: DNS publishing disabled",
-                meaning="The host does not register its SRV record: clients find it only "
-                "through a record made by hand or 'client skms HOST:PORT'.",
-                fix="Enable it with 'host sdns', or create the SRV record by hand (priority 0, "
-                "weight 0, the host's port).",
+                Text("{where}: {seen}", where=where, seen=Text(N_("DNS publishing disabled"))),
+                meaning=Text(
+                    N_(
+                        "The host does not register its SRV record: clients find it only "
+                        "through a record made by hand or 'client skms HOST:PORT'."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Enable it with 'host sdns', or create the SRV record by hand (priority "
+                        "0, weight 0, the host's port)."
+                    )
+                ),
             )
         ]
     if status is None or not status.last_run:
         return [
             CATALOGUE["dns-publishing-status"].finding(
                 Severity.WARNING,
-                f"{state.directory}: DNS publishing enabled, but it never ran (no dns-status.json)",
-                meaning="The host has not published since it was set up: it never ran, or ran "
-                "with --no-dns.",
-                fix="Start the host with publishing ('host serve'); configure it with "
-                "'host dns-config' (docs/dns.md).",
+                Text(
+                    N_("{where}: DNS publishing enabled, but it never ran (no dns-status.json)"),
+                    where=state.directory,
+                ),
+                meaning=Text(
+                    N_(
+                        "The host has not published since it was set up: it never ran, or ran "
+                        "with --no-dns."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Start the host with publishing ('host serve'); configure it with "
+                        "'host dns-config' (docs/dns.md)."
+                    )
+                ),
             )
         ]
     return [_domain_finding(state.directory, status, d) for d in status.domains]
 
 
 def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus) -> Finding:
-    where = f"{directory / 'dns-status.json'}: {status.record or 'SRV record'} in {domain.domain}"
+    where = Text(
+        N_("{path}: {record} in {domain}"),
+        path=directory / "dns-status.json",
+        record=status.record or Text(N_("SRV record")),
+        domain=domain.domain,
+    )
     try:
         code = int(domain.result, 16)
     except ValueError:
@@ -188,28 +268,59 @@ def _domain_finding(directory: Path, status: PublishStatus, domain: DomainStatus
     if code == 0:
         return CATALOGUE["dns-publishing-status"].finding(
             Severity.OK,
-            f"{where}: published (12294)",
-            meaning="The host's last publishing cycle succeeded in this domain.",
+            Text(N_("{where}: published (12294)"), where=where),
+            meaning=Text(N_("The host's last publishing cycle succeeded in this domain.")),
         )
     name, info = describe(code)
     return CATALOGUE["dns-publishing-status"].finding(
         Severity.ERROR,
-        f"{where}: failed {domain.result} {domain.message} (12293)",
-        meaning=f"{name}: {info.message} Clients of this domain cannot discover the host.",
-        fix=info.fix + " BIND needs 'allow-update' for the host's key; only the host that "
-        "created a record may change it. Or create the record by hand.",
+        Text(
+            N_("{where}: failed {result} {message} (12293)"),
+            where=where,
+            result=domain.result,
+            message=domain.message,
+        ),
+        meaning=Text(
+            N_("{name}: {message} Clients of this domain cannot discover the host."),
+            name=name,
+            message=Text(info.message),
+        ),
+        fix=Text(
+            N_(
+                "{fix} BIND needs 'allow-update' for the host's key; only the host that "
+                "created a record may change it. Or create the record by hand."
+            ),
+            fix=Text(info.fix),
+        ),
         code=f"0x{code:08X}",
     )
 
 
 def _events_summary(path: Path, events: _HostEvents, days: int) -> Finding:
-    span = f"records {events.first_seq}..{events.last_seq}" if events.first_seq else "no records"
+    span = (
+        Text(N_("records {first}..{last}"), first=events.first_seq, last=events.last_seq)
+        if events.first_seq
+        else Text(N_("no records"))
+    )
     return CATALOGUE["events-read"].finding(
         Severity.OK,
-        f"{path}: {events.analyzer.total} event(s) 12290/12293/12294 of the "
-        f"last {days} day(s) read ({span}); {len(events.analyzer.cmid_names)} CMID(s)",
-        meaning="The Key Management Service log: one 12290 per request, 12293/12294 per "
-        "publishing attempt.",
+        Text(
+            N_(
+                "{path}: {total} event(s) 12290/12293/12294 of the "
+                "last {days} day(s) read ({span}); {cmids} CMID(s)"
+            ),
+            path=path,
+            total=events.analyzer.total,
+            days=days,
+            span=span,
+            cmids=len(events.analyzer.cmid_names),
+        ),
+        meaning=Text(
+            N_(
+                "The Key Management Service log: one 12290 per request, 12293/12294 per "
+                "publishing attempt."
+            )
+        ),
     )
 
 
@@ -223,9 +334,14 @@ async def store_findings(
         return [
             CATALOGUE["store-missing"].finding(
                 Severity.WARNING,
-                f"{path}: no database",
-                meaning="The host has never run: it creates its database when it first starts.",
-                fix=f"Start the host: 'openkms host --store {state.directory} serve'.",
+                Text(N_("{path}: no database"), path=path),
+                meaning=Text(
+                    N_("The host has never run: it creates its database when it first starts.")
+                ),
+                fix=Text(
+                    N_("Start the host: 'openkms host --store {store} serve'."),
+                    store=state.directory,
+                ),
             ),
             *dns,
         ]
@@ -241,7 +357,7 @@ async def store_findings(
             falling = await falling_count(reader, app_id, count, policies, now) if app_id else []
             clock = await clock_findings(reader, app_id, count, now, days)
     except OpenKMSError as exc:
-        return [store_problem(path, "store-unreadable", exc.message, exc.fix), *dns]
+        return [store_problem(path, "store-unreadable", *error_words(exc)), *dns]
     analyzed = [f for f in events.analyzer.findings() if f.check in _FROM_ANALYZER]
     return [
         *clock,

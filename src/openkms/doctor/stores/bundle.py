@@ -31,6 +31,7 @@ from openkms.errors import OpenKMSError
 from openkms.event_export import export_events
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.state import HostState
+from openkms.i18n import _
 from openkms.slmgr_text import client_text, host_text
 from openkms.store import open_reader, store_kind
 from openkms.store.base import HostStoreReader
@@ -45,7 +46,7 @@ def _host_files(directory: Path, now: int) -> dict[str, Iterable[str]]:
     state = HostState(directory)
     if state.host_key() is None or not (directory / "host.key").is_file():
         # gather_host_info would create a new identity: never write to the store.
-        raise OpenKMSError("no host key or no host identity (host.key) in this store")
+        raise OpenKMSError(_("no host key or no host identity (host.key) in this store"))
     # The store read only (never opened for writing, never migrated); a host that has never
     # run has no store yet, which reads as an empty one.
     reader = open_reader(directory, missing_ok=True)

@@ -23,6 +23,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.srv import DnsLocator, DnsServer
+from openkms.doctor._i18n import Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
@@ -30,6 +31,7 @@ from openkms.doctor.network.probe import ProbeResult, probe
 from openkms.doctor.stores._clientevents import event_findings
 from openkms.doctor.stores._hoststore import store_problem
 from openkms.errors import DnsError, OpenKMSError
+from openkms.i18n import N_
 
 __all__ = ["ClientCheckOptions", "check_client_store"]
 
@@ -52,23 +54,33 @@ class ClientCheckOptions:
 
 def _role(directory: Path) -> Finding | None:
     if not directory.is_dir():
-        return store_problem(directory, "store-missing", "no such directory")
+        return store_problem(directory, "store-missing", Text(N_("no such directory")))
     if (directory / "client.json").exists():
         return None
     if (directory / "host.json").exists():
         return store_problem(
             directory,
             "not-a-client-store",
-            "this is a host store (host.json), not a client store",
-            "Run 'openkms doctor host --store DIR' for a host.",
+            Text(N_("this is a host store (host.json), not a client store")),
+            Text(N_("Run 'openkms doctor host --store DIR' for a host.")),
         )
     code = ResultCode.NO_PRODUCT_KEY
     return CATALOGUE["no-key"].finding(
         Severity.ERROR,
-        f"{directory}: no client.json: no product key was ever installed here",
-        meaning=f"{code.info.message} Without a setup key the machine is not a KMS client.",
-        fix="Install the edition's setup key: 'openkms client --store DIR ipk KEY --trust "
-        "trust.json' (keys: 'openkms vendor setup-keys').",
+        Text(
+            N_("{directory}: no client.json: no product key was ever installed here"),
+            directory=directory,
+        ),
+        meaning=Text(
+            N_("{message} Without a setup key the machine is not a KMS client."),
+            message=Text(code.info.message),
+        ),
+        fix=Text(
+            N_(
+                "Install the edition's setup key: 'openkms client --store DIR ipk KEY --trust "
+                "trust.json' (keys: 'openkms vendor setup-keys')."
+            )
+        ),
         code=code.hex,
     )
 
@@ -82,11 +94,20 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
         return [
             CATALOGUE["no-key"].finding(
                 Severity.ERROR,
-                f"{where}: no product key installed",
-                meaning=f"{code.info.message} A host key is refused on a client: if one was "
-                "tried, the setup key still has to be installed.",
-                fix="Install the edition's setup key ('client ipk KEY'; the keys are in "
-                "'openkms vendor setup-keys').",
+                Text(N_("{where}: no product key installed"), where=where),
+                meaning=Text(
+                    N_(
+                        "{message} A host key is refused on a client: if one was "
+                        "tried, the setup key still has to be installed."
+                    ),
+                    message=Text(code.info.message),
+                ),
+                fix=Text(
+                    N_(
+                        "Install the edition's setup key ('client ipk KEY'; the keys are in "
+                        "'openkms vendor setup-keys')."
+                    )
+                ),
                 code=code.hex,
             )
         ], None
@@ -98,11 +119,23 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
         return [
             CATALOGUE["host-key-on-client"].finding(
                 Severity.ERROR,
-                f"{where}: the installed key (partial {key.partial}) is a host key",
-                meaning="A host key (CSVLK analogue) installed on a client is a known mistake: "
-                "the machine cannot activate as a KMS client.",
-                fix="Install the edition's setup key ('client ipk KEY', from 'vendor "
-                "setup-keys'); a host key belongs on the KMS host only.",
+                Text(
+                    N_("{where}: the installed key (partial {partial}) is a host key"),
+                    where=where,
+                    partial=key.partial,
+                ),
+                meaning=Text(
+                    N_(
+                        "A host key (CSVLK analogue) installed on a client is a known mistake: "
+                        "the machine cannot activate as a KMS client."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Install the edition's setup key ('client ipk KEY', from 'vendor "
+                        "setup-keys'); a host key belongs on the KMS host only."
+                    )
+                ),
                 code=ResultCode.INVALID_PRODUCT_KEY.hex,
             )
         ], None
@@ -110,11 +143,16 @@ def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Pr
 
 
 def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
+    message, fix = error_words(exc)
     return CATALOGUE["invalid-key"].finding(
         Severity.ERROR,
-        f"{where}: the installed key does not parse: {exc.message}",
-        meaning=exc.code.info.message,
-        fix=exc.fix,
+        Text(
+            N_("{where}: the installed key does not parse: {message}"),
+            where=where,
+            message=message,
+        ),
+        meaning=Text(exc.code.info.message),
+        fix=fix,
         code=exc.code.hex,
     )
 
@@ -126,23 +164,31 @@ def _product_findings(
         code = ResultCode.TRUST_MISSING
         finding = CATALOGUE["trust-missing"].finding(
             Severity.ERROR,
-            f"{client.directory / 'trust.json'}: missing",
-            meaning=code.info.message,
-            fix=code.info.fix,
+            Text(N_("{path}: missing"), path=client.directory / "trust.json"),
+            meaning=Text(code.info.message),
+            fix=Text(code.info.fix),
             code=code.hex,
         )
         return [finding], None
     product = client.product()
     if product is None:
         return [
-            _bad_key(where, OpenKMSError("the key's product is not in the publisher's catalog"))
+            _bad_key(
+                where,
+                OpenKMSError(Text(N_("the key's product is not in the publisher's catalog"))),
+            )
         ], None
     return [
         CATALOGUE["setup-key"].finding(
             Severity.OK,
-            f"{where}: setup key installed (partial {partial}): {product.name}, "
-            f"N-policy {product.n_policy}",
-            meaning="A setup key (GVLK analogue) makes this machine a KMS client.",
+            Text(
+                N_("{where}: setup key installed (partial {partial}): {product}, N-policy {n}"),
+                where=where,
+                partial=partial,
+                product=product.name,
+                n=product.n_policy,
+            ),
+            meaning=Text(N_("A setup key (GVLK analogue) makes this machine a KMS client.")),
         )
     ], product
 
@@ -150,35 +196,60 @@ def _product_findings(
 def _license_finding(client: Client) -> Finding:
     lic = client.license()
     days = lic.minutes_remaining // _DAY_MIN
-    left = f"{lic.minutes_remaining} minute(s) ({days} day(s)) left"
-    seen = f"{client.directory / 'client.json'}: License Status {lic.state.label}"
+    left = Text(
+        N_("{minutes} minute(s) ({days} day(s)) left"), minutes=lic.minutes_remaining, days=days
+    )
+    seen = Text(
+        N_("{path}: License Status {state}"),
+        path=client.directory / "client.json",
+        state=Text(lic.state.label),
+    )
     if lic.state is LicenseState.LICENSED:
         soon = days < _EXPIRY_WARNING_DAYS
         return Finding(
             procedure=Procedure.CLIENT,
             severity=Severity.WARNING if soon else Severity.OK,
             check="expiry-soon" if soon else "license-status",
-            evidence=f"{seen}, {left} before the activation expires",
-            meaning="Activated; each renewal (every 7 days) restores the 180-day validity."
-            + (" It has not renewed for a long time." if soon else ""),
-            fix="Make the client reach its host and renew ('client ato')." if soon else "",
+            evidence=Text(N_("{seen}, {left} before the activation expires"), seen=seen, left=left),
+            meaning=Text(
+                N_(
+                    "Activated; each renewal (every 7 days) restores the 180-day validity. "
+                    "It has not renewed for a long time."
+                )
+                if soon
+                else N_("Activated; each renewal (every 7 days) restores the 180-day validity.")
+            ),
+            fix=Text(N_("Make the client reach its host and renew ('client ato')."))
+            if soon
+            else "",
         )
     reason = lic.reason if lic.reason is not ResultCode.OK else ResultCode.GRACE_EXPIRED
     if lic.state in (LicenseState.NOTIFICATION, LicenseState.UNLICENSED):
         return CATALOGUE["license-status"].finding(
             Severity.ERROR,
-            f"{seen} (reason {reason.hex})",
-            meaning=f"{reason.info.message} The product runs in reduced functionality.",
-            fix="Find what keeps the client from its host (DNS, port, count, events below), "
-            "then 'client ato'.",
+            Text(N_("{seen} (reason {code})"), seen=seen, code=reason.hex),
+            meaning=Text(
+                N_("{message} The product runs in reduced functionality."),
+                message=Text(reason.info.message),
+            ),
+            fix=Text(
+                N_(
+                    "Find what keeps the client from its host (DNS, port, count, events below), "
+                    "then 'client ato'."
+                )
+            ),
             code=reason.hex,
         )
     return CATALOGUE["license-status"].finding(
         Severity.WARNING,
-        f"{seen}, {left} of grace",
-        meaning="Not activated: the client retries every activation interval (120 minutes) "
-        "and enters Notification when the grace ends.",
-        fix="See the host, port and count findings; then 'client ato'.",
+        Text(N_("{seen}, {left} of grace"), seen=seen, left=left),
+        meaning=Text(
+            N_(
+                "Not activated: the client retries every activation interval (120 minutes) "
+                "and enters Notification when the grace ends."
+            )
+        ),
+        fix=Text(N_("See the host, port and count findings; then 'client ato'.")),
     )
 
 
@@ -186,10 +257,21 @@ def _rearm_finding(client: Client, state: ClientState) -> Finding:
     left = settings.MAX_REARMS - state.rearms_used
     return CATALOGUE["rearms-left"].finding(
         Severity.OK if left > 0 else Severity.WARNING,
-        f"{client.directory / 'client.json'}: {left} rearm(s) left of {settings.MAX_REARMS}",
-        meaning="A rearm gives the machine a new CMID and restarts the grace period."
-        + ("" if left > 0 else " None is left: a clone can no longer be fixed this way."),
-        fix="" if left > 0 else "Rebuild the machine from a generalized image.",
+        Text(
+            N_("{path}: {left} rearm(s) left of {total}"),
+            path=client.directory / "client.json",
+            left=left,
+            total=settings.MAX_REARMS,
+        ),
+        meaning=Text(
+            N_("A rearm gives the machine a new CMID and restarts the grace period.")
+            if left > 0
+            else N_(
+                "A rearm gives the machine a new CMID and restarts the grace period. "
+                "None is left: a clone can no longer be fixed this way."
+            )
+        ),
+        fix="" if left > 0 else Text(N_("Rebuild the machine from a generalized image.")),
         code=None if left > 0 else ResultCode.MAX_REARMS_EXCEEDED.hex,
     )
 
@@ -221,13 +303,24 @@ async def _targets(
 
 
 def _discovery_finding(service: str, state: ClientState, exc: DnsError, cached: bool) -> Finding:
-    domain = state.kms_domain or "the DNS search list"
+    domain = state.kms_domain or Text(N_("the DNS search list"))
+    message, fix = error_words(exc)
     return CATALOGUE["discovery"].finding(
         Severity.WARNING if cached else Severity.ERROR,
-        f"SRV lookup of {service} in {domain}: {exc.message}",
-        meaning=f"{exc.code.name}: {exc.code.info.message}"
-        + (" The cached host is tried first, so renewal may still work." if cached else ""),
-        fix=exc.fix + " See 'openkms doctor dns'.",
+        Text(
+            N_("SRV lookup of {service} in {domain}: {message}"),
+            service=service,
+            domain=domain,
+            message=message,
+        ),
+        meaning=Text(
+            N_("{name}: {message} The cached host is tried first, so renewal may still work.")
+            if cached
+            else "{name}: {message}",
+            name=exc.code.name,
+            message=Text(exc.code.info.message),
+        ),
+        fix=Text(N_("{fix} See 'openkms doctor dns'."), fix=fix),
         code=exc.code.hex,
     )
 
@@ -239,10 +332,18 @@ def _count_finding(result: ProbeResult, product: Product) -> Finding | None:
     code = ResultCode.COUNT_TOO_LOW
     return CATALOGUE["count-vs-n-policy"].finding(
         Severity.ERROR,
-        f"{result.where}: current count {response.current_count} < N-policy "
-        f"{product.n_policy} of {product.name}",
-        meaning=f"{code.info.message} The host counts this client but does not activate it.",
-        fix=code.info.fix,
+        Text(
+            N_("{where}: current count {count} < N-policy {n} of {product}"),
+            where=result.where,
+            count=response.current_count,
+            n=product.n_policy,
+            product=product.name,
+        ),
+        meaning=Text(
+            N_("{message} The host counts this client but does not activate it."),
+            message=Text(code.info.message),
+        ),
+        fix=Text(code.info.fix),
         code=code.hex,
     )
 
@@ -261,9 +362,18 @@ async def _host_findings(
         findings.append(
             CATALOGUE["kms-host"].finding(
                 Severity.OK,
-                f"{candidate.source} host {candidate.host}:{candidate.port}"
-                + (f" at {target}" if target != candidate.host else ""),
-                meaning="The host this client tries (skms, then the cached host, then DNS).",
+                Text(
+                    N_("{source} host {host}:{port} at {target}")
+                    if target != candidate.host
+                    else N_("{source} host {host}:{port}"),
+                    source=candidate.source,
+                    host=candidate.host,
+                    port=candidate.port,
+                    target=target,
+                ),
+                meaning=Text(
+                    N_("The host this client tries (skms, then the cached host, then DNS).")
+                ),
             )
         )
         findings += probe_findings(result, Procedure.PORT)
@@ -272,6 +382,7 @@ async def _host_findings(
     return findings
 
 
+@built_in_english_async
 async def check_client_store(
     directory: Path, options: ClientCheckOptions | None = None
 ) -> list[Finding]:
@@ -289,5 +400,5 @@ async def check_client_store(
         findings.append(_rearm_finding(client, state))
         findings += await _host_findings(client, state, product, options)
     except OpenKMSError as exc:
-        return [store_problem(directory, "client-state-unreadable", exc.message, exc.fix)]
+        return [store_problem(directory, "client-state-unreadable", *error_words(exc))]
     return findings + event_findings(client, state)

@@ -8,7 +8,6 @@ requests and why, DNS publishing, events (duplicate CMIDs).
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from openkms._address import parse_address
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.trust import Trust
+from openkms.doctor._i18n import Stamp, Text, built_in_english_async, error_words
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
@@ -25,6 +25,7 @@ from openkms.doctor.network.probe import probe
 from openkms.doctor.stores._hoststore import store_findings, store_problem
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostActivation, HostState
+from openkms.i18n import N_
 
 __all__ = ["HostCheckOptions", "check_host_store", "store_problem"]
 
@@ -42,30 +43,35 @@ class HostCheckOptions:
     clock: Callable[[], float] = time.time
 
 
-def _when(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(epoch: int) -> Stamp:
+    return Stamp.utc(epoch, "%Y-%m-%d %H:%M UTC")
 
 
 def _role(directory: Path, state: HostState) -> list[Finding] | None:
     """The key: a host key must be installed. None means 'go on'."""
     if not directory.is_dir():
-        return [store_problem(directory, "store-missing", "no such directory")]
+        return [store_problem(directory, "store-missing", Text(N_("no such directory")))]
     if not (directory / "host.json").exists():
         if (directory / "client.json").exists():
             return [
                 store_problem(
                     directory,
                     "not-a-host-store",
-                    "this is a client store (client.json), not a host store",
-                    "Run 'openkms doctor client --store DIR' for a client.",
+                    Text(N_("this is a client store (client.json), not a host store")),
+                    Text(N_("Run 'openkms doctor client --store DIR' for a client.")),
                 )
             ]
         return [
             store_problem(
                 directory,
                 "not-a-host-store",
-                "no host.json: no host key was ever installed here",
-                "Install the host key: 'openkms host --store DIR ipk KEY --trust trust.json'.",
+                Text(N_("no host.json: no host key was ever installed here")),
+                Text(
+                    N_(
+                        "Install the host key: 'openkms host --store DIR ipk KEY "
+                        "--trust trust.json'."
+                    )
+                ),
             )
         ]
     key = state.host_key()
@@ -74,9 +80,11 @@ def _role(directory: Path, state: HostState) -> list[Finding] | None:
         return [
             CATALOGUE["host-key"].finding(
                 Severity.ERROR,
-                f"{directory / 'host.json'}: no host key installed",
-                meaning=f"{code.info.message} Without a host key this machine is not a KMS host.",
-                fix="Install the host key bought from the publisher ('host ipk KEY').",
+                Text(N_("{path}: no host key installed"), path=directory / "host.json"),
+                meaning=Text(
+                    N_("{message} Without a host key this machine is not a KMS host."),
+                    message=Text(code.info.message),
+                ),
                 code=code.hex,
             )
         ]
@@ -88,9 +96,13 @@ def _key_ok(directory: Path, state: HostState) -> Finding:
     assert key is not None
     return CATALOGUE["host-key"].finding(
         Severity.OK,
-        f"{directory / 'host.json'}: host key installed (partial product key "
-        f"{key.partial}), host {state.host_id}",
-        meaning="A host key (CSVLK analogue) makes this machine a KMS host.",
+        Text(
+            N_("{path}: host key installed (partial product key {partial}), host {host}"),
+            path=directory / "host.json",
+            partial=key.partial,
+            host=state.host_id,
+        ),
+        meaning=Text(N_("A host key (CSVLK analogue) makes this machine a KMS host.")),
     )
 
 
@@ -104,35 +116,61 @@ def _activation_findings(directory: Path, activation: HostActivation, now: int) 
         return [
             CATALOGUE["host-activated"].finding(
                 Severity.ERROR,
-                f"{where}: License Status Notification: {activation.problem}",
-                meaning=f"{code.info.message} The host counts requests but refuses every "
-                f"activation with {ResultCode.HOST_NOT_ACTIVATED.hex}.",
-                fix=code.info.fix,
+                Text(
+                    N_("{where}: License Status Notification: {problem}"),
+                    where=where,
+                    problem=activation.problem,
+                ),
+                meaning=Text(
+                    N_(
+                        "{message} The host counts requests but refuses every "
+                        "activation with {code}."
+                    ),
+                    message=Text(code.info.message),
+                    code=ResultCode.HOST_NOT_ACTIVATED.hex,
+                ),
+                fix=Text(code.info.fix),
                 code=code.hex,
             )
         ]
     left = (cert.expires_at - now) // _DAY
-    evidence = (
-        f"{where}: Licensed, license group {cert.group}, certificate valid until "
-        f"{_when(cert.expires_at)} ({left} day(s) left)"
+    evidence = Text(
+        N_(
+            "{where}: Licensed, license group {group}, certificate valid until "
+            "{expires} ({left} day(s) left)"
+        ),
+        where=where,
+        group=cert.group,
+        expires=_when(cert.expires_at),
+        left=left,
     )
     if left < _CERT_WARNING_DAYS:
         return [
             CATALOGUE["host-certificate-expiry"].finding(
                 Severity.WARNING,
                 evidence,
-                meaning="When the certificate expires the host stops activating clients "
-                f"({ResultCode.HOST_NOT_ACTIVATED.hex}).",
-                fix="Reactivate the host now: 'host activation-request', have the publisher "
-                "sign it, 'host install-certificate'.",
+                meaning=Text(
+                    N_("When the certificate expires the host stops activating clients ({code})."),
+                    code=ResultCode.HOST_NOT_ACTIVATED.hex,
+                ),
+                fix=Text(
+                    N_(
+                        "Reactivate the host now: 'host activation-request', have the publisher "
+                        "sign it, 'host install-certificate'."
+                    )
+                ),
             )
         ]
     return [
         CATALOGUE["host-activated"].finding(
             Severity.OK,
             evidence,
-            meaning="The host is activated and may sign tickets for its license group and "
-            "the groups below it.",
+            meaning=Text(
+                N_(
+                    "The host is activated and may sign tickets for its license group and "
+                    "the groups below it."
+                )
+            ),
         )
     ]
 
@@ -148,12 +186,23 @@ async def _listening(
         return [
             CATALOGUE["host-listening"].finding(
                 Severity.ERROR,
-                f"{result.detail} ({result.code.hex})",
-                meaning="The host is not running, or listens on another address or port; "
-                "clients get 0x8007274D (refused) or 0x800705B4 (timeout), then 0xC004F074.",
-                fix=f"Start it: 'openkms host --store {state.directory} serve' (port "
-                f"{state.settings.port}: 'Listening on Port' in 'host dli'); give the "
-                "address it listens on with --address.",
+                Text("{detail} ({code})", detail=result.detail, code=result.code.hex),
+                meaning=Text(
+                    N_(
+                        "The host is not running, or listens on another address or port; "
+                        "clients get 0x8007274D (refused) or 0x800705B4 (timeout), then "
+                        "0xC004F074."
+                    )
+                ),
+                fix=Text(
+                    N_(
+                        "Start it: 'openkms host --store {store} serve' (port {port}: "
+                        "'Listening on Port' in 'host dli'); give the address it listens on "
+                        "with --address."
+                    ),
+                    store=state.directory,
+                    port=state.settings.port,
+                ),
                 code=result.code.hex,
             )
         ]
@@ -163,16 +212,25 @@ async def _listening(
         findings.append(
             CATALOGUE["host-listening"].finding(
                 Severity.WARNING,
-                f"{result.where} is answered by host {response.host_id}, this store "
-                f"is host {state.host_id}",
-                meaning="Another OpenKMS host listens on this address: clients reaching it are "
-                "counted there, not here.",
-                fix="Give the address this host listens on with --address.",
+                Text(
+                    N_("{where} is answered by host {other}, this store is host {host}"),
+                    where=result.where,
+                    other=response.host_id,
+                    host=state.host_id,
+                ),
+                meaning=Text(
+                    N_(
+                        "Another OpenKMS host listens on this address: clients reaching it are "
+                        "counted there, not here."
+                    )
+                ),
+                fix=Text(N_("Give the address this host listens on with --address.")),
             )
         )
     return findings
 
 
+@built_in_english_async
 async def check_host_store(
     directory: Path, options: HostCheckOptions | None = None
 ) -> list[Finding]:
@@ -191,13 +249,18 @@ async def check_host_store(
                 store_problem(
                     directory,
                     "host-identity-missing",
-                    "host.key is missing: the host's identity (and its certificate) are gone",
-                    "Restore host.key from a backup, or reactivate the host.",
+                    Text(
+                        N_(
+                            "host.key is missing: the host's identity (and its certificate) "
+                            "are gone"
+                        )
+                    ),
+                    Text(N_("Restore host.key from a backup, or reactivate the host.")),
                 ),
             ]
         activation = state.activation(now)
         findings += _activation_findings(directory, activation, now)
         findings += await _listening(state, options, activation.trust)
     except OpenKMSError as exc:
-        return [store_problem(directory, "host-state-unreadable", exc.message, exc.fix)]
+        return [store_problem(directory, "host-state-unreadable", *error_words(exc))]
     return findings + await store_findings(state, activation.trust, now, options.days)
