@@ -87,6 +87,15 @@ def test_clients_paging_filter_sort(site: Site) -> None:
         ]
         page = await get_json(env, "/api/clients?limit=4&offset=8&sort=machine_name&order=asc")
         assert [c["machine_name"] for c in page["clients"]] == ["pc-005", "pc-006"]
+        assert page["next"] is None
+        # Keyset pages: each page's next cursor gives the following one.
+        names, after = [], ""
+        for _ in range(3):
+            page = await get_json(env, f"/api/clients?limit=4&sort=machine_name&order=asc{after}")
+            assert page["total"] == 10
+            names += [c["machine_name"] for c in page["clients"]]
+            after = f"&after={page['next']}" if page["next"] else ""
+        assert not after and names[-2:] == ["pc-005", "pc-006"] and len(set(names)) == 10
         product = site.product("Datacenter").activation_id
         page = await get_json(env, f"/api/clients?product={product}")
         assert page["total"] == 3
@@ -116,6 +125,13 @@ def test_clients_paging_filter_sort(site: Site) -> None:
         ("seen_since=yesterday", "seen_since"),
         ("seen_since=200&seen_before=100", "seen_before"),
         ("colour=red", "colour"),
+        ("after=bm90LWEtY3Vyc29y", "after"),
+        ("after=!!!", "after"),
+        ("after=" + "A" * 2000, "after"),
+        # A cursor of sort=last_seen (the default) given with another sort.
+        ("after=WyJsYXN0X3NlZW4iLHRydWUsMSwiYSIsImIiXQ&sort=cmid", "after"),
+        ("after=WyJsYXN0X3NlZW4iLHRydWUsMSwiYSIsImIiXQ&offset=5", "after"),
+        ("after=WyJsYXN0X3NlZW4iLHRydWUsIngiLCJhIiwiYiJd", "after"),
     ],
 )
 def test_clients_bad_parameters_are_clear_400s(site: Site, query: str, parameter: str) -> None:

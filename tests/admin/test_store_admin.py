@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import pytest
 
+from admin.test_client_totals import undo_schema_4
 from openkms.core.codes import ResultCode
 from openkms.core.events import format_client_time, make_event
 from openkms.store.base import ClientSearch, EventSearch, HostStore, RequestRecord
@@ -157,6 +158,7 @@ def test_migration_backfills_activity(tmp_path: Path) -> None:
     asyncio.run(first())
     conn = sqlite3.connect(path)
     try:
+        undo_schema_4(conn)
         conn.execute("ALTER TABLE clients DROP COLUMN last_activated")  # undo version 3
         conn.execute("DELETE FROM activity_hourly")
         conn.execute("DROP TRIGGER events_activity")

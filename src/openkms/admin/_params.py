@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+import msgspec
 from multidict import MultiDict, MultiMapping
 
 from openkms.core.license import LicenseState
-from openkms.store.base import CLIENT_SORTS, ClientSearch, EventSearch
+from openkms.store.base import CLIENT_SORTS, ClientRecord, ClientSearch, EventSearch
 
-__all__ = ["BadParameterError", "Params", "client_search", "event_search", "export_format"]
+__all__ = [
+    "BadParameterError",
+    "Params",
+    "client_cursor",
+    "client_search",
+    "event_search",
+    "export_format",
+]
 
 MAX_LIMIT: Final = 1000
 MAX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z: the last time a date can show
@@ -19,7 +29,11 @@ MAX_SEQ: Final = 2**63 - 1
 MAX_EVENT_ID: Final = 65535
 CLIENT_PARAMS: Final = frozenset(
     {"product", "state", "seen_since", "seen_before", "q", "sort", "order", "limit", "offset"}
+    | {"after"}
 )
+# Sort columns holding text; the others hold whole numbers.
+TEXT_SORTS: Final = frozenset({"machine_name", "cmid", "activation_id"})
+MAX_CURSOR: Final = 1024  # characters of an ``after`` cursor
 EVENT_PARAMS: Final = frozenset({"id", "since", "until", "cmid", "failed", "before", "limit"})
 
 
@@ -147,10 +161,15 @@ def client_search(
     query: MultiMapping[str], application_id: str | None, *, paged: bool = True
 ) -> ClientSearch:
     """``/api/clients`` parameters -> ClientSearch."""
-    params = Params(query, CLIENT_PARAMS if paged else CLIENT_PARAMS - {"limit", "offset"})
+    params = Params(query, CLIENT_PARAMS if paged else CLIENT_PARAMS - {"limit", "offset", "after"})
     since, before = params.time("seen_since"), params.time("seen_before")
     if since is not None and before is not None and since >= before:
         raise BadParameterError("seen_before", "seen_before must be later than seen_since")
+    sort = params.choice("sort", CLIENT_SORTS, "last_seen")
+    descending = params.choice("order", ("asc", "desc"), "desc") == "desc"
+    after = _client_after(params.text("after") if paged else None, sort, descending)
+    if after is not None and params.text("offset") is not None:
+        raise BadParameterError("after", "give either after (a cursor) or offset, not both")
     return ClientSearch(
         application_id=application_id,
         activation_id=params.text("product"),
@@ -158,11 +177,58 @@ def client_search(
         seen_since=since,
         seen_before=before,
         text=params.text("q"),
-        sort=params.choice("sort", CLIENT_SORTS, "last_seen"),
-        descending=params.choice("order", ("asc", "desc"), "desc") == "desc",
+        sort=sort,
+        descending=descending,
         limit=params.integer("limit", 50, 1, MAX_LIMIT),
         offset=params.integer("offset", 0, 0, 10**9),
+        after=after,
     )
+
+
+class _ClientCursor(msgspec.Struct, array_like=True, frozen=True):
+    """What an ``after`` cursor holds: the order it was made for and the last client's key."""
+
+    sort: str
+    descending: bool
+    value: int | str
+    application_id: str
+    cmid: str
+
+
+def client_cursor(search: ClientSearch, client: ClientRecord) -> str:
+    """The ``after`` cursor of the page following the one ending with ``client``: opaque
+    text (URL-safe base64 of a JSON array)."""
+    cursor = _ClientCursor(
+        search.sort,
+        search.descending,
+        getattr(client, search.sort),
+        client.application_id,
+        client.cmid,
+    )
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
+
+
+def _client_after(
+    value: str | None, sort: str, descending: bool
+) -> tuple[int | str, str, str] | None:
+    """The ``after`` cursor's key, checked against the request's order; a 400 otherwise."""
+    if value is None:
+        return None
+    fix = "Pass the 'next' value of the previous page unchanged, with the same sort and order."
+    try:
+        if len(value) > MAX_CURSOR:
+            raise ValueError("too long")
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        cursor = msgspec.json.decode(raw, type=_ClientCursor)
+    except (ValueError, binascii.Error, msgspec.DecodeError):
+        raise BadParameterError("after", "after is not a cursor of this API", fix=fix) from None
+    if (cursor.sort, cursor.descending) != (sort, descending) or isinstance(cursor.value, str) != (
+        sort in TEXT_SORTS
+    ):
+        raise BadParameterError(
+            "after", "after was made for another sort or order than this request's", fix=fix
+        )
+    return cursor.value, cursor.application_id, cursor.cmid
 
 
 def _cursor(value: str | None) -> tuple[int, int] | None:

@@ -175,8 +175,13 @@ async def clients(request: web.Request) -> web.Response:
     search = params.client_search(request.query, _application_id(found.catalog))
     page = await context.store.search_clients(search)
     listed = [found.views.view(client) for client in page.clients]
+    following = (
+        params.client_cursor(search, page.clients[-1])
+        if len(page.clients) == search.limit
+        else None
+    )
     return json_response(
-        ClientList(page.total, search.offset, search.limit, listed, found.views.now)
+        ClientList(page.total, search.offset, search.limit, listed, found.views.now, following)
     )
 
 

@@ -45,13 +45,17 @@ class ClientView(msgspec.Struct):
 
 
 class ClientList(msgspec.Struct):
-    """One page of clients; ``now`` is the host's time the states were derived at."""
+    """One page of clients; ``now`` is the host's time the states were derived at.
+
+    ``next`` is the cursor of the following page (pass it as ``after``), None on the last.
+    """
 
     total: int
     offset: int
     limit: int
     clients: list[ClientView]
     now: int = 0
+    next: str | None = None
 
 
 def reported_label(status: int) -> str:

@@ -41,16 +41,17 @@ EVENT_COLUMNS = ("seq", "time", "event_id", "level", "info")
 async def _client_pages(
     store: HostStoreReader, search: ClientSearch
 ) -> AsyncIterator[list[ClientRecord]]:
-    offset = 0
+    after = None  # keyset pages: each as cheap as the first, however many clients
     while True:
         page = await store.search_clients(
-            msgspec.structs.replace(search, limit=PAGE, offset=offset)
+            msgspec.structs.replace(search, limit=PAGE, offset=0, after=after)
         )
         if page.clients:
             yield page.clients
         if len(page.clients) < PAGE:
             return
-        offset += PAGE
+        last = page.clients[-1]
+        after = (getattr(last, search.sort), last.application_id, last.cmid)
 
 
 async def _event_pages(

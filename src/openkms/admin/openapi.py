@@ -48,7 +48,18 @@ _CLIENT_FILTERS: Final = [
 ]
 _PAGING: Final = [
     _param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000}),
-    _param("offset", "rows to skip", {"type": "integer", "minimum": 0}),
+    _param(
+        "offset",
+        "rows to skip (kept for compatibility: a deep offset walks the rows it skips; "
+        "prefer after)",
+        {"type": "integer", "minimum": 0},
+    ),
+    _param(
+        "after",
+        "cursor from the previous page's next (same sort and order; not with offset): "
+        "a keyset page, as fast deep in the list as at its start",
+        {"type": "string"},
+    ),
 ]
 _EVENT_FILTERS: Final = [
     _param(

@@ -72,11 +72,32 @@ def search_clients(clients: Iterable[ClientRecord], search: ClientSearch) -> Cli
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
     matching = [client for client in clients if _client_matches(client, search)]
-    # Stable sorts: the tie-breakers first, then the column (ascending or descending).
-    matching.sort(key=lambda c: (c.application_id, c.cmid))
+    # Stable sorts: the tie-breakers first, then the column, both in the sort's direction.
+    matching.sort(key=lambda c: (c.application_id, c.cmid), reverse=search.descending)
     matching.sort(key=lambda c: getattr(c, search.sort), reverse=search.descending)
+    total = len(matching)
+    if search.after is not None:
+        matching = [c for c in matching if _after(c, search)]
     start = max(search.offset, 0)
-    return ClientPage(len(matching), matching[start : start + max(search.limit, 0)])
+    return ClientPage(total, matching[start : start + max(search.limit, 0)])
+
+
+def _after(client: ClientRecord, search: ClientSearch) -> bool:
+    """Whether ``client`` comes after the cursor ``search.after`` in the search's order."""
+    assert search.after is not None
+    value, application_id, cmid = search.after
+    mine = getattr(client, search.sort)
+    key = (mine, client.application_id, client.cmid)
+    return (
+        key < (value, application_id, cmid)
+        if search.descending
+        else key
+        > (
+            value,
+            application_id,
+            cmid,
+        )
+    )
 
 
 def client_totals(clients: Iterable[ClientRecord], application_id: str | None) -> list[ClientTotal]:

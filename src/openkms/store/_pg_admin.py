@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import msgspec
+
 from openkms.core.events import EventRecord
 from openkms.store._pg_db import CLIENT_COLUMNS, EVENT_COLUMNS, Queryable, Where, event_records
 from openkms.store.base import (
@@ -20,7 +22,14 @@ from openkms.store.base import (
     EventSearch,
 )
 
-__all__ = ["activity", "client_totals", "recent_last_seen", "search_clients", "search_events"]
+__all__ = [
+    "activity",
+    "client_totals",
+    "kept_total",
+    "recent_last_seen",
+    "search_clients",
+    "search_events",
+]
 
 _HOUR: Final = 3600
 
@@ -46,8 +55,19 @@ def _client_where(search: ClientSearch) -> Where:
         where.add("last_seen < {}", search.seen_before)
     if search.text:
         pattern = _like(search.text)
-        # ILIKE: case-insensitive, as SQLite's LIKE is for ASCII.
+        # ILIKE: case-insensitive, as SQLite's LIKE is for ASCII; pg_trgm's index serves it.
         where.add("(machine_name ILIKE {0} ESCAPE '\\' OR cmid ILIKE {0} ESCAPE '\\')", pattern)
+    if search.after is not None:
+        value, application_id, cmid = search.after
+        cmp, col = ("<" if search.descending else ">"), search.sort
+        # Redundant first condition: it bounds the walk of the sort's index.
+        where.add(
+            f"{col} {cmp}= {{0}} AND "
+            f"({col} {cmp} {{0}} OR (application_id, cmid) {cmp} ({{1}}, {{2}}))",
+            value,
+            application_id,
+            cmid,
+        )
     return where
 
 
@@ -56,26 +76,69 @@ async def search_clients(conn: Queryable, search: ClientSearch) -> ClientPage:
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
     where = _client_where(search)
-    total = await conn.fetchval(f"SELECT count(*) FROM clients {where.sql()}", *where.params)  # noqa: S608
-    direction = "DESC" if search.descending else "ASC"
-    order = f"ORDER BY {search.sort} {direction}, application_id, cmid"
-    limit, offset = where.param(max(search.limit, 0)), where.param(max(search.offset, 0))
+    direction = "DESC" if search.descending else "ASC"  # ties too (as _sqlite_admin)
+    order = f"ORDER BY {search.sort} {direction}, application_id {direction}, cmid {direction}"
+    limit, offset = max(search.limit, 0), max(search.offset, 0)
     sql = (
         f"SELECT {CLIENT_COLUMNS} FROM clients {where.sql()} "  # noqa: S608
-        f"{order} LIMIT {limit} OFFSET {offset}"
+        f"{order} LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
     )
-    rows = await conn.fetch(sql, *where.params)
-    return ClientPage(int(str(total)), [ClientRecord(*row) for row in rows])
+    page = [ClientRecord(*row) for row in await conn.fetch(sql, *where.params)]
+    everything = msgspec.structs.replace(search, after=None)
+    if search.text:
+        total = await _counted(conn, everything)
+    elif search.after is None and offset == 0 and len(page) < limit:
+        total = len(page)  # the whole answer is on this page
+    else:
+        total = await kept_total(conn, everything)
+    return ClientPage(total, page)
+
+
+async def _counted(conn: Queryable, search: ClientSearch) -> int:
+    """Clients matching ``search``, counted row by row."""
+    where = _client_where(search)
+    total = await conn.fetchval(f"SELECT count(*) FROM clients {where.sql()}", *where.params)  # noqa: S608
+    return int(str(total))
+
+
+async def kept_total(conn: Queryable, search: ClientSearch) -> int:
+    """Clients matching ``search`` (no text) from the kept totals: whole hours of last_seen
+    summed, the partial hours at each end of the range counted (as ``_sqlite_admin``)."""
+    since, before = search.seen_since, search.seen_before
+    first = 1 if since is None else max(1, -(-since // _HOUR))
+    end = None if before is None else before // _HOUR
+    if end is not None and first >= end:
+        return await _counted(conn, search)
+    where = Where()
+    where.add("hour >= {}", first)
+    if end is not None:
+        where.add("hour < {}", end)
+    for column, value in (
+        ("application_id", search.application_id),
+        ("activation_id", search.activation_id),
+        ("license_status", search.license_status),
+    ):
+        if value is not None:
+            where.add(f"{column} = {{}}", value)
+    whole = await conn.fetchval(
+        f"SELECT coalesce(sum(clients), 0) FROM client_totals {where.sql()}",  # noqa: S608
+        *where.params,
+    )
+    total = int(str(whole))
+    total += await _counted(conn, msgspec.structs.replace(search, seen_before=first * _HOUR))
+    if end is not None:
+        total += await _counted(conn, msgspec.structs.replace(search, seen_since=end * _HOUR))
+    return total
 
 
 async def client_totals(conn: Queryable, application_id: str | None) -> list[ClientTotal]:
-    """Clients by product and license status."""
+    """Clients by product and license status (from the kept totals)."""
     where = Where()
     if application_id:
         where.add("application_id = {}", application_id)
     rows = await conn.fetch(
-        "SELECT activation_id, license_status, count(*) FROM clients "  # noqa: S608
-        f"{where.sql()} GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT activation_id, license_status, sum(clients) FROM client_totals "  # noqa: S608
+        f"{where.sql()} GROUP BY 1, 2 HAVING sum(clients) > 0 ORDER BY 1, 2",
         *where.params,
     )
     return [ClientTotal(str(a), int(s), int(n)) for a, s, n in rows]

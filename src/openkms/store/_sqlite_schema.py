@@ -21,6 +21,20 @@ __all__ = ["MIGRATIONS", "check_version", "migrate", "schema_version"]
 
 logger = logging.getLogger("openkms.store")
 
+# The statements of the triggers of schema 4 (shared by insert, update and delete).
+_ADD_NEW_TOTAL = """
+    INSERT INTO client_totals VALUES
+        (new.application_id, new.last_seen / 3600, new.activation_id, new.license_status, 1)
+    ON CONFLICT DO UPDATE SET clients = clients + 1;"""
+_REMOVE_OLD_TOTAL = """
+    UPDATE client_totals SET clients = clients - 1
+    WHERE application_id = old.application_id AND hour = old.last_seen / 3600
+        AND activation_id = old.activation_id AND license_status = old.license_status;"""
+_QUEUE_NEW = """
+    INSERT INTO client_text_queue VALUES (new.application_id, new.cmid) ON CONFLICT DO NOTHING;"""
+_QUEUE_OLD = """
+    INSERT INTO client_text_queue VALUES (old.application_id, old.cmid) ON CONFLICT DO NOTHING;"""
+
 # Migration i (0-based) takes a store from schema version i to i + 1 (PRAGMA user_version).
 # Append only: never edit a migration that has shipped.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -97,6 +111,64 @@ MIGRATIONS: list[tuple[str, ...]] = [
         # renewed then; the others as never activated by this host.
         "ALTER TABLE clients ADD COLUMN last_activated INTEGER",
         "UPDATE clients SET last_activated = last_seen WHERE license_status = 1",
+    ),
+    (
+        # 4: the admin dashboard at a million clients (docs/architecture.md, "Decisions").
+        # The sort by machine name walks an index instead of sorting every client.
+        "CREATE INDEX clients_name ON clients (application_id, machine_name)",
+        # Clients by product, reported status and hour of last_seen, kept by triggers in the
+        # writer's transaction: totals read a few thousand rows instead of counting clients.
+        """CREATE TABLE client_totals (
+            application_id TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            activation_id TEXT NOT NULL,
+            license_status INTEGER NOT NULL,
+            clients INTEGER NOT NULL,
+            PRIMARY KEY (application_id, hour, activation_id, license_status)
+        ) WITHOUT ROWID""",
+        f"""CREATE TRIGGER clients_totals_insert AFTER INSERT ON clients
+        BEGIN {_ADD_NEW_TOTAL} END""",
+        f"""CREATE TRIGGER clients_totals_delete AFTER DELETE ON clients
+        BEGIN {_REMOVE_OLD_TOTAL} END""",
+        f"""CREATE TRIGGER clients_totals_update
+        AFTER UPDATE OF application_id, activation_id, license_status, last_seen ON clients
+        WHEN old.application_id IS NOT new.application_id
+            OR old.activation_id IS NOT new.activation_id
+            OR old.license_status IS NOT new.license_status
+            OR old.last_seen / 3600 IS NOT new.last_seen / 3600
+        BEGIN {_REMOVE_OLD_TOTAL} {_ADD_NEW_TOTAL} END""",
+        """INSERT INTO client_totals
+            SELECT application_id, last_seen / 3600, activation_id, license_status, count(*)
+            FROM clients GROUP BY 1, 2, 3, 4""",
+        # The search by substring: an FTS5 trigram index of CMIDs and machine names. Indexing
+        # costs about as much CPU as an activation, so it is kept off the request's commit:
+        # a trigger queues the changed client, the writer indexes the queue between batches
+        # (``_sqlite_text``), and a search also scans the queue, so it is always complete.
+        """CREATE TABLE client_text_keys (
+            id INTEGER PRIMARY KEY,
+            application_id TEXT NOT NULL,
+            cmid TEXT NOT NULL,
+            UNIQUE (application_id, cmid)
+        )""",
+        """CREATE VIRTUAL TABLE client_text USING fts5 (
+            cmid, machine_name, tokenize = 'trigram', detail = 'none'
+        )""",
+        """CREATE TABLE client_text_queue (
+            application_id TEXT NOT NULL,
+            cmid TEXT NOT NULL,
+            PRIMARY KEY (application_id, cmid)
+        ) WITHOUT ROWID""",
+        f"""CREATE TRIGGER clients_text_insert AFTER INSERT ON clients
+        BEGIN {_QUEUE_NEW} END""",
+        f"""CREATE TRIGGER clients_text_delete AFTER DELETE ON clients
+        BEGIN {_QUEUE_OLD} END""",
+        f"""CREATE TRIGGER clients_text_update
+        AFTER UPDATE OF application_id, cmid, machine_name ON clients
+        WHEN old.application_id IS NOT new.application_id OR old.cmid IS NOT new.cmid
+            OR old.machine_name IS NOT new.machine_name
+        BEGIN {_QUEUE_OLD} {_QUEUE_NEW} END""",
+        # The clients of an older store are indexed by the writer after the host started.
+        "INSERT INTO client_text_queue SELECT application_id, cmid FROM clients",
     ),
 ]
 

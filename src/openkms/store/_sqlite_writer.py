@@ -26,6 +26,7 @@ from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.i18n import _
 from openkms.store import _sqlite_admin as admin
+from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
@@ -250,6 +251,8 @@ class BatchWriter:
         self._over = 0
         self._commits = 0  # commits since the last checkpoint of ours
         self._stale = False  # the connection failed with the store's error: open a new one
+        # Clients may wait in the search index's queue (a migrated store's, at first).
+        self._text_due = True
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -332,6 +335,7 @@ class BatchWriter:
             else:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
+        self._text_due = text.pending(conn)  # the triggers queue new and renamed clients
         self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
         conn.execute("COMMIT")
         self._commits += 1
@@ -339,13 +343,17 @@ class BatchWriter:
 
     @property
     def housekeeping_due(self) -> bool:
-        """Whether ``housekeep()`` has work: a checkpoint, or old events to delete ahead."""
-        return not self._stale and (self._commits >= CHECKPOINT_COMMITS or self._over > 0)
+        """Whether ``housekeep()`` has work: a checkpoint, old events to delete ahead, or
+        clients to add to the search index."""
+        return not self._stale and (
+            self._commits >= CHECKPOINT_COMMITS or self._over > 0 or self._text_due
+        )
 
     def housekeep(self) -> bool:
         """One bounded step of housekeeping, for the gaps between batches: a passive WAL
         checkpoint if one is due, else the deletion of at most ``PRUNE_STEP`` of the oldest
-        events ahead of the limit, in its own transaction.
+        events ahead of the limit, else the indexing of at most ``INDEX_STEP`` queued clients
+        for the search (``_sqlite_text``), each in its own transaction.
 
         Returns whether more is due. A failure is logged and left to the next batch (which
         reports it to its requests, and reopens the connection if the store failed).
@@ -357,17 +365,23 @@ class BatchWriter:
             if self._commits >= CHECKPOINT_COMMITS:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._commits = 0
-            else:
+            elif self._over > 0:
                 conn.execute("BEGIN IMMEDIATE")
                 self._prune_events(conn, self.event_retention - self._headroom, PRUNE_STEP)
                 conn.execute("COMMIT")
                 # Its deletes dirtied about a page each: checkpoint them before the next step.
                 self._commits = CHECKPOINT_COMMITS
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                self._text_due = text.index_step(conn) == text.INDEX_STEP
+                conn.execute("COMMIT")
+                self._commits += 1
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):  # a closed connection has no transaction
                 rollback(conn)
             self._stale = is_environmental(exc)
             self._over = self._commits = 0
+            self._text_due = False
             logger.warning("store %s: housekeeping failed: %s", self.path, exc)
             return False
         return self.housekeeping_due

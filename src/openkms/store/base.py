@@ -141,10 +141,12 @@ CLIENT_SORTS = (
 
 
 class ClientSearch(msgspec.Struct, frozen=True):
-    """A page of clients for an administrator: filters, sort and offset paging.
+    """A page of clients for an administrator: filters, sort, and keyset or offset paging.
 
     ``text`` matches a substring of the machine name or the CMID; ``seen_before`` is
-    exclusive, ``seen_since`` inclusive; ``sort`` is one of ``CLIENT_SORTS``.
+    exclusive, ``seen_since`` inclusive; ``sort`` is one of ``CLIENT_SORTS``. ``after`` is
+    the ``(sort value, application ID, CMID)`` of the last client of the previous page: the
+    page starts after it (a keyset page, as cheap deep as shallow; ``offset`` walks).
     """
 
     application_id: str | None = None
@@ -157,6 +159,7 @@ class ClientSearch(msgspec.Struct, frozen=True):
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    after: tuple[int | str, str, str] | None = None
 
 
 class ClientPage(msgspec.Struct):

@@ -261,7 +261,7 @@ OK.clients = async () => {
   const form = document.getElementById("filters");
   const tbody = document.querySelector("#clients tbody");
   const limit = 50;
-  let offset = Number(new URLSearchParams(location.search).get("offset") || 0);
+  let cursors = [null]; // the after cursor of each page up to this one (keyset paging)
   try {
     const catalog = await OK.api("/api/products");
     const select = form.elements.product;
@@ -280,10 +280,11 @@ OK.clients = async () => {
   };
   const load = async () => {
     const query = OK.formToQuery(form);
-    history.replaceState(null, "", `?${query}${offset ? `&offset=${offset}` : ""}`);
+    history.replaceState(null, "", `?${query}`);
+    const offset = (cursors.length - 1) * limit;
     const apiQuery = seenToQuery(new URLSearchParams(query));
     apiQuery.set("limit", limit);
-    apiQuery.set("offset", offset);
+    if (cursors[cursors.length - 1]) apiQuery.set("after", cursors[cursors.length - 1]);
     try {
       const page = await OK.api(`/api/clients?${apiQuery}`);
       OK.showError(null);
@@ -302,17 +303,18 @@ OK.clients = async () => {
         ? _("{first}–{last} of {total}", { first: OK.num(offset + 1), last: OK.num(end), total: OK.num(page.total) })
         : _("0 clients");
       document.getElementById("prev").disabled = offset === 0;
-      document.getElementById("next").disabled = end >= page.total;
-      apiQuery.delete("limit"); apiQuery.delete("offset");
+      document.getElementById("next").disabled = !page.next || end >= page.total;
+      cursors.next = page.next;
+      apiQuery.delete("limit"); apiQuery.delete("after");
       for (const fmt of ["csv", "json"]) document.getElementById(`export-${fmt}`).href = `/api/clients/export?${apiQuery}&format=${fmt}`;
     } catch (error) {
       OK.showError(error);
     }
   };
-  form.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; load(); });
-  form.addEventListener("change", () => { offset = 0; load(); });
-  document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); load(); });
-  document.getElementById("next").addEventListener("click", () => { offset += limit; load(); });
+  form.addEventListener("submit", (e) => { e.preventDefault(); cursors = [null]; load(); });
+  form.addEventListener("change", () => { cursors = [null]; load(); });
+  document.getElementById("prev").addEventListener("click", () => { if (cursors.length > 1) cursors.pop(); load(); });
+  document.getElementById("next").addEventListener("click", () => { if (cursors.next) cursors.push(cursors.next); load(); });
   await load();
 };
 
