@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pgfixtures import pg_dsn, postgres
 
 from helpers import Site, make_site
+
+# The suite expects English from every process it starts, whatever the machine's locale: a
+# test that wants French or German sets LANG (or passes --lang) itself.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 
 __all__ = ["pg_dsn", "postgres"]  # fixtures of pgfixtures, for every tier of tests
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from babel.numbers import format_decimal
-
 from openkms.i18n import current_language
 
 __all__ = ["format_count", "format_date", "format_number", "format_timestamp"]
@@ -37,12 +35,20 @@ def format_date(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime(_pattern(current_language()))
 
 
+def _decimal(value: float, pattern: str | None = None) -> str:
+    # Babel's number data (about 4 MiB of RSS) is loaded only by a process that prints a
+    # number for people, never by a host serving clients (docs/architecture.md).
+    from babel.numbers import format_decimal  # noqa: PLC0415
+
+    return str(format_decimal(value, format=pattern, locale=current_language()))
+
+
 def format_count(value: int) -> str:
     """An integer with the language's grouping: ``1,234,567``, ``1 234 567``, ``1.234.567``."""
-    return str(format_decimal(value, locale=current_language()))
+    return _decimal(value)
 
 
 def format_number(value: float, digits: int = 1) -> str:
     """A decimal with ``digits`` places and the language's separators: ``-1,5`` in French."""
     pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
-    return str(format_decimal(value, format=pattern, locale=current_language()))
+    return _decimal(value, pattern)

@@ -28,13 +28,16 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openkms.client.api import Client
 from openkms.client.info import gather_client_info
 from openkms.doctor import check_slmgr_files, parse_slmgr_text
+from openkms.doctor._text import normalize_label
 from openkms.doctor.findings import Finding
 from openkms.doctor.slmgr import SlmgrLicense
-from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, fold
+from openkms.doctor.slmgr._labels import FLAG_LINES, LABELS, field_of, flag_of, fold
 from openkms.host.info import gather_host_info
 from openkms.i18n import language_scope
 from openkms.slmgr_text import client_text, host_text
@@ -223,3 +226,85 @@ def test_round_trip_of_openkms_output(site: Site, tmp_path: Path, language: str)
         (mine,), (english_block,) = _summary(ours), _summary(theirs)
         assert mine == english_block
         assert mine["state"] is not None
+
+
+# Other wordings of the same labels (other Windows releases, retyped output) read as the
+# documented ones: the fields and findings stay those of the English twin.
+
+# (documented wording in the fixture, another wording of the same line)
+GERMAN = [
+    ("Version des Softwarelizenzierungsdiensts:", "Softwarelizenzierungsdienst-Version:"),
+    (
+        "Der Schlüsselverwaltungsdienst ist auf diesem Computer aktiviert.",
+        "Schlüsselverwaltungsdienst ist auf diesem Computer aktiviert",
+    ),
+    ("Lauschen am Port:", "Überwachung an Port:"),
+    ("DNS-Veröffentlichung deaktiviert", "Die DNS-Veröffentlichung ist deaktiviert"),
+    ("Kumulative Anforderungen von Clients", "Kumulierte Anforderungen von Clients"),
+    ("Insgesamt empfangene Anforderungen:", "Empfangene Anforderungen gesamt:"),
+    ("Empfangene fehlgeschlagene Anforderungen:", "Empfangene fehlerhafte Anforderungen:"),
+    ("Anforderungen mit Lizenzstatus Lizenziert:", 'Anforderungen mit Lizenzstatus "Lizenziert":'),
+    ("Teilweiser Product Key:", "Product Key (teilweise):"),
+]
+FRENCH_HOST = [
+    ("État de la licence :", "Statut de la licence :"),
+    ("Nombre actuel :", "Décompte actuel :"),
+    ("Écoute sur le port :", "Port d'écoute :"),
+    ("Nombre total de requêtes reçues :", "Total des demandes reçues :"),
+    ("Requêtes ayant échoué reçues :", "Demandes en échec reçues :"),
+]
+
+
+def _variant(name: str, pairs: list[tuple[str, str]]) -> str:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    for documented, other in pairs:
+        if documented in text:
+            text = text.replace(documented, other)
+    return text
+
+
+def test_german_host_in_other_wordings_reads_as_english(tmp_path: Path) -> None:
+    text = _variant("host_dlv_de.txt", GERMAN)
+    assert text != (FIXTURES / "host_dlv_de.txt").read_text(encoding="utf-8")
+    english = (FIXTURES / "host_dlv_en.txt").read_text(encoding="utf-8")
+    assert _summary(text) == _summary(english)
+    path = tmp_path / "de.txt"
+    path.write_text(text, encoding="utf-8")
+    assert _outcome(check_slmgr_files([path])) == _outcome(
+        check_slmgr_files([FIXTURES / "host_dlv_en.txt"])
+    )
+
+
+def test_french_host_in_other_wordings_reads_as_documented() -> None:
+    documented = (FIXTURES / "host_dlv_fr.txt").read_text(encoding="utf-8")
+    text = _variant("host_dlv_fr.txt", FRENCH_HOST)
+    assert _summary(text) == _summary(documented)
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ("Aktuelle Anzahl", "current_count"),
+        ("Überwachung an Port", "listening_port"),
+        ("Empfangene fehlerhafte Anforderungen", "failed_requests"),
+        ("Statut de la licence", "license_status"),
+        ("Port d'écoute", "listening_port"),
+        ("Intervalle d'activation", "activation_interval"),
+        ("Verbleibende Windows-Rearm-Anzahl", None),
+        ("Décompte minimal nécessaire pour l'activation", None),
+        ("Ablauf des Hostzertifikats", None),
+    ],
+)
+def test_labels_by_their_words(label: str, field: str | None) -> None:
+    assert field_of(normalize_label(label)) == field
+
+
+def test_flags_by_their_words() -> None:
+    assert flag_of("Die KMS-Hostzwischenspeicherung ist deaktiviert.") == ("host_caching", "0")
+    assert flag_of("Publication DNS désactivée") == ("dns_publishing", "0")
+    assert flag_of("DNS publishing: enabled") is None  # a label, not a flag line
+
+
+@given(st.text(max_size=200))
+def test_any_line_parses_without_an_error(text: str) -> None:
+    parse_slmgr_text(text)

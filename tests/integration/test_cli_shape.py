@@ -105,3 +105,28 @@ def test_the_command_line_loads_neither_aiohttp_nor_asyncpg_until_a_command_need
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_a_command_imports_only_its_own_group() -> None:
+    """The groups are imported when used (cli/_lazy.py): the command line alone loads none of
+    them, nor Babel's number data; running 'host' loads the host's group only."""
+    groups = ("openkms.cli.publisher", "openkms.cli.client", "openkms.cli.host")
+    groups += ("openkms.cli.demo", "openkms.doctor.cli", "babel.numbers")
+    probe = f"print(sorted(m for m in {groups!r} if m in sys.modules))"
+    code = f"import sys, openkms.cli.main; {probe}"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+    code = (
+        "import sys, openkms.cli.main as m; from click.testing import CliRunner; "
+        f"CliRunner().invoke(m.cli, ['host', '--help']); {probe}"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "['openkms.cli.host']"
+
+
+def test_every_command_is_still_listed_and_reachable() -> None:
+    names = ["client", "demo", "doctor", "host", "publisher", "slmgr", "vendor"]
+    assert sorted(cli.commands) == names
+    for name in names:
+        assert cli.commands[name].name in (name, "publisher")  # vendor is publisher's alias
+    assert "serve" in cli.commands["host"].commands  # type: ignore[attr-defined]

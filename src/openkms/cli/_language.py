@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
+from openkms.cli._lazy import LazyCommands
 from openkms.i18n import _, ngettext
 
 __all__ = [
@@ -143,5 +144,8 @@ def localize_tree(command: click.Command) -> None:
     """Give ``command`` and every command below it the translating context (idempotent)."""
     command.context_class = OpenKMSContext
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
+        commands = command.commands
+        # Commands not imported yet are localized when they are (cli/_lazy.py).
+        subs = commands.loaded() if isinstance(commands, LazyCommands) else commands.values()
+        for sub in subs:
             localize_tree(sub)

@@ -11,14 +11,21 @@ import click
 from openkms import __version__
 from openkms.cli._common import OpenKMSGroup, lang_option
 from openkms.cli._language import localize_tree, speak_click
-from openkms.cli.client import client
-from openkms.cli.demo import demo
-from openkms.cli.host import host
-from openkms.cli.publisher import publisher, vendor
-from openkms.doctor.cli import doctor
+from openkms.cli._lazy import LazyCommands
 from openkms.i18n import N_
 
 __all__ = ["build_group"]
+
+
+# Imported when used (cli/_lazy.py): 'openkms host serve' loads no other command's modules.
+_COMMANDS = {
+    "publisher": "openkms.cli.publisher:publisher",
+    "vendor": "openkms.cli.publisher:vendor",
+    "host": "openkms.cli.host:host",
+    "client": "openkms.cli.client:client",
+    "demo": "openkms.cli.demo:demo",
+    "doctor": "openkms.doctor.cli:doctor",
+}
 
 
 def _root() -> None:
@@ -30,12 +37,14 @@ def build_group(*extra: click.Command) -> OpenKMSGroup:
 
     Its help, its click messages and its commands' help speak the current language.
     """
-    commands: list[click.Command] = [publisher, vendor, host, client, demo, doctor, *extra]
+    commands = LazyCommands(
+        _COMMANDS, localize_tree, {command.name or "": command for command in extra}
+    )
     group = OpenKMSGroup(
         "openkms",
         callback=_root,
         help=N_("OpenKMS: volume activation for your own products, with troubleshooting built in."),
-        commands={command.name or "": command for command in commands},
+        commands=commands,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     speak_click()

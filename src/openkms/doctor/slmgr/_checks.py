@@ -14,12 +14,29 @@ from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.slmgr._parse import SlmgrLicense
 from openkms.i18n import N_
 
-__all__ = ["EXPIRY_WARNING_DAYS", "FAILED_RATIO_WARNING", "check_license", "check_snapshots"]
+__all__ = [
+    "EXPIRY_WARNING_DAYS",
+    "FAILED_RATIO_WARNING",
+    "check_license",
+    "check_snapshots",
+    "parse_slmgr_time",
+]
 
 EXPIRY_WARNING_DAYS = 15
 FAILED_RATIO_WARNING = 0.10
 STUCK_COUNT_MIN_REQUESTS = 10
-_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
+# Trusted time as slmgr prints it in each language (en-US first: its month comes first), and
+# OpenKMS's own ISO form; with or without seconds.
+_TIME_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+)
 
 Check = Callable[[SlmgrLicense], list[Finding]]
 _MAK_FIX = N_(
@@ -395,13 +412,27 @@ def check_license(lic: SlmgrLicense) -> list[Finding]:
     return [finding for check in CHECKS for finding in check(lic)]
 
 
-def _when(lic: SlmgrLicense) -> float:
-    raw = (lic.text("trusted_time") or "").strip()
+def parse_slmgr_time(raw: str) -> float | None:
+    """A trusted time as English, French or German slmgr (or OpenKMS) prints it, as a Unix
+    time (the machine's local time, as Windows prints it; OpenKMS's ``... UTC`` in UTC), or
+    None: ``11/29/2026 5:12:19 PM``, ``29/11/2026 17:12:19``, ``29.11.2026 17:12:19``."""
+    text = " ".join(raw.split())
+    zone = None
+    if text.upper().endswith(" UTC"):
+        text, zone = text[:-4], dt.UTC
     for fmt in _TIME_FORMATS:
         try:
-            return dt.datetime.strptime(raw, fmt).timestamp()
+            when = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
+        return (when.replace(tzinfo=zone) if zone else when).timestamp()
+    return None
+
+
+def _when(lic: SlmgrLicense) -> float:
+    when = parse_slmgr_time(lic.text("trusted_time") or "")
+    if when is not None:
+        return when
     try:
         return os.stat(lic.source_file).st_mtime
     except OSError:

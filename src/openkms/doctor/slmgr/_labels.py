@@ -14,6 +14,7 @@ import re
 
 from openkms.core.license import LicenseState
 from openkms.doctor._text import normalize_label
+from openkms.doctor.slmgr._keywords import field_by_words, flag_by_words
 
 __all__ = [
     "FLAG_LINES",
@@ -273,13 +274,13 @@ def field_of(label: str) -> str | None:
     for prefix in _FOLDED_PREFIXES:
         if folded.startswith(prefix):
             return "requests:" + folded[len(prefix) :]
-    return None
+    return field_by_words(folded)
 
 
 def flag_of(line: str) -> tuple[str, str] | None:
     """(field, value) of a line without a colon ("DNS publishing enabled"), or None."""
     key = normalize_label(line).rstrip(". ")
-    return FLAG_LINES.get(key) or _FOLDED_FLAGS.get(fold(key))
+    return FLAG_LINES.get(key) or _FOLDED_FLAGS.get(fold(key)) or flag_by_words(fold(key))
 
 
 def state_of(value: str) -> LicenseState | None:
