@@ -163,3 +163,20 @@ def test_host_messages_and_json_across_languages(site: Site) -> None:
     }
     assert outputs["en"] == outputs["fr"] == outputs["de"]
     assert '"dns_ttl"' in outputs["en"]
+
+
+def test_lang_is_also_taken_after_the_command(tmp_path: Path) -> None:
+    """``--lang`` works on every command (``host dli --lang fr``), the innermost one wins, and
+    it stays out of the commands' help pages (it is documented on ``openkms``)."""
+    missing = str(tmp_path / "missing")
+    runner = CliRunner()
+    french = runner.invoke(cli, ["host", "--store", missing, "dli", "--lang", "fr"])
+    assert french.exit_code != 0
+    assert french.output.startswith("Erreur : 0x")
+    german = runner.invoke(
+        cli, ["--lang", "fr", "client", "--store", missing, "dli", "--lang", "de"]
+    )
+    assert german.output.startswith("Fehler: 0x")
+    use_language("en")
+    assert "--lang" not in runner.invoke(cli, ["host", "dli", "--help"]).output
+    assert "--lang" in runner.invoke(cli, ["--help"]).output

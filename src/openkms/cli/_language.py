@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from openkms.cli._lazy import LazyCommands
-from openkms.i18n import _, ngettext
+from openkms.i18n import LANGUAGE_NAMES, N_, _, ngettext, use_language
 
 __all__ = [
     "OpenKMSContext",
@@ -140,9 +140,32 @@ def _translate_param(param: click.Parameter, ctx: click.Context, put: _Put) -> N
     put(param, "metavar", metavar_text(param.make_metavar(ctx)))
 
 
+def _use_language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        use_language(value)
+
+
+def _hidden_lang() -> click.Option:
+    """``--lang`` on every command too (``openkms host dli --lang fr``), hidden from the help
+    pages: it is documented once, on ``openkms`` and ``slmgr``."""
+    return click.Option(
+        ["--lang"],
+        metavar="LANG",
+        expose_value=False,
+        is_eager=True,
+        hidden=True,
+        callback=_use_language,
+        type=click.Choice(list(LANGUAGE_NAMES)),
+        help=N_("Language of the messages: en, fr or de (default: LC_ALL, LC_MESSAGES or LANG)."),
+    )
+
+
 def localize_tree(command: click.Command) -> None:
-    """Give ``command`` and every command below it the translating context (idempotent)."""
+    """Give ``command`` and every command below it the translating context and ``--lang``
+    (idempotent)."""
     command.context_class = OpenKMSContext
+    if not any(param.name == "lang" for param in command.params):
+        command.params.append(_hidden_lang())
     if isinstance(command, click.Group):
         commands = command.commands
         # Commands not imported yet are localized when they are (cli/_lazy.py).
