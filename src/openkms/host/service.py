@@ -276,26 +276,24 @@ class HostService:
                 pending.stored = time.perf_counter() - pending.started
             signing, product = self._signing, pending.product
             if signing is not None and product is not None and count >= product.n_policy:
-                body = self._ticket_body(pending, product)
+                now, request = pending.now, pending.request
+                body = TicketBody(
+                    request.cmid,
+                    request.activation_id,
+                    count,
+                    product.n_policy,
+                    now,
+                    now + self._validity,
+                )  # what the ticket vouches for
                 signing.batcher.add(body, functools.partial(self._signed, pending))
                 return
             response = self._response(pending, None)
         except (Exception, asyncio.CancelledError) as exc:
             pending.deliver(_failure(pending.request.request_id, exc))
             return
-        self._deliver(pending, response)
-
-    def _ticket_body(self, pending: _Pending, product: Product) -> TicketBody:
-        """What the ticket of a counted request vouches for."""
-        request, now = pending.request, pending.now
-        return TicketBody(
-            request.cmid,
-            request.activation_id,
-            pending.count,
-            product.n_policy,
-            now,
-            now + self._validity,
-        )
+        if self.on_request is not None:
+            self._observe(pending, response.ticket is not None)
+        pending.deliver(response)
 
     def _signed(self, pending: _Pending, ticket: bytes | BaseException) -> None:
         """The ticket batch is signed (or failed): answer."""
@@ -309,7 +307,9 @@ class HostService:
         except Exception as exc:
             pending.deliver(_failure(request_id, exc))
             return
-        self._deliver(pending, response)
+        if self.on_request is not None:
+            self._observe(pending, response.ticket is not None)
+        pending.deliver(response)
 
     def _response(self, pending: _Pending, ticket: bytes | None) -> ActivationResponse:
         request = pending.request
@@ -321,7 +321,10 @@ class HostService:
                 pending.result.hex,
                 pending.count,
             )
-        revocations, catalog = self._updates.for_request(request)
+        if request.revocations_serial is None and request.catalog_serial is None:
+            revocations = catalog = None  # a client that takes neither (the common case)
+        else:
+            revocations, catalog = self._updates.for_request(request)
         return ActivationResponse(
             request.request_id,
             int(pending.result),
@@ -335,11 +338,6 @@ class HostService:
             revocations,
             catalog,
         )
-
-    def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
-        if self.on_request is not None:
-            self._observe(pending, response.ticket is not None)
-        pending.deliver(response)
 
     def _observe(self, pending: _Pending, ticketed: bool = False) -> None:
         observe = self.on_request
@@ -419,8 +417,8 @@ def _out_of_range(request: ActivationRequest) -> bool:
         or len(request.activation_id) > MAX_ID_LENGTH
         or len(request.application_id) > MAX_ID_LENGTH
         or request.client_time not in _CLIENT_TIMES
-        or _bad_serial(request.revocations_serial)
-        or _bad_serial(request.catalog_serial)
+        or (request.revocations_serial is not None and request.revocations_serial not in _SERIALS)
+        or (request.catalog_serial is not None and request.catalog_serial not in _SERIALS)
     )
 
 

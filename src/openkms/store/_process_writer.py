@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from openkms.store._writer_messages import (
     Ready,
     Stop,
     frame,
+    frames_of,
     message_of,
     split_frames,
 )
@@ -69,7 +71,7 @@ class ProcessWriter(StoreWriter):
         self._gone: asyncio.Future[None] | None = None
         self._buffer = bytearray()
         self._pending: collections.deque[asyncio.Future[WriteResult]] = collections.deque()
-        self._outbox: list[bytes] = []
+        self._outbox: list[WriteOp] = []  # submitted, sent at the end of the loop iteration
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
         self._restart_failed: tuple[float, StoreError] | None = None
@@ -130,7 +132,6 @@ class ProcessWriter(StoreWriter):
 
     def submit(self, op: WriteOp) -> asyncio.Future[WriteResult]:
         """Queue ``op``; the future settles once the batch holding it is durable."""
-        data = frame(message_of(op))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[WriteResult] = loop.create_future()
         failed = self._restart_failed
@@ -140,7 +141,7 @@ class ProcessWriter(StoreWriter):
                 return future
             self._restart_failed = None
         self._pending.append(future)
-        self._outbox.append(data)
+        self._outbox.append(op)
         if len(self._outbox) == 1:
             if self._transport is not None:
                 loop.call_soon(self._flush)
@@ -149,9 +150,28 @@ class ProcessWriter(StoreWriter):
         return future
 
     def _flush(self) -> None:
+        """Send what was submitted since the last flush: one write, usually one frame."""
         if self._outbox and self._transport is not None:
-            self._transport.write(b"".join(self._outbox))
+            try:
+                data = frames_of(self._outbox)
+            except Exception:  # a value msgspec cannot encode: that write fails, not all
+                data = self._frames_failing_unencodable()
+            self._transport.write(data)
             self._outbox.clear()
+
+    def _frames_failing_unencodable(self) -> bytes:
+        """The outbox's frames one by one; a write that cannot be encoded fails at once."""
+        pending, outbox = self._pending, self._outbox
+        futures = list(itertools.islice(pending, len(pending) - len(outbox), None))
+        frames = []
+        for op, future in zip(outbox, futures, strict=True):
+            try:
+                frames.append(frame(message_of(op)))
+            except Exception as exc:
+                logger.error("a store write could not be encoded: %s", exc)
+                pending.remove(future)
+                future.set_exception(StoreError(str(exc)))  # a bug upstream: logged above
+        return b"".join(frames)
 
     async def _restart_writer(self) -> None:
         """Start a new child after one died; what was submitted meanwhile goes to it."""
@@ -175,8 +195,8 @@ class ProcessWriter(StoreWriter):
             await asyncio.wait([self._restart])
         stopped = True
         if self._transport is not None and self._gone is not None:
-            self._outbox.append(frame(Stop()))
             self._flush()
+            self._transport.write(frame(Stop()))
             try:
                 await asyncio.wait_for(asyncio.shield(self._gone), _STOP_TIMEOUT)
             except TimeoutError:
