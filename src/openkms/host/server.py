@@ -135,7 +135,7 @@ class _ActivationProtocol(asyncio.Protocol):
                 return
             if message is NEED_DATA:
                 return
-            self._service.answer(message, self._port, self._queued())
+            self._service.answer(message, self._port, self._queued(), decoded=True)
 
     def _refuse(self, code: ResultCode, reason: str) -> None:
         """Answer an unreadable frame with one ErrorResponse, then close (after what is in

@@ -152,15 +152,19 @@ class HostService:
 
     # -- the one entry -------------------------------------------------------------------
 
-    def answer(self, message: Message, port: int, deliver: Deliver) -> None:
+    def answer(
+        self, message: Message, port: int, deliver: Deliver, *, decoded: bool = False
+    ) -> None:
         """Answer ``message``, received on a listener bound to ``port``, through ``deliver``.
 
         ``deliver`` is called exactly once: at once for a message that is not a request or
         a record the store refuses, otherwise once the record is durable (and the ticket,
-        if one is earned, signed). Failures are delivered as an ErrorResponse.
+        if one is earned, signed). Failures are delivered as an ErrorResponse. ``decoded``:
+        the message comes from the protocol's decoder, which has checked its values against
+        the protocol's limits already (otherwise they are checked here).
         """
         if isinstance(message, ActivationRequest):
-            self._activate(message, port, deliver, None)
+            self._activate(message, port, deliver, None, decoded)
         elif isinstance(message, ProbeRequest):
             probe = asyncio.ensure_future(self._probe(message, port))
             probe.add_done_callback(functools.partial(self._probed, message, deliver))
@@ -177,7 +181,7 @@ class HostService:
         """
         request = error.request
         if isinstance(request, ActivationRequest):
-            self._activate(request, port, deliver, error.message)
+            self._activate(request, port, deliver, error.message, False)
         else:
             request_id = request.request_id if len(request.request_id) == 16 else b""
             deliver(ErrorResponse(request_id, error.code, error.message))
@@ -191,14 +195,22 @@ class HostService:
     # -- activation ----------------------------------------------------------------------
 
     def _activate(
-        self, request: ActivationRequest, port: int, deliver: Deliver, problem: str | None
+        self,
+        request: ActivationRequest,
+        port: int,
+        deliver: Deliver,
+        problem: str | None,
+        decoded: bool,
     ) -> None:
         """Judge ``request`` and queue its record; the store's future answers."""
         started = time.perf_counter() if self.on_request is not None else 0.0
         try:
             now = int(self._clock())
             product = self._products.get(request.activation_id)
-            result = ResultCode.REQUEST_INVALID if problem else self._judge(request, product, now)
+            if problem is not None or (not decoded and _out_of_range(request)):
+                result = ResultCode.REQUEST_INVALID
+            else:
+                result = self._judge(request, product, now)
             written = self._store.submit_record(self._record(request, product, result, now))
         except Exception as exc:  # the store refused the write (e.g. it is closed)
             deliver(_failure(request.request_id, exc))
@@ -208,8 +220,6 @@ class HostService:
         written.add_done_callback(functools.partial(self._written, pending))
 
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
-        if _out_of_range(request):  # a message that did not come through the decoder
-            return ResultCode.REQUEST_INVALID
         if self._activation.revoked is not None:  # the publisher revoked this host
             return ResultCode.KEY_BLOCKED
         signing = self._signing

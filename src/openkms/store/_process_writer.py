@@ -77,6 +77,7 @@ class ProcessWriter(StoreWriter):
         self._restart_failed: tuple[float, StoreError] | None = None
         self._started_at = 0.0
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop start() ran on
 
     @property
     def pid(self) -> int | None:
@@ -85,7 +86,7 @@ class ProcessWriter(StoreWriter):
 
     async def start(self) -> None:
         """Start the child and wait until it has opened (and migrated) the store."""
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = subprocess.Popen(
@@ -132,7 +133,8 @@ class ProcessWriter(StoreWriter):
 
     def submit(self, op: WriteOp) -> asyncio.Future[WriteResult]:
         """Queue ``op``; the future settles once the batch holding it is durable."""
-        loop = asyncio.get_running_loop()
+        # The loop start() ran on, without asking for it per write (that costs a getpid()).
+        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
         future: asyncio.Future[WriteResult] = loop.create_future()
         failed = self._restart_failed
         if self._transport is None and failed is not None:
