@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orphans import die_with_parent
+
 SUPERUSER = "openkms"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
@@ -66,6 +68,8 @@ def _command(user: pwd.struct_passwd | None, argv: list[str]) -> list[str]:
         f"--reuid={user.pw_uid}",
         f"--regid={user.pw_gid}",
         "--clear-groups",
+        # After the change of user (which clears a death signal set before it).
+        "--pdeathsig=TERM",
         "--",
         *argv,
     ]
@@ -148,7 +152,13 @@ class Postgres:
         argv = _command(self.user, [str(self.bin_dir / "postgres"), "-D", str(self.data), *options])
         with self.log_file.open("ab") as log:
             # Into a file, never an unread pipe (it would fill up and block the server).
-            self.process = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent if self.user is None else None,
+            )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
