@@ -1,7 +1,8 @@
 """The host's front (listener, decoding, signing, responses) driven by a C load generator.
 
     .venv/bin/python bench/bench_front.py [--mode new|persistent] [--requests 30000]
-        [--conns 64] [--runs 3] [--old SRC] [--host-arg=ARG] [--json]
+        [--conns 64] [--runs 3] [--old SRC] [--host-arg=ARG] [--defaults] [--json]
+    .venv/bin/python bench/bench_front.py --imports [--old SRC]
 
 The generator is ``../shared/tools/loadgen.c`` (one thread, epoll), compiled with ``cc -O2``
 into ``--cache`` on first use (the binary is not part of the repository; when the source is
@@ -14,9 +15,12 @@ ActivationResponse (type byte 2) echoing the request's ID.
 
 Per run: activations/s, latency p50/p90/p99/max, the host's CPU per activation (front and
 writer process, from /proc/PID/stat), the generator's share of a core, the host's peak RSS
-(VmHWM) and its resident memory while 64 connections are open (RSS and PSS, from
-/proc/PID/smaps_rollup), and the 1-minute load average. After each run the host stops
-gracefully and the store is checked: its 12290 events must equal the activations answered.
+(VmHWM) and its resident memory while 64 idle connections are open, before and after the
+load (RSS summed and split front + writer process, and PSS, from /proc/PID/smaps_rollup),
+and the 1-minute load average. After each run the host stops gracefully and the store is
+checked: its 12290 events must equal the activations answered. ``--imports`` prints instead
+the RSS of each process once it has imported its modules (its entry point run until it stops
+by itself).
 
 ``--old SRC`` alternates the host in ``SRC`` (a ``src`` directory, e.g. from
 ``git archive main src | tar -x -C /tmp/old``) with this one run by run, the order swapped
@@ -66,8 +70,12 @@ class Run:
     front_sys_ms: float  # of which in the kernel
     generator_core: float  # the generator's CPU seconds per second of the run
     rss_mib: float  # peak RSS of the host's processes
-    rss_open_mib: float  # RSS with the connections open (persistent mode), else at the end
+    rss_open_mib: float  # summed RSS with --conns idle connections open, before the load
     pss_open_mib: float
+    front_open_mib: float  # of which the front's (the rest is the writer process's)
+    rss_after_mib: float  # the same after the load (the writer's page cache has grown)
+    pss_after_mib: float
+    front_after_mib: float
     load: float
     errors: int
     verified: bool
@@ -79,10 +87,19 @@ class Run:
             f"p99 {self.p99:6.2f}  max {self.max:7.2f} ms  host {self.host_cpu_ms:.3f} "
             f"(front {self.front_cpu_ms:.3f}, sys {self.front_sys_ms:.3f}) ms/act  "
             f"gen {self.generator_core:.2f} core  "
-            f"RSS {self.rss_mib:.1f} MiB (open {self.rss_open_mib:.1f}, PSS "
-            f"{self.pss_open_mib:.1f})  load {self.load:.2f}  errors {self.errors}"
+            f"RSS peak {self.rss_mib:.1f} MiB, {self._memory(before=True)}, "
+            f"after {self._memory(before=False)}  load {self.load:.2f}  errors {self.errors}"
             f"{'' if self.verified else '  STORE MISMATCH'}"
         )
+
+    def _memory(self, *, before: bool) -> str:
+        """RSS with the connections open: summed, front + writer, and PSS."""
+        rss, front, pss = (
+            (self.rss_open_mib, self.front_open_mib, self.pss_open_mib)
+            if before
+            else (self.rss_after_mib, self.front_after_mib, self.pss_after_mib)
+        )
+        return f"open {rss:.1f} = {front:.1f} + {rss - front:.1f} (PSS {pss:.1f})"
 
 
 def loadgen(cache: Path) -> Path:
@@ -140,22 +157,33 @@ def start_host(
     return process, int(address.rsplit(":", 1)[1])
 
 
-def memory_mib(pids: list[int]) -> tuple[float, float]:
-    """Summed RSS and PSS of ``pids`` in MiB, from smaps_rollup."""
-    rss = pss = 0
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of the host's processes, in MiB (from smaps_rollup)."""
+
+    rss: float  # summed over the processes (what target 4 of issue 15 counts)
+    pss: float  # shared pages split between the processes that map them
+    front_rss: float  # the first process's (``openkms host serve``)
+
+
+def memory_mib(pids: list[int]) -> Memory:
+    """RSS and PSS of ``pids`` summed, and the RSS of the first of them."""
+    rss: list[int] = []
+    pss = 0
     for pid in pids:
+        rss.append(0)
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 name, _, value = line.partition(":")
                 if name == "Rss":
-                    rss += int(value.split()[0])
+                    rss[-1] = int(value.split()[0])
                 elif name == "Pss":
                     pss += int(value.split()[0])
-    return rss / 1024, pss / 1024
+    return Memory(sum(rss) / 1024, pss / 1024, rss[0] / 1024 if rss else 0.0)
 
 
-def open_connections_memory(port: int, pids: list[int], count: int) -> tuple[float, float]:
-    """RSS and PSS of the host while ``count`` idle connections are open."""
+def open_connections_memory(port: int, pids: list[int], count: int) -> Memory:
+    """The host's memory while ``count`` idle connections are open."""
     sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
     try:
         time.sleep(0.2)  # let the host accept them all (a measurement, not a synchronisation)
@@ -163,6 +191,53 @@ def open_connections_memory(port: int, pids: list[int], count: int) -> tuple[flo
     finally:
         for sock in sockets:
             sock.close()
+
+
+# Each process's entry point run until it stops by itself (``host serve --help``; the writer
+# process without arguments stops at its usage line), printing its peak RSS at exit: what
+# the process has imported before it does anything.
+# (VmHWM, not ru_maxrss: that one keeps the peak of the parent that forked the process.)
+_IMPORTS_PROBE = """
+import atexit, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        lines = [line for line in status if line.startswith("VmHWM:")]
+    print("RSS", lines[0].split()[1], file=sys.stderr)
+atexit.register(peak)
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+ENTRY_POINTS = {
+    "front": ["openkms", "host", "serve", "--help"],
+    "writer": ["openkms.store._writer_process"],
+}
+
+
+def import_rss_mib(src: Path | None, argv: list[str]) -> float:
+    """Peak RSS of ``python -m ARGV`` (from ``src`` when given) that stops after its imports."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_PROBE, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,  # the writer process exits 1 or 2 at its usage line
+    )
+    (line,) = [line for line in run.stderr.splitlines() if line.startswith("RSS ")]
+    return int(line.split()[1]) / 1024
+
+
+def print_import_rss(versions: list[tuple[str, Path | None]], repeat: int = 5) -> None:
+    """The import-time RSS of each process of each version, medians of alternated runs."""
+    for process, argv in ENTRY_POINTS.items():
+        found: dict[str, list[float]] = {name: [] for name, _ in versions}
+        for index in range(repeat):
+            for name, src in versions if index % 2 == 0 else versions[::-1]:
+                found[name].append(import_rss_mib(src, argv))
+        medians = ", ".join(f"{n} {statistics.median(v):.1f}" for n, v in found.items())
+        print(f"{process} ({' '.join(argv)}) after its imports: RSS MiB {medians}")
 
 
 def events_stored(store: Path) -> int:
@@ -185,7 +260,7 @@ def one_run(args: argparse.Namespace, version: str, src: Path | None, generator:
         process, port = start_host(store, src, args.host_arg)
         try:
             pids = process_tree(process.pid)
-            rss_open, pss_open = open_connections_memory(port, pids, args.conns)
+            before_load = open_connections_memory(port, pids, args.conns)
             load = os.getloadavg()[0]
             front_before = cpu_seconds([process.pid])
             before = cpu_seconds(pids)
@@ -199,6 +274,7 @@ def one_run(args: argparse.Namespace, version: str, src: Path | None, generator:
                 a - b for a, b in zip(cpu_seconds([process.pid]), front_before, strict=True)
             )
             rss = peak_rss_mib(pids)
+            after_load = open_connections_memory(port, pids, args.conns)
         finally:
             process.terminate()
             process.wait(30)
@@ -218,8 +294,12 @@ def one_run(args: argparse.Namespace, version: str, src: Path | None, generator:
         front_sys_ms=front_sys / done * 1000 if done else float("nan"),
         generator_core=report["gen_cpu_s"] / report["seconds"],
         rss_mib=rss,
-        rss_open_mib=rss_open,
-        pss_open_mib=pss_open,
+        rss_open_mib=before_load.rss,
+        pss_open_mib=before_load.pss,
+        front_open_mib=before_load.front_rss,
+        rss_after_mib=after_load.rss,
+        pss_after_mib=after_load.pss,
+        front_after_mib=after_load.front_rss,
         load=load,
         errors=int(report["errors"]),
         verified=verified,
@@ -251,13 +331,25 @@ def main() -> None:
     parser.add_argument("--old", type=Path, help="a src directory to alternate with this one")
     parser.add_argument("--cache", type=Path, default=Path("/var/tmp/openkms-bench"))
     parser.add_argument("--host-arg", action="append", default=[], help="for 'host serve'")
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="serve with DNS publishing and the admin API (default: --no-dns --no-admin); "
+        "give --host-arg=--admin=127.0.0.1:0 to keep port 8080 free",
+    )
     parser.add_argument("--json", action="store_true", help="print the medians as JSON")
+    parser.add_argument(
+        "--imports", action="store_true", help="only each process's RSS after its imports"
+    )
     args = parser.parse_args()
-    args.host_arg = quiet_options() + args.host_arg
-    generator = loadgen(args.cache)
+    args.host_arg = ([] if args.defaults else quiet_options()) + args.host_arg
     versions: list[tuple[str, Path | None]] = [("new", None)]
     if args.old is not None:
         versions.append(("old", args.old.resolve()))
+    if args.imports:
+        print_import_rss(versions)
+        return
+    generator = loadgen(args.cache)
     print(
         f"mode {args.mode}, {args.conns} connections, {args.requests} requests per run, "
         f"{args.runs} run(s) per version, generator {generator}; {os.cpu_count()} CPUs"

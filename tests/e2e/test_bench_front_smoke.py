@@ -45,3 +45,9 @@ def test_bench_front_drives_the_host_with_the_c_generator(tmp_path: Path, mode: 
     out = run_bench("bench_front.py", *args, "--cache", str(tmp_path), "--json")
     assert "median new" in out and "errors 0" in out and "STORE MISMATCH" not in out
     assert list(tmp_path.glob("loadgen-*")), "the generator was built in the cache"
+
+
+def test_bench_front_prints_each_process_rss_after_its_imports() -> None:
+    out = run_bench("bench_front.py", "--imports")
+    assert "front (openkms host serve --help) after its imports: RSS MiB new" in out
+    assert "writer (openkms.store._writer_process) after its imports: RSS MiB new" in out

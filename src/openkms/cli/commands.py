@@ -21,7 +21,7 @@ __all__ = ["build_group"]
 _COMMANDS = {
     "publisher": "openkms.cli.publisher:publisher",
     "vendor": "openkms.cli.publisher:vendor",
-    "host": "openkms.cli.host:host",
+    "host": "openkms.cli.host_group:host",
     "client": "openkms.cli.client:client",
     "demo": "openkms.cli.demo:demo",
     "doctor": "openkms.doctor.cli:doctor",

@@ -1,4 +1,5 @@
-"""``openkms host``: install, activate, serve and administer a KMS host."""
+"""``openkms host`` commands that install, activate and administer a KMS host (the group
+is ``cli/host_group.py``; serving is ``cli/host_serve.py``)."""
 
 from __future__ import annotations
 
@@ -11,31 +12,17 @@ import click
 
 from openkms._files import atomic_write, read_bytes
 from openkms.cli._common import (
-    HostContext,
-    OpenKMSGroup,
-    config_default,
     echo_json,
     host_context,
     host_state,
-    store_option,
 )
-from openkms.cli.host_dns import dns_config, unpublish
-from openkms.cli.host_serve import backup, restore, serve, show_config
-from openkms.cli.host_updates import (
-    fetch_updates_command,
-    install_revocations_command,
-    install_trust_command,
-)
-from openkms.cli.phone import host_atp, host_dti
 from openkms.core.codes import ResultCode
 from openkms.core.installed_key import CLEARED_MESSAGE
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.event_export import FORMATS, export_events
-from openkms.host.config import HostConfig
 from openkms.host.info import HostInfo, gather_host_info
 from openkms.host.online import activate_online
-from openkms.host.state import HostState
 from openkms.i18n import N_, _
 from openkms.localformat import format_date
 from openkms.slmgr_text import host_text, host_xpr_text
@@ -43,24 +30,31 @@ from openkms.store import BlockingReader, check_integrity, open_reader
 from openkms.store.base import EventQuery
 from openkms.store.lock import serving_host
 
-__all__ = ["host"]
+__all__ = [
+    "activation_request",
+    "ato",
+    "cdns",
+    "check",
+    "cpky",
+    "cpri",
+    "dli",
+    "dlv",
+    "events",
+    "install_certificate",
+    "ipk",
+    "sai",
+    "sdns",
+    "spri",
+    "sprt",
+    "sri",
+    "upk",
+    "xpr",
+]
 
 _DATABASE_HELP = N_("A PostgreSQL DSN shared with other hosts (else OPENKMS_DATABASE).")
 
 
-@click.group(cls=OpenKMSGroup)
-@store_option("host", required=False)
-@click.option("--machine-name", help="This host's name (default: the host name).")
-@click.pass_context
-def host(ctx: click.Context, store_dir: Path | None, machine_name: str | None) -> None:
-    """A KMS host: counts clients and activates them."""
-    # No store yet: 'serve --config' reads it from the file; other commands ask for it.
-    state = HostState(store_dir) if store_dir is not None else None
-    name = machine_name or config_default(HostConfig, "machine_name")
-    ctx.obj = HostContext(state, name)
-
-
-@host.command()
+@click.command()
 @click.argument("key")
 @click.option("--trust", "trust_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.pass_context
@@ -71,7 +65,7 @@ def ipk(ctx: click.Context, key: str, trust_file: Path | None) -> None:
     click.echo(_("Installed host key {key} successfully.").format(key=installed))
 
 
-@host.command("activation-request")
+@click.command("activation-request")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def activation_request(ctx: click.Context, output: Path) -> None:
@@ -84,7 +78,7 @@ def activation_request(ctx: click.Context, output: Path) -> None:
     )
 
 
-@host.command("install-certificate")
+@click.command("install-certificate")
 @click.argument("certificate", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.pass_context
 def install_certificate(ctx: click.Context, certificate: Path) -> None:
@@ -103,7 +97,7 @@ def _echo_activated(group: str, expires_at: int) -> None:
     )
 
 
-@host.command()
+@click.command()
 @click.option("--publisher-url", help="The publisher's service (default: the catalog's).")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 300))
 @click.pass_context
@@ -115,7 +109,7 @@ def ato(ctx: click.Context, publisher_url: str | None, timeout: float) -> None:
     _echo_activated(cert.group, cert.expires_at)
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Run the full integrity check of the store's database (read-only; reads every page)."""
@@ -151,14 +145,14 @@ def _info(ctx: click.Context, verbose: bool, as_json: bool, database: str | None
         click.echo(host_text(info, verbose=verbose))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def xpr(ctx: click.Context) -> None:
     """Display when the host's own activation (its certificate) expires."""
     click.echo(host_xpr_text(_host_info(ctx)))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def upk(ctx: click.Context) -> None:
     """Uninstall the host key and its certificate (the identity and the store stay)."""
@@ -167,7 +161,7 @@ def upk(ctx: click.Context) -> None:
     click.echo(_("Uninstalled product key successfully."))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def cpky(ctx: click.Context) -> None:
     """Clear the host key's text from the store (its ID and partial key stay)."""
@@ -176,7 +170,7 @@ def cpky(ctx: click.Context) -> None:
     click.echo(_(CLEARED_MESSAGE))
 
 
-@host.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
@@ -185,7 +179,7 @@ def dli(ctx: click.Context, as_json: bool, database: str | None) -> None:
     _info(ctx, False, as_json, database)
 
 
-@host.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--database", help=_DATABASE_HELP)
 @click.pass_context
@@ -194,7 +188,7 @@ def dlv(ctx: click.Context, as_json: bool, database: str | None) -> None:
     _info(ctx, True, as_json, database)
 
 
-@host.command()
+@click.command()
 @click.argument("port", type=int)
 @click.pass_context
 def sprt(ctx: click.Context, port: int) -> None:
@@ -207,7 +201,7 @@ def sprt(ctx: click.Context, port: int) -> None:
     )
 
 
-@host.command()
+@click.command()
 @click.argument("minutes", type=int)
 @click.pass_context
 def sai(ctx: click.Context, minutes: int) -> None:
@@ -218,7 +212,7 @@ def sai(ctx: click.Context, minutes: int) -> None:
     )
 
 
-@host.command()
+@click.command()
 @click.argument("minutes", type=int)
 @click.pass_context
 def sri(ctx: click.Context, minutes: int) -> None:
@@ -227,7 +221,7 @@ def sri(ctx: click.Context, minutes: int) -> None:
     click.echo(_("Renewal interval set to {minutes} minutes successfully.").format(minutes=minutes))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def sdns(ctx: click.Context) -> None:
     """Enable DNS publishing."""
@@ -235,7 +229,7 @@ def sdns(ctx: click.Context) -> None:
     click.echo(_("DNS publishing enabled successfully."))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def cdns(ctx: click.Context) -> None:
     """Disable DNS publishing (removes nothing)."""
@@ -243,7 +237,7 @@ def cdns(ctx: click.Context) -> None:
     click.echo(_("DNS publishing disabled successfully."))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def spri(ctx: click.Context) -> None:
     """Set the KMS priority to Normal."""
@@ -251,7 +245,7 @@ def spri(ctx: click.Context) -> None:
     click.echo(_("KMS priority set to Normal successfully."))
 
 
-@host.command()
+@click.command()
 @click.pass_context
 def cpri(ctx: click.Context) -> None:
     """Set the KMS priority to Low."""
@@ -259,7 +253,7 @@ def cpri(ctx: click.Context) -> None:
     click.echo(_("KMS priority set to Low successfully."))
 
 
-@host.command()
+@click.command()
 @click.option("--id", "event_ids", multiple=True, type=int, help="Only this event ID (repeatable).")
 @click.option("--since", type=click.DateTime(), help="Only events at or after this UTC time.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
@@ -279,16 +273,3 @@ def events(
         records = reader.iter_events(EventQuery(event_ids=event_ids, since=start))
         for chunk in export_events(records, fmt, "Key Management Service"):
             click.echo(chunk, nl=False)
-
-
-host.add_command(dns_config)
-host.add_command(unpublish)
-host.add_command(serve)
-host.add_command(show_config)
-host.add_command(backup)
-host.add_command(restore)
-host.add_command(host_dti)
-host.add_command(host_atp)
-host.add_command(install_revocations_command)
-host.add_command(install_trust_command)
-host.add_command(fetch_updates_command)

@@ -7,14 +7,6 @@ import hashlib
 import msgspec
 
 from openkms.core.codes import ResultCode
-from openkms.core.phone import (
-    ConfirmationId,
-    InstallationId,
-    PhoneFacts,
-    PhoneKind,
-    host_reference,
-    verify_confirmation,
-)
 from openkms.core.signing import Envelope, verify
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError, SignatureError
@@ -135,6 +127,18 @@ def phone_certificate_envelope(cert: PhoneCertificate) -> Envelope:
 
 
 def _verify_phone_form(body: bytes, trust: Trust, error: SignatureError) -> HostCertificate:
+    # The telephone IDs and their short signatures (libsodium through PyNaCl, about 1 MiB
+    # resident) only for a certificate in phone form: a host activated online never loads
+    # them (docs/architecture.md, "Imports at the top of modules").
+    from openkms.core.phone import (  # noqa: PLC0415
+        ConfirmationId,
+        InstallationId,
+        PhoneFacts,
+        PhoneKind,
+        host_reference,
+        verify_confirmation,
+    )
+
     try:
         phone = msgspec.msgpack.decode(body, type=PhoneCertificate)
         iid = InstallationId.from_data_digits(phone.installation_id, PhoneKind.HOST)

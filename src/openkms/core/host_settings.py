@@ -15,8 +15,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import dns.exception
-import dns.name
 import msgspec
 
 from openkms._address import parse_address
@@ -91,6 +89,12 @@ def check_setting(name: str, value: object) -> Any:
 
 def check_dns_name(text: str, what: str = "domain") -> str:
     """``text`` without its final dot if it is a valid DNS name; else SettingError."""
+    # dnspython (3 MiB resident with its start-up probes) is loaded when a name is checked:
+    # a host whose settings name no domain, such as a host serving without DNS publishing,
+    # never loads it (docs/architecture.md, "Imports at the top of modules").
+    import dns.exception  # noqa: PLC0415
+    import dns.name  # noqa: PLC0415
+
     name = text.strip().rstrip(".")
     try:
         dns.name.from_text(name)

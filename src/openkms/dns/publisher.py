@@ -25,6 +25,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord, publish_failed_event, publish_succeeded_event
 from openkms.core.host import DomainStatus, PublishStatus
 from openkms.dns.srv import DnsServer
+from openkms.dns.status import STATUS_FILE, read_status
 from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
 from openkms.errors import DnsError, OpenKMSError
 from openkms.i18n import _
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("openkms.dns")
-
-STATUS_FILE = "dns-status.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +116,6 @@ class PublishConfig:
             self.ttl,
             self.addresses,
         )
-
-
-def read_status(directory: Path) -> PublishStatus | None:
-    """The publisher's last status in a host store directory (None if it never ran)."""
-    try:
-        return msgspec.json.decode((directory / STATUS_FILE).read_bytes(), type=PublishStatus)
-    except (OSError, msgspec.DecodeError):
-        return None
 
 
 EventSink = Callable[[EventRecord], Awaitable[None]]

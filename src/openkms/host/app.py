@@ -19,7 +19,6 @@ from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.host.clock import ClockJump, ClockWatch, clock_jump_event
 from openkms.host.config import HostConfig
 from openkms.host.info import gather_host_info
-from openkms.host.publishing import host_publisher
 from openkms.host.revocations import UpdateWatch, log_revoked
 from openkms.host.sdnotify import notify
 from openkms.host.server import HostServer
@@ -194,6 +193,8 @@ class HostApp:
         """Publish the SRV record now and every republish interval (never fails the host)."""
         if not self.config.dns_publishing:
             return None
+        # dnspython's resolver and update machinery only when publishing (docs/architecture.md).
+        from openkms.host.publishing import host_publisher  # noqa: PLC0415
 
         return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
 

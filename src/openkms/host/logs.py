@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Mapping
@@ -44,6 +43,10 @@ def journal_attached(environ: Mapping[str, str], fd: int = 2) -> bool:
 
 
 def _file_handler(config: LogConfig) -> logging.Handler:
+    # logging.handlers (0.5 MiB resident with pickle, queue and the socket handlers) only for
+    # a host that logs to a file.
+    import logging.handlers  # noqa: PLC0415
+
     if config.file is None:
         raise OpenKMSError(
             _("log destination is 'file' but no log file is configured"),

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,10 +162,13 @@ def _fetch(base_url: str, path: str, limit: int) -> bytes | None:
             ),
             code=ResultCode.INVALID_ARGUMENT,
         )
+    # http.client and email (about 2 MiB resident) only for a host that fetches updates.
+    from urllib.request import Request, urlopen  # noqa: PLC0415
+
     agent = {"User-Agent": f"openkms-host/{__version__}"}
-    request = urllib.request.Request(url, headers=agent)  # noqa: S310 - http(s) checked above
+    request = Request(url, headers=agent)  # noqa: S310 - http(s) checked above
     try:
-        with urllib.request.urlopen(request, timeout=_FETCH_TIMEOUT) as response:  # noqa: S310
+        with urlopen(request, timeout=_FETCH_TIMEOUT) as response:  # noqa: S310
             body: bytes = response.read(limit + 1)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

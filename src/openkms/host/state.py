@@ -44,7 +44,7 @@ from openkms.core.installed_key import InstalledKey
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.signing import fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
-from openkms.dns.publisher import read_status
+from openkms.dns.status import read_status
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
 from openkms.host.revocation_file import read_revocations, revoked_problem
 from openkms.i18n import N_, _

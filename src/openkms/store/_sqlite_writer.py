@@ -10,13 +10,12 @@ i.e. once the batch is on disk (``synchronous=FULL``).
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -30,6 +29,9 @@ from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
+
+if TYPE_CHECKING:  # annotations only: the writer process runs without asyncio
+    import asyncio
 
 __all__ = [
     "CHECKPOINT_COMMITS",

@@ -14,10 +14,9 @@ writes: it creates no file, migrates nothing and starts no writer. Implementatio
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import msgspec
 
@@ -25,6 +24,9 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import EventRecord
 from openkms.store.database import PeerHost
+
+if TYPE_CHECKING:  # annotations only: the writer process runs without asyncio
+    import asyncio
 
 __all__ = [
     "CLIENT_SORTS",
