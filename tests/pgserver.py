@@ -21,9 +21,12 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from orphans import die_with_parent
 
 SUPERUSER = "openkms"
 READY_TIMEOUT = 30.0
@@ -58,14 +61,19 @@ def _run_as() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root, and there is no 'postgres' or 'nobody' user")
 
 
-def _command(user: pwd.struct_passwd | None, argv: list[str]) -> list[str]:
+def _command(
+    user: pwd.struct_passwd | None, argv: list[str], *, pdeathsig: bool = False
+) -> list[str]:
     if user is None:
         return argv
+    # The death signal follows the thread that started the server: only from the main one.
+    death = ["--pdeathsig=TERM"] if pdeathsig else []
     return [
         "setpriv",
         f"--reuid={user.pw_uid}",
         f"--regid={user.pw_gid}",
         "--clear-groups",
+        *death,  # after the change of user, which clears a death signal set before it
         "--",
         *argv,
     ]
@@ -145,10 +153,19 @@ class Postgres:
         options += ["-c", f"unix_socket_directories={self.sockets}"]
         for name, value in self.settings.items():
             options += ["-c", f"{name}={value}"]
-        argv = _command(self.user, [str(self.bin_dir / "postgres"), "-D", str(self.data), *options])
+        # A server started from another thread (asyncio.to_thread) would die with that thread.
+        main = threading.current_thread() is threading.main_thread()
+        postgres = [str(self.bin_dir / "postgres"), "-D", str(self.data), *options]
+        argv = _command(self.user, postgres, pdeathsig=main)
         with self.log_file.open("ab") as log:
             # Into a file, never an unread pipe (it would fill up and block the server).
-            self.process = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent if main and self.user is None else None,
+            )
         self._wait_ready()
 
     def _wait_ready(self) -> None:

@@ -29,6 +29,7 @@ import dns.rdatatype
 
 from openkms.dns.srv import DnsServer
 from openkms.dns.update import TsigKey
+from orphans import die_with_parent
 
 KEY_NAME = "openkms-key"
 UPDATABLE = ("openkms.test", "branch.test")
@@ -159,7 +160,10 @@ def _start(named: str, directory: Path, secret: str) -> tuple[subprocess.Popen[b
         with (directory / "named.log").open("ab") as log:
             # named -g logs to stderr: into a file, never an unread pipe (it would fill up).
             process = subprocess.Popen(
-                [named, "-g", "-4", "-n", "1", "-c", str(conf)], stdout=log, stderr=log
+                [named, "-g", "-4", "-n", "1", "-c", str(conf)],
+                stdout=log,
+                stderr=log,
+                preexec_fn=die_with_parent,
             )
         if _ready(port, process) and _answers_tcp(port):
             return process, port
