@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from openkms.core.codes import ResultCode
@@ -126,6 +127,35 @@ def test_a_write_error_fails_the_batch_and_the_writer_recovers(tmp_path: Path) -
     asyncio.run(main())
     with SqliteReader(path) as reader:
         assert reader.counters(HOST).total >= 2
+
+
+def test_records_of_one_loop_iteration_go_in_one_frame_and_a_bad_one_fails_alone(
+    tmp_path: Path,
+) -> None:
+    """The records submitted together travel as one frame; one that cannot be encoded (a
+    lone surrogate, which no decoded request can carry) fails at once, the others commit."""
+    path = tmp_path / "host.db"
+
+    async def main() -> None:
+        store = SqliteStore(path, writer="process")
+        await store.open()
+        try:
+            bad = msgspec.structs.replace(req("bad"), machine_name="pc-\ud800")
+            futures = [store.submit_record(req(f"ok-{i}")) for i in range(3)]
+            futures.insert(1, store.submit_record(bad))
+            futures.append(store.submit_record(req("ok-3")))
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), timeout=30
+            )
+            assert isinstance(outcomes[1], StoreError)
+            assert outcomes[:1] + outcomes[2:] == [1, 2, 3, 4]
+            assert await store.record(req("after")) == 5  # the writer goes on
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    with SqliteReader(path) as reader:
+        assert reader.counters(HOST).total == 5
 
 
 @pytest.fixture

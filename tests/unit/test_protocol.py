@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -134,3 +135,50 @@ def test_a_role_refuses_to_send_what_it_should_receive() -> None:
 def test_the_role_is_required() -> None:
     with pytest.raises(TypeError):
         Connection()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("ticket", [None, b"t" * 40])
+@pytest.mark.parametrize("revocations", [None, b"r" * 8])
+@pytest.mark.parametrize("catalog", [None, b"c" * 8])
+def test_a_response_leaves_out_only_its_trailing_nil_fields_after_version_1_0(
+    ticket: bytes | None, revocations: bytes | None, catalog: bytes | None
+) -> None:
+    """Nine fields (version 1.0, the ticket's nil included), then up to the last non-nil one."""
+    response = ActivationResponse(
+        b"r" * 16, 0, 25, 120, 10080, 1688, 1_800_000_000, "host", ticket, revocations, catalog
+    )
+    frame = encode(response)
+    fields = msgspec.msgpack.decode(frame[HEADER.size :])
+    expected = 11 if catalog is not None else 10 if revocations is not None else 9
+    assert len(fields) == expected
+    client = Connection(role=Role.CLIENT)
+    client.receive_data(frame)
+    assert client.next_event() == response
+
+
+@pytest.mark.parametrize("catalog_serial", [None, 3])
+@pytest.mark.parametrize("revocations_serial", [None, 2])
+def test_a_request_leaves_out_only_its_trailing_nil_serials(
+    revocations_serial: int | None, catalog_serial: int | None
+) -> None:
+    request = ActivationRequest(
+        b"q" * 16,
+        "app",
+        "act",
+        b"c" * 16,
+        "pc",
+        1_800_000_000,
+        1,
+        0,
+        25,
+        False,
+        revocations_serial,
+        catalog_serial,
+    )
+    frame = encode(request)
+    fields = msgspec.msgpack.decode(frame[HEADER.size :])
+    expected = 12 if catalog_serial is not None else 11 if revocations_serial is not None else 10
+    assert len(fields) == expected
+    host = Connection(role=Role.SERVER)
+    host.receive_data(frame)
+    assert host.next_event() == request

@@ -124,7 +124,7 @@ class _ActivationProtocol(asyncio.Protocol):
                 message = self._conn.next_event()
             except InvalidRequestError as exc:  # well framed: answered, and the stream goes on
                 _bad_frames.warning("invalid request from %s: %s", self._peer, exc.message)
-                self._dispatch(exc)
+                self._service.answer_invalid(exc, self._port, self._queued())
                 continue
             except OpenKMSError as exc:
                 self._refuse(exc.code, exc.message)
@@ -135,7 +135,7 @@ class _ActivationProtocol(asyncio.Protocol):
                 return
             if message is NEED_DATA:
                 return
-            self._dispatch(message)
+            self._service.answer(message, self._port, self._queued(), decoded=True)
 
     def _refuse(self, code: ResultCode, reason: str) -> None:
         """Answer an unreadable frame with one ErrorResponse, then close (after what is in
@@ -151,17 +151,16 @@ class _ActivationProtocol(asyncio.Protocol):
         self._server.inflight += 1
         reply(ErrorResponse(b"", code, reason))
 
-    def _dispatch(self, message: Message | InvalidRequestError) -> None:
+    def _queued(self) -> _Reply:
+        """A new place in the response order; reading pauses once max_pipelined wait."""
         reply = _Reply(self)
-        self._queue.append(reply)
+        queue = self._queue
+        queue.append(reply)
         self._server.inflight += 1
-        if len(self._queue) >= self._config.max_pipelined and self._transport is not None:
+        if len(queue) >= self._config.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
             self._paused = True
-        if isinstance(message, InvalidRequestError):
-            self._service.answer_invalid(message, self._port, reply)
-        else:
-            self._service.answer(message, self._port, reply)
+        return reply
 
     def flush(self) -> None:
         """Write the responses that are ready, in the order their requests came."""
@@ -169,7 +168,9 @@ class _ActivationProtocol(asyncio.Protocol):
         writable = transport is not None and not transport.is_closing()
         while queue and queue[0].response is not None:
             reply = queue.popleft()
-            server.answered()
+            server.inflight -= 1
+            if server.inflight == 0 and server.draining:
+                server.answered_all()
             if writable:
                 assert transport is not None and reply.response is not None
                 transport.write(self._conn.send(reply.response))
@@ -225,6 +226,7 @@ class HostServer:
         self.loop_time: Callable[[], float] = time.monotonic  # the serving loop's, once started
         self.inflight = 0  # requests received and not yet answered
         self._drained: asyncio.Future[None] | None = None
+        self.draining = False  # a graceful stop waits for the last in-flight request
         self._sweeper: asyncio.TimerHandle | None = None
         self.addresses: list[tuple[str, int]] = []
 
@@ -258,10 +260,9 @@ class HostServer:
             else:
                 del self._per_address[protocol.address]
 
-    def answered(self) -> None:
-        """One in-flight request has its response; wake a graceful stop waiting for the last."""
-        self.inflight -= 1
-        if self.inflight == 0 and self._drained is not None and not self._drained.done():
+    def answered_all(self) -> None:
+        """No request is in flight any more: wake a graceful stop waiting for the last."""
+        if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
     @property
@@ -338,6 +339,7 @@ class HostServer:
             server.close()
         if self.inflight > 0:
             self._drained = asyncio.get_running_loop().create_future()
+            self.draining = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained, self.config.shutdown_timeout)
         for protocol in list(self._connections):

@@ -152,15 +152,19 @@ class HostService:
 
     # -- the one entry -------------------------------------------------------------------
 
-    def answer(self, message: Message, port: int, deliver: Deliver) -> None:
+    def answer(
+        self, message: Message, port: int, deliver: Deliver, *, decoded: bool = False
+    ) -> None:
         """Answer ``message``, received on a listener bound to ``port``, through ``deliver``.
 
         ``deliver`` is called exactly once: at once for a message that is not a request or
         a record the store refuses, otherwise once the record is durable (and the ticket,
-        if one is earned, signed). Failures are delivered as an ErrorResponse.
+        if one is earned, signed). Failures are delivered as an ErrorResponse. ``decoded``:
+        the message comes from the protocol's decoder, which has checked its values against
+        the protocol's limits already (otherwise they are checked here).
         """
         if isinstance(message, ActivationRequest):
-            self._activate(message, port, deliver, None)
+            self._activate(message, port, deliver, None, decoded)
         elif isinstance(message, ProbeRequest):
             probe = asyncio.ensure_future(self._probe(message, port))
             probe.add_done_callback(functools.partial(self._probed, message, deliver))
@@ -177,7 +181,7 @@ class HostService:
         """
         request = error.request
         if isinstance(request, ActivationRequest):
-            self._activate(request, port, deliver, error.message)
+            self._activate(request, port, deliver, error.message, False)
         else:
             request_id = request.request_id if len(request.request_id) == 16 else b""
             deliver(ErrorResponse(request_id, error.code, error.message))
@@ -191,14 +195,22 @@ class HostService:
     # -- activation ----------------------------------------------------------------------
 
     def _activate(
-        self, request: ActivationRequest, port: int, deliver: Deliver, problem: str | None
+        self,
+        request: ActivationRequest,
+        port: int,
+        deliver: Deliver,
+        problem: str | None,
+        decoded: bool,
     ) -> None:
         """Judge ``request`` and queue its record; the store's future answers."""
         started = time.perf_counter() if self.on_request is not None else 0.0
         try:
             now = int(self._clock())
             product = self._products.get(request.activation_id)
-            result = ResultCode.REQUEST_INVALID if problem else self._judge(request, product, now)
+            if problem is not None or (not decoded and _out_of_range(request)):
+                result = ResultCode.REQUEST_INVALID
+            else:
+                result = self._judge(request, product, now)
             written = self._store.submit_record(self._record(request, product, result, now))
         except Exception as exc:  # the store refused the write (e.g. it is closed)
             deliver(_failure(request.request_id, exc))
@@ -208,8 +220,6 @@ class HostService:
         written.add_done_callback(functools.partial(self._written, pending))
 
     def _judge(self, request: ActivationRequest, product: Product | None, now: int) -> ResultCode:
-        if _out_of_range(request):  # a message that did not come through the decoder
-            return ResultCode.REQUEST_INVALID
         if self._activation.revoked is not None:  # the publisher revoked this host
             return ResultCode.KEY_BLOCKED
         signing = self._signing
@@ -276,26 +286,24 @@ class HostService:
                 pending.stored = time.perf_counter() - pending.started
             signing, product = self._signing, pending.product
             if signing is not None and product is not None and count >= product.n_policy:
-                body = self._ticket_body(pending, product)
+                now, request = pending.now, pending.request
+                body = TicketBody(
+                    request.cmid,
+                    request.activation_id,
+                    count,
+                    product.n_policy,
+                    now,
+                    now + self._validity,
+                )  # what the ticket vouches for
                 signing.batcher.add(body, functools.partial(self._signed, pending))
                 return
             response = self._response(pending, None)
         except (Exception, asyncio.CancelledError) as exc:
             pending.deliver(_failure(pending.request.request_id, exc))
             return
-        self._deliver(pending, response)
-
-    def _ticket_body(self, pending: _Pending, product: Product) -> TicketBody:
-        """What the ticket of a counted request vouches for."""
-        request, now = pending.request, pending.now
-        return TicketBody(
-            request.cmid,
-            request.activation_id,
-            pending.count,
-            product.n_policy,
-            now,
-            now + self._validity,
-        )
+        if self.on_request is not None:
+            self._observe(pending, response.ticket is not None)
+        pending.deliver(response)
 
     def _signed(self, pending: _Pending, ticket: bytes | BaseException) -> None:
         """The ticket batch is signed (or failed): answer."""
@@ -309,7 +317,9 @@ class HostService:
         except Exception as exc:
             pending.deliver(_failure(request_id, exc))
             return
-        self._deliver(pending, response)
+        if self.on_request is not None:
+            self._observe(pending, response.ticket is not None)
+        pending.deliver(response)
 
     def _response(self, pending: _Pending, ticket: bytes | None) -> ActivationResponse:
         request = pending.request
@@ -321,7 +331,10 @@ class HostService:
                 pending.result.hex,
                 pending.count,
             )
-        revocations, catalog = self._updates.for_request(request)
+        if request.revocations_serial is None and request.catalog_serial is None:
+            revocations = catalog = None  # a client that takes neither (the common case)
+        else:
+            revocations, catalog = self._updates.for_request(request)
         return ActivationResponse(
             request.request_id,
             int(pending.result),
@@ -335,11 +348,6 @@ class HostService:
             revocations,
             catalog,
         )
-
-    def _deliver(self, pending: _Pending, response: ActivationResponse) -> None:
-        if self.on_request is not None:
-            self._observe(pending, response.ticket is not None)
-        pending.deliver(response)
 
     def _observe(self, pending: _Pending, ticketed: bool = False) -> None:
         observe = self.on_request
@@ -419,8 +427,8 @@ def _out_of_range(request: ActivationRequest) -> bool:
         or len(request.activation_id) > MAX_ID_LENGTH
         or len(request.application_id) > MAX_ID_LENGTH
         or request.client_time not in _CLIENT_TIMES
-        or _bad_serial(request.revocations_serial)
-        or _bad_serial(request.catalog_serial)
+        or (request.revocations_serial is not None and request.revocations_serial not in _SERIALS)
+        or (request.catalog_serial is not None and request.catalog_serial not in _SERIALS)
     )
 
 

@@ -36,6 +36,7 @@ from openkms.protocol.messages import (
     RESPONSE_TYPES,
     V1_FIELDS,
     ActivationRequest,
+    ActivationResponse,
     Message,
     ProbeRequest,
 )
@@ -110,14 +111,18 @@ def encode(message: Message) -> bytes:
 
 def _wire_form(message: Message) -> Message | tuple[object, ...]:
     """``message``, or its values without the trailing nil fields added after version 1.0."""
-    base = V1_FIELDS.get(message.type_id)
-    if base is None:
-        return message
-    values = msgspec.structs.astuple(message)
-    end = len(values)
-    while end > base and values[end - 1] is None:
-        end -= 1
-    return message if end == len(values) else values[:end]
+    # Written out for the two messages that have such fields: this runs for every response.
+    if type(message) is ActivationResponse:
+        if message.catalog is not None:
+            return message
+        end = V1_FIELDS[ActivationResponse.type_id] + (message.revocations is not None)
+        return msgspec.structs.astuple(message)[:end]
+    if type(message) is ActivationRequest:
+        if message.catalog_serial is not None:
+            return message
+        end = V1_FIELDS[ActivationRequest.type_id] + (message.revocations_serial is not None)
+        return msgspec.structs.astuple(message)[:end]
+    return message
 
 
 class Connection:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from openkms.store._writer_messages import (
     Ready,
     Stop,
     frame,
+    frames_of,
     message_of,
     split_frames,
 )
@@ -69,12 +71,13 @@ class ProcessWriter(StoreWriter):
         self._gone: asyncio.Future[None] | None = None
         self._buffer = bytearray()
         self._pending: collections.deque[asyncio.Future[WriteResult]] = collections.deque()
-        self._outbox: list[bytes] = []
+        self._outbox: list[WriteOp] = []  # submitted, sent at the end of the loop iteration
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
         self._restart_failed: tuple[float, StoreError] | None = None
         self._started_at = 0.0
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop start() ran on
 
     @property
     def pid(self) -> int | None:
@@ -83,7 +86,7 @@ class ProcessWriter(StoreWriter):
 
     async def start(self) -> None:
         """Start the child and wait until it has opened (and migrated) the store."""
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = subprocess.Popen(
@@ -130,8 +133,8 @@ class ProcessWriter(StoreWriter):
 
     def submit(self, op: WriteOp) -> asyncio.Future[WriteResult]:
         """Queue ``op``; the future settles once the batch holding it is durable."""
-        data = frame(message_of(op))
-        loop = asyncio.get_running_loop()
+        # The loop start() ran on, without asking for it per write (that costs a getpid()).
+        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
         future: asyncio.Future[WriteResult] = loop.create_future()
         failed = self._restart_failed
         if self._transport is None and failed is not None:
@@ -140,7 +143,7 @@ class ProcessWriter(StoreWriter):
                 return future
             self._restart_failed = None
         self._pending.append(future)
-        self._outbox.append(data)
+        self._outbox.append(op)
         if len(self._outbox) == 1:
             if self._transport is not None:
                 loop.call_soon(self._flush)
@@ -149,9 +152,28 @@ class ProcessWriter(StoreWriter):
         return future
 
     def _flush(self) -> None:
+        """Send what was submitted since the last flush: one write, usually one frame."""
         if self._outbox and self._transport is not None:
-            self._transport.write(b"".join(self._outbox))
+            try:
+                data = frames_of(self._outbox)
+            except Exception:  # a value msgspec cannot encode: that write fails, not all
+                data = self._frames_failing_unencodable()
+            self._transport.write(data)
             self._outbox.clear()
+
+    def _frames_failing_unencodable(self) -> bytes:
+        """The outbox's frames one by one; a write that cannot be encoded fails at once."""
+        pending, outbox = self._pending, self._outbox
+        futures = list(itertools.islice(pending, len(pending) - len(outbox), None))
+        frames = []
+        for op, future in zip(outbox, futures, strict=True):
+            try:
+                frames.append(frame(message_of(op)))
+            except Exception as exc:
+                logger.error("a store write could not be encoded: %s", exc)
+                pending.remove(future)
+                future.set_exception(StoreError(str(exc)))  # a bug upstream: logged above
+        return b"".join(frames)
 
     async def _restart_writer(self) -> None:
         """Start a new child after one died; what was submitted meanwhile goes to it."""
@@ -175,8 +197,8 @@ class ProcessWriter(StoreWriter):
             await asyncio.wait([self._restart])
         stopped = True
         if self._transport is not None and self._gone is not None:
-            self._outbox.append(frame(Stop()))
             self._flush()
+            self._transport.write(frame(Stop()))
             try:
                 await asyncio.wait_for(asyncio.shield(self._gone), _STOP_TIMEOUT)
             except TimeoutError:

@@ -8,7 +8,7 @@ no identifiers.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 
@@ -30,7 +30,9 @@ __all__ = [
     "WriteEvent",
     "WriteForget",
     "WriteRecord",
+    "WriteRecords",
     "frame",
+    "frames_of",
     "message_of",
     "op_of",
     "split_frames",
@@ -64,7 +66,13 @@ class Stop(msgspec.Struct, frozen=True, array_like=True, tag=3):
     """Commit what came before, then exit."""
 
 
-ToWriter = WriteRecord | WriteEvent | WriteForget | Stop
+class WriteRecords(msgspec.Struct, frozen=True, array_like=True, tag=4):
+    """Record several activation requests, in order (one loop iteration's, in one frame)."""
+
+    records: list[RequestRecord]
+
+
+ToWriter = WriteRecord | WriteEvent | WriteForget | WriteRecords | Stop
 
 
 # -- the messages: child -> parent -----------------------------------------------------------
@@ -128,6 +136,14 @@ def split_frames(buffer: bytearray) -> list[bytes]:
         start = end
     del buffer[:start]
     return frames
+
+
+def frames_of(ops: list[WriteOp]) -> bytes:
+    """The frames that carry ``ops`` to the child, in order: one for all of them when they
+    are all request records (the host's hot path: one encoding per loop iteration)."""
+    if all(type(op) is RequestRecord for op in ops):
+        return frame(WriteRecords(cast("list[RequestRecord]", ops)))
+    return b"".join(frame(message_of(op)) for op in ops)
 
 
 def message_of(op: WriteOp) -> ToWriter:

@@ -40,6 +40,7 @@ from openkms.store._writer_messages import (
     FromWriter,
     Ready,
     Stop,
+    WriteRecords,
     frame,
     op_of,
     split_frames,
@@ -70,6 +71,9 @@ def _serve(sock: socket.socket, writer: BatchWriter, batch_max: int) -> None:
         ops: list[WriteOp] = []
         for payload in split_frames(buffer):
             message = TO_WRITER.decode(payload)
+            if isinstance(message, WriteRecords):
+                ops.extend(message.records)
+                continue
             if isinstance(message, Stop):
                 running = False
                 break
