@@ -59,7 +59,10 @@ def drain(writer: BatchWriter) -> None:
         pass
 
 
-def test_searches_are_complete_before_and_after_indexing(writer: BatchWriter) -> None:
+def test_searches_are_complete_before_and_after_indexing(
+    writer: BatchWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text, "INDEX_DELAY", 0.0)  # index whatever is queued at once
     conn = writer.conn
     writer.commit([req(f"c{i:03d}", f"PC-{i:03d}") for i in range(300)])
     assert queued(conn) == 300 and writer.housekeeping_due
@@ -95,6 +98,32 @@ def test_indexing_runs_in_bounded_steps(writer: BatchWriter) -> None:
     assert queued(writer.conn) == text.INDEX_STEP + 5
     drain(writer)
     assert queued(writer.conn) == 0
+
+
+def test_indexing_waits_for_a_whole_step_or_the_delay(
+    writer: BatchWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text, "INDEX_DELAY", 3600.0)
+    writer.commit([req(f"c{i}", f"pc-{i}") for i in range(text.INDEX_STEP + 5)])
+    drain(writer)
+    assert queued(writer.conn) == 0
+    # A few new clients right after a step: left queued, and found there.
+    writer.commit([req(f"n{i}", f"new-{i}") for i in range(5)])
+    assert not writer.housekeeping_due and queued(writer.conn) == 5
+    assert found(writer.conn, "new-") == [f"n{i}" for i in range(5)]
+    # A whole step queued: indexed at once.
+    writer.commit([req(f"m{i}", f"more-{i}") for i in range(text.INDEX_STEP - 5)])
+    assert writer.housekeeping_due
+    drain(writer)
+    assert queued(writer.conn) == 0
+    # Once the delay has passed since the last step, a few are indexed too.
+    writer.commit([req("late", "late-1")])
+    assert not writer.housekeeping_due
+    monkeypatch.setattr(text, "INDEX_DELAY", 0.0)
+    writer.commit([req("late", "late-2", T0 + 60)])
+    assert writer.housekeeping_due
+    drain(writer)
+    assert queued(writer.conn) == 0 and found(writer.conn, "late-") == ["late"]
 
 
 NAMES = st.text(st.sampled_from('ab"%_\\*-: éÉ'), min_size=1, max_size=24)

@@ -4,7 +4,10 @@ Triggers (schema 4) queue every client whose CMID or machine name may have chang
 ``client_text_queue``, inside the request's transaction, which costs a row; the writer
 indexes the queue between batches, ``INDEX_STEP`` clients per transaction
 (``index_step``), so the index's CPU (as much as an activation per client) never delays a
-request's commit. A search takes the index's candidates plus every queued client and checks
+request's commit. It waits until a whole step is queued (``backlog``), or ``INDEX_DELAY``
+has passed since its last step: each step's transaction writes a new FTS5 segment that
+later merges rewrite, so indexing a few clients at a time costs twice as much per client.
+A search takes the index's candidates plus every queued client and checks
 each against the real row, so it is complete and exact whatever the queue holds.
 """
 
@@ -13,10 +16,22 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-__all__ = ["INDEX_STEP", "MIN_INDEXED", "candidates", "index_step", "match_expression", "pending"]
+__all__ = [
+    "INDEX_DELAY",
+    "INDEX_STEP",
+    "MIN_INDEXED",
+    "backlog",
+    "candidates",
+    "index_step",
+    "match_expression",
+    "pending",
+]
 
 # Clients indexed per housekeeping transaction: a few milliseconds of the writer's time.
 INDEX_STEP: Final = 128
+# Seconds after its last step the writer indexes a queue shorter than a step (a quiet
+# host's few new clients); until then a search scans them in the queue.
+INDEX_DELAY = 1.0
 # Trigrams of a text probed at most, and queried at most (the rarest).
 MAX_TRIGRAMS: Final = 16
 KEEP: Final = 3
@@ -76,6 +91,14 @@ def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] 
 def pending(conn: sqlite3.Connection) -> bool:
     """Whether clients wait in the queue."""
     return conn.execute("SELECT 1 FROM client_text_queue LIMIT 1").fetchone() is not None
+
+
+def backlog(conn: sqlite3.Connection) -> bool:
+    """Whether a whole step (``INDEX_STEP`` clients) waits in the queue."""
+    (queued,) = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM client_text_queue LIMIT ?)", (INDEX_STEP,)
+    ).fetchone()
+    return int(queued) >= INDEX_STEP
 
 
 def index_step(conn: sqlite3.Connection, most: int = INDEX_STEP) -> int:

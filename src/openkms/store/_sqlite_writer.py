@@ -12,7 +12,9 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+import math
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -51,8 +53,8 @@ logger = logging.getLogger("openkms.store")
 # oldest events that take the store over the limit (about as many as it inserted), and the
 # writer deletes ahead between batches, at most PRUNE_STEP rows per transaction, until the
 # store is a headroom (a tenth of the allowance, at most 10,000) below the limit; bursts
-# then find room and commit no deletes at all. Never a big DELETE in one commit: with random
-# CMIDs each deleted row dirties its own page of events_cmid.
+# then find room and commit no deletes at all. Never a big DELETE in one commit: the batch
+# whose commit carries it waits for it.
 PRUNE_STEP: Final = 256
 # WAL checkpoints, too, between batches: a passive one once this many commits have gone
 # into the WAL since the last, so that SQLite's own (at 1,000 pages, inside whichever COMMIT
@@ -255,6 +257,7 @@ class BatchWriter:
         self._stale = False  # the connection failed with the store's error: open a new one
         # Clients may wait in the search index's queue (a migrated store's, at first).
         self._text_due = True
+        self._indexed_at = -math.inf  # time.monotonic() of the last indexing step
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -337,11 +340,19 @@ class BatchWriter:
             else:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
-        self._text_due = text.pending(conn)  # the triggers queue new and renamed clients
+        # The triggers queue new and renamed clients: index them a whole step at a time.
+        self._text_due = self._text_backlog(conn)
         self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
         conn.execute("COMMIT")
         self._commits += 1
         return results
+
+    def _text_backlog(self, conn: sqlite3.Connection) -> bool:
+        """Whether a step of indexing is worth its transaction: a whole step is queued, or
+        a few clients have waited ``INDEX_DELAY`` since the last step."""
+        if time.monotonic() - self._indexed_at >= text.INDEX_DELAY:
+            return text.pending(conn)
+        return text.backlog(conn)
 
     @property
     def housekeeping_due(self) -> bool:
@@ -377,6 +388,7 @@ class BatchWriter:
                 conn.execute("BEGIN IMMEDIATE")
                 self._text_due = text.index_step(conn) == text.INDEX_STEP
                 conn.execute("COMMIT")
+                self._indexed_at = time.monotonic()
                 self._commits += 1
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):  # a closed connection has no transaction
