@@ -2,9 +2,9 @@
 
 ``openkms host serve --no-dns --no-admin`` (a real process, on loopback) must not load the
 other commands' modules (the doctor, the client, the publisher, telephone activation), nor
-dnspython, nor the HTTP client, nor the file log handlers: each is resident for as long as the
-host serves (bench/README.md, "Memory (this wave)"; the writer process is checked in
-``tests/unit/test_import_weight.py``).
+dnspython, nor the HTTP client, nor the file log handlers, nor ``cryptography`` (13 MiB: the
+host signs with libsodium): each is resident for as long as the host serves (bench/README.md,
+"Memory (this wave)"; the writer process is checked in ``tests/unit/test_import_weight.py``).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ SERVING_NEVER = (
     "aiohttp",
     "asyncpg",
     "babel",
+    "cryptography",
     "dns",
     "email",
     "http.client",
     "logging.handlers",
-    "nacl",
     "urllib.request",
     "openkms.admin.server",
     "openkms.cli.client",

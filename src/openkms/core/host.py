@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms import __version__
 from openkms.core.certificate import HostCertificate
 from openkms.core.host_settings import HostSettings
 from openkms.core.installed_key import InstalledKey
 from openkms.core.revocation import RevocationEntry, RevocationList
-from openkms.core.signing import Envelope
+from openkms.core.signing import Envelope, SigningKey
 from openkms.core.trust import Trust
 from openkms.errors import StateError
 from openkms.i18n import _
@@ -84,7 +83,7 @@ class HostSnapshot:
     host_key: InstalledKey | None
     settings: HostSettings
     activation: HostActivation
-    private_key: Ed25519PrivateKey | None = field(repr=False)
+    private_key: SigningKey | None = field(repr=False)
     public_key: bytes | None
     fingerprint: str | None
     host_id: str | None
@@ -95,7 +94,7 @@ class HostSnapshot:
         """The pinned trust, if any."""
         return self.activation.trust
 
-    def signing_key(self) -> Ed25519PrivateKey:
+    def signing_key(self) -> SigningKey:
         """The host's private key; StateError when host.key is missing."""
         if self.private_key is None:
             raise missing_identity(self.directory)

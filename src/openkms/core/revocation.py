@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from typing import Annotated, Final
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core.certificate import HostCertificate
 from openkms.core.codes import ResultCode
-from openkms.core.signing import Envelope, sign, verify
+from openkms.core.signing import Envelope, SigningKey, sign, verify
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
 
@@ -124,7 +123,7 @@ class RevocationList:
         return self.body.serial
 
     @classmethod
-    def sign(cls, private_key: Ed25519PrivateKey, body: RevocationListBody) -> RevocationList:
+    def sign(cls, private_key: SigningKey, body: RevocationListBody) -> RevocationList:
         """Sign ``body`` with the publisher root key; OpenKMSError if it is not a valid list."""
         envelope = sign(private_key, REVOCATIONS_DOMAIN, msgspec.msgpack.encode(body))
         encoded = msgspec.msgpack.encode(envelope)

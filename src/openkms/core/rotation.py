@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core.codes import ResultCode
-from openkms.core.signing import Envelope, fingerprint, public_bytes, sign, verify
+from openkms.core.signing import Envelope, SigningKey, fingerprint, public_bytes, sign, verify
 from openkms.errors import SignatureError
 from openkms.i18n import _
 
@@ -80,8 +79,8 @@ class RootKey:
 
 
 def make_link(
-    previous: Ed25519PrivateKey,
-    successor: Ed25519PrivateKey,
+    previous: SigningKey,
+    successor: SigningKey,
     *,
     sequence: int,
     at: int,

@@ -25,10 +25,9 @@ the same signature. The group operations are libsodium's (PyNaCl), constant time
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl import bindings
 from nacl.exceptions import CryptoError
 
@@ -37,6 +36,7 @@ __all__ = [
     "GROUP_ORDER",
     "PhoneSigningKey",
     "ShortSignature",
+    "hkdf_sha512",
     "verify_short",
 ]
 
@@ -68,8 +68,14 @@ def _challenge(domain: bytes, point: bytes, public_key: bytes, message: bytes) -
     return int.from_bytes(digest[: CHALLENGE_BITS // 8], "little")
 
 
-def _hkdf(seed: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA512(), length=64, salt=None, info=info).derive(seed)
+def hkdf_sha512(seed: bytes, info: bytes) -> bytes:
+    """64 bytes of HKDF-SHA-512 (RFC 5869) of ``seed`` under ``info``, with no salt.
+
+    No salt means a salt of 64 zero bytes; 64 bytes of output are the first block of the
+    expansion, ``T(1) = HMAC(PRK, info || 0x01)``.
+    """
+    prk = hmac.digest(bytes(hashlib.sha512().digest_size), seed, "sha512")
+    return hmac.digest(prk, info + b"\x01", "sha512")
 
 
 class PhoneSigningKey:
@@ -83,10 +89,10 @@ class PhoneSigningKey:
     @classmethod
     def derive(cls, root_seed: bytes) -> PhoneSigningKey:
         """The phone key of the root key whose 32-byte Ed25519 seed is ``root_seed``."""
-        scalar = bindings.crypto_core_ed25519_scalar_reduce(_hkdf(root_seed, _KEY_INFO))
+        scalar = bindings.crypto_core_ed25519_scalar_reduce(hkdf_sha512(root_seed, _KEY_INFO))
         if scalar == bytes(_SCALAR_BYTES):  # probability 2**-252; never a usable key
             raise ValueError("the derived phone-signing scalar is zero")
-        return cls(scalar, _hkdf(root_seed, _NONCE_INFO))
+        return cls(scalar, hkdf_sha512(root_seed, _NONCE_INFO))
 
     def sign(self, domain: bytes, message: bytes) -> ShortSignature:
         """Sign ``message`` under ``domain`` (deterministic)."""

@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms.core import merkle, settings
 from openkms.core.certificate import HostCertificate, verify_certificate
 from openkms.core.codes import ResultCode
-from openkms.core.signing import Envelope, sign, verify
+from openkms.core.signing import Envelope, SigningKey, sign, verify
 from openkms.core.trust import Trust
 from openkms.errors import SignatureError
 from openkms.i18n import _
@@ -97,7 +96,7 @@ def tree_head(size: int, root: bytes) -> bytes:
 class TicketSigner:
     """Signs tickets with a host's private key; the certificate is encoded once."""
 
-    def __init__(self, private_key: Ed25519PrivateKey, certificate: Envelope) -> None:
+    def __init__(self, private_key: SigningKey, certificate: Envelope) -> None:
         self._key = private_key
         self._certificate = certificate
         self._encoder = msgspec.msgpack.Encoder()

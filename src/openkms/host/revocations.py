@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from openkms import __version__
 from openkms._files import atomic_write
 from openkms.core.codes import ResultCode
 from openkms.core.events import host_revoked_event
 from openkms.core.host import HostActivation
 from openkms.core.revocation import MAX_LIST_BYTES
+from openkms.core.signing import SigningKey
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError, StateError
 from openkms.host.revocation_file import REVOCATIONS_FILE, parse_revocations, read_revocations
@@ -203,7 +202,7 @@ class UpdateWatch:
         state: HostState,
         service: HostService,
         store: HostStore,
-        private_key: Ed25519PrivateKey,
+        private_key: SigningKey,
         clock: Callable[[], float],
         publisher_url: str | None,
         poll_seconds: float,

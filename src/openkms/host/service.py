@@ -17,13 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from openkms import __version__
 from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
 from openkms.core.events import activation_request_event
+from openkms.core.signing import SigningKey
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import StoreError
 from openkms.host.state import HostActivation, HostSettings
@@ -101,7 +100,7 @@ class HostService:
         *,
         store: HostStore,
         activation: HostActivation,
-        private_key: Ed25519PrivateKey | None,
+        private_key: SigningKey | None,
         host_settings: HostSettings,
         host_id: str,
         clock: Callable[[], float],
@@ -120,9 +119,7 @@ class HostService:
         self.on_request = on_request
         self.set_activation(activation, private_key)
 
-    def set_activation(
-        self, activation: HostActivation, private_key: Ed25519PrivateKey | None
-    ) -> None:
+    def set_activation(self, activation: HostActivation, private_key: SigningKey | None) -> None:
         """Install (or remove) the certificate the host signs with."""
         self._activation = activation
         self._signing = None

@@ -23,8 +23,6 @@ import socket
 from pathlib import Path
 
 import msgspec
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core.certificate import (
@@ -41,8 +39,9 @@ from openkms.core.codes import ResultCode
 from openkms.core.host import HostActivation, HostSnapshot, missing_identity
 from openkms.core.host_settings import HostSettings, SettingError
 from openkms.core.installed_key import InstalledKey
+from openkms.core.key_pem import PemKeyError, PemProblem, decode_private_key, encode_private_key
 from openkms.core.keys import KeyKind, ProductKey
-from openkms.core.signing import fingerprint, public_bytes, sign
+from openkms.core.signing import Ed25519Key, fingerprint, public_bytes, sign
 from openkms.core.trust import Trust
 from openkms.dns.status import read_status
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError, StateError
@@ -139,7 +138,7 @@ class HostState:
         """The host's activation: certificate and trust, or the reason it cannot sign."""
         return self.snapshot(now).activation
 
-    def private_key(self) -> Ed25519PrivateKey:
+    def private_key(self) -> Ed25519Key:
         """The host's signing key; StateError when host.key is missing."""
         key = self._read_private_key()
         if key is None:
@@ -216,18 +215,13 @@ class HostState:
         self._save(state)
         return key
 
-    def create_identity(self) -> Ed25519PrivateKey:
+    def create_identity(self) -> Ed25519Key:
         """The host's private key, made (host.key, mode 0600) when there is none yet."""
         existing = self._read_private_key()
         if existing is not None:
             return existing
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        atomic_write(self.directory / "host.key", pem, mode=0o600)
+        key = Ed25519Key.generate()
+        atomic_write(self.directory / "host.key", encode_private_key(key), mode=0o600)
         return key
 
     def activation_request(self, machine_name: str, now: int) -> bytes:
@@ -313,17 +307,16 @@ class HostState:
         data = msgspec.json.format(msgspec.json.encode(state), indent=2) + b"\n"
         atomic_write(self.directory / "host.json", data)
 
-    def _read_private_key(self) -> Ed25519PrivateKey | None:
+    def _read_private_key(self) -> Ed25519Key | None:
         path = self.directory / "host.key"
         if not path.exists():
             return None
         try:
-            loaded = serialization.load_pem_private_key(read_bytes(path, _("host key")), None)
-        except (ValueError, TypeError):
+            return decode_private_key(read_bytes(path, _("host key")))
+        except PemKeyError as exc:
+            if exc.problem is PemProblem.NOT_ED25519:
+                raise StateError(_("{path} is not an Ed25519 key").format(path=path)) from None
             raise StateError(_("{path} is not a PEM private key").format(path=path)) from None
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise StateError(_("{path} is not an Ed25519 key").format(path=path))
-        return loaded
 
     def _fingerprint(self, public: bytes) -> str:
         """Public-key fingerprint and machine hash: changes when the host moves hardware."""
