@@ -9,6 +9,7 @@ the serving front the same way.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -37,8 +38,14 @@ WRITER_NEVER = (
 
 def imported_by(*args: str) -> set[str]:
     """Every module that ``python -X importtime ARGS`` imported (its report on stderr)."""
+    # Without the coverage of a ``--cov`` run: it starts in every child and imports its own.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-X", "importtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     lines = [line for line in run.stderr.splitlines() if line.startswith("import time:")]
     names = {line.rsplit("|", 1)[1].strip() for line in lines[1:]}  # [0] is the header
