@@ -7,6 +7,7 @@ process with SIGKILL (no teardown runs) and waits for the server to exit by itse
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,22 +75,24 @@ def _wait_gone(pid: int, timeout: float = 20.0) -> bool:
     return False
 
 
-@pytest.mark.skipif(not named_installed(), reason="named is not installed")
-def test_named_exits_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
-    pid, _ = _start_then_kill_parent("named", tmp_path)
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param("named", marks=pytest.mark.skipif(not named_installed(), reason="no named")),
+        pytest.param(
+            "postgres",
+            marks=pytest.mark.skipif(not postgres_installed(), reason="no PostgreSQL"),
+        ),
+    ],
+)
+def test_a_server_exits_when_the_process_that_started_it_is_killed(
+    server: str, tmp_path: Path
+) -> None:
+    pid, base = _start_then_kill_parent(server, tmp_path)  # base: PostgreSQL's directory
     try:
-        assert _wait_gone(pid), f"named {pid} still runs after its parent was killed"
+        assert _wait_gone(pid), f"{server} {pid} still runs after its parent was killed"
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-
-
-@pytest.mark.skipif(not postgres_installed(), reason="PostgreSQL is not installed")
-def test_postgres_exits_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
-    pid, base = _start_then_kill_parent("postgres", tmp_path)
-    try:
-        assert _wait_gone(pid), f"postgres {pid} still runs after its parent was killed"
-    finally:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        subprocess.run(["rm", "-rf", base], check=False)
+        if base:
+            shutil.rmtree(base, ignore_errors=True)
