@@ -28,7 +28,7 @@ from openkms.host.state import HostState
 from openkms.publisher import Publisher
 from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_schema import schema_version
-from openkms.store._sqlite_text import index_step
+from openkms.store._sqlite_text import SearchIndexer
 
 DAY = 86400
 EDITION = "Desktop Professional"
@@ -132,11 +132,20 @@ def fill(path: Path, site: Site, clients: int, events: int) -> str:
         "INSERT INTO n_policy_seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (site.application_id, site.n_policy, now),
     )
-    index_step(conn, clients)  # a host that has run for a while has indexed its clients
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    build_search_index(path)
     return cmids[len(cmids) // 2] if cmids else ""
+
+
+def build_search_index(path: Path) -> None:
+    """Index every client for the search, as a host that has run for a while has."""
+    indexer = SearchIndexer(path)
+    try:
+        indexer.catch_up()
+    finally:
+        indexer.close()
 
 
 def prefilled_site(n: int, cache: Path, events: int | None = None) -> Site:

@@ -42,7 +42,7 @@ from openkms.protocol.messages import ActivationRequest, ActivationResponse
 from openkms.publisher import Publisher
 from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_queries import CLIENT_COLUMNS
-from openkms.store._sqlite_text import index_step
+from openkms.store._sqlite_text import SearchIndexer
 from openkms.store._sqlite_writer import INSERT_EVENT
 from openkms.store.base import ClientRecord, ClientSearch
 
@@ -88,7 +88,6 @@ def fill(path: Path, app_id: str, act_id: str, clients: int, events: int) -> Non
         ),
     )
     conn.execute("INSERT INTO n_policy_seen VALUES (?, 5, ?)", (app_id, now))
-    index_step(conn, clients)  # as a host that has run for a while has
     conn.execute("COMMIT")
     conn.execute("BEGIN")
     start = now - 60 * DAY
@@ -113,6 +112,11 @@ def fill(path: Path, app_id: str, act_id: str, clients: int, events: int) -> Non
     # fill's hundreds of megabytes of WAL still to copy back under the first measurements.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    indexer = SearchIndexer(path)  # every client indexed, as a host that has run a while has
+    try:
+        indexer.catch_up()
+    finally:
+        indexer.close()
 
 
 def start_host(store: Path) -> tuple[subprocess.Popen[bytes], int, str]:

@@ -58,11 +58,9 @@ def undo_schema_4(conn: sqlite3.Connection) -> None:
     """Take an SQLite store back to schema version 3 (its clients kept)."""
     conn.execute("DROP INDEX events_cmid_run")  # version 5
     conn.execute("CREATE INDEX events_cmid ON events (cmid) WHERE cmid IS NOT NULL")
-    for trigger in ("totals_insert", "totals_delete", "totals_update", "text_insert",
-                    "text_delete", "text_update"):  # fmt: skip
+    for trigger in ("totals_insert", "totals_delete", "totals_update"):
         conn.execute(f"DROP TRIGGER clients_{trigger}")
-    for table in ("client_totals", "client_text_keys", "client_text", "client_text_queue"):
-        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP TABLE client_totals")  # version 4's search tables left at version 6
     conn.execute("DROP INDEX clients_name")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()

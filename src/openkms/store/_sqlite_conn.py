@@ -25,6 +25,7 @@ __all__ = [
     "connect_read_only",
     "connect_reader",
     "connect_writer",
+    "create_private",
     "damaged_error",
     "is_environmental",
     "map_error",
@@ -149,7 +150,7 @@ def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
             _("the directory of the store {path} does not exist").format(path=path),
             fix=_("Create the directory, or choose a store path in an existing one."),
         )
-    _create_private(path)
+    create_private(path)
     conn = _connect(str(path), path, uri=False)
     try:
         _configure_writer(conn, path)
@@ -166,7 +167,7 @@ def connect_writer(path: Path, *, check: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _create_private(path: Path) -> None:
+def create_private(path: Path) -> None:
     """Create a missing store file owner-only (0600, whatever the umask): SQLite would make
     it 0644 less the umask, and gives its -wal and -shm files the mode of the store."""
     try:

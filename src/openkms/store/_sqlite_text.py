@@ -1,37 +1,59 @@
-"""The SQLite store's search by substring: an FTS5 trigram index fed from a queue.
+"""The SQLite store's search by substring: an FTS5 trigram index in a file of its own.
 
-Triggers (schema 4) queue every client whose CMID or machine name may have changed in
-``client_text_queue``, inside the request's transaction, which costs a row; the writer
-indexes the queue between batches, ``INDEX_STEP`` clients per transaction
-(``index_step``), so the index's CPU (as much as an activation per client) never delays a
-request's commit. It waits until a whole step is queued (``backlog``), or ``INDEX_DELAY``
-has passed since its last step: each step's transaction writes a new FTS5 segment that
-later merges rewrite, so indexing a few clients at a time costs twice as much per client.
-A search takes the index's candidates plus every queued client and checks
-each against the real row, so it is complete and exact whatever the queue holds.
+The index is derived data, so it lives beside the store (``host.db-search``) and is written
+by a thread of the writer's process (``SearchIndexer``) on its own connection, never inside
+a request's transaction: a new client costs the writer nothing for the search (it cost as
+much as the rest of its record when the index lived in the store, bench/README.md), and the
+index's CPU runs on another core while the writer waits on its commits.
+
+The indexer follows the store's events: every request writes an event naming its CMID in
+the transaction that changes the client's row, so the events after the index's *cursor*
+(the ``seq`` of the last event it has taken in) name every client the index may not hold
+yet. A search takes the index's candidates plus every client named by an event after the
+cursor (the same SQL statement, the index attached to the reader's connection) and checks
+each against the real row, so it is complete and exact however far behind the index is.
+
+The index starts over (a scan of the clients in steps, then the events again) when it is
+new, damaged, of another version, or does not match the store (restored from a backup: the
+event at its cursor is not the one it saw), and scans again when retention deleted events
+it had not taken in. Until a scan is done a search scans the clients instead (``candidates``
+gives None). A forgotten client's entry stays until its CMID is seen again; the check
+against the real row keeps it out of every answer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
+import threading
+from pathlib import Path
 from typing import Final
+
+import msgspec
+
+from openkms.errors import StoreError
+from openkms.store._sqlite_conn import create_private
 
 __all__ = [
     "INDEX_DELAY",
     "INDEX_STEP",
     "MIN_INDEXED",
-    "backlog",
+    "SearchIndexer",
+    "attach",
     "candidates",
-    "index_step",
-    "match_expression",
-    "pending",
+    "index_path",
 ]
 
-# Clients indexed per housekeeping transaction: a few milliseconds of the writer's time.
-INDEX_STEP: Final = 128
-# Seconds after its last step the writer indexes a queue shorter than a step (a quiet
-# host's few new clients); until then a search scans them in the queue.
-INDEX_DELAY = 1.0
+logger = logging.getLogger("openkms.store")
+
+# Events (or, scanning, clients) taken in per transaction of the index: each transaction
+# writes a new FTS5 segment that later merges rewrite, so fewer, larger steps cost less.
+INDEX_STEP: Final = 1024
+# Seconds the indexer lets new events gather after a commit wakes it.
+INDEX_DELAY = 0.5
+# Seconds it waits after a failure of its own before it tries again.
+RETRY_DELAY = 5.0
 # Trigrams of a text probed at most, and queried at most (the rarest).
 MAX_TRIGRAMS: Final = 16
 KEEP: Final = 3
@@ -39,14 +61,77 @@ KEEP: Final = 3
 PROBE: Final = 256
 # Trigrams: shorter text cannot use the index and is searched by a scan.
 MIN_INDEXED: Final = 3
+# The index file's own schema; another version is rebuilt, never migrated.
+INDEX_VERSION: Final = 1
+ALIAS: Final = "search"  # the index's schema name on a reader's connection
 
-# (application ID, CMID) of the clients whose indexed text contains every trigram of the
-# match expression, and of every queued client: a superset of the matches.
-CANDIDATES: Final = (
-    "SELECT k.application_id AS m_app, k.cmid AS m_cmid FROM client_text AS t "
-    "JOIN client_text_keys AS k ON k.id = t.rowid WHERE client_text MATCH ? "
-    "UNION SELECT application_id, cmid FROM client_text_queue"
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    # By CMID first: the indexer looks a CMID's entries up whatever the application.
+    """CREATE TABLE IF NOT EXISTS client_text_keys (
+        id INTEGER PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        cmid TEXT NOT NULL,
+        UNIQUE (cmid, application_id)
+    )""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS client_text USING fts5 (
+        cmid, machine_name, tokenize = 'trigram', detail = 'none'
+    )""",
 )
+_DROP: Final = ("DROP TABLE IF EXISTS client_text", "DROP TABLE IF EXISTS client_text_keys")
+
+# The clients named by events after the cursor, in every application that has clients.
+_NAMED_SINCE: Final = (
+    "SELECT a.application_id, e.cmid FROM "
+    "(SELECT DISTINCT cmid FROM main.events WHERE seq > ? AND cmid IS NOT NULL) AS e "
+    "CROSS JOIN (SELECT DISTINCT application_id FROM main.n_policy_seen) AS a"
+)
+# (application ID, CMID) of the clients whose indexed text contains every trigram of the
+# match expression, and of every client an event after the cursor names: a superset.
+CANDIDATES: Final = (
+    "SELECT k.application_id AS m_app, k.cmid AS m_cmid FROM search.client_text AS t "  # noqa: S608 (constants only)
+    "JOIN search.client_text_keys AS k ON k.id = t.rowid WHERE t.client_text MATCH ? "
+    "UNION " + _NAMED_SINCE
+)
+
+
+def index_path(store: Path) -> Path:
+    """The search index's file of the store at ``store``."""
+    return store.with_name(store.name + "-search")
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def attach(conn: sqlite3.Connection) -> bool:
+    """Attach the index of the store ``conn`` reads, read-only; whether it is attached.
+
+    Never creates a file: without the index's ``-wal`` (no indexer has it open) it is
+    attached ``immutable``, as ``connect_read_only`` opens the store. Not inside a
+    transaction (SQLite refuses), nor when there is no index yet.
+    """
+    attached = {row[1]: row[2] for row in conn.execute("PRAGMA database_list").fetchall()}
+    if ALIAS in attached:
+        return True
+    if conn.in_transaction or not attached.get("main"):
+        return False
+    path = index_path(Path(attached["main"]))
+    if not path.is_file():
+        return False
+    wal = path.with_name(path.name + "-wal")
+    uri = path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
+    try:
+        conn.execute("ATTACH DATABASE ? AS search", (uri,))
+    except sqlite3.Error as exc:
+        logger.debug("cannot attach the search index %s: %s", path, exc)
+        return False
+    return True
+
+
+def detach(conn: sqlite3.Connection) -> None:
+    """Detach the index (after it failed); the next search attaches it again."""
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("DETACH DATABASE search")
 
 
 def _quoted(gram: str) -> str:
@@ -57,7 +142,8 @@ def _share(conn: sqlite3.Connection, gram: str, rows: int) -> float:
     """About which share of the indexed clients hold ``gram``: exact when fewer than
     ``PROBE`` do, else estimated from how close together the first ``PROBE`` rowids are."""
     found = conn.execute(
-        "SELECT rowid FROM client_text WHERE client_text MATCH ? LIMIT ?", (_quoted(gram), PROBE)
+        "SELECT rowid FROM search.client_text WHERE client_text MATCH ? LIMIT ?",
+        (_quoted(gram), PROBE),
     ).fetchall()
     if len(found) < PROBE:
         return len(found) / rows
@@ -75,67 +161,316 @@ def match_expression(conn: sqlite3.Connection, text: str) -> str:
     rare ones from the common ones, and only the ``KEEP`` rarest are queried.
     """
     grams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))[:MAX_TRIGRAMS]
-    (rows,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM client_text_keys").fetchone()
+    (rows,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM search.client_text_keys").fetchone()
     grams.sort(key=lambda gram: _share(conn, gram, int(rows)))
     return " AND ".join(_quoted(gram) for gram in grams[:KEEP])
 
 
-def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] | None:
-    """The subquery of possible matches of ``text`` and its parameters; None when ``text``
-    is too short for the index (the caller scans)."""
-    if len(text) < MIN_INDEXED:
+def _cursor(conn: sqlite3.Connection) -> int | None:
+    """The index's cursor, or None while it is not usable (scanning, or of another
+    version)."""
+    state = dict(conn.execute("SELECT key, value FROM search.meta").fetchall())
+    if state.get("version") != INDEX_VERSION or state.get("scan") is not None:
         return None
-    return CANDIDATES, [match_expression(conn, text)]
+    cursor = state.get("cursor")
+    if not isinstance(cursor, int):
+        return None
+    # Retention may have deleted events after the cursor: their clients are unknown then.
+    (oldest,) = conn.execute("SELECT min(seq) FROM main.events").fetchone()
+    if oldest is None:
+        row = conn.execute("SELECT seq FROM main.sqlite_sequence WHERE name = 'events'").fetchone()
+        return cursor if row is None or row[0] <= cursor else None
+    return cursor if oldest <= cursor + 1 else None
 
 
-def pending(conn: sqlite3.Connection) -> bool:
-    """Whether clients wait in the queue."""
-    return conn.execute("SELECT 1 FROM client_text_queue LIMIT 1").fetchone() is not None
+def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] | None:
+    """The subquery of possible matches of ``text`` and its parameters; None when the
+    index cannot answer (``text`` too short, no index yet, or one still being built): the
+    caller scans."""
+    if len(text) < MIN_INDEXED or not attach(conn):
+        return None
+    try:
+        cursor = _cursor(conn)
+        if cursor is None:
+            return None
+        return CANDIDATES, [match_expression(conn, text), cursor]
+    except sqlite3.DatabaseError as exc:
+        logger.warning("the search index failed (%s): searching without it", exc)
+        detach(conn)
+        return None
 
 
-def backlog(conn: sqlite3.Connection) -> bool:
-    """Whether a whole step (``INDEX_STEP`` clients) waits in the queue."""
-    (queued,) = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM client_text_queue LIMIT ?)", (INDEX_STEP,)
-    ).fetchone()
-    return int(queued) >= INDEX_STEP
+# -- writing ---------------------------------------------------------------------------
 
 
-def index_step(conn: sqlite3.Connection, most: int = INDEX_STEP) -> int:
-    """Index up to ``most`` queued clients in the open transaction; how many it took."""
-    queued = conn.execute(
-        "SELECT q.application_id, q.cmid, c.machine_name FROM client_text_queue AS q "
-        "LEFT JOIN clients AS c USING (application_id, cmid) LIMIT ?",
-        (most,),
-    ).fetchall()
-    for application_id, cmid, name in queued:
-        _reindex(conn, application_id, cmid, name)
-    conn.executemany(
-        "DELETE FROM client_text_queue WHERE application_id = ? AND cmid = ?",
-        [(application_id, cmid) for application_id, cmid, _ in queued],
-    )
-    return len(queued)
+class SearchIndexer:
+    """Keeps the index of the store at ``store`` up to date: ``step()`` by step, from a
+    thread (``start()``, woken by ``wake()`` after each commit of the writer) or by hand.
+
+    Its failures (a full disk, a damaged index) are logged and retried later; they never
+    reach the writer, whose requests do not depend on the index.
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.path = index_path(store)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one step at a time, whoever calls it
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Index in a thread of this process from now on."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="openkms-search-index", daemon=True
+            )
+            self._thread.start()
+
+    def wake(self) -> None:
+        """New events were committed (cheap: the writer calls it after every batch)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread (after its current step) and close the connection."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            self._wake.set()
+            thread.join()
+        with self._lock:
+            self._close()
+
+    def step(self, most: int = INDEX_STEP) -> int:
+        """Take in up to ``most`` events (or scan as many clients) in one transaction; how
+        many it took: less than ``most`` once the index has caught up."""
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                taken = self._step(conn, most)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            return taken
+
+    def catch_up(self) -> None:
+        """Step until the index holds every event committed so far."""
+        while self.step() == INDEX_STEP:
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            # Let a few batches gather: one larger transaction of the index costs less.
+            if self._stop.wait(INDEX_DELAY):
+                break
+            self._wake.clear()
+            try:
+                while self.step() == INDEX_STEP and not self._stop.is_set():
+                    pass
+            except (sqlite3.Error, OSError, StoreError) as exc:
+                logger.warning("search index %s: %s (trying again later)", self.path, exc)
+                with self._lock:
+                    self._close()
+                    if isinstance(exc, sqlite3.DatabaseError) and _damaged(exc):
+                        self._remove()
+                self._wake.set()
+                self._stop.wait(RETRY_DELAY)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _remove(self) -> None:
+        """Delete a damaged index: the next step builds it again."""
+        logger.warning("search index %s is damaged: building it again", self.path)
+        for suffix in ("", "-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        create_private(self.path)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # Derived data: a crash may lose its last steps (taken in again from the
+            # events), never its consistency, and no step waits on the disk.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Small caches: the indexer is not in a hurry, and its memory is the host's.
+            conn.execute("PRAGMA cache_size = -512")
+            conn.execute(
+                "ATTACH DATABASE ? AS main_store",
+                (self.store.resolve().as_uri() + "?mode=ro",),
+            )
+            conn.execute("PRAGMA main_store.cache_size = -256")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                raise
+            self._remove()
+            return self._connect()
+        self._conn = conn
+        return conn
+
+    def _step(self, conn: sqlite3.Connection, most: int) -> int:
+        state = (
+            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if _has_meta(conn) else {}
+        )
+        newest = _newest_seq(conn)
+        if not self._matches(conn, state, newest):
+            self._restart(conn, newest, keep=False)
+            state = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if most <= 0:
+            return 0
+        if state.get("scan") is not None:
+            return self._scan(conn, msgspec.json.decode(str(state["scan"]), type=list[str]), most)
+        cursor = int(state["cursor"])
+        (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
+        if oldest is not None and oldest > cursor + 1:
+            # Retention deleted events before the index took them in: scan again.
+            self._restart(conn, newest, keep=True)
+            return most
+        events = conn.execute(
+            "SELECT seq, cmid FROM main_store.events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (cursor, most),
+        ).fetchall()
+        if not events:
+            return 0
+        cmids = list(dict.fromkeys(cmid for _, cmid in events if cmid is not None))
+        self._reconcile(conn, cmids)
+        self._advance(conn, int(events[-1][0]))
+        return len(events)
+
+    @staticmethod
+    def _matches(conn: sqlite3.Connection, state: dict[object, object], newest: int) -> bool:
+        """Whether the index is this version's and follows this store's events."""
+        cursor = state.get("cursor")
+        if state.get("version") != INDEX_VERSION or not isinstance(cursor, int):
+            return False
+        if cursor > newest:
+            return False  # the store is older than the index: restored, or another one
+        mark = conn.execute(
+            "SELECT time, cmid FROM main_store.events WHERE seq = ?", (cursor,)
+        ).fetchone()
+        # The event at the cursor is the one the index saw (or was deleted since).
+        return mark is None or _json(list(mark)) == state.get("mark")
+
+    def _restart(self, conn: sqlite3.Connection, newest: int, *, keep: bool) -> None:
+        """Scan every client from the start; the events from ``newest`` on follow. With
+        ``keep``, entries stay and the scan only corrects them."""
+        if not keep:
+            for statement in _DROP:
+                conn.execute(statement)
+            conn.execute("DROP TABLE IF EXISTS meta")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            logger.info("search index %s: building it from the store's clients", self.path)
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [("version", INDEX_VERSION), ("scan", _json(["", ""]))],
+        )
+        self._advance(conn, newest)
+
+    def _advance(self, conn: sqlite3.Connection, cursor: int) -> None:
+        mark = conn.execute(
+            "SELECT time, cmid FROM main_store.events WHERE seq = ?", (cursor,)
+        ).fetchone()
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [("cursor", cursor), ("mark", _json(list(mark)) if mark else None)],
+        )
+
+    def _scan(self, conn: sqlite3.Connection, after: list[str], most: int) -> int:
+        rows = conn.execute(
+            "SELECT application_id, cmid, machine_name FROM main_store.clients "
+            "WHERE (application_id, cmid) > (?, ?) ORDER BY application_id, cmid LIMIT ?",
+            (after[0], after[1], most),
+        ).fetchall()
+        self._write(conn, rows, [cmid for _, cmid, _ in rows], whole=False)
+        done = len(rows) < most
+        position = None if done else _json(list(rows[-1][:2]))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('scan', ?)", (position,))
+        if done:
+            logger.info("search index %s: built", self.path)
+        return len(rows)
+
+    def _reconcile(self, conn: sqlite3.Connection, cmids: list[str]) -> None:
+        """Make the index hold each of ``cmids``' clients as the store has them now."""
+        rows = conn.execute(
+            "SELECT c.application_id, c.cmid, c.machine_name FROM json_each(?) AS e "
+            "CROSS JOIN (SELECT DISTINCT application_id FROM main_store.n_policy_seen) AS a "
+            "CROSS JOIN main_store.clients AS c "
+            "ON c.application_id = a.application_id AND c.cmid = e.value",
+            (_json(cmids),),
+        ).fetchall()
+        self._write(conn, rows, cmids, whole=True)
+
+    @staticmethod
+    def _write(
+        conn: sqlite3.Connection, rows: list[tuple[str, str, str]], cmids: list[str], *, whole: bool
+    ) -> None:
+        """Make the index hold ``rows`` (application, CMID, name), in a few statements
+        whatever their number; with ``whole`` (``rows`` are every client of ``cmids``), drop
+        the entries of ``cmids`` no longer in the store."""
+        held = {
+            (app, cmid): (key, name)
+            for key, app, cmid, name in conn.execute(
+                "SELECT k.id, k.application_id, k.cmid, t.machine_name FROM json_each(?) AS e "
+                "CROSS JOIN client_text_keys AS k ON k.cmid = e.value "
+                "LEFT JOIN client_text AS t ON t.rowid = k.id",
+                (_json(cmids),),
+            ).fetchall()
+        }
+        (last,) = conn.execute("SELECT ifnull(max(id), 0) FROM client_text_keys").fetchone()
+        new: list[tuple[int, str, str]] = []
+        stale: list[tuple[int]] = []
+        texts: list[tuple[int, str, str]] = []
+        for app, cmid, name in rows:
+            entry = held.pop((app, cmid), None)
+            if entry is None:
+                last += 1
+                new.append((last, app, cmid))
+                texts.append((last, cmid, name))
+            elif entry[1] != name:
+                stale.append((entry[0],))
+                texts.append((entry[0], cmid, name))
+        gone = [(key,) for key, _ in held.values()] if whole else []
+        conn.executemany("DELETE FROM client_text WHERE rowid = ?", stale + gone)
+        conn.executemany("DELETE FROM client_text_keys WHERE id = ?", gone)
+        conn.executemany("INSERT INTO client_text_keys VALUES (?, ?, ?)", new)
+        conn.executemany(
+            "INSERT INTO client_text (rowid, cmid, machine_name) VALUES (?, ?, ?)", texts
+        )
 
 
-def _reindex(conn: sqlite3.Connection, application_id: str, cmid: str, name: str | None) -> None:
-    """Make the index hold ``name`` for the client (or nothing when it is gone)."""
+def _has_meta(conn: sqlite3.Connection) -> bool:
     row = conn.execute(
-        "SELECT id FROM client_text_keys WHERE application_id = ? AND cmid = ?",
-        (application_id, cmid),
+        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'meta'"
     ).fetchone()
-    if row is not None:
-        (key,) = row
-        conn.execute("DELETE FROM client_text WHERE rowid = ?", (key,))
-        if name is None:
-            conn.execute("DELETE FROM client_text_keys WHERE id = ?", (key,))
-            return
-    elif name is None:
-        return
-    else:
-        key = conn.execute(
-            "INSERT INTO client_text_keys (application_id, cmid) VALUES (?, ?)",
-            (application_id, cmid),
-        ).lastrowid
-    conn.execute(
-        "INSERT INTO client_text (rowid, cmid, machine_name) VALUES (?, ?, ?)", (key, cmid, name)
-    )
+    return row is not None
+
+
+def _newest_seq(conn: sqlite3.Connection) -> int:
+    """The last event ``seq`` the store gave (deleted or not)."""
+    row = conn.execute(
+        "SELECT seq FROM main_store.sqlite_sequence WHERE name = 'events'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says the index file is not a database or is damaged."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
-import math
 import sqlite3
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -255,9 +253,8 @@ class BatchWriter:
         self._over = 0
         self._commits = 0  # commits since the last checkpoint of ours
         self._stale = False  # the connection failed with the store's error: open a new one
-        # Clients may wait in the search index's queue (a migrated store's, at first).
-        self._text_due = True
-        self._indexed_at = -math.inf  # time.monotonic() of the last indexing step
+        # The search index, kept by a thread of its own once started (``_sqlite_text``).
+        self.search = text.SearchIndexer(path)
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -308,8 +305,13 @@ class BatchWriter:
                     break
         return outcomes
 
+    def start_indexing(self) -> None:
+        """Keep the search index up to date from a thread, from now on."""
+        self.search.start()
+
     def close(self) -> None:
-        """Close the connection."""
+        """Stop the search index's thread; close the connection."""
+        self.search.close()
         self.conn.close()
 
     def _reopen(self) -> None:
@@ -340,33 +342,21 @@ class BatchWriter:
             else:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
-        # The triggers queue new and renamed clients: index them a whole step at a time.
-        self._text_due = self._text_backlog(conn)
         self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
         conn.execute("COMMIT")
         self._commits += 1
+        self.search.wake()
         return results
-
-    def _text_backlog(self, conn: sqlite3.Connection) -> bool:
-        """Whether a step of indexing is worth its transaction: a whole step is queued, or
-        a few clients have waited ``INDEX_DELAY`` since the last step."""
-        if time.monotonic() - self._indexed_at >= text.INDEX_DELAY:
-            return text.pending(conn)
-        return text.backlog(conn)
 
     @property
     def housekeeping_due(self) -> bool:
-        """Whether ``housekeep()`` has work: a checkpoint, old events to delete ahead, or
-        clients to add to the search index."""
-        return not self._stale and (
-            self._commits >= CHECKPOINT_COMMITS or self._over > 0 or self._text_due
-        )
+        """Whether ``housekeep()`` has work: a checkpoint, or old events to delete ahead."""
+        return not self._stale and (self._commits >= CHECKPOINT_COMMITS or self._over > 0)
 
     def housekeep(self) -> bool:
         """One bounded step of housekeeping, for the gaps between batches: a passive WAL
         checkpoint if one is due, else the deletion of at most ``PRUNE_STEP`` of the oldest
-        events ahead of the limit, else the indexing of at most ``INDEX_STEP`` queued clients
-        for the search (``_sqlite_text``), each in its own transaction.
+        events ahead of the limit, in its own transaction.
 
         Returns whether more is due. A failure is logged and left to the next batch (which
         reports it to its requests, and reopens the connection if the store failed).
@@ -378,24 +368,17 @@ class BatchWriter:
             if self._commits >= CHECKPOINT_COMMITS:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._commits = 0
-            elif self._over > 0:
+            else:
                 conn.execute("BEGIN IMMEDIATE")
                 self._prune_events(conn, self.event_retention - self._headroom, PRUNE_STEP)
                 conn.execute("COMMIT")
                 # Its deletes dirtied about a page each: checkpoint them before the next step.
                 self._commits = CHECKPOINT_COMMITS
-            else:
-                conn.execute("BEGIN IMMEDIATE")
-                self._text_due = text.index_step(conn) == text.INDEX_STEP
-                conn.execute("COMMIT")
-                self._indexed_at = time.monotonic()
-                self._commits += 1
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):  # a closed connection has no transaction
                 rollback(conn)
             self._stale = is_environmental(exc)
             self._over = self._commits = 0
-            self._text_due = False
             logger.warning("store %s: housekeeping failed: %s", self.path, exc)
             return False
         return self.housekeeping_due

@@ -51,6 +51,7 @@ class ThreadWriter(StoreWriter):
         """Open and migrate the store off the event loop, then start the thread."""
         conn = await asyncio.to_thread(connect_writer, self.path)
         writer = BatchWriter(conn, self.path, self.policy, self.event_retention)
+        writer.start_indexing()
         self._thread = threading.Thread(
             target=self._write_loop, args=(writer,), name="openkms-store-writer", daemon=True
         )

@@ -201,7 +201,8 @@ def restore_database(backup: Path, database: Path, newest_version: int) -> Path 
         had_database = database.exists()
         if had_database:
             os.replace(database, kept)
-        for suffix in ("-wal", "-shm"):  # belong to the replaced database
+        # Belong to the replaced database (its search index is built again from this one).
+        for suffix in ("-wal", "-shm", "-search", "-search-wal", "-search-shm"):
             database.with_name(database.name + suffix).unlink(missing_ok=True)
         _install(temporary, database)
     except (sqlite3.Error, OSError) as exc:
