@@ -8,11 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from openkms._address import format_address
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
 
-__all__ = ["DEFAULT_ADMIN_ADDRESS", "TOKEN_ENV", "AdminConfig", "is_loopback", "read_token"]
+__all__ = [
+    "DEFAULT_ADMIN_ADDRESS",
+    "TOKEN_ENV",
+    "AdminConfig",
+    "is_loopback",
+    "listen_error",
+    "read_token",
+]
 
 DEFAULT_ADMIN_ADDRESS: Final = "127.0.0.1:8080"
 TOKEN_ENV: Final = "OPENKMS_ADMIN_TOKEN"  # noqa: S105 - a variable name
@@ -121,3 +129,14 @@ def read_token(token_file: Path | None, environ: dict[str, str] | None = None) -
         return token
     env = os.environ if environ is None else environ
     return env.get(TOKEN_ENV) or None
+
+
+def listen_error(config: AdminConfig, exc: OSError) -> OpenKMSError:
+    """The error of an admin address that cannot be bound (in use, not this machine's)."""
+    return OpenKMSError(
+        _("the admin server cannot listen on {address}: {reason}").format(
+            address=format_address(config.host, config.port), reason=exc.strerror or exc
+        ),
+        code=ResultCode.INVALID_ARGUMENT,
+        fix=_("Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin."),
+    )

@@ -6,6 +6,7 @@ through the writer, so polling the dashboard does not hold up activations.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,14 +28,12 @@ from openkms.admin._http import (
     json_response,
     token_matches,
 )
-from openkms.admin.config import AdminConfig
+from openkms.admin.config import AdminConfig, listen_error
 from openkms.admin.host_view import HostView
 from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
 from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
-from openkms.core.codes import ResultCode
-from openkms.errors import OpenKMSError
-from openkms.i18n import SUPPORTED_LANGUAGES, _
+from openkms.i18n import SUPPORTED_LANGUAGES
 from openkms.store.base import HostStore
 
 __all__ = ["AdminServer"]
@@ -78,24 +77,13 @@ class AdminServer:
 
     async def start(self) -> tuple[str, int]:
         """Bind and serve; return the bound (host, port)."""
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await runner.setup()
+        runner = await self.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
         try:
             await site.start()
         except OSError as exc:
-            await runner.cleanup()
-            raise OpenKMSError(
-                _("the admin server cannot listen on {address}: {reason}").format(
-                    address=format_address(self.config.host, self.config.port),
-                    reason=exc.strerror or exc,
-                ),
-                code=ResultCode.INVALID_ARGUMENT,
-                fix=_(
-                    "Choose a free address with --admin ADDR:PORT, or turn it off with --no-admin."
-                ),
-            ) from None
-        self._runner = runner
+            await self.stop()
+            raise listen_error(self.config, exc) from None
         server = site._server  # the asyncio.Server: the only way to read back port 0
         sockets = getattr(server, "sockets", None) or []
         host, port = (
@@ -104,6 +92,21 @@ class AdminServer:
         self.address = (host, port)
         log.info("admin on %s (%s)", self.url, "token set" if self.config.token else "no token")
         return self.address
+
+    async def setup(self) -> web.AppRunner:
+        """Make the application ready to serve connections (``protocol()``), listening or not."""
+        if self._runner is None:
+            runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+            await runner.setup()
+            self._runner = runner
+        return self._runner
+
+    def protocol(self) -> asyncio.BaseProtocol:
+        """A protocol serving one connection (after ``setup()``), for a listener of the
+        caller's (``admin.lazy``)."""
+        if self._runner is None or self._runner.server is None:
+            raise RuntimeError("the admin server is not set up")
+        return self._runner.server()
 
     async def stop(self) -> None:
         """Close the listener and open connections."""

@@ -31,7 +31,7 @@ from openkms.store.lock import ServingHost, StoreLock, serving_host
 
 if TYPE_CHECKING:
     from openkms.admin.config import AdminConfig
-    from openkms.admin.server import AdminServer
+    from openkms.admin.lazy import LazyAdminServer
 
 __all__ = ["HostAdminView", "HostApp", "open_store"]
 
@@ -92,7 +92,7 @@ class HostApp:
         self._stopping = asyncio.Event()
         self._settings_mtime = 0.0
         self.admin_config = admin
-        self.admin: AdminServer | None = None
+        self.admin: LazyAdminServer | None = None
         self.snapshot: HostSnapshot | None = None
         self.clock_jump: ClockJump | None = None  # the last jump of the clock seen serving
 
@@ -152,12 +152,11 @@ class HostApp:
 
     async def _start_admin(self, config: AdminConfig, service: HostService) -> None:
         """The admin HTTP server in this event loop, with the request metrics hooked in."""
-        # Imported here, not at the top: aiohttp adds about 20 MiB of RSS and a second of
-        # start-up to every host process, which a host run with --no-admin never uses
-        # (measured with -X importtime and ru_maxrss; see docs/architecture.md).
-        from openkms.admin.server import AdminServer  # noqa: PLC0415
+        # Imported here, not at the top, by a host that has an admin server; which loads
+        # aiohttp only on its first connection (about 15 MiB of RSS: admin/lazy.py).
+        from openkms.admin.lazy import LazyAdminServer  # noqa: PLC0415
 
-        self.admin = AdminServer(
+        self.admin = LazyAdminServer(
             config, host=self.admin_view(service), store=self.store, clock=self._clock
         )
         service.on_request = self.admin.metrics.observe_request
