@@ -1,7 +1,8 @@
 """The admin HTTP server, embedded in the host's event loop (aiohttp ``AppRunner``).
 
 It reads the store through the store's own reader connections (worker threads), never
-through the writer, so polling the dashboard does not hold up activations.
+through the writer, so polling the dashboard does not hold up activations. Its connections
+pass through a :class:`~openkms.admin.http_guard.ConnectionGuard` (``ADMIN_LIMITS``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ from openkms.admin._http import (
 )
 from openkms.admin.config import AdminConfig
 from openkms.admin.host_view import HostView
+from openkms.admin.http_guard import (
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedSite,
+    open_file_limit,
+    within_file_limit,
+)
 from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
 from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
@@ -44,6 +52,8 @@ log = logging.getLogger("openkms.admin")
 STATIC: Final = Path(__file__).parent / "static"
 PAGES: Final = {"/": "index.html", "/clients": "clients.html", "/events": "events.html"}
 LANG_COOKIE_AGE: Final = 365 * 86400  # the switcher's choice, remembered for a year
+# A dashboard needs few connections: a flood from one address or many cannot take them all.
+ADMIN_LIMITS: Final = ConnectionLimits(max_connections=256, max_connections_per_address=32)
 
 
 class AdminServer:
@@ -57,8 +67,10 @@ class AdminServer:
         store: HostStore,
         clock: Callable[[], float],
         metrics: HostMetrics | None = None,
+        limits: ConnectionLimits = ADMIN_LIMITS,
     ) -> None:
         self.config = config
+        self.guard = ConnectionGuard(within_file_limit(limits, open_file_limit()))
         self.metrics = metrics if metrics is not None else HostMetrics()
         self.context = AdminContext(host, store, clock)
         self.app = build_app(config, self.context, self.metrics)
@@ -78,9 +90,16 @@ class AdminServer:
 
     async def start(self) -> tuple[str, int]:
         """Bind and serve; return the bound (host, port)."""
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            self.app,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=self.guard.limits.keepalive_timeout,
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        site = GuardedSite(
+            runner, self.config.host, self.config.port, self.guard, reuse_address=True
+        )
         try:
             await site.start()
         except OSError as exc:
