@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from openkms.client.transport import TcpTransport
@@ -85,3 +86,20 @@ def test_a_serving_host_loads_only_what_serving_uses(site: Site, tmp_path: Path)
     loaded = set(json.loads(out.read_text()))
     assert {"uvloop", "openkms.host.server", "openkms.cli.host_serve"} <= loaded
     assert sorted(name for name in SERVING_NEVER if name in loaded) == []
+
+
+def test_the_admin_server_loads_aiohttp_on_its_first_connection(site: Site, tmp_path: Path) -> None:
+    """A host serving its admin API but never asked: no aiohttp (about 15 MiB); asked once:
+    loaded, and the answer is the admin's."""
+    for asked in (False, True):
+        out = tmp_path / f"modules-{asked}.json"
+        prefix = (sys.executable, "-c", PROBE, str(out))
+        with host_process(site.host_dir, "--admin", "127.0.0.1:0", prefix=prefix) as host:
+            assert activate_once(site, host.host, host.port).current_count >= 1
+            if asked:
+                with urllib.request.urlopen(f"http://{host.admin}/healthz", timeout=30) as r:
+                    assert json.load(r) == {"status": "ok"}
+            assert host.stop() == 0, host.log
+        loaded = set(json.loads(out.read_text()))
+        assert {"openkms.admin.lazy", "openkms.admin.http_guard"} <= loaded
+        assert ("aiohttp" in loaded, "openkms.admin.server" in loaded) == (asked, asked)

@@ -7,8 +7,9 @@ start-up (an address in use fails the start as before) and accepts connections w
 protocol of its own that reads nothing; the first connection loads ``admin.server`` in a
 worker thread (the event loop keeps answering activations meanwhile), builds the aiohttp
 application and hands it every connection accepted so far, unread. From then on the
-listener makes aiohttp's protocol directly. The request metrics count from the start, since
-they live in ``admin.metrics`` (no aiohttp).
+listener makes aiohttp's protocol directly. Every connection passes through the admin's
+``http_guard.ConnectionGuard`` (caps, head timeout) from the start: the guard has no aiohttp
+either. The request metrics count from the start, since they live in ``admin.metrics``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ import importlib
 import logging
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from openkms._address import format_address
 from openkms.admin.config import AdminConfig, listen_error
 from openkms.admin.host_view import HostView
+from openkms.admin.http_guard import (
+    ADMIN_LIMITS,
+    ConnectionGuard,
+    open_file_limit,
+    within_file_limit,
+)
 from openkms.admin.metrics import HostMetrics
 from openkms.store.base import HostStore
 
@@ -34,6 +41,8 @@ __all__ = ["LazyAdminServer"]
 log = logging.getLogger("openkms.admin")
 
 SERVER_MODULE = "openkms.admin.server"
+# Bytes a waiting connection may have sent before the server is loaded.
+_EARLY_MOST = 1 << 16
 
 
 async def import_server() -> ModuleType:
@@ -42,20 +51,65 @@ async def import_server() -> ModuleType:
 
 
 class _Waiting(asyncio.Protocol):
-    """A connection accepted before the admin server is loaded: not read until then."""
+    """A connection accepted before the admin server is loaded: not read until then, then
+    passed on to aiohttp's protocol (the guard in front of it stays as it was)."""
 
     def __init__(self, owner: LazyAdminServer) -> None:
         self._owner = owner
         self.transport: asyncio.Transport | None = None
+        self._inner: asyncio.Protocol | None = None
+        # What arrived all the same (uvloop may read once before a pause takes effect).
+        self._early = bytearray()
+        self._eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.pause_reading()
+        # uvloop's transports are not asyncio.Transport subclasses, only alike.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.pause_reading()
         self._owner.waiting(self)
 
+    def attach(self, inner: asyncio.Protocol) -> None:
+        """Serve the connection with ``inner`` from now on."""
+        assert self.transport is not None
+        self._inner = inner
+        inner.connection_made(self.transport)
+        if self._early:
+            early, self._early = bytes(self._early), bytearray()
+            inner.data_received(early)
+        if self._eof and not inner.eof_received():
+            self.transport.close()
+            return
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+            return
+        self._early += data
+        if self.transport is not None:
+            self.transport.pause_reading()
+            if len(self._early) > _EARLY_MOST:  # no request head is this long
+                self.transport.abort()
+
+    def eof_received(self) -> bool | None:
+        if self._inner is not None:
+            return self._inner.eof_received()
+        self._eof = True
+        return True  # keep the transport open for the answer
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
     def connection_lost(self, exc: Exception | None) -> None:
-        self._owner.gone(self)
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
+        else:
+            self._owner.gone(self)
 
 
 class LazyAdminServer:
@@ -72,6 +126,7 @@ class LazyAdminServer:
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else HostMetrics()
+        self._guard = ConnectionGuard(within_file_limit(ADMIN_LIMITS, open_file_limit()))
         self._host, self._store, self._clock = host, store, clock
         self._listeners: tuple[tuple[str, int], ...] = ()
         self._server: asyncio.Server | None = None
@@ -103,7 +158,10 @@ class LazyAdminServer:
         loop = asyncio.get_running_loop()
         try:
             server = await loop.create_server(
-                self._protocol, self.config.host, self.config.port, reuse_address=True
+                self._guard.factory(self._protocol),
+                self.config.host,
+                self.config.port,
+                reuse_address=True,
             )
         except OSError as exc:
             raise listen_error(self.config, exc) from None
@@ -138,9 +196,9 @@ class LazyAdminServer:
         if protocol in self._waiting:
             self._waiting.remove(protocol)
 
-    def _protocol(self) -> asyncio.BaseProtocol:
+    def _protocol(self) -> asyncio.Protocol:
         if self._real is not None:
-            return self._real.protocol()
+            return cast(asyncio.Protocol, self._real.protocol())
         return _Waiting(self)
 
     async def _load(self) -> None:
@@ -166,10 +224,7 @@ class LazyAdminServer:
             transport = connection.transport
             if transport is None or transport.is_closing():
                 continue
-            protocol = real.protocol()
-            transport.set_protocol(protocol)
-            protocol.connection_made(transport)
-            transport.resume_reading()
+            connection.attach(cast(asyncio.Protocol, real.protocol()))
         log.debug("admin server loaded (%d connection(s) waited)", len(handed))
 
     def _abort_waiting(self) -> None:

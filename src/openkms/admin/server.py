@@ -1,7 +1,8 @@
 """The admin HTTP server, embedded in the host's event loop (aiohttp ``AppRunner``).
 
 It reads the store through the store's own reader connections (worker threads), never
-through the writer, so polling the dashboard does not hold up activations.
+through the writer, so polling the dashboard does not hold up activations. Its connections
+pass through a :class:`~openkms.admin.http_guard.ConnectionGuard` (``ADMIN_LIMITS``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from openkms.admin._http import (
     token_matches,
 )
 from openkms.admin.config import AdminConfig, listen_error
+from openkms.admin.guarded_site import GuardedSite
 from openkms.admin.host_view import HostView
+from openkms.admin.http_guard import (
+    ADMIN_LIMITS,
+    ConnectionGuard,
+    ConnectionLimits,
+    open_file_limit,
+    within_file_limit,
+)
 from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
 from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
@@ -56,8 +65,10 @@ class AdminServer:
         store: HostStore,
         clock: Callable[[], float],
         metrics: HostMetrics | None = None,
+        limits: ConnectionLimits = ADMIN_LIMITS,
     ) -> None:
         self.config = config
+        self.guard = ConnectionGuard(within_file_limit(limits, open_file_limit()))
         self.metrics = metrics if metrics is not None else HostMetrics()
         self.context = AdminContext(host, store, clock)
         self.app = build_app(config, self.context, self.metrics)
@@ -78,7 +89,9 @@ class AdminServer:
     async def start(self) -> tuple[str, int]:
         """Bind and serve; return the bound (host, port)."""
         runner = await self.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        site = GuardedSite(
+            runner, self.config.host, self.config.port, self.guard, reuse_address=True
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -96,14 +109,19 @@ class AdminServer:
     async def setup(self) -> web.AppRunner:
         """Make the application ready to serve connections (``protocol()``), listening or not."""
         if self._runner is None:
-            runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+            runner = web.AppRunner(
+                self.app,
+                handle_signals=False,
+                access_log=None,
+                keepalive_timeout=self.guard.limits.keepalive_timeout,
+            )
             await runner.setup()
             self._runner = runner
         return self._runner
 
     def protocol(self) -> asyncio.BaseProtocol:
         """A protocol serving one connection (after ``setup()``), for a listener of the
-        caller's (``admin.lazy``)."""
+        caller's that guards its connections itself (``admin.lazy``)."""
         if self._runner is None or self._runner.server is None:
             raise RuntimeError("the admin server is not set up")
         return self._runner.server()

@@ -33,6 +33,8 @@ _DATABASE = click.option(
     help="PostgreSQL DSN of the records (else OPENKMS_PUBLISHER_DATABASE, else DIR/publisher.db).",
 )
 
+_SERVICE = ServiceConfig(Path())  # the service's defaults, shown by --help
+
 
 @click.group(cls=OpenKMSGroup)
 def publisher() -> None:
@@ -238,6 +240,48 @@ def add_product(
     multiple=True,
     help="A reverse proxy's address whose X-Forwarded-For is believed (repeatable).",
 )
+@click.option(
+    "--max-connections",
+    default=_SERVICE.max_connections,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Open connections in all (lowered below the open-file limit).",
+)
+@click.option(
+    "--max-connections-per-address",
+    default=_SERVICE.max_connections_per_address,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Open connections from one address (trusted proxies: only the total).",
+)
+@click.option(
+    "--header-timeout",
+    default=_SERVICE.header_timeout,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a new connection has to send its request line and headers.",
+)
+@click.option(
+    "--keepalive-timeout",
+    default=_SERVICE.keepalive_timeout,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a connection may wait for its next request after a response.",
+)
+@click.option(
+    "--rate-limit",
+    default=_SERVICE.rate_limit,
+    show_default=True,
+    type=click.FloatRange(0, 1_000_000),
+    help="Requests a second per client address, past the burst (0: no limit).",
+)
+@click.option(
+    "--rate-burst",
+    default=_SERVICE.rate_burst,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Requests a client address may make at once.",
+)
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING"]))
 def serve(
@@ -247,6 +291,12 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     trusted_proxy: tuple[str, ...],
+    max_connections: int,
+    max_connections_per_address: int,
+    header_timeout: float,
+    keepalive_timeout: float,
+    rate_limit: float,
+    rate_burst: int,
     ready_file: Path | None,
     log_level: str,
 ) -> None:
@@ -264,6 +314,12 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         trusted_proxies=trusted_proxy,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
+        header_timeout=header_timeout,
+        keepalive_timeout=keepalive_timeout,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
     )
 
     def ready(urls: list[str]) -> None:

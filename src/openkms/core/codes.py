@@ -67,6 +67,7 @@ class ResultCode(enum.IntEnum):
     REQUEST_INVALID = 0xE0040009
     CERTIFICATE_INVALID = 0xE004000A
     REVOCATIONS_INVALID = 0xE004000B
+    RATE_LIMITED = 0xE004000C
     # The client's trust and state (0xE004002x)
     PUBLISHER_MISMATCH = 0xE0040021
     CATALOG_NOT_NEWER = 0xE0040022
@@ -345,6 +346,13 @@ _INFO: dict[ResultCode, CodeInfo] = {
         N_(
             "Install the revocations.json that 'openkms publisher block-key' or 'revoke-host' "
             "wrote (or fetch it from the publisher's service again); never edit it by hand."
+        ),
+    ),
+    ResultCode.RATE_LIMITED: CodeInfo(
+        N_("Too many requests from this address: the service asks for a pause."),
+        N_(
+            "Retry after the seconds its Retry-After gives; when a whole site shares one "
+            "address, the publisher raises the service's --rate-limit and --rate-burst."
         ),
     ),
     ResultCode.PUBLISHER_MISMATCH: CodeInfo(

@@ -4,7 +4,8 @@ Every refusal is a JSON :class:`~openkms.core.publisher_api.ServiceError` with a
 (5xx for the service's own trouble) and changes no record. Bodies are bounded
 (``MAX_REQUEST_BYTES``) and read within ``request_timeout`` seconds; a handler that runs
 longer is cancelled. ``X-Forwarded-For`` is honoured only from the addresses configured as
-trusted proxies.
+trusted proxies. Each client address (the forwarded one behind a trusted proxy) has a token
+bucket: past it, every path but ``/healthz`` is refused with 429 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -19,6 +21,7 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
+from openkms.admin.http_guard import RateLimiter, ThrottledLog, retry_after
 from openkms.core.codes import ResultCode
 from openkms.core.publisher_api import service_error_of
 from openkms.errors import OpenKMSError
@@ -39,6 +42,7 @@ __all__ = [
     "error_middleware",
     "error_response",
     "json_response",
+    "rate_limit_middleware",
     "read_body",
 ]
 
@@ -47,15 +51,22 @@ log = logging.getLogger("openkms.publisher")
 
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
-    """What every route module gets: the publisher, its records, the authority, the config."""
+    """What every route module gets: the publisher, its records, the authority, the config.
+
+    ``clock`` (monotonic seconds) runs the rate limiter's buckets.
+    """
 
     publisher: Publisher
     records: PublisherRecords
     config: ServiceConfig
+    clock: Callable[[], float] = time.monotonic
     authority: Authority = field(init=False)
+    limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "authority", Authority(self.publisher, self.records))
+        limiter = RateLimiter(self.config.rate_limit, self.config.rate_burst, clock=self.clock)
+        object.__setattr__(self, "limiter", limiter)
 
     def actor(self, request: web.Request) -> str:
         """Who asks, for the audit log: the peer, or the client a trusted proxy names."""
@@ -73,7 +84,11 @@ _STATUS: dict[ResultCode, int] = {
     ResultCode.DISK_FULL: 503,
     ResultCode.INTERNAL_ERROR: 500,
     ResultCode.TIMEOUT: 408,
+    ResultCode.RATE_LIMITED: 429,
 }
+# Paths a client address may ask for without taking from its bucket (load balancers' probes).
+_UNLIMITED_PATHS: Final = frozenset({"/healthz"})
+_rate_refusals = ThrottledLog(log)
 
 
 def json_response(value: object, status: int = 200) -> web.Response:
@@ -135,6 +150,22 @@ async def deadline_middleware(request: web.Request, handler: Handler) -> web.Str
         raise OpenKMSError(
             _("the request took too long"), code=ResultCode.TIMEOUT, fix=_("Retry later.")
         ) from None
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a client address past its token bucket: 429, ``Retry-After``, the JSON error."""
+    if request.path in _UNLIMITED_PATHS:
+        return await handler(request)
+    context = request.app[CONTEXT]
+    address = client_address(request, context.config.trusted_proxies)
+    wait = context.limiter.take(address)
+    if wait <= 0.0:
+        return await handler(request)
+    _rate_refusals.warning("%s is past its rate limit: answering 429", address)
+    response = error_response(OpenKMSError(code=ResultCode.RATE_LIMITED))
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
 
 
 def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str:

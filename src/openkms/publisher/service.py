@@ -9,7 +9,9 @@ there (one line), or a caller passes ``extra_routes``.
 
 Lifecycle (:func:`serve`): open the records, issue the MAK certificate if due, bind, call
 ``ready`` with the bound addresses, serve until ``stop`` is set, then stop within
-``shutdown_timeout`` and close the records.
+``shutdown_timeout`` and close the records. Connections pass through a
+:class:`~openkms.admin.http_guard.ConnectionGuard` (caps, head timeout); requests through the
+rate limiter of :mod:`openkms.publisher._http`.
 
 The service holds the root key in this version: it signs host certificates with it and
 issues its MAK certificate with it (``docs/publisher.md``, "Keeping the root key safe").
@@ -27,6 +29,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from openkms.admin.guarded_site import GuardedSite
+from openkms.admin.http_guard import (
+    ConnectionGuard,
+    ConnectionLimits,
+    open_file_limit,
+    within_file_limit,
+)
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError, StateError
 from openkms.i18n import _
@@ -37,12 +46,13 @@ from openkms.publisher._http import (
     ServiceContext,
     deadline_middleware,
     error_middleware,
+    rate_limit_middleware,
 )
 from openkms.publisher.database import open_records
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.routes import ROUTE_MODULES
 
-__all__ = ["build_app", "serve", "tls_context"]
+__all__ = ["build_app", "connection_limits", "serve", "tls_context"]
 
 log = logging.getLogger("openkms.publisher")
 
@@ -51,7 +61,7 @@ def build_app(context: ServiceContext, extra_routes: Sequence[RouteModule] = ())
     """The service's aiohttp application: ``ROUTE_MODULES`` and ``extra_routes``."""
     app = web.Application(
         client_max_size=context.config.max_body,
-        middlewares=[error_middleware, deadline_middleware],
+        middlewares=[error_middleware, rate_limit_middleware, deadline_middleware],
     )
     app[CONTEXT] = context
     for module in (*ROUTE_MODULES, *extra_routes):
@@ -64,8 +74,12 @@ async def serve(
     stop: asyncio.Event,
     ready: Callable[[list[str]], None] = lambda urls: None,
     extra_routes: Sequence[RouteModule] = (),
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Run the service until ``stop`` is set; ``ready`` gets the URLs it listens on."""
+    """Run the service until ``stop`` is set; ``ready`` gets the URLs it listens on.
+
+    ``clock`` (monotonic seconds) runs the rate limiter (tests pass their own).
+    """
     if not any(isinstance(f, _OneLine) for f in _http_log.filters):
         _http_log.addFilter(_OneLine())
     publisher = Publisher(config.directory, database=config.database, actor="service")
@@ -74,16 +88,18 @@ async def serve(
     )
     publisher.mak_signer(int(time.time()))  # fail early on a broken root or service key
     records = await open_records(config.directory, publisher.database, publisher.trust().catalog)
+    guard = ConnectionGuard(within_file_limit(connection_limits(config), open_file_limit()))
     runner = web.AppRunner(
-        build_app(ServiceContext(publisher, records, config), extra_routes),
+        build_app(ServiceContext(publisher, records, config, clock), extra_routes),
         handler_cancellation=True,
         shutdown_timeout=config.shutdown_timeout,
+        keepalive_timeout=config.keepalive_timeout,
         access_log=None,
         logger=_http_log,
     )
     try:
         await runner.setup()
-        site = web.TCPSite(runner, *config.listen, ssl_context=tls, backlog=128)
+        site = GuardedSite(runner, *config.listen, guard, ssl_context=tls, backlog=128)
         try:
             await site.start()
         except OSError as exc:
@@ -105,6 +121,18 @@ async def serve(
     finally:
         await runner.cleanup()
         await records.close()
+
+
+def connection_limits(config: ServiceConfig) -> ConnectionLimits:
+    """The connection guard's limits from the service's config (trusted proxies: exempt
+    from the per-address cap, since every client behind one arrives from its address)."""
+    return ConnectionLimits(
+        max_connections=config.max_connections,
+        max_connections_per_address=config.max_connections_per_address,
+        header_timeout=config.header_timeout,
+        keepalive_timeout=config.keepalive_timeout,
+        exempt_addresses=config.trusted_proxies,
+    )
 
 
 class _OneLine(logging.Filter):
