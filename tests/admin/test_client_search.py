@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,6 +90,7 @@ def test_searches_are_complete_before_and_after_indexing(
     before = [found(reader, q) for q in queries]
     writer.search.catch_up()
     assert uses_index(reader) and indexed(writer) == 300
+    assert stat.S_IMODE(text.index_path(writer.path).stat().st_mode) == 0o600  # names, CMIDs
     assert [found(reader, q) for q in queries] == before
     assert before[0] == [f"c{i:03d}" for i in range(10, 20)]
     assert before[3] == []

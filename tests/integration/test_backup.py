@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def test_a_backup_taken_while_serving_holds_every_committed_client(site: Site) -
     copy = site.host_dir.parent / "backup.db"
     serve_and_activate(site, 3, "pc", backup_to=copy)
     assert clients(copy) == 3
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600  # every client's CMID and name
     with sqlite3.connect(copy) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file
         assert conn.execute("PRAGMA user_version").fetchone()[0] == db.schema_version()
@@ -60,8 +62,10 @@ def test_restore_replaces_the_database_and_keeps_the_one_it_replaced(site: Site)
     serve_and_activate(site, 3, "pc", backup_to=copy)
     serve_and_activate(site, 2, "late")
     assert clients(site.host_dir / "host.db") == 5
+    copy.chmod(0o644)  # a backup copied around with a looser mode
     result = restore_store(site.host_dir, copy)
     assert clients(site.host_dir / "host.db") == 3
+    assert stat.S_IMODE((site.host_dir / "host.db").stat().st_mode) == 0o600
     assert result.kept is not None and clients(result.kept) == 5
     serve_and_activate(site, 1, "after")  # the host serves the restored store
     assert clients(site.host_dir / "host.db") == 4
@@ -101,6 +105,7 @@ def test_a_migration_backs_up_the_store_at_its_old_schema_first(tmp_path: Path) 
     conn = conn_module.connect_writer(database)
     conn.close()
     saved = tmp_path / "host.db.schema-1.bak"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     with sqlite3.connect(saved) as copy:
         assert copy.execute("PRAGMA user_version").fetchone()[0] == 1
         assert copy.execute("SELECT cmid FROM clients").fetchall() == [("cmid",)]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from openkms._files import PRIVATE_FILE
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.i18n import _
@@ -54,7 +55,11 @@ def _sqlite_error(exc: sqlite3.Error | OSError, what: str) -> StoreError:
 
 
 def _copy(source: sqlite3.Connection, output: Path) -> None:
-    """Online backup of ``source`` into a new file ``output`` (fsynced, journal mode DELETE)."""
+    """Online backup of ``source`` into a new file ``output`` (fsynced, journal mode DELETE),
+    owner-only like the store (0600 whatever the umask: it holds every client's CMID and
+    name, and a restore installs it as the store)."""
+    os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE))
+    os.chmod(output, PRIVATE_FILE)  # an existing file keeps its mode through O_CREAT
     destination = sqlite3.connect(output, isolation_level=None)
     try:
         source.backup(destination, pages=_PAGES_PER_STEP)
