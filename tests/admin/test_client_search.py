@@ -68,13 +68,17 @@ def eventually(condition: Callable[[], bool]) -> None:
 
 
 def uses_index(conn: sqlite3.Connection) -> bool:
-    return text.candidates(conn, "abc") is not None
+    """Whether a search on ``conn`` would take the index's candidates now."""
+    with text.attached(conn):
+        return text.candidates(conn, "abc") is not None
 
 
 def indexed(writer: BatchWriter) -> int:
     conn = sqlite3.connect(text.index_path(writer.path))
     try:
         (rows,) = conn.execute("SELECT count(*) FROM client_text_keys").fetchone()
+    except sqlite3.OperationalError:  # opened, its tables not made yet
+        return 0
     finally:
         conn.close()
     return int(rows)
@@ -161,7 +165,8 @@ def test_an_index_of_another_store_is_built_again(
     try:
         assert uses_index(conn)
         assert found(conn, "alpha") == [] and len(found(conn, "beta-")) == 30
-        (rows,) = conn.execute("SELECT count(*) FROM search.client_text_keys").fetchone()
+        with text.attached(conn):
+            (rows,) = conn.execute("SELECT count(*) FROM search.client_text_keys").fetchone()
         assert rows == 30
     finally:
         conn.close()
@@ -234,6 +239,8 @@ def test_the_thread_keeps_the_index_up_to_date(
 ) -> None:
     monkeypatch.setattr(text, "INDEX_DELAY", 0.01)
     writer.start_indexing()
+    # Open from the start: readers attach a live index, never an immutable snapshot.
+    assert text.index_path(writer.path).with_name("host.db-search-wal").exists()
     writer.commit([req(f"c{i}", f"pc-{i}") for i in range(50)])
     eventually(
         lambda: (
@@ -294,3 +301,49 @@ def test_search_finds_exactly_the_substrings(
     finally:
         reader.close()
         writer.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("scan", "garbage"), ("scan", '["only-one"]'), ("cursor", "x"), ("version", 99)],
+)
+def test_an_index_edited_by_hand_is_built_again(
+    writer: BatchWriter, reader: sqlite3.Connection, key: str, value: object
+) -> None:
+    writer.commit([req(f"c{i}", f"pc-{i}") for i in range(20)])
+    writer.search.catch_up()
+    writer.search.close()
+    edit = sqlite3.connect(text.index_path(writer.path), isolation_level=None)
+    try:
+        edit.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        edit.execute("DELETE FROM client_text_keys WHERE id <= 5")  # and entries lost
+    finally:
+        edit.close()
+    assert len(found(reader, "pc-")) == 20  # never trusted: the search scans meanwhile
+    writer.search.catch_up()
+    assert uses_index(reader) and indexed(writer) == 20 and len(found(reader, "pc-")) == 20
+
+
+def test_the_thread_survives_a_failing_step(
+    writer: BatchWriter,
+    reader: sqlite3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(text, "INDEX_DELAY", 0.01)
+    monkeypatch.setattr(text, "RETRY_DELAY", 0.01)
+    real_step = text.SearchIndexer._step
+    failures = [RuntimeError("a bug")]
+
+    def step(self: text.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
+        if failures:
+            raise failures.pop()
+        return real_step(self, conn, most)
+
+    monkeypatch.setattr(text.SearchIndexer, "_step", step)
+    with caplog.at_level(logging.WARNING, logger="openkms.store"):
+        writer.start_indexing()
+        writer.commit([req(f"c{i}", f"pc-{i}") for i in range(30)])
+        eventually(lambda: text.index_path(writer.path).exists() and indexed(writer) == 30)
+    assert "building it again" in caplog.text and indexed(writer) == 30
+    assert len(found(reader, "pc-")) == 30

@@ -104,8 +104,13 @@ def search_clients(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage
     """One page of clients and the number matching in all."""
     if search.sort not in CLIENT_SORTS:
         raise ValueError(f"cannot sort clients by {search.sort!r}")
-    if search.text and len(search.text) >= text.MIN_INDEXED:
-        return _search_text(conn, search)
+    indexed = search.text is not None and len(search.text) >= text.MIN_INDEXED
+    with text.attached(conn, wanted=indexed):
+        return _search_text(conn, search) if indexed else _search_page(conn, search)
+
+
+def _search_page(conn: sqlite3.Connection, search: ClientSearch) -> ClientPage:
+    """One page of clients (no text, or text too short for the index)."""
     source, source_params = _source(conn, search)
     conditions, params = _client_where(search)
     # Ties in the same direction: an index of the sort column (which ends with the key)

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -40,7 +41,7 @@ __all__ = [
     "INDEX_STEP",
     "MIN_INDEXED",
     "SearchIndexer",
-    "attach",
+    "attached",
     "candidates",
     "index_path",
 ]
@@ -103,17 +104,28 @@ def index_path(store: Path) -> Path:
 # -- reading ---------------------------------------------------------------------------
 
 
-def attach(conn: sqlite3.Connection) -> bool:
-    """Attach the index of the store ``conn`` reads, read-only; whether it is attached.
+@contextlib.contextmanager
+def attached(conn: sqlite3.Connection, *, wanted: bool = True) -> Iterator[None]:
+    """The index of the store ``conn`` reads attached read-only as ``search`` for one
+    search (when ``wanted`` and it can be), detached after it.
 
-    Never creates a file: without the index's ``-wal`` (no indexer has it open) it is
-    attached ``immutable``, as ``connect_read_only`` opens the store. Not inside a
-    transaction (SQLite refuses), nor when there is no index yet.
+    Attached anew each time, because how depends on the moment: with the index's ``-wal``
+    (a host's indexer has it open) ``mode=ro``; without (no host runs) ``immutable``, as
+    ``connect_read_only`` opens the store, so that reading never creates a file. Not inside
+    a transaction (SQLite refuses), nor when there is no index: the search then scans.
     """
+    done = wanted and _attach(conn)
+    try:
+        yield
+    finally:
+        if done:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("DETACH DATABASE search")
+
+
+def _attach(conn: sqlite3.Connection) -> bool:
     attached = {row[1]: row[2] for row in conn.execute("PRAGMA database_list").fetchall()}
-    if ALIAS in attached:
-        return True
-    if conn.in_transaction or not attached.get("main"):
+    if ALIAS in attached or conn.in_transaction or not attached.get("main"):
         return False
     path = index_path(Path(attached["main"]))
     if not path.is_file():
@@ -128,10 +140,8 @@ def attach(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def detach(conn: sqlite3.Connection) -> None:
-    """Detach the index (after it failed); the next search attaches it again."""
-    with contextlib.suppress(sqlite3.Error):
-        conn.execute("DETACH DATABASE search")
+def _is_attached(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == ALIAS for row in conn.execute("PRAGMA database_list").fetchall())
 
 
 def _quoted(gram: str) -> str:
@@ -185,9 +195,9 @@ def _cursor(conn: sqlite3.Connection) -> int | None:
 
 def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] | None:
     """The subquery of possible matches of ``text`` and its parameters; None when the
-    index cannot answer (``text`` too short, no index yet, or one still being built): the
-    caller scans."""
-    if len(text) < MIN_INDEXED or not attach(conn):
+    index cannot answer (``text`` too short, no index ``attached``, or one still being
+    built): the caller scans."""
+    if len(text) < MIN_INDEXED or not _is_attached(conn):
         return None
     try:
         cursor = _cursor(conn)
@@ -196,7 +206,6 @@ def candidates(conn: sqlite3.Connection, text: str) -> tuple[str, list[object]] 
         return CANDIDATES, [match_expression(conn, text), cursor]
     except sqlite3.DatabaseError as exc:
         logger.warning("the search index failed (%s): searching without it", exc)
-        detach(conn)
         return None
 
 
@@ -221,7 +230,18 @@ class SearchIndexer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Index in a thread of this process from now on."""
+        """Index in a thread of this process from now on.
+
+        The index is opened first, here: while a host runs, its ``-wal`` exists, so that
+        readers attach it as a live database, never as an immutable one. The thread takes
+        a first step at once (a migrated or restored store's index is built from the
+        start)."""
+        with self._lock:
+            try:
+                self._connect()
+            except (sqlite3.Error, OSError, StoreError) as exc:
+                logger.warning("search index %s: %s (trying again later)", self.path, exc)
+        self._wake.set()
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name="openkms-search-index", daemon=True
@@ -274,12 +294,19 @@ class SearchIndexer:
                     pass
             except (sqlite3.Error, OSError, StoreError) as exc:
                 logger.warning("search index %s: %s (trying again later)", self.path, exc)
-                with self._lock:
-                    self._close()
-                    if isinstance(exc, sqlite3.DatabaseError) and _damaged(exc):
-                        self._remove()
-                self._wake.set()
-                self._stop.wait(RETRY_DELAY)
+                self._recover(remove=isinstance(exc, sqlite3.DatabaseError) and _damaged(exc))
+            except Exception:  # a bug, or an index file edited by hand: never the thread's end
+                logger.exception("search index %s failed: building it again", self.path)
+                self._recover(remove=True)
+
+    def _recover(self, *, remove: bool) -> None:
+        """After a failed step: a new connection (and index, with ``remove``) later."""
+        with self._lock:
+            self._close()
+            if remove:
+                self._remove()
+        self._wake.set()
+        self._stop.wait(RETRY_DELAY)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -311,6 +338,8 @@ class SearchIndexer:
                 (self.store.resolve().as_uri() + "?mode=ro",),
             )
             conn.execute("PRAGMA main_store.cache_size = -256")
+            # A first read opens the -wal, which stays while this connection is open.
+            conn.execute("SELECT count(*) FROM main.sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
@@ -325,13 +354,13 @@ class SearchIndexer:
             dict(conn.execute("SELECT key, value FROM meta").fetchall()) if _has_meta(conn) else {}
         )
         newest = _newest_seq(conn)
-        if not self._matches(conn, state, newest):
+        if not self._matches(conn, state, newest) or not _sound(state):
             self._restart(conn, newest, keep=False)
             state = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if most <= 0:
             return 0
         if state.get("scan") is not None:
-            return self._scan(conn, msgspec.json.decode(str(state["scan"]), type=list[str]), most)
+            return self._scan(conn, _position(state["scan"]), most)
         cursor = int(state["cursor"])
         (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
         if oldest is not None and oldest > cursor + 1:
@@ -388,7 +417,7 @@ class SearchIndexer:
             [("cursor", cursor), ("mark", _json(list(mark)) if mark else None)],
         )
 
-    def _scan(self, conn: sqlite3.Connection, after: list[str], most: int) -> int:
+    def _scan(self, conn: sqlite3.Connection, after: tuple[str, str], most: int) -> int:
         rows = conn.execute(
             "SELECT application_id, cmid, machine_name FROM main_store.clients "
             "WHERE (application_id, cmid) > (?, ?) ORDER BY application_id, cmid LIMIT ?",
@@ -470,6 +499,23 @@ def _damaged(exc: sqlite3.Error) -> bool:
     """Whether ``exc`` says the index file is not a database or is damaged."""
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text
+
+
+def _position(value: object) -> tuple[str, str]:
+    """A scan position as the index stores it: the (application, CMID) last scanned."""
+    app, cmid = msgspec.json.decode(str(value), type=tuple[str, str])
+    return app, cmid
+
+
+def _sound(state: dict[object, object]) -> bool:
+    """Whether the index's own state reads as this code writes it (a hand-edited or damaged
+    index is built again, never trusted)."""
+    try:
+        if state.get("scan") is not None:
+            _position(state["scan"])
+    except msgspec.MsgspecError:
+        return False
+    return True
 
 
 def _json(value: object) -> str:
