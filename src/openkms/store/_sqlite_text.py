@@ -10,15 +10,17 @@ The indexer follows the store's events: every request writes an event naming its
 the transaction that changes the client's row, so the events after the index's *cursor*
 (the ``seq`` of the last event it has taken in) name every client the index may not hold
 yet. A search takes the index's candidates plus every client named by an event after the
-cursor (the same SQL statement, the index attached to the reader's connection) and checks
-each against the real row, so it is complete and exact however far behind the index is.
+cursor (the same SQL statement, the index attached to the reader's connection for that
+search: ``attached``) and checks each against the real row, so it is complete and exact
+however far behind the index is.
 
 The index starts over (a scan of the clients in steps, then the events again) when it is
 new, damaged, of another version, or does not match the store (restored from a backup: the
 event at its cursor is not the one it saw), and scans again when retention deleted events
 it had not taken in. Until a scan is done a search scans the clients instead (``candidates``
 gives None). A forgotten client's entry stays until its CMID is seen again; the check
-against the real row keeps it out of every answer.
+against the real row keeps it out of every answer. An index whose own state does not read
+as this code writes it (edited by hand) is rebuilt, never trusted.
 """
 
 from __future__ import annotations
