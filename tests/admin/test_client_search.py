@@ -8,6 +8,7 @@ trigrams, and text holding the index's or LIKE's special characters.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import stat
@@ -347,3 +348,27 @@ def test_the_thread_survives_a_failing_step(
         eventually(lambda: text.index_path(writer.path).exists() and indexed(writer) == 30)
     assert "building it again" in caplog.text and indexed(writer) == 30
     assert len(found(reader, "pc-")) == 30
+
+
+def test_a_lasting_failure_is_retried_less_and_less_often(
+    writer: BatchWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that always fails (a bug, a disk that stays full): retried after 1, 2, 4 ...
+    delays, never in a loop that would rebuild the index over and over."""
+    monkeypatch.setattr(text, "INDEX_DELAY", 0.0)
+    monkeypatch.setattr(text, "RETRY_DELAY", 0.01)
+    monkeypatch.setattr(text, "RETRY_MOST", 0.16)
+    attempts: list[float] = []
+
+    def step(self: text.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
+        attempts.append(time.monotonic())
+        raise RuntimeError("a lasting bug")
+
+    monkeypatch.setattr(text.SearchIndexer, "_step", step)
+    writer.start_indexing()
+    eventually(lambda: len(attempts) >= 6)
+    writer.search.close()
+    assert len(attempts) >= 6
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps[4] >= 0.16  # after waits of 0.01, 0.02, 0.04 and 0.08 s, RETRY_MOST
+    assert gaps[0] < gaps[4]

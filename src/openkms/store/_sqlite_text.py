@@ -55,8 +55,10 @@ logger = logging.getLogger("openkms.store")
 INDEX_STEP: Final = 1024
 # Seconds the indexer lets new events gather after a commit wakes it.
 INDEX_DELAY = 0.5
-# Seconds it waits after a failure of its own before it tries again.
+# Seconds it waits after a failure of its own before it tries again; twice as long after
+# each failure in a row, at most RETRY_MOST.
 RETRY_DELAY = 5.0
+RETRY_MOST = 600.0
 # Trigrams of a text probed at most, and queried at most (the rarest).
 MAX_TRIGRAMS: Final = 16
 KEEP: Final = 3
@@ -230,6 +232,7 @@ class SearchIndexer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = 0  # failed steps in a row
 
     def start(self) -> None:
         """Index in a thread of this process from now on.
@@ -294,6 +297,7 @@ class SearchIndexer:
             try:
                 while self.step() == INDEX_STEP and not self._stop.is_set():
                     pass
+                self._failures = 0
             except (sqlite3.Error, OSError, StoreError) as exc:
                 logger.warning("search index %s: %s (trying again later)", self.path, exc)
                 self._recover(remove=isinstance(exc, sqlite3.DatabaseError) and _damaged(exc))
@@ -302,13 +306,16 @@ class SearchIndexer:
                 self._recover(remove=True)
 
     def _recover(self, *, remove: bool) -> None:
-        """After a failed step: a new connection (and index, with ``remove``) later."""
+        """After a failed step: a new connection (and index, with ``remove``) later, each
+        failure in a row waiting twice as long (at most ``RETRY_MOST``): a failure that
+        lasts (a full disk, a bug) never has the thread rebuild the index in a loop."""
         with self._lock:
             self._close()
             if remove:
                 self._remove()
         self._wake.set()
-        self._stop.wait(RETRY_DELAY)
+        self._failures += 1
+        self._stop.wait(min(RETRY_DELAY * 2 ** min(self._failures - 1, 16), RETRY_MOST))
 
     def _close(self) -> None:
         if self._conn is not None:
