@@ -37,7 +37,7 @@ def test_private_files_and_directories_whatever_the_umask(tmp_path: Path, umask_
 
     async def serve_once() -> None:
         await app.start()
-        try:  # the -wal and -shm files exist while the store is open
+        try:  # the -wal and -shm files exist while the store (and its search index) is open
             wal.update({p.name: _mode(p) for p in site.host_dir.glob("host.db-*")})
         finally:
             await app.shutdown()
@@ -56,6 +56,15 @@ def test_private_files_and_directories_whatever_the_umask(tmp_path: Path, umask_
         site.publisher.directory / "publisher.db",
     ]
     assert {p.name: _mode(p) for p in secrets} == {p.name: 0o600 for p in secrets}
-    assert wal == {"host.db-wal": 0o600, "host.db-shm": 0o600}
+    assert wal == dict.fromkeys(
+        (
+            "host.db-wal",
+            "host.db-shm",
+            "host.db-search",
+            "host.db-search-wal",
+            "host.db-search-shm",
+        ),
+        0o600,
+    )
     for path in site.host_dir.iterdir():  # nothing is writable by others
         assert not _mode(path) & 0o022, path
