@@ -34,12 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final, cast
 
+from openkms._throttle import ThrottledLog
+
 __all__ = [
     "ADMIN_LIMITS",
     "ConnectionGuard",
     "ConnectionLimits",
     "RateLimiter",
-    "ThrottledLog",
     "open_file_limit",
     "retry_after",
     "within_file_limit",
@@ -68,31 +69,6 @@ class ConnectionLimits:
 # The host's admin server: a dashboard needs few connections, so that a flood from one
 # address or many cannot take them all.
 ADMIN_LIMITS: Final = ConnectionLimits(max_connections=256, max_connections_per_address=32)
-
-
-class ThrottledLog:
-    """At most one WARNING line per ``interval`` seconds; the next says how many were left out."""
-
-    __slots__ = ("_interval", "_log", "_next", "_suppressed")
-
-    def __init__(self, logger: logging.Logger, interval: float = 1.0) -> None:
-        self._log = logger
-        self._interval = interval
-        self._next = 0.0
-        self._suppressed = 0
-
-    def warning(self, message: str, *args: object) -> None:
-        """Log ``message % args`` as a WARNING unless one was written less than an interval ago."""
-        now = time.monotonic()
-        if now < self._next:
-            self._suppressed += 1
-            return
-        self._next = now + self._interval
-        if self._suppressed:
-            message += " (and %d more like it in the last %.0fs)"
-            args = (*args, self._suppressed, self._interval)
-            self._suppressed = 0
-        self._log.warning(message, *args)
 
 
 if sys.platform == "win32":  # pragma: no cover - no RLIMIT_NOFILE there

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import cast
 
 from openkms._address import format_address
+from openkms._throttle import ThrottledLog
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
-from openkms.host._throttle import ThrottledLog
 from openkms.host.config import HostConfig
 from openkms.host.service import HostService
 from openkms.i18n import _

@@ -21,7 +21,8 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
-from openkms.admin.http_guard import RateLimiter, ThrottledLog, retry_after
+from openkms._throttle import ThrottledLog
+from openkms.admin.http_guard import RateLimiter, retry_after
 from openkms.core.codes import ResultCode
 from openkms.core.publisher_api import service_error_of
 from openkms.errors import OpenKMSError
