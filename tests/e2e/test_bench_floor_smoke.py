@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,10 +27,10 @@ LOADGEN = ROOT.parent / "shared" / "tools" / "loadgen.c"
 RESPONSE_BYTES = 100
 
 
-@pytest.fixture
-def floor_port(tmp_path: Path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def floor_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The floor server, compiled here, on a free loopback port with two threads."""
-    binary = tmp_path / "floor"
+    binary = tmp_path_factory.mktemp("floor") / "floor"
     subprocess.run(["cc", "-O2", "-pthread", "-o", str(binary), str(BENCH / "floor.c")], check=True)
     command = [str(binary), "--threads", "2", "--response-bytes", str(RESPONSE_BYTES)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
@@ -89,6 +91,28 @@ def test_floor_closes_a_connection_that_sends_a_malformed_frame(
     with socket.create_connection(("127.0.0.1", floor_port), timeout=10) as conn:
         conn.sendall(bad)
         assert conn.recv(100) == b""
+    with socket.create_connection(("127.0.0.1", floor_port), timeout=10) as conn:
+        conn.sendall(frame(bytes(20)))
+        assert len(receive(conn, RESPONSE_BYTES)) == RESPONSE_BYTES
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda p, n: frame(p, length=n), st.binary(max_size=64), st.integers(0, 2**32 - 1)
+        ),
+    )
+)
+def test_floor_survives_any_bytes_and_answers_only_whole_frames(
+    floor_port: int, data: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", floor_port), timeout=10) as conn:
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+        answered = receive(conn, 1 << 20)  # until the server closes
+    assert len(answered) % RESPONSE_BYTES == 0
     with socket.create_connection(("127.0.0.1", floor_port), timeout=10) as conn:
         conn.sendall(frame(bytes(20)))
         assert len(receive(conn, RESPONSE_BYTES)) == RESPONSE_BYTES
