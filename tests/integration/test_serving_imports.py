@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from openkms.client.transport import TcpTransport
+from openkms.core.codes import ResultCode
+from openkms.dns.status import read_status
+from openkms.host.state import HostState
 from openkms.protocol.messages import ActivationRequest, ActivationResponse
 
 from helpers import Site, host_process
@@ -103,3 +107,30 @@ def test_the_admin_server_loads_aiohttp_on_its_first_connection(site: Site, tmp_
         loaded = set(json.loads(out.read_text()))
         assert {"openkms.admin.lazy", "openkms.admin.http_guard"} <= loaded
         assert ("aiohttp" in loaded, "openkms.admin.server" in loaded) == (asked, asked)
+
+
+def test_a_publishing_host_leaves_dnspython_to_its_child(site: Site, tmp_path: Path) -> None:
+    """DNS publishing on: each cycle runs in a child process (12293 here: the server is
+    silent), and the front never loads dnspython, ``importlib.metadata`` or ``email``."""
+    out = tmp_path / "modules.json"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        server = f"127.0.0.1:{silent.getsockname()[1]}"
+        HostState(site.host_dir).update_settings(
+            dns_servers=[server], dns_domain="example.test", dns_timeout=0.3
+        )
+        prefix = (sys.executable, "-c", PROBE, str(out))
+        with host_process(site.host_dir, dns=True, prefix=prefix) as host:
+            assert activate_once(site, host.host, host.port).current_count >= 1
+            deadline = time.monotonic() + 60
+            while (status := read_status(site.host_dir)) is None or not status.domains:
+                assert time.monotonic() < deadline, host.log
+                time.sleep(0.05)
+            assert host.stop() == 0, host.log
+    assert [(d.domain, d.result) for d in status.domains] == [
+        ("example.test", ResultCode.TIMEOUT.hex)
+    ]
+    loaded = set(json.loads(out.read_text()))
+    assert "openkms.host.dns_runner" in loaded
+    never = (*SERVING_NEVER, "importlib.metadata", "openkms.host.dns_child")
+    assert sorted(name for name in never if name in loaded) == []

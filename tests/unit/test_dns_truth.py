@@ -22,7 +22,7 @@ def test_no_domain_to_publish_in_is_a_12293_failure(tmp_path: Path) -> None:
         logged.append(event)
 
     why = "the target 'kms' has no domain and no domain is set: nothing is published"
-    publisher = DnsPublisher(lambda: config((), (why,)), sink, status_dir=tmp_path)
+    publisher = DnsPublisher(sink, status_dir=tmp_path)
     asyncio.run(publisher.cycle(config((), (why,))))
     assert [(e.event_id, e.info) for e in logged] == [(12293, "0x8007232B,kms")]
     status = read_status(tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -152,7 +151,7 @@ def test_publisher_without_dns_server_logs_12293_per_domain(tmp_path: Path) -> N
     async def sink(event: EventRecord) -> None:
         logged.append(event)
 
-    publisher = DnsPublisher(_config, sink, status_dir=tmp_path, clock=lambda: 1_000)
+    publisher = DnsPublisher(sink, status_dir=tmp_path, clock=lambda: 1_000)
     asyncio.run(publisher.cycle(_config()))
     assert [(e.event_id, e.info) for e in logged] == [
         (12293, "0x8007267C,example"),
@@ -169,7 +168,7 @@ def test_publisher_disabled_publishes_nothing_and_bad_key_file_is_12293(tmp_path
     async def sink(event: EventRecord) -> None:
         logged.append(event)
 
-    publisher = DnsPublisher(_config, sink, status_dir=tmp_path)
+    publisher = DnsPublisher(sink, status_dir=tmp_path)
     asyncio.run(publisher.cycle(_config(enabled=False)))
     assert logged == [] and read_status(tmp_path) is not None
     assert not read_status(tmp_path).enabled  # type: ignore[union-attr]
@@ -177,45 +176,6 @@ def test_publisher_disabled_publishes_nothing_and_bad_key_file_is_12293(tmp_path
     config = _config(servers=(DnsServer("127.0.0.1"),), tsig_key_file=missing)
     asyncio.run(publisher.cycle(config))
     assert [e.info for e in logged] == ["0x80070057,example", "0x80070057,branch.example"]
-
-
-def test_publisher_run_survives_a_failing_event_sink(tmp_path: Path) -> None:
-    async def broken(event: EventRecord) -> None:
-        raise RuntimeError("store closed")
-
-    publisher = DnsPublisher(_config, broken, poll_seconds=0.01)
-
-    async def main() -> None:
-        task = asyncio.ensure_future(publisher.run())
-        await asyncio.sleep(0.05)
-        assert not task.done()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
-
-
-def test_publisher_resolves_its_configuration_off_the_event_loop() -> None:
-    # publish_config reads files and calls socket.getfqdn(): never on the host's loop.
-    threads: list[int] = []
-
-    def config() -> PublishConfig:
-        threads.append(threading.get_ident())
-        return _config(enabled=False)
-
-    async def sink(event: EventRecord) -> None:
-        pass
-
-    async def main() -> None:
-        task = asyncio.ensure_future(DnsPublisher(config, sink, poll_seconds=0.01).run())
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
-    assert threads and threading.get_ident() not in threads
 
 
 class _FixedLocator(Locator):

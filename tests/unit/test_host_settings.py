@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import dns.exception
+import dns.name
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openkms.core.codes import ResultCode
-from openkms.core.host_settings import HostSettings, SettingError
+from openkms.core.host_settings import HostSettings, SettingError, dns_name_problem
 
 REJECTED: list[tuple[str, Any, str, str]] = [
     # setting, value, words of the message, words of the fix
@@ -77,3 +81,27 @@ def test_validated_returns_new_settings_and_leaves_the_old_ones() -> None:
     assert old.port == 1688 and new.port == 1700
     with pytest.raises(AttributeError):
         old.port = 1  # type: ignore[misc]
+
+
+def _dnspython_problem(name: str) -> str | None:
+    try:
+        dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        return str(exc)
+    return None
+
+
+_LABEL = st.text(alphabet="ab-_*@ \t.", min_size=0, max_size=70)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=80),
+        st.lists(_LABEL, max_size=6).map(".".join),
+        st.lists(st.integers(0, 70).map(lambda n: "x" * n), max_size=6).map(".".join),
+    )
+)
+def test_dns_names_are_judged_as_dnspython_judges_them(name: str) -> None:
+    """The check without dnspython gives dnspython's verdict and message, for any text."""
+    assert dns_name_problem(name) == _dnspython_problem(name)

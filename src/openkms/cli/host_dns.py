@@ -111,7 +111,7 @@ def unpublish(ctx: click.Context, service: str | None) -> None:
     """Remove this host's own SRV (and A/AAAA) records from every publish domain."""
     state = host_state(ctx)
     config = publish_config(state, service=_check_service(service))
-    results = asyncio.run(DnsPublisher(lambda: config, _no_event).unpublish(config))
+    results = asyncio.run(DnsPublisher(_no_event).unpublish(config))
     failed = [r for r in results if r.result != ResultCode.OK.hex]
     for result in results:
         click.echo(

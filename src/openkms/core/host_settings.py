@@ -23,7 +23,17 @@ from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
 
-__all__ = ["HostSettings", "SettingError", "check_dns_name", "check_setting"]
+__all__ = [
+    "HostSettings",
+    "SettingError",
+    "check_dns_name",
+    "check_setting",
+    "dns_name_problem",
+]
+
+# The wire format's limits (RFC 1035, 2.3.4): a label's octets, a name's with its lengths.
+MAX_LABEL: Final = 63
+MAX_NAME: Final = 255
 
 _PORTS: Final = (1, 65535)
 _SRV_FIELD: Final = (0, 65535)
@@ -88,25 +98,48 @@ def check_setting(name: str, value: object) -> Any:
 
 
 def check_dns_name(text: str, what: str = "domain") -> str:
-    """``text`` without its final dot if it is a valid DNS name; else SettingError."""
-    # dnspython (3 MiB resident with its start-up probes) is loaded when a name is checked:
-    # a host whose settings name no domain, such as a host serving without DNS publishing,
-    # never loads it (docs/architecture.md, "Imports at the top of modules").
-    import dns.exception  # noqa: PLC0415
-    import dns.name  # noqa: PLC0415
+    """``text`` without its final dot if it is a valid DNS name; else SettingError.
 
+    Valid as dnspython's ``dns.name.from_text`` says. Plain ASCII names without escapes, all
+    a host's settings hold in practice, are checked here with its rules and messages; only
+    others (escapes, international names) load dnspython (3 MiB resident with its start-up
+    probes), so that every host process reading its settings does not
+    (docs/architecture.md, "Imports at the top of modules").
+    """
     name = text.strip().rstrip(".")
-    try:
-        dns.name.from_text(name)
-    except dns.exception.DNSException as exc:
+    problem = dns_name_problem(name)
+    if problem is not None:
         raise SettingError(
             what,
             _("{what} {text!r} is not a valid DNS name: {exc}").format(
-                what=what, text=text, exc=exc
+                what=what, text=text, exc=problem
             ),
             fix=_("Use labels of letters, digits and hyphens separated by single dots."),
         ) from None
     return name
+
+
+def dns_name_problem(name: str) -> str | None:
+    """Why ``dns.name.from_text(name)`` refuses ``name`` (its message), or None if it takes it."""
+    if not name.isascii() or "\\" in name:
+        import dns.exception  # noqa: PLC0415
+        import dns.name  # noqa: PLC0415
+
+        try:
+            dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            return str(exc)
+        return None
+    if name in ("", "@", "."):
+        return None  # the root, and the origin: as dnspython reads them
+    labels = name.removesuffix(".").split(".")  # a final dot: the name is absolute
+    if any(not label for label in labels):
+        return "A DNS label is empty."
+    if any(len(label) > MAX_LABEL for label in labels):
+        return f"A DNS label is > {MAX_LABEL} octets long."
+    if sum(len(label) + 1 for label in labels) + 1 > MAX_NAME:
+        return f"A DNS name is > {MAX_NAME} octets long."
+    return None
 
 
 # -- the rules, one per kind of value -------------------------------------------------------

@@ -1,17 +1,16 @@
-"""The host's DNS publishing loop: on start, then every ``republish_hours``, in each domain.
+"""One DNS publishing cycle of a host: an update in each domain, its event and its status.
 
 Each domain gets its own update and its own event: 12294 on success, 12293 (HRESULT, domain)
-on failure. Nothing here ever raises into the host: a failure is logged, recorded in the
-status file that ``dli`` reads, and retried on the next cycle. The configuration is read
-again at each cycle, so ``cdns``/``sdns`` and ``dns-config`` take effect without a restart.
+on failure. Nothing here raises: a failure is logged and recorded in the status file that
+``dli`` reads. A serving host runs a cycle on start and then every ``republish_hours``, or as
+soon as its settings change, each in a child process (``host/dns_runner.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +18,12 @@ import dns.exception
 import dns.name
 import msgspec
 
-from openkms._files import atomic_write
 from openkms.core import settings
 from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord, publish_failed_event, publish_succeeded_event
 from openkms.core.host import DomainStatus, PublishStatus
 from openkms.dns.srv import DnsServer
-from openkms.dns.status import STATUS_FILE, read_status
+from openkms.dns.status import EventSink, log_event, read_status, write_status
 from openkms.dns.update import DnsUpdater, Registration, load_tsig_key
 from openkms.errors import DnsError, OpenKMSError
 from openkms.i18n import _
@@ -118,55 +116,24 @@ class PublishConfig:
         )
 
 
-EventSink = Callable[[EventRecord], Awaitable[None]]
-
-
 class DnsPublisher:
-    """Publishes the host's SRV record on start and then periodically."""
+    """Publishes the host's SRV record: one cycle at a time, with its events and status.
+
+    A serving host schedules the cycles and runs each in a child process
+    (``host/dns_runner.py``); commands run this in their own process.
+    """
 
     def __init__(
         self,
-        config: Callable[[], PublishConfig],
         log_event: EventSink,
         *,
         status_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
-        poll_seconds: float = 5.0,
     ) -> None:
-        self._config = config
         self._log_event = log_event
         self._status_dir = status_dir
         self._clock = clock
-        self._poll_seconds = poll_seconds
         self.status = PublishStatus()
-
-    async def run(self) -> None:
-        """Publish now, then every republish interval or as soon as the settings change.
-
-        Never raises (until cancelled). Settings are polled every few seconds, so ``sdns``
-        after ``cdns``, or a new domain, takes effect without waiting for the interval.
-        """
-        loop = asyncio.get_running_loop()
-        config = await self._read()
-        await self.cycle(config)
-        last = loop.time()
-        while True:
-            interval = config.republish_seconds if config else self._poll_seconds
-            await asyncio.sleep(min(self._poll_seconds, interval))
-            current = await self._read()
-            if current != config or (current and loop.time() - last >= interval):
-                config = current
-                await self.cycle(config)
-                last = loop.time()
-
-    async def _read(self) -> PublishConfig | None:
-        # In a worker thread: resolving the configuration reads files and may ask the
-        # resolver (socket.getfqdn), which must never stall the host's event loop.
-        try:
-            return await asyncio.to_thread(self._config)
-        except Exception as exc:  # bad settings must not stop the host from serving
-            log.warning("DNS publishing not configured: %s", exc)
-            return None
 
     async def cycle(self, config: PublishConfig | None) -> None:
         """One cycle: publish if enabled, and record the status."""
@@ -253,16 +220,9 @@ class DnsPublisher:
         return DomainStatus(config.target, code.hex, reason, now)
 
     async def _event(self, event: EventRecord) -> None:
-        try:
-            await self._log_event(event)
-        except Exception:  # the store may be closing; publishing must not fail the host
-            log.exception("could not log event %d", event.event_id)
+        await log_event(self._log_event, event)
 
     def _save(self, status: PublishStatus) -> None:
         self.status = status
-        if self._status_dir is None:
-            return
-        try:
-            atomic_write(self._status_dir / STATUS_FILE, msgspec.json.encode(status) + b"\n")
-        except (OSError, OpenKMSError) as exc:
-            log.warning("could not write the DNS status: %s", exc)
+        if self._status_dir is not None:
+            write_status(self._status_dir, status)

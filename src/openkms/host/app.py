@@ -192,10 +192,11 @@ class HostApp:
         """Publish the SRV record now and every republish interval (never fails the host)."""
         if not self.config.dns_publishing:
             return None
-        # dnspython's resolver and update machinery only when publishing (docs/architecture.md).
-        from openkms.host.publishing import host_publisher  # noqa: PLC0415
+        # Each cycle in a child process: this one never loads dnspython (docs/architecture.md).
+        from openkms.host.dns_runner import ChildPublisher  # noqa: PLC0415
 
-        return asyncio.ensure_future(host_publisher(self.state, self.store, addresses).run())
+        publisher = ChildPublisher(self.state, self.store.log_event, addresses)
+        return asyncio.ensure_future(publisher.run())
 
     def update_watch(self) -> UpdateWatch:
         """The watch that hands the service newer revocation lists and catalogs."""

@@ -7,12 +7,11 @@ import socket
 from collections.abc import Sequence
 
 from openkms.core import settings
-from openkms.dns.publisher import DnsPublisher, PublishConfig, PublishDomain, parse_publish_entry
+from openkms.dns.publisher import PublishConfig, PublishDomain, parse_publish_entry
 from openkms.dns.srv import parse_server, system_nameservers
 from openkms.host.state import HostSettings, HostState
-from openkms.store.base import HostStore
 
-__all__ = ["host_publisher", "publish_config"]
+__all__ = ["publish_config"]
 
 
 def publish_config(
@@ -69,15 +68,4 @@ def _no_domain(target: str) -> str:
     return (
         f"the target {target!r} has no domain and no domain is set: nothing is published "
         "(set one with 'openkms host dns-config --domain DOMAIN')"
-    )
-
-
-def host_publisher(
-    state: HostState, store: HostStore, bound: Sequence[tuple[str, int]]
-) -> DnsPublisher:
-    """The publisher of a serving host: events into its store, status next to it."""
-    return DnsPublisher(
-        lambda: publish_config(state, bound=bound),
-        store.log_event,
-        status_dir=state.directory,
     )
