@@ -1,13 +1,14 @@
 """One DNS publishing cycle of a serving host, in a process of its own.
 
 ``python -m openkms.host.dns_child`` reads a :class:`~openkms.host.dns_runner.CycleRequest`
-(JSON) on its standard input, resolves the host's publishing settings, publishes the SRV
-record in every domain, and writes a :class:`~openkms.host.dns_runner.CycleOutcome` (JSON) on
-its standard output: the status ``dli`` shows and the events for the host to log. Its log
-records go to standard error, one JSON :class:`~openkms.host.dns_runner.LogLine` each, for
-the host to relay. It exits 0 whenever it wrote an outcome (a failed update is an outcome),
-``NOT_CONFIGURED`` (2) when the settings do not resolve, else 1. See
-:mod:`openkms.host.dns_runner` for why this is a process.
+(JSON) on its standard input: the host's settings as the host read and checked them (this
+process reads no file of the store). It resolves them (the DNS servers from resolv.conf when
+the settings name none), publishes the SRV record in every domain, and writes a
+:class:`~openkms.host.dns_runner.CycleOutcome` (JSON) on its standard output: the status
+``dli`` shows and the events for the host to log. Its log records go to standard error, one
+JSON :class:`~openkms.host.dns_runner.LogLine` each, for the host to relay. It exits 0
+whenever it wrote an outcome (a failed update is an outcome), ``NOT_CONFIGURED`` (2) when the
+settings do not resolve, else 1. See :mod:`openkms.host.dns_runner` for why this is a process.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from pathlib import Path
 
 import msgspec
 
 from openkms.core.events import EventRecord
 from openkms.dns.publisher import DnsPublisher
 from openkms.host.dns_runner import NOT_CONFIGURED, CycleOutcome, CycleRequest, LogLine
-from openkms.host.publishing import publish_config
-from openkms.host.state import HostState
+from openkms.host.publishing import config_from
 
 __all__ = ["main", "run_cycle"]
 
@@ -46,13 +45,14 @@ class _JsonLines(logging.Handler):
 
 
 async def run_cycle(request: CycleRequest) -> CycleOutcome | None:
-    """Publish as the host store ``request.directory`` says; the status and the events.
+    """Publish as ``request`` says; the status and the events.
 
     None when the settings cannot be resolved: logged, nothing published, no event.
     """
-    state = HostState(Path(request.directory))
     try:
-        config = await asyncio.to_thread(publish_config, state, bound=request.bound)
+        config = await asyncio.to_thread(
+            config_from, request.settings, request.service, request.target, bound=request.bound
+        )
     except Exception as exc:  # bad settings: the host serves on and reads them again
         log.warning("DNS publishing not configured: %s", exc)
         return None

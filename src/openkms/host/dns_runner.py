@@ -25,17 +25,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
 from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord, publish_failed_event
 from openkms.core.host import DomainStatus, PublishStatus
+from openkms.core.host_settings import HostSettings
 from openkms.dns.status import EventSink, log_event, write_status
 from openkms.errors import OpenKMSError
-from openkms.host.state import HostState
 from openkms.i18n import _
+
+if TYPE_CHECKING:  # the child imports this module for its messages, and reads no store
+    from openkms.host.state import HostState
 
 __all__ = [
     "CHILD_MODULE",
@@ -58,9 +61,12 @@ NOT_CONFIGURED: Final = 2
 
 
 class CycleRequest(msgspec.Struct, frozen=True):
-    """What the child is asked: publish for the host store ``directory`` bound to ``bound``."""
+    """What the child is asked: publish with these settings (read and checked by the host),
+    the catalog's service (None: the default), this SRV target, for these bound addresses."""
 
-    directory: str
+    settings: HostSettings
+    service: str | None
+    target: str
     bound: list[tuple[str, int]]
 
 
@@ -79,7 +85,9 @@ class CycleOutcome(msgspec.Struct, frozen=True):
 
 
 class _Inputs(msgspec.Struct, frozen=True):
-    """What publishing depends on, read without dnspython (equal: nothing to republish)."""
+    """What publishing depends on, read without dnspython (equal: nothing to republish):
+    the ``dns_*`` settings and the port, the catalog's service, the SRV target, and
+    resolv.conf's time and size when the settings name no DNS server."""
 
     dns: dict[str, object]
     service: str | None
@@ -158,7 +166,7 @@ class ChildPublisher:
 
     def _inputs(self) -> _Inputs:
         host_settings = msgspec.structs.asdict(self._state.settings)
-        dns = {k: v for k, v in host_settings.items() if k.startswith("dns_")}
+        dns = {k: v for k, v in host_settings.items() if k.startswith("dns_") or k == "port"}
         trust = self._state.trust()
         target = str(dns.get("dns_target") or socket.getfqdn())
         resolv: tuple[int, int] | None = None
@@ -179,7 +187,7 @@ class ChildPublisher:
             return
         try:
             deadline = self._deadline or child_deadline(inputs.dns)
-            outcome = await self._run_child(deadline)
+            outcome = await self._run_child(inputs, deadline)
             if outcome is None:
                 return
         except OpenKMSError as exc:
@@ -191,9 +199,10 @@ class ChildPublisher:
             await self._event(event)
         self._save(outcome.status)
 
-    async def _run_child(self, deadline: float) -> CycleOutcome | None:
+    async def _run_child(self, inputs: _Inputs, deadline: float) -> CycleOutcome | None:
+        host_settings = msgspec.convert(inputs.dns, HostSettings)
         request = msgspec.json.encode(
-            CycleRequest(str(self._state.directory.resolve()), self._bound)
+            CycleRequest(host_settings, inputs.service, inputs.target, self._bound)
         )
         try:
             process = subprocess.Popen(

@@ -5,13 +5,17 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from openkms.core import settings
+from openkms.core.host_settings import HostSettings
 from openkms.dns.publisher import PublishConfig, PublishDomain, parse_publish_entry
 from openkms.dns.srv import parse_server, system_nameservers
-from openkms.host.state import HostSettings, HostState
 
-__all__ = ["publish_config"]
+if TYPE_CHECKING:  # the publishing child gets the settings read, and never reads the store
+    from openkms.host.state import HostState
+
+__all__ = ["config_from", "publish_config"]
 
 
 def publish_config(
@@ -24,14 +28,31 @@ def publish_config(
     """What to publish now: the settings of ``state``, the bound port, the catalog service."""
     host_settings = state.settings
     trust = state.trust()
-    catalog_service = trust.catalog.service if trust else settings.SRV_SERVICE
-    target = (host_settings.dns_target or socket.getfqdn()).rstrip(".")
+    catalog_service = trust.catalog.service if trust else None
+    target = host_settings.dns_target or socket.getfqdn()
+    return config_from(
+        host_settings, catalog_service, target, bound=bound, service=service, port=port
+    )
+
+
+def config_from(
+    host_settings: HostSettings,
+    catalog_service: str | None,
+    target: str,
+    *,
+    bound: Sequence[tuple[str, int]] = (),
+    service: str | None = None,
+    port: int | None = None,
+) -> PublishConfig:
+    """What to publish, from settings already read: the catalog's service (None: the
+    default), the SRV target (the machine's FQDN unless set), the bound addresses."""
+    target = target.rstrip(".")
     domains = _domains(host_settings, target)
     problems = () if domains else (_no_domain(target),)
     servers = [parse_server(s) for s in host_settings.dns_servers] or system_nameservers()
     return PublishConfig(
         enabled=host_settings.dns_publishing,
-        service=service or host_settings.dns_service or catalog_service,
+        service=service or host_settings.dns_service or catalog_service or settings.SRV_SERVICE,
         target=target,
         port=port or (bound[0][1] if bound else host_settings.port),
         domains=domains,
