@@ -112,7 +112,7 @@ def generator_command(
     command += ["--rate", f"{rate:g}", "--requests", str(count)]
     command += ["--warmup", str(min(args.warmup, count - 1)), "--max-open", str(args.max_open)]
     command += ["--mode", args.mode, "--conns", str(args.conns), "--resp-byte", "3=2"]
-    command += ["--echo", _ECHO, "--drain", f"{max(10.0, 2 * count / rate):g}"]
+    command += ["--echo", _ECHO, "--drain", f"{10 + count / 500:g}"]
     return command + (["--poisson"] if args.poisson else [])
 
 

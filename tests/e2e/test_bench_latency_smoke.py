@@ -127,10 +127,11 @@ def test_latency_counts_from_the_due_time_not_from_the_send(
     assert float(str(report["p99"])) >= 200
 
 
+@pytest.mark.parametrize("pacing", [[], ["--timerfd"]], ids=["epoll_pwait2", "timerfd"])
 def test_a_stall_with_room_to_start_delays_only_the_held_request(
-    openloop: Path, stalling_port: int, frames: Path
+    openloop: Path, stalling_port: int, frames: Path, pacing: list[str]
 ) -> None:
-    args = ["--rate", "200", "--requests", "120", "--warmup", "5", "--poisson"]
+    args = ["--rate", "200", "--requests", "120", "--warmup", "5", "--poisson", *pacing]
     code, report = run_openloop(openloop, stalling_port, frames, *args)
     assert code == 0 and report["completed"] == 120 and report["measured"] == 115
     assert report["late_starts"] == 0
