@@ -65,6 +65,7 @@ class Run:
     front_cpu_ms: float
     writer_cpu_ms: float
     generator_core: float  # the generator's CPU seconds per second of the run
+    generator_sys: float  # of which in the kernel
     start_lag_max: float  # ms: the latest start of a request after its due time
     load: float
     completed: int
@@ -79,7 +80,8 @@ class Run:
             f"p50 {self.p50:7.2f}  p90 {self.p90:7.2f}  p99 {self.p99:7.2f}  "
             f"p99.9 {self.p999:7.2f}  max {self.max:7.2f} ms  host {self.host_cpu_ms:.3f} "
             f"(front {self.front_cpu_ms:.3f}, writer {self.writer_cpu_ms:.3f}) ms/act  "
-            f"gen {self.generator_core:.3f} core, lag max {self.start_lag_max:.1f} ms, "
+            f"gen {self.generator_core:.3f} core (sys {self.generator_sys:.3f}), "
+            f"lag max {self.start_lag_max:.1f} ms, "
             f"late {self.late_starts}  load {self.load:.2f}  errors {self.errors}"
             f"{'' if self.verified else '  STORE MISMATCH'}"
         )
@@ -149,8 +151,10 @@ def one_run(
         if report["errors"]:
             print(f"    first error: {report['first_error']}")
 
-    def per_act(seconds: float) -> float:
-        return seconds / done * 1000 if done else float("nan")
+    def per_act(cpu: float) -> float:
+        return cpu / done * 1000 if done else float("nan")
+
+    seconds = float(report["seconds"]) or float("nan")
 
     return Run(
         version=version,
@@ -164,7 +168,8 @@ def one_run(
         host_cpu_ms=per_act(host),
         front_cpu_ms=per_act(front),
         writer_cpu_ms=per_act(host - front),
-        generator_core=report["gen_cpu_s"] / report["seconds"] if report["seconds"] else 0.0,
+        generator_core=report["gen_cpu_s"] / seconds,
+        generator_sys=report["gen_sys_s"] / seconds,
         start_lag_max=report["start_lag_max_ms"],
         load=load,
         completed=done,
