@@ -7,26 +7,32 @@ past it). The lists stay monotonic: a host holding an older list takes the newer
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import msgspec
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
+from openkms.core.publisher_api import HOST_ACTIVATIONS_PATH
 from openkms.core.revocation import RevocationKind
 from openkms.core.ticket import TicketBody, TicketSigner, verify_ticket
 from openkms.errors import OpenKMSError, SignatureError
 from openkms.host.revocations import install_revocations
 from openkms.host.state import HostState, host_id_of
 from openkms.publisher import Publisher
+from openkms.publisher._http import ServiceConfig, ServiceContext
 from openkms.publisher._issued_certificates import ISSUE_CERTIFICATE
 from openkms.publisher._revocation_pruning import PRUNE_MARGIN
+from openkms.publisher.database import open_records
 from openkms.publisher.records import ClaimRequest
 from openkms.publisher.revocations import REVOCATIONS_FILE, latest_revocations, revoke_host
+from openkms.publisher.service import build_app
 
 DAY = 86400
 T0 = 1_800_000_000
@@ -269,3 +275,27 @@ def test_every_certificate_signed_is_recorded_with_its_expiry(tmp_path: Path) ->
         f"expires={cert.expires_at}"
     ]
     assert msgspec.json.encode(cert)  # the certificate itself is untouched
+
+
+def test_the_service_records_the_certificates_it_signs_online(tmp_path: Path) -> None:
+    clock = Clock()
+    publisher = _publisher(tmp_path, clock)
+    state = _host(tmp_path, publisher, "host", "m1")
+    request = state.activation_request("kms-online", publisher.now())
+
+    async def activate() -> bytes:
+        records = await open_records(publisher.directory, None, publisher.trust().catalog)
+        context = ServiceContext(publisher, records, ServiceConfig(publisher.directory))
+        try:
+            async with TestClient(TestServer(build_app(context))) as client:
+                response = await client.post(HOST_ACTIVATIONS_PATH, data=request)
+                assert response.status == 200
+                return await response.read()
+        finally:
+            await records.close()
+
+    cert = state.install_certificate(asyncio.run(activate()), publisher.now())
+    assert _certificate_lines(publisher) == [
+        f"host={cert.host_fingerprint.partition(':')[0]} key={cert.host_key_id} "
+        f"issued={cert.issued_at} expires={cert.expires_at}"
+    ]
