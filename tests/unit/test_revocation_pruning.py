@@ -205,3 +205,10 @@ def test_one_host_on_two_machines_or_keys_is_one_host() -> None:
     ]
     (host,) = hosts_with_id(usage, "0123456789ab")
     assert host.key_ids == (KEY, MAK)
+
+
+def test_a_host_activated_online_and_by_phone_in_one_record_is_kept() -> None:
+    """One record counts both ways: the phone grant has no certificate line to date it."""
+    certs = [_cert("00" * 8, HOST_A, 1000, 30)]
+    row = MachineActivation(KEY, f"{HOST_A}:{'9' * 16}", "kms", 0, 2000, 2, "phone:abc")
+    assert keep_until(_entry(RevocationKind.HOST, HOST_A), certs, _usage(row)) is None

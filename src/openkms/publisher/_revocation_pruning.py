@@ -18,9 +18,10 @@ account for everything it could concern; otherwise it is kept (``None``: for goo
 - ``host`` (a fingerprint): every certificate recorded for that host. The host's rows in
   the records must be fully accounted for (as many recorded certificates per host key as
   the row counts activations), else a certificate signed before the lines existed could
-  still be valid; and a phone activation of one of the host's keys may be the same host
-  with a certificate of up to ``MAX_GRANT_DAYS`` (the records keep no fingerprint for it),
-  so it counts until then. A host re-activated after its revocation has a new certificate,
+  still be valid (a host activated by phone as well counts its phone activations in the
+  same row, so its entry stays too); and a phone activation of one of the host's keys
+  recorded apart (a host known only by its phone reference) may be the same host with a
+  certificate of up to ``MAX_GRANT_DAYS``, so it counts until then. A host re-activated after its revocation has a new certificate,
   which a later expiry here keeps revoked;
 - ``key``: a host key's certificates, the same way; a MAK's entry is kept (MAK tickets and
   phone grants are not certificates this list can date).
@@ -35,7 +36,7 @@ from openkms.core.keys import KeyKind
 from openkms.core.phone import MAX_GRANT_DAYS
 from openkms.core.revocation import RevocationEntry, RevocationKind
 from openkms.publisher._issued_certificates import IssuedCertificate
-from openkms.publisher.records import KeyUsage, MachineActivation
+from openkms.publisher.records import PHONE_PREFIX, KeyUsage, MachineActivation
 
 __all__ = ["PRUNE_MARGIN", "keep_until", "prune"]
 
@@ -44,7 +45,7 @@ PRUNE_MARGIN = (
     settings.ACTIVATION_VALIDITY_DAYS + settings.OUT_OF_TOLERANCE_GRACE_DAYS
 ) * _DAY + settings.MAX_CLOCK_SKEW_HOURS * 3600
 _PHONE_LIFE = MAX_GRANT_DAYS * _DAY
-_PHONE = "phone:"
+_PHONE = PHONE_PREFIX
 
 
 def prune(
