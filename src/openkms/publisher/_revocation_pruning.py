@@ -21,8 +21,8 @@ account for everything it could concern; otherwise it is kept (``None``: for goo
   still be valid (a host activated by phone as well counts its phone activations in the
   same row, so its entry stays too); and a phone activation of one of the host's keys
   recorded apart (a host known only by its phone reference) may be the same host with a
-  certificate of up to ``MAX_GRANT_DAYS``, so it counts until then. A host re-activated after its revocation has a new certificate,
-  which a later expiry here keeps revoked;
+  certificate of up to ``MAX_GRANT_DAYS``, so it counts until then. A host re-activated
+  after its revocation has a new certificate, which a later expiry here keeps revoked;
 - ``key``: a host key's certificates, the same way; a MAK's entry is kept (MAK tickets and
   phone grants are not certificates this list can date).
 """
