@@ -3,7 +3,9 @@
 A small pool; a claim is one transaction that locks the key's row (``SELECT ... FOR
 UPDATE``) before it reads the key's machines, so concurrent claims of one key run one after
 the other on every server process. The schema and its migrations are in
-:mod:`openkms.publisher._records_pg_schema`.
+:mod:`openkms.publisher._records_pg_schema`. A read-only instance (``publisher report``,
+``list-keys``) runs every statement in a read-only transaction
+(``default_transaction_read_only``) and checks the schema version instead of migrating.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
 from openkms.i18n import _
+from openkms.publisher._records_pg_ro import check_read_only
 from openkms.publisher._records_pg_schema import (
     ACTIVATION_COLUMNS,
     MIGRATIONS,
@@ -64,21 +67,34 @@ def _key(row: Any) -> IssuedKey:
 class PostgresRecords:
     """:class:`~openkms.publisher.records.PublisherRecords` on PostgreSQL."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, readonly: bool = False) -> None:
         self.dsn = dsn
+        self.readonly = readonly
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        """Connect (a pool of up to 8) and migrate."""
+        """Connect (a pool of up to 8) and migrate (read-only: check the version)."""
+        settings = {"default_transaction_read_only": "on"} if self.readonly else None
         try:
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=8, timeout=5.0, command_timeout=10.0
+                self.dsn,
+                min_size=1,
+                max_size=1 if self.readonly else 8,
+                timeout=5.0,
+                command_timeout=10.0,
+                server_settings=settings,
             )
             async with self._pool.acquire() as conn:
-                await migrate(conn, self.dsn)
+                if self.readonly:
+                    await check_read_only(conn, self.dsn, len(MIGRATIONS))
+                else:
+                    await migrate(conn, self.dsn)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             raise map_error(exc, self.dsn) from None
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         """Close the pool."""
@@ -199,6 +215,18 @@ class PostgresRecords:
         return [
             AuditEntry(r["at"], r["actor"], r["action"], r["subject"], r["detail"], r["seq"])
             for r in reversed(rows)
+        ]
+
+    async def audit_entries(self, action: str) -> list[AuditEntry]:
+        """Every audit line of ``action``, oldest first."""
+        rows = await self._fetch(
+            "SELECT seq, at, actor, action, subject, detail FROM audit_log "
+            "WHERE action = $1 ORDER BY seq",
+            action,
+        )
+        return [
+            AuditEntry(r["at"], r["actor"], r["action"], r["subject"], r["detail"], r["seq"])
+            for r in rows
         ]
 
     async def _fetch(self, sql: str, *args: object) -> list[Any]:

@@ -4,6 +4,12 @@ One connection guarded by a lock, used from a worker thread (``asyncio.to_thread
 claim runs in ``BEGIN IMMEDIATE``, so two processes on the same file (the service and a CLI
 command) serialise on the database's write lock. The schema and its migrations are in
 :mod:`openkms.publisher._records_sqlite_schema`.
+
+A read-only instance (``publisher report``, ``list-keys``) never writes, migrates or
+creates a file: it opens the database ``mode=ro`` while a ``-wal`` file is present (the
+service has it open: the reader shares its WAL index and sees every committed claim), and
+``immutable`` otherwise (a ``mode=ro`` open would create ``-wal`` and ``-shm`` files and
+leave them behind), as the host store's readers do (``store/_sqlite_conn.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
 from openkms.i18n import _
+from openkms.publisher._records_sqlite_ro import open_read_only
 from openkms.publisher._records_sqlite_schema import (
     ACTIVATION_COLUMNS,
     MIGRATIONS,
@@ -74,8 +81,9 @@ class SqliteRecords:
     no database yet: nothing is written).
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly and path is not None
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -86,6 +94,9 @@ class SqliteRecords:
         await asyncio.to_thread(self._open)
 
     def _open(self) -> None:
+        if self.readonly and self.path is not None:
+            self._conn = open_read_only(self.path, len(MIGRATIONS))
+            return
         target = ":memory:"
         if self.path is not None:
             with _mapped(self.path):
@@ -254,6 +265,21 @@ class SqliteRecords:
             return [
                 AuditEntry(int(at), str(actor), str(action), str(subject), str(detail), int(seq))
                 for seq, at, actor, action, subject, detail in reversed(rows)
+            ]
+
+        return await self._run(work)
+
+    async def audit_entries(self, action: str) -> list[AuditEntry]:
+        """Every audit line of ``action``, oldest first."""
+        sql = (
+            "SELECT seq, at, actor, action, subject, detail FROM audit_log "
+            "WHERE action = ? ORDER BY seq"
+        )
+
+        def work(conn: sqlite3.Connection) -> list[AuditEntry]:
+            return [
+                AuditEntry(int(at), str(actor), str(act), str(subject), str(detail), int(seq))
+                for seq, at, actor, act, subject, detail in conn.execute(sql, (action,))
             ]
 
         return await self._run(work)

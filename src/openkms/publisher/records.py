@@ -307,3 +307,6 @@ class PublisherRecords(Protocol):
 
     async def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
         """The last ``limit`` lines of the audit log, oldest first."""
+
+    async def audit_entries(self, action: str) -> list[AuditEntry]:
+        """Every audit line of ``action``, oldest first."""
