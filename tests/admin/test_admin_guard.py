@@ -12,7 +12,7 @@ from openkms.admin.server import AdminServer
 from openkms.host.app import HostApp
 from openkms.host.config import HostConfig
 
-from helpers import Site
+from helpers import Site, host_process
 
 
 async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
@@ -57,3 +57,36 @@ def test_the_admin_server_caps_an_address_and_closes_a_slow_head(site: Site) -> 
             await app.shutdown()
 
     asyncio.run(scenario())
+
+
+def _third_is_closed(address: str) -> bool:
+    """Open three connections to ``address``; whether the third is closed unanswered."""
+
+    async def scenario() -> bool:
+        host, port = address.rsplit(":", 1)
+        held = [await asyncio.open_connection(host, int(port)) for _ in range(3)]
+        try:
+            reader, writer = held[2]
+            if await _closed_within(reader, 1.0):
+                return True
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 30)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+            return False
+        finally:
+            for _, writer in held:
+                writer.close()
+
+    return asyncio.run(scenario())
+
+
+def test_host_serve_takes_the_admin_limits_and_trusted_proxies(site: Site) -> None:
+    """`host serve --admin-max-connections-per-address 2`: a third connection from one
+    address is closed; with `--admin-trusted-proxy 127.0.0.1` it is served."""
+    cap = ("--admin", "127.0.0.1:0", "--admin-max-connections-per-address", "2")
+    with host_process(site.host_dir, *cap) as host:
+        assert host.admin is not None
+        assert _third_is_closed(host.admin), host.log
+    with host_process(site.host_dir, *cap, "--admin-trusted-proxy", "127.0.0.1") as host:
+        assert host.admin is not None
+        assert not _third_is_closed(host.admin), host.log

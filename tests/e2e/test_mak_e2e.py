@@ -106,3 +106,51 @@ def test_concurrent_mak_activations_never_exceed_n(
     assert results.count("0xC004C008") == 26
     (usage,) = publisher.usage()
     assert usage.used == 4 and len({m.machine for m in usage.machines}) == 4
+
+
+def _field(done: subprocess.CompletedProcess[str], name: str) -> str:
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)[name])
+
+
+def test_a_machine_activated_online_and_by_phone_uses_one_activation(tmp_path: Path) -> None:
+    """A MAK for one machine: online, then by phone (the site lost its internet), then online
+    again; and another MAK by phone first, then online. Each key: one machine, used 1."""
+    pub = tmp_path / "pub"
+    Publisher.init(pub, "Test Publisher")
+    issue = ("publisher", "issue-mak", str(pub), "--product", "Web", "--activations", "1")
+    first_mak, second_mak = _run(*issue).stdout.strip(), _run(*issue).stdout.strip()
+    with publisher_service(pub) as service:
+        set_publisher_url(pub, service.url)
+        trust = str(pub / "trust.json")
+
+        def client(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+            return _run("client", "--store", str(tmp_path / name), "--machine-name", name, *args)
+
+        def by_phone(name: str) -> subprocess.CompletedProcess[str]:
+            iid = _field(client(name, "dti", "--json"), "installation_id")
+            cid = _field(_run("publisher", "confirm", str(pub), iid, "--json"), "confirmation_id")
+            return client(name, "atp", cid)
+
+        assert client("pc1", "ipk", first_mak, "--trust", trust).returncode == 0
+        assert client("pc2", "ipk", first_mak, "--trust", trust).returncode == 0
+        assert client("pc3", "ipk", second_mak, "--trust", trust).returncode == 0
+        online = client("pc1", "ato")
+        assert online.returncode == 0, online.stderr
+        phone = by_phone("pc1")
+        assert "activated (MAK)" in phone.stdout, phone.stderr
+        assert client("pc1", "ato").returncode == 0
+        iid = _field(client("pc2", "dti", "--json"), "installation_id")
+        refused = _run("publisher", "confirm", str(pub), iid)
+        assert refused.returncode == 1 and "0xC004C008" in refused.stderr  # another machine
+        assert "activated (MAK)" in by_phone("pc3").stdout
+        again = client("pc3", "ato")
+        assert again.returncode == 0, again.stderr
+        assert "Traceback" not in service.log()
+
+    report = json.loads(_run("publisher", "report", str(pub), "--json").stdout)
+    assert [(e["used"], e["left"]) for e in report] == [(1, 0), (1, 0)]
+    machines = sorted((m["machine_name"], m["count"]) for e in report for m in e["machines"])
+    assert machines == [("pc1", 3), ("pc3", 2)]  # one record each, whichever way it came
+    listed = _run("publisher", "list-keys", str(pub)).stdout
+    assert listed.count("used 1 of 1, 0 left") == 2

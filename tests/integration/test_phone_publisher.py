@@ -25,6 +25,8 @@ from openkms.core.phone import (
 )
 from openkms.core.publisher_api import MAK_REQUEST_FORMAT, MakActivationRequest
 from openkms.errors import OpenKMSError
+from openkms.host.phone import host_installation_id
+from openkms.host.state import HostState
 from openkms.publisher import Publisher
 from openkms.publisher.authority import Authority
 from openkms.publisher.database import open_records
@@ -189,3 +191,33 @@ def test_a_mak_reference_in_a_host_installation_id_is_not_found(publisher: Publi
     with pytest.raises(OpenKMSError) as info:
         confirm_installation(publisher, str(iid))
     assert info.value.code is ResultCode.INVALID_PRODUCT_KEY
+
+
+def test_a_mak_client_online_then_by_phone_uses_one_activation(publisher: Publisher) -> None:
+    """The site lost its internet: the machine activated online re-activates by phone."""
+    mak = issue_mak(publisher, first_product(publisher), 1)
+    cmid = uuid.uuid4()
+    activate_online(publisher, mak, cmid)
+    confirm_installation(publisher, str(mak_iid(mak, machine_reference(cmid.bytes))))
+    activate_online(publisher, mak, cmid)  # and online again, the same machine
+    (machine,) = usage_of(publisher, mak).machines
+    assert (machine.machine, machine.machine_name, machine.count) == (str(cmid), "pc-online", 3)
+    with pytest.raises(OpenKMSError) as info:  # another machine: the MAK is for one
+        confirm_installation(publisher, str(mak_iid(mak, machine_reference(bytes(16)))))
+    assert info.value.code is ResultCode.HOST_KEY_LIMIT_EXCEEDED
+
+
+def test_a_host_online_then_by_phone_uses_one_activation(
+    publisher: Publisher, tmp_path: Path
+) -> None:
+    key = publisher.issue_host_key("B")
+    state = HostState(tmp_path / "host")
+    state.install_key(str(key), publisher.trust())
+    now = int(time.time())
+    publisher.activate_host(state.activation_request("host-1", now))
+    confirm_installation(publisher, str(host_installation_id(state, now)))
+    publisher.activate_host(state.activation_request("host-1", now))
+    usage = usage_of(publisher, key)
+    (machine,) = usage.machines
+    assert (usage.used, machine.machine_name, machine.count) == (1, "host-1", 3)
+    assert machine.machine == state.fingerprint

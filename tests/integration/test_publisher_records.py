@@ -1,4 +1,5 @@
-"""The publisher's records: the claim rule, atomic claims under concurrency, the audit log.
+"""The publisher's records: the claim rule, atomic claims under concurrency, the audit log,
+one machine counted once whether it activates online or by phone, the schema's upgrade.
 
 Every records test runs on SQLite and on a real PostgreSQL.
 """
@@ -19,9 +20,12 @@ from hypothesis import strategies as st
 from openkms.core.keys import KeyKind, ProductKey
 from openkms.errors import StoreError
 from openkms.publisher import Publisher
+from openkms.publisher import _records_pg_schema as pg_schema
+from openkms.publisher import _records_sqlite_schema as sqlite_schema
 from openkms.publisher._records_pg import PostgresRecords
 from openkms.publisher._records_sqlite import SqliteRecords
 from openkms.publisher.database import open_records
+from openkms.publisher.machines import mak_phone_ref
 from openkms.publisher.records import (
     AuditEntry,
     ClaimOutcome,
@@ -254,3 +258,173 @@ def test_open_records_on_postgres_migrates_once(pg_dsn: str, tmp_path: Path) -> 
     log = asyncio.run(main())
     assert [e.action for e in log] == ["sign-catalog"]
     assert not (tmp_path / "pub" / "publisher.db").exists()
+
+
+CMID = "6f1d2c3b-0000-4000-8000-00000000000a"
+
+
+def _online(key: IssuedKey, machine: str, ref: str, name: str = "pc") -> ClaimRequest:
+    return ClaimRequest(key.key_id, key.kind, machine, name, 2000, "test", ref)
+
+
+def _by_phone(key: IssuedKey, ref: str) -> ClaimRequest:
+    return ClaimRequest(key.key_id, key.kind, ref, "by phone", 2100, "test (phone)", ref)
+
+
+def test_a_machine_online_and_by_phone_uses_one_activation(make_records: Factory) -> None:
+    async def main() -> None:
+        records = await _opened(make_records)
+        try:
+            mak = _mak(2)
+            await records.add_key(mak, "test")
+            ref = mak_phone_ref(CMID)
+            claims = [
+                _online(mak, CMID, ref, "pc-1"),
+                _by_phone(mak, ref),
+                _by_phone(mak, ref),
+                _online(mak, CMID, ref, "pc-1"),
+            ]
+            outcomes = [(await records.claim(c)).outcome for c in claims]
+            assert outcomes == [ClaimOutcome.NEW_MACHINE] + [ClaimOutcome.SAME_MACHINE] * 3
+            # the other way round: by phone first, then online (the record takes the CMID)
+            other = "6f1d2c3b-0000-4000-8000-00000000000b"
+            other_ref = mak_phone_ref(other)
+            first = await records.claim(_by_phone(mak, other_ref))
+            then = await records.claim(_online(mak, other, other_ref, "pc-2"))
+            assert (first.outcome, then.outcome, then.used) == (
+                ClaimOutcome.NEW_MACHINE,
+                ClaimOutcome.SAME_MACHINE,
+                2,
+            )
+            third = await records.claim(_by_phone(mak, "phone:1"))  # a third machine
+            assert third.outcome is ClaimOutcome.KEY_USED_UP
+            (usage,) = await records.usage()
+            assert usage.used == 2
+            assert {(m.machine, m.machine_name, m.count, m.phone_ref) for m in usage.machines} == {
+                (CMID, "pc-1", 4, ref),
+                (other, "pc-2", 2, other_ref),
+            }
+            log = [e.detail for e in await records.audit_log() if e.action == "activate-mak"]
+            assert log[1] == f"same-machine machine={ref} name=by phone"
+            assert log[0].endswith(f"ref={ref}")
+        finally:
+            await records.close()
+
+    asyncio.run(main())
+
+
+def test_a_host_is_limited_per_machine_whichever_way_it_activates(make_records: Factory) -> None:
+    async def main() -> None:
+        records = await _opened(make_records)
+        try:
+            host = _host(allowed=2, per_machine=3)
+            await records.add_key(host, "test")
+            ref = "phone:" + "ab" * 16
+            claims = [
+                _online(host, "fp1:x", ref),
+                _by_phone(host, ref),
+                _online(host, "fp1:x", ref),
+                _by_phone(host, ref),
+            ]
+            outcomes = [(await records.claim(c)).outcome for c in claims]
+            assert outcomes[:3] == [ClaimOutcome.NEW_MACHINE] + [ClaimOutcome.SAME_MACHINE] * 2
+            assert outcomes[3] is ClaimOutcome.MACHINE_LIMIT
+            other = await records.claim(_online(host, "fp2:x", "phone:" + "cd" * 16))
+            assert (other.outcome, other.used) == (ClaimOutcome.NEW_MACHINE, 2)
+        finally:
+            await records.close()
+
+    asyncio.run(main())
+
+
+async def _version_1(records: PublisherRecords, rows: list[tuple[object, ...]]) -> None:
+    """The records' database at schema version 1 (before phone references), with ``rows``."""
+    if isinstance(records, SqliteRecords):
+        assert records.path is not None
+        with sqlite3.connect(records.path) as conn:
+            for statement in sqlite_schema.MIGRATIONS[0]:
+                conn.execute(statement)
+            conn.execute("PRAGMA user_version = 1")
+            for sql, args in rows:
+                conn.execute(str(sql).replace("$", "?"), args)  # type: ignore[arg-type]
+        return
+    assert isinstance(records, PostgresRecords)
+    conn = await asyncpg.connect(records.dsn)
+    try:
+        for statement in pg_schema.MIGRATIONS[0]:
+            await conn.execute(statement)
+        await conn.execute("UPDATE openkms_publisher_schema SET version = 1")
+        for sql, args in rows:
+            await conn.execute(str(sql), *args)  # type: ignore[misc]
+    finally:
+        await conn.close()
+
+
+def _v1_key(key: IssuedKey) -> tuple[object, ...]:
+    sql = "INSERT INTO issued_keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    return (sql, key.row())
+
+
+def _v1_row(key: IssuedKey, machine: str, name: str, at: int, count: int) -> tuple[object, ...]:
+    sql = "INSERT INTO key_activations VALUES ($1, $2, $3, $4, $5, $6)"
+    return (sql, (key.key_id, machine, name, at, at, count))
+
+
+def test_records_of_version_1_are_linked_by_phone_reference(make_records: Factory) -> None:
+    """The upgrade: a MAK client recorded online and by phone before is merged into one
+    machine, one recorded online only is found by phone; a host recorded online only (its
+    public key unknown) is linked at its next online activation."""
+    ref = mak_phone_ref(CMID)
+    other = "6f1d2c3b-0000-4000-8000-00000000000b"
+    mak, host = _mak(3), _host(allowed=2, per_machine=5)
+    host_ref = "phone:" + "ef" * 16
+
+    async def main() -> None:
+        records = make_records()
+        if isinstance(records, SqliteRecords):
+            assert records.path is not None
+            records.path.touch()
+        await _version_1(
+            records,
+            [
+                _v1_key(mak),
+                _v1_key(host),
+                _v1_row(mak, CMID, "pc-1", 1100, 2),
+                _v1_row(mak, ref, "by phone", 1200, 1),
+                _v1_row(mak, other, "pc-2", 1300, 1),
+                _v1_row(host, "fp1:x", "host-1", 1100, 1),
+            ],
+        )
+        await records.open()
+        try:
+            usage = {u.key.key_id: u for u in await records.usage()}
+            assert usage[mak.key_id].used == 2  # was 3: pc-1 counted twice
+            machines = {m.machine: m for m in usage[mak.key_id].machines}
+            assert machines[CMID] == MachineActivation(mak.key_id, CMID, "pc-1", 1100, 1200, 3, ref)
+            assert machines[other].phone_ref == mak_phone_ref(other)
+            merges = [e for e in await records.audit_log() if e.action == "merge-machine"]
+            assert [(e.subject, e.detail) for e in merges] == [(mak.key_id, f"{ref} into {CMID}")]
+
+            by_phone = await records.claim(_by_phone(mak, mak_phone_ref(other)))
+            assert (by_phone.outcome, by_phone.used) == (ClaimOutcome.SAME_MACHINE, 2)
+
+            # the host: by phone it is not recognised yet (a second host), online it is, and
+            # its two records become one
+            phone = await records.claim(_by_phone(host, host_ref))
+            assert (phone.outcome, phone.used) == (ClaimOutcome.NEW_MACHINE, 2)
+            linked = await records.claim(_online(host, "fp1:x", host_ref, "host-1"))
+            assert (linked.outcome, linked.used) == (ClaimOutcome.SAME_MACHINE, 1)
+            usage = {u.key.key_id: u for u in await records.usage()}
+            (machine,) = usage[host.key_id].machines
+            assert (machine.machine, machine.count, machine.phone_ref) == ("fp1:x", 3, host_ref)
+            log = [e.detail for e in await records.audit_log() if e.subject == host.key_id]
+            assert log[-1].endswith(f"merged={host_ref}")
+        finally:
+            await records.close()
+        again = await _opened(make_records)  # a second open migrates nothing more
+        try:
+            assert len([e for e in await again.audit_log() if e.action == "merge-machine"]) == 1
+        finally:
+            await again.close()
+
+    asyncio.run(main())

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from openkms.admin.http_guard import ADMIN_LIMITS
 from openkms.cli.main import cli
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
@@ -223,3 +224,24 @@ def test_admin_allowed_hosts_come_from_the_file_the_environment_or_flags(tmp_pat
     env = {"OPENKMS_ADMIN_ALLOWED_HOSTS": "a.example, b.example"}
     from_env = load_serve_config(path, {}, env).admin_config({})
     assert from_env is not None and from_env.allowed_hosts == ("a.example", "b.example")
+
+
+def test_the_admin_limits_come_from_flags_environment_and_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[admin]\nmax_connections = 64\ntrusted_proxies = ["::1"]\n')
+    environ = {"OPENKMS_ADMIN_MAX_CONNECTIONS_PER_ADDRESS": "8"}
+    flags = {"admin.keepalive_timeout": 2.5}
+    admin = load_serve_config(path, flags, environ).admin_config(environ)
+    assert admin is not None
+    limits = admin.limits
+    assert (limits.max_connections, limits.max_connections_per_address) == (64, 8)
+    assert (limits.header_timeout, limits.keepalive_timeout) == (10.0, 2.5)
+    assert limits.exempt_addresses == ("::1",)
+    default = load_serve_config(None, {}, {}).admin_config({})
+    assert default is not None and default.limits == ADMIN_LIMITS
+
+
+def test_a_trusted_proxy_must_be_an_ip_address(tmp_path: Path) -> None:
+    path = write(tmp_path, '[admin]\ntrusted_proxies = ["proxy.example"]\n')
+    with pytest.raises(OpenKMSError) as caught:
+        load_serve_config(path, {}, {})
+    assert "'proxy.example' is not an IP address" in caught.value.message

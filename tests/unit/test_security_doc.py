@@ -14,7 +14,7 @@ def _cited() -> list[tuple[str, str | None]]:
     cited: list[tuple[str, str | None]] = []
     last = ""
     for path, name in re.findall(
-        r"`((?:[a-z_]+/)*test_[a-z0-9_]+\.py)?(?:::([a-z0-9_]+))?`", DOC.read_text()
+        r"`((?:[a-z0-9_]+/)*test_[a-z0-9_]+\.py)?(?:::([a-z0-9_]+))?`", DOC.read_text()
     ):
         if path:
             last = path

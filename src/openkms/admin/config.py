@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from openkms._address import format_address
+from openkms.admin.http_guard import ADMIN_LIMITS, ConnectionLimits
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
@@ -52,6 +53,9 @@ class AdminConfig:
     # Host names (``Host:`` and ``Origin``) accepted besides loopback and IP addresses: the
     # names people use to reach the dashboard. Any other name is refused (DNS rebinding).
     allowed_hosts: tuple[str, ...] = ()
+    # The connection guard's caps and timeouts (trusted proxies: exempt from the per-address
+    # cap, since every browser behind a reverse proxy arrives from its address).
+    limits: ConnectionLimits = ADMIN_LIMITS
 
     def __post_init__(self) -> None:
         if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:

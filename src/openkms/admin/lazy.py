@@ -25,7 +25,6 @@ from openkms._address import format_address
 from openkms.admin.config import AdminConfig, listen_error
 from openkms.admin.host_view import HostView
 from openkms.admin.http_guard import (
-    ADMIN_LIMITS,
     ConnectionGuard,
     open_file_limit,
     within_file_limit,
@@ -126,7 +125,7 @@ class LazyAdminServer:
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else HostMetrics()
-        self._guard = ConnectionGuard(within_file_limit(ADMIN_LIMITS, open_file_limit()))
+        self._guard = ConnectionGuard(within_file_limit(config.limits, open_file_limit()))
         self._host, self._store, self._clock = host, store, clock
         self._listeners: tuple[tuple[str, int], ...] = ()
         self._server: asyncio.Server | None = None

@@ -33,7 +33,6 @@ from openkms.admin.config import AdminConfig, listen_error
 from openkms.admin.guarded_site import GuardedSite
 from openkms.admin.host_view import HostView
 from openkms.admin.http_guard import (
-    ADMIN_LIMITS,
     ConnectionGuard,
     ConnectionLimits,
     open_file_limit,
@@ -65,10 +64,11 @@ class AdminServer:
         store: HostStore,
         clock: Callable[[], float],
         metrics: HostMetrics | None = None,
-        limits: ConnectionLimits = ADMIN_LIMITS,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.config = config
-        self.guard = ConnectionGuard(within_file_limit(limits, open_file_limit()))
+        chosen = limits if limits is not None else config.limits
+        self.guard = ConnectionGuard(within_file_limit(chosen, open_file_limit()))
         self.metrics = metrics if metrics is not None else HostMetrics()
         self.context = AdminContext(host, store, clock)
         self.app = build_app(config, self.context, self.metrics)

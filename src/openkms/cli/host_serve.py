@@ -40,6 +40,11 @@ _PARAMS = {
     "log_max_bytes": "log.max_bytes",
     "log_backups": "log.backups",
     "no_dns": "dns.publishing",
+    "admin_max_connections": "admin.max_connections",
+    "admin_max_connections_per_address": "admin.max_connections_per_address",
+    "admin_proxies": "admin.trusted_proxies",
+    "admin_header_timeout": "admin.header_timeout",
+    "admin_keepalive_timeout": "admin.keepalive_timeout",
     "max_connections": "limits.max_connections",
     "max_connections_per_address": "limits.max_connections_per_address",
     "idle_timeout": "limits.idle_timeout",
@@ -66,6 +71,25 @@ def _serve_options(command: F) -> F:
             "admin_hosts",
             multiple=True,
             help=_HELP["admin.allowed_hosts"],
+        ),
+        *(
+            click.option(flag, type=kind, help=_HELP[key])
+            for flag, kind, key in (
+                ("--admin-max-connections", click.IntRange(1), "admin.max_connections"),
+                (
+                    "--admin-max-connections-per-address",
+                    click.IntRange(1),
+                    "admin.max_connections_per_address",
+                ),
+                ("--admin-header-timeout", click.FloatRange(0.1), "admin.header_timeout"),
+                ("--admin-keepalive-timeout", click.FloatRange(0.1), "admin.keepalive_timeout"),
+            )
+        ),
+        click.option(
+            "--admin-trusted-proxy",
+            "admin_proxies",
+            multiple=True,
+            help=_HELP["admin.trusted_proxies"],
         ),
         click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"])),
         click.option("--log-destination", type=click.Choice(["stderr", "file"])),

@@ -46,9 +46,19 @@ def block_key_command(directory: Path, key: str, reason: str, database: str | No
 @_REASON
 @_DATABASE
 def revoke_host_command(directory: Path, host_id: str, reason: str, database: str | None) -> None:
-    """Revoke a host (fingerprint) or one certificate (serial): write the next list."""
+    """Revoke a host (its ID OKMS-XXXXXXXXXXXX or its fingerprint) or one certificate
+    (serial): write the next list.
+
+    An OKMS- ID (any case, with its prefix) is looked up in the records of the hosts this
+    publisher activated; one that names no host, or several, revokes nothing.
+    """
     update = revoke_host(Publisher(directory, database=database), host_id, reason)
-    _echo_revocation(update, _("Host {id}").format(id=host_id))
+    what = _("Host {id}").format(id=host_id)
+    if update.host is not None:
+        what = _("Host {id} (fingerprint {fingerprint})").format(
+            id=update.host.host_id, fingerprint=update.host.fingerprint
+        )
+    _echo_revocation(update, what)
 
 
 def _echo_revocation(update: RevocationUpdate, what: str) -> None:
@@ -65,6 +75,12 @@ def _echo_revocation(update: RevocationUpdate, what: str) -> None:
             what=what, serial=serial, count=count, path=update.path
         )
     )
+    if update.dropped:
+        click.echo(
+            _("{count} entries past their certificates' life left the list.").format(
+                count=len(update.dropped)
+            )
+        )
     click.echo(
         _("Hosts fetch it from the publisher service or take it with 'install-revocations'.")
     )

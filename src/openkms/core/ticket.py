@@ -45,6 +45,9 @@ TICKET_DOMAIN = b"openkms/ticket-tree/v1"
 # The most tickets one signature covers (audit paths of at most 10 hashes).
 TICKET_BATCH_MAX = 1024
 _SKEW = settings.MAX_CLOCK_SKEW_HOURS * 3600
+# A host signs a ticket valid for ACTIVATION_VALIDITY_DAYS while its certificate is valid:
+# no genuine ticket lasts longer than that past the certificate's expiry.
+_MAX_VALIDITY = settings.ACTIVATION_VALIDITY_DAYS * 86400
 
 
 class TicketBody(msgspec.Struct, frozen=True, array_like=True):
@@ -178,5 +181,7 @@ def _check_claims(
         )
     if not cert.valid_at(body.issued_at):
         raise _invalid(_("it was issued outside the host certificate's validity"))
+    if body.valid_until > cert.expires_at + _MAX_VALIDITY:  # bounds a revoked chain's reach
+        raise _invalid(_("it lasts longer past its host certificate than a ticket may"))
     if body.issued_at > now + _SKEW:
         raise _invalid(_("it was issued in the future"))

@@ -83,9 +83,13 @@ _CLONE_FIX = N_(
 
 _CHECKS = (
     # the channel decides the procedure
-    Check("not-kms-client", _P.KEY, (_S,), 5, N_("A MAK, retail or OEM machine never asks a KMS "
+    Check("not-kms-client", _P.KEY, (_S, _C), 5, N_("A MAK, retail or OEM machine never asks a KMS "
           "host: DNS, port and count advice does not apply."), N_("Activate online ('slmgr /ato') "
           "or by phone ('slui 4'); to use KMS, install the GVLK ('slmgr /ipk').")),
+    Check("mak-not-activated", _P.KEY, (_C, _E), 6, N_("A MAK is installed but not activated "
+          "with the publisher: it licenses nothing until it is (online or by phone)."),
+          N_("Activate online ('client ato') or by phone ('client dti', then 'client atp "
+          "CONFIRMATION-ID').")),
     Check("host-key-on-client", _P.KEY, (_S, _C), 8, N_("A KMS host key is installed on a "
           "machine meant to be a client."), N_("Install the edition's setup key ('slmgr /ipk').")),
     Check("channel", _P.KEY, (_S,), None, N_("The channel of the installed key.")),
@@ -118,6 +122,8 @@ _CHECKS = (
     # clocks
     Check("clock-skew", _P.CLOCK, (_C, _N), None, N_("Client and host clocks more than 4 hours "
           "apart are refused (0xC004F06C)."), N_("Synchronise the clocks (NTP).")),
+    Check("clock-rollback", _P.CLOCK, (_C,), None, N_("The client's clock against its "
+          "trusted time (the highest time it has seen): a clock set back gains nothing.")),
     Check("host-clock-jump", _P.CLOCK, (_H,), 20, N_("The host's clock jumped more than an hour "
           "against its monotonic clock (event 12321): the 30-day count window moved with it."),
           N_("Synchronise the host's clock (NTP) and find what set it. A clock set back: the "

@@ -4,6 +4,7 @@ expected (the loader adds the key, file and line)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from openkms._address import parse_address
@@ -15,6 +16,7 @@ __all__ = [
     "boolean",
     "choice",
     "count",
+    "ip_addresses",
     "optional_text",
     "positive_int",
     "seconds",
@@ -88,15 +90,18 @@ def choice(choices: tuple[str, ...]) -> Callable[[object], str]:
     return parse
 
 
+def _items(value: object, what: str) -> list[object]:
+    """A TOML list (or a flag's values), or comma-separated items in the environment."""
+    if isinstance(value, str):
+        return [part for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ValueError(f"expected a list of {what}")
+
+
 def addresses(value: object) -> tuple[str, ...]:
     """ADDR:PORT strings: a TOML list, or comma-separated in the environment."""
-    if isinstance(value, str):
-        items: list[object] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise ValueError("expected a list of ADDR:PORT strings")
-    given = tuple(text(item).strip() for item in items)
+    given = tuple(text(item).strip() for item in _items(value, "ADDR:PORT strings"))
     for one in given:
         parse_address(one, 1688)
     return given
@@ -104,17 +109,22 @@ def addresses(value: object) -> tuple[str, ...]:
 
 def names(value: object) -> tuple[str, ...]:
     """Host names: a TOML list, or comma-separated in the environment."""
-    if isinstance(value, str):
-        items: list[object] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise ValueError("expected a list of host names")
-    return tuple(text(item).strip().lower() for item in items)
+    return tuple(text(item).strip().lower() for item in _items(value, "host names"))
 
 
 def address(value: object) -> str:
     """One ADDR:PORT."""
     given = text(value).strip()
     parse_address(given, 8080)
+    return given
+
+
+def ip_addresses(value: object) -> tuple[str, ...]:
+    """IP addresses (no port): a TOML list, or comma-separated in the environment."""
+    given = tuple(text(item).strip().strip("[]") for item in _items(value, "IP addresses"))
+    for one in given:
+        try:
+            ipaddress.ip_address(one)
+        except ValueError:
+            raise ValueError(f"{one!r} is not an IP address") from None
     return given

@@ -22,6 +22,7 @@ from typing import Final
 
 from openkms._address import parse_address
 from openkms.admin.config import DEFAULT_ADMIN_ADDRESS, AdminConfig, read_token
+from openkms.admin.http_guard import ADMIN_LIMITS, ConnectionLimits
 from openkms.core.codes import ResultCode
 from openkms.errors import OpenKMSError
 from openkms.host._config_values import (
@@ -31,6 +32,7 @@ from openkms.host._config_values import (
     boolean,
     choice,
     count,
+    ip_addresses,
     names,
     optional_text,
     positive_int,
@@ -134,6 +136,46 @@ OPTIONS: Final = (
         names,
         (),
         N_("Host names the admin API answers for besides loopback and IP addresses (421 else)."),
+    ),
+    Option(
+        "admin.max_connections",
+        "OPENKMS_ADMIN_MAX_CONNECTIONS",
+        "--admin-max-connections",
+        positive_int,
+        ADMIN_LIMITS.max_connections,
+        N_("Open admin connections at most."),
+    ),
+    Option(
+        "admin.max_connections_per_address",
+        "OPENKMS_ADMIN_MAX_CONNECTIONS_PER_ADDRESS",
+        "--admin-max-connections-per-address",
+        positive_int,
+        ADMIN_LIMITS.max_connections_per_address,
+        N_("Admin connections one source address may hold at once (trusted proxies: no cap)."),
+    ),
+    Option(
+        "admin.trusted_proxies",
+        "OPENKMS_ADMIN_TRUSTED_PROXIES",
+        "--admin-trusted-proxy",
+        ip_addresses,
+        (),
+        N_("Reverse proxies' IP addresses, held only to the admin's total cap."),
+    ),
+    Option(
+        "admin.header_timeout",
+        "OPENKMS_ADMIN_HEADER_TIMEOUT",
+        "--admin-header-timeout",
+        seconds,
+        ADMIN_LIMITS.header_timeout,
+        N_("Seconds an admin connection has to send its request line and headers."),
+    ),
+    Option(
+        "admin.keepalive_timeout",
+        "OPENKMS_ADMIN_KEEPALIVE_TIMEOUT",
+        "--admin-keepalive-timeout",
+        seconds,
+        ADMIN_LIMITS.keepalive_timeout,
+        N_("Seconds an idle admin connection is kept after a response."),
     ),
     Option(
         "log.level",
@@ -316,11 +358,20 @@ class ServeConfig:
         token_file = self.value("admin.token_file")
         token_path = Path(token_file) if isinstance(token_file, str) else None
         allowed = self.value("admin.allowed_hosts")
+        proxies = self.value("admin.trusted_proxies")
+        limits = ConnectionLimits(
+            max_connections=int(str(self.value("admin.max_connections"))),
+            max_connections_per_address=int(str(self.value("admin.max_connections_per_address"))),
+            header_timeout=float(str(self.value("admin.header_timeout"))),
+            keepalive_timeout=float(str(self.value("admin.keepalive_timeout"))),
+            exempt_addresses=proxies if isinstance(proxies, tuple) else (),
+        )
         return AdminConfig(
             host,
             port,
             read_token(token_path, dict(environ)),
             allowed_hosts=allowed if isinstance(allowed, tuple) else (),
+            limits=limits,
         )
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from openkms.core.publisher_api import HOST_ACTIVATIONS_PATH, MAK_ACTIVATIONS_PATH, TRUST_PATH
 from openkms.publisher._http import CONTEXT, ServiceContext, json_response, read_body
+from openkms.publisher._issued_certificates import certificate_audit_entry
 
 __all__ = ["routes"]
 
@@ -36,6 +37,8 @@ async def _host_activation(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     body = await read_body(request)
     certificate = await context.authority.activate_host(body, context.actor(request))
+    entry = certificate_audit_entry(certificate, context.actor(request), context.publisher.now())
+    await context.records.audit(entry)  # the revocation list dates its entries by it
     return web.Response(body=certificate, content_type="application/json")
 
 

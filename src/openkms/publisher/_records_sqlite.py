@@ -2,8 +2,14 @@
 
 One connection guarded by a lock, used from a worker thread (``asyncio.to_thread``); every
 claim runs in ``BEGIN IMMEDIATE``, so two processes on the same file (the service and a CLI
-command) serialise on the database's write lock. ``PRAGMA user_version`` holds the schema
-version; migrations are appended, never edited.
+command) serialise on the database's write lock. The schema and its migrations are in
+:mod:`openkms.publisher._records_sqlite_schema`.
+
+A read-only instance (``publisher report``, ``list-keys``) never writes, migrates or
+creates a file: it opens the database ``mode=ro`` while a ``-wal`` file is present (the
+service has it open: the reader shares its WAL index and sees every committed claim), and
+``immutable`` otherwise (a ``mode=ro`` open would create ``-wal`` and ``-shm`` files and
+leave them behind), as the host store's readers do (``store/_sqlite_conn.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,18 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import StoreError
 from openkms.i18n import _
+from openkms.publisher._records_sqlite_ro import open_read_only
+from openkms.publisher._records_sqlite_schema import (
+    ACTIVATION_COLUMNS,
+    MIGRATIONS,
+    activation,
+    append,
+    delete_activation,
+    insert_activation,
+    migrate,
+    rewrite_activation,
+)
+from openkms.publisher.machines import claimed_row, match_machine
 from openkms.publisher.records import (
     KEY_COLUMNS,
     AuditEntry,
@@ -38,46 +56,7 @@ __all__ = ["MIGRATIONS", "SqliteRecords"]
 
 _T = TypeVar("_T")
 
-# Migration i takes the database from version i to i + 1. Append only.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE issued_keys (
-            key_id TEXT PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,
-            group_name TEXT,
-            activation_id TEXT,
-            activations_allowed INTEGER NOT NULL,
-            per_machine_limit INTEGER,
-            issued_at INTEGER NOT NULL,
-            blocked_at INTEGER
-        )""",
-        """CREATE TABLE key_activations (
-            key_id TEXT NOT NULL REFERENCES issued_keys (key_id),
-            machine TEXT NOT NULL,
-            machine_name TEXT NOT NULL,
-            first_at INTEGER NOT NULL,
-            last_at INTEGER NOT NULL,
-            count INTEGER NOT NULL,
-            PRIMARY KEY (key_id, machine)
-        ) WITHOUT ROWID""",
-        """CREATE TABLE audit_log (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            at INTEGER NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            detail TEXT NOT NULL
-        )""",
-        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    ),
-]
-
 _KEY_COLUMNS = KEY_COLUMNS
-_ACTIVATION_COLUMNS = "key_id, machine, machine_name, first_at, last_at, count"
 
 
 def _key(row: tuple[object, ...]) -> IssuedKey:
@@ -95,13 +74,6 @@ def _key(row: tuple[object, ...]) -> IssuedKey:
     )
 
 
-def _activation(row: tuple[object, ...]) -> MachineActivation:
-    key_id, machine, name, first, last, count = row
-    return MachineActivation(
-        str(key_id), str(machine), str(name), int(str(first)), int(str(last)), int(str(count))
-    )
-
-
 class SqliteRecords:
     """:class:`~openkms.publisher.records.PublisherRecords` on SQLite.
 
@@ -109,8 +81,9 @@ class SqliteRecords:
     no database yet: nothing is written).
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly and path is not None
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -121,6 +94,9 @@ class SqliteRecords:
         await asyncio.to_thread(self._open)
 
     def _open(self) -> None:
+        if self.readonly and self.path is not None:
+            self._conn = open_read_only(self.path, len(MIGRATIONS))
+            return
         target = ":memory:"
         if self.path is not None:
             with _mapped(self.path):
@@ -135,26 +111,7 @@ class SqliteRecords:
         conn.execute("PRAGMA foreign_keys = ON")
         if self.path is not None:
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if found > len(MIGRATIONS):
-                raise StoreError(
-                    _(
-                        "{path} has schema version {found}, newer than this OpenKMS supports "
-                        "({count})"
-                    ).format(path=self.path, found=found, count=len(MIGRATIONS)),
-                    code=ResultCode.UNSUPPORTED_VERSION,
-                    fix=_("Upgrade OpenKMS on this machine."),
-                )
-            for version in range(found, len(MIGRATIONS)):
-                for statement in MIGRATIONS[version]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        migrate(conn, self.path)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -199,7 +156,7 @@ class SqliteRecords:
             _insert_key(conn, key)
             scope = key.group if key.group is not None else key.activation_id
             detail = f"{key.kind.value} {scope} activations={key.activations_allowed}"
-            _append(conn, AuditEntry(key.issued_at, actor, "issue-key", key.key_id, detail))
+            append(conn, AuditEntry(key.issued_at, actor, "issue-key", key.key_id, detail))
 
         await self._write(work)
 
@@ -213,13 +170,9 @@ class SqliteRecords:
                 return False
             _insert_key(conn, key)
             for m in machines:
-                conn.execute(
-                    f"INSERT INTO key_activations ({_ACTIVATION_COLUMNS}) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (m.key_id, m.machine, m.machine_name, m.first_at, m.last_at, m.count),
-                )
+                insert_activation(conn, m)
             detail = f"{key.kind.value} {key.group} machines={len(machines)}"
-            _append(conn, AuditEntry(key.issued_at, actor, "import-key", key.key_id, detail))
+            append(conn, AuditEntry(key.issued_at, actor, "import-key", key.key_id, detail))
             return True
 
         return await self._write(work)
@@ -238,10 +191,10 @@ class SqliteRecords:
 
         def work(conn: sqlite3.Connection) -> list[KeyUsage]:
             machines: dict[str, list[MachineActivation]] = {}
-            sql = f"SELECT {_ACTIVATION_COLUMNS} FROM key_activations ORDER BY first_at, machine"  # noqa: S608
+            sql = f"SELECT {ACTIVATION_COLUMNS} FROM key_activations ORDER BY first_at, machine"  # noqa: S608
             for row in conn.execute(sql):
-                activation = _activation(row)
-                machines.setdefault(activation.key_id, []).append(activation)
+                machine = activation(row)
+                machines.setdefault(machine.key_id, []).append(machine)
             sql = f"SELECT {_KEY_COLUMNS} FROM issued_keys ORDER BY issued_at, key_id"  # noqa: S608
             keys = [_key(r) for r in conn.execute(sql)]
             return [KeyUsage(k, tuple(machines.get(k.key_id, ()))) for k in keys]
@@ -251,33 +204,30 @@ class SqliteRecords:
     async def claim(self, request: ClaimRequest) -> Claim:
         """Apply the claim rule under the database's write lock and record it."""
 
-        key_id, machine, now = request.key_id, request.machine, request.now
+        key_id = request.key_id
 
         def work(conn: sqlite3.Connection) -> Claim:
             key = _find_key(conn, key_id)
-            row = conn.execute(
-                f"SELECT {_ACTIVATION_COLUMNS} FROM key_activations "  # noqa: S608
-                "WHERE key_id = ? AND machine = ?",
-                (key_id, machine),
-            ).fetchone()
-            existing = _activation(row) if row is not None else None
+            rows = conn.execute(
+                f"SELECT {ACTIVATION_COLUMNS} FROM key_activations "  # noqa: S608
+                "WHERE key_id = ? AND (machine = ? OR machine = ? OR phone_ref = ?)",
+                (key_id, request.machine, request.phone_ref, request.phone_ref),
+            ).fetchall()
+            match = match_machine(request, [activation(r) for r in rows])
             used = _used(conn, key_id)
-            outcome = decide_claim(key, request.kind, existing, used)
+            outcome = decide_claim(key, request.kind, match.existing, used)
+            merged: tuple[str, ...] = ()
             if outcome is ClaimOutcome.NEW_MACHINE:
-                conn.execute(
-                    f"INSERT INTO key_activations ({_ACTIVATION_COLUMNS}) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?, ?, 1)",
-                    (key_id, machine, request.machine_name, now, now),
-                )
+                insert_activation(conn, claimed_row(request, match))
                 used += 1
-            elif outcome is ClaimOutcome.SAME_MACHINE:
-                conn.execute(
-                    "UPDATE key_activations SET count = count + 1, last_at = ?, machine_name = ? "
-                    "WHERE key_id = ? AND machine = ?",
-                    (now, request.machine_name, key_id, machine),
-                )
+            elif outcome is ClaimOutcome.SAME_MACHINE and match.keep is not None:
+                merged = match.drop
+                for machine in merged:
+                    delete_activation(conn, key_id, machine)
+                rewrite_activation(conn, match.keep, claimed_row(request, match))
+                used -= len(merged)
             if key is not None:
-                _append(conn, request.audit_entry(outcome))
+                append(conn, request.audit_entry(outcome, merged))
             return Claim(outcome, key, used)
 
         return await self._write(work)
@@ -292,7 +242,7 @@ class SqliteRecords:
             )
             key = _find_key(conn, key_id)
             if key is not None:
-                _append(conn, AuditEntry(now, actor, "block-key", key_id, key.kind.value))
+                append(conn, AuditEntry(now, actor, "block-key", key_id, key.kind.value))
             return key
 
         return await self._write(work)
@@ -301,7 +251,7 @@ class SqliteRecords:
 
     async def audit(self, entry: AuditEntry) -> None:
         """Append one audit line."""
-        await self._write(lambda conn: _append(conn, entry))
+        await self._write(lambda conn: append(conn, entry))
 
     async def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
         """The last ``limit`` audit lines, oldest first."""
@@ -315,6 +265,21 @@ class SqliteRecords:
             return [
                 AuditEntry(int(at), str(actor), str(action), str(subject), str(detail), int(seq))
                 for seq, at, actor, action, subject, detail in reversed(rows)
+            ]
+
+        return await self._run(work)
+
+    async def audit_entries(self, action: str) -> list[AuditEntry]:
+        """Every audit line of ``action``, oldest first."""
+        sql = (
+            "SELECT seq, at, actor, action, subject, detail FROM audit_log "
+            "WHERE action = ? ORDER BY seq"
+        )
+
+        def work(conn: sqlite3.Connection) -> list[AuditEntry]:
+            return [
+                AuditEntry(int(at), str(actor), str(act), str(subject), str(detail), int(seq))
+                for seq, at, actor, act, subject, detail in conn.execute(sql, (action,))
             ]
 
         return await self._run(work)
@@ -338,13 +303,6 @@ def _find_key(conn: sqlite3.Connection, key_id: str) -> IssuedKey | None:
 def _used(conn: sqlite3.Connection, key_id: str) -> int:
     row = conn.execute("SELECT count(*) FROM key_activations WHERE key_id = ?", (key_id,))
     return int(row.fetchone()[0])
-
-
-def _append(conn: sqlite3.Connection, entry: AuditEntry) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-        (entry.at, entry.actor, entry.action, entry.subject, entry.detail),
-    )
 
 
 @contextlib.contextmanager

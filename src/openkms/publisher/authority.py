@@ -4,7 +4,9 @@
 the service calls it for every online request, and ``publisher activate-host`` (the offline
 file path) calls it too. A request is decoded and checked first, the key is then claimed in
 the records (atomically: :mod:`openkms.publisher.records`), and only a granted claim is
-signed. A refused or malformed request changes no record.
+signed. The claim carries the machine's phone reference, so a machine activated by phone
+before (or after) is the same machine (:mod:`openkms.publisher.machines`). A refused or
+malformed request changes no record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from openkms.core.signing import fingerprint, sign, verify
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
 from openkms.i18n import _
+from openkms.publisher.machines import host_phone_ref, mak_phone_ref
 from openkms.publisher.records import ClaimRequest, PublisherRecords, claim_error
 
 if TYPE_CHECKING:
@@ -66,9 +69,16 @@ class Authority:
         trust = self.publisher.trust()
         key = ProductKey.parse(request.host_key)
         now = int(self._clock())
+        phone_ref = host_phone_ref(request.host_public_key, request.host_fingerprint)
         claim = await self.records.claim(
             ClaimRequest(
-                key.key_id, KeyKind.HOST, request.host_fingerprint, request.machine_name, now, actor
+                key.key_id,
+                KeyKind.HOST,
+                request.host_fingerprint,
+                request.machine_name,
+                now,
+                actor,
+                phone_ref,
             )
         )
         if not claim.outcome.granted or claim.key is None or claim.key.group is None:
@@ -99,8 +109,11 @@ class Authority:
         ):
             raise KeyFormatError(_("This MAK is not for a product of the publisher's catalog."))
         now = int(self._clock())
+        phone_ref = mak_phone_ref(request.cmid)
         claim = await self.records.claim(
-            ClaimRequest(key.key_id, KeyKind.MAK, request.cmid, request.machine_name, now, actor)
+            ClaimRequest(
+                key.key_id, KeyKind.MAK, request.cmid, request.machine_name, now, actor, phone_ref
+            )
         )
         if not claim.outcome.granted:
             raise claim_error(claim)

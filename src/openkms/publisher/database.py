@@ -5,11 +5,16 @@ the hosts that activated with them). The first open of the records of such a dir
 imports it once and renames it ``host-keys.json.imported`` (kept, never read again). A
 read-only open of a directory without a database imports it into memory instead, so that a
 report changes nothing on disk.
+
+A read-only open (``readonly=True``: ``publisher report``, ``list-keys``) writes nothing at
+all: SQLite is opened ``mode=ro`` or ``immutable`` (no file created, no migration, works on
+a read-only copy and beside a running service), PostgreSQL in read-only transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +37,7 @@ __all__ = ["DATABASE_FILE", "LEDGER_FILE", "BlockingRecords", "open_records"]
 DATABASE_FILE = "publisher.db"
 LEDGER_FILE = "host-keys.json"
 _T = TypeVar("_T")
+log = logging.getLogger("openkms.publisher")
 
 
 class _LedgerEntry(msgspec.Struct):
@@ -59,14 +65,18 @@ async def open_records(
         # asyncpg is loaded only for a PostgreSQL DSN: every command imports this module.
         from openkms.publisher._records_pg import PostgresRecords  # noqa: PLC0415
 
-        records = PostgresRecords(database)
+        records = PostgresRecords(database, readonly=readonly)
     elif readonly and not path.exists():
         records = SqliteRecords(None)
     else:
-        records = SqliteRecords(path)
+        records = SqliteRecords(path, readonly=readonly)
     await records.open()
+    if readonly and (database or path.exists()):
+        if (directory / LEDGER_FILE).exists():  # a read-only database cannot take it
+            log.warning("%s is not imported yet: a writing command imports it", LEDGER_FILE)
+        return records
     try:
-        await _import_ledger(directory, records, catalog, keep=readonly and not database)
+        await _import_ledger(directory, records, catalog, keep=readonly)
     except BaseException:
         await records.close()
         raise

@@ -7,9 +7,11 @@ key's activations in the records exactly as online activation does
 and audit line), and only then signs the confirmation ID with the phone key derived from
 the root key. A refused installation ID changes no record.
 
-The machine of a phone activation is recorded as ``phone:<machine reference>`` (the hashed
-CMID of a MAK client, the hashed key and fingerprint of a host): the same machine asking
-again uses no second activation; a machine activated both online and by phone counts twice.
+A phone activation names the machine by its *phone reference* ``phone:<hex>`` (the hashed
+CMID of a MAK client, the hashed public key and fingerprint of a host). Online activation
+records the same reference beside the CMID or fingerprint, so the records find the machine
+whichever way it activated (:mod:`openkms.publisher.machines`): the same machine asking
+again, by phone or online, uses no second activation.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from openkms.core.shortsig import PhoneSigningKey
 from openkms.errors import KeyFormatError, OpenKMSError, StateError
 from openkms.i18n import _
 from openkms.publisher.publisher import Publisher
-from openkms.publisher.records import ClaimRequest, IssuedKey, PublisherRecords, claim_error
+from openkms.publisher.records import (
+    ClaimRequest,
+    IssuedKey,
+    PublisherRecords,
+    claim_error,
+    phone_machine,
+)
 
 __all__ = ["MAK_PHONE_DAYS", "PHONE_MACHINE_NAME", "Confirmation", "confirm_installation"]
 
@@ -146,14 +154,16 @@ async def _confirm(
     catalog = publisher.trust().catalog
     phone = _phone_key(publisher, catalog)
     grant = _grant(*await _find(records, iid), catalog, days)
+    machine = phone_machine(iid.machine)
     claim = await records.claim(
         ClaimRequest(
             grant.key.key_id,
             grant.issued.kind,
-            f"phone:{iid.machine:x}",
+            machine,
             PHONE_MACHINE_NAME,
             now,
             publisher.actor + " (phone)",
+            machine,
         )
     )
     if not claim.outcome.granted:

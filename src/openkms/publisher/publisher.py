@@ -35,6 +35,7 @@ from openkms.core.signing import public_bytes, sign
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
 from openkms.errors import OpenKMSError, StateError
 from openkms.i18n import _
+from openkms.publisher._issued_certificates import certificate_audit_entry
 from openkms.publisher._products import add_product_toml, find_product
 from openkms.publisher._service_key import MakSigner, load_mak_signer
 from openkms.publisher.authority import Authority
@@ -243,7 +244,9 @@ class Publisher:
         from_file = self.actor + " (request file)"
         with self.records() as db:
             authority = Authority(self, db.records, self._clock)
-            return db.run(authority.activate_host(request_data, from_file, days))
+            data = db.run(authority.activate_host(request_data, from_file, days))
+            db.run(db.records.audit(certificate_audit_entry(data, from_file, self.now())))
+            return data
 
     def block_key(self, text: str) -> IssuedKey:
         """Block a host key or MAK: the service refuses it from now on (0xC004C003)."""

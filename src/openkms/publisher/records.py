@@ -7,8 +7,10 @@ function both databases apply under a lock on the key, so a key's limit holds un
 concurrent requests and a machine is never counted twice:
 
 * an unknown key (or one of another kind) is refused, a blocked key is refused;
-* a machine already recorded for the key is the *same machine again*: no new activation is
-  used (a host key still limits how many times one host may activate, per the catalog);
+* a machine already recorded for the key is the *same machine again*, whether it activated
+  online or by phone before (:mod:`openkms.publisher.machines` finds it): no new activation
+  is used (a host key still limits how many times one host may activate, per the catalog,
+  counting both ways);
 * a new machine takes one of the key's activations, or is refused when none is left.
 
 The audit log is append-only (the databases refuse UPDATE and DELETE on it).
@@ -27,8 +29,9 @@ from openkms.errors import KeyFormatError, OpenKMSError
 from openkms.i18n import _
 
 __all__ = [
-    "KEY_COLUMNS",
     "DATABASE_ENV",
+    "KEY_COLUMNS",
+    "PHONE_PREFIX",
     "AuditEntry",
     "Claim",
     "ClaimOutcome",
@@ -40,9 +43,16 @@ __all__ = [
     "claim_error",
     "decide_claim",
     "database_from_env",
+    "phone_machine",
 ]
 
 DATABASE_ENV = "OPENKMS_PUBLISHER_DATABASE"
+PHONE_PREFIX = "phone:"  # a machine known only by its phone reference
+
+
+def phone_machine(reference: int) -> str:
+    """The records' name of a machine's phone reference (``phone:<hex>``)."""
+    return f"{PHONE_PREFIX}{reference:x}"
 
 
 def database_from_env(given: str | None) -> str | None:
@@ -92,7 +102,12 @@ class IssuedKey:
 
 @dataclass(frozen=True, slots=True)
 class MachineActivation:
-    """The activations of one key by one machine (a host fingerprint or a client CMID)."""
+    """The activations of one key by one machine.
+
+    ``machine`` is a host's fingerprint or a client's CMID, or ``phone:<hex>`` for a machine
+    only activated by phone; ``phone_ref`` its phone reference (None for a host recorded
+    before references were: its public key is unknown until it activates online again).
+    """
 
     key_id: str
     machine: str
@@ -100,6 +115,7 @@ class MachineActivation:
     first_at: int
     last_at: int
     count: int
+    phone_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +166,11 @@ class ClaimOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
-    """A request to activate key ``key_id`` (of ``kind``) for ``machine`` at ``now``."""
+    """A request to activate key ``key_id`` (of ``kind``) for ``machine`` at ``now``.
+
+    ``phone_ref`` is the machine's phone reference (``phone:<hex>``); a phone claim's
+    ``machine`` is that reference itself.
+    """
 
     key_id: str
     kind: KeyKind
@@ -158,18 +178,31 @@ class ClaimRequest:
     machine_name: str
     now: int
     actor: str
+    phone_ref: str | None = None
+
+    @property
+    def by_phone(self) -> bool:
+        """True for a phone activation (the machine known only by its reference)."""
+        return self.machine.startswith(PHONE_PREFIX)
 
     @property
     def audit_detail(self) -> str:
         """The audit line's detail of this claim (the outcome is prepended)."""
-        return f"machine={self.machine} name={self.machine_name}"
+        detail = f"machine={self.machine} name={self.machine_name}"
+        if self.phone_ref is not None and self.phone_ref != self.machine:
+            detail += f" ref={self.phone_ref}"
+        return detail
 
-    def audit_entry(self, outcome: ClaimOutcome) -> AuditEntry:
-        """The audit line both databases append for this claim's ``outcome``."""
+    def audit_entry(self, outcome: ClaimOutcome, merged: tuple[str, ...] = ()) -> AuditEntry:
+        """The audit line both databases append for this claim's ``outcome``.
+
+        ``merged`` names the records of the same machine merged into one by this claim.
+        """
         action = f"activate-{self.kind.value}"
-        return AuditEntry(
-            self.now, self.actor, action, self.key_id, f"{outcome.value} {self.audit_detail}"
-        )
+        detail = f"{outcome.value} {self.audit_detail}"
+        if merged:
+            detail += f" merged={','.join(merged)}"
+        return AuditEntry(self.now, self.actor, action, self.key_id, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,3 +307,6 @@ class PublisherRecords(Protocol):
 
     async def audit_log(self, limit: int = 1000) -> list[AuditEntry]:
         """The last ``limit`` lines of the audit log, oldest first."""
+
+    async def audit_entries(self, action: str) -> list[AuditEntry]:
+        """Every audit line of ``action``, oldest first."""

@@ -2,7 +2,14 @@
 
 ``DIR/revocations.json`` holds the latest list (public: hosts fetch it from the service or
 take it as a file, and pass it to their clients). Each change writes the whole list again
-under the next serial, so a list always carries every entry of the lists before it.
+under the next serial, so a list carries every entry of the lists before it that can still
+matter: entries whose certificates are long expired are dropped when the next list is
+written (the rule and its margin: :mod:`openkms.publisher._revocation_pruning`). A host or
+client holding an older list takes the newer one (a higher serial, signed as ever).
+
+``revoke-host`` names a host by its fingerprint (all its certificates), one certificate by
+its serial, or a host by the ID it shows, ``OKMS-`` and 12 hex digits, resolved against the
+publisher's records (:mod:`openkms.publisher._host_ids`: never a guess).
 
 ``block_key`` and ``revoke_host`` are what ``openkms publisher block-key`` and
 ``revoke-host`` call. The publisher's records are the one source of truth for "is this key
@@ -29,6 +36,9 @@ from openkms.core.revocation import (
 )
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
+from openkms.publisher._host_ids import RecordedHost, parse_okms_id, resolve_host_id
+from openkms.publisher._issued_certificates import ISSUE_CERTIFICATE, issued_from
+from openkms.publisher._revocation_pruning import prune
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import IssuedKey
 
@@ -55,6 +65,8 @@ class RevocationUpdate:
     added: bool
     path: Path
     blocked: IssuedKey | None = None  # the key as the records now hold it (block_key)
+    host: RecordedHost | None = None  # the host an OKMS- ID named (revoke_host)
+    dropped: tuple[RevocationEntry, ...] = ()  # entries past their certificates' life
 
 
 def latest_revocations(publisher: Publisher) -> RevocationList | None:
@@ -84,18 +96,26 @@ def block_key(publisher: Publisher, key_text: str, reason: str = "") -> Revocati
 
 
 def revoke_host(publisher: Publisher, host_id: str, reason: str = "") -> RevocationUpdate:
-    """Revoke a host: its fingerprint (all its certificates) or one certificate's serial."""
-    kind, subject = parse_host_id(host_id)
+    """Revoke a host: its fingerprint or its ``OKMS-`` ID (all its certificates), or one
+    certificate's serial. An ``OKMS-`` ID that names no recorded host, or several, is an
+    error (0x80070057) and nothing is revoked."""
+    host: RecordedHost | None = None
+    digits = parse_okms_id(host_id)
+    if digits is not None:
+        host = resolve_host_id(publisher.usage(), digits)
+        kind, subject = RevocationKind.HOST, host.fingerprint
+    else:
+        kind, subject = parse_host_id(host_id)
     update = _add(publisher, kind, subject, reason)
     if update.added:
         detail = f"{kind.value} list={update.revocations.serial} {update.entry.reason}"
         publisher.audit("revoke-host", subject, detail.rstrip())
-    return update
+    return dataclasses.replace(update, host=host)
 
 
 def parse_host_id(text: str) -> tuple[RevocationKind, str]:
-    """What ``revoke-host`` names: a host fingerprint (``host dli``'s Installation ID, with
-    or without its machine part) or a certificate serial (16 hex digits)."""
+    """What ``revoke-host`` names besides an ``OKMS-`` ID: a host fingerprint (``host dli``'s
+    Installation ID, with or without its machine part) or a certificate serial (16 hex)."""
     cleaned = text.strip().lower()
     fingerprint = _FINGERPRINT.fullmatch(cleaned)
     if fingerprint is not None:
@@ -104,9 +124,9 @@ def parse_host_id(text: str) -> tuple[RevocationKind, str]:
         return RevocationKind.CERTIFICATE, cleaned
     raise OpenKMSError(
         _(
-            "{text!r} names no host: give the host's fingerprint (32 hex digits, as "
-            "'openkms host dli' shows its Installation ID) or a certificate serial "
-            "(16 hex digits)."
+            "{text!r} names no host: give the host's ID (OKMS- and 12 hex digits), its "
+            "fingerprint (32 hex digits, as 'openkms host dli' shows its Installation ID) "
+            "or a certificate serial (16 hex digits)."
         ).format(text=text[:80]),
         code=ResultCode.INVALID_ARGUMENT,
         fix=_("Copy the Installation ID or the Certificate serial from the host's 'dli'."),
@@ -124,15 +144,31 @@ def _add(publisher: Publisher, kind: RevocationKind, subject: str, reason: str) 
             return RevocationUpdate(current, entry, added=False, path=path)
     now = publisher.now()
     entry = RevocationEntry(kind, subject, now, _reason(reason))
+    kept, dropped = _pruned(publisher, entries, now)
     body = RevocationListBody(
         application_id=publisher.trust().catalog.application_id,
         serial=(current.serial if current is not None else 0) + 1,
         issued_at=max(now, current.body.issued_at if current is not None else 0),
-        entries=(*entries, entry),
+        entries=(*kept, entry),
     )
     signed = RevocationList.sign(publisher.root_key(), body)
     atomic_write(path, signed.to_json())
-    return RevocationUpdate(signed, entry, added=True, path=path)
+    if dropped:
+        gone = " ".join(f"{e.kind.value}:{e.subject}" for e in dropped)
+        publisher.audit("drop-revocations", f"list={signed.serial}", gone)
+    return RevocationUpdate(signed, entry, added=True, path=path, dropped=dropped)
+
+
+def _pruned(
+    publisher: Publisher, entries: tuple[RevocationEntry, ...], now: int
+) -> tuple[tuple[RevocationEntry, ...], tuple[RevocationEntry, ...]]:
+    """``entries`` split into those the next list keeps and those it may forget."""
+    if not entries:
+        return (), ()
+    with publisher.records(readonly=True) as db:
+        certificates = issued_from(db.run(db.records.audit_entries(ISSUE_CERTIFICATE)))
+        usage = db.run(db.records.usage())
+    return prune(entries, certificates, usage, now)
 
 
 def _reason(text: str) -> str:

@@ -3,7 +3,9 @@
 Order, as the guides: the key on the machine (a setup key, not a host key), the license
 state and time left, rearms, the host the client would use (registered with ``skms``,
 cached, or found in DNS) and whether it answers a probe, the count it reports against this
-product's N-policy, the clocks, then the client's own 12288/12289 events.
+product's N-policy, the clocks, then the client's own 12288/12289 events. A MAK client is
+not a KMS client: it gets the checks of :mod:`._clientmak` instead (channel, activation,
+license, clock), and its events in the publisher's words.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
 from openkms.doctor.network.probe import ProbeResult, probe
 from openkms.doctor.stores._clientevents import event_findings
+from openkms.doctor.stores._clientmak import is_mak_client, mak_findings
 from openkms.doctor.stores._hoststore import store_problem
+from openkms.doctor.stores._makcauses import mak_event_findings
 from openkms.errors import DnsError, OpenKMSError
 from openkms.i18n import N_
 
@@ -394,6 +398,9 @@ async def check_client_store(
     try:
         client = Client.open(directory, clock=options.clock, machine_name="doctor", read_only=True)
         state = client.state()
+        if is_mak_client(state):  # the MAK channel: no KMS host, DNS or count to check
+            findings = [*mak_findings(client), _rearm_finding(client, state)]
+            return findings + mak_event_findings(event_findings(client, state))
         findings, product = _key_findings(client, state)
         if product is not None:
             findings.append(_license_finding(client))
