@@ -428,3 +428,41 @@ def test_records_of_version_1_are_linked_by_phone_reference(make_records: Factor
             await again.close()
 
     asyncio.run(main())
+
+
+def test_an_older_sqlite_database_is_backed_up_before_its_migration(tmp_path: Path) -> None:
+    """The copy keeps schema 1 and every row as they were (the merge happens after it),
+    owner-only; a second open finds nothing to migrate and copies nothing."""
+    mak = _mak(3)
+    path = tmp_path / "publisher.db"
+    records = SqliteRecords(path)
+    path.touch()
+    rows = [
+        _v1_key(mak),
+        _v1_row(mak, CMID, "pc-1", 1100, 2),
+        _v1_row(mak, mak_phone_ref(CMID), "by phone", 1200, 1),
+    ]
+
+    async def main() -> None:
+        await _version_1(records, rows)
+        await records.open()
+        await records.close()
+
+    asyncio.run(main())
+    backup = tmp_path / "publisher.db.schema-1.bak"
+    assert backup.stat().st_mode & 0o777 == 0o600
+    with sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("SELECT COUNT(*) FROM key_activations").fetchone() == (2,)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
+        assert conn.execute("SELECT COUNT(*) FROM key_activations").fetchone() == (1,)
+    backup.unlink()
+    asyncio.run(_reopen(path))
+    assert not backup.exists()
+
+
+async def _reopen(path: Path) -> None:
+    records = SqliteRecords(path)
+    await records.open()
+    await records.close()

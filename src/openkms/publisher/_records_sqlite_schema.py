@@ -19,6 +19,7 @@ from openkms.errors import StoreError
 from openkms.i18n import _
 from openkms.publisher.machines import relinked
 from openkms.publisher.records import AuditEntry, MachineActivation
+from openkms.store.backup import backup_before_migration
 
 __all__ = [
     "ACTIVATION_COLUMNS",
@@ -146,7 +147,15 @@ def append(conn: sqlite3.Connection, entry: AuditEntry) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path | None) -> None:
-    """Take the database to the latest schema version, in one transaction."""
+    """Take the database to the latest schema version, in one transaction.
+
+    A database of an older version is first copied to ``<db>.schema-<version>.bak`` (0600),
+    as the host's store is: a migration may merge records (schema 2), and the copy is what
+    the operator restores if the new version has to be rolled back (docs/upgrading.md).
+    """
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if path is not None and 0 < found < len(MIGRATIONS):
+        backup_before_migration(conn, path, found)
     conn.execute("BEGIN IMMEDIATE")
     try:
         found = int(conn.execute("PRAGMA user_version").fetchone()[0])
