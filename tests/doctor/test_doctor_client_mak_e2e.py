@@ -216,6 +216,20 @@ def test_an_expiring_mak_ticket_warns_with_the_days_left(mak_site: MakSite) -> N
     assert {f.check for f in findings} & KMS_ONLY == set()
 
 
+def test_an_ended_online_activation_is_named_with_its_end(mak_site: MakSite) -> None:
+    """Past its MAK ticket's end (no attempt since): the cause is the ended activation, on
+    the date it ended, and the fix is to activate online again; not 'never activated'."""
+    client = mak_site.client("ended")
+    outcome = client.activate()
+    assert outcome.license is not None and outcome.license.ends_at is not None
+    findings = run_doctor(client.directory, outcome.license.ends_at + DAY)
+    (ended,) = [f for f in findings if f.check == "mak-not-activated"]
+    assert "online activation of this MAK ended on" in ended.evidence
+    assert "no activation attempt recorded" not in ended.evidence
+    assert "'client ato'" in ended.fix
+    assert {f.check for f in findings} & KMS_ONLY == set()
+
+
 def test_an_expiring_phone_grant_warns_with_the_fix(mak_site: MakSite) -> None:
     client = mak_site.client("short-grant")
     cid = confirm_installation(mak_site.publisher, str(client.installation_id()), days=12)

@@ -222,6 +222,15 @@ def _not_activated(
         return check.finding(
             Severity.ERROR if stopped else Severity.WARNING, evidence, fix=Text(_PHONE_FIX)
         )
+    if lic.ticket is not None and lic.ticket.mak:  # verified, so it ended (else it would license)
+        evidence = Text(
+            N_("{where}: the online activation of this MAK ended on {until}"),
+            where=where,
+            until=_when(lic.ticket.body.valid_until),
+        )
+        return check.finding(
+            Severity.ERROR if stopped else Severity.WARNING, evidence, fix=Text(ACTIVATE_FIX)
+        )
     seen = Text(
         N_("{where}: the MAK is installed but not activated (no activation attempt recorded)"),
         where=where,
