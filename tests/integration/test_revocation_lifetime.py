@@ -23,6 +23,7 @@ from openkms.core.publisher_api import HOST_ACTIVATIONS_PATH
 from openkms.core.revocation import RevocationKind
 from openkms.core.ticket import TicketBody, TicketSigner, verify_ticket
 from openkms.errors import OpenKMSError, SignatureError
+from openkms.host.phone import host_installation_id
 from openkms.host.revocations import install_revocations
 from openkms.host.state import HostState, host_id_of
 from openkms.publisher import Publisher
@@ -30,6 +31,7 @@ from openkms.publisher._http import ServiceConfig, ServiceContext
 from openkms.publisher._issued_certificates import ISSUE_CERTIFICATE
 from openkms.publisher._revocation_pruning import PRUNE_MARGIN
 from openkms.publisher.database import open_records
+from openkms.publisher.phone import confirm_installation
 from openkms.publisher.records import ClaimRequest
 from openkms.publisher.revocations import REVOCATIONS_FILE, latest_revocations, revoke_host
 from openkms.publisher.service import build_app
@@ -214,19 +216,30 @@ def test_an_entry_leaves_the_list_after_its_certificate_and_the_margin(tmp_path:
     ]
 
 
-def test_a_host_re_activated_after_its_revocation_stays_revoked(tmp_path: Path) -> None:
+def test_a_revoked_host_is_not_certified_again(tmp_path: Path) -> None:
+    """Revoked by fingerprint: its next activation, by request file or by phone, is refused
+    with 0xC004C003 and recorded nowhere; another host of the same key still is certified;
+    the entry leaves the list after the host's only certificate and the margin."""
     clock = Clock()
     publisher = _publisher(tmp_path, clock)
     state = _host(tmp_path, publisher, "host", "m1")
     _activate(state, publisher, days=1)
-    revoke_host(publisher, host_id_of(state.fingerprint))
+    revoke_host(publisher, host_id_of(state.fingerprint), "stolen")
     clock.now = T0 + 10 * DAY
-    _activate(state, publisher, days=30)  # the publisher certified it again
+    used = [u.used for u in publisher.usage()]
+    with pytest.raises(OpenKMSError) as caught:
+        _activate(state, publisher, days=30)
+    assert caught.value.code is ResultCode.KEY_BLOCKED
+    assert "revoked this host: stolen" in caught.value.message
+    iid = host_installation_id(state, publisher.now())
+    with pytest.raises(OpenKMSError) as by_phone:
+        confirm_installation(publisher, str(iid))
+    assert by_phone.value.code is ResultCode.KEY_BLOCKED
+    assert [u.used for u in publisher.usage()] == used  # nothing recorded
+    _activate(_host(tmp_path, publisher, "other", "m2"), publisher, days=30)
     clock.now = T0 + DAY + PRUNE_MARGIN + 1
-    update = revoke_host(publisher, "aa" * 16)
-    assert update.dropped == ()
-    clock.now = T0 + 40 * DAY + PRUNE_MARGIN
-    assert len(revoke_host(publisher, "bb" * 16).dropped) == 1
+    dropped = revoke_host(publisher, "aa" * 16).dropped
+    assert [entry.kind for entry in dropped] == [RevocationKind.HOST]
 
 
 def test_a_host_activation_without_a_certificate_line_is_never_forgotten(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from openkms.core.phone import (
 from openkms.core.shortsig import PhoneSigningKey
 from openkms.errors import KeyFormatError, OpenKMSError, StateError
 from openkms.i18n import _
+from openkms.publisher._revoked_hosts import refuse_revoked, revoked_by_phone_ref
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import (
     ClaimRequest,
@@ -155,6 +156,10 @@ async def _confirm(
     phone = _phone_key(publisher, catalog)
     grant = _grant(*await _find(records, iid), catalog, days)
     machine = phone_machine(iid.machine)
+    if grant.issued.kind is KeyKind.HOST:  # a host revoked by fingerprint is not certified again
+        trust = publisher.trust()
+        usage = await records.usage()
+        refuse_revoked(revoked_by_phone_ref(publisher.directory, trust, usage, machine))
     claim = await records.claim(
         ClaimRequest(
             grant.key.key_id,

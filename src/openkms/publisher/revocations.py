@@ -39,6 +39,7 @@ from openkms.i18n import _
 from openkms.publisher._host_ids import RecordedHost, parse_okms_id, resolve_host_id
 from openkms.publisher._issued_certificates import ISSUE_CERTIFICATE, issued_from
 from openkms.publisher._revocation_pruning import prune
+from openkms.publisher._revoked_hosts import REVOCATIONS_FILE
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import IssuedKey
 
@@ -51,7 +52,6 @@ __all__ = [
     "revoke_host",
 ]
 
-REVOCATIONS_FILE = "revocations.json"
 _FINGERPRINT = re.compile(r"([0-9a-f]{32})(:[0-9a-f]{16})?")
 _SERIAL = re.compile(r"[0-9a-f]{16}")
 
