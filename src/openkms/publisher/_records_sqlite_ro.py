@@ -16,6 +16,7 @@ from pathlib import Path
 from openkms.core.codes import ResultCode
 from openkms.errors import StoreError
 from openkms.i18n import _
+from openkms.store._sqlite_conn import read_only_uri
 
 __all__ = ["open_read_only"]
 
@@ -24,11 +25,9 @@ _BUSY_TIMEOUT_MS = 5000
 
 def open_read_only(path: Path, version: int) -> sqlite3.Connection:
     """A ``query_only`` connection to the records at ``path`` (schema ``version`` exactly)."""
-    wal = path.with_name(path.name + "-wal")
-    mode = "?mode=ro" if wal.exists() else "?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(
-            path.resolve().as_uri() + mode,
+            read_only_uri(path),
             uri=True,
             timeout=_BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,

@@ -29,6 +29,7 @@ __all__ = [
     "damaged_error",
     "is_environmental",
     "map_error",
+    "read_only_uri",
     "rollback",
 ]
 
@@ -261,12 +262,17 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     """
     if not path.is_file():
         raise _missing_error(path)
-    wal = path.with_name(path.name + "-wal")
-    mode = "?mode=ro" if wal.exists() else "?mode=ro&immutable=1"
-    conn = _connect(path.resolve().as_uri() + mode, path, uri=True)
+    conn = _connect(read_only_uri(path), path, uri=True)
     return _prepared(
         conn, path, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA query_only = ON"
     )
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that opens the SQLite database ``path`` without creating or changing a file:
+    ``mode=ro`` beside a ``-wal`` file (its writer's commits are seen), else ``immutable``."""
+    wal = path.with_name(path.name + "-wal")
+    return path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
 
 
 def rollback(conn: sqlite3.Connection) -> None:

@@ -36,7 +36,7 @@ from typing import Final
 import msgspec
 
 from openkms.errors import StoreError
-from openkms.store._sqlite_conn import create_private
+from openkms.store._sqlite_conn import create_private, read_only_uri
 
 __all__ = [
     "INDEX_DELAY",
@@ -134,10 +134,8 @@ def _attach(conn: sqlite3.Connection) -> bool:
     path = index_path(Path(attached["main"]))
     if not path.is_file():
         return False
-    wal = path.with_name(path.name + "-wal")
-    uri = path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
     try:
-        conn.execute("ATTACH DATABASE ? AS search", (uri,))
+        conn.execute("ATTACH DATABASE ? AS search", (read_only_uri(path),))
     except sqlite3.Error as exc:
         logger.debug("cannot attach the search index %s: %s", path, exc)
         return False
