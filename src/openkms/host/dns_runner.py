@@ -104,6 +104,12 @@ def child_deadline(dns: dict[str, object]) -> float:
     return 30.0 + 2 * seconds * domains * servers
 
 
+def _republish_seconds(inputs: _Inputs) -> float | None:
+    """The republish interval the settings name, in seconds (None: not a number)."""
+    hours = inputs.dns.get("dns_republish_hours")
+    return float(hours) * 3600.0 if isinstance(hours, int | float) else None
+
+
 def _length(value: object) -> int:
     return len(value) if isinstance(value, list) else 0
 
@@ -150,10 +156,8 @@ class ChildPublisher:
                 last = loop.time()
 
     def _interval(self, inputs: _Inputs | None) -> float:
-        if inputs is None:
-            return self._poll_seconds
-        hours = inputs.dns.get("dns_republish_hours")
-        return float(hours) * 3600.0 if isinstance(hours, int | float) else self._poll_seconds
+        seconds = _republish_seconds(inputs) if inputs is not None else None
+        return seconds if seconds is not None else self._poll_seconds
 
     async def _read(self) -> _Inputs | None:
         # In a worker thread: the settings are files, and socket.getfqdn() may ask the
@@ -252,8 +256,7 @@ class ChildPublisher:
         """A cycle whose child did not report: one 12293 for the target, retried next cycle."""
         log.warning("DNS publishing failed: %s", reason)
         now = int(self._clock())
-        hours = inputs.dns.get("dns_republish_hours")
-        interval = int(float(hours) * 3600) if isinstance(hours, int | float) else 0
+        interval = int(_republish_seconds(inputs) or 0)
         status = PublishStatus(
             enabled=True,
             last_run=now,

@@ -23,7 +23,7 @@ from openkms.core.revocation import (
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
-from openkms.publisher.records import PHONE_PREFIX, KeyUsage
+from openkms.publisher.records import PHONE_PREFIX, PublisherRecords
 
 __all__ = ["REVOCATIONS_FILE", "refuse_revoked", "revoked_by_phone_ref", "revoked_host"]
 
@@ -35,14 +35,15 @@ def revoked_host(directory: Path, trust: Trust, host_fingerprint: str) -> Revoca
     return _revoked_subjects(directory, trust).get(fingerprint_subject(host_fingerprint))
 
 
-def revoked_by_phone_ref(
-    directory: Path, trust: Trust, usage: list[KeyUsage], phone_ref: str
+async def revoked_by_phone_ref(
+    directory: Path, trust: Trust, records: PublisherRecords, phone_ref: str
 ) -> RevocationEntry | None:
-    """The entry revoking the host recorded (online) with the phone reference ``phone_ref``."""
+    """The entry revoking the host recorded (online) with the phone reference ``phone_ref``
+    (the records are read only when the list revokes some host)."""
     subjects = _revoked_subjects(directory, trust)
     if not subjects or not phone_ref.startswith(PHONE_PREFIX):
         return None
-    for key in usage:
+    for key in await records.usage():
         for machine in key.machines:
             if machine.phone_ref == phone_ref and not machine.machine.startswith(PHONE_PREFIX):
                 entry = subjects.get(fingerprint_subject(machine.machine))

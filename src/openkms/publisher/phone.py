@@ -152,14 +152,13 @@ async def _confirm(
 ) -> Confirmation:
     now = publisher.now()
     _check_day(iid, now // 86400)
-    catalog = publisher.trust().catalog
+    trust = publisher.trust()
+    catalog = trust.catalog
     phone = _phone_key(publisher, catalog)
     grant = _grant(*await _find(records, iid), catalog, days)
     machine = phone_machine(iid.machine)
     if grant.issued.kind is KeyKind.HOST:  # a host revoked by fingerprint is not certified again
-        trust = publisher.trust()
-        usage = await records.usage()
-        refuse_revoked(revoked_by_phone_ref(publisher.directory, trust, usage, machine))
+        refuse_revoked(await revoked_by_phone_ref(publisher.directory, trust, records, machine))
     claim = await records.claim(
         ClaimRequest(
             grant.key.key_id,
