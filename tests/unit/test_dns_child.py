@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -240,3 +241,21 @@ def test_the_loop_survives_a_failing_event_sink_and_reads_off_the_event_loop(
     asyncio.run(asyncio.wait_for(main(), 30))
     assert refused == [12293]
     assert threading.get_ident() not in threads
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"{not json", b'{"settings": 5}', b"x" * (70 * 1024), b"\xff\xfe" * 10]
+)
+def test_the_child_refuses_a_request_that_is_not_one(data: bytes) -> None:
+    """Whatever arrives on its standard input: exit 1, one JSON log line, no outcome."""
+    done = subprocess.run(
+        [sys.executable, "-m", "openkms.host.dns_child"],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, b"")
+    lines = [msgspec.json.decode(line, type=LogLine) for line in done.stderr.splitlines()]
+    assert [line.level for line in lines] == [logging.ERROR]
+    assert "DNS publishing cycle failed" in lines[0].message
