@@ -5,8 +5,8 @@ state and time left, rearms, the host the client would use (registered with ``sk
 cached, or found in DNS) and whether it answers a probe, the count it reports against this
 product's N-policy, the clocks, then the client's own 12288/12289 events. A MAK client is
 not a KMS client: it gets the checks of :mod:`._clientmak` instead (channel, activation,
-license, clock), and its events in the publisher's words. The first step (the store and the
-key) is :mod:`._clientkeys`.
+license, clock), its license and rearms under the "MAK client" heading, and its events in
+the publisher's words. The first step (the store and the key) is :mod:`._clientkeys`.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ def _license_finding(client: Client) -> Finding:
     )
 
 
-def _rearm_finding(client: Client, state: ClientState) -> Finding:
+def _rearm_finding(
+    client: Client, state: ClientState, procedure: Procedure = Procedure.CLIENT
+) -> Finding:
     left = settings.MAX_REARMS - state.rearms_used
     return CATALOGUE["rearms-left"].finding(
         Severity.OK if left > 0 else Severity.WARNING,
@@ -137,6 +139,7 @@ def _rearm_finding(client: Client, state: ClientState) -> Finding:
         ),
         fix="" if left > 0 else Text(N_("Rebuild the machine from a generalized image.")),
         code=None if left > 0 else ResultCode.MAX_REARMS_EXCEEDED.hex,
+        procedure=procedure,
     )
 
 
@@ -259,7 +262,7 @@ async def check_client_store(
         client = Client.open(directory, clock=options.clock, machine_name="doctor", read_only=True)
         state = client.state()
         if is_mak_client(state):  # the MAK channel: no KMS host, DNS or count to check
-            findings = [*mak_findings(client), _rearm_finding(client, state)]
+            findings = [*mak_findings(client), _rearm_finding(client, state, Procedure.MAK_CLIENT)]
             return findings + mak_event_findings(event_findings(client, state))
         findings, product = key_findings(client, state)
         if product is not None:
