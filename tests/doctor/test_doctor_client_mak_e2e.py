@@ -9,7 +9,9 @@ appears: a MAK client never asks a KMS host.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ from openkms.doctor.stores.clientcheck import ClientCheckOptions, check_client_s
 from openkms.publisher import Publisher
 from openkms.publisher.phone import confirm_installation
 from pubservice import ServiceProcess, publisher_service, set_publisher_url
+
+from helpers import openkms_cmd
 
 pytestmark = pytest.mark.e2e
 
@@ -286,3 +290,98 @@ def test_a_mak_without_a_publisher_service_is_told_how(tmp_path: Path) -> None:
     assert cause.severity is Severity.WARNING and "names none" in cause.meaning
     assert "--publisher-url" in cause.fix and "'client dti'" in cause.fix
     assert {f.check for f in findings} & KMS_ONLY == set()
+
+
+def _utc(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def test_the_activation_that_ended_last_is_named(mak_site: MakSite) -> None:
+    """Activated by phone (a short grant), then online: once both have ended, the cause is
+    the online activation, which ended last, with its date and the online fix."""
+    client = mak_site.client("phone-then-online")
+    cid = confirm_installation(mak_site.publisher, str(client.installation_id()), days=12)
+    phone = client.install_confirmation(cid.confirmation_id)
+    outcome = client.activate()
+    assert outcome.activated and outcome.license is not None
+    online_end = outcome.license.ends_at
+    assert online_end is not None and phone.ends_at is not None and online_end > phone.ends_at
+    findings = run_doctor(client.directory, online_end + DAY)
+    (ended,) = [f for f in findings if f.check == "mak-not-activated"]
+    assert f"online activation of this MAK ended on {_utc(online_end)}" in ended.evidence
+    assert "'client ato'" in ended.fix and "before the grant ends" not in ended.fix
+    # between the two ends: licensed online, the phone grant long over
+    between = run_doctor(client.directory, phone.ends_at + DAY)
+    assert "mak-not-activated" not in {f.check for f in between}
+
+
+def _faketime_doctor(store: Path, days: int, *extra: str) -> tuple[int, str]:
+    """``openkms doctor client --store STORE EXTRA`` in a process ``days`` days ahead."""
+    command = openkms_cmd("doctor", "client", "--store", str(store), "--timeout", "1", *extra)
+    result = subprocess.run(
+        ["faketime", "-f", f"+{days}d", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result.returncode, result.stdout
+
+
+def test_an_expired_mak_ticket_in_a_real_process(mak_site: MakSite) -> None:
+    """The real doctor in a process whose clock is past the MAK ticket's end: the online
+    activation ended (on its date, with the fix), the license under the MAK client heading;
+    the client itself still refuses the expired ticket."""
+    client = mak_site.client("expired-process")
+    outcome = client.activate()
+    assert outcome.license is not None and outcome.license.ends_at is not None
+    end = outcome.license.ends_at
+    days = (end - int(time.time())) // DAY + 2  # past the end, within the 30 days' grace
+    code, out = _faketime_doctor(client.directory, days, "--json")
+    report = json.loads(out)
+    assert code == 1 and report["top"]["check"] == "mak-not-activated"
+    ended = report["top"]
+    assert ended["evidence"].endswith(f"the online activation of this MAK ended on {_utc(end)}"), (
+        ended
+    )
+    assert "no activation attempt recorded" not in ended["evidence"]
+    assert "'client ato'" in ended["fix"] and "'client dti'" in ended["fix"]
+    procedures = {p["procedure"]: p["findings"] for p in report["procedures"]}
+    assert "client" not in procedures  # nothing under the KMS client procedure
+    mak = {f["check"]: f for f in procedures["mak-client"]}
+    assert set(mak) == {"license-status", "rearms-left"}
+    assert mak["license-status"]["severity"] == "warning"  # the grace after the end
+    _code, text = _faketime_doctor(client.directory, days)
+    assert "== MAK client ==" in text and "== KMS client ==" not in text, text
+    later = Client.open(client.directory, clock=lambda: end + DAY, read_only=True)
+    assert not later.license().licensed  # the client refuses it: only the words changed
+
+
+def test_an_edited_state_past_the_end_is_not_an_ended_activation(mak_site: MakSite) -> None:
+    """Tampered, not expired: an edited client.json past the ticket's end is the tampered
+    state (0xC004D301), as before, never an activation that ended."""
+    client = mak_site.client("edited")
+    outcome = client.activate()
+    assert outcome.license is not None and outcome.license.ends_at is not None
+    state = client.directory / "client.json"
+    data = json.loads(state.read_text())
+    data["state"]["rearms_used"] += 1  # by hand: the seal no longer matches
+    state.write_text(json.dumps(data))
+    findings = run_doctor(client.directory, outcome.license.ends_at + DAY)
+    assert "mak-not-activated" not in {f.check for f in findings}
+    (status,) = [f for f in findings if f.check == "license-status"]
+    assert status.code == ResultCode.STATE_TAMPERED.hex and status.severity is Severity.ERROR
+    assert all("ended on" not in f.evidence for f in findings)
+
+
+def test_a_mak_client_is_headed_as_one_in_every_language(mak_site: MakSite) -> None:
+    client = mak_site.client("heading")
+    assert client.activate().activated
+    headings = {"en": "== MAK client ==", "fr": "== Client MAK ==", "de": "== MAK-Client =="}
+    kms = {"en": "== KMS client ==", "fr": "== Client KMS ==", "de": "== KMS-Client =="}
+    for language, heading in headings.items():
+        text = _text(client.directory, language)
+        assert heading in text and kms[language] not in text, text
+        block = text.split(heading, 1)[1].split("\n== ", 1)[0]
+        assert "license-status" in block and "rearms-left" in block

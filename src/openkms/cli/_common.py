@@ -15,7 +15,7 @@ import msgspec
 
 from openkms.errors import OpenKMSError
 from openkms.host.state import HostState
-from openkms.i18n import LANGUAGE_NAMES, N_, _, use_language
+from openkms.i18n import N_, _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +28,6 @@ __all__ = [
     "host_context",
     "host_state",
     "setup_logging",
-    "lang_option",
     "store_option",
 ]
 
@@ -130,24 +129,3 @@ def store_option(role: str, *, required: bool = True) -> Callable[[F], F]:
 def setup_logging(level: str) -> None:
     """Log to stderr, one line per record, for the long-running commands."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _set_language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        use_language(value)
-
-
-def lang_option() -> Callable[[F], F]:
-    """``--lang fr|de|en``: the language of every message (default: LC_ALL, LC_MESSAGES, LANG).
-
-    Eager, so that it applies before any other option is read; JSON and CSV never change.
-    """
-    return click.option(
-        "--lang",
-        metavar="LANG",
-        expose_value=False,
-        is_eager=True,
-        callback=_set_language,
-        type=click.Choice(list(LANGUAGE_NAMES)),
-        help=N_("Language of the messages: en, fr or de (default: LC_ALL, LC_MESSAGES or LANG)."),
-    )

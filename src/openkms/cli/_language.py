@@ -21,6 +21,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -30,12 +31,14 @@ from openkms.i18n import LANGUAGE_NAMES, N_, _, ngettext, use_language
 __all__ = [
     "OpenKMSContext",
     "OpenKMSHelpFormatter",
+    "lang_option",
     "localize_tree",
     "metavar_text",
     "speak_click",
     "translated_help",
 ]
 
+F = TypeVar("F", bound=Callable[..., Any])
 # Sets an attribute for the time of a help page (translated_help's helper).
 _Put = Callable[[object, str, object], None]
 # An upper-case word of a metavar ("KEY", "HOST-ID", "INTEGER RANGE"); lower case ("okpk1:...",
@@ -145,15 +148,21 @@ def _use_language(_ctx: click.Context, _param: click.Parameter, value: str | Non
         use_language(value)
 
 
-def _hidden_lang() -> click.Option:
-    """``--lang`` on every command too (``openkms host dli --lang fr``), hidden from the help
-    pages: it is documented once, on ``openkms`` and ``slmgr``."""
-    return click.Option(
-        ["--lang"],
+def lang_option(*, hidden: bool = False) -> Callable[[F], F]:
+    """``--lang en|fr|de``: the language of every message (default: LC_ALL, LC_MESSAGES or
+    LANG); the one definition, for every command.
+
+    Eager, so that it applies before any other option is read; JSON and CSV never change. It
+    is shown on ``openkms`` and ``slmgr`` and ``hidden`` on every command below them
+    (``openkms host dli --lang fr``): it is documented once. Like ``click.option``, it
+    decorates a command's function or a command object.
+    """
+    return click.option(
+        "--lang",
         metavar="LANG",
         expose_value=False,
         is_eager=True,
-        hidden=True,
+        hidden=hidden,
         callback=_use_language,
         type=click.Choice(list(LANGUAGE_NAMES)),
         help=N_("Language of the messages: en, fr or de (default: LC_ALL, LC_MESSAGES or LANG)."),
@@ -165,7 +174,7 @@ def localize_tree(command: click.Command) -> None:
     (idempotent)."""
     command.context_class = OpenKMSContext
     if not any(param.name == "lang" for param in command.params):
-        command.params.append(_hidden_lang())
+        lang_option(hidden=True)(command)
     if isinstance(command, click.Group):
         commands = command.commands
         # Commands not imported yet are localized when they are (cli/_lazy.py).

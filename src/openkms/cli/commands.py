@@ -9,8 +9,8 @@ from __future__ import annotations
 import click
 
 from openkms import __version__
-from openkms.cli._common import OpenKMSGroup, lang_option
-from openkms.cli._language import localize_tree, speak_click
+from openkms.cli._common import OpenKMSGroup
+from openkms.cli._language import lang_option, localize_tree, speak_click
 from openkms.cli._lazy import LazyCommands
 from openkms.i18n import N_
 

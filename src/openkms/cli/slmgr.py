@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from openkms.cli._common import fail, lang_option
+from openkms.cli._common import fail
+from openkms.cli._language import lang_option
 from openkms.cli.commands import build_group
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind, ProductKey

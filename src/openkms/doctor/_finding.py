@@ -18,6 +18,7 @@ class Procedure(enum.StrEnum):
     HOST = "host"
     KEY = "key"
     CLIENT = "client"
+    MAK_CLIENT = "mak-client"
     COUNT = "count"
     CMID = "cmid"
     DNS = "dns"
@@ -38,6 +39,7 @@ _TITLES = {
     Procedure.HOST: N_("KMS host"),
     Procedure.KEY: N_("Product keys and channels"),
     Procedure.CLIENT: N_("KMS client"),
+    Procedure.MAK_CLIENT: N_("MAK client"),
     Procedure.COUNT: N_("Activation count"),
     Procedure.CMID: N_("Client machine IDs (CMID)"),
     Procedure.DNS: N_("DNS publishing and discovery"),

@@ -47,6 +47,7 @@ _PROCEDURE_RANKS: dict[Procedure, int] = {
     Procedure.DNS: 45,
     Procedure.PORT: 50,
     Procedure.CLIENT: 52,
+    Procedure.MAK_CLIENT: 52,
     Procedure.EVENTS: 70,
     Procedure.INPUT: 90,
 }

@@ -26,7 +26,7 @@ from openkms.core.license import LicenseState
 from openkms.doctor._i18n import Decimal, Stamp, Text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._tally import procedure_of
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.stores._makcauses import ACTIVATE_FIX, mak_cause
 from openkms.i18n import N_
 
@@ -139,6 +139,7 @@ def _licensed(client: Client, lic: License, how: str) -> Finding:
                 days=days,
             ),
             fix=Text(_RENEW_FIX if how == _ONLINE else _PHONE_FIX),
+            procedure=Procedure.MAK_CLIENT,
         )
     return CATALOGUE["license-status"].finding(
         Severity.OK,
@@ -156,6 +157,7 @@ def _licensed(client: Client, lic: License, how: str) -> Finding:
             )
         ),
         fix="",
+        procedure=Procedure.MAK_CLIENT,
     )
 
 
@@ -178,7 +180,34 @@ def _unlicensed(client: Client, lic: License) -> Finding:
         ),
         fix=Text(ACTIVATE_FIX),
         code=reason.hex if stopped else None,
+        procedure=Procedure.MAK_CLIENT,
     )
+
+
+def _ended(
+    where: Path, lic: License, phone: VerifiedPhoneTicket | None
+) -> tuple[Text, Text] | None:
+    """The activation that ended last, online or by phone: what was seen, and the fix.
+
+    Both are verified (signature and chain good), so each has ended, else it would license;
+    a ticket that does not verify is not an ended activation and is not reported here.
+    """
+    online = lic.ticket.body.valid_until if lic.ticket is not None and lic.ticket.mak else None
+    if phone is not None and (online is None or phone.valid_until > online):
+        evidence = Text(
+            N_("{where}: the phone activation of this MAK ended on {until}"),
+            where=where,
+            until=_when(phone.valid_until),
+        )
+        return evidence, Text(_PHONE_FIX)
+    if online is None:
+        return None
+    evidence = Text(
+        N_("{where}: the online activation of this MAK ended on {until}"),
+        where=where,
+        until=_when(online),
+    )
+    return evidence, Text(ACTIVATE_FIX)
 
 
 def _not_activated(
@@ -213,24 +242,10 @@ def _not_activated(
             code=f"0x{code:08X}",
         )
     stopped = lic.state in (LicenseState.NOTIFICATION, LicenseState.UNLICENSED)
-    if phone is not None:  # verified, so it ended (else it would license)
-        evidence = Text(
-            N_("{where}: the phone activation of this MAK ended on {until}"),
-            where=where,
-            until=_when(phone.valid_until),
-        )
-        return check.finding(
-            Severity.ERROR if stopped else Severity.WARNING, evidence, fix=Text(_PHONE_FIX)
-        )
-    if lic.ticket is not None and lic.ticket.mak:  # verified, so it ended (else it would license)
-        evidence = Text(
-            N_("{where}: the online activation of this MAK ended on {until}"),
-            where=where,
-            until=_when(lic.ticket.body.valid_until),
-        )
-        return check.finding(
-            Severity.ERROR if stopped else Severity.WARNING, evidence, fix=Text(ACTIVATE_FIX)
-        )
+    ended = _ended(where, lic, phone)
+    if ended is not None:
+        evidence, fix = ended
+        return check.finding(Severity.ERROR if stopped else Severity.WARNING, evidence, fix=fix)
     seen = Text(
         N_("{where}: the MAK is installed but not activated (no activation attempt recorded)"),
         where=where,

@@ -5,7 +5,8 @@ state and time left, rearms, the host the client would use (registered with ``sk
 cached, or found in DNS) and whether it answers a probe, the count it reports against this
 product's N-policy, the clocks, then the client's own 12288/12289 events. A MAK client is
 not a KMS client: it gets the checks of :mod:`._clientmak` instead (channel, activation,
-license, clock), and its events in the publisher's words.
+license, clock), its license and rearms under the "MAK client" heading, and its events in
+the publisher's words. The first step (the store and the key) is :mod:`._clientkeys`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from openkms.client.state import ClientState
 from openkms.core import settings
 from openkms.core.catalog import Product
 from openkms.core.codes import ResultCode
-from openkms.core.keys import KeyKind, ProductKey
 from openkms.core.license import LicenseState
 from openkms.dns.srv import DnsLocator, DnsServer
 from openkms.doctor._i18n import Text, built_in_english_async, error_words
@@ -31,6 +31,7 @@ from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.network._findings import probe_findings
 from openkms.doctor.network.probe import ProbeResult, probe
 from openkms.doctor.stores._clientevents import event_findings
+from openkms.doctor.stores._clientkeys import key_findings, role_problem
 from openkms.doctor.stores._clientmak import is_mak_client, mak_findings
 from openkms.doctor.stores._hoststore import store_problem
 from openkms.doctor.stores._makcauses import mak_event_findings
@@ -54,147 +55,6 @@ class ClientCheckOptions:
     search_domains: tuple[str, ...] | None = None  # None: resolv.conf
     service: str | None = None  # None: the catalog's
     dns_timeout: float = settings.DNS_TIMEOUT_SECONDS
-
-
-def _role(directory: Path) -> Finding | None:
-    if not directory.is_dir():
-        return store_problem(directory, "store-missing", Text(N_("no such directory")))
-    if (directory / "client.json").exists():
-        return None
-    if (directory / "host.json").exists():
-        return store_problem(
-            directory,
-            "not-a-client-store",
-            Text(N_("this is a host store (host.json), not a client store")),
-            Text(N_("Run 'openkms doctor host --store DIR' for a host.")),
-        )
-    code = ResultCode.NO_PRODUCT_KEY
-    return CATALOGUE["no-key"].finding(
-        Severity.ERROR,
-        Text(
-            N_("{directory}: no client.json: no product key was ever installed here"),
-            directory=directory,
-        ),
-        meaning=Text(
-            N_("{message} Without a setup key the machine is not a KMS client."),
-            message=Text(code.info.message),
-        ),
-        fix=Text(
-            N_(
-                "Install the edition's setup key: 'openkms client --store DIR ipk KEY --trust "
-                "trust.json' (keys: 'openkms vendor setup-keys')."
-            )
-        ),
-        code=code.hex,
-    )
-
-
-def _key_findings(client: Client, state: ClientState) -> tuple[list[Finding], Product | None]:
-    where = client.directory / "client.json"
-    if state.setup_key is None and state.partial_key and state.activation_id:
-        return _product_findings(client, where, state.partial_key)  # text cleared by cpky
-    if state.setup_key is None:
-        code = ResultCode.NO_PRODUCT_KEY
-        return [
-            CATALOGUE["no-key"].finding(
-                Severity.ERROR,
-                Text(N_("{where}: no product key installed"), where=where),
-                meaning=Text(
-                    N_(
-                        "{message} A host key is refused on a client: if one was "
-                        "tried, the setup key still has to be installed."
-                    ),
-                    message=Text(code.info.message),
-                ),
-                fix=Text(
-                    N_(
-                        "Install the edition's setup key ('client ipk KEY'; the keys are in "
-                        "'openkms vendor setup-keys')."
-                    )
-                ),
-                code=code.hex,
-            )
-        ], None
-    try:
-        key = ProductKey.parse(state.setup_key)
-    except OpenKMSError as exc:
-        return [_bad_key(where, exc)], None
-    if key.kind is KeyKind.HOST:
-        return [
-            CATALOGUE["host-key-on-client"].finding(
-                Severity.ERROR,
-                Text(
-                    N_("{where}: the installed key (partial {partial}) is a host key"),
-                    where=where,
-                    partial=key.partial,
-                ),
-                meaning=Text(
-                    N_(
-                        "A host key (CSVLK analogue) installed on a client is a known mistake: "
-                        "the machine cannot activate as a KMS client."
-                    )
-                ),
-                fix=Text(
-                    N_(
-                        "Install the edition's setup key ('client ipk KEY', from 'vendor "
-                        "setup-keys'); a host key belongs on the KMS host only."
-                    )
-                ),
-                code=ResultCode.INVALID_PRODUCT_KEY.hex,
-            )
-        ], None
-    return _product_findings(client, where, key.partial)
-
-
-def _bad_key(where: Path, exc: OpenKMSError) -> Finding:
-    message, fix = error_words(exc)
-    return CATALOGUE["invalid-key"].finding(
-        Severity.ERROR,
-        Text(
-            N_("{where}: the installed key does not parse: {message}"),
-            where=where,
-            message=message,
-        ),
-        meaning=Text(exc.code.info.message),
-        fix=fix,
-        code=exc.code.hex,
-    )
-
-
-def _product_findings(
-    client: Client, where: Path, partial: str
-) -> tuple[list[Finding], Product | None]:
-    if client.trust() is None:
-        code = ResultCode.TRUST_MISSING
-        finding = CATALOGUE["trust-missing"].finding(
-            Severity.ERROR,
-            Text(N_("{path}: missing"), path=client.directory / "trust.json"),
-            meaning=Text(code.info.message),
-            fix=Text(code.info.fix),
-            code=code.hex,
-        )
-        return [finding], None
-    product = client.product()
-    if product is None:
-        return [
-            _bad_key(
-                where,
-                OpenKMSError(Text(N_("the key's product is not in the publisher's catalog"))),
-            )
-        ], None
-    return [
-        CATALOGUE["setup-key"].finding(
-            Severity.OK,
-            Text(
-                N_("{where}: setup key installed (partial {partial}): {product}, N-policy {n}"),
-                where=where,
-                partial=partial,
-                product=product.name,
-                n=product.n_policy,
-            ),
-            meaning=Text(N_("A setup key (GVLK analogue) makes this machine a KMS client.")),
-        )
-    ], product
 
 
 def _license_finding(client: Client) -> Finding:
@@ -257,7 +117,9 @@ def _license_finding(client: Client) -> Finding:
     )
 
 
-def _rearm_finding(client: Client, state: ClientState) -> Finding:
+def _rearm_finding(
+    client: Client, state: ClientState, procedure: Procedure = Procedure.CLIENT
+) -> Finding:
     left = settings.MAX_REARMS - state.rearms_used
     return CATALOGUE["rearms-left"].finding(
         Severity.OK if left > 0 else Severity.WARNING,
@@ -277,6 +139,7 @@ def _rearm_finding(client: Client, state: ClientState) -> Finding:
         ),
         fix="" if left > 0 else Text(N_("Rebuild the machine from a generalized image.")),
         code=None if left > 0 else ResultCode.MAX_REARMS_EXCEEDED.hex,
+        procedure=procedure,
     )
 
 
@@ -392,16 +255,16 @@ async def check_client_store(
 ) -> list[Finding]:
     """All client checks, in the guides' order; a bad store becomes a finding."""
     options = options or ClientCheckOptions()
-    stop = _role(directory)
+    stop = role_problem(directory)
     if stop is not None:
         return [stop]
     try:
         client = Client.open(directory, clock=options.clock, machine_name="doctor", read_only=True)
         state = client.state()
         if is_mak_client(state):  # the MAK channel: no KMS host, DNS or count to check
-            findings = [*mak_findings(client), _rearm_finding(client, state)]
+            findings = [*mak_findings(client), _rearm_finding(client, state, Procedure.MAK_CLIENT)]
             return findings + mak_event_findings(event_findings(client, state))
-        findings, product = _key_findings(client, state)
+        findings, product = key_findings(client, state)
         if product is not None:
             findings.append(_license_finding(client))
         findings.append(_rearm_finding(client, state))
