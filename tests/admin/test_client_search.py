@@ -104,12 +104,12 @@ def test_searches_are_complete_before_and_after_indexing(
     assert "c010" not in found(reader, "pc-010") and found(reader, "ptop-") == ["c010"]
     writer.search.catch_up()
     assert "c010" not in found(reader, "pc-010") and found(reader, "ptop-") == ["c010"]
-    # A forgotten client: gone from every answer at once; from the index once its CMID
-    # is seen again (here: it comes back under another application).
+    # A forgotten client: gone from every answer at once, from the index once it caught
+    # up (tests/admin/test_forget_search_index.py); back under another application later.
     writer.commit([Forget(APP, "c011")])
     assert found(reader, "PC-011") == []
     writer.search.catch_up()
-    assert found(reader, "PC-011") == []
+    assert found(reader, "PC-011") == [] and indexed(writer) == 299
     writer.commit([req("c011", "back-1", T0 + 60, app="other")])
     assert found(reader, "PC-011") == [] and found(reader, "back-") == ["c011"]
     writer.search.catch_up()

@@ -56,6 +56,8 @@ class Stores:
 
 def undo_schema_4(conn: sqlite3.Connection) -> None:
     """Take an SQLite store back to schema version 3 (its clients kept)."""
+    conn.execute("DROP TRIGGER clients_forget")  # version 7
+    conn.execute("DROP TABLE clients_forgotten")
     conn.execute("DROP INDEX events_cmid_run")  # version 5
     conn.execute("CREATE INDEX events_cmid ON events (cmid) WHERE cmid IS NOT NULL")
     for trigger in ("totals_insert", "totals_delete", "totals_update"):

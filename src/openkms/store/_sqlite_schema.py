@@ -197,6 +197,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "DROP TABLE client_text",
         "DROP TABLE client_text_keys",
     ),
+    # 7: a forgotten client leaves the search index too. Whatever deletes a client row
+    # notes its CMID here in the same transaction; the index's thread drops the CMID's
+    # entries, and the writer deletes the note once the index holds that on disk
+    # (``_sqlite_text``). Only a DELETE fires the trigger: a request costs nothing more.
+    (
+        """CREATE TABLE clients_forgotten (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            cmid TEXT NOT NULL
+        )""",
+        """CREATE TRIGGER clients_forget AFTER DELETE ON clients
+        BEGIN INSERT INTO clients_forgotten (cmid) VALUES (old.cmid); END""",
+    ),
 ]
 
 

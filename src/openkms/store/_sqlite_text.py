@@ -18,14 +18,25 @@ The index starts over (a scan of the clients in steps, then the events again) wh
 new, damaged, of another version, or does not match the store (restored from a backup: the
 event at its cursor is not the one it saw), and scans again when retention deleted events
 it had not taken in. Until a scan is done a search scans the clients instead (``candidates``
-gives None). A forgotten client's entry stays until its CMID is seen again; the check
-against the real row keeps it out of every answer. An index whose own state does not read
-as this code writes it (edited by hand) is rebuilt, never trusted.
+gives None). An index whose own state does not read as this code writes it (edited by hand)
+is rebuilt, never trusted.
+
+A forgotten client leaves the index as well: whatever deletes a client row notes its CMID
+in the store's ``clients_forgotten`` (a trigger, store schema 7), which the index follows
+with a second cursor (``forgotten``) and takes in like an event's CMID: the entries of a
+CMID no longer in the store are deleted. The index's connection has ``secure_delete``
+(FAST: without more I/O) and a step that removed a client's text checkpoints the index's
+``-wal`` and truncates it, so the CMID and the name are overwritten in both files, not only
+unlinked. Only then does ``forgotten_done`` tell the writer that its notes up to there may
+go (``BatchWriter.housekeep``): a host killed in between takes them in again at its start.
+Until the index has caught up, the check against the real row keeps a forgotten client out
+of every answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -66,8 +77,9 @@ KEEP: Final = 3
 PROBE: Final = 256
 # Trigrams: shorter text cannot use the index and is searched by a scan.
 MIN_INDEXED: Final = 3
-# The index file's own schema; another version is rebuilt, never migrated.
-INDEX_VERSION: Final = 1
+# The index file's own schema; another version is rebuilt, never migrated. 2: it follows
+# ``clients_forgotten`` (an index of version 1 may hold forgotten clients: built again).
+INDEX_VERSION: Final = 2
 ALIAS: Final = "search"  # the index's schema name on a reader's connection
 
 _SCHEMA: Final = (
@@ -231,6 +243,10 @@ class SearchIndexer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0  # failed steps in a row
+        # The ``seq`` of the last note of ``clients_forgotten`` whose removal is on disk
+        # (read by the writer's thread); a first step checkpoints and says where it is.
+        self.forgotten_done = 0
+        self._scrub_due = True
 
     def start(self) -> None:
         """Index in a thread of this process from now on.
@@ -278,6 +294,8 @@ class SearchIndexer:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
+            if self._scrub_due:
+                self._scrub(conn)
             return taken
 
     def catch_up(self) -> None:
@@ -340,6 +358,9 @@ class SearchIndexer:
             conn.execute("PRAGMA synchronous = NORMAL")
             # Small caches: the indexer is not in a hurry, and its memory is the host's.
             conn.execute("PRAGMA cache_size = -512")
+            # A deleted entry (a forgotten client, an old name) is overwritten with zeros
+            # in the pages a step writes anyway: no more I/O.
+            conn.execute("PRAGMA secure_delete = FAST")
             conn.execute(
                 "ATTACH DATABASE ? AS main_store",
                 (self.store.resolve().as_uri() + "?mode=ro",),
@@ -366,8 +387,9 @@ class SearchIndexer:
             state = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if most <= 0:
             return 0
+        forgotten = self._take_forgotten(conn, int(state["forgotten"]), most)
         if state.get("scan") is not None:
-            return self._scan(conn, _position(state["scan"]), most)
+            return max(forgotten, self._scan(conn, _position(state["scan"]), most))
         cursor = int(state["cursor"])
         (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
         if oldest is not None and oldest > cursor + 1:
@@ -379,35 +401,69 @@ class SearchIndexer:
             (cursor, most),
         ).fetchall()
         if not events:
-            return 0
+            return forgotten
         cmids = list(dict.fromkeys(cmid for _, cmid in events if cmid is not None))
         self._reconcile(conn, cmids)
         self._advance(conn, int(events[-1][0]))
-        return len(events)
+        return max(forgotten, len(events))
+
+    def _take_forgotten(self, conn: sqlite3.Connection, after: int, most: int) -> int:
+        """Drop the entries of up to ``most`` clients forgotten after note ``after`` (those
+        whose CMID is back in the store are kept, as it has them now); how many notes."""
+        notes = conn.execute(
+            "SELECT seq, cmid FROM main_store.clients_forgotten WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, most),
+        ).fetchall()
+        if notes:
+            self._reconcile(conn, list(dict.fromkeys(cmid for _, cmid in notes)))
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('forgotten', ?)", (notes[-1][0],))
+            self._scrub_due = True
+        return len(notes)
+
+    def _scrub(self, conn: sqlite3.Connection) -> None:
+        """Copy the index's ``-wal`` into its file and truncate it: what the last steps
+        deleted (overwritten, ``secure_delete``) is then gone from both, and on disk. Then
+        tell the writer which notes of forgotten clients it may delete. A search reading
+        an older state makes it wait (``busy_timeout``), or try again at the next step."""
+        (busy, _, _) = conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            logger.debug("search index %s: checkpoint deferred (a search reads it)", self.path)
+            return
+        (done,) = conn.execute("SELECT value FROM meta WHERE key = 'forgotten'").fetchone()
+        self._scrub_due = False
+        self.forgotten_done = int(done)
 
     @staticmethod
     def _matches(conn: sqlite3.Connection, state: dict[object, object], newest: int) -> bool:
         """Whether the index is this version's and follows this store's events."""
-        cursor = state.get("cursor")
+        cursor, forgotten = state.get("cursor"), state.get("forgotten")
         if state.get("version") != INDEX_VERSION or not isinstance(cursor, int):
             return False
+        if not isinstance(forgotten, int) or forgotten > _newest_forgotten(conn):
+            return False  # a store older than the index (restored) may hold clients again
         if cursor > newest:
             return False  # the store is older than the index: restored, or another one
         mark = conn.execute(
             "SELECT time, cmid FROM main_store.events WHERE seq = ?", (cursor,)
         ).fetchone()
         # The event at the cursor is the one the index saw (or was deleted since).
-        return mark is None or _json(list(mark)) == state.get("mark")
+        return mark is None or _mark(mark) == state.get("mark")
 
     def _restart(self, conn: sqlite3.Connection, newest: int, *, keep: bool) -> None:
-        """Scan every client from the start; the events from ``newest`` on follow. With
-        ``keep``, entries stay and the scan only corrects them."""
+        """Scan every client from the start; the events from ``newest`` on follow, and the
+        clients forgotten from now on. With ``keep``, entries stay and the scan only
+        corrects them; the clients forgotten meanwhile are still taken in."""
         if not keep:
+            # What the old tables held is overwritten, not only unlinked (``_scrub``).
+            conn.execute("PRAGMA secure_delete = ON")
             for statement in _DROP:
                 conn.execute(statement)
             conn.execute("DROP TABLE IF EXISTS meta")
+            conn.execute("PRAGMA secure_delete = FAST")
             for statement in _SCHEMA:
                 conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('forgotten', ?)", (_newest_forgotten(conn),))
+            self._scrub_due = True
             logger.info("search index %s: building it from the store's clients", self.path)
         conn.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -421,7 +477,7 @@ class SearchIndexer:
         ).fetchone()
         conn.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [("cursor", cursor), ("mark", _json(list(mark)) if mark else None)],
+            [("cursor", cursor), ("mark", _mark(mark) if mark else None)],
         )
 
     def _scan(self, conn: sqlite3.Connection, after: tuple[str, str], most: int) -> int:
@@ -502,6 +558,14 @@ def _newest_seq(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def _newest_forgotten(conn: sqlite3.Connection) -> int:
+    """The last note ``seq`` of a forgotten client the store gave (deleted or not)."""
+    row = conn.execute(
+        "SELECT seq FROM main_store.sqlite_sequence WHERE name = 'clients_forgotten'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _damaged(exc: sqlite3.Error) -> bool:
     """Whether ``exc`` says the index file is not a database or is damaged."""
     text = str(exc).lower()
@@ -522,7 +586,13 @@ def _sound(state: dict[object, object]) -> bool:
             _position(state["scan"])
     except msgspec.MsgspecError:
         return False
-    return True
+    return isinstance(state.get("forgotten"), int)
+
+
+def _mark(event: tuple[object, ...]) -> str:
+    """What the index keeps of the event at its cursor, to know it again: a digest of its
+    time and CMID, not the CMID (which may be a client forgotten since)."""
+    return hashlib.blake2b(_json(list(event)).encode(), digest_size=16).hexdigest()
 
 
 def _json(value: object) -> str:

@@ -255,6 +255,8 @@ class BatchWriter:
         self._stale = False  # the connection failed with the store's error: open a new one
         # The search index, kept by a thread of its own once started (``_sqlite_text``).
         self.search = text.SearchIndexer(path)
+        # Notes of forgotten clients deleted up to here (the index had taken them in).
+        self._forgotten_purged = 0
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -310,8 +312,16 @@ class BatchWriter:
         self.search.start()
 
     def close(self) -> None:
-        """Stop the search index's thread; close the connection."""
+        """Stop the search index's thread; delete the notes of forgotten clients it has
+        taken in; close the connection."""
         self.search.close()
+        if self._forgotten_due and not self._stale:
+            try:
+                self._purge_forgotten(self.conn)
+            except sqlite3.Error as exc:  # left for the next start
+                with contextlib.suppress(sqlite3.Error):
+                    rollback(self.conn)
+                logger.warning("store %s: closing: %s", self.path, exc)
         self.conn.close()
 
     def _reopen(self) -> None:
@@ -350,13 +360,21 @@ class BatchWriter:
 
     @property
     def housekeeping_due(self) -> bool:
-        """Whether ``housekeep()`` has work: a checkpoint, or old events to delete ahead."""
-        return not self._stale and (self._commits >= CHECKPOINT_COMMITS or self._over > 0)
+        """Whether ``housekeep()`` has work: a checkpoint, old events to delete ahead, or
+        notes of forgotten clients the search index has taken in."""
+        return not self._stale and (
+            self._commits >= CHECKPOINT_COMMITS or self._over > 0 or self._forgotten_due
+        )
+
+    @property
+    def _forgotten_due(self) -> bool:
+        return self.search.forgotten_done > self._forgotten_purged
 
     def housekeep(self) -> bool:
         """One bounded step of housekeeping, for the gaps between batches: a passive WAL
-        checkpoint if one is due, else the deletion of at most ``PRUNE_STEP`` of the oldest
-        events ahead of the limit, in its own transaction.
+        checkpoint if one is due, else the deletion of the notes of forgotten clients the
+        search index has taken in, else the deletion of at most ``PRUNE_STEP`` of the oldest
+        events ahead of the limit, each in its own transaction.
 
         Returns whether more is due. A failure is logged and left to the next batch (which
         reports it to its requests, and reopens the connection if the store failed).
@@ -368,6 +386,8 @@ class BatchWriter:
             if self._commits >= CHECKPOINT_COMMITS:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._commits = 0
+            elif self._forgotten_due:
+                self._purge_forgotten(conn)
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 self._prune_events(conn, self.event_retention - self._headroom, PRUNE_STEP)
@@ -379,9 +399,20 @@ class BatchWriter:
                 rollback(conn)
             self._stale = is_environmental(exc)
             self._over = self._commits = 0
+            # Not again at once: the notes go with the next ones the index takes in.
+            self._forgotten_purged = self.search.forgotten_done
             logger.warning("store %s: housekeeping failed: %s", self.path, exc)
             return False
         return self.housekeeping_due
+
+    def _purge_forgotten(self, conn: sqlite3.Connection) -> None:
+        """Delete the notes of forgotten clients that the search index has taken in (rare:
+        one per forgotten client, so one small transaction)."""
+        done = self.search.forgotten_done
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM clients_forgotten WHERE seq <= ?", (done,))
+        conn.execute("COMMIT")
+        self._forgotten_purged = done
 
     def _prune_events(self, conn: sqlite3.Connection, keep: int, most: int) -> None:
         """Delete the oldest events beyond ``keep``, at most ``most`` of them; note what
