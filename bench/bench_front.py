@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from _prefill import Site, make_site
-from bench_host import cpu_seconds, peak_rss_mib, process_tree, quiet_options
+from bench_host import cpu_seconds, peak_rss_mib, process_tree, python_build, quiet_options
 from openkms.protocol.connection import encode
 from openkms.protocol.messages import ActivationRequest
 
@@ -367,7 +367,8 @@ def main() -> None:
     generator = loadgen(args.cache)
     print(
         f"mode {args.mode}, {args.conns} connections, {args.requests} requests per run, "
-        f"{args.runs} run(s) per version, generator {generator}; {os.cpu_count()} CPUs"
+        f"{args.runs} run(s) per version, generator {generator}; {os.cpu_count()} CPUs; "
+        f"{python_build()}"
     )
     runs: dict[str, list[Run]] = {name: [] for name, _ in versions}
     for index in range(args.runs):

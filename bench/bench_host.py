@@ -47,6 +47,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from array import array
@@ -307,6 +308,24 @@ def run_load(target: Target, args: argparse.Namespace) -> Tally:
 def target_of(site: Site) -> Target:
     """What the generators activate at ``site`` (host and port filled in later)."""
     return Target("", 0, site.application_id, site.activation_id, site.n_policy)
+
+
+def python_build() -> str:
+    """The interpreter the benchmark (and the host it starts) runs on, for the header line.
+
+    The build matters as much as the machine: CPython compiled from source without
+    ``--enable-optimizations`` and with a shared libpython (pyenv's default) spends about
+    1.5 times the CPU of a distribution's build on the front's Python path (bench/README.md,
+    "The interpreter")."""
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+        shared = "libpython" in maps.read()
+    configured = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    pgo = "--enable-optimizations" in configured
+    return (
+        f"python {sys.executable} {sys.version.split()[0]} "
+        f"(libpython {'shared' if shared else 'static'}"
+        f"{', --enable-optimizations' if pgo else ''})"
+    )
 
 
 def quiet_options() -> list[str]:
@@ -611,7 +630,7 @@ def main() -> None:
         f"{f'open loop at {args.rate:g}/s' if args.rate else 'closed loop'}, "
         f"{args.requests} requests x {args.repeat} runs, host args {args.host_arg or '-'}"
         f"{f', empty and full ({args.prefill:,} clients and events) alternated' if full else ''}"
-        f"; load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs"
+        f"; load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs; {python_build()}"
     )
     empty: list[Result] = []
     filled: list[Result] = []

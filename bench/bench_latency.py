@@ -41,7 +41,7 @@ from pathlib import Path
 
 from _prefill import make_site
 from bench_front import _ECHO, events_stored, first_publication, start_host, write_frames
-from bench_host import cpu_seconds, process_tree, quiet_options
+from bench_host import cpu_seconds, process_tree, python_build, quiet_options
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENLOOP_SOURCE = ROOT / "bench" / "openloop.c"
@@ -230,7 +230,7 @@ def main() -> None:
         f"mode {args.mode}, rates {' '.join(f'{r:g}' for r in args.rates)}/s, {size} per run, "
         f"{args.runs} run(s) per rate and version, warm-up {args.warmup}, "
         f"{'Poisson' if args.poisson else 'even'} arrivals, generator {generator}; "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; {python_build()}"
     )
     runs: dict[tuple[str, float], list[Run]] = {}
     for index in range(args.runs):

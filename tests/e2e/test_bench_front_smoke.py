@@ -45,6 +45,8 @@ def test_bench_front_drives_the_host_with_the_c_generator(tmp_path: Path, mode: 
     out = run_bench("bench_front.py", *args, "--cache", str(tmp_path), "--json")
     assert "median new" in out and "errors 0" in out and "STORE MISMATCH" not in out
     assert list(tmp_path.glob("loadgen-*")), "the generator was built in the cache"
+    # The figures name the interpreter they were taken on (its build changes them).
+    assert f"python {sys.executable} {sys.version.split()[0]} (libpython " in out
 
 
 def test_bench_front_prints_each_process_rss_after_its_imports() -> None:
