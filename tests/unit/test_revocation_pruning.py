@@ -8,12 +8,11 @@ from hypothesis import strategies as st
 
 from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
-from openkms.core.phone import MAX_GRANT_DAYS
 from openkms.core.revocation import RevocationEntry, RevocationKind
 from openkms.errors import OpenKMSError
 from openkms.publisher._host_ids import hosts_with_id, parse_okms_id, resolve_host_id
 from openkms.publisher._issued_certificates import IssuedCertificate, issued_from
-from openkms.publisher._revocation_pruning import PRUNE_MARGIN, keep_until, prune
+from openkms.publisher._revocation_pruning import PHONE_LIFE, PRUNE_MARGIN, keep_until, prune
 from openkms.publisher.records import AuditEntry, IssuedKey, KeyUsage, MachineActivation
 
 DAY = 86400
@@ -97,7 +96,7 @@ def test_a_phone_activation_of_the_host_s_key_counts_for_its_longest_grant() -> 
     certs = [_cert("00" * 8, HOST_A, 1000, 30)]
     usage = _usage(_row(f"{HOST_A}:{'9' * 16}", 1000), _row("phone:abc", 2000))
     until = keep_until(_entry(RevocationKind.HOST, HOST_A), certs, usage)
-    assert until == 2000 + MAX_GRANT_DAYS * DAY + PRUNE_MARGIN
+    assert until == 2000 + PHONE_LIFE + PRUNE_MARGIN
 
 
 def test_other_hosts_certificates_do_not_count() -> None:
@@ -131,7 +130,8 @@ def test_prune_keeps_the_order_of_what_it_keeps() -> None:
         _entry(RevocationKind.CERTIFICATE, "00" * 8),
         _entry(RevocationKind.HOST, HOST_C),
     ]
-    kept, dropped = prune(entries, certs, [], 10**9)
+    usage = _usage(_row(f"{HOST_C}:{'9' * 16}", 5000))  # no certificate line: kept
+    kept, dropped = prune(entries, certs, usage, 10**9)
     assert kept == (entries[0], entries[2]) and dropped == (entries[1],)
 
 

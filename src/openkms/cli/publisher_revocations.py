@@ -8,8 +8,15 @@ import click
 
 from openkms.i18n import _
 from openkms.publisher import Publisher
+from openkms.publisher._host_ids import parse_phone_ref
 from openkms.publisher.records import DATABASE_ENV
-from openkms.publisher.revocations import RevocationUpdate, block_key, revoke_host
+from openkms.publisher.revocations import (
+    PhoneHostRevocation,
+    RevocationUpdate,
+    block_key,
+    revoke_host,
+    revoke_phone_host,
+)
 
 __all__ = ["block_key_command", "revoke_host_command"]
 
@@ -52,13 +59,47 @@ def revoke_host_command(directory: Path, host_id: str, reason: str, database: st
     An OKMS- ID (any case, with its prefix) is looked up in the records of the hosts this
     publisher activated; one that names no host, or several, revokes nothing.
     """
-    update = revoke_host(Publisher(directory, database=database), host_id, reason)
+    # A phone reference (phone:<hex>, docs/publisher.md) names a host activated by phone.
+    publisher = Publisher(directory, database=database)
+    if parse_phone_ref(host_id) is not None:
+        _echo_phone(revoke_phone_host(publisher, host_id, reason))
+        return
+    update = revoke_host(publisher, host_id, reason)
     what = _("Host {id}").format(id=host_id)
     if update.host is not None:
         what = _("Host {id} (fingerprint {fingerprint})").format(
             id=update.host.host_id, fingerprint=update.host.fingerprint
         )
     _echo_revocation(update, what)
+
+
+def _echo_phone(done: PhoneHostRevocation) -> None:
+    if done.update is not None and done.update.host is not None:
+        what = _("Host {reference} (fingerprint {fingerprint})").format(
+            reference=done.reference, fingerprint=done.update.host.fingerprint
+        )
+        _echo_revocation(done.update, what)
+        return
+    if not done.added:
+        click.echo(
+            _("Host {reference} is already refused; nothing to do.").format(
+                reference=done.reference
+            )
+        )
+        return
+    click.echo(
+        _(
+            "Host {reference} (activated by phone only) is refused from now on: the "
+            "publisher will not certify it again, online or by phone (0xC004C003)."
+        ).format(reference=done.reference)
+    )
+    click.echo(
+        _(
+            "The revocation list is unchanged: its installation ID carries no fingerprint. "
+            "To stop it serving now, revoke its fingerprint (the Installation ID of its "
+            "'dli') too, or block its host key ('block-key')."
+        )
+    )
 
 
 def _echo_revocation(update: RevocationUpdate, what: str) -> None:

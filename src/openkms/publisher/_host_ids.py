@@ -7,6 +7,12 @@ file: the records keep each host's full fingerprint). :func:`resolve_host_id` fi
 host an ID names, or says why it cannot: no recorded host has it (hosts activated by phone
 are recorded without their fingerprint), or several do (the candidates are listed, so that
 the operator names one by its fingerprint). It never guesses.
+
+A host activated only by phone is recorded as ``phone:<hex>``, its *phone reference* (a
+128-bit hash of its public key and fingerprint: the installation ID carries nothing more),
+which ``publisher report`` shows. :func:`resolve_phone_ref` finds what such a reference
+names: the host recorded online under it (then its fingerprint is known), or a host known
+only by the reference (:class:`PhoneOnlyHost`), never a MAK client.
 """
 
 from __future__ import annotations
@@ -18,13 +24,23 @@ from openkms.core.codes import ResultCode
 from openkms.core.keys import KeyKind
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
-from openkms.publisher.records import KeyUsage
+from openkms.publisher.records import PHONE_PREFIX, KeyUsage, phone_machine
 
-__all__ = ["HOST_ID_PREFIX", "RecordedHost", "hosts_with_id", "parse_okms_id", "resolve_host_id"]
+__all__ = [
+    "HOST_ID_PREFIX",
+    "PhoneOnlyHost",
+    "RecordedHost",
+    "hosts_with_id",
+    "parse_okms_id",
+    "parse_phone_ref",
+    "resolve_host_id",
+    "resolve_phone_ref",
+]
 
 HOST_ID_PREFIX = "OKMS-"
 _OKMS_ID = re.compile(r"okms-([0-9a-f]{12})")
 _FINGERPRINT = re.compile(r"([0-9a-f]{32})(:[0-9a-f]{16})?")
+_PHONE_REF = re.compile(r"phone:([0-9a-f]{1,32})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,22 @@ def parse_okms_id(text: str) -> str | None:
     """The 12 hex digits (lower case) of ``OKMS-XXXXXXXXXXXX`` (any case), else None."""
     found = _OKMS_ID.fullmatch(text.strip().lower())
     return found.group(1) if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneOnlyHost:
+    """A host the records know only by its phone reference: the host keys it used, when."""
+
+    reference: str  # ``phone:<hex>``
+    key_ids: tuple[str, ...]
+    last_at: int
+
+
+def parse_phone_ref(text: str) -> str | None:
+    """The phone reference ``phone:<hex>`` (any case, leading zeros dropped) as the records
+    write it, else None."""
+    found = _PHONE_REF.fullmatch(text.strip().lower())
+    return phone_machine(int(found.group(1), 16)) if found is not None else None
 
 
 def hosts_with_id(usage: list[KeyUsage], digits: str) -> list[RecordedHost]:
@@ -76,9 +108,12 @@ def resolve_host_id(usage: list[KeyUsage], digits: str) -> RecordedHost:
             _("No host with ID {host_id} is in the publisher's records.").format(host_id=shown),
             code=ResultCode.INVALID_ARGUMENT,
             fix=_(
-                "Check the ID against 'openkms publisher report DIR'; a host activated by "
-                "phone is recorded without its fingerprint: give the fingerprint (the "
-                "Installation ID of the host's 'dli') or the certificate serial instead."
+                "Check the ID against 'openkms publisher report DIR'. A host activated only "
+                "by phone is recorded without its fingerprint, so without its ID: give its "
+                "fingerprint (the Installation ID of its 'dli') to revoke it in the list, and "
+                "its phone reference (phone:<hex>, its line in the report) to refuse it a new "
+                "activation; or block its host key ('block-key'), which revokes every host "
+                "of the key."
             ),
         )
     candidates = "; ".join(
@@ -94,3 +129,52 @@ def resolve_host_id(usage: list[KeyUsage], digits: str) -> RecordedHost:
             "nothing was revoked."
         ),
     )
+
+
+def _unknown_reference(reference: str) -> OpenKMSError:
+    return OpenKMSError(
+        _("No host with phone reference {reference} is in the publisher's records.").format(
+            reference=reference
+        ),
+        code=ResultCode.INVALID_ARGUMENT,
+        fix=_(
+            "Copy the reference from the host's line of 'openkms publisher report DIR' (a "
+            "MAK client's reference names no host); nothing was revoked."
+        ),
+    )
+
+
+def resolve_phone_ref(usage: list[KeyUsage], reference: str) -> RecordedHost | PhoneOnlyHost:
+    """What the phone reference ``reference`` names among the recorded hosts: the host
+    recorded online under it, else the host known only by it; OpenKMSError if neither (or,
+    against all odds, several hosts recorded online share it)."""
+    fingerprints: set[str] = set()
+    keys: list[str] = []
+    last_at = 0
+    for key_usage in usage:
+        if key_usage.key.kind is not KeyKind.HOST:
+            continue
+        for machine in key_usage.machines:
+            if machine.machine == reference:
+                keys.append(machine.key_id)
+                last_at = max(last_at, machine.last_at)
+            elif machine.phone_ref == reference and not machine.machine.startswith(PHONE_PREFIX):
+                parsed = _FINGERPRINT.fullmatch(machine.machine)
+                if parsed is not None:
+                    fingerprints.add(parsed.group(1))
+    if len(fingerprints) > 1:
+        raise OpenKMSError(
+            _("The phone reference {reference} names {count} hosts: {candidates}.").format(
+                reference=reference,
+                count=len(fingerprints),
+                candidates="; ".join(sorted(fingerprints)),
+            ),
+            code=ResultCode.INVALID_ARGUMENT,
+            fix=_("Give the fingerprint of the one to revoke; nothing was revoked."),
+        )
+    if fingerprints:
+        (fingerprint,) = fingerprints
+        return hosts_with_id(usage, fingerprint)[0]
+    if not keys:
+        raise _unknown_reference(reference)
+    return PhoneOnlyHost(reference, tuple(dict.fromkeys(keys)), last_at)

@@ -5,6 +5,11 @@ a new certificate, online, by request file and by phone (0xC004C003), instead of
 certified again under a list that revokes it: the operator who revoked it meant it. Apart
 from ``revocations.py`` so that ``authority.py`` and ``phone.py`` import it without
 importing ``publisher.py``.
+
+A host known only by its phone reference cannot be named by a list entry (the list names
+fingerprints): ``revoke-host phone:<hex>`` refuses it through
+:mod:`openkms.publisher._phone_refusals` instead, recognised by that reference on every
+channel (:func:`refused_by_phone_ref` by phone, :func:`refused_online` online).
 """
 
 from __future__ import annotations
@@ -23,9 +28,17 @@ from openkms.core.revocation import (
 from openkms.core.trust import Trust
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
+from openkms.publisher._phone_refusals import PhoneRefusal, refused_phone_host
 from openkms.publisher.records import PHONE_PREFIX, PublisherRecords
 
-__all__ = ["REVOCATIONS_FILE", "refuse_revoked", "revoked_by_phone_ref", "revoked_host"]
+__all__ = [
+    "REVOCATIONS_FILE",
+    "refuse_revoked",
+    "refused_by_phone_ref",
+    "refused_online",
+    "revoked_by_phone_ref",
+    "revoked_host",
+]
 
 REVOCATIONS_FILE: Final = "revocations.json"
 
@@ -52,6 +65,27 @@ async def revoked_by_phone_ref(
     return None
 
 
+def refused_online(
+    directory: Path, trust: Trust, host_fingerprint: str, phone_ref: str
+) -> RevocationEntry | PhoneRefusal | None:
+    """Why a host asking online (or with a request file) is not certified again: its
+    fingerprint's entry in the list, or its phone reference's refusal; None if neither."""
+    return revoked_host(directory, trust, host_fingerprint) or refused_phone_host(
+        directory, phone_ref
+    )
+
+
+async def refused_by_phone_ref(
+    directory: Path, trust: Trust, records: PublisherRecords, phone_ref: str
+) -> RevocationEntry | PhoneRefusal | None:
+    """Why a host asking by phone is not certified again: its reference's refusal, or the
+    list's entry of the host recorded online under it; None if neither."""
+    refused = refused_phone_host(directory, phone_ref)
+    if refused is not None:
+        return refused
+    return await revoked_by_phone_ref(directory, trust, records, phone_ref)
+
+
 def _revoked_subjects(directory: Path, trust: Trust) -> dict[str, RevocationEntry]:
     """The hosts the publisher's current list revokes, by fingerprint subject."""
     path = directory / REVOCATIONS_FILE
@@ -70,8 +104,8 @@ def _revoked_subjects(directory: Path, trust: Trust) -> dict[str, RevocationEntr
     }
 
 
-def refuse_revoked(entry: RevocationEntry | None) -> None:
-    """Raise 0xC004C003 when ``entry`` revokes the host asking."""
+def refuse_revoked(entry: RevocationEntry | PhoneRefusal | None) -> None:
+    """Raise 0xC004C003 when ``entry`` revokes (or refuses) the host asking."""
     if entry is None:
         return
     reason = f": {entry.reason}" if entry.reason else ""

@@ -41,7 +41,7 @@ from openkms.core.signing import fingerprint, sign, verify
 from openkms.core.ticket import TicketBody, TicketSigner
 from openkms.errors import KeyFormatError, OpenKMSError, SignatureError
 from openkms.i18n import _
-from openkms.publisher._revoked_hosts import refuse_revoked, revoked_host
+from openkms.publisher._revoked_hosts import refuse_revoked, refused_online
 from openkms.publisher.machines import host_phone_ref, mak_phone_ref
 from openkms.publisher.records import ClaimRequest, PublisherRecords, claim_error
 
@@ -71,7 +71,9 @@ class Authority:
         key = ProductKey.parse(request.host_key)
         now = int(self._clock())
         phone_ref = host_phone_ref(request.host_public_key, request.host_fingerprint)
-        refuse_revoked(revoked_host(self.publisher.directory, trust, request.host_fingerprint))
+        refuse_revoked(
+            refused_online(self.publisher.directory, trust, request.host_fingerprint, phone_ref)
+        )
         claim = await self.records.claim(
             ClaimRequest(
                 key.key_id,

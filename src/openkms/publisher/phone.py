@@ -36,7 +36,7 @@ from openkms.core.phone import (
 from openkms.core.shortsig import PhoneSigningKey
 from openkms.errors import KeyFormatError, OpenKMSError, StateError
 from openkms.i18n import _
-from openkms.publisher._revoked_hosts import refuse_revoked, revoked_by_phone_ref
+from openkms.publisher._revoked_hosts import refuse_revoked, refused_by_phone_ref
 from openkms.publisher.publisher import Publisher
 from openkms.publisher.records import (
     ClaimRequest,
@@ -157,8 +157,8 @@ async def _confirm(
     phone = _phone_key(publisher, catalog)
     grant = _grant(*await _find(records, iid), catalog, days)
     machine = phone_machine(iid.machine)
-    if grant.issued.kind is KeyKind.HOST:  # a host revoked by fingerprint is not certified again
-        refuse_revoked(await revoked_by_phone_ref(publisher.directory, trust, records, machine))
+    if grant.issued.kind is KeyKind.HOST:  # a revoked host is not certified again
+        refuse_revoked(await refused_by_phone_ref(publisher.directory, trust, records, machine))
     claim = await records.claim(
         ClaimRequest(
             grant.key.key_id,

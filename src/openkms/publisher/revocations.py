@@ -10,6 +10,11 @@ client holding an older list takes the newer one (a higher serial, signed as eve
 ``revoke-host`` names a host by its fingerprint (all its certificates), one certificate by
 its serial, or a host by the ID it shows, ``OKMS-`` and 12 hex digits, resolved against the
 publisher's records (:mod:`openkms.publisher._host_ids`: never a guess).
+``revoke_phone_host`` takes the phone reference (``phone:<hex>``) the records and the report
+show for a host activated by phone: the host recorded online under it is revoked by its
+fingerprint; a host known only by it cannot be named in the list (its installation ID
+carries no fingerprint), so it is refused a new certificate on every channel
+(:mod:`openkms.publisher._phone_refusals`), and the list is left as it is.
 
 ``block_key`` and ``revoke_host`` are what ``openkms publisher block-key`` and
 ``revoke-host`` call. The publisher's records are the one source of truth for "is this key
@@ -36,8 +41,21 @@ from openkms.core.revocation import (
 )
 from openkms.errors import OpenKMSError
 from openkms.i18n import _
-from openkms.publisher._host_ids import RecordedHost, parse_okms_id, resolve_host_id
-from openkms.publisher._issued_certificates import ISSUE_CERTIFICATE, issued_from
+from openkms.publisher._host_ids import (
+    PhoneOnlyHost,
+    RecordedHost,
+    parse_okms_id,
+    parse_phone_ref,
+    resolve_host_id,
+    resolve_phone_ref,
+)
+from openkms.publisher._issued_certificates import (
+    ISSUE_CERTIFICATE,
+    PHONE_CLAIM_ACTION,
+    issued_from,
+    phone_grants_from,
+)
+from openkms.publisher._phone_refusals import PhoneRefusal, add_phone_refusal
 from openkms.publisher._revocation_pruning import prune
 from openkms.publisher._revoked_hosts import REVOCATIONS_FILE
 from openkms.publisher.publisher import Publisher
@@ -45,11 +63,13 @@ from openkms.publisher.records import IssuedKey
 
 __all__ = [
     "REVOCATIONS_FILE",
+    "PhoneHostRevocation",
     "RevocationUpdate",
     "block_key",
     "latest_revocations",
     "parse_host_id",
     "revoke_host",
+    "revoke_phone_host",
 ]
 
 _FINGERPRINT = re.compile(r"([0-9a-f]{32})(:[0-9a-f]{16})?")
@@ -67,6 +87,17 @@ class RevocationUpdate:
     blocked: IssuedKey | None = None  # the key as the records now hold it (block_key)
     host: RecordedHost | None = None  # the host an OKMS- ID named (revoke_host)
     dropped: tuple[RevocationEntry, ...] = ()  # entries past their certificates' life
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneHostRevocation:
+    """What ``revoke-host phone:<hex>`` did: revoked the host recorded online under the
+    reference in the list (``update``), or refused the host known only by it (``refused``)."""
+
+    reference: str
+    update: RevocationUpdate | None = None
+    refused: PhoneOnlyHost | None = None
+    added: bool = True  # False: the reference was already refused
 
 
 def latest_revocations(publisher: Publisher) -> RevocationList | None:
@@ -113,6 +144,27 @@ def revoke_host(publisher: Publisher, host_id: str, reason: str = "") -> Revocat
     return dataclasses.replace(update, host=host)
 
 
+def revoke_phone_host(publisher: Publisher, text: str, reason: str = "") -> PhoneHostRevocation:
+    """Revoke the host the records show under the phone reference ``text`` (see the module);
+    OpenKMSError (0x80070057) when it names no recorded host, and nothing is revoked."""
+    reference = parse_phone_ref(text)
+    if reference is None:
+        raise _not_a_host(text)
+    found = resolve_phone_ref(publisher.usage(), reference)
+    if isinstance(found, RecordedHost):
+        update = _add(publisher, RevocationKind.HOST, found.fingerprint, reason)
+        if update.added:
+            detail = f"host list={update.revocations.serial} ref={reference} {update.entry.reason}"
+            publisher.audit("revoke-host", found.fingerprint, detail.rstrip())
+        return PhoneHostRevocation(reference, dataclasses.replace(update, host=found))
+    refusal = PhoneRefusal(reference, publisher.now(), _reason(reason), found.key_ids)
+    added = add_phone_refusal(publisher.directory, refusal)
+    if added:
+        detail = f"phone-only keys={','.join(found.key_ids)} {refusal.reason}"
+        publisher.audit("revoke-host", reference, detail.rstrip())
+    return PhoneHostRevocation(reference, refused=found, added=added)
+
+
 def parse_host_id(text: str) -> tuple[RevocationKind, str]:
     """What ``revoke-host`` names besides an ``OKMS-`` ID: a host fingerprint (``host dli``'s
     Installation ID, with or without its machine part) or a certificate serial (16 hex)."""
@@ -122,11 +174,16 @@ def parse_host_id(text: str) -> tuple[RevocationKind, str]:
         return RevocationKind.HOST, fingerprint.group(1)
     if _SERIAL.fullmatch(cleaned):
         return RevocationKind.CERTIFICATE, cleaned
-    raise OpenKMSError(
+    raise _not_a_host(text)
+
+
+def _not_a_host(text: str) -> OpenKMSError:
+    return OpenKMSError(
         _(
             "{text!r} names no host: give the host's ID (OKMS- and 12 hex digits), its "
-            "fingerprint (32 hex digits, as 'openkms host dli' shows its Installation ID) "
-            "or a certificate serial (16 hex digits)."
+            "fingerprint (32 hex digits, as 'openkms host dli' shows its Installation ID), "
+            "a certificate serial (16 hex digits) or, for a host activated by phone, its "
+            "phone reference (phone: and up to 32 hex digits, as 'publisher report' shows it)."
         ).format(text=text[:80]),
         code=ResultCode.INVALID_ARGUMENT,
         fix=_("Copy the Installation ID or the Certificate serial from the host's 'dli'."),
@@ -167,8 +224,9 @@ def _pruned(
         return (), ()
     with publisher.records(readonly=True) as db:
         certificates = issued_from(db.run(db.records.audit_entries(ISSUE_CERTIFICATE)))
+        grants = phone_grants_from(db.run(db.records.audit_entries(PHONE_CLAIM_ACTION)))
         usage = db.run(db.records.usage())
-    return prune(entries, certificates, usage, now)
+    return prune(entries, certificates, usage, now, grants)
 
 
 def _reason(text: str) -> str:
