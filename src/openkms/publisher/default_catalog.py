@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from openkms.core import settings
-from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
 
 __all__ = ["default_catalog_toml"]
 
@@ -46,7 +46,14 @@ def default_catalog_toml(name: str, new_uuid: Callable[[], uuid.UUID] = uuid.uui
     ]
     for group, description in _GROUPS:
         lines += ["", "[[group]]", f'name = "{group}"', f"description = {_quote(description)}"]
+    tags: set[str] = set()
     for product, edition, group, n_policy in _EDITIONS:
+        # A MAK names its product by a 3-symbol tag of the activation ID (13,824 values):
+        # drawn again until the tag is the catalog's own, as add-product does.
+        activation_id = str(new_uuid())
+        while mak_product_tag(activation_id) in tags:
+            activation_id = str(new_uuid())
+        tags.add(mak_product_tag(activation_id))
         lines += [
             "",
             "[[product]]",
@@ -54,7 +61,7 @@ def default_catalog_toml(name: str, new_uuid: Callable[[], uuid.UUID] = uuid.uui
             f"edition = {_quote(edition)}",
             f'group = "{group}"',
             f"n_policy = {n_policy}",
-            f'activation_id = "{new_uuid()}"',
+            f'activation_id = "{activation_id}"',
             f'setup_key = "{ProductKey.generate(KeyKind.SETUP)}"',
         ]
     return "\n".join(lines) + "\n"

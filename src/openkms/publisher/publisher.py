@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openkms._files import atomic_write, private_directory, read_bytes
 from openkms.core.catalog import Catalog, Product, parse_catalog_toml
 from openkms.core.codes import ResultCode
-from openkms.core.keys import KeyKind, ProductKey
+from openkms.core.keys import KeyKind, ProductKey, mak_product_tag
 from openkms.core.shortsig import PhoneSigningKey
 from openkms.core.signing import public_bytes, sign
 from openkms.core.trust import CATALOG_DOMAIN, Trust, format_publisher_key
@@ -220,7 +220,9 @@ class Publisher:
                 ),
                 code=ResultCode.INVALID_ARGUMENT,
             )
-        found = find_product(self.trust().catalog, product)
+        catalog = self.trust().catalog
+        found = find_product(catalog, product)
+        _refuse_shared_tag(catalog, found)
         key = ProductKey.generate_mak(found.activation_id, secrets.token_bytes)
         issued = IssuedKey(
             key.key_id,
@@ -298,3 +300,28 @@ class Publisher:
                 _("{directory} is not an Ed25519 key").format(directory=self.directory / "root.key")
             )
         return key
+
+
+def _refuse_shared_tag(catalog: Catalog, product: Product) -> None:
+    """A MAK names its product by a tag of its activation ID: when another product of the
+    catalog has the same tag, no client could tell which product the MAK is for."""
+    tag = mak_product_tag(product.activation_id)
+    others = [
+        p.name
+        for p in catalog.products
+        if p is not product and mak_product_tag(p.activation_id) == tag
+    ]
+    if others:
+        raise OpenKMSError(
+            _(
+                "the MAK product tag of {product} ({tag}) is also that of {others}: "
+                "no client could tell which product a MAK for it is for"
+            ).format(product=product.name, tag=tag, others="; ".join(others)),
+            code=ResultCode.INVALID_ARGUMENT,
+            fix=_(
+                "Give one of these products a new activation_id in catalog.toml (a new UUID) "
+                "before any key for it is issued, or add the edition again with "
+                "'publisher add-product', which draws an ID whose tag is unique; then sign "
+                "the catalog."
+            ),
+        )
