@@ -27,8 +27,8 @@ from openkms.core.events import format_client_time
 from openkms.host.state import HostState
 from openkms.publisher import Publisher
 from openkms.store._sqlite_conn import connect_writer
+from openkms.store._sqlite_indexer import SearchIndexer
 from openkms.store._sqlite_schema import schema_version
-from openkms.store._sqlite_text import SearchIndexer
 
 DAY = 86400
 EDITION = "Desktop Professional"

@@ -41,8 +41,8 @@ from openkms.protocol.connection import NEED_DATA, Connection, Role, encode
 from openkms.protocol.messages import ActivationRequest, ActivationResponse
 from openkms.publisher import Publisher
 from openkms.store._sqlite_conn import connect_writer
+from openkms.store._sqlite_indexer import SearchIndexer
 from openkms.store._sqlite_queries import CLIENT_COLUMNS
-from openkms.store._sqlite_text import SearchIndexer
 from openkms.store._sqlite_writer import INSERT_EVENT
 from openkms.store.base import ClientRecord, ClientSearch
 

@@ -24,6 +24,7 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import format_client_time, make_event
 from openkms.store import _sqlite_admin as admin
+from openkms.store import _sqlite_indexer as indexer
 from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_read_only, connect_reader, connect_writer
 from openkms.store._sqlite_writer import BatchWriter, Forget
@@ -157,11 +158,11 @@ def test_an_index_of_another_store_is_built_again(
     writer.search.close()
     text.index_path(other).unlink(missing_ok=True)
     text.index_path(writer.path).rename(text.index_path(other))
-    indexer = text.SearchIndexer(other)
+    restored = indexer.SearchIndexer(other)
     try:
-        indexer.catch_up()
+        restored.catch_up()
     finally:
-        indexer.close()
+        restored.close()
     conn = connect_reader(other)
     try:
         assert uses_index(conn)
@@ -214,8 +215,8 @@ def test_a_damaged_index_is_built_again(
 def test_a_failing_index_never_fails_a_write(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(text, "INDEX_DELAY", 0.0)
-    monkeypatch.setattr(text, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(indexer, "INDEX_DELAY", 0.0)
+    monkeypatch.setattr(indexer, "RETRY_DELAY", 0.05)
     path = tmp_path / "host.db"
     text.index_path(path).mkdir()  # the index cannot be opened
     writer = BatchWriter(connect_writer(path), path, CountPolicy(), 10_000)
@@ -238,7 +239,7 @@ def test_a_failing_index_never_fails_a_write(
 def test_the_thread_keeps_the_index_up_to_date(
     writer: BatchWriter, reader: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(text, "INDEX_DELAY", 0.01)
+    monkeypatch.setattr(indexer, "INDEX_DELAY", 0.01)
     writer.start_indexing()
     # Open from the start: readers attach a live index, never an immutable snapshot.
     assert text.index_path(writer.path).with_name("host.db-search-wal").exists()
@@ -331,17 +332,17 @@ def test_the_thread_survives_a_failing_step(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(text, "INDEX_DELAY", 0.01)
-    monkeypatch.setattr(text, "RETRY_DELAY", 0.01)
-    real_step = text.SearchIndexer._step
+    monkeypatch.setattr(indexer, "INDEX_DELAY", 0.01)
+    monkeypatch.setattr(indexer, "RETRY_DELAY", 0.01)
+    real_step = indexer.SearchIndexer._step
     failures = [RuntimeError("a bug")]
 
-    def step(self: text.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
+    def step(self: indexer.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
         if failures:
             raise failures.pop()
         return real_step(self, conn, most)
 
-    monkeypatch.setattr(text.SearchIndexer, "_step", step)
+    monkeypatch.setattr(indexer.SearchIndexer, "_step", step)
     with caplog.at_level(logging.WARNING, logger="openkms.store"):
         writer.start_indexing()
         writer.commit([req(f"c{i}", f"pc-{i}") for i in range(30)])
@@ -355,16 +356,16 @@ def test_a_lasting_failure_is_retried_less_and_less_often(
 ) -> None:
     """A step that always fails (a bug, a disk that stays full): retried after 1, 2, 4 ...
     delays, never in a loop that would rebuild the index over and over."""
-    monkeypatch.setattr(text, "INDEX_DELAY", 0.0)
-    monkeypatch.setattr(text, "RETRY_DELAY", 0.01)
-    monkeypatch.setattr(text, "RETRY_MOST", 0.16)
+    monkeypatch.setattr(indexer, "INDEX_DELAY", 0.0)
+    monkeypatch.setattr(indexer, "RETRY_DELAY", 0.01)
+    monkeypatch.setattr(indexer, "RETRY_MOST", 0.16)
     attempts: list[float] = []
 
-    def step(self: text.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
+    def step(self: indexer.SearchIndexer, conn: sqlite3.Connection, most: int) -> int:
         attempts.append(time.monotonic())
         raise RuntimeError("a lasting bug")
 
-    monkeypatch.setattr(text.SearchIndexer, "_step", step)
+    monkeypatch.setattr(indexer.SearchIndexer, "_step", step)
     writer.start_indexing()
     eventually(lambda: len(attempts) >= 6)
     writer.search.close()

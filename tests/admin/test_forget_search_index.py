@@ -20,6 +20,7 @@ import pytest
 
 from admin.test_client_search import APP, T0, found, req
 from openkms.core.counting import CountPolicy
+from openkms.store import _sqlite_indexer as indexer
 from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_reader, connect_writer
 from openkms.store._sqlite_schema import MIGRATIONS
@@ -239,7 +240,7 @@ def test_a_note_is_kept_until_the_index_took_it_in(writer: BatchWriter) -> None:
         conn.close()
     finally:
         writer.conn = connect_writer(writer.path)  # for the fixture's close
-        writer.search = text.SearchIndexer(writer.path)
+        writer.search = indexer.SearchIndexer(writer.path)
 
 
 def test_clients_forgotten_while_the_index_is_built_from_scratch(writer: BatchWriter) -> None:
@@ -253,7 +254,7 @@ def test_clients_forgotten_while_the_index_is_built_from_scratch(writer: BatchWr
     # Rebuilt from nothing: the forgotten clients never come back.
     writer.search.close()
     text.index_path(writer.path).unlink()
-    writer.search = text.SearchIndexer(writer.path)
+    writer.search = indexer.SearchIndexer(writer.path)
     writer.search.catch_up()
     assert len(index_rows(writer.path, "SELECT id FROM client_text_keys")) == 2998
     housekeep(writer)
@@ -295,7 +296,7 @@ def test_a_store_restored_from_before_a_forget_is_indexed_again(writer: BatchWri
     finally:
         restored.close()
         writer.conn = connect_writer(writer.path)
-        writer.search = text.SearchIndexer(writer.path)
+        writer.search = indexer.SearchIndexer(writer.path)
 
 
 def test_an_index_of_a_store_of_schema_6_loses_its_forgotten_clients(tmp_path: Path) -> None:
@@ -315,7 +316,7 @@ def test_an_index_of_a_store_of_schema_6_loses_its_forgotten_clients(tmp_path: P
     conn.execute(f"INSERT INTO n_policy_seen VALUES ('{APP}', 5, {T0})")
     conn.close()
     index = sqlite3.connect(text.index_path(path), isolation_level=None)
-    for statement in text._SCHEMA:
+    for statement in indexer._SCHEMA:
         index.execute(statement)
     index.executemany(
         "INSERT INTO meta VALUES (?, ?)", [("version", 1), ("cursor", 0), ("mark", None)]

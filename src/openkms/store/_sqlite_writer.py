@@ -25,8 +25,8 @@ from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.i18n import _
 from openkms.store import _sqlite_admin as admin
-from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
+from openkms.store._sqlite_indexer import SearchIndexer
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
 
@@ -253,8 +253,8 @@ class BatchWriter:
         self._over = 0
         self._commits = 0  # commits since the last checkpoint of ours
         self._stale = False  # the connection failed with the store's error: open a new one
-        # The search index, kept by a thread of its own once started (``_sqlite_text``).
-        self.search = text.SearchIndexer(path)
+        # The search index, kept by a thread of its own once started (``_sqlite_indexer``).
+        self.search = SearchIndexer(path)
         # Notes of forgotten clients deleted up to here (the index had taken them in).
         self._forgotten_purged = 0
 
