@@ -17,6 +17,7 @@ import sys
 WRITER_NEVER = (
     "aiohttp",
     "argparse",
+    "_hashlib",
     "asyncio",
     "asyncpg",
     "click",

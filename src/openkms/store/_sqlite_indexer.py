@@ -5,10 +5,13 @@ reads it: ``_sqlite_text``)."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import sqlite3
 import threading
+
+# hashlib's own blake2b, without importing hashlib: that imports OpenSSL (3.5 MiB resident in
+# the writer process for as long as the host serves; tests/unit/test_import_weight.py).
+from _blake2 import blake2b
 from pathlib import Path
 from typing import Final
 
@@ -414,7 +417,7 @@ def _sound(state: dict[object, object]) -> bool:
 def _mark(event: tuple[object, ...]) -> str:
     """What the index keeps of the event at its cursor, to know it again: a digest of its
     time and CMID, not the CMID (which may be a client forgotten since)."""
-    return hashlib.blake2b(_json(list(event)).encode(), digest_size=16).hexdigest()
+    return blake2b(_json(list(event)).encode(), digest_size=16).hexdigest()
 
 
 def _json(value: object) -> str:
