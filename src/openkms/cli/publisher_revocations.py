@@ -53,11 +53,13 @@ def block_key_command(directory: Path, key: str, reason: str, database: str | No
 @_REASON
 @_DATABASE
 def revoke_host_command(directory: Path, host_id: str, reason: str, database: str | None) -> None:
-    """Revoke a host (its ID OKMS-XXXXXXXXXXXX or its fingerprint) or one certificate
-    (serial): write the next list.
+    """Revoke a host (its ID OKMS-XXXXXXXXXXXX, its fingerprint or its phone reference
+    phone:HEX) or one certificate (serial): write the next list.
 
     An OKMS- ID (any case, with its prefix) is looked up in the records of the hosts this
-    publisher activated; one that names no host, or several, revokes nothing.
+    publisher activated; one that names no host, or several, revokes nothing. A host known
+    only by its phone reference cannot be named in the list: the publisher refuses it any
+    new activation from then on.
     """
     # A phone reference (phone:<hex>, docs/publisher.md) names a host activated by phone.
     publisher = Publisher(directory, database=database)
