@@ -133,3 +133,18 @@ def host_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def writer_processes(store_dir: Path) -> list[str]:
+    """Live (not zombie) store writer processes of the store in ``store_dir``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        mine = str(store_dir / "host.db").encode() in argv
+        if b"openkms.store._writer_process" in argv and mine and state != "Z":
+            found.append(entry.name)
+    return found

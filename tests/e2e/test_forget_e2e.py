@@ -18,7 +18,7 @@ import pytest
 from openkms.client.api import Client
 from openkms.store._sqlite_text import index_path
 
-from helpers import HostProcess, Site, host_process
+from helpers import HostProcess, Site, host_process, writer_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -46,21 +46,6 @@ def _index_keys(store: Path) -> set[str]:
     finally:
         conn.close()
     return {cmid for (cmid,) in rows}
-
-
-def _writer_processes(store: Path) -> list[str]:
-    """Live (not zombie) store writer processes of the store in ``store``."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        mine = str(store / "host.db").encode() in argv
-        if b"openkms.store._writer_process" in argv and mine and state != "Z":
-            found.append(entry.name)
-    return found
 
 
 def _index_bytes(store: Path) -> bytes:
@@ -123,7 +108,7 @@ def test_a_forgotten_client_leaves_the_search_index_file(site: Site, tmp_path: P
         assert _forget(host, killed) == 200
         host.stop(signal.SIGKILL)
     # Its store writer (a child) commits what it had and exits with it: then start again.
-    _wait_for(lambda: not _writer_processes(store), "the killed host's writer to exit")
+    _wait_for(lambda: not writer_processes(store), "the killed host's writer to exit")
     with host_process(store, *admin) as again:
         _wait_for(lambda: _index_keys(store) == {kept}, "the restarted index to drop it")
         assert _search(again, "killed-desk") == [] and _search(again, "kept-desk") == [kept]

@@ -31,7 +31,7 @@ from openkms.publisher import Publisher
 from openkms.store.base import ClientQuery
 from openkms.store.sqlite import SqliteReader
 
-from helpers import HostProcess, Site, host_process, openkms_cmd
+from helpers import HostProcess, Site, host_process, openkms_cmd, writer_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -169,9 +169,9 @@ def test_kill_9_loses_nothing_that_was_acknowledged(site: Site) -> None:
         assert host.process.wait(10) == -signal.SIGKILL
     # The store's writer process commits what it had and exits with its parent.
     deadline = time.monotonic() + 10
-    while _writer_processes(site.host_dir) and time.monotonic() < deadline:
+    while writer_processes(site.host_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _writer_processes(site.host_dir), "the store writer outlived the killed host"
+    assert not writer_processes(site.host_dir), "the store writer outlived the killed host"
     assert len(acknowledged) > 50
     with host_process(site.host_dir) as again:
         assert isinstance(_exchange(again, encode(_request(site))), ActivationResponse)
@@ -179,21 +179,6 @@ def test_kill_9_loses_nothing_that_was_acknowledged(site: Site) -> None:
         stored = {c.cmid for c in reader.clients(ClientQuery(limit=10**7))}
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged activations lost"
-
-
-def _writer_processes(store_dir: Path) -> list[str]:
-    """Live (not zombie) store writer processes of the store in ``store_dir``."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        mine = str(store_dir / "host.db").encode() in argv
-        if b"openkms.store._writer_process" in argv and mine and state != "Z":
-            found.append(entry.name)
-    return found
 
 
 def test_sigterm_stops_gracefully_with_status_zero(site: Site) -> None:
@@ -210,15 +195,15 @@ def test_a_signal_to_the_whole_process_group_stops_host_and_writer_in_order(
     """Ctrl-C in a terminal and systemd's control-group stop signal every process of the host."""
     with host_process(site.host_dir, new_session=True) as host:
         assert isinstance(_exchange(host, encode(_request(site))), ActivationResponse)
-        assert _writer_processes(site.host_dir)
+        assert writer_processes(site.host_dir)
         os.killpg(host.process.pid, sig)
         assert host.process.wait(20) == 0, host.log()
     assert "host stopped" in host.log()
     assert "Traceback" not in host.log()
     deadline = time.monotonic() + 10
-    while _writer_processes(site.host_dir) and time.monotonic() < deadline:
+    while writer_processes(site.host_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _writer_processes(site.host_dir)
+    assert not writer_processes(site.host_dir)
     with SqliteReader(site.host_dir / "host.db") as reader:
         assert reader.counters(site.host_state.host_id).total == 1
 
