@@ -8,14 +8,12 @@ import click
 
 from openkms.i18n import _
 from openkms.publisher import Publisher
-from openkms.publisher._host_ids import parse_phone_ref
 from openkms.publisher.records import DATABASE_ENV
 from openkms.publisher.revocations import (
     PhoneHostRevocation,
     RevocationUpdate,
     block_key,
-    revoke_host,
-    revoke_phone_host,
+    revoke_named,
 )
 
 __all__ = ["block_key_command", "revoke_host_command"]
@@ -61,12 +59,10 @@ def revoke_host_command(directory: Path, host_id: str, reason: str, database: st
     only by its phone reference cannot be named in the list: the publisher refuses it any
     new activation from then on.
     """
-    # A phone reference (phone:<hex>, docs/publisher.md) names a host activated by phone.
-    publisher = Publisher(directory, database=database)
-    if parse_phone_ref(host_id) is not None:
-        _echo_phone(revoke_phone_host(publisher, host_id, reason))
+    update = revoke_named(Publisher(directory, database=database), host_id, reason)
+    if isinstance(update, PhoneHostRevocation):
+        _echo_phone(update)
         return
-    update = revoke_host(publisher, host_id, reason)
     what = _("Host {id}").format(id=host_id)
     if update.host is not None:
         what = _("Host {id} (fingerprint {fingerprint})").format(

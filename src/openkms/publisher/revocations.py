@@ -69,6 +69,7 @@ __all__ = [
     "latest_revocations",
     "parse_host_id",
     "revoke_host",
+    "revoke_named",
     "revoke_phone_host",
 ]
 
@@ -142,6 +143,16 @@ def revoke_host(publisher: Publisher, host_id: str, reason: str = "") -> Revocat
         detail = f"{kind.value} list={update.revocations.serial} {update.entry.reason}"
         publisher.audit("revoke-host", subject, detail.rstrip())
     return dataclasses.replace(update, host=host)
+
+
+def revoke_named(
+    publisher: Publisher, text: str, reason: str = ""
+) -> RevocationUpdate | PhoneHostRevocation:
+    """What ``revoke-host`` does with what the operator typed: a phone reference
+    (``revoke_phone_host``), else an ``OKMS-`` ID, a fingerprint or a serial (``revoke_host``)."""
+    if parse_phone_ref(text) is not None:
+        return revoke_phone_host(publisher, text, reason)
+    return revoke_host(publisher, text, reason)
 
 
 def revoke_phone_host(publisher: Publisher, text: str, reason: str = "") -> PhoneHostRevocation:
