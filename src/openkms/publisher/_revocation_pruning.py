@@ -91,8 +91,9 @@ def keep_until(
         mine = [c for c in certificates if c.fingerprint == entry.subject]
         rows = [m for u in _hosts(usage) for m in u.machines if _host_of(m) == entry.subject]
         if not mine and not rows:
-            phone = _phone_rows(usage, {u.key.key_id for u in _hosts(usage)})
-            return max([entry.revoked_at] + [m.last_at for m in phone]) + PHONE_LIFE + PRUNE_MARGIN
+            return _phone_only_until(
+                entry, _phone_rows(usage, {u.key.key_id for u in _hosts(usage)})
+            )
         keys = {c.key_id for c in mine} | {m.key_id for m in rows}
         return _last_use(mine, rows, _phone_rows(usage, keys), grants)
     key = next((u for u in usage if u.key.key_id == entry.subject), None)
@@ -104,7 +105,7 @@ def keep_until(
     rows = [m for m in key.machines if not m.machine.startswith(_PHONE)]
     phone = _phone_rows(usage, {entry.subject})
     if not mine and not rows:
-        return max([entry.revoked_at] + [m.last_at for m in phone]) + PHONE_LIFE + PRUNE_MARGIN
+        return _phone_only_until(entry, phone)
     return _last_use(mine, rows, phone, grants)
 
 
@@ -132,6 +133,12 @@ def _last_use(
             return None
         ends += [at + PHONE_LIFE for at in by_phone]
     return max(ends) + PRUNE_MARGIN if ends else None
+
+
+def _phone_only_until(entry: RevocationEntry, phone: list[MachineActivation]) -> int:
+    """An entry nothing but phone grants can concern: once the last of them (or one made as
+    late as the revocation) has ended."""
+    return max([entry.revoked_at] + [m.last_at for m in phone]) + PHONE_LIFE + PRUNE_MARGIN
 
 
 def _mak_until(entry: RevocationEntry, key: KeyUsage) -> int | None:
