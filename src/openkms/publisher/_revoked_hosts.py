@@ -36,7 +36,6 @@ __all__ = [
     "refuse_revoked",
     "refused_by_phone_ref",
     "refused_online",
-    "revoked_by_phone_ref",
     "revoked_host",
 ]
 
@@ -48,7 +47,7 @@ def revoked_host(directory: Path, trust: Trust, host_fingerprint: str) -> Revoca
     return _revoked_subjects(directory, trust).get(fingerprint_subject(host_fingerprint))
 
 
-async def revoked_by_phone_ref(
+async def _revoked_by_phone_ref(
     directory: Path, trust: Trust, records: PublisherRecords, phone_ref: str
 ) -> RevocationEntry | None:
     """The entry revoking the host recorded (online) with the phone reference ``phone_ref``
@@ -83,7 +82,7 @@ async def refused_by_phone_ref(
     refused = refused_phone_host(directory, phone_ref)
     if refused is not None:
         return refused
-    return await revoked_by_phone_ref(directory, trust, records, phone_ref)
+    return await _revoked_by_phone_ref(directory, trust, records, phone_ref)
 
 
 def _revoked_subjects(directory: Path, trust: Trust) -> dict[str, RevocationEntry]:
