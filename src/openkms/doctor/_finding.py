@@ -19,6 +19,7 @@ class Procedure(enum.StrEnum):
     KEY = "key"
     CLIENT = "client"
     MAK_CLIENT = "mak-client"
+    RETAIL = "retail"
     COUNT = "count"
     CMID = "cmid"
     DNS = "dns"
@@ -40,6 +41,7 @@ _TITLES = {
     Procedure.KEY: N_("Product keys and channels"),
     Procedure.CLIENT: N_("KMS client"),
     Procedure.MAK_CLIENT: N_("MAK client"),
+    Procedure.RETAIL: N_("Retail or OEM license"),
     Procedure.COUNT: N_("Activation count"),
     Procedure.CMID: N_("Client machine IDs (CMID)"),
     Procedure.DNS: N_("DNS publishing and discovery"),

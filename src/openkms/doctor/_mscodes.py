@@ -16,7 +16,7 @@ import msgspec
 
 from openkms.i18n import N_
 
-__all__ = ["ARTICLE_CODES", "KNOWN_ISSUES", "MS_CODES", "MsCode", "ms_code"]
+__all__ = ["ARTICLE_CODES", "KNOWN_ISSUES", "MS_CODES", "MsCode", "mak_fix", "ms_code"]
 
 ARTICLE_CODES = "Troubleshoot Windows activation error codes (Microsoft Learn)"
 KNOWN_ISSUES = "KMS activation known issues (Microsoft Learn)"
@@ -32,6 +32,9 @@ class MsCode(msgspec.Struct, frozen=True, kw_only=True):
     fix: str
     procedure: str
     source: str = ARTICLE_CODES
+    # The fix on a Windows MAK machine (VOLUME_MAK channel) when the code is a MAK cause;
+    # empty when it is not one (0x8007232B: only a KMS client looks for SRV records).
+    mak: str = ""
 
     @property
     def hex(self) -> str:
@@ -47,6 +50,24 @@ _DNS_SRV = N_(
     "install a MAK with 'slmgr /ipk' and activate online."
 )
 _MAK_PHONE = N_("Activate by phone ('slui 4') or ask the Microsoft Licensing Activation Centers.")
+_MAK_ONLINE = N_(
+    "Activate the MAK online with 'slmgr /ato' once the machine reaches Microsoft's "
+    "activation servers over the Internet (directly or through its proxy), or by phone with "
+    "'slui 4'."
+)
+_MAK_BLOCKED = N_(
+    "Microsoft blocked this MAK: get a new MAK from the Volume Licensing Service Center, "
+    "install it with 'slmgr /ipk <MAK>', then 'slmgr /ato'."
+)
+_MAK_USED_UP = N_(
+    "This MAK's activations are used up: ask the Microsoft Licensing Activation Centers for "
+    "more (by phone, 'slui 4', they can also activate this machine), or install another MAK "
+    "with 'slmgr /ipk <MAK>', then 'slmgr /ato'."
+)
+_MAK_NETWORK = N_(
+    "Let the machine reach Microsoft's activation servers over the Internet (proxy, firewall, "
+    "DNS), then 'slmgr /ato'; or activate by phone with 'slui 4'."
+)
 
 _TABLE: tuple[MsCode, ...] = (
     MsCode(
@@ -58,6 +79,9 @@ _TABLE: tuple[MsCode, ...] = (
             "Use a MAK for this edition, or contact the Microsoft Licensing Activation Centers."
         ),
         procedure="key",
+        mak=N_(
+            "Use a MAK for this edition, or contact the Microsoft Licensing Activation Centers."
+        ),
     ),
     MsCode(
         code=0xC004C001,
@@ -66,6 +90,7 @@ _TABLE: tuple[MsCode, ...] = (
         cause=N_("An invalid MAK was entered."),
         fix=N_("Check the MAK (typing, edition) and install it again with 'slmgr /ipk'."),
         procedure="key",
+        mak=N_("Check the MAK (typing, edition) and install it again with 'slmgr /ipk'."),
     ),
     MsCode(
         code=0xC004C003,
@@ -77,20 +102,26 @@ _TABLE: tuple[MsCode, ...] = (
             "'slmgr /ipk'; KMS clients should use the edition's setup key (GVLK) instead."
         ),
         procedure="key",
+        mak=_MAK_BLOCKED,
     ),
     MsCode(
         code=0xC004C008,
-        name=N_("KMS host key over its activation limit"),
-        meaning=N_("The activation server reported that the product key cannot be used."),
+        name=N_("product key over its activation limit"),
+        meaning=N_(
+            "The activation server reported that the product key has exceeded its unlock limit."
+        ),
         cause=N_(
-            "The KMS host key (CSVLK) has exceeded its activation limit: it activates up "
-            "to six KMS hosts, ten times each."
+            "The key was activated more times than it allows: a KMS host key (CSVLK) "
+            "activates up to six KMS hosts, ten times each; a MAK, the number of activations "
+            "bought with it."
         ),
         fix=N_(
-            "Ask the Microsoft Licensing Activation Centers for more activations of the KMS "
-            "host key, or reuse an existing KMS host."
+            "KMS host key: ask the Microsoft Licensing Activation Centers for more "
+            "activations, or reuse an existing KMS host. MAK: activate by phone ('slui 4'), "
+            "ask for more activations, or install another MAK."
         ),
         procedure="host",
+        mak=_MAK_USED_UP,
     ),
     MsCode(
         code=0xC004C020,
@@ -100,11 +131,9 @@ _TABLE: tuple[MsCode, ...] = (
             "exceeded its limit."
         ),
         cause=N_("The MAK has been used for more activations than it allows."),
-        fix=N_(
-            "Ask the Microsoft Licensing Activation Centers to raise the MAK's limit, or use "
-            "another MAK."
-        ),
-        procedure="key",
+        fix=_MAK_USED_UP,
+        procedure="mak-client",
+        mak=_MAK_USED_UP,
     ),
     MsCode(
         code=0xC004C021,
@@ -114,8 +143,9 @@ _TABLE: tuple[MsCode, ...] = (
             "limit has been exceeded."
         ),
         cause=N_("The MAK has been used for more activations than it allows."),
-        fix=N_("Ask the Microsoft Licensing Activation Centers to raise the MAK's limit."),
-        procedure="key",
+        fix=_MAK_USED_UP,
+        procedure="mak-client",
+        mak=_MAK_USED_UP,
     ),
     MsCode(
         code=0xC004E003,
@@ -155,6 +185,7 @@ _TABLE: tuple[MsCode, ...] = (
             "machines activate online or by phone."
         ),
         procedure="client",
+        mak=_MAK_ONLINE,
     ),
     MsCode(
         code=0xC004F00F,
@@ -169,6 +200,7 @@ _TABLE: tuple[MsCode, ...] = (
             "online or by phone ('slui 4')."
         ),
         procedure="client",
+        mak=_MAK_ONLINE,
     ),
     MsCode(
         code=0xC004F014,
@@ -310,6 +342,7 @@ _TABLE: tuple[MsCode, ...] = (
         cause=N_("The activation server blocked the MAK."),
         fix=N_("Obtain a new MAK from the Volume Licensing Service Center."),
         procedure="key",
+        mak=_MAK_BLOCKED,
     ),
     MsCode(
         code=0xC004F056,
@@ -533,6 +566,7 @@ _TABLE: tuple[MsCode, ...] = (
             "Check the Internet connection, proxy and firewall; or activate by phone ('slui 4')."
         ),
         procedure="port",
+        mak=_MAK_NETWORK,
     ),
     MsCode(
         code=0x80072EE7,
@@ -544,6 +578,7 @@ _TABLE: tuple[MsCode, ...] = (
         ),
         fix=N_("Check the Internet connection, DNS and proxy; or activate by phone ('slui 4')."),
         procedure="dns",
+        mak=_MAK_NETWORK,
     ),
     MsCode(
         code=0x80072F8F,
@@ -571,3 +606,9 @@ MS_CODES: dict[int, MsCode] = {entry.code: entry for entry in _TABLE}
 def ms_code(code: int) -> MsCode | None:
     """The published entry of a code, or None."""
     return MS_CODES.get(code & 0xFFFFFFFF)
+
+
+def mak_fix(code: int) -> str | None:
+    """The fix of a code on a Windows MAK machine, or None when it is not a MAK cause."""
+    entry = ms_code(code)
+    return entry.mak if entry is not None and entry.mak else None

@@ -48,6 +48,7 @@ _PROCEDURE_RANKS: dict[Procedure, int] = {
     Procedure.PORT: 50,
     Procedure.CLIENT: 52,
     Procedure.MAK_CLIENT: 52,
+    Procedure.RETAIL: 52,
     Procedure.EVENTS: 70,
     Procedure.INPUT: 90,
 }

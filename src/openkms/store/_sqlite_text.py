@@ -65,7 +65,8 @@ PROBE: Final = 256
 MIN_INDEXED: Final = 3
 # The index file's own schema; another version is rebuilt, never migrated. 2: it follows
 # ``clients_forgotten`` (an index of version 1 may hold forgotten clients: built again).
-INDEX_VERSION: Final = 2
+# 3: the FTS5 table is contentless, the names are kept with the keys.
+INDEX_VERSION: Final = 3
 ALIAS: Final = "search"  # the index's schema name on a reader's connection
 
 # The clients named by events after the cursor, in every application that has clients.

@@ -124,17 +124,26 @@ _TAKES_REQUEST: Final = (
     f"last_seen > excluded.last_seen + {int(settings.COUNT_FUTURE_TOLERANCE_SECONDS)})"
 )
 # Descriptive fields follow the most recent request, even if requests arrive out of order.
-UPSERT_CLIENT: Final = f"""
-INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL)
-ON CONFLICT (application_id, cmid) DO UPDATE SET
+_CLIENT_UPDATE: Final = f"""
     activation_id = iif({_TAKES_REQUEST}, excluded.activation_id, activation_id),
     machine_name = iif({_TAKES_REQUEST}, excluded.machine_name, machine_name),
     license_status = iif({_TAKES_REQUEST}, excluded.license_status, license_status),
     n_policy = iif({_TAKES_REQUEST}, excluded.n_policy, n_policy),
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = iif({_TAKES_REQUEST}, excluded.last_seen, last_seen),
-    requests = requests + 1
-"""  # noqa: S608 (the only interpolation is an integer constant)
+    requests = requests + 1"""
+UPSERT_CLIENT: Final = (
+    "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL) "  # noqa: S608 (constants only)
+    f"ON CONFLICT (application_id, cmid) DO UPDATE SET {_CLIENT_UPDATE}"
+)
+# The same for a request known to earn a ticket before its upsert (its application's count
+# is at the cap): ``last_activated`` is set by the same statement, as ``SET_ACTIVATED`` does.
+UPSERT_ACTIVATED_CLIENT: Final = (
+    "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "  # noqa: S608 (constants only)
+    f"ON CONFLICT (application_id, cmid) DO UPDATE SET {_CLIENT_UPDATE}, "
+    "last_activated = max(ifnull(last_activated, excluded.last_activated), "
+    "excluded.last_activated)"
+)
 # The client of a request that earned a ticket (after its upsert, in the same batch).
 SET_ACTIVATED: Final = (
     "UPDATE clients SET last_activated = max(ifnull(last_activated, ?1), ?1) "
@@ -192,6 +201,12 @@ class RecordBatch:
         totals[0] += 1
         totals[1] += request.failed
         if request.counted:
+            known = self._known_count(request)
+            if known is not None and request.earns_ticket(known):
+                # Steady state: the count stays at the cap, so the ticket is known before
+                # the upsert, which then records it too (one statement instead of two).
+                self._upsert_client(conn, request, activated=True)
+                return known
             self._upsert_client(conn, request)
         count = self._count(conn, request.application_id, request.time)
         if request.earns_ticket(count):
@@ -219,13 +234,29 @@ class RecordBatch:
         self._caps.clear()
         self._full.clear()
 
-    def _upsert_client(self, conn: sqlite3.Connection, request: RequestRecord) -> None:
+    def _known_count(self, request: RequestRecord) -> int | None:
+        """The count after ``request``, when it is known without a query: its application's
+        count is at the cap for the request's horizon and the upsert will change neither
+        (its N-policy was already upserted at its time in this batch)."""
         app, t = request.application_id, request.time
-        conn.execute(
-            UPSERT_CLIENT,
-            (app, request.cmid, request.activation_id, request.machine_name, t, t,
-             request.license_status, request.n_policy),
-        )  # fmt: skip
+        if self._n_seen.get((app, request.n_policy)) != t:
+            return None
+        horizon = self._policy.horizon(t)
+        cap = self._caps.get((app, horizon))
+        if cap is None or cap <= 0 or (app, horizon, cap) not in self._full:
+            return None
+        return cap
+
+    def _upsert_client(
+        self, conn: sqlite3.Connection, request: RequestRecord, *, activated: bool = False
+    ) -> None:
+        app, t = request.application_id, request.time
+        values = (app, request.cmid, request.activation_id, request.machine_name, t, t,
+                  request.license_status, request.n_policy)  # fmt: skip
+        if activated:
+            conn.execute(UPSERT_ACTIVATED_CLIENT, (*values, t))
+        else:
+            conn.execute(UPSERT_CLIENT, values)
         if any(horizon > t for _, horizon, _ in self._full):
             self._full = {full for full in self._full if full[1] <= t}
         key = (app, request.n_policy)

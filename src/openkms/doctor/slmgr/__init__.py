@@ -14,9 +14,10 @@ from pathlib import Path
 from openkms.doctor._i18n import Text, built_in_english
 from openkms.doctor._text import ArtefactError, decode_text
 from openkms.doctor.catalogue import CATALOGUE
-from openkms.doctor.findings import Finding, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.slmgr._checks import check_license, check_snapshots
 from openkms.doctor.slmgr._parse import SlmgrLicense, parse_slmgr_text, recognised_lines
+from openkms.doctor.slmgr._role import role_of
 from openkms.doctor.slmgr._text import code_findings, labels_finding, scan_text
 from openkms.i18n import N_
 
@@ -72,7 +73,8 @@ def _file_findings(path: Path, text: str) -> tuple[list[SlmgrLicense], list[Find
     """License blocks and findings of one transcript: fields, printed codes, unknown labels."""
     blocks = [b for b in parse_slmgr_text(text, str(path)) if b.installed]
     scan = scan_text(text)
-    findings = code_findings(scan, str(path))
+    mak = any(role_of(block) is Procedure.MAK_CLIENT for block in blocks)
+    findings = code_findings(scan, str(path), mak=mak)
     for block in blocks:
         findings.extend(check_license(block))
     if not blocks and not scan.codes:

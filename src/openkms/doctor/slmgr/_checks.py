@@ -8,10 +8,16 @@ from collections.abc import Callable
 
 from openkms.core import settings
 from openkms.core.codes import ResultCode
-from openkms.core.license import LicenseState
 from openkms.doctor._i18n import Text
 from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.slmgr._parse import SlmgrLicense
+from openkms.doctor.slmgr._role import (
+    channel_findings,
+    finding,
+    grace_ends,
+    not_kms,
+    status_findings,
+)
 from openkms.i18n import N_
 
 __all__ = [
@@ -39,150 +45,16 @@ _TIME_FORMATS = (
 )
 
 Check = Callable[[SlmgrLicense], list[Finding]]
-_MAK_FIX = N_(
-    "MAK or retail: activate online with 'slmgr /ato' (the machine needs Internet access to "
-    "Microsoft) or by phone with 'slui 4'; if the key is blocked or over its limit, install "
-    "another with 'slmgr /ipk'. To use KMS instead, install the edition's KMS client setup "
-    "key (GVLK) with 'slmgr /ipk <setup key>', then 'slmgr /ato'."
-)
-
-
-def _not_kms(lic: SlmgrLicense) -> bool:
-    """A MAK, retail or OEM license: it activates with Microsoft, never with a KMS host."""
-    channel = lic.channel or ""
-    return not lic.is_host and (
-        channel in ("MAK", "VOLUME_MAK", "RETAIL") or channel.startswith("OEM")
-    )
-
-
-def _finding(lic: SlmgrLicense, field: str, severity: Severity, **kw: str | None) -> Finding:
-    seen = kw.pop("evidence", None) or lic.text(field)
-    evidence = Text("{where}: {seen}", where=lic.where(field), seen=seen)
-    return Finding(severity=severity, evidence=evidence, **kw)  # type: ignore[arg-type]
-
-
-def _status(lic: SlmgrLicense) -> list[Finding]:
-    role = Procedure.HOST if lic.is_host else Procedure.CLIENT
-    state = lic.state
-    if state is LicenseState.LICENSED:
-        return [
-            _finding(
-                lic,
-                "license_status",
-                Severity.OK,
-                procedure=role,
-                check="license-status",
-                meaning=Text(N_("The product is activated.")),
-            )
-        ]
-    if state is None and lic.text("license_status") is None:
-        return []
-    if role == "host":
-        fix: str = Text(
-            N_("{fix} (Windows: slmgr /ato on the host.)"),
-            fix=Text(ResultCode.HOST_NOT_ACTIVATED.info.fix),
-        )
-        code: str | None = ResultCode.HOST_NOT_ACTIVATED.hex
-        meaning = Text(N_("The KMS host is not Licensed: it cannot activate anyone until it is."))
-    elif _not_kms(lic):
-        fix = Text(_MAK_FIX)
-        code = lic.notification_code
-        meaning = Text(
-            N_("The {channel} product is not activated; it never asks a KMS host."),
-            channel=lic.channel,
-        )
-    else:
-        fix = Text(
-            N_(
-                "Find what keeps the client from its host: check DNS discovery, the port "
-                "(TCP 1688), the count on the host and the client's 12288/12289 events; then "
-                "'slmgr /ato'."
-            )
-        )
-        code = lic.notification_code
-        meaning = Text(
-            N_("The client is not activated; it runs on a grace period or is unlicensed.")
-        )
-    return [
-        _finding(
-            lic,
-            "license_status",
-            Severity.ERROR,
-            procedure=role,
-            check="license-status",
-            meaning=meaning,
-            fix=fix,
-            code=code,
-        )
-    ]
-
-
-def _channel(lic: SlmgrLicense) -> list[Finding]:
-    channel = lic.channel
-    if channel is None or (lic.is_host and channel.startswith("VOLUME_KMS_")):
-        return []
-    if channel.startswith("VOLUME_KMS_") and lic.is_client:
-        return [
-            _finding(
-                lic,
-                "description",
-                Severity.ERROR,
-                procedure=Procedure.KEY,
-                check="host-key-on-client",
-                meaning=Text(N_("A KMS host key (CSVLK) is installed on a KMS client.")),
-                fix=Text(
-                    N_(
-                        "Install the edition's KMS client setup key (GVLK) with "
-                        "'slmgr /ipk <setup key>', remove unneeded SRV records from DNS, "
-                        "and restart the machine."
-                    )
-                ),
-            )
-        ]
-    if _not_kms(lic):
-        licensed = lic.state is LicenseState.LICENSED
-        return [
-            _finding(
-                lic,
-                "description",
-                Severity.WARNING if licensed else Severity.ERROR,
-                procedure=Procedure.KEY,
-                check="not-kms-client",
-                meaning=Text(
-                    N_(
-                        "The {channel} channel: this machine is not a KMS client and never "
-                        "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do "
-                        "not apply."
-                    )
-                    if licensed
-                    else N_(
-                        "The {channel} channel: this machine is not a KMS client and never "
-                        "asks a KMS host, so KMS checks (DNS, port 1688, the host's count) do "
-                        "not apply. It activates with Microsoft, online or by phone."
-                    ),
-                    channel=channel,
-                ),
-                fix=Text(_MAK_FIX),
-            )
-        ]
-    return [
-        _finding(
-            lic,
-            "description",
-            Severity.OK,
-            procedure=Procedure.KEY,
-            check="channel",
-            meaning=Text(N_("The {channel} channel fits this machine's role."), channel=channel),
-        )
-    ]
 
 
 def _expiry(lic: SlmgrLicense) -> list[Finding]:
     minutes = lic.expiration_minutes
-    if minutes is None or minutes >= EXPIRY_WARNING_DAYS * 1440 or _not_kms(lic):
+    if minutes is None or minutes >= EXPIRY_WARNING_DAYS * 1440:
         return []
+    if not_kms(lic):
+        return grace_ends(lic, minutes)
     return [
-        _finding(
+        finding(
             lic,
             "expiration",
             Severity.WARNING,
@@ -206,12 +78,12 @@ def _expiry(lic: SlmgrLicense) -> list[Finding]:
 
 
 def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
-    if not lic.is_client or lic.is_host or _not_kms(lic):
+    if not lic.is_client or lic.is_host or not_kms(lic):
         return []
     out: list[Finding] = []
     if lic.text("kms_registered"):
         out.append(
-            _finding(
+            finding(
                 lic,
                 "kms_registered",
                 Severity.OK,
@@ -223,7 +95,7 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
         )
     elif lic.text("dns_autodiscovery") and not lic.text("kms_dns"):
         out.append(
-            _finding(
+            finding(
                 lic,
                 "dns_autodiscovery",
                 Severity.WARNING,
@@ -238,7 +110,7 @@ def _client_discovery(lic: SlmgrLicense) -> list[Finding]:
     if caching is not None:
         state = N_("KMS host caching is enabled") if caching else N_("KMS host caching is disabled")
         out.append(
-            _finding(
+            finding(
                 lic,
                 "host_caching",
                 Severity.OK,
@@ -265,7 +137,7 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
     total = lic.number("total_requests") or 0
     if count == 1 and total >= STUCK_COUNT_MIN_REQUESTS:
         return [
-            _finding(
+            finding(
                 lic,
                 "current_count",
                 Severity.ERROR,
@@ -303,7 +175,7 @@ def _host_count(lic: SlmgrLicense) -> list[Finding]:
     fix = "" if severity is Severity.OK else Text(ResultCode.COUNT_TOO_LOW.info.fix)
     code = None if severity is Severity.OK else ResultCode.COUNT_TOO_LOW.hex
     return [
-        _finding(
+        finding(
             lic,
             "current_count",
             severity,
@@ -323,7 +195,7 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
     out: list[Finding] = []
     if lic.flag("dns_publishing") is False:
         out.append(
-            _finding(
+            finding(
                 lic,
                 "dns_publishing",
                 Severity.WARNING,
@@ -347,7 +219,7 @@ def _host_config(lic: SlmgrLicense) -> list[Finding]:
     port = lic.number("listening_port")
     if port is not None and port != settings.DEFAULT_PORT:
         out.append(
-            _finding(
+            finding(
                 lic,
                 "listening_port",
                 Severity.WARNING,
@@ -374,7 +246,7 @@ def _failed_requests(lic: SlmgrLicense) -> list[Finding]:
     if not total or failed is None or failed / total < FAILED_RATIO_WARNING:
         return []
     return [
-        _finding(
+        finding(
             lic,
             "failed_requests",
             Severity.WARNING,
@@ -398,8 +270,8 @@ def _failed_requests(lic: SlmgrLicense) -> list[Finding]:
 
 
 CHECKS: tuple[Check, ...] = (
-    _status,
-    _channel,
+    status_findings,
+    channel_findings,
     _expiry,
     _client_discovery,
     _host_count,
@@ -448,7 +320,7 @@ def check_snapshots(groups: list[list[SlmgrLicense]]) -> list[Finding]:
         failed = [lic.number("failed_requests") or 0 for lic in ordered]
         if failed[-1] > failed[0]:
             out.append(
-                _finding(
+                finding(
                     last,
                     "failed_requests",
                     Severity.WARNING,

@@ -14,6 +14,7 @@ import re
 import msgspec
 
 from openkms.doctor._i18n import Text
+from openkms.doctor._mscodes import mak_fix, ms_code
 from openkms.doctor._text import normalize_label
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
@@ -21,7 +22,7 @@ from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 from openkms.doctor.slmgr._labels import field_of, flag_of
 from openkms.i18n import N_
 
-__all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "scan_text"]
+__all__ = ["CodeLine", "TextScan", "code_findings", "labels_finding", "mak_explained", "scan_text"]
 
 # "<label in any language>: 0x........ <message>": a label of letters, then the code.
 _ERROR_LINE = re.compile(r"^\s*[^\W\d_][^:\uff1a\d,;]{0,40}[:\uff1a]\s*0[xX]([0-9A-Fa-f]{8})\b")
@@ -29,6 +30,10 @@ _WORDS = re.compile(r"^[^\W\d_][^\d,;=<>]*$")
 _NUMBER = re.compile(r"\b\d+\b")
 _LABEL = re.compile(r"^\s*([^:\uff1a]{2,60}?)\s*[:\uff1a]\s*(.*)$")
 _MAX_LABELS = 5
+# Procedures of codes only a KMS client meets (the host, its count, DNS SRV, TCP 1688).
+_KMS_PROCEDURES = frozenset(
+    {Procedure.HOST, Procedure.COUNT, Procedure.CMID, Procedure.DNS, Procedure.PORT}
+)
 
 
 class CodeLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,8 +88,10 @@ def scan_text(text: str) -> TextScan:
     )
 
 
-def code_findings(scan: TextScan, source: str) -> list[Finding]:
-    """One finding per distinct failure code printed in the transcript, explained."""
+def code_findings(scan: TextScan, source: str, *, mak: bool = False) -> list[Finding]:
+    """One finding per distinct failure code printed in the transcript, explained. ``mak``:
+    the transcript is of a Windows MAK machine, whose MAK causes are filed under
+    ``mak-client`` with Microsoft's MAK fix (:func:`mak_explained`)."""
     seen: dict[int, list[CodeLine]] = {}
     for item in scan.codes:
         seen.setdefault(item.code, []).append(item)
@@ -96,10 +103,15 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
         if len(items) > 1:
             more = Text(N_("(and {more} more line(s))"), more=len(items) - 1)
             where = Text("{where} {more}", where=where, more=more)
-        meaning = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+        meaning: str = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
         if words.cause:
             meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
-        fix = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
+        fix: str = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
+        procedure = (
+            Procedure(words.procedure) if words.procedure in PROCEDURES else Procedure.EVENTS
+        )
+        if mak:
+            meaning, fix, procedure = mak_explained(code, meaning, fix, procedure)
         out.append(
             CATALOGUE["slmgr-error-code"].finding(
                 Severity.ERROR,
@@ -107,12 +119,38 @@ def code_findings(scan: TextScan, source: str) -> list[Finding]:
                 meaning=meaning,
                 fix=fix,
                 code=words.code,
-                procedure=Procedure(words.procedure)
-                if words.procedure in PROCEDURES
-                else Procedure.EVENTS,
+                procedure=procedure,
             )
         )
     return out
+
+
+def mak_explained(
+    code: int, meaning: str, fix: str, procedure: Procedure
+) -> tuple[str, str, Procedure]:
+    """Meaning, fix and procedure of a code printed on a Windows MAK machine: a MAK cause
+    (0xC004C003, 0xC004C008, 0xC004C020, ...) gets Microsoft's MAK wording under
+    ``mak-client``; a code only a KMS client meets (0x8007232B, 0xC004F074, ...) keeps its
+    procedure and says it is not the MAK's."""
+    entry = ms_code(code)
+    known = mak_fix(code)
+    if entry is not None and known:
+        meaning = Text(
+            "{name}: {meaning} {cause}",
+            name=Text(entry.name),
+            meaning=Text(entry.meaning),
+            cause=Text(entry.cause),
+        )
+        return meaning, Text(known), Procedure.MAK_CLIENT
+    if procedure in _KMS_PROCEDURES:
+        note = Text(
+            N_(
+                "Not a MAK cause: only a KMS client meets this code (it came from an attempt "
+                "while a KMS client setup key was installed)."
+            )
+        )
+        meaning = Text("{meaning} {note}", meaning=meaning, note=note)
+    return meaning, fix, procedure
 
 
 def labels_finding(scan: TextScan, source: str) -> Finding:

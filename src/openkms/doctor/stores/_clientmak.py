@@ -27,7 +27,7 @@ from openkms.doctor._i18n import Decimal, Stamp, Text
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._tally import procedure_of
 from openkms.doctor.findings import Finding, Procedure, Severity
-from openkms.doctor.stores._makcauses import ACTIVATE_FIX, mak_cause
+from openkms.doctor.stores._makcauses import ACTIVATE_FIX, cleared_activation, mak_cause
 from openkms.i18n import N_
 
 __all__ = ["EXPIRY_WARNING_DAYS", "is_mak_client", "mak_findings"]
@@ -246,6 +246,14 @@ def _not_activated(
     if ended is not None:
         evidence, fix = ended
         return check.finding(Severity.ERROR if stopped else Severity.WARNING, evidence, fix=fix)
+    if state.last_attempt_at:  # it succeeded (code 0), and nothing licenses the MAK now
+        seen, meaning = cleared_activation(where, state)
+        return check.finding(
+            Severity.ERROR if stopped else Severity.WARNING,
+            seen,
+            meaning=meaning,
+            fix=Text(ACTIVATE_FIX),
+        )
     seen = Text(
         N_("{where}: the MAK is installed but not activated (no activation attempt recorded)"),
         where=where,

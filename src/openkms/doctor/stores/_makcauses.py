@@ -11,15 +11,18 @@ KMS count checks, which do not apply.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
+from openkms.client.state import ClientState
 from openkms.core.codes import ResultCode, describe
-from openkms.doctor._i18n import Text
+from openkms.doctor._i18n import Stamp, Text
+from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.findings import Finding, Procedure
 from openkms.i18n import N_
 
-__all__ = ["ACTIVATE_FIX", "MakCause", "mak_cause", "mak_event_findings"]
+__all__ = ["ACTIVATE_FIX", "MakCause", "cleared_activation", "mak_cause", "mak_event_findings"]
 
 ACTIVATE_FIX = N_(
     "Activate online with the publisher's service: 'client ato' (give the service with "
@@ -141,3 +144,45 @@ def mak_event_findings(findings: list[Finding]) -> list[Finding]:
     ``last-result`` is left out: the MAK activation finding reports the last attempt.
     """
     return [_reworded(f) for f in findings if f.check not in _KMS_ONLY_CHECKS | {"last-result"}]
+
+
+def _utc(epoch: int) -> Stamp:
+    return Stamp.utc(epoch, "%Y-%m-%d %H:%M UTC")
+
+
+def _rearmed_after(state: ClientState) -> bool:
+    """True when a rearm came after the last activation attempt: only a rearm restarts the
+    grace period once a key is installed (``client ipk`` keeps the first start)."""
+    return state.rearms_used > 0 and state.grace_started_at >= state.last_attempt_at
+
+
+def cleared_activation(where: Path, state: ClientState) -> tuple[str, str]:
+    """Evidence and meaning of a MAK whose last attempt succeeded but whose activation is
+    gone: a rearm (new CMID, activation reset, grace restarted) or another key installed."""
+    if _rearmed_after(state):
+        evidence = Text(
+            N_(
+                "{where}: not activated since a rearm on {rearmed} reset the activation and "
+                "restarted the grace period; the last successful activation was on {when}"
+            ),
+            where=where,
+            rearmed=_utc(state.grace_started_at),
+            when=_utc(state.last_attempt_at),
+        )
+        meaning = Text(
+            N_(
+                "A rearm clears the MAK's activation, gives the machine a new CMID and "
+                "restarts the grace period; the MAK stays installed and must be activated "
+                "again, online or by phone, before the grace ends."
+            )
+        )
+        return evidence, meaning
+    evidence = Text(
+        N_(
+            "{where}: not activated; the last successful activation ({when}) no longer "
+            "applies (the key or the product was changed since)"
+        ),
+        where=where,
+        when=_utc(state.last_attempt_at),
+    )
+    return evidence, Text(CATALOGUE["mak-not-activated"].meaning)
