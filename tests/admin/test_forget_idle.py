@@ -22,6 +22,7 @@ import pytest
 
 from admin.test_client_search import APP, T0, req
 from openkms.core.counting import CountPolicy
+from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_writer import FORGOTTEN_POLL, BatchWriter, Forget
 from openkms.store.sqlite import SqliteStore
@@ -137,3 +138,53 @@ def test_the_writer_connection_overwrites_what_it_deletes(tmp_path: Path) -> Non
     finally:
         conn.close()
     assert mode == 2  # FAST
+
+
+def test_a_checkpoint_a_search_deferred_is_tried_again_on_an_idle_store(tmp_path: Path) -> None:
+    """A search reading the index when it takes the forget in defers the index's checkpoint
+    (its ``busy_timeout``, 5 s, runs out): once the search is over, the index tries again by
+    itself, and the writer's note goes, with nothing written meanwhile."""
+    path = tmp_path / "host.db"
+
+    async def body() -> tuple[bool, bool]:
+        store = SqliteStore(path, writer="thread")
+        await store.open()
+        search = None
+        try:
+            await store.record(req(GONE, GONE_NAME))
+            await store.record(req("cmid-idle-kept", "desk-kept", T0 + 1))
+            index = text.index_path(path)
+            assert await wait_for(lambda: index_cursor(index) >= 2, 10)
+            # A search's snapshot of the index, held across the index's next checkpoint.
+            search = sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True)
+            search.execute("BEGIN")
+            search.execute("SELECT count(*) FROM meta").fetchone()
+            assert await store.forget_client(APP, GONE)
+            held = not await wait_for(lambda: notes(path) == 0, 7)  # the deferral: 5 s
+            search.rollback()
+            search.close()
+            search = None
+            return held, await wait_for(lambda: notes(path) == 0, 10)
+        finally:
+            if search is not None:
+                search.close()
+            await store.close()
+
+    held, gone = asyncio.run(body())
+    assert held, "the note went while a search held the index (nothing was deferred)"
+    assert gone, "the note stayed once the search was over, the store idle"
+
+
+def index_cursor(index: Path) -> int:
+    """The index's cursor (0 while it has none)."""
+    try:
+        conn = sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    return int(row[0]) if row and isinstance(row[0], int) else 0
