@@ -245,7 +245,6 @@ def test_machine_output_is_the_same_in_every_language(site: Site) -> None:
                 "/api/counters",
                 "/api/products",
                 "/api/dns",
-                "/api/clients?limit=abc",  # an error, too
                 "/openapi.json",
                 "/metrics",
             ]

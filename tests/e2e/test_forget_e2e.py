@@ -120,3 +120,52 @@ def test_a_forgotten_client_leaves_the_search_index_file(site: Site, tmp_path: P
     # The notes were deleted once the index had taken them in (at the latest at the stop).
     assert _notes(store) == 0
     assert "Traceback" not in again.log()
+
+
+def _store_bytes(store: Path) -> bytes:
+    path = store / "host.db"
+    files = (path, path.with_name(path.name + "-wal"))
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def _drop_events_of(store: Path, cmid: str) -> None:
+    """As event retention does in time: the client's past events leave the (stopped) store,
+    and ``VACUUM`` writes the file again without their bytes."""
+    conn = sqlite3.connect(store / "host.db", isolation_level=None)
+    try:
+        conn.execute("DELETE FROM events WHERE cmid = ?", (cmid,))
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+
+
+def test_an_idle_host_keeps_no_trace_of_a_forgotten_client_in_its_store(
+    site: Site, tmp_path: Path
+) -> None:
+    """No request after the forget: the host deletes the note by itself, and neither
+    ``host.db`` nor its ``-wal`` keeps the client's CMID or machine name (its events were
+    gone already)."""
+    token = tmp_path / "admin.token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    admin = ("--admin", "127.0.0.1:0", "--admin-token-file", str(token))
+    store = site.host_dir
+    with host_process(store, *admin) as host:
+        kept = _activate(site, host, tmp_path / "kept", "kept-desk-7")
+        gone = _activate(site, host, tmp_path / "gone", "idle-gone-desk-5")
+        assert host.stop() == 0
+    _drop_events_of(store, gone)
+    raw = _store_bytes(store)
+    assert gone.encode() in raw and b"idle-gone-desk-5" in raw  # its row, before the forget
+
+    def no_trace() -> bool:
+        raw = _store_bytes(store)
+        return _notes(store) == 0 and gone.encode() not in raw and b"idle-gone-desk-5" not in raw
+
+    with host_process(store, *admin) as again:
+        assert _forget(again, gone) == 200
+        _wait_for(no_trace, "the idle host to delete the note and the client's bytes")
+        assert _search(again, "kept-desk") == [kept]
+        assert again.stop() == 0
+    assert no_trace() and kept.encode() in _store_bytes(store)
+    assert "Traceback" not in again.log()

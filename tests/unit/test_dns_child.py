@@ -25,9 +25,16 @@ from hypothesis import strategies as st
 
 from openkms.core.codes import ResultCode
 from openkms.core.events import EventRecord
+from openkms.core.host_settings import HostSettings
 from openkms.dns.status import read_status
 from openkms.host import dns_runner
-from openkms.host.dns_runner import ChildPublisher, CycleOutcome, LogLine, child_deadline
+from openkms.host.dns_runner import (
+    ChildPublisher,
+    CycleOutcome,
+    DnsSettings,
+    LogLine,
+    child_deadline,
+)
 from openkms.host.state import HostState
 
 
@@ -187,13 +194,22 @@ def test_what_publishing_depends_on_is_watched(tmp_path: Path, silent_server: st
 
 
 def test_the_deadline_grows_with_domains_servers_and_timeout() -> None:
-    base = child_deadline({"dns_timeout": 2.0})
+    base = child_deadline(DnsSettings.of(HostSettings(dns_timeout=2.0)))
     assert base == 30.0 + 4.0
     more = child_deadline(
-        {"dns_timeout": 2.0, "dns_publish_list": ["a", "b"], "dns_servers": ["x", "y"]}
+        DnsSettings.of(
+            HostSettings(dns_timeout=2.0, dns_publish_list=["a", "b"], dns_servers=["x", "y"])
+        )
     )
     assert more == 30.0 + 2 * 2.0 * 3 * 2
-    assert child_deadline({"dns_timeout": "garbage", "dns_servers": "x"}) == 30.0 + 10.0
+
+
+def test_publishing_reads_the_port_and_every_dns_setting() -> None:
+    """A ``dns_*`` setting added to the host's settings is watched and sent to the child."""
+    dns_fields = {f for f in HostSettings.__struct_fields__ if f.startswith("dns_")}
+    assert set(DnsSettings.__struct_fields__) == dns_fields | {"port"}
+    types = {f.name: f.type for f in msgspec.structs.fields(HostSettings)}
+    assert all(f.type == types[f.name] for f in msgspec.structs.fields(DnsSettings))
 
 
 @settings(max_examples=200, deadline=None)

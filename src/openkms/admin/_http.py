@@ -1,5 +1,11 @@
 """HTTP plumbing of the admin server: app keys, JSON responses, errors and authentication.
 
+Language: every request is handled inside a :func:`~openkms.i18n.language_scope` of the
+language the dashboard's pages would be in (:func:`request_language`: the ``openkms_lang``
+cookie, else ``Accept-Language``, else English), so an error's ``message`` and ``fix``, and
+the text of an ``OpenKMSError`` raised while serving, are in the caller's language; the error
+response says which in ``Content-Language``. The ``code`` and the data never change.
+
 Authentication: a bearer token (``Authorization: Bearer TOKEN``) or the cookie the login
 page sets. Reads need it only off loopback; changes always need it, and are refused (403)
 when no token is configured. Tokens are compared as SHA-256 digests with
@@ -17,11 +23,13 @@ from typing import Any, Final
 import msgspec
 from aiohttp import web
 
+from openkms.admin import pages
 from openkms.admin._params import BadParameterError
 from openkms.admin.config import AdminConfig
 from openkms.admin.metrics import HostMetrics
 from openkms.admin.views import AdminContext
 from openkms.errors import OpenKMSError
+from openkms.i18n import N_, SUPPORTED_LANGUAGES, _, current_language, gettext_for, language_scope
 
 __all__ = [
     "CONFIG",
@@ -33,6 +41,8 @@ __all__ = [
     "host_middleware",
     "json_error",
     "json_response",
+    "language_middleware",
+    "request_language",
     "token_matches",
 ]
 
@@ -47,6 +57,13 @@ PUBLIC_PATHS: Final = frozenset(
     {"/login", "/static/style.css", "/favicon.ico", "/healthz", "/readyz"}
 )
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# The reasons of the HTTP errors aiohttp raises itself (no route, wrong method, body too big).
+HTTP_REASONS: Final = {
+    400: N_("Bad Request"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    413: N_("Request Entity Too Large"),
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,15 +78,27 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 def json_error(
     status: int, code: str, message: str, *, fix: str | None = None, **extra: Any
 ) -> web.Response:
-    """An error as ``{"error": {"status", "code", "message", "fix"?, ...}}``."""
+    """An error as ``{"error": {"status", "code", "message", "fix"?, ...}}``.
+
+    ``message`` and ``fix`` are text for people, already in the current language (the
+    request's, inside :func:`language_middleware`), which ``Content-Language`` names.
+    """
     body: dict[str, Any] = {"status": status, "code": code, "message": message}
     if fix:
         body["fix"] = fix
     body.update(extra)
     response = json_response({"error": body}, status)
+    response.headers["Content-Language"] = current_language()
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="openkms-admin"'
     return response
+
+
+def request_language(request: web.Request) -> str:
+    """The language of ``request``, by the dashboard's rule (:func:`pages.request_language`)."""
+    return pages.request_language(
+        request.cookies.get(pages.LANG_COOKIE), request.headers.get("Accept-Language")
+    )
 
 
 def token_matches(presented: str, expected: str) -> bool:
@@ -81,7 +110,7 @@ def token_matches(presented: str, expected: str) -> bool:
 
 def _presented_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _sep, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.cookies.get(COOKIE) or None
@@ -102,8 +131,8 @@ def _refusal(request: web.Request, config: AdminConfig) -> web.StreamResponse | 
         return json_error(
             403,
             "changes_disabled",
-            "changes through the admin API need a token, and none is configured",
-            fix="Restart the host with --admin-token-file FILE or OPENKMS_ADMIN_TOKEN set.",
+            _("changes through the admin API need a token, and none is configured"),
+            fix=_("Restart the host with --admin-token-file FILE or OPENKMS_ADMIN_TOKEN set."),
         )
     presented = _presented_token(request)
     if presented is not None and token_matches(presented, config.token):
@@ -114,13 +143,18 @@ def _refusal(request: web.Request, config: AdminConfig) -> web.StreamResponse | 
         return json_error(
             401,
             "unauthorized",
-            "this request needs the admin token",
-            fix="Send 'Authorization: Bearer TOKEN'.",
+            _("this request needs the admin token"),
+            fix=_("Send 'Authorization: Bearer TOKEN'."),
         )
     log.warning(
         "admin: wrong token from %s for %s %s", request.remote, request.method, request.path
     )
-    return json_error(401, "invalid_token", "the admin token is wrong")
+    return json_error(
+        401,
+        "invalid_token",
+        _("the admin token is wrong"),
+        fix=_("Send the token the host was started with (--admin-token-file)."),
+    )
 
 
 def _host_name(authority: str) -> str:
@@ -138,22 +172,38 @@ def _misdirected(request: web.Request, config: AdminConfig) -> web.StreamRespons
         return json_error(
             421,
             "misdirected_request",
-            "this server does not answer for that host name",
-            fix="Reach the admin API by 127.0.0.1 or localhost, or add the name with "
-            "--admin-allowed-host NAME.",
+            _("this server does not answer for that host name"),
+            fix=_(
+                "Reach the admin API by 127.0.0.1 or localhost, or add the name with "
+                "--admin-allowed-host NAME."
+            ),
         )
     if request.method in READ_METHODS:
         return None
     origin = request.headers.get("Origin")
     if origin is None:  # not a browser, or a same-origin form of an old one
         return None
-    scheme, _, rest = origin.partition("://")
+    scheme, _sep, rest = origin.partition("://")
     if scheme not in ("http", "https") or not config.accepts_host(_host_name(rest)):
         log.warning(
             "admin: refused %s %s from origin %r", request.method, request.path, origin[:100]
         )
-        return json_error(403, "bad_origin", "changes are accepted only from this server's pages")
+        return json_error(
+            403,
+            "bad_origin",
+            _("changes are accepted only from this server's pages"),
+            fix=_(
+                "Make the change from the dashboard of this server, or without an Origin header."
+            ),
+        )
     return None
+
+
+@web.middleware
+async def language_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Serve ``request`` in its language (the first middleware: its errors are in it too)."""
+    with language_scope(request_language(request)):
+        return await handler(request)
 
 
 @web.middleware
@@ -180,10 +230,35 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400 or _wants_html(request):
             raise
-        return json_error(exc.status, "http_error", exc.reason)
+        return json_error(exc.status, "http_error", _http_reason(exc))
     except OpenKMSError as exc:
         log.error("admin: %s %s failed: %s", request.method, request.path, exc.message)
-        return json_error(503, "store_error", exc.message, fix=exc.fix)
+        message, fix = _error_text(exc)
+        return json_error(503, "store_error", message, fix=fix)
     except Exception:
         log.exception("admin: %s %s failed", request.method, request.path)
-        return json_error(500, "internal_error", "internal error; see the host's log")
+        return json_error(500, "internal_error", _("internal error; see the host's log"))
+
+
+def _http_reason(exc: web.HTTPException) -> str:
+    """The reason of an HTTP error aiohttp raised, translated when it is the standard one."""
+    standard = HTTP_REASONS.get(exc.status)
+    return _(standard) if standard is not None and exc.reason == standard else exc.reason
+
+
+def _error_text(exc: OpenKMSError) -> tuple[str, str | None]:
+    """The message and fix of ``exc`` in the current language.
+
+    An error raised while serving the request has them in its language already. One raised
+    elsewhere (the store's writer) has them in the language of the place that raised it: when
+    they are its result code's own text, they are given again in the request's language.
+    """
+    english = exc.code.english_info
+    message = _(english.message) if _same_text(exc.message, english.message) else exc.message
+    fix = _(english.fix) if exc.fix and _same_text(exc.fix, english.fix) else exc.fix
+    return message, fix
+
+
+def _same_text(text: str, english: str) -> bool:
+    """Is ``text`` the message ``english`` in one of the languages?"""
+    return any(text == gettext_for(code).gettext(english) for code in SUPPORTED_LANGUAGES)

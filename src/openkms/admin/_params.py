@@ -1,4 +1,8 @@
-"""Query parameters of the admin API, parsed strictly: a bad one is a clear 400."""
+"""Query parameters of the admin API, parsed strictly: a bad one is a clear 400.
+
+Its message and fix are in the request's language (raised inside its ``language_scope``);
+the parameter's name and the values quoted stay as they are.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import msgspec
 from multidict import MultiDict, MultiMapping
 
 from openkms.core.license import LicenseState
+from openkms.i18n import _
 from openkms.store.base import CLIENT_SORTS, ClientRecord, ClientSearch, EventSearch
 
 __all__ = [
@@ -54,7 +59,10 @@ class Params:
         unknown = sorted(set(query) - allowed)
         if unknown:
             raise BadParameterError(
-                unknown[0], f"unknown parameter {unknown[0]!r}; expected one of {sorted(allowed)}"
+                unknown[0],
+                _("unknown parameter {name!r}; expected one of {names}").format(
+                    name=unknown[0], names=sorted(allowed)
+                ),
             )
         self._query = query
 
@@ -84,7 +92,10 @@ class Params:
             seconds = int(parsed.timestamp())
         except (ValueError, OverflowError):
             raise BadParameterError(
-                name, f"{name} must be epoch seconds or ISO 8601 (2026-01-31T12:00Z), got {value!r}"
+                name,
+                _(
+                    "{name} must be epoch seconds or ISO 8601 (2026-01-31T12:00Z), got {value!r}"
+                ).format(name=name, value=value[:40]),
             ) from None
         return _in_range(name, seconds, 0, MAX_TIME)
 
@@ -92,14 +103,24 @@ class Params:
         """One of ``choices``."""
         value = self.text(name) or default
         if value not in choices:
-            raise BadParameterError(name, f"{name} must be one of {list(choices)}, got {value!r}")
+            raise BadParameterError(
+                name,
+                _("{name} must be one of {choices}, got {value!r}").format(
+                    name=name, choices=list(choices), value=value[:40]
+                ),
+            )
         return value
 
     def flag(self, name: str) -> bool:
         """true/false, 1/0, yes/no."""
         value = (self.text(name) or "false").lower()
         if value not in _BOOLEANS:
-            raise BadParameterError(name, f"{name} must be true or false, got {value!r}")
+            raise BadParameterError(
+                name,
+                _("{name} must be true or false, got {value!r}").format(
+                    name=name, value=value[:40]
+                ),
+            )
         return _BOOLEANS[value]
 
     def integers(self, name: str, low: int, high: int) -> tuple[int, ...]:
@@ -124,14 +145,21 @@ def _integer(name: str, text: str) -> int:
         return int(text)
     except ValueError:
         shown = text if len(text) <= 30 else f"{text[:30]}..."
-        raise BadParameterError(name, f"{name} must be a whole number, got {shown!r}") from None
+        raise BadParameterError(
+            name, _("{name} must be a whole number, got {value!r}").format(name=name, value=shown)
+        ) from None
 
 
 def _in_range(name: str, number: int, low: int, high: int) -> int:
     """``number``, or a 400 naming the allowed range."""
     if not low <= number <= high:
         shown = str(number) if len(str(number)) <= 30 else f"{str(number)[:30]}..."
-        raise BadParameterError(name, f"{name} must be between {low} and {high}, got {shown}")
+        raise BadParameterError(
+            name,
+            _("{name} must be between {low} and {high}, got {value}").format(
+                name=name, low=low, high=high, value=shown
+            ),
+        )
     return number
 
 
@@ -154,7 +182,12 @@ def license_status(value: str | None) -> int | None:
         return names[value.lower()]
     if _whole(value) and len(value) < 3 and int(value) in names.values():
         return int(value)
-    raise BadParameterError("state", f"state must be one of {sorted(names)} or 0..6, got {value!r}")
+    raise BadParameterError(
+        "state",
+        _("state must be one of {names} or 0..6, got {value!r}").format(
+            names=sorted(names), value=value[:40]
+        ),
+    )
 
 
 def client_search(
@@ -164,12 +197,12 @@ def client_search(
     params = Params(query, CLIENT_PARAMS if paged else CLIENT_PARAMS - {"limit", "offset", "after"})
     since, before = params.time("seen_since"), params.time("seen_before")
     if since is not None and before is not None and since >= before:
-        raise BadParameterError("seen_before", "seen_before must be later than seen_since")
+        raise BadParameterError("seen_before", _("seen_before must be later than seen_since"))
     sort = params.choice("sort", CLIENT_SORTS, "last_seen")
     descending = params.choice("order", ("asc", "desc"), "desc") == "desc"
     after = _client_after(params.text("after") if paged else None, sort, descending)
     if after is not None and params.text("offset") is not None:
-        raise BadParameterError("after", "give either after (a cursor) or offset, not both")
+        raise BadParameterError("after", _("give either after (a cursor) or offset, not both"))
     return ClientSearch(
         application_id=application_id,
         activation_id=params.text("product"),
@@ -214,19 +247,19 @@ def _client_after(
     """The ``after`` cursor's key, checked against the request's order; a 400 otherwise."""
     if value is None:
         return None
-    fix = "Pass the 'next' value of the previous page unchanged, with the same sort and order."
+    fix = _("Pass the 'next' value of the previous page unchanged, with the same sort and order.")
     try:
         if len(value) > MAX_CURSOR:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         cursor = msgspec.json.decode(raw, type=_ClientCursor)
     except (ValueError, binascii.Error, msgspec.DecodeError):
-        raise BadParameterError("after", "after is not a cursor of this API", fix=fix) from None
+        raise BadParameterError("after", _("after is not a cursor of this API"), fix=fix) from None
     if (cursor.sort, cursor.descending) != (sort, descending) or isinstance(cursor.value, str) != (
         sort in TEXT_SORTS
     ):
         raise BadParameterError(
-            "after", "after was made for another sort or order than this request's", fix=fix
+            "after", _("after was made for another sort or order than this request's"), fix=fix
         )
     return cursor.value, cursor.application_id, cursor.cmid
 
@@ -234,9 +267,12 @@ def _client_after(
 def _cursor(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    time_text, _, seq_text = value.partition(":")
+    time_text, _sep, seq_text = value.partition(":")
     if not (_whole(time_text) and _whole(seq_text)):
-        raise BadParameterError("before", f"before must be a cursor TIME:SEQ, got {value!r}")
+        raise BadParameterError(
+            "before",
+            _("before must be a cursor TIME:SEQ, got {value!r}").format(value=value[:40]),
+        )
     time_value = _in_range("before", _integer("before", time_text), 0, MAX_TIME)
     return time_value, _in_range("before", _integer("before", seq_text), 0, MAX_SEQ)
 
@@ -246,7 +282,7 @@ def event_search(query: MultiMapping[str]) -> EventSearch:
     params = Params(query, EVENT_PARAMS)
     since, until = params.time("since"), params.time("until")
     if since is not None and until is not None and since > until:
-        raise BadParameterError("until", "until must not be earlier than since")
+        raise BadParameterError("until", _("until must not be earlier than since"))
     return EventSearch(
         event_ids=params.integers("id", 0, MAX_EVENT_ID),
         since=since,
@@ -263,6 +299,8 @@ def export_format(query: MultiMapping[str]) -> tuple[str, MultiMapping[str]]:
 
     fmt = query.get("format", "csv")
     if fmt not in ("csv", "json"):
-        raise BadParameterError("format", f"format must be csv or json, got {fmt!r}")
+        raise BadParameterError(
+            "format", _("format must be csv or json, got {value!r}").format(value=fmt[:40])
+        )
     rest: MultiDict[str] = MultiDict((k, v) for k, v in query.items() if k != "format")
     return fmt, rest

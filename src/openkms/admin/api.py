@@ -17,6 +17,7 @@ from openkms.admin.metrics import status_label
 from openkms.core.catalog import Catalog
 from openkms.core.host import HostInfo, PeerHostInfo
 from openkms.core.host_settings import HostSettings, SettingError
+from openkms.i18n import _
 from openkms.store.base import ActivityBucket, Counters
 
 __all__ = ["routes"]
@@ -201,10 +202,20 @@ async def forget_client(request: web.Request) -> web.Response:
     cmid = request.match_info["cmid"]
     app_id = _application_id(await _catalog(context))
     if app_id is None:
-        return json_error(409, "no_trust", "the host has no catalog: it has no clients")
+        return json_error(
+            409,
+            "no_trust",
+            _("the host has no catalog: it has no clients"),
+            fix=_(
+                "Install a host key with the publisher's trust: "
+                "'openkms host ipk KEY --trust trust.json'."
+            ),
+        )
     forgotten = await context.store.forget_client(app_id, cmid)
     if not forgotten:
-        return json_error(404, "not_found", f"no client with CMID {cmid!r}")
+        return json_error(
+            404, "not_found", _("no client with CMID {cmid!r}").format(cmid=cmid[:100])
+        )
     log.info("admin: forgot client %s", cmid)
     count = await context.store.current_count(app_id, context.now())
     return json_response(Forgotten(cmid, True, count))
@@ -316,19 +327,23 @@ def _changes(body: bytes) -> dict[str, object]:
     try:
         changes = msgspec.json.decode(body, type=dict[str, Any])
     except msgspec.ValidationError as exc:
-        raise params.BadParameterError("body", f"invalid settings: {exc}") from None
+        message = _("invalid settings: {reason}").format(reason=exc)
+        raise params.BadParameterError("body", message) from None
     except msgspec.DecodeError as exc:
-        raise params.BadParameterError("body", f"the body is not JSON: {exc}") from None
+        message = _("the body is not JSON: {reason}").format(reason=exc)
+        raise params.BadParameterError("body", message) from None
     for name in changes:
         if name not in SettingsChange.__struct_fields__:
             raise params.BadParameterError(
                 name,
-                f"the admin API does not change the setting {name!r}",
-                fix=f"Change one of {list(SettingsChange.__struct_fields__)} here; the others "
-                "with the 'openkms host' commands (e.g. 'host dns-config').",
+                _("the admin API does not change the setting {name!r}").format(name=name),
+                fix=_(
+                    "Change one of {names} here; the others with the 'openkms host' commands "
+                    "(e.g. 'host dns-config')."
+                ).format(names=list(SettingsChange.__struct_fields__)),
             )
     if not changes:
-        raise params.BadParameterError("body", "nothing to change")
+        raise params.BadParameterError("body", _("nothing to change"))
     return changes
 
 

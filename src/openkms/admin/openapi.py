@@ -104,6 +104,11 @@ _EXPORT: Final = {
     "description": "the export",
     "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {}}},
 }
+_TRANSLATED: Final = (
+    "for people, in the request's language (the openkms_lang cookie, else Accept-Language, "
+    "else English), named by the response's Content-Language"
+)
+_NEVER_TRANSLATED: Final = "machine-readable: the same in every language"
 _ERROR_SCHEMA: Final = {
     "type": "object",
     "required": ["error"],
@@ -113,10 +118,10 @@ _ERROR_SCHEMA: Final = {
             "required": ["status", "code", "message"],
             "properties": {
                 "status": {"type": "integer"},
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "fix": {"type": "string"},
-                "parameter": {"type": "string"},
+                "code": {"type": "string", "description": _NEVER_TRANSLATED},
+                "message": {"type": "string", "description": _TRANSLATED},
+                "fix": {"type": "string", "description": _TRANSLATED},
+                "parameter": {"type": "string", "description": _NEVER_TRANSLATED},
             },
         }
     },

@@ -8,7 +8,9 @@ format names). An element with ``data-i18n="html"`` is translated as one message
 markup included (a sentence with ``<code>`` in it). The same walk feeds the catalogs
 (:func:`html_messages`, used by ``scripts/i18n.py``), so what is served is what is extracted.
 Server-side rendering means the page arrives whole in its language (no flash of English, the
-right ``<html lang>``, the login page translated though it loads no script).
+right ``<html lang>``, the login page translated though it loads no script). Each page is read
+and parsed once per process, and translated once per language (``admin._template``): a request
+only fills in the switcher's links.
 
 ``app.js`` marks its strings with ``_("...")`` and ``ngettext(...)``; the page carries their
 translations as JSON in ``<script type="application/json" id="openkms-i18n">``
@@ -22,25 +24,21 @@ switcher sets it), else the best match of ``Accept-Language``, else English. Mac
 from __future__ import annotations
 
 import functools
-import html
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
-from urllib.parse import quote
 
 import msgspec
 from babel.messages.extract import extract as babel_extract
 
+from openkms.admin import _template
 from openkms.i18n import (
     DEFAULT_LANGUAGE,
     SUPPORTED_LANGUAGES,
-    _,
     gettext_for,
     language_scope,
     negotiate,
+    normalize_language,
 )
 
 __all__ = [
@@ -62,12 +60,6 @@ APP_JS: Final = STATIC / "app.js"
 LANG_COOKIE: Final = "openkms_lang"
 # app.js's translation functions, as Babel's javascript extractor takes them.
 JS_KEYWORDS: Final[Mapping[str, tuple[int, ...] | None]] = {"_": None, "ngettext": (1, 2)}
-TRANSLATED_ATTRIBUTES: Final = frozenset({"title", "placeholder", "aria-label", "label"})
-_UNTRANSLATED_ELEMENTS: Final = frozenset({"script", "style"})
-_VOID: Final = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
-)
-_SPACE = re.compile(r"\s+")
 _CATALOG_ID: Final = "openkms-i18n"
 
 
@@ -103,150 +95,10 @@ def safe_target(target: str | None) -> str:
     return target
 
 
-def _normalise(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
-@dataclass(frozen=True, slots=True)
-class _Found:
-    """A message found in a page, and the line it starts on."""
-
-    lineno: int
-    message: str
-
-
-class _Walker(HTMLParser):
-    """Rewrites a page with its messages translated (or, with ``translate`` None, collects
-    them). Keeps the markup as written; only text and translated attributes change."""
-
-    def __init__(self, language: str | None, *, switch_next: str = "/") -> None:
-        super().__init__(convert_charrefs=True)
-        self.language = language
-        self.switch_next = switch_next
-        self.out: list[str] = []
-        self.found: list[_Found] = []
-        # One entry per open element: does its content stay untranslated?
-        self._frozen: list[tuple[str, bool]] = []
-        self._html_unit: tuple[str, int, int, list[str]] | None = None
-
-    @property
-    def frozen(self) -> bool:
-        return bool(self._frozen) and self._frozen[-1][1]
-
-    def message(self, text: str, lineno: int) -> str:
-        """``text`` translated (surrounding space kept); recorded when collecting."""
-        core = _normalise(text)
-        if not core or not any(ch.isalpha() for ch in core):
-            return text
-        if self.language is None:
-            self.found.append(_Found(lineno, core))
-            return text
-        translated = _(core)
-        if translated == core:  # English, or the same words: the text as written
-            return text
-        head = text[: len(text) - len(text.lstrip())]
-        tail = text[len(text.rstrip()) :]
-        return head + translated + tail
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._html_unit is not None:
-            self._html_unit[3].append(self.get_starttag_text() or "")
-            if tag not in _VOID:
-                self._frozen.append((tag, True))
-            return
-        lineno = self.getpos()[0]
-        values = dict(attrs)
-        frozen = self.frozen or tag in _UNTRANSLATED_ELEMENTS or values.get("translate") == "no"
-        changed = False
-        if not frozen:
-            for index, (name, value) in enumerate(attrs):
-                if name in TRANSLATED_ATTRIBUTES and value:
-                    new = self.message(value, lineno)
-                    changed = changed or new != value
-                    attrs[index] = (name, new)
-        if self.language is not None:
-            changed = self._rewrite(tag, attrs) or changed
-        text = _start_tag(tag, attrs) if changed else (self.get_starttag_text() or "")
-        self.out.append(text)
-        if values.get("data-i18n") == "html" and not frozen:
-            self._html_unit = (tag, lineno, len(self._frozen), [])
-        if tag not in _VOID:
-            self._frozen.append((tag, frozen))
-
-    def _rewrite(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-        """The page's language on ``<html>``, and the switcher's links to this page."""
-        assert self.language is not None
-        names = [name for name, _value in attrs]
-        if tag == "html":
-            attrs[:] = [(n, v) for n, v in attrs if n != "lang"]
-            attrs.insert(0, ("lang", self.language))
-            return True
-        if tag == "a" and "data-lang" in names:
-            code = dict(attrs)["data-lang"] or DEFAULT_LANGUAGE
-            href = f"/lang?set={quote(code)}&next={quote(self.switch_next, safe='')}"
-            attrs[:] = [(n, v) for n, v in attrs if n not in ("href", "aria-current")]
-            attrs.append(("href", href))
-            if code == self.language:
-                attrs.append(("aria-current", "true"))
-            return True
-        return False
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID and self._frozen:
-            self._frozen.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        unit = self._html_unit
-        if unit is not None and len(self._frozen) - 1 == unit[2] and tag == unit[0]:
-            self._html_unit = None
-            inner = "".join(unit[3])
-            self.out.append(self.message(inner, unit[1]) + f"</{tag}>")
-        elif unit is not None:
-            unit[3].append(f"</{tag}>")
-        else:
-            self.out.append(f"</{tag}>")
-        if self._frozen:
-            self._frozen.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self._html_unit is not None:
-            self._html_unit[3].append(html.escape(data, quote=False))
-            return
-        if self.frozen:
-            tag = self._frozen[-1][0] if self._frozen else ""
-            self.out.append(data if tag in _UNTRANSLATED_ELEMENTS else _escape(data))
-            return
-        self.out.append(_escape(self.message(data, self.getpos()[0])))
-
-    def handle_comment(self, data: str) -> None:
-        self.out.append(f"<!--{data}-->")
-
-    def handle_decl(self, decl: str) -> None:
-        self.out.append(f"<!{decl}>")
-
-    def handle_pi(self, data: str) -> None:
-        self.out.append(f"<?{data}>")
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _start_tag(tag: str, attrs: list[tuple[str, str | None]]) -> str:
-    parts = [tag]
-    for name, value in attrs:
-        parts.append(name if value is None else f'{name}="{html.escape(value, quote=True)}"')
-    return "<" + " ".join(parts) + ">"
-
-
 def html_messages(text: str) -> list[tuple[int, str]]:
     """The messages of a page (line, normalised text), in order: what :func:`render_page`
     translates. ``scripts/i18n.py`` extracts them into the ``admin`` catalog."""
-    walker = _Walker(None)
-    walker.feed(text)
-    walker.close()
-    return [(found.lineno, found.message) for found in walker.found]
+    return list(_template.parse(text).messages)
 
 
 class JsCatalog(msgspec.Struct):
@@ -301,15 +153,30 @@ def _catalog_script(language: str) -> str:
 def render_page(path: Path, language: str, *, switch_next: str = "/") -> str:
     """The page at ``path`` in ``language``, with app.js's catalog before ``</head>``.
 
-    ``switch_next``: where the language switcher's links come back to (this page).
+    ``switch_next``: where the language switcher's links come back to (this page). The page
+    is parsed and translated once per process and language (:func:`_localised`); a request
+    only fills in the switcher's links.
     """
+    target = safe_target(switch_next)
+    return "".join(
+        part if isinstance(part, str) else part.render(target)
+        for part in _localised(path, normalize_language(language) or DEFAULT_LANGUAGE)
+    )
+
+
+@functools.cache
+def _parsed(path: Path) -> _template.Template:
+    """The page at ``path``, read and parsed at its first request."""
+    return _template.parse(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _localised(path: Path, language: str) -> _template.Localised:
+    """The page at ``path`` translated into ``language``, with app.js's catalog."""
     with language_scope(language) as code:
-        walker = _Walker(code, switch_next=safe_target(switch_next))
-        walker.feed(_source(path))
-        walker.close()
-        page = "".join(walker.out)
-    return page.replace("</head>", _catalog_script(code) + "</head>", 1)
-
-
-def _source(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+        parts = list(_template.localise(_parsed(path), code))
+    for index, part in enumerate(parts):
+        if isinstance(part, str) and "</head>" in part:
+            parts[index] = part.replace("</head>", _catalog_script(code) + "</head>", 1)
+            break
+    return tuple(parts)

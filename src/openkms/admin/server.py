@@ -27,6 +27,8 @@ from openkms.admin._http import (
     host_middleware,
     json_error,
     json_response,
+    language_middleware,
+    request_language,
     token_matches,
 )
 from openkms.admin.config import AdminConfig, listen_error
@@ -41,7 +43,7 @@ from openkms.admin.http_guard import (
 from openkms.admin.metrics import CONTENT_TYPE, Gauge, HostMetrics
 from openkms.admin.openapi import openapi_spec
 from openkms.admin.views import AdminContext, dns_status
-from openkms.i18n import SUPPORTED_LANGUAGES
+from openkms.i18n import SUPPORTED_LANGUAGES, _
 from openkms.store.base import HostStore
 
 __all__ = ["AdminServer"]
@@ -135,7 +137,9 @@ class AdminServer:
 
 def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) -> web.Application:
     """The aiohttp application (also used by the in-process tests)."""
-    app = web.Application(middlewares=[host_middleware, error_middleware, auth_middleware])
+    app = web.Application(
+        middlewares=[language_middleware, host_middleware, error_middleware, auth_middleware]
+    )
     app[CONFIG] = config
     app[CONTEXT] = context
     app[METRICS] = metrics
@@ -155,16 +159,10 @@ def build_app(config: AdminConfig, context: AdminContext, metrics: HostMetrics) 
     return app
 
 
-def _language(request: web.Request) -> str:
-    return pages.request_language(
-        request.cookies.get(pages.LANG_COOKIE), request.headers.get("Accept-Language")
-    )
-
-
 def _html(request: web.Request, name: str) -> web.Response:
     """The page ``name`` in the request's language (never cached: it depends on the cookie
     and ``Accept-Language``, and shows the host's data)."""
-    text = pages.render_page(STATIC / name, _language(request), switch_next=request.path_qs)
+    text = pages.render_page(STATIC / name, request_language(request), switch_next=request.path_qs)
     return web.Response(
         text=text,
         content_type="text/html",
@@ -184,8 +182,8 @@ async def _set_language(request: web.Request) -> web.StreamResponse:
         return json_error(
             400,
             "bad_parameter",
-            f"unsupported language {wanted[:20]!r}",
-            fix="Choose one of: " + ", ".join(SUPPORTED_LANGUAGES) + ".",
+            _("unsupported language {language!r}").format(language=wanted[:20]),
+            fix=_("Choose one of: {languages}.").format(languages=", ".join(SUPPORTED_LANGUAGES)),
             parameter="set",
         )
     response = web.HTTPSeeOther(pages.safe_target(request.query.get("next")))

@@ -45,6 +45,7 @@ __all__ = [
     "ChildPublisher",
     "CycleOutcome",
     "CycleRequest",
+    "DnsSettings",
     "NOT_CONFIGURED",
     "LogLine",
     "child_deadline",
@@ -60,11 +61,37 @@ OUTPUT_MOST: Final = 1 << 20
 NOT_CONFIGURED: Final = 2
 
 
+class DnsSettings(msgspec.Struct, frozen=True):
+    """What publishing reads of the host's settings: the port and every ``dns_*`` setting
+    (``HostSettings`` has the meaning of each). Two equal ones publish the same."""
+
+    port: int
+    dns_publishing: bool
+    dns_domain: str | None
+    dns_publish_list: list[str]
+    dns_servers: list[str]
+    dns_tsig_key_file: str | None
+    dns_ttl: int
+    dns_republish_hours: float
+    dns_target: str | None
+    dns_priority: int
+    dns_weight: int
+    dns_publish_addresses: bool
+    dns_addresses: list[str]
+    dns_service: str | None
+    dns_timeout: float
+
+    @classmethod
+    def of(cls, host_settings: HostSettings) -> DnsSettings:
+        """The publishing settings of ``host_settings`` (read and checked by the host)."""
+        return cls(**{name: getattr(host_settings, name) for name in cls.__struct_fields__})
+
+
 class CycleRequest(msgspec.Struct, frozen=True):
     """What the child is asked: publish with these settings (read and checked by the host),
     the catalog's service (None: the default), this SRV target, for these bound addresses."""
 
-    settings: HostSettings
+    settings: DnsSettings
     service: str | None
     target: str
     bound: list[tuple[str, int]]
@@ -89,29 +116,22 @@ class _Inputs(msgspec.Struct, frozen=True):
     the ``dns_*`` settings and the port, the catalog's service, the SRV target, and
     resolv.conf's time and size when the settings name no DNS server."""
 
-    dns: dict[str, object]
+    dns: DnsSettings
     service: str | None
     target: str
     resolv_conf: tuple[int, int] | None
 
 
-def child_deadline(dns: dict[str, object]) -> float:
+def child_deadline(dns: DnsSettings) -> float:
     """Seconds a cycle may take: every domain asking every server, twice, and a margin."""
-    timeout = dns.get("dns_timeout")
-    seconds = float(timeout) if isinstance(timeout, int | float) else 5.0
-    domains = 1 + _length(dns.get("dns_publish_list"))
-    servers = max(1, _length(dns.get("dns_servers")))
-    return 30.0 + 2 * seconds * domains * servers
+    domains = 1 + len(dns.dns_publish_list)
+    servers = max(1, len(dns.dns_servers))
+    return 30.0 + 2 * dns.dns_timeout * domains * servers
 
 
-def _republish_seconds(inputs: _Inputs) -> float | None:
-    """The republish interval the settings name, in seconds (None: not a number)."""
-    hours = inputs.dns.get("dns_republish_hours")
-    return float(hours) * 3600.0 if isinstance(hours, int | float) else None
-
-
-def _length(value: object) -> int:
-    return len(value) if isinstance(value, list) else 0
+def _republish_seconds(inputs: _Inputs) -> float:
+    """The republish interval the settings name, in seconds."""
+    return inputs.dns.dns_republish_hours * 3600.0
 
 
 class ChildPublisher:
@@ -156,8 +176,7 @@ class ChildPublisher:
                 last = loop.time()
 
     def _interval(self, inputs: _Inputs | None) -> float:
-        seconds = _republish_seconds(inputs) if inputs is not None else None
-        return seconds if seconds is not None else self._poll_seconds
+        return _republish_seconds(inputs) if inputs is not None else self._poll_seconds
 
     async def _read(self) -> _Inputs | None:
         # In a worker thread: the settings are files, and socket.getfqdn() may ask the
@@ -169,12 +188,11 @@ class ChildPublisher:
             return None
 
     def _inputs(self) -> _Inputs:
-        host_settings = msgspec.structs.asdict(self._state.settings)
-        dns = {k: v for k, v in host_settings.items() if k.startswith("dns_") or k == "port"}
+        dns = DnsSettings.of(self._state.settings)
         trust = self._state.trust()
-        target = str(dns.get("dns_target") or socket.getfqdn())
+        target = dns.dns_target or socket.getfqdn()
         resolv: tuple[int, int] | None = None
-        if not dns.get("dns_servers"):
+        if not dns.dns_servers:
             with contextlib.suppress(OSError):
                 stat = RESOLV_CONF.stat()
                 resolv = (stat.st_mtime_ns, stat.st_size)
@@ -185,7 +203,7 @@ class ChildPublisher:
         """One cycle: publish in a child if enabled; log its events, record its status."""
         if inputs is None:
             return
-        if not inputs.dns.get("dns_publishing", True):
+        if not inputs.dns.dns_publishing:
             if self.status.enabled:
                 self._save(msgspec.structs.replace(self.status, enabled=False, next_run=0))
             return
@@ -204,9 +222,8 @@ class ChildPublisher:
         self._save(outcome.status)
 
     async def _run_child(self, inputs: _Inputs, deadline: float) -> CycleOutcome | None:
-        host_settings = msgspec.convert(inputs.dns, HostSettings)
         request = msgspec.json.encode(
-            CycleRequest(host_settings, inputs.service, inputs.target, self._bound)
+            CycleRequest(inputs.dns, inputs.service, inputs.target, self._bound)
         )
         try:
             process = subprocess.Popen(
@@ -256,7 +273,7 @@ class ChildPublisher:
         """A cycle whose child did not report: one 12293 for the target, retried next cycle."""
         log.warning("DNS publishing failed: %s", reason)
         now = int(self._clock())
-        interval = int(_republish_seconds(inputs) or 0)
+        interval = int(_republish_seconds(inputs))
         status = PublishStatus(
             enabled=True,
             last_run=now,

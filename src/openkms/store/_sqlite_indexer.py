@@ -30,6 +30,8 @@ logger = logging.getLogger("openkms.store")
 INDEX_STEP: Final = 1024
 # Seconds the indexer lets new events gather after a commit wakes it.
 INDEX_DELAY = 0.5
+# Seconds after which a checkpoint that a search deferred is tried again, with no write.
+SCRUB_RETRY = 1.0
 # Seconds it waits after a failure of its own before it tries again; twice as long after
 # each failure in a row, at most RETRY_MOST.
 RETRY_DELAY = 5.0
@@ -137,7 +139,10 @@ class SearchIndexer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            # A checkpoint deferred by a search (``_scrub``) is tried again without waiting
+            # for a write: on an idle host the writer's note of a forgotten client waits
+            # for it.
+            self._wake.wait(SCRUB_RETRY if self._scrub_due else None)
             # Let a few batches gather: one larger transaction of the index costs less.
             if self._stop.wait(INDEX_DELAY):
                 break

@@ -25,7 +25,13 @@ from openkms.core.events import EventRecord
 from openkms.errors import StoreError
 from openkms.i18n import _
 from openkms.store import _sqlite_admin as admin
-from openkms.store._sqlite_conn import connect_writer, is_environmental, map_error, rollback
+from openkms.store._sqlite_conn import (
+    BUSY_TIMEOUT_MS,
+    connect_writer,
+    is_environmental,
+    map_error,
+    rollback,
+)
 from openkms.store._sqlite_indexer import SearchIndexer
 from openkms.store._sqlite_queries import largest_n_policy, recent_clients
 from openkms.store.base import RequestRecord
@@ -35,6 +41,7 @@ if TYPE_CHECKING:  # annotations only: the writer process runs without asyncio
 
 __all__ = [
     "CHECKPOINT_COMMITS",
+    "FORGOTTEN_POLL",
     "PRUNE_STEP",
     "BatchWriter",
     "Forget",
@@ -58,6 +65,12 @@ PRUNE_STEP: Final = 256
 # into the WAL since the last, so that SQLite's own (at 1,000 pages, inside whichever COMMIT
 # crosses it, before that batch is answered) is only the backstop of a writer never idle.
 CHECKPOINT_COMMITS: Final = 16
+# Seconds an idle writer waits at most, while the search index has not yet taken in a note
+# of a forgotten client, before it looks again whether it may delete the note: an idle host
+# must not keep a forgotten CMID until its next write (``BatchWriter.idle_timeout``).
+FORGOTTEN_POLL: Final = 0.5
+# Milliseconds the checkpoint that empties the -wal after such a deletion waits for readers.
+_SCRUB_BUSY_MS: Final = 1000
 _HEADROOM_FRACTION: Final = 10
 _HEADROOM_MAX: Final = 10_000
 
@@ -286,8 +299,10 @@ class BatchWriter:
         self._stale = False  # the connection failed with the store's error: open a new one
         # The search index, kept by a thread of its own once started (``_sqlite_indexer``).
         self.search = SearchIndexer(path)
-        # Notes of forgotten clients deleted up to here (the index had taken them in).
+        # Notes of forgotten clients deleted up to here (the index had taken them in), and
+        # the newest note written (whose deletion an idle writer still owes).
         self._forgotten_purged = 0
+        self._forgotten_noted = _newest_note(conn)
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -384,8 +399,11 @@ class BatchWriter:
                 results.append(admin.forget_client(conn, op.application_id, op.cmid))
         records.flush(conn)
         self._prune_events(conn, self.event_retention, max(PRUNE_STEP, len(ops)))
+        noted = _newest_note(conn) if any(r is True for r in results) else None
         conn.execute("COMMIT")
         self._commits += 1
+        if noted is not None:
+            self._forgotten_noted = noted
         self.search.wake()
         return results
 
@@ -400,6 +418,19 @@ class BatchWriter:
     @property
     def _forgotten_due(self) -> bool:
         return self.search.forgotten_done > self._forgotten_purged
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds the writer may wait for a write before it looks at ``housekeeping_due``
+        again; None: until a write comes.
+
+        While a note of a forgotten client is written that is not deleted yet, the search
+        index's thread (not a write) is what makes its deletion due: the writer looks again
+        every ``FORGOTTEN_POLL`` seconds, so that the note (and the CMID in it) leaves an
+        idle host as well."""
+        if self._stale or self._forgotten_noted <= self._forgotten_purged:
+            return None
+        return FORGOTTEN_POLL
 
     def housekeep(self) -> bool:
         """One bounded step of housekeeping, for the gaps between batches: a passive WAL
@@ -432,18 +463,38 @@ class BatchWriter:
             self._over = self._commits = 0
             # Not again at once: the notes go with the next ones the index takes in.
             self._forgotten_purged = self.search.forgotten_done
+            self._forgotten_noted = min(self._forgotten_noted, self._forgotten_purged)
             logger.warning("store %s: housekeeping failed: %s", self.path, exc)
             return False
         return self.housekeeping_due
 
     def _purge_forgotten(self, conn: sqlite3.Connection) -> None:
         """Delete the notes of forgotten clients that the search index has taken in (rare:
-        one per forgotten client, so one small transaction)."""
+        one per forgotten client, so one small transaction), then empty the -wal into the
+        file (``_scrub``)."""
         done = self.search.forgotten_done
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DELETE FROM clients_forgotten WHERE seq <= ?", (done,))
         conn.execute("COMMIT")
         self._forgotten_purged = done
+        self._scrub(conn)
+
+    def _scrub(self, conn: sqlite3.Connection) -> None:
+        """Copy the -wal into the file and truncate it: the client rows and notes deleted
+        since the last checkpoint (overwritten, ``secure_delete``) are then gone from both
+        files, not only from the newest pages. A reader that holds an older state for more
+        than ``_SCRUB_BUSY_MS`` defers it to the next passive checkpoint, which copies the
+        pages but leaves older copies in the -wal until SQLite reuses it."""
+        conn.execute(f"PRAGMA busy_timeout = {_SCRUB_BUSY_MS}")
+        try:
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if busy:
+            logger.debug("store %s: checkpoint deferred (a reader holds the -wal)", self.path)
+            self._commits = CHECKPOINT_COMMITS
+        else:
+            self._commits = 0
 
     def _prune_events(self, conn: sqlite3.Connection, keep: int, most: int) -> None:
         """Delete the oldest events beyond ``keep``, at most ``most`` of them; note what
@@ -460,6 +511,12 @@ class BatchWriter:
             conn.execute("DELETE FROM events WHERE seq < ?", (oldest + excess,))
             rows -= excess
         self._over = rows - (self.event_retention - self._headroom)
+
+
+def _newest_note(conn: sqlite3.Connection) -> int:
+    """The ``seq`` of the newest note of a forgotten client still in the store (0: none)."""
+    (seq,) = conn.execute("SELECT ifnull(max(seq), 0) FROM clients_forgotten").fetchone()
+    return int(seq)
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRecord) -> None:

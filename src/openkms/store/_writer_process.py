@@ -16,7 +16,9 @@ keep the order, replies carry no identifiers. The child ignores SIGINT and SIGTE
 or a service manager signals the whole process group; the host stops it in order) and exits
 after committing what it has when the parent says stop or goes away. Between batches, when
 nothing is waiting, it runs the store's housekeeping in small bounded steps
-(``BatchWriter.housekeep``).
+(``BatchWriter.housekeep``), and, while a forgotten client's note waits for the search index,
+it wakes every ``FORGOTTEN_POLL`` seconds to delete it even if no write comes
+(``BatchWriter.idle_timeout``).
 
 What it imports is resident for as long as the host serves, so it imports the store's writer
 (``sqlite3``, ``msgspec``, ``logging``) and nothing else: no asyncio, no OpenSSL, no
@@ -29,6 +31,7 @@ from __future__ import annotations
 import gc
 import getopt
 import logging
+import select
 import signal
 import socket
 import sys
@@ -62,6 +65,9 @@ def _serve(sock: socket.socket, writer: BatchWriter, batch_max: int) -> None:
     buffer = bytearray()
     running = True
     while running:
+        if not _readable(sock, writer.idle_timeout):
+            _housekeep_while_idle(sock, writer)
+            continue
         data = sock.recv(_READ_SIZE)
         if not data:
             running = False
@@ -98,6 +104,16 @@ def _housekeep_while_idle(sock: socket.socket, writer: BatchWriter) -> None:
     """Bounded housekeeping steps while no write waits: one that arrives waits one step."""
     while writer.housekeeping_due and not _write_waiting(sock):
         writer.housekeep()
+
+
+def _readable(sock: socket.socket, timeout: float | None) -> bool:
+    """Whether something arrives from the parent within ``timeout`` seconds (None: True,
+    once something does; ``recv`` then waits for it)."""
+    if timeout is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 def _write_waiting(sock: socket.socket) -> bool:

@@ -78,7 +78,7 @@ class ThreadWriter(StoreWriter):
             while more:
                 while writer.housekeeping_due and self._queue.empty():
                     writer.housekeep()  # bounded steps, only while no write waits
-                batch, more = self._take_batch()
+                batch, more = self._take_batch(writer.idle_timeout)
                 try:
                     _commit(writer, batch)
                 except Exception:  # last resort: later writes must still find a writer
@@ -86,9 +86,13 @@ class ThreadWriter(StoreWriter):
         finally:
             writer.close()
 
-    def _take_batch(self) -> tuple[list[_Item], bool]:
-        """Block for one item, then drain what is queued; False once the stop sentinel is seen."""
-        item = self._queue.get()
+    def _take_batch(self, timeout: float | None) -> tuple[list[_Item], bool]:
+        """Block for one item (``timeout`` seconds at most: then no item), then drain what
+        is queued; False once the stop sentinel is seen."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return [], True
         batch: list[_Item] = []
         while item is not None:
             batch.append(item)
