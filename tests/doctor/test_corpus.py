@@ -29,7 +29,7 @@ SLMGR: dict[str, tuple[frozenset[str], str | None]] = {
     "ato_ja_unknown_labels_f074.txt": (frozenset({"slmgr-error-code"}), "0xC004F074"),
     "dlv_en_kmsclient_notification_f074.txt": (frozenset({"no-kms-from-dns"}), None),
     "mak_en_unlicensed.txt": (frozenset({"not-kms-client"}), None),
-    "mak_en_ato_c003.txt": (frozenset({"not-kms-client"}), None),
+    "mak_en_ato_c003.txt": (frozenset({"slmgr-error-code"}), "0xC004C003"),
     "retail_en_grace.txt": (frozenset({"not-kms-client"}), None),
     "mak_fr_notification.txt": (frozenset({"not-kms-client"}), None),
     "oem_de_unlicensed.txt": (frozenset({"not-kms-client"}), None),

@@ -10,6 +10,7 @@ in the guides' order. The channel decides the procedure (a MAK or retail machine
 a KMS host), then the host's own activation, its key, the clocks, cloned machines, hosts
 splitting the count, an activation about to expire, the count, DNS, and only then the
 symptom "no KMS could be contacted" and the client's unlicensed status; notes come last.
+On a MAK machine, a MAK cause read from a result code comes before the channel finding.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ _CODE_CHECKS = frozenset({"failed-requests-why", "last-result"})
 # Result codes that are symptoms, whatever check reports them.
 _SYMPTOM_CODES = {"0xC004F074": 55, "0xC004F039": 54}
 _HOST_STATUS_RANK = 15
+# A MAK cause read from a code (0xC004C008 printed by 'slmgr /ato', or in an 8198) says why
+# the MAK machine is not activated: it outranks the channel finding ``not-kms-client`` (5),
+# which only says the machine never asks a KMS host.
+_MAK_CAUSE_RANK = 4
 
 
 def rank_of(finding: Finding) -> int:
@@ -66,12 +71,21 @@ def rank_of(finding: Finding) -> int:
         return _SYMPTOM_CODES[finding.code]
     if finding.check == "license-status" and finding.procedure == "host":
         return _HOST_STATUS_RANK
+    if _is_mak_cause(finding):
+        return _MAK_CAUSE_RANK
     entry = check_of(finding.check)
     if entry is not None and entry.rank is not None:
         return entry.rank
     rank = _PROCEDURE_RANKS.get(finding.procedure, 75)
     generic = finding.check in _CODE_CHECKS or finding.check.startswith("event-")
     return rank + 1 if generic and finding.code else rank
+
+
+def _is_mak_cause(finding: Finding) -> bool:
+    """A result code filed under ``mak-client`` (only MAK causes are) by a check that reports
+    codes: slmgr's printed error, or a failure code in an event."""
+    code_check = finding.check == "slmgr-error-code" or finding.check.startswith("event-")
+    return finding.procedure == Procedure.MAK_CLIENT and bool(finding.code) and code_check
 
 
 def _order(finding: Finding) -> tuple[int, int, int]:

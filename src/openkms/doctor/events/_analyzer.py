@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from openkms.doctor.events._findings import CLONE_WINDOW_MINUTES, build_findings
 from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._spp import SPP_FAILURES
 from openkms.doctor.events._tally import (
     MAX_TRACKED,
     EventTallies,
@@ -42,6 +43,9 @@ class EventAnalyzer(EventTallies):
 
     def feed(self, event: WindowsEvent) -> None:
         """Account for one event."""
+        if event.spp:
+            self._spp(event)
+            return
         self.total += 1
         hresult = event.hresult
         if hresult and hresult & 0x80000000 and event.event_id != 12293:
@@ -51,6 +55,14 @@ class EventAnalyzer(EventTallies):
             handler[event.event_id](event)
         elif event.event_id in (12293, 12294):
             self._dns(event)
+
+    def _spp(self, event: WindowsEvent) -> None:
+        """A Security-SPP event: counted by ID; a failure code of 8198/8200/8208 tallied."""
+        self.spp_counts[event.event_id] += 1
+        code = event.hresult
+        if code and event.event_id in SPP_FAILURES:
+            self.spp_failed += 1
+            self._tally(self.failures, (event.event_id, code), event)
 
     @staticmethod
     def _tally(table: dict[K, Tally], key: K, event: WindowsEvent, extra: str = "") -> None:

@@ -36,6 +36,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.doctor.events._spp import make_spp_event, read_as_spp
 from openkms.i18n import SUPPORTED_LANGUAGES, gettext_for
 
 __all__ = ["looks_like_event_text", "read_text_events"]
@@ -131,6 +132,17 @@ def _event_id_from_message(message: str) -> int | None:
 def _event(path: Path, block: _Block) -> WindowsEvent | None:
     message = "\n".join(block.message)
     event_id = parse_int(block.fields.get("event_id")) or _event_id_from_message(message)
+    if read_as_spp(event_id, block.fields.get("source")):
+        assert event_id is not None
+        return make_spp_event(
+            source_file=str(path),
+            record=parse_int(block.fields.get("record")),
+            event_id=event_id,
+            time=parse_time(block.fields.get("date")),
+            machine=block.fields.get("machine"),
+            texts=[message],
+            line=block.start,
+        )
     if event_id is None or event_id & 0xFFFF not in KMS_EVENT_IDS:
         return None
     return make_windows_event(
@@ -212,7 +224,8 @@ def _has_info(block: _Block) -> bool:
 
 
 def read_text_events(path: Path) -> Iterator[WindowsEvent]:
-    """Stream the KMS events of copied or exported event text, whatever its form."""
+    """Stream the KMS and Security-SPP events of copied or exported event text, whatever its
+    form (an SPP event is told by its ``Source:``/``ProviderName``)."""
     reader = _Reader(path)
     with open_text(path) as stream:
         for number, line in enumerate(stream, start=1):

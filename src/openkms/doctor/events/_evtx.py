@@ -2,10 +2,11 @@
 
 The parser walks the file chunk by chunk and renders one record at a time as XML, so a
 large log is never loaded at once; it reads tens of thousands of records per second where
-python-evtx read a few hundred. Only records whose ``EventID`` is a KMS event are parsed
-further. A record or chunk the parser cannot read is counted and skipped: the others are
-still read, and the damage is reported once, after them, as :class:`DamagedRecordsError`
-(the file is not called unreadable for it).
+python-evtx read a few hundred. Only records whose ``EventID`` is a KMS event, or whose
+provider is the Software Protection service (Security-SPP), are parsed further. A record
+or chunk the parser cannot read is counted and skipped: the others are still read, and the
+damage is reported once, after them, as :class:`DamagedRecordsError` (the file is not
+called unreadable for it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from evtx import PyEvtxParser
 from openkms.doctor._i18n import Text
 from openkms.doctor._text import ArtefactError
 from openkms.doctor.events._model import KMS_EVENT_IDS, WindowsEvent
+from openkms.doctor.events._spp import is_spp_provider
 from openkms.doctor.events._xml import event_from_element
 from openkms.i18n import N_
 
@@ -35,15 +37,19 @@ _HEADER_SIZE = 0x1000
 _CHUNK_SIZE = 0x10000
 _CHUNK_COUNT_OFFSET = 0x2A
 _EVENT_ID = re.compile(r"<EventID[^>]*>\s*(\d+)\s*</EventID>")
+_PROVIDER = re.compile(r"<Provider Name=\"([^\"]{0,100})\"")
+_PROVIDER_WITHIN = 1024  # the provider is the first element of <System>
 _SHOWN = 3
 
 
 @dataclass
 class EvtxStats:
-    """What one read saw: records rendered, KMS events among them, damage skipped."""
+    """What one read saw: records rendered, KMS and Security-SPP events among them, damage
+    skipped."""
 
     records: int = 0
     kms_events: int = 0
+    spp_events: int = 0
     damaged: list[str] = field(default_factory=list)
 
 
@@ -91,10 +97,15 @@ def _expected_size(path: Path) -> int:
 
 
 def _kms_event(xml: str, record_id: int | None, path: Path) -> WindowsEvent | None:
-    """Parse a rendered record only when its EventID is a KMS event."""
+    """Parse a rendered record only when its EventID is a KMS event or its provider the
+    Software Protection service (Security-SPP)."""
     match = _EVENT_ID.search(xml)
-    if match is None or int(match.group(1)) & 0xFFFF not in KMS_EVENT_IDS:
+    if match is None:
         return None
+    if int(match.group(1)) & 0xFFFF not in KMS_EVENT_IDS:
+        provider = _PROVIDER.search(xml, 0, _PROVIDER_WITHIN)
+        if provider is None or not is_spp_provider(provider.group(1)):
+            return None
     element = ET.fromstring(xml)  # noqa: S314 - rendered by the evtx parser, no DTD
     return event_from_element(element, str(path), record_id)
 
@@ -123,7 +134,8 @@ def _records(path: Path, stats: EvtxStats) -> Iterator[tuple[str, int | None]]:
 
 
 def read_evtx_events(path: Path, stats: EvtxStats | None = None) -> Iterator[WindowsEvent]:
-    """Stream the KMS events of an ``.evtx`` file; skipped damage is raised after them."""
+    """Stream the KMS and Security-SPP events of an ``.evtx`` file; skipped damage is raised
+    after them."""
     stats = stats if stats is not None else EvtxStats()
     expected = _expected_size(path)
     for xml, record_id in _records(path, stats):
@@ -133,7 +145,10 @@ def read_evtx_events(path: Path, stats: EvtxStats | None = None) -> Iterator[Win
             stats.damaged.append(f"record {record_id}: rendered XML malformed ({exc})")
             continue
         if found is not None:
-            stats.kms_events += 1
+            if found.spp:
+                stats.spp_events += 1
+            else:
+                stats.kms_events += 1
             yield found
     if path.stat().st_size < expected:
         stats.damaged.append("file shorter than its header says (truncated)")

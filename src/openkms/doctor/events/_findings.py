@@ -7,6 +7,7 @@ from openkms.core.codes import ResultCode, describe
 from openkms.doctor._i18n import Text, joined
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.events._model import WindowsEvent, parse_int
+from openkms.doctor.events._spp import SPP_FAILURES, spp_counts_text
 from openkms.doctor.events._tally import (
     EventTallies,
     Tally,
@@ -14,6 +15,7 @@ from openkms.doctor.events._tally import (
     evidence,
     n_policy_label,
     short_name,
+    spp_code_finding,
 )
 from openkms.doctor.findings import Finding, Severity
 from openkms.i18n import N_
@@ -26,7 +28,9 @@ CLONE_WINDOW_MINUTES = 15
 
 def _codes(analyzer: EventTallies) -> list[Finding]:
     return [
-        code_finding(tally, event_id, code)
+        spp_code_finding(tally, event_id, code)
+        if event_id in SPP_FAILURES
+        else code_finding(tally, event_id, code)
         for (event_id, code), tally in sorted(analyzer.failures.items())
     ]
 
@@ -338,30 +342,42 @@ def _after(a: WindowsEvent, b: WindowsEvent) -> bool:
 
 def _summary(analyzer: EventTallies) -> list[Finding]:
     answered = sum(state.answered for state in analyzer.machines.values())
-    if analyzer.total == 0:
+    if analyzer.total == 0 and not analyzer.spp_counts:
         return []
-    return [
-        CATALOGUE["events-read"].finding(
-            Severity.OK,
-            Text(
-                N_(
-                    "{total} KMS event(s) read; {answered} request(s) paired with "
-                    "a response on clients, {processed} processed by a host "
-                    "(12290), {cmids} CMID(s) seen by the host"
-                ),
-                total=analyzer.total,
-                answered=answered,
-                processed=sum(analyzer.host_seen.values()),
-                cmids=len(analyzer.cmid_names),
-            ),
-            meaning=Text(
-                N_(
-                    "Success is a 12288 followed by a 12289 with result 0 on the client, and "
-                    "a 12290 on the host."
-                )
-            ),
+    kms = Text(
+        N_(
+            "{total} KMS event(s) read; {answered} request(s) paired with "
+            "a response on clients, {processed} processed by a host "
+            "(12290), {cmids} CMID(s) seen by the host"
+        ),
+        total=analyzer.total,
+        answered=answered,
+        processed=sum(analyzer.host_seen.values()),
+        cmids=len(analyzer.cmid_names),
+    )
+    meaning = Text(
+        N_(
+            "Success is a 12288 followed by a 12289 with result 0 on the client, and "
+            "a 12290 on the host."
         )
-    ]
+    )
+    seen: str = kms
+    if analyzer.spp_counts:
+        spp = spp_counts_text(analyzer.spp_counts)
+        seen = Text("{kms}; {spp}", kms=kms, spp=spp) if analyzer.total else spp
+        meaning = (
+            Text("{meaning} {spp}", meaning=meaning, spp=Text(_SPP_MEANING))
+            if analyzer.total
+            else Text(_SPP_MEANING)
+        )
+    return [CATALOGUE["events-read"].finding(Severity.OK, seen, meaning=meaning)]
+
+
+_SPP_MEANING = N_(
+    "Windows' licensing service (Security-SPP) events are counted by ID: 8198, 8200 and 8208 "
+    "carry a failure code, explained in their own finding; the others are informational, or "
+    "of a meaning the doctor does not read, and are only counted."
+)
 
 
 def build_findings(analyzer: EventTallies) -> list[Finding]:

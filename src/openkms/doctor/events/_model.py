@@ -25,7 +25,7 @@ _TIME_FORMATS = (
 
 
 class WindowsEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """One KMS event read from an export: where it was, what it says."""
+    """One KMS (or Security-SPP licensing) event read from an export: where, what it says."""
 
     source_file: str
     record: int | None
@@ -34,6 +34,8 @@ class WindowsEvent(msgspec.Struct, frozen=True, kw_only=True):
     machine: str | None
     info_fields: dict[str, str]
     line: int | None = None
+    # A Security-SPP licensing event other than the KMS events (see ``_spp``).
+    spp: bool = False
 
     def where(self) -> str:
         """``file record N``, or ``file line N`` for formats without record numbers."""

@@ -1,5 +1,6 @@
 """Read Windows event exports (EVTX, wevtutil XML, Event Viewer CSV and clipboard text,
-OpenKMS JSON/CSV) as a stream of :class:`WindowsEvent`, and check them.
+OpenKMS JSON/CSV) as a stream of :class:`WindowsEvent` (KMS events, and Windows' own
+licensing events of the Security-SPP provider: ``_spp``), and check them.
 
 No reader loads a whole file: a 1 GB export is iterated record by record. A file that
 cannot be read, or breaks off half-way, becomes a finding after its readable events.
@@ -114,11 +115,14 @@ def detect_format(path: Path) -> EventFormat:
     return found
 
 
-def read_events(path: Path) -> Iterator[WindowsEvent]:
-    """Stream the KMS events (12288-12294) of one export, whatever its format."""
+def read_events(path: Path, *, spp: bool = False) -> Iterator[WindowsEvent]:
+    """Stream the KMS events (12288-12294) of one export, whatever its format; with ``spp``,
+    the Security-SPP licensing events too, where the format names the provider."""
     reader = _READERS[detect_format(path)]
     try:
-        yield from reader(path)
+        for event in reader(path):
+            if spp or not event.spp:
+                yield event
     except (OSError, UnicodeError, csv.Error) as exc:
         raise ArtefactError(
             Text(N_("{path}: cannot read: {reason}"), path=path, reason=exc)
@@ -205,9 +209,9 @@ def check_event_files(paths: Sequence[Path]) -> list[Finding]:
     analyzer = EventAnalyzer()
     findings: list[Finding] = []
     for path in paths:
-        before = analyzer.total
+        before, failed = analyzer.total, analyzer.spp_failed
         try:
-            analyze_events(read_events(path), analyzer)
+            analyze_events(read_events(path, spp=True), analyzer)
         except DamagedRecordsError as exc:
             findings.append(_skipped(exc))
             continue
@@ -215,6 +219,8 @@ def check_event_files(paths: Sequence[Path]) -> list[Finding]:
             logger.debug("event export %s unreadable: %s", path, exc.message)
             findings.append(_unreadable(exc, analyzer.total - before))
             continue
-        if analyzer.total == before:
+        # A log without KMS events whose licensing service logged a failure code (a MAK
+        # machine's 8198) is not the wrong log: that code is the finding.
+        if analyzer.total == before and analyzer.spp_failed == failed:
             findings.append(_empty(path))
     return findings + analyzer.findings()

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from openkms.core import settings
 from openkms.doctor._i18n import Text
+from openkms.doctor._mscodes import mak_fix, ms_code
 from openkms.doctor.events._model import WindowsEvent
+from openkms.doctor.events._spp import SPP_FAILURES
 from openkms.doctor.explain import explain
 from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
 from openkms.i18n import N_
@@ -26,6 +28,7 @@ __all__ = [
     "evidence",
     "n_policy_label",
     "procedure_of",
+    "spp_code_finding",
 ]
 
 MAX_TRACKED = 100_000
@@ -83,6 +86,8 @@ class EventTallies:
     n_examples: dict[int, WindowsEvent] = field(default_factory=dict)
     dns: dict[str, tuple[WindowsEvent | None, Tally | None]] = field(default_factory=dict)
     host_seen: Counter[str] = field(default_factory=Counter)
+    spp_counts: Counter[int] = field(default_factory=Counter)
+    spp_failed: int = 0
     cmid_last: dict[str, WindowsEvent] = field(default_factory=dict)
     cmid_interleaved: dict[str, Tally] = field(default_factory=dict)
     cmid_window: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
@@ -116,6 +121,42 @@ def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
         ),
         meaning=meaning,
         fix=Text(words.fix),
+        code=words.code,
+    )
+
+
+def spp_code_finding(tally: Tally, event_id: int, code: int) -> Finding:
+    """A failure code of Windows' licensing service (8198, 8200, 8208), explained by the
+    doctor's code table; on an 8198 (a failed online activation) a MAK cause (0xC004C008...)
+    gets Microsoft's MAK fix under ``mak-client``, a KMS cause (0x8007232B...) keeps its
+    procedure and fix. 8200 and 8208 concern a genuine ticket: no MAK wording."""
+    words = explain(code & 0xFFFFFFFF)
+    entry, mak = ms_code(code), mak_fix(code) if event_id == 8198 else None
+    what: str
+    if entry is not None and mak:
+        what = Text(
+            "{name}: {meaning} {cause}",
+            name=Text(entry.name),
+            meaning=Text(entry.meaning),
+            cause=Text(entry.cause),
+        )
+        fix, procedure = Text(mak), Procedure.MAK_CLIENT
+    else:
+        what = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+        if words.cause:
+            what = Text("{meaning} {cause}", meaning=what, cause=Text(words.cause))
+        fix = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
+        procedure = procedure_of(code)
+    return Finding(
+        procedure=procedure,
+        # 8200 and 8208 are about a genuine ticket (KB 2958281), not the activation itself.
+        severity=Severity.ERROR if event_id == 8198 else Severity.WARNING,
+        check=f"event-{event_id}-failed",
+        evidence=Text(
+            N_("{count} event(s), first {first}"), count=tally.count, first=evidence(tally.first)
+        ),
+        meaning=Text(N_("{event}: {what}"), event=Text(SPP_FAILURES[event_id]), what=what),
+        fix=fix,
         code=words.code,
     )
 

@@ -21,6 +21,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.doctor.events._spp import make_spp_event, read_as_spp
 from openkms.i18n import N_
 
 __all__ = [
@@ -43,7 +44,8 @@ def _kms_event(
 
 
 def read_eventviewer_csv(path: Path) -> Iterator[WindowsEvent]:
-    """Event Viewer's "Save as CSV": Level, Date and Time, Source, Event ID, Category, text."""
+    """Event Viewer's "Save as CSV": Level, Date and Time, Source, Event ID, Category, text
+    (KMS events, and Security-SPP events by their Source)."""
     with open_text(path) as stream:
         rows = csv.reader(stream)
         next(rows, None)
@@ -53,10 +55,23 @@ def read_eventviewer_csv(path: Path) -> Iterator[WindowsEvent]:
             if len(row) < 4:
                 continue
             message = row[5] if len(row) > 5 else ""
+            event_id = parse_int(row[3])
+            if read_as_spp(event_id, row[2]):
+                assert event_id is not None
+                yield make_spp_event(
+                    source_file=str(path),
+                    record=None,
+                    event_id=event_id,
+                    time=parse_time(row[1]),
+                    machine=None,
+                    texts=[message],
+                    line=line,
+                )
+                continue
             found = _kms_event(
                 path,
                 None,
-                parse_int(row[3]),
+                event_id,
                 time=parse_time(row[1]),
                 machine=None,
                 info=info_from_message(message) or "",

@@ -22,6 +22,7 @@ from openkms.doctor.events._model import (
     parse_int,
     parse_time,
 )
+from openkms.doctor.events._spp import make_spp_event, read_as_spp
 from openkms.i18n import N_
 
 __all__ = ["event_from_element", "read_xml_events"]
@@ -60,20 +61,46 @@ def _info(event: ET.Element) -> str | None:
 def event_from_element(
     event: ET.Element, source_file: str, fallback_record: int | None = None
 ) -> WindowsEvent | None:
-    """Convert one ``<Event>`` element; None for events that are not KMS events."""
+    """Convert one ``<Event>`` element; None for events that are neither KMS events nor
+    Security-SPP licensing events."""
     event_id = parse_int(_text(_child(event, "System", "EventID")))
-    if event_id is None or event_id & 0xFFFF not in KMS_EVENT_IDS:
+    if event_id is None:
+        return None
+    provider = _child(event, "System", "Provider")
+    spp = read_as_spp(event_id, None if provider is None else provider.get("Name"))
+    if not spp and event_id & 0xFFFF not in KMS_EVENT_IDS:
         return None
     created = _child(event, "System", "TimeCreated")
     record = parse_int(_text(_child(event, "System", "EventRecordID")))
+    record = record if record is not None else fallback_record
+    time = parse_time(None if created is None else created.get("SystemTime"))
+    machine = _text(_child(event, "System", "Computer"))
+    if spp:
+        return make_spp_event(
+            source_file=source_file,
+            record=record,
+            event_id=event_id,
+            time=time,
+            machine=machine,
+            texts=_spp_texts(event),
+        )
     return make_windows_event(
         source_file=source_file,
-        record=record if record is not None else fallback_record,
+        record=record,
         event_id=event_id,
-        time=parse_time(None if created is None else created.get("SystemTime")),
-        machine=_text(_child(event, "System", "Computer")),
+        time=time,
+        machine=machine,
         info=_info(event) or "",
     )
+
+
+def _spp_texts(event: ET.Element) -> Iterator[str]:
+    """The ``<Data>`` values of an SPP event, then its rendered message."""
+    data = _child(event, "EventData")
+    for item in () if data is None else data:
+        if _local(item.tag) == "Data":
+            yield item.text or ""
+    yield _text(_child(event, "RenderingInfo", "Message")) or ""
 
 
 def _chunks(path: Path) -> Iterator[str]:
@@ -95,7 +122,7 @@ def _chunks(path: Path) -> Iterator[str]:
 
 
 def read_xml_events(path: Path) -> Iterator[WindowsEvent]:
-    """Stream the KMS events of a wevtutil XML export."""
+    """Stream the KMS and Security-SPP events of a wevtutil XML export."""
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     parser.feed("<openkms-wrapper>")
     stack: list[ET.Element] = []
