@@ -211,3 +211,24 @@ def test_the_mak_heading_in_french_and_german(lang: str, heading: str) -> None:
     assert heading in done.stdout and "== KMS-Client ==" not in done.stdout
     assert "== Client KMS ==" not in done.stdout
     assert "slui 4" in done.stdout
+
+
+def test_a_code_finding_is_punctuated_as_its_language_writes_it() -> None:
+    """French puts a space before the colon between a code's name and its meaning; the
+    ``--json`` form stays English whatever the language."""
+    fixture = str(FIXTURES / "mak_ato_en.txt")
+    shown = {}
+    for lang in ("fr", "de"):
+        done = subprocess.run(
+            openkms_cmd("--lang", lang, "doctor", "slmgr", fixture),
+            capture_output=True,
+            text=True,
+            check=False,
+            encoding="utf-8",
+        )
+        assert "Traceback" not in done.stderr
+        shown[lang] = done.stdout
+    assert "limite d\u2019activation : Le serveur" in shown["fr"]
+    assert "Aktivierungslimit: Der Aktivierungsserver" in shown["de"]
+    code = one(_findings("mak_ato_en.txt"), "slmgr-error-code")
+    assert str(code["meaning"]).startswith("product key over its activation limit: The ")

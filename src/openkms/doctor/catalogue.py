@@ -202,8 +202,8 @@ _CHECKS = (
     Check("no-kms-events", _P.INPUT, (_E,), None, N_("An export without KMS events.")),
     Check("evtx-records-skipped", _P.INPUT, (_E,), None, N_("EVTX records the parser could not "
           "read (the others were read).")),
-    Check("event-failed", _P.EVENTS, (_E,), None, N_("A failing HRESULT in a KMS event "
-          "(event-NNNNN-failed; ranks with its code's procedure).")),
+    Check("event-failed", _P.EVENTS, (_E,), None, N_("A failing HRESULT in a KMS event or a "
+          "licensing service's event (event-NNNNN-failed; ranks with its code's procedure).")),
 )  # fmt: skip
 
 CATALOGUE: dict[str, Check] = {c.id: c for c in _CHECKS}

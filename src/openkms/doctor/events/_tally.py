@@ -109,7 +109,7 @@ def procedure_of(code: int) -> Procedure:
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
     """A failing HRESULT seen in events, explained (OpenKMS or published Windows code)."""
     words = explain(code & 0xFFFFFFFF)
-    meaning = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+    meaning = Text(N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning))
     if words.cause:
         meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
     return Finding(
@@ -135,14 +135,14 @@ def spp_code_finding(tally: Tally, event_id: int, code: int) -> Finding:
     what: str
     if entry is not None and mak:
         what = Text(
-            "{name}: {meaning} {cause}",
+            N_("{name}: {meaning} {cause}"),
             name=Text(entry.name),
             meaning=Text(entry.meaning),
             cause=Text(entry.cause),
         )
         fix, procedure = Text(mak), Procedure.MAK_CLIENT
     else:
-        what = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+        what = Text(N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning))
         if words.cause:
             what = Text("{meaning} {cause}", meaning=what, cause=Text(words.cause))
         fix = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))

@@ -103,7 +103,9 @@ def code_findings(scan: TextScan, source: str, *, mak: bool = False) -> list[Fin
         if len(items) > 1:
             more = Text(N_("(and {more} more line(s))"), more=len(items) - 1)
             where = Text("{where} {more}", where=where, more=more)
-        meaning: str = Text("{name}: {meaning}", name=Text(words.name), meaning=Text(words.meaning))
+        meaning: str = Text(
+            N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning)
+        )
         if words.cause:
             meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
         fix: str = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
@@ -136,7 +138,7 @@ def mak_explained(
     known = mak_fix(code)
     if entry is not None and known:
         meaning = Text(
-            "{name}: {meaning} {cause}",
+            N_("{name}: {meaning} {cause}"),
             name=Text(entry.name),
             meaning=Text(entry.meaning),
             cause=Text(entry.cause),
