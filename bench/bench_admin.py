@@ -43,7 +43,7 @@ from openkms.publisher import Publisher
 from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_indexer import SearchIndexer
 from openkms.store._sqlite_queries import CLIENT_COLUMNS
-from openkms.store._sqlite_writer import INSERT_EVENT
+from openkms.store._sqlite_records import INSERT_EVENT
 from openkms.store.base import ClientRecord, ClientSearch
 
 DAY = 86400

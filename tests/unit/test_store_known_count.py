@@ -17,7 +17,8 @@ from openkms.core.codes import ResultCode
 from openkms.core.counting import CountPolicy
 from openkms.core.events import format_client_time, make_event
 from openkms.store._sqlite_conn import connect_writer
-from openkms.store._sqlite_writer import BatchWriter, RecordBatch
+from openkms.store._sqlite_records import RecordBatch
+from openkms.store._sqlite_writer import BatchWriter
 from openkms.store.base import RequestRecord
 
 T0 = 1_800_000_000
