@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 
 # hashlib's own blake2b, without importing hashlib: that imports OpenSSL (3.5 MiB resident in
 # the writer process for as long as the host serves; tests/unit/test_import_weight.py).
@@ -36,6 +37,9 @@ SCRUB_RETRY = 1.0
 # each failure in a row, at most RETRY_MOST.
 RETRY_DELAY = 5.0
 RETRY_MOST = 600.0
+# Seconds between two checks that the index is whole and holds every client (the first
+# step of each connection checks it too): a file edited by hand is built again.
+VERIFY_EVERY = 3600.0
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
@@ -57,6 +61,15 @@ _SCHEMA: Final = (
         columnsize = 0
     )""",
 )
+# A client of the store the index should hold, as the store has it, and does not: any, among
+# the clients no event after the cursor names (those a search takes from the events).
+_UNINDEXED: Final = """SELECT 1 FROM main_store.clients AS c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM client_text_keys AS k WHERE k.cmid = c.cmid
+        AND k.application_id = c.application_id AND k.machine_name = c.machine_name
+    ) AND c.cmid NOT IN (
+        SELECT cmid FROM main_store.events WHERE seq > ? AND cmid IS NOT NULL
+    ) LIMIT 1"""
 _DROP: Final = ("DROP TABLE IF EXISTS client_text", "DROP TABLE IF EXISTS client_text_keys")
 
 
@@ -81,6 +94,7 @@ class SearchIndexer:
         # (read by the writer's thread); a first step checkpoints and says where it is.
         self.forgotten_done = 0
         self._scrub_due = True
+        self._verified_at: float | None = None  # when this connection last checked it
 
     def start(self) -> None:
         """Index in a thread of this process from now on.
@@ -171,6 +185,7 @@ class SearchIndexer:
         self._stop.wait(min(RETRY_DELAY * 2 ** min(self._failures - 1, 16), RETRY_MOST))
 
     def _close(self) -> None:
+        self._verified_at = None
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -219,7 +234,11 @@ class SearchIndexer:
             dict(conn.execute("SELECT key, value FROM meta").fetchall()) if _has_meta(conn) else {}
         )
         newest = _newest_seq(conn)
-        if not self._matches(conn, state, newest) or not _sound(state):
+        if (
+            not self._matches(conn, state, newest)
+            or not _sound(state)
+            or not self._whole(conn, state)
+        ):
             self._restart(conn, newest, keep=False)
             state = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if most <= 0:
@@ -243,6 +262,26 @@ class SearchIndexer:
         self._reconcile(conn, cmids)
         self._advance(conn, int(events[-1][0]))
         return max(forgotten, len(events))
+
+    def _whole(self, conn: sqlite3.Connection, state: dict[object, object]) -> bool:
+        """At the first step of a connection, then every ``VERIFY_EVERY`` seconds: whether
+        the FTS5 table is sound, and every client the index should hold has its entry (a
+        missing entry would drop the client from searches; other damage only adds
+        candidates, which a search checks against the real rows)."""
+        now = time.monotonic()
+        if self._verified_at is not None and now - self._verified_at < VERIFY_EVERY:
+            return True
+        self._verified_at = now
+        try:
+            conn.execute("INSERT INTO client_text (client_text) VALUES ('integrity-check')")
+            if state.get("scan") is not None or _behind_retention(conn, state["cursor"]):
+                return True  # the scan to come takes every client in
+            return conn.execute(_UNINDEXED, (state["cursor"],)).fetchone() is None
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                raise
+            logger.warning("search index %s: damaged (%s)", self.path, exc)
+            return False
 
     def _take_forgotten(self, conn: sqlite3.Connection, after: int, most: int) -> int:
         """Drop the entries of up to ``most`` clients forgotten after note ``after`` (those
@@ -412,9 +451,18 @@ def _newest_forgotten(conn: sqlite3.Connection) -> int:
 
 
 def _damaged(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` says the index file is not a database or is damaged."""
+    """Whether ``exc`` says the index file is not a database, is damaged, or lacks a table
+    or a column of this code's (edited by hand)."""
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.InternalError)):
+        return True
     text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
+    return any(sign in text for sign in ("malformed", "not a database", "no such "))
+
+
+def _behind_retention(conn: sqlite3.Connection, cursor: object) -> bool:
+    """Whether retention deleted events the index had not taken in (``_step`` scans)."""
+    (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
+    return oldest is not None and isinstance(cursor, int) and oldest > cursor + 1
 
 
 def _position(value: object) -> tuple[str, str]:

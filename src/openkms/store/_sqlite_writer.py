@@ -13,6 +13,7 @@ import abc
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -67,6 +68,9 @@ CHECKPOINT_COMMITS: Final = 16
 # of a forgotten client, before it looks again whether it may delete the note: an idle host
 # must not keep a forgotten CMID until its next write (``BatchWriter.idle_timeout``).
 FORGOTTEN_POLL: Final = 0.5
+# Seconds before a deletion of notes that failed (a lock, a read-only or full store) is tried
+# again: the notes stay owed, and an idle writer neither gives them up nor spins on them.
+FORGOTTEN_RETRY: Final = 5.0
 # Milliseconds the checkpoint that empties the -wal after such a deletion waits for readers.
 _SCRUB_BUSY_MS: Final = 1000
 _HEADROOM_FRACTION: Final = 10
@@ -126,6 +130,7 @@ class BatchWriter:
         # the newest note written (whose deletion an idle writer still owes).
         self._forgotten_purged = 0
         self._forgotten_noted = _newest_note(conn)
+        self._purge_after = 0.0  # monotonic time before which no deletion of notes is tried
 
     def commit(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Run ``ops`` in order in one transaction; their results once it is durable.
@@ -184,7 +189,7 @@ class BatchWriter:
         """Stop the search index's thread; delete the notes of forgotten clients it has
         taken in; close the connection."""
         self.search.close()
-        if self._forgotten_due and not self._stale:
+        if self.search.forgotten_done > self._forgotten_purged and not self._stale:
             try:
                 self._purge_forgotten(self.conn)
             except sqlite3.Error as exc:  # left for the next start
@@ -240,7 +245,10 @@ class BatchWriter:
 
     @property
     def _forgotten_due(self) -> bool:
-        return self.search.forgotten_done > self._forgotten_purged
+        return (
+            self.search.forgotten_done > self._forgotten_purged
+            and time.monotonic() >= self._purge_after
+        )
 
     @property
     def idle_timeout(self) -> float | None:
@@ -250,10 +258,10 @@ class BatchWriter:
         While a note of a forgotten client is written that is not deleted yet, the search
         index's thread (not a write) is what makes its deletion due: the writer looks again
         every ``FORGOTTEN_POLL`` seconds, so that the note (and the CMID in it) leaves an
-        idle host as well."""
+        idle host as well; after a failed deletion, when it may be tried again."""
         if self._stale or self._forgotten_noted <= self._forgotten_purged:
             return None
-        return FORGOTTEN_POLL
+        return max(FORGOTTEN_POLL, self._purge_after - time.monotonic())
 
     def housekeep(self) -> bool:
         """One bounded step of housekeeping, for the gaps between batches: a passive WAL
@@ -284,9 +292,9 @@ class BatchWriter:
                 rollback(conn)
             self._stale = is_environmental(exc)
             self._over = self._commits = 0
-            # Not again at once: the notes go with the next ones the index takes in.
-            self._forgotten_purged = self.search.forgotten_done
-            self._forgotten_noted = min(self._forgotten_noted, self._forgotten_purged)
+            # Not again at once (no loop on a lock), but the notes stay owed: an idle writer
+            # deletes them later, a stale one after the write that reopens the store.
+            self._purge_after = time.monotonic() + FORGOTTEN_RETRY
             logger.warning("store %s: housekeeping failed: %s", self.path, exc)
             return False
         return self.housekeeping_due

@@ -61,11 +61,16 @@ _BARE = re.compile(r"^\s*(0x[0-9A-Fa-f]{8})\s*$")
 _SCANNED = 2048
 _VALUES = 8
 _LISTED = 30
+# The provider's names, whole: any other source ending so ("Evil-Security-SPP") is another
+# program writing to the Application log, and its events are not Windows' own.
+_PROVIDER_NAMES: Final[frozenset[str]] = frozenset(
+    {"microsoft-windows-security-spp", "security-spp"}
+)
 
 
 def is_spp_provider(name: str | None) -> bool:
     """``Microsoft-Windows-Security-SPP`` or ``Security-SPP`` (Event Viewer's short form)."""
-    return name is not None and name.strip().lower().endswith("security-spp")
+    return name is not None and name.strip().lower() in _PROVIDER_NAMES
 
 
 def spp_code(texts: Iterable[str]) -> int | None:

@@ -2,8 +2,10 @@
 
 wevtutil writes a bare sequence of ``<Event>`` elements with no single root, so the stream
 is wrapped in a synthetic root and fed to an :class:`xml.etree.ElementTree.XMLPullParser`
-chunk by chunk; each finished ``<Event>`` is converted and then detached, so memory stays
-bounded whatever the file size.
+chunk by chunk; each finished ``<Event>`` is converted and then detached, and so is any
+other finished element outside an event, so memory stays bounded whatever the file size.
+Elements nested deeper than an event ever is, and text runs longer than any event value, are
+refused: they are the only other ways a file could make the reader hold much at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from openkms.i18n import N_
 __all__ = ["event_from_element", "read_xml_events"]
 
 _CHUNK = 1 << 16
+# An exported <Event> is six levels deep at most; the wrapper adds one.
+_DEEPEST = 32
+# Windows' longest event values (1003's license list, a rendered message) are a few KiB.
+_LONGEST_RUN = 1 << 20
 
 
 def _local(tag: str) -> str:
@@ -103,11 +109,19 @@ def _spp_texts(event: ET.Element) -> Iterator[str]:
     yield _text(_child(event, "RenderingInfo", "Message")) or ""
 
 
+def _run_after(run: int, chunk: str) -> int:
+    """Characters since the last markup ``<``, counting this chunk."""
+    last = chunk.rfind("<")
+    return run + len(chunk) if last < 0 else len(chunk) - last - 1
+
+
 def _chunks(path: Path) -> Iterator[str]:
-    """Text chunks of the file, without an XML declaration, refusing DTDs."""
+    """Text chunks of the file, without an XML declaration, refusing DTDs and text runs no
+    event holds."""
     with open_text(path) as stream:
         first = True
         tail = ""
+        run = 0
         while chunk := stream.read(_CHUNK):
             if first:
                 chunk = chunk.lstrip()
@@ -118,6 +132,15 @@ def _chunks(path: Path) -> Iterator[str]:
             if "<!DOCTYPE" in window or "<!ENTITY" in window:
                 raise ArtefactError(Text(N_("{path}: XML with a DTD is refused"), path=path))
             tail = window[-16:]
+            run = _run_after(run, chunk)
+            if run > _LONGEST_RUN:
+                raise ArtefactError(
+                    Text(
+                        N_("{path}: XML with a value over {limit} characters is refused"),
+                        path=path,
+                        limit=_LONGEST_RUN,
+                    )
+                )
             yield chunk
 
 
@@ -127,6 +150,7 @@ def read_xml_events(path: Path) -> Iterator[WindowsEvent]:
     parser.feed("<openkms-wrapper>")
     stack: list[ET.Element] = []
     count = 0
+    opened = 0  # <Event> elements open (an event inside an event is read as one too)
     try:
         for chunk in _chunks(path):
             parser.feed(chunk)
@@ -136,10 +160,22 @@ def read_xml_events(path: Path) -> Iterator[WindowsEvent]:
                     continue
                 if kind == "start":
                     stack.append(elem)
+                    opened += _local(elem.tag) == "Event"
+                    if len(stack) > _DEEPEST:
+                        raise ArtefactError(
+                            Text(
+                                N_("{path}: XML nested over {depth} elements deep is refused"),
+                                path=path,
+                                depth=_DEEPEST,
+                            )
+                        )
                     continue
                 stack.pop()
                 if _local(elem.tag) != "Event":
+                    if not opened and stack:  # outside any event: nothing will read it
+                        stack[-1].remove(elem)
                     continue
+                opened -= 1
                 count += 1
                 found = event_from_element(elem, str(path), count)
                 if stack:
