@@ -20,6 +20,7 @@ import pytest
 
 from admin.test_client_search import APP, T0, found, req
 from openkms.core.counting import CountPolicy
+from openkms.store import _sqlite_index_file as index_file
 from openkms.store import _sqlite_indexer as indexer
 from openkms.store import _sqlite_text as text
 from openkms.store._sqlite_conn import connect_reader, connect_writer
@@ -314,7 +315,7 @@ def test_an_index_of_a_store_of_schema_6_loses_its_forgotten_clients(tmp_path: P
     conn.execute(f"INSERT INTO n_policy_seen VALUES ('{APP}', 5, {T0})")
     conn.close()
     index = sqlite3.connect(text.index_path(path), isolation_level=None)
-    for statement in indexer._SCHEMA:
+    for statement in index_file.SCHEMA:
         index.execute(statement)
     index.executemany(
         "INSERT INTO meta VALUES (?, ?)", [("version", 1), ("cursor", 0), ("mark", None)]

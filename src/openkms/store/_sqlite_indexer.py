@@ -9,17 +9,25 @@ import logging
 import sqlite3
 import threading
 import time
-
-# hashlib's own blake2b, without importing hashlib: that imports OpenSSL (3.5 MiB resident in
-# the writer process for as long as the host serves; tests/unit/test_import_weight.py).
-from _blake2 import blake2b
 from pathlib import Path
 from typing import Final
 
-import msgspec
-
 from openkms.errors import StoreError
 from openkms.store._sqlite_conn import create_private
+from openkms.store._sqlite_index_file import (
+    DROP,
+    SCHEMA,
+    UNINDEXED,
+    behind_retention,
+    damaged,
+    event_mark,
+    has_meta,
+    newest_forgotten,
+    newest_seq,
+    scan_position,
+    sound,
+    to_json,
+)
 from openkms.store._sqlite_text import INDEX_VERSION, index_path
 
 __all__ = ["INDEX_DELAY", "INDEX_STEP", "SearchIndexer"]
@@ -40,37 +48,6 @@ RETRY_MOST = 600.0
 # Seconds between two checks that the index is whole and holds every client (the first
 # step of each connection checks it too): a file edited by hand is built again.
 VERIFY_EVERY = 3600.0
-
-_SCHEMA: Final = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
-    # Each indexed client's text, as the index took it in: the FTS5 table below keeps none
-    # (contentless), and deleting an entry gives it back the values it indexed. By CMID
-    # first: the indexer looks a CMID's entries up whatever the application.
-    """CREATE TABLE IF NOT EXISTS client_text_keys (
-        id INTEGER PRIMARY KEY,
-        application_id TEXT NOT NULL,
-        cmid TEXT NOT NULL,
-        machine_name TEXT NOT NULL,
-        UNIQUE (cmid, application_id)
-    )""",
-    # Trigrams only: no copy of the text (``content = ''``), no positions (``detail``), no
-    # lengths (``columnsize``; nothing is ranked). A third less CPU per new client and a
-    # quarter less file than with them (bench/README.md, "The search index, contentless").
-    """CREATE VIRTUAL TABLE IF NOT EXISTS client_text USING fts5 (
-        cmid, machine_name, tokenize = 'trigram', detail = 'none', content = '',
-        columnsize = 0
-    )""",
-)
-# A client of the store the index should hold, as the store has it, and does not: any, among
-# the clients no event after the cursor names (those a search takes from the events).
-_UNINDEXED: Final = """SELECT 1 FROM main_store.clients AS c
-    WHERE NOT EXISTS (
-        SELECT 1 FROM client_text_keys AS k WHERE k.cmid = c.cmid
-        AND k.application_id = c.application_id AND k.machine_name = c.machine_name
-    ) AND c.cmid NOT IN (
-        SELECT cmid FROM main_store.events WHERE seq > ? AND cmid IS NOT NULL
-    ) LIMIT 1"""
-_DROP: Final = ("DROP TABLE IF EXISTS client_text", "DROP TABLE IF EXISTS client_text_keys")
 
 
 class SearchIndexer:
@@ -167,7 +144,7 @@ class SearchIndexer:
                 self._failures = 0
             except (sqlite3.Error, OSError, StoreError) as exc:
                 logger.warning("search index %s: %s (trying again later)", self.path, exc)
-                self._recover(remove=isinstance(exc, sqlite3.DatabaseError) and _damaged(exc))
+                self._recover(remove=isinstance(exc, sqlite3.DatabaseError) and damaged(exc))
             except Exception:  # a bug, or an index file edited by hand: never the thread's end
                 logger.exception("search index %s failed: building it again", self.path)
                 self._recover(remove=True)
@@ -222,7 +199,7 @@ class SearchIndexer:
             conn.execute("SELECT count(*) FROM main.sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+            if isinstance(exc, sqlite3.OperationalError) and not damaged(exc):
                 raise
             self._remove()
             return self._connect()
@@ -231,12 +208,12 @@ class SearchIndexer:
 
     def _step(self, conn: sqlite3.Connection, most: int) -> int:
         state = (
-            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if _has_meta(conn) else {}
+            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if has_meta(conn) else {}
         )
-        newest = _newest_seq(conn)
+        newest = newest_seq(conn)
         if (
             not self._matches(conn, state, newest)
-            or not _sound(state)
+            or not sound(state)
             or not self._whole(conn, state)
         ):
             self._restart(conn, newest, keep=False)
@@ -245,7 +222,7 @@ class SearchIndexer:
             return 0
         forgotten = self._take_forgotten(conn, int(state["forgotten"]), most)
         if state.get("scan") is not None:
-            return max(forgotten, self._scan(conn, _position(state["scan"]), most))
+            return max(forgotten, self._scan(conn, scan_position(state["scan"]), most))
         cursor = int(state["cursor"])
         (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
         if oldest is not None and oldest > cursor + 1:
@@ -274,11 +251,11 @@ class SearchIndexer:
         self._verified_at = now
         try:
             conn.execute("INSERT INTO client_text (client_text) VALUES ('integrity-check')")
-            if state.get("scan") is not None or _behind_retention(conn, state["cursor"]):
+            if state.get("scan") is not None or behind_retention(conn, state["cursor"]):
                 return True  # the scan to come takes every client in
-            return conn.execute(_UNINDEXED, (state["cursor"],)).fetchone() is None
+            return conn.execute(UNINDEXED, (state["cursor"],)).fetchone() is None
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+            if isinstance(exc, sqlite3.OperationalError) and not damaged(exc):
                 raise
             logger.warning("search index %s: damaged (%s)", self.path, exc)
             return False
@@ -315,7 +292,7 @@ class SearchIndexer:
         cursor, forgotten = state.get("cursor"), state.get("forgotten")
         if state.get("version") != INDEX_VERSION or not isinstance(cursor, int):
             return False
-        if not isinstance(forgotten, int) or forgotten > _newest_forgotten(conn):
+        if not isinstance(forgotten, int) or forgotten > newest_forgotten(conn):
             return False  # a store older than the index (restored) may hold clients again
         if cursor > newest:
             return False  # the store is older than the index: restored, or another one
@@ -323,7 +300,7 @@ class SearchIndexer:
             "SELECT time, cmid FROM main_store.events WHERE seq = ?", (cursor,)
         ).fetchone()
         # The event at the cursor is the one the index saw (or was deleted since).
-        return mark is None or _mark(mark) == state.get("mark")
+        return mark is None or event_mark(mark) == state.get("mark")
 
     def _restart(self, conn: sqlite3.Connection, newest: int, *, keep: bool) -> None:
         """Scan every client from the start; the events from ``newest`` on follow, and the
@@ -332,18 +309,18 @@ class SearchIndexer:
         if not keep:
             # What the old tables held is overwritten, not only unlinked (``_scrub``).
             conn.execute("PRAGMA secure_delete = ON")
-            for statement in _DROP:
+            for statement in DROP:
                 conn.execute(statement)
             conn.execute("DROP TABLE IF EXISTS meta")
             conn.execute("PRAGMA secure_delete = FAST")
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 conn.execute(statement)
-            conn.execute("INSERT INTO meta VALUES ('forgotten', ?)", (_newest_forgotten(conn),))
+            conn.execute("INSERT INTO meta VALUES ('forgotten', ?)", (newest_forgotten(conn),))
             self._scrub_due = True
             logger.info("search index %s: building it from the store's clients", self.path)
         conn.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [("version", INDEX_VERSION), ("scan", _json(["", ""]))],
+            [("version", INDEX_VERSION), ("scan", to_json(["", ""]))],
         )
         self._advance(conn, newest)
 
@@ -353,7 +330,7 @@ class SearchIndexer:
         ).fetchone()
         conn.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [("cursor", cursor), ("mark", _mark(mark) if mark else None)],
+            [("cursor", cursor), ("mark", event_mark(mark) if mark else None)],
         )
 
     def _scan(self, conn: sqlite3.Connection, after: tuple[str, str], most: int) -> int:
@@ -364,7 +341,7 @@ class SearchIndexer:
         ).fetchall()
         self._write(conn, rows, [cmid for _, cmid, _ in rows], whole=False)
         done = len(rows) < most
-        position = None if done else _json(list(rows[-1][:2]))
+        position = None if done else to_json(list(rows[-1][:2]))
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('scan', ?)", (position,))
         if done:
             logger.info("search index %s: built", self.path)
@@ -377,7 +354,7 @@ class SearchIndexer:
             "CROSS JOIN (SELECT DISTINCT application_id FROM main_store.n_policy_seen) AS a "
             "CROSS JOIN main_store.clients AS c "
             "ON c.application_id = a.application_id AND c.cmid = e.value",
-            (_json(cmids),),
+            (to_json(cmids),),
         ).fetchall()
         self._write(conn, rows, cmids, whole=True)
 
@@ -393,7 +370,7 @@ class SearchIndexer:
             for key, app, cmid, name in conn.execute(
                 "SELECT k.id, k.application_id, k.cmid, k.machine_name FROM json_each(?) AS e "
                 "CROSS JOIN client_text_keys AS k ON k.cmid = e.value",
-                (_json(cmids),),
+                (to_json(cmids),),
             ).fetchall()
         }
         (last,) = conn.execute("SELECT ifnull(max(id), 0) FROM client_text_keys").fetchone()
@@ -425,68 +402,3 @@ class SearchIndexer:
         conn.executemany(
             "INSERT INTO client_text (rowid, cmid, machine_name) VALUES (?, ?, ?)", texts
         )
-
-
-def _has_meta(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    return row is not None
-
-
-def _newest_seq(conn: sqlite3.Connection) -> int:
-    """The last event ``seq`` the store gave (deleted or not)."""
-    row = conn.execute(
-        "SELECT seq FROM main_store.sqlite_sequence WHERE name = 'events'"
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _newest_forgotten(conn: sqlite3.Connection) -> int:
-    """The last note ``seq`` of a forgotten client the store gave (deleted or not)."""
-    row = conn.execute(
-        "SELECT seq FROM main_store.sqlite_sequence WHERE name = 'clients_forgotten'"
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _damaged(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` says the index file is not a database, is damaged, or lacks a table
-    or a column of this code's (edited by hand)."""
-    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.InternalError)):
-        return True
-    text = str(exc).lower()
-    return any(sign in text for sign in ("malformed", "not a database", "no such "))
-
-
-def _behind_retention(conn: sqlite3.Connection, cursor: object) -> bool:
-    """Whether retention deleted events the index had not taken in (``_step`` scans)."""
-    (oldest,) = conn.execute("SELECT min(seq) FROM main_store.events").fetchone()
-    return oldest is not None and isinstance(cursor, int) and oldest > cursor + 1
-
-
-def _position(value: object) -> tuple[str, str]:
-    """A scan position as the index stores it: the (application, CMID) last scanned."""
-    app, cmid = msgspec.json.decode(str(value), type=tuple[str, str])
-    return app, cmid
-
-
-def _sound(state: dict[object, object]) -> bool:
-    """Whether the index's own state reads as this code writes it (a hand-edited or damaged
-    index is built again, never trusted)."""
-    try:
-        if state.get("scan") is not None:
-            _position(state["scan"])
-    except msgspec.MsgspecError:
-        return False
-    return isinstance(state.get("forgotten"), int)
-
-
-def _mark(event: tuple[object, ...]) -> str:
-    """What the index keeps of the event at its cursor, to know it again: a digest of its
-    time and CMID, not the CMID (which may be a client forgotten since)."""
-    return blake2b(_json(list(event)).encode(), digest_size=16).hexdigest()
-
-
-def _json(value: object) -> str:
-    return msgspec.json.encode(value).decode()
