@@ -10,12 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from openkms.core import settings
+from openkms.doctor._codewords import code_fix, code_meaning, code_procedure, mak_words
 from openkms.doctor._i18n import Text
-from openkms.doctor._mscodes import mak_fix, ms_code
 from openkms.doctor.events._model import WindowsEvent
 from openkms.doctor.events._spp import SPP_FAILURES
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.i18n import N_
 
 __all__ = [
@@ -102,24 +102,20 @@ def short_name(machine: str) -> str:
 
 def procedure_of(code: int) -> Procedure:
     """The troubleshooting procedure a result code points to first."""
-    procedure = explain(code & 0xFFFFFFFF).procedure
-    return Procedure(procedure) if procedure in PROCEDURES else Procedure.EVENTS
+    return code_procedure(explain(code & 0xFFFFFFFF))
 
 
 def code_finding(tally: Tally, event_id: int, code: int) -> Finding:
     """A failing HRESULT seen in events, explained (OpenKMS or published Windows code)."""
     words = explain(code & 0xFFFFFFFF)
-    meaning = Text(N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning))
-    if words.cause:
-        meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
     return Finding(
-        procedure=procedure_of(code),
+        procedure=code_procedure(words),
         severity=Severity.ERROR,
         check=f"event-{event_id}-failed",
         evidence=Text(
             N_("{count} event(s), first {first}"), count=tally.count, first=evidence(tally.first)
         ),
-        meaning=meaning,
+        meaning=code_meaning(words),
         fix=Text(words.fix),
         code=words.code,
     )
@@ -131,22 +127,13 @@ def spp_code_finding(tally: Tally, event_id: int, code: int) -> Finding:
     gets Microsoft's MAK fix under ``mak-client``, a KMS cause (0x8007232B...) keeps its
     procedure and fix. 8200 and 8208 concern a genuine ticket: no MAK wording."""
     words = explain(code & 0xFFFFFFFF)
-    entry, mak = ms_code(code), mak_fix(code) if event_id == 8198 else None
+    mak = mak_words(code) if event_id == 8198 else None
     what: str
-    if entry is not None and mak:
-        what = Text(
-            N_("{name}: {meaning} {cause}"),
-            name=Text(entry.name),
-            meaning=Text(entry.meaning),
-            cause=Text(entry.cause),
-        )
-        fix, procedure = Text(mak), Procedure.MAK_CLIENT
+    fix: str
+    if mak is not None:
+        (what, fix), procedure = mak, Procedure.MAK_CLIENT
     else:
-        what = Text(N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning))
-        if words.cause:
-            what = Text("{meaning} {cause}", meaning=what, cause=Text(words.cause))
-        fix = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
-        procedure = procedure_of(code)
+        what, fix, procedure = code_meaning(words), code_fix(words), code_procedure(words)
     return Finding(
         procedure=procedure,
         # 8200 and 8208 are about a genuine ticket (KB 2958281), not the activation itself.

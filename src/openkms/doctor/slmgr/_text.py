@@ -13,12 +13,12 @@ import re
 
 import msgspec
 
+from openkms.doctor._codewords import code_fix, code_meaning, code_procedure, mak_words
 from openkms.doctor._i18n import Text
-from openkms.doctor._mscodes import mak_fix, ms_code
 from openkms.doctor._text import normalize_label
 from openkms.doctor.catalogue import CATALOGUE
 from openkms.doctor.explain import explain
-from openkms.doctor.findings import PROCEDURES, Finding, Procedure, Severity
+from openkms.doctor.findings import Finding, Procedure, Severity
 from openkms.doctor.slmgr._labels import field_of, flag_of
 from openkms.i18n import N_
 
@@ -103,15 +103,7 @@ def code_findings(scan: TextScan, source: str, *, mak: bool = False) -> list[Fin
         if len(items) > 1:
             more = Text(N_("(and {more} more line(s))"), more=len(items) - 1)
             where = Text("{where} {more}", where=where, more=more)
-        meaning: str = Text(
-            N_("{name}: {meaning}"), name=Text(words.name), meaning=Text(words.meaning)
-        )
-        if words.cause:
-            meaning = Text("{meaning} {cause}", meaning=meaning, cause=Text(words.cause))
-        fix: str = Text(words.fix or N_("Look the code up with 'openkms doctor explain CODE'."))
-        procedure = (
-            Procedure(words.procedure) if words.procedure in PROCEDURES else Procedure.EVENTS
-        )
+        meaning, fix, procedure = code_meaning(words), code_fix(words), code_procedure(words)
         if mak:
             meaning, fix, procedure = mak_explained(code, meaning, fix, procedure)
         out.append(
@@ -134,16 +126,9 @@ def mak_explained(
     (0xC004C003, 0xC004C008, 0xC004C020, ...) gets Microsoft's MAK wording under
     ``mak-client``; a code only a KMS client meets (0x8007232B, 0xC004F074, ...) keeps its
     procedure and says it is not the MAK's."""
-    entry = ms_code(code)
-    known = mak_fix(code)
-    if entry is not None and known:
-        meaning = Text(
-            N_("{name}: {meaning} {cause}"),
-            name=Text(entry.name),
-            meaning=Text(entry.meaning),
-            cause=Text(entry.cause),
-        )
-        return meaning, Text(known), Procedure.MAK_CLIENT
+    found = mak_words(code)
+    if found is not None:
+        return found[0], found[1], Procedure.MAK_CLIENT
     if procedure in _KMS_PROCEDURES:
         note = Text(
             N_(
