@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -148,3 +149,19 @@ def writer_processes(store_dir: Path) -> list[str]:
         if b"openkms.store._writer_process" in argv and mine and state != "Z":
             found.append(entry.name)
     return found
+
+
+def store_bytes(db: Path) -> bytes:
+    """The bytes of the store file ``db`` and its -wal, as they are on disk now."""
+    files = (db, db.with_name(db.name + "-wal"))
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def forgotten_notes(db: Path) -> int:
+    """How many notes of forgotten clients the store file ``db`` still holds."""
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM clients_forgotten").fetchone()
+    finally:
+        conn.close()
+    return int(count)

@@ -27,30 +27,17 @@ from openkms.store._sqlite_conn import connect_writer
 from openkms.store._sqlite_writer import FORGOTTEN_POLL, BatchWriter, Forget
 from openkms.store.sqlite import SqliteStore
 
+from helpers import forgotten_notes, store_bytes
+
 GONE = "cmid-idle-0042-gone"
 GONE_NAME = "desk-idle-0042-private"
 KEPT = 8  # other clients, whose requests push the forgotten one's event out (retention)
-
-
-def store_bytes(path: Path) -> bytes:
-    """The bytes of the store file and its -wal, as they are on disk now."""
-    files = (path, path.with_name(path.name + "-wal"))
-    return b"".join(f.read_bytes() for f in files if f.exists())
 
 
 def traces(path: Path) -> int:
     """How often the forgotten client's CMID and machine name are in those bytes."""
     raw = store_bytes(path)
     return raw.count(GONE.encode()) + raw.count(GONE_NAME.encode())
-
-
-def notes(path: Path) -> int:
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        (count,) = conn.execute("SELECT count(*) FROM clients_forgotten").fetchone()
-    finally:
-        conn.close()
-    return int(count)
 
 
 async def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
@@ -80,14 +67,14 @@ def test_an_idle_store_drops_the_note_and_every_trace_of_a_forgotten_client(
                 await store.record(req(f"cmid-idle-{i:04d}-kept", f"desk-{i:04d}", T0 + 1 + i))
             assert await store.forget_client(APP, GONE)
             # Nothing is written from now on: only the writer's idle wait can delete the note.
-            gone = await wait_for(lambda: notes(path) == 0 and traces(path) == 0, 10)
-            return gone, notes(path), traces(path)
+            gone = await wait_for(lambda: forgotten_notes(path) == 0 and traces(path) == 0, 10)
+            return gone, forgotten_notes(path), traces(path)
         finally:
             await store.close()
 
     gone, left, seen = asyncio.run(body())
     assert gone, f"{left} notes and {seen} traces left while the store was idle"
-    assert notes(path) == 0 and traces(path) == 0
+    assert forgotten_notes(path) == 0 and traces(path) == 0
     # The other clients are still there, by the same bytes check.
     assert b"cmid-idle-0007-kept" in store_bytes(path)
 
@@ -106,7 +93,7 @@ def test_the_writer_waits_without_a_timeout_unless_a_note_is_left(tmp_path: Path
         writer.search.catch_up()
         assert writer.housekeeping_due
         writer.housekeep()
-        assert writer.idle_timeout is None and notes(path) == 0
+        assert writer.idle_timeout is None and forgotten_notes(path) == 0
     finally:
         writer.close()
 
@@ -122,11 +109,11 @@ def test_a_note_left_by_a_stopped_writer_is_looked_after_at_the_next_start(
     conn.close()  # not ``close()``: as a kill, the index never took the note in
     again = BatchWriter(connect_writer(path), path, CountPolicy(), 10_000)
     try:
-        assert notes(path) == 1 and again.idle_timeout == FORGOTTEN_POLL
+        assert forgotten_notes(path) == 1 and again.idle_timeout == FORGOTTEN_POLL
         again.search.catch_up()
         while again.housekeep():
             pass
-        assert notes(path) == 0 and again.idle_timeout is None
+        assert forgotten_notes(path) == 0 and again.idle_timeout is None
     finally:
         again.close()
 
@@ -160,11 +147,11 @@ def test_a_checkpoint_a_search_deferred_is_tried_again_on_an_idle_store(tmp_path
             search.execute("BEGIN")
             search.execute("SELECT count(*) FROM meta").fetchone()
             assert await store.forget_client(APP, GONE)
-            held = not await wait_for(lambda: notes(path) == 0, 7)  # the deferral: 5 s
+            held = not await wait_for(lambda: forgotten_notes(path) == 0, 7)  # the deferral: 5 s
             search.rollback()
             search.close()
             search = None
-            return held, await wait_for(lambda: notes(path) == 0, 10)
+            return held, await wait_for(lambda: forgotten_notes(path) == 0, 10)
         finally:
             if search is not None:
                 search.close()

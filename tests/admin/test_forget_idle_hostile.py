@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from admin.test_client_search import APP, T0, req
-from admin.test_forget_idle import GONE, GONE_NAME, notes, wait_for
+from admin.test_forget_idle import GONE, GONE_NAME, wait_for
 from openkms.core.counting import CountPolicy
 from openkms.store import _sqlite_writer
 from openkms.store._sqlite_conn import connect_read_only, connect_writer
 from openkms.store._sqlite_writer import FORGOTTEN_POLL, BatchWriter, Forget
 from openkms.store.sqlite import SqliteStore
+
+from helpers import forgotten_notes
 
 
 def test_a_note_whose_deletion_failed_on_a_read_only_store_goes_once_it_writes(
@@ -35,14 +37,14 @@ def test_a_note_whose_deletion_failed_on_a_read_only_store_goes_once_it_writes(
         assert writer.housekeeping_due
         writer.conn = connect_read_only(path)  # the store turned read-only under the writer
         assert not writer.housekeep()
-        assert notes(path) == 1
+        assert forgotten_notes(path) == 1
         assert writer.idle_timeout is None  # stale: no poll until a write reopens the store
         # Writable again: a request is served, and the note is still owed.
         assert len(writer.commit([req("cmid-kept", "desk-kept", T0 + 1)])) == 1
         assert writer.idle_timeout == FORGOTTEN_POLL
         while writer.housekeep():
             pass
-        assert notes(path) == 0 and writer.idle_timeout is None
+        assert forgotten_notes(path) == 0 and writer.idle_timeout is None
     finally:
         writable.close()
         writer.close()
@@ -81,7 +83,7 @@ def test_a_failing_deletion_is_retried_later_without_spinning(
             tried = len(attempts)
             await store.record(req("cmid-kept", "desk-kept", T0 + 1))  # still served
             failing[0] = False
-            return cpu, tried, await wait_for(lambda: notes(path) == 0, 10)
+            return cpu, tried, await wait_for(lambda: forgotten_notes(path) == 0, 10)
         finally:
             await store.close()
 
@@ -104,14 +106,14 @@ def test_a_host_killed_between_the_forget_and_the_deletion_loses_no_note(
     first.search.catch_up()  # the index has the removal; the writer never deletes the note
     first.search.close()
     conn.close()  # as a kill
-    assert notes(path) == 1
+    assert forgotten_notes(path) == 1
     again = BatchWriter(connect_writer(path), path, CountPolicy(), 10_000)
     try:
         assert again.idle_timeout == FORGOTTEN_POLL
         again.search.catch_up()
         while again.housekeep():
             pass
-        assert notes(path) == 0 and again.idle_timeout is None
+        assert forgotten_notes(path) == 0 and again.idle_timeout is None
         (clients,) = again.conn.execute("SELECT count(*) FROM clients").fetchone()
         assert clients == 1
     finally:

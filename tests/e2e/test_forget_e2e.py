@@ -18,7 +18,14 @@ import pytest
 from openkms.client.api import Client
 from openkms.store._sqlite_text import index_path
 
-from helpers import HostProcess, Site, host_process, writer_processes
+from helpers import (
+    HostProcess,
+    Site,
+    forgotten_notes,
+    host_process,
+    store_bytes,
+    writer_processes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,19 +86,19 @@ def _search(host: HostProcess, query: str) -> list[str]:
 
 
 def _notes(store: Path) -> int:
-    conn = sqlite3.connect(f"{(store / 'host.db').as_uri()}?mode=ro", uri=True)
-    try:
-        (count,) = conn.execute("SELECT count(*) FROM clients_forgotten").fetchone()
-    finally:
-        conn.close()
-    return int(count)
+    return forgotten_notes(store / "host.db")
 
 
-def test_a_forgotten_client_leaves_the_search_index_file(site: Site, tmp_path: Path) -> None:
+def _admin_args(tmp_path: Path) -> tuple[str, ...]:
+    """The admin server on a free port, with the test's token in an owner-only file."""
     token = tmp_path / "admin.token"
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
-    admin = ("--admin", "127.0.0.1:0", "--admin-token-file", str(token))
+    return ("--admin", "127.0.0.1:0", "--admin-token-file", str(token))
+
+
+def test_a_forgotten_client_leaves_the_search_index_file(site: Site, tmp_path: Path) -> None:
+    admin = _admin_args(tmp_path)
     store = site.host_dir
     with host_process(store, *admin) as host:
         kept = _activate(site, host, tmp_path / "kept", "kept-desk-7")
@@ -123,9 +130,7 @@ def test_a_forgotten_client_leaves_the_search_index_file(site: Site, tmp_path: P
 
 
 def _store_bytes(store: Path) -> bytes:
-    path = store / "host.db"
-    files = (path, path.with_name(path.name + "-wal"))
-    return b"".join(f.read_bytes() for f in files if f.exists())
+    return store_bytes(store / "host.db")
 
 
 def _drop_events_of(store: Path, cmid: str) -> None:
@@ -145,10 +150,7 @@ def test_an_idle_host_keeps_no_trace_of_a_forgotten_client_in_its_store(
     """No request after the forget: the host deletes the note by itself, and neither
     ``host.db`` nor its ``-wal`` keeps the client's CMID or machine name (its events were
     gone already)."""
-    token = tmp_path / "admin.token"
-    token.write_text(TOKEN + "\n")
-    token.chmod(0o600)
-    admin = ("--admin", "127.0.0.1:0", "--admin-token-file", str(token))
+    admin = _admin_args(tmp_path)
     store = site.host_dir
     with host_process(store, *admin) as host:
         kept = _activate(site, host, tmp_path / "kept", "kept-desk-7")
